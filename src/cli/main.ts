@@ -1,0 +1,114 @@
+// The `netprobify` command: argument parsing and dispatch, and the one place where errors become
+// messages and exit codes (docs/exit-codes.md). Commands return an exit code; nothing else calls
+// process.exit, so tests drive main() with fake output streams.
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { loadConfig } from "../config/load.js";
+import { formatDiagnostic } from "../config/format.js";
+import { ConfigError, ExitCode, exitCodeFor, NetprobifyError, UsageError } from "../errors.js";
+import { formatSummary, summarize } from "./summary.js";
+
+export interface Io {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
+
+const DEFAULT_CONFIG = "netprobify.yaml";
+
+const HELP = `netprobify ${VERSION}: packet loss and latency prober for Prometheus
+
+Usage:
+  netprobify [CONFIG]              run the prober (CONFIG defaults to ./${DEFAULT_CONFIG})
+  netprobify run [CONFIG]          same
+  netprobify check [--json] [CONFIG]
+                                   validate CONFIG and print what it will probe
+  netprobify --help | --version
+
+Exit codes: 0 success, 64 usage error, 65 invalid or unreadable configuration,
+70 internal error, 77 missing privilege (see docs/exit-codes.md).
+`;
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  try {
+    return await dispatch(argv, io);
+  } catch (err) {
+    return report(err, io);
+  }
+}
+
+async function dispatch(argv: string[], io: Io): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.out(HELP);
+    return ExitCode.OK;
+  }
+  if (values.version) {
+    io.out(VERSION);
+    return ExitCode.OK;
+  }
+  const [first, ...rest] = positionals;
+  const command = first === "check" || first === "run" ? first : "run";
+  const args = first === "check" || first === "run" ? rest : positionals;
+  if (args.length > 1) throw new UsageError(`too many arguments: ${args.join(" ")}`);
+  const file = args[0] ?? DEFAULT_CONFIG;
+  if (command === "check") return check(file, values.json === true, io);
+  if (values.json) throw new UsageError("--json applies to the check command only");
+  return run(file, io);
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      help: { type: "boolean", short: "h" },
+      version: { type: "boolean", short: "V" },
+      json: { type: "boolean" },
+    },
+  });
+}
+
+async function check(file: string, json: boolean, io: Io): Promise<number> {
+  const config = await loadConfig(file);
+  for (const w of config.warnings) io.err(formatDiagnostic(file, w));
+  const summary = summarize(config);
+  if (json) io.out(JSON.stringify({ valid: true, file, warnings: config.warnings, summary }, null, 2));
+  else io.out(`${file}: valid${config.warnings.length ? ` (${config.warnings.length} warning${config.warnings.length === 1 ? "" : "s"})` : ""}\n${formatSummary(summary)}`);
+  return ExitCode.OK;
+}
+
+async function run(file: string, io: Io): Promise<number> {
+  const config = await loadConfig(file);
+  for (const w of config.warnings) io.err(formatDiagnostic(file, w));
+  throw new NetprobifyError(
+    "NPF_NOT_IMPLEMENTED",
+    "the probing daemon is not part of this version yet; `netprobify check` validates a configuration",
+    ExitCode.SOFTWARE,
+  );
+}
+
+function report(err: unknown, io: Io): number {
+  if (err instanceof ConfigError) {
+    for (const d of err.diagnostics) io.err(formatDiagnostic(err.file, d));
+    const errors = err.diagnostics.filter((d) => d.severity === "error").length;
+    io.err(`netprobify: ${err.file}: ${errors} error${errors === 1 ? "" : "s"}, configuration refused [${err.code}]`);
+  } else if (err instanceof UsageError) {
+    io.err(`netprobify: ${err.message}\nTry 'netprobify --help'.`);
+  } else if (err instanceof NetprobifyError) {
+    io.err(`netprobify: ${err.message} [${err.code}]`);
+  } else {
+    io.err(`netprobify: internal error: ${(err as Error)?.stack ?? String(err)}`);
+  }
+  return exitCodeFor(err);
+}

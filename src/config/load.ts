@@ -1,0 +1,207 @@
+// Loading netprobify.yaml: read with positions (source.ts), validate each section with the schema
+// (schema.ts) so that one bad target does not hide the problems of the others, run the cross-key rules
+// (rules.ts) on what passed, and build the normalised Config the rest of netprobify uses. Every problem
+// is collected; any error refuses the whole file with a ConfigError listing all of them.
+import type { z } from "zod";
+import { ConfigError, type Diagnostic } from "../errors.js";
+import { addressCount, type Cidr, type Destination, type Family } from "../targets/destination.js";
+import { type Drafts, effectiveSrc, effectiveSubnet, type GroupDraft, groupDraft, type TargetDraft, targetDraft } from "./drafts.js";
+import { RULES } from "./rules.js";
+import {
+  type GlobalInput,
+  globalSchema,
+  groupSchema,
+  nameSchema,
+  type ProbeType,
+  TOP_LEVEL_KEYS,
+  targetSchema,
+} from "./schema.js";
+import { describeValue, didYouMean, issuesToDiagnostics } from "./schema-issues.js";
+import { type ConfigSource, parseConfigSource, readConfigSource } from "./source.js";
+
+export interface GroupConfig {
+  name: string;
+  /** Fixed source address per family (valid addresses only; an invalid one is unset, with a warning). */
+  src_ipv4?: string;
+  src_ipv6?: string;
+  /** Source-address round robin subnets. */
+  src_subnet_ipv4?: Cidr;
+  src_subnet_ipv6?: Cidr;
+  src_port_a: number;
+  src_port_z: number;
+  ip_payload_size?: number;
+  dscp: number;
+  permit_target_auto_register: boolean;
+}
+
+export interface TargetConfig {
+  name: string;
+  description: string;
+  type: ProbeType;
+  destination: Destination;
+  /** The destination as written in the file. */
+  destination_text: string;
+  address_family: Family;
+  dont_fragment: boolean;
+  is_subnet: boolean;
+  dst_port?: number;
+  nb_packets: number;
+  /** As written on the target; the group's value applies otherwise (see payloadSize). */
+  ip_payload_size?: number;
+  threshold: { latency?: number; loss?: number };
+  alert_level: "paging" | "paging_validation" | "sandbox" | "no_alert";
+  state?: "in production" | "validation";
+  timeout: number;
+  dns_update_interval: number;
+  /** Groups the target belongs to, in config order; empty means disabled. */
+  groups: string[];
+  enabled: boolean;
+  /** Addresses the destination stands for (1 for an IP or hostname). */
+  address_count: number;
+}
+
+export interface Config {
+  file: string;
+  global: GlobalInput;
+  groups: Map<string, GroupConfig>;
+  targets: Map<string, TargetConfig>;
+  /** Problems that did not refuse the file. */
+  warnings: Diagnostic[];
+}
+
+/** Reads and validates a configuration file. Throws ConfigError with every problem found. */
+export async function loadConfig(file: string): Promise<Config> {
+  return validate(await readConfigSource(file));
+}
+
+/** Validates configuration text (tests, reload from memory). Throws ConfigError. */
+export function loadConfigText(file: string, text: string): Config {
+  return validate(parseConfigSource(file, text));
+}
+
+function isPlainMap(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof Date);
+}
+
+function validate(source: ConfigSource): Config {
+  const diags: Diagnostic[] = [...source.diagnostics];
+  const fail = () => new ConfigError(source.file, sortDiagnostics(diags));
+  // Unparseable files stop here; duplicate keys do not stop the other checks (the last one is used).
+  if (source.data === undefined) throw fail();
+  const data = source.data as Record<string, unknown>;
+
+  for (const key of Object.keys(data)) {
+    if ((TOP_LEVEL_KEYS as readonly string[]).includes(key)) continue;
+    const hint = didYouMean(key, TOP_LEVEL_KEYS);
+    diags.push(err([key], `unknown key${hint ? ` (did you mean "${hint}"?)` : ""}`, "unknown-key", source.locateKey([key])));
+  }
+  for (const key of ["global", "groups"] as const) {
+    if (!(key in data)) diags.push(err([key], `required key missing (expected a map of ${key === "global" ? "global settings" : "groups"})`, "required-key", source.locateKey([])));
+  }
+
+  const parse = <S extends z.ZodType>(schema: S, value: unknown, base: (string | number)[]): z.output<S> | undefined => {
+    const r = schema.safeParse(value);
+    if (r.success) return r.data;
+    diags.push(...issuesToDiagnostics(r.error.issues, schema, value, base, source));
+    return undefined;
+  };
+
+  const global = "global" in data ? parse(globalSchema, data.global, ["global"]) : undefined;
+  // Rules still run when global is broken; the only global setting they read falls back to its default.
+  const globalForRules = global ?? ({ max_addresses_per_target: 65536 } as GlobalInput);
+
+  const entries = (section: "groups" | "targets"): [string, unknown][] => {
+    const v = data[section];
+    if (v === undefined || v === null) return [];
+    if (!isPlainMap(v)) {
+      const what = section === "groups" ? "a map of groups by name" : "a map of targets by name";
+      diags.push(err([section], `expected ${what}, got ${describeValue(v)}`, "schema", source.locate([section])));
+      return [];
+    }
+    const out: [string, unknown][] = [];
+    for (const [name, value] of Object.entries(v)) {
+      if (!nameSchema.safeParse(name).success) {
+        diags.push(err([section, name], `invalid name: expected lowercase letters, digits, "_", "-" or "."`, "name-pattern", source.locateKey([section, name])));
+      }
+      out.push([name, value]);
+    }
+    return out;
+  };
+
+  const groups = new Map<string, GroupDraft>();
+  for (const [name, value] of entries("groups")) {
+    const g = parse(groupSchema, value ?? {}, ["groups", name]);
+    if (g) groups.set(name, groupDraft(name, g));
+  }
+  const targets = new Map<string, TargetDraft>();
+  for (const [name, value] of entries("targets")) {
+    const tgt = parse(targetSchema, value, ["targets", name]);
+    if (tgt) targets.set(name, targetDraft(name, tgt, groups));
+  }
+
+  const drafts: Drafts = { global: globalForRules, groups, targets };
+  for (const rule of RULES) {
+    for (const f of rule.check(drafts)) {
+      const pos = f.at === "key" ? source.locateKey(f.path) : source.locate(f.path);
+      diags.push({ severity: rule.severity, path: f.path, message: f.message, rule: rule.name, pos });
+    }
+  }
+
+  if (!global || diags.some((d) => d.severity === "error")) throw fail();
+  return build(source.file, global, drafts, sortDiagnostics(diags));
+}
+
+function err(path: (string | number)[], message: string, rule: string, pos: Diagnostic["pos"]): Diagnostic {
+  return { severity: "error", path, message, rule, pos };
+}
+
+export function sortDiagnostics(diags: Diagnostic[]): Diagnostic[] {
+  return [...diags].sort((a, b) => (a.pos?.line ?? 0) - (b.pos?.line ?? 0) || (a.pos?.col ?? 0) - (b.pos?.col ?? 0));
+}
+
+function build(file: string, global: GlobalInput, d: Drafts, warnings: Diagnostic[]): Config {
+  const groups = new Map<string, GroupConfig>();
+  for (const g of d.groups.values()) {
+    const { src_ip: _alias, src_ipv4: _v4, src_ipv6: _v6, src_subnet_ipv4: _s4, src_subnet_ipv6: _s6, ...rest } = g.input;
+    groups.set(g.name, {
+      name: g.name,
+      ...rest,
+      src_ipv4: effectiveSrc(g, "ipv4"),
+      src_ipv6: effectiveSrc(g, "ipv6"),
+      src_subnet_ipv4: effectiveSubnet(g, "ipv4"),
+      src_subnet_ipv6: effectiveSubnet(g, "ipv6"),
+    });
+  }
+  const targets = new Map<string, TargetConfig>();
+  for (const td of d.targets.values()) {
+    const i = td.input;
+    if (!td.destination.ok) throw new Error("unreachable: destination errors refuse the file");
+    targets.set(td.name, {
+      name: td.name,
+      description: i.description ?? td.name,
+      type: i.type,
+      destination: td.destination.value,
+      destination_text: i.destination,
+      address_family: td.family,
+      dont_fragment: i.dont_fragment,
+      is_subnet: i.is_subnet,
+      dst_port: i.type === "ICMPping" ? undefined : i.dst_port,
+      nb_packets: i.nb_packets,
+      ip_payload_size: i.ip_payload_size,
+      threshold: { ...i.threshold },
+      alert_level: i.alert_level,
+      state: i.state,
+      timeout: i.timeout,
+      dns_update_interval: i.dns_update_interval ?? global.dns_update_interval,
+      groups: td.membership.groups,
+      enabled: td.membership.groups.length > 0,
+      address_count: Number(addressCount(td.destination.value)),
+    });
+  }
+  return { file, global, groups, targets, warnings };
+}
+
+/** The IP payload size a target's packets have in a group, or undefined for the probe's minimum. */
+export function payloadSize(target: TargetConfig, group: GroupConfig): number | undefined {
+  return target.ip_payload_size ?? group.ip_payload_size;
+}

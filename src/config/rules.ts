@@ -1,0 +1,267 @@
+// Checks that need more than one key, or the meaning of a string, beyond what the schema's types say.
+// Each rule has a stable name (printed in docs/configuration.md, asserted in tests) and a severity:
+// errors refuse the file, warnings are printed and the file loads. Rules only read drafts.
+import type { Severity } from "../errors.js";
+import { addressCount, formatCidr, isMultiAddress } from "../targets/destination.js";
+import type { Drafts, TargetDraft } from "./drafts.js";
+import type { ProbeType } from "./schema.js";
+
+export interface Finding {
+  path: (string | number)[];
+  message: string;
+  /** Point at the key rather than the value (e.g. a missing companion key). */
+  at?: "key" | "value";
+}
+
+export interface Rule {
+  name: string;
+  severity: Severity;
+  summary: string;
+  check(d: Drafts): Iterable<Finding>;
+}
+
+/** Transport header size, the smallest possible IP payload of each probe type. */
+export const L4_HEADER: Record<ProbeType, number> = { TCPsyn: 20, UDPunreachable: 8, ICMPping: 8 };
+/** Largest IP payload: the IPv4 total length (65535) less its 20-byte header; IPv6's payload length field. */
+export const MAX_IP_PAYLOAD = { ipv4: 65535 - 20, ipv6: 65535 } as const;
+
+const t = (d: TargetDraft, key: string) => ["targets", d.name, key];
+
+export const RULES: readonly Rule[] = [
+  {
+    name: "src-ip-deprecated",
+    severity: "warning",
+    summary: "groups.*.src_ip is the deprecated spelling of src_ipv4; it is accepted as src_ipv4.",
+    *check(d) {
+      for (const g of d.groups.values()) {
+        if (g.input.src_ip !== undefined && g.input.src_ipv4 === undefined) {
+          yield { path: ["groups", g.name, "src_ip"], message: "deprecated: use src_ipv4 (accepted as src_ipv4)", at: "key" };
+        }
+      }
+    },
+  },
+  {
+    name: "src-ip-conflict",
+    severity: "error",
+    summary: "src_ip and src_ipv4 are the same setting; a group may not give both.",
+    *check(d) {
+      for (const g of d.groups.values()) {
+        if (g.input.src_ip !== undefined && g.input.src_ipv4 !== undefined) {
+          yield { path: ["groups", g.name, "src_ip"], message: "both src_ip (deprecated) and src_ipv4 are set: keep only src_ipv4", at: "key" };
+        }
+      }
+    },
+  },
+  {
+    name: "src-address-invalid",
+    severity: "warning",
+    summary: "A source address that is not an IP address is ignored (treated as unset), as in the original.",
+    *check(d) {
+      for (const g of d.groups.values()) {
+        for (const s of Object.values(g.src)) {
+          if (!s.parsed) {
+            yield { path: ["groups", g.name, s.key], message: `"${s.text}" is not an IP address: ignored, the kernel's route chooses the source` };
+          }
+        }
+      }
+    },
+  },
+  {
+    name: "src-address-family",
+    severity: "error",
+    summary: "src_ipv4/src_subnet_ipv4 must hold IPv4 values and src_ipv6/src_subnet_ipv6 IPv6 values.",
+    *check(d) {
+      for (const g of d.groups.values()) {
+        for (const [family, s] of Object.entries(g.src)) {
+          if (s.parsed && s.parsed.family !== family) {
+            yield { path: ["groups", g.name, s.key], message: `expected an ${family === "ipv4" ? "IPv4" : "IPv6"} address, got "${s.text}" (${s.parsed.family})` };
+          }
+        }
+        for (const [family, c] of Object.entries(g.subnet)) {
+          if (c.ok && c.value.family !== family) {
+            yield { path: ["groups", g.name, `src_subnet_${family}`], message: `expected an ${family === "ipv4" ? "IPv4" : "IPv6"} subnet, got "${formatCidr(c.value)}" (${c.value.family})` };
+          }
+        }
+      }
+    },
+  },
+  {
+    name: "src-subnet-invalid",
+    severity: "error",
+    summary: "src_subnet_ipv4/src_subnet_ipv6 must be CIDR subnets such as 198.18.0.0/28.",
+    *check(d) {
+      for (const g of d.groups.values()) {
+        for (const [family, c] of Object.entries(g.subnet)) {
+          const key = `src_subnet_${family}`;
+          if (!c.ok) yield { path: ["groups", g.name, key], message: `expected a CIDR subnet such as ${family === "ipv4" ? "198.18.0.0/28" : "fd18::/124"}, got "${g.input[key as "src_subnet_ipv4"]}": ${c.error}` };
+        }
+      }
+    },
+  },
+  {
+    name: "subnet-host-bits",
+    severity: "warning",
+    summary: "A subnet written with host bits set (198.18.0.5/24) is read as its network (198.18.0.0/24).",
+    *check(d) {
+      for (const g of d.groups.values()) {
+        for (const [family, c] of Object.entries(g.subnet)) {
+          if (c.ok && c.value.hostBitsSet) yield { path: ["groups", g.name, `src_subnet_${family}`], message: `host bits are set: read as ${formatCidr(c.value)}` };
+        }
+      }
+      for (const td of d.targets.values()) {
+        const dst = td.destination;
+        if (dst.ok && dst.value.kind === "cidr" && dst.value.hostBitsSet) {
+          yield { path: t(td, "destination"), message: `host bits are set: read as ${formatCidr(dst.value)}` };
+        }
+      }
+    },
+  },
+  {
+    name: "src-port-range",
+    severity: "error",
+    summary: "src_port_a must not be greater than src_port_z (both within 1..65535).",
+    *check(d) {
+      for (const g of d.groups.values()) {
+        const { src_port_a: a, src_port_z: z } = g.input;
+        if (a > z) yield { path: ["groups", g.name, "src_port_a"], message: `src_port_a (${a}) is greater than src_port_z (${z})` };
+      }
+    },
+  },
+  {
+    name: "src-port-overlap",
+    severity: "warning",
+    summary: "Two groups with overlapping source-port ranges would mix their results.",
+    *check(d) {
+      const groups = [...d.groups.values()].filter((g) => g.input.src_port_a <= g.input.src_port_z);
+      for (let i = 0; i < groups.length; i++) {
+        for (let j = 0; j < i; j++) {
+          const a = groups[j]!.input;
+          const b = groups[i]!.input;
+          if (a.src_port_a <= b.src_port_z && b.src_port_a <= a.src_port_z) {
+            yield {
+              path: ["groups", groups[i]!.name],
+              message: `source ports ${b.src_port_a}..${b.src_port_z} overlap those of group "${groups[j]!.name}" (${a.src_port_a}..${a.src_port_z}): replies could be counted for the wrong group`,
+              at: "key",
+            };
+          }
+        }
+      }
+    },
+  },
+  {
+    name: "destination-syntax",
+    severity: "error",
+    summary: "destination must be an IP address, a hostname, a CIDR subnet or an IPv4 range/wildcard.",
+    *check(d) {
+      for (const td of d.targets.values()) {
+        if (!td.destination.ok) yield { path: t(td, "destination"), message: `"${td.input.destination}" is ${td.destination.error}` };
+      }
+    },
+  },
+  {
+    name: "destination-too-large",
+    severity: "error",
+    summary: "A subnet or range may expand to at most global.max_addresses_per_target addresses (default 65536).",
+    *check(d) {
+      const ceiling = BigInt(d.global.max_addresses_per_target);
+      for (const td of d.targets.values()) {
+        if (!td.destination.ok) continue;
+        const n = addressCount(td.destination.value);
+        if (n > ceiling) yield { path: t(td, "destination"), message: `expands to ${n} addresses, more than the ceiling of ${ceiling} (global.max_addresses_per_target)` };
+      }
+    },
+  },
+  {
+    name: "address-family-mismatch",
+    severity: "error",
+    summary: "address_family must agree with an IP-literal or subnet destination.",
+    *check(d) {
+      for (const td of d.targets.values()) {
+        const dst = td.destination;
+        if (!dst.ok || dst.value.kind === "hostname" || td.input.address_family === undefined) continue;
+        if (dst.value.family !== td.input.address_family) {
+          yield { path: t(td, "address_family"), message: `is ${td.input.address_family} but destination "${td.input.destination}" is ${dst.value.family}` };
+        }
+      }
+    },
+  },
+  {
+    name: "is-subnet-implied",
+    severity: "warning",
+    summary: "A subnet or range destination is always probed address by address; say is_subnet: true.",
+    *check(d) {
+      for (const td of d.targets.values()) {
+        if (td.destination.ok && isMultiAddress(td.destination.value) && !td.input.is_subnet) {
+          yield { path: t(td, "destination"), message: `stands for ${addressCount(td.destination.value)} addresses, all probed and aggregated under "${td.name}": set is_subnet: true to say so` };
+        }
+      }
+    },
+  },
+  {
+    name: "dst-port-required",
+    severity: "error",
+    summary: "TCPsyn and UDPunreachable targets need dst_port.",
+    *check(d) {
+      for (const td of d.targets.values()) {
+        if (td.input.type !== "ICMPping" && td.input.dst_port === undefined) {
+          yield { path: t(td, "dst_port"), message: `required for type ${td.input.type}`, at: "key" };
+        }
+      }
+    },
+  },
+  {
+    name: "dst-port-ignored",
+    severity: "warning",
+    summary: "dst_port means nothing for ICMPping; it is ignored.",
+    *check(d) {
+      for (const td of d.targets.values()) {
+        if (td.input.type === "ICMPping" && td.input.dst_port !== undefined) {
+          yield { path: t(td, "dst_port"), message: "ignored: ICMPping has no ports", at: "key" };
+        }
+      }
+    },
+  },
+  {
+    name: "ip-payload-size",
+    severity: "error",
+    summary: "ip_payload_size (target, else group) must hold the probe's L4 header and fit in an IP packet.",
+    *check(d) {
+      for (const td of d.targets.values()) {
+        const min = L4_HEADER[td.input.type];
+        const max = MAX_IP_PAYLOAD[td.family];
+        const bad = (size: number | undefined) => size !== undefined && (size < min || size > max);
+        const want = `an IP payload size ${min}..${max} for ${td.input.type} over ${td.family}`;
+        if (td.input.ip_payload_size !== undefined) {
+          if (bad(td.input.ip_payload_size)) yield { path: t(td, "ip_payload_size"), message: `expected ${want}, got ${td.input.ip_payload_size}` };
+          continue;
+        }
+        for (const gname of td.membership.groups) {
+          const size = d.groups.get(gname)?.input.ip_payload_size;
+          if (bad(size)) yield { path: ["groups", gname, "ip_payload_size"], message: `expected ${want} (target "${td.name}" uses it), got ${size}` };
+        }
+      }
+    },
+  },
+  {
+    name: "unknown-group",
+    severity: "warning",
+    summary: "explicit_groups naming a group that does not exist: the name is ignored.",
+    *check(d) {
+      for (const td of d.targets.values()) {
+        for (const p of td.membership.problems) {
+          if (p.kind === "unknown-group") yield { path: [...t(td, "explicit_groups"), p.list!, p.index!], message: `no group named "${p.group}": ignored` };
+        }
+      }
+    },
+  },
+  {
+    name: "target-without-group",
+    severity: "warning",
+    summary: "A target that ends up in no group is disabled.",
+    *check(d) {
+      for (const td of d.targets.values()) {
+        if (td.membership.groups.length === 0) yield { path: ["targets", td.name], message: "belongs to no group: disabled", at: "key" };
+      }
+    },
+  },
+];

@@ -1,0 +1,203 @@
+// The single source of truth for netprobify.yaml: every key with its type, default and meaning.
+// The loader validates with it, docs/configuration.md and schema/netprobify.schema.json are generated
+// from it, and error messages take their "expected ..." text from it. Rules that need more than one key
+// at a time live in rules.ts. Compatibility with the original netprobify: ../shared/spec/compat.md.
+import { z } from "zod";
+
+export const NAME_PATTERN = /^[a-z0-9_\-.]+$/;
+
+/**
+ * Human text for what a schema accepts, used in "expected X, got Y" messages. Keyed by the schema's
+ * definition object, which zod shares between a schema and the clones `.describe()` makes.
+ */
+const expectations = new WeakMap<object, string>();
+
+function expect<T extends z.ZodType>(schema: T, expected: string): T {
+  expectations.set(schema._zod.def, expected);
+  return schema;
+}
+
+function range(min?: number, max?: number): string {
+  if (min !== undefined && max !== undefined) return ` ${min}..${max}`;
+  if (min !== undefined) return ` >= ${min}`;
+  if (max !== undefined) return ` <= ${max}`;
+  return "";
+}
+
+const int = (min?: number, max?: number) => {
+  let s = z.number().int();
+  if (min !== undefined) s = s.min(min);
+  if (max !== undefined) s = s.max(max);
+  return expect(s, `an integer${range(min, max)}`);
+};
+
+const seconds = (opts: { positive: boolean }) =>
+  expect(opts.positive ? z.number().positive() : z.number().min(0), opts.positive ? "a number of seconds > 0" : "a number of seconds >= 0");
+
+const bool = () => expect(z.boolean(), "true or false");
+const text = () => expect(z.string().min(1), "a non-empty string");
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  expect(z.enum(values), `one of ${values.map((v) => JSON.stringify(v)).join(", ")}`);
+export const nameSchema = expect(
+  z.string().regex(NAME_PATTERN),
+  'a name of lowercase letters, digits, "_", "-" or "."',
+);
+const list = <T extends z.ZodType>(item: T, what: string) => expect(z.array(item), `a list of ${what}`);
+
+export const PROBE_TYPES = ["TCPsyn", "ICMPping", "UDPunreachable"] as const;
+export const LOGGING_LEVELS = ["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG", "NOTSET"] as const;
+export const ALERT_LEVELS = ["paging", "paging_validation", "sandbox", "no_alert"] as const;
+export const STATES = ["in production", "validation"] as const;
+
+export const globalSchema = expect(
+  z.strictObject({
+    probe_name: nameSchema.describe("Value of the `probe_name` label on every metric."),
+    interval: int(1).describe("Seconds between the starts of two probing iterations."),
+    interval_packets: seconds({ positive: false })
+      .default(0)
+      .describe("Minimum spacing in seconds between two packets sent to the same target."),
+    nb_proc: int(1).describe(
+      "Parallelism of the original (number of processes). Accepted for compatibility; see docs/configuration.md.",
+    ),
+    verbose: expect(z.union([z.literal(0), z.literal(1)]), "0 or 1")
+      .default(0)
+      .describe("1 logs every iteration's summary at INFO."),
+    logging_level: oneOf(LOGGING_LEVELS).describe("Lowest level of log messages written."),
+    prometheus_port: int(1, 65535).describe("TCP port of the /metrics HTTP listener."),
+    prometheus_address: text().default("0.0.0.0").describe("Address the /metrics HTTP listener binds to."),
+    dns_update_interval: int(0).describe("Seconds between DNS re-resolutions of hostnames; 0 resolves once."),
+    reload_conf_interval: int(0)
+      .default(0)
+      .describe("Seconds between automatic reloads of this file; 0 reloads only on SIGHUP."),
+    l3_raw_socket: bool()
+      .default(false)
+      .describe("The original chose layer-3 raw sockets or AF_PACKET with it; accepted for compatibility."),
+    timeout: seconds({ positive: true })
+      .default(3600)
+      .describe("Hard limit in seconds on one target's probing within an iteration."),
+    percentile: list(int(1, 100), "integers 1..100")
+      .default([95, 50])
+      .describe("Percentiles of the round-trip time exported as `*_round_trip_seconds{percentile}`."),
+    disable_dynamic_inventories: list(text(), "inventory module names")
+      .default([])
+      .describe("Dynamic inventory modules not to start."),
+    max_addresses_per_target: int(1)
+      .default(65536)
+      .describe("New in this implementation: the most addresses one target's subnet or range may expand to."),
+  }),
+  "a map of global settings",
+);
+
+export const groupSchema = expect(
+  z.strictObject({
+    src_ip: text().optional().describe("Deprecated alias of src_ipv4."),
+    src_ipv4: text().optional().describe("Source IPv4 address of the group's packets; an invalid address is ignored."),
+    src_ipv6: text().optional().describe("Source IPv6 address of the group's packets; an invalid address is ignored."),
+    src_subnet_ipv4: text().optional().describe("IPv4 CIDR: source addresses cycle round robin over its hosts."),
+    src_subnet_ipv6: text().optional().describe("IPv6 CIDR: source addresses cycle round robin over its hosts."),
+    src_port_a: int(1, 65535).default(65000).describe("First source port (inclusive) of the round robin."),
+    src_port_z: int(1, 65535).default(65001).describe("Last source port (inclusive) of the round robin."),
+    ip_payload_size: int(0, 65535)
+      .optional()
+      .describe("IP payload size in bytes (L4 header + data) of the group's packets."),
+    dscp: int(0, 63).default(0).describe("DSCP of every packet of the group (IPv4 TOS = dscp << 2; IPv6 traffic class)."),
+    permit_target_auto_register: bool()
+      .default(true)
+      .describe("Targets with auto_register_to_groups join this group automatically."),
+  }),
+  "a map of group settings",
+);
+
+export const thresholdSchema = expect(
+  z.strictObject({
+    latency: seconds({ positive: false }).optional().describe("Latency threshold in seconds."),
+    loss: expect(z.number().min(0), "a number >= 0").optional().describe("Loss threshold (ratio or percent, as your rules use it)."),
+  }),
+  "a map with latency and/or loss",
+);
+
+export const explicitGroupsSchema = expect(
+  z.strictObject({
+    register_to: list(text(), "group names").default([]).describe("Groups the target is added to."),
+    exclude_from: list(text(), "group names").default([]).describe("Groups the target is removed from."),
+  }),
+  "a map with register_to and/or exclude_from",
+);
+
+export const targetSchema = expect(
+  z.strictObject({
+    description: expect(z.string(), "a string").optional().describe("Free text; defaults to the target's name."),
+    type: oneOf(PROBE_TYPES).describe("Probe type."),
+    destination: text().describe("IP address, hostname, CIDR subnet, or IPv4 range/wildcard such as 198.18.*.1-5."),
+    address_family: oneOf(["ipv4", "ipv6"]).optional().describe("Detected from an IP literal, else ipv4."),
+    dont_fragment: bool().default(true).describe("Set the IPv4 DF bit."),
+    is_subnet: bool().default(false).describe("Probe every address of the subnet/range, aggregated under the target name."),
+    dst_port: int(1, 65535).optional().describe("Destination port (TCPsyn, UDPunreachable)."),
+    nb_packets: int(1).default(1).describe("Packets sent per group per iteration."),
+    ip_payload_size: int(0, 65535).optional().describe("Overrides the group's ip_payload_size."),
+    threshold: thresholdSchema.optional().describe("Exposed as the `threshold` gauge."),
+    alert_level: oneOf(ALERT_LEVELS).default("no_alert").describe("Label `alert_level` of the threshold gauge."),
+    state: oneOf(STATES).optional().describe("Label `state` of the target's metrics."),
+    timeout: seconds({ positive: true }).default(1).describe("Seconds to wait for a probe's reply."),
+    dns_update_interval: int(0).optional().describe("Overrides global.dns_update_interval for this target."),
+    auto_register_to_groups: bool().default(true).describe("Join every group that permits auto-registration."),
+    explicit_groups: explicitGroupsSchema.optional().describe("Explicit additions to and removals from groups."),
+  }),
+  "a map of target settings",
+);
+
+const nullableMap = <T extends z.ZodType>(value: T, what: string) =>
+  expect(z.record(nameSchema, value).nullable(), what);
+
+/** The whole file. The loader validates section by section with the same pieces (to report every problem). */
+export const configSchema = z
+  .strictObject({
+    global: globalSchema.describe("Settings of the whole probe."),
+    groups: nullableMap(groupSchema, "a map of groups by name").describe("Groups by name."),
+    targets: nullableMap(targetSchema, "a map of targets by name").optional().describe("Targets by name."),
+  })
+  .describe("netprobify configuration file");
+
+export const TOP_LEVEL_KEYS = ["global", "groups", "targets"] as const;
+
+export type GlobalInput = z.output<typeof globalSchema>;
+export type GroupInput = z.output<typeof groupSchema>;
+export type TargetInput = z.output<typeof targetSchema>;
+export type ProbeType = (typeof PROBE_TYPES)[number];
+
+/** Walks a schema along a key path (through optional, default, nullable, record, array wrappers). */
+export function schemaAt(schema: z.ZodType, path: readonly (string | number)[]): z.ZodType | undefined {
+  let s: z.ZodType | undefined = schema;
+  for (const seg of path) {
+    s = unwrap(s);
+    if (s instanceof z.ZodObject) s = (s.shape as Record<string, z.ZodType>)[String(seg)];
+    else if (s instanceof z.ZodRecord) s = s.valueType as z.ZodType;
+    else if (s instanceof z.ZodArray) s = s.element as z.ZodType;
+    else return undefined;
+    if (!s) return undefined;
+  }
+  return s;
+}
+
+export function unwrap(s: z.ZodType): z.ZodType {
+  let cur = s;
+  for (;;) {
+    if (cur instanceof z.ZodOptional || cur instanceof z.ZodNullable || cur instanceof z.ZodDefault) {
+      cur = cur.unwrap() as z.ZodType;
+    } else return cur;
+  }
+}
+
+/** The "expected ..." text of the schema at a path, or undefined when none is registered. */
+export function expectedAt(schema: z.ZodType, path: readonly (string | number)[]): string | undefined {
+  const s = schemaAt(schema, path);
+  if (!s) return undefined;
+  return expectations.get(s._zod.def) ?? expectations.get(unwrap(s)._zod.def);
+}
+
+/** The keys an object schema at a path allows (for "did you mean"). */
+export function keysAt(schema: z.ZodType, path: readonly (string | number)[]): string[] {
+  const s = schemaAt(schema, path);
+  const u = s && unwrap(s);
+  return u instanceof z.ZodObject ? Object.keys(u.shape) : [];
+}
