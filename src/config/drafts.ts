@@ -42,6 +42,8 @@ export interface Drafts {
   global: GlobalInput;
   groups: Map<string, GroupDraft>;
   targets: Map<string, TargetDraft>;
+  /** Groups present in the file but refused by the schema: membership involving them is unknown. */
+  invalidGroups: Set<string>;
 }
 
 export function groupDraft(name: string, input: GroupInput): GroupDraft {

@@ -129,9 +129,11 @@ function validate(source: ConfigSource): Config {
   };
 
   const groups = new Map<string, GroupDraft>();
+  const invalidGroups = new Set<string>();
   for (const [name, value] of entries("groups")) {
     const g = parse(groupSchema, value ?? {}, ["groups", name]);
     if (g) groups.set(name, groupDraft(name, g));
+    else invalidGroups.add(name);
   }
   const targets = new Map<string, TargetDraft>();
   for (const [name, value] of entries("targets")) {
@@ -139,7 +141,7 @@ function validate(source: ConfigSource): Config {
     if (tgt) targets.set(name, targetDraft(name, tgt, groups));
   }
 
-  const drafts: Drafts = { global: globalForRules, groups, targets };
+  const drafts: Drafts = { global: globalForRules, groups, targets, invalidGroups };
   for (const rule of RULES) {
     for (const f of rule.check(drafts)) {
       const pos = f.at === "key" ? source.locateKey(f.path) : source.locate(f.path);

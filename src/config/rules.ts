@@ -249,7 +249,7 @@ export const RULES: readonly Rule[] = [
     *check(d) {
       for (const td of d.targets.values()) {
         for (const p of td.membership.problems) {
-          if (p.kind === "unknown-group") yield { path: [...t(td, "explicit_groups"), p.list!, p.index!], message: `no group named "${p.group}": ignored` };
+          if (p.kind === "unknown-group" && !d.invalidGroups.has(p.group!)) yield { path: [...t(td, "explicit_groups"), p.list!, p.index!], message: `no group named "${p.group}": ignored` };
         }
       }
     },
@@ -260,7 +260,7 @@ export const RULES: readonly Rule[] = [
     summary: "A target that ends up in no group is disabled.",
     *check(d) {
       for (const td of d.targets.values()) {
-        if (td.membership.groups.length === 0) yield { path: ["targets", td.name], message: "belongs to no group: disabled", at: "key" };
+        if (td.membership.groups.length === 0 && d.invalidGroups.size === 0) yield { path: ["targets", td.name], message: "belongs to no group: disabled", at: "key" };
       }
     },
   },
