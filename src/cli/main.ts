@@ -3,8 +3,8 @@
 // process.exit, so tests drive main() with fake output streams.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { loadConfig } from "../config/load.js";
 import { formatDiagnostic } from "../config/format.js";
+import { loadConfig } from "../config/load.js";
 import { ConfigError, ExitCode, exitCodeFor, NetprobifyError, UsageError } from "../errors.js";
 import { formatSummary, summarize } from "./summary.js";
 
@@ -84,7 +84,10 @@ async function check(file: string, json: boolean, io: Io): Promise<number> {
   for (const w of config.warnings) io.err(formatDiagnostic(file, w));
   const summary = summarize(config);
   if (json) io.out(JSON.stringify({ valid: true, file, warnings: config.warnings, summary }, null, 2));
-  else io.out(`${file}: valid${config.warnings.length ? ` (${config.warnings.length} warning${config.warnings.length === 1 ? "" : "s"})` : ""}\n${formatSummary(summary)}`);
+  else
+    io.out(
+      `${file}: valid${config.warnings.length ? ` (${config.warnings.length} warning${config.warnings.length === 1 ? "" : "s"})` : ""}\n${formatSummary(summary)}`,
+    );
   return ExitCode.OK;
 }
 
@@ -102,7 +105,9 @@ function report(err: unknown, io: Io): number {
   if (err instanceof ConfigError) {
     for (const d of err.diagnostics) io.err(formatDiagnostic(err.file, d));
     const errors = err.diagnostics.filter((d) => d.severity === "error").length;
-    io.err(`netprobify: ${err.file}: ${errors} error${errors === 1 ? "" : "s"}, configuration refused [${err.code}]`);
+    io.err(
+      `netprobify: ${err.file}: ${errors} error${errors === 1 ? "" : "s"}, configuration refused [${err.code}]`,
+    );
   } else if (err instanceof UsageError) {
     io.err(`netprobify: ${err.message}\nTry 'netprobify --help'.`);
   } else if (err instanceof NetprobifyError) {

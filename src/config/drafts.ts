@@ -2,8 +2,7 @@
 // defaults applied, plus what was parsed out of their strings (addresses, subnets, destinations,
 // group membership). Rules (rules.ts) only read drafts; the loader turns clean drafts into the final
 // Config. Keeping parse results here means a string is parsed once, and a rule never re-derives state.
-import { membershipOf, type Membership } from "./membership.js";
-import type { GlobalInput, GroupInput, TargetInput } from "./schema.js";
+
 import {
   type Cidr,
   type Destination,
@@ -14,6 +13,8 @@ import {
   parseDestination,
   parseIp,
 } from "../targets/destination.js";
+import { type Membership, membershipOf } from "./membership.js";
+import type { GlobalInput, GroupInput, TargetInput } from "./schema.js";
 
 export interface SrcAddress {
   /** The key it was written under (src_ip is the deprecated alias of src_ipv4). */
@@ -61,7 +62,11 @@ function srcAddress(key: SrcAddress["key"], text: string): SrcAddress {
   return { key, text, parsed: parseIp(text.trim()) };
 }
 
-export function targetDraft(name: string, input: TargetInput, groups: ReadonlyMap<string, GroupDraft>): TargetDraft {
+export function targetDraft(
+  name: string,
+  input: TargetInput,
+  groups: ReadonlyMap<string, GroupDraft>,
+): TargetDraft {
   const destination = parseDestination(input.destination);
   const detected = destination.ok ? destinationFamily(destination.value) : undefined;
   const membership = membershipOf(

@@ -3,7 +3,10 @@
 import type { Diagnostic } from "../errors.js";
 
 export function formatPath(path: readonly (string | number)[]): string {
-  return path.map((seg) => (typeof seg === "number" ? `[${seg}]` : seg)).join(".").replace(/\.\[/g, "[");
+  return path
+    .map((seg) => (typeof seg === "number" ? `[${seg}]` : seg))
+    .join(".")
+    .replace(/\.\[/g, "[");
 }
 
 export function formatDiagnostic(file: string, d: Diagnostic): string {

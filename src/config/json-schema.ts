@@ -5,14 +5,24 @@ import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { RULES } from "./rules.js";
-import { configSchema, explicitGroupsSchema, globalSchema, groupSchema, targetSchema, thresholdSchema } from "./schema.js";
+import {
+  configSchema,
+  explicitGroupsSchema,
+  globalSchema,
+  groupSchema,
+  targetSchema,
+  thresholdSchema,
+} from "./schema.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 export const JSON_SCHEMA_PATH = "schema/netprobify.schema.json";
 export const REFERENCE_PATH = "docs/configuration.md";
 
 export function jsonSchemaText(): string {
-  const schema = z.toJSONSchema(configSchema, { io: "input", target: "draft-2020-12" }) as Record<string, unknown>;
+  const schema = z.toJSONSchema(configSchema, { io: "input", target: "draft-2020-12" }) as Record<
+    string,
+    unknown
+  >;
   const out = {
     $schema: schema.$schema,
     $id: "https://netprobify.invalid/schema/netprobify.schema.json",
@@ -43,10 +53,13 @@ function table(title: string, schema: z.ZodType, required: "schema" | "none" = "
   const props = (js.properties ?? {}) as Record<string, Json>;
   const req = new Set(required === "schema" ? ((js.required as string[]) ?? []) : []);
   const rows = Object.entries(props).map(([k, p]) => {
-    const def = p.default !== undefined ? `\`${JSON.stringify(p.default)}\`` : req.has(k) ? "**required**" : "unset";
+    const def =
+      p.default !== undefined ? `\`${JSON.stringify(p.default)}\`` : req.has(k) ? "**required**" : "unset";
     return `| \`${k}\` | ${typeText(p)} | ${def} | ${String(p.description ?? "").replace(/\|/g, "\\|")} |`;
   });
-  return [`## ${title}`, "", "| key | type | default | meaning |", "|---|---|---|---|", ...rows, ""].join("\n");
+  return [`## ${title}`, "", "| key | type | default | meaning |", "|---|---|---|---|", ...rows, ""].join(
+    "\n",
+  );
 }
 
 export function referenceText(): string {
@@ -59,7 +72,7 @@ export function referenceText(): string {
     "",
     "The file is YAML 1.1, as read by the original netprobify (PyYAML): `yes`/`no`/`on`/`off` are booleans and",
     "`<<` merge keys work. Three top-level maps: `global` (required), `groups` (required), `targets` (optional).",
-    'Group and target names match `^[a-z0-9_\\-.]+$`. Unknown keys are errors.',
+    "Group and target names match `^[a-z0-9_\\-.]+$`. Unknown keys are errors.",
     "",
     table("global", globalSchema),
     table("groups.NAME", groupSchema),

@@ -5,7 +5,15 @@
 import type { z } from "zod";
 import { ConfigError, type Diagnostic } from "../errors.js";
 import { addressCount, type Cidr, type Destination, type Family } from "../targets/destination.js";
-import { type Drafts, effectiveSrc, effectiveSubnet, type GroupDraft, groupDraft, type TargetDraft, targetDraft } from "./drafts.js";
+import {
+  type Drafts,
+  effectiveSrc,
+  effectiveSubnet,
+  type GroupDraft,
+  groupDraft,
+  type TargetDraft,
+  targetDraft,
+} from "./drafts.js";
 import { RULES } from "./rules.js";
 import {
   type GlobalInput,
@@ -93,13 +101,32 @@ function validate(source: ConfigSource): Config {
   for (const key of Object.keys(data)) {
     if ((TOP_LEVEL_KEYS as readonly string[]).includes(key)) continue;
     const hint = didYouMean(key, TOP_LEVEL_KEYS);
-    diags.push(err([key], `unknown key${hint ? ` (did you mean "${hint}"?)` : ""}`, "unknown-key", source.locateKey([key])));
+    diags.push(
+      err(
+        [key],
+        `unknown key${hint ? ` (did you mean "${hint}"?)` : ""}`,
+        "unknown-key",
+        source.locateKey([key]),
+      ),
+    );
   }
   for (const key of ["global", "groups"] as const) {
-    if (!(key in data)) diags.push(err([key], `required key missing (expected a map of ${key === "global" ? "global settings" : "groups"})`, "required-key", source.locateKey([])));
+    if (!(key in data))
+      diags.push(
+        err(
+          [key],
+          `required key missing (expected a map of ${key === "global" ? "global settings" : "groups"})`,
+          "required-key",
+          source.locateKey([]),
+        ),
+      );
   }
 
-  const parse = <S extends z.ZodType>(schema: S, value: unknown, base: (string | number)[]): z.output<S> | undefined => {
+  const parse = <S extends z.ZodType>(
+    schema: S,
+    value: unknown,
+    base: (string | number)[],
+  ): z.output<S> | undefined => {
     const r = schema.safeParse(value);
     if (r.success) return r.data;
     diags.push(...issuesToDiagnostics(r.error.issues, schema, value, base, source));
@@ -115,13 +142,22 @@ function validate(source: ConfigSource): Config {
     if (v === undefined || v === null) return [];
     if (!isPlainMap(v)) {
       const what = section === "groups" ? "a map of groups by name" : "a map of targets by name";
-      diags.push(err([section], `expected ${what}, got ${describeValue(v)}`, "schema", source.locate([section])));
+      diags.push(
+        err([section], `expected ${what}, got ${describeValue(v)}`, "schema", source.locate([section])),
+      );
       return [];
     }
     const out: [string, unknown][] = [];
     for (const [name, value] of Object.entries(v)) {
       if (!nameSchema.safeParse(name).success) {
-        diags.push(err([section, name], `invalid name: expected lowercase letters, digits, "_", "-" or "."`, "name-pattern", source.locateKey([section, name])));
+        diags.push(
+          err(
+            [section, name],
+            `invalid name: expected lowercase letters, digits, "_", "-" or "."`,
+            "name-pattern",
+            source.locateKey([section, name]),
+          ),
+        );
       }
       out.push([name, value]);
     }
@@ -158,13 +194,22 @@ function err(path: (string | number)[], message: string, rule: string, pos: Diag
 }
 
 export function sortDiagnostics(diags: Diagnostic[]): Diagnostic[] {
-  return [...diags].sort((a, b) => (a.pos?.line ?? 0) - (b.pos?.line ?? 0) || (a.pos?.col ?? 0) - (b.pos?.col ?? 0));
+  return [...diags].sort(
+    (a, b) => (a.pos?.line ?? 0) - (b.pos?.line ?? 0) || (a.pos?.col ?? 0) - (b.pos?.col ?? 0),
+  );
 }
 
 function build(file: string, global: GlobalInput, d: Drafts, warnings: Diagnostic[]): Config {
   const groups = new Map<string, GroupConfig>();
   for (const g of d.groups.values()) {
-    const { src_ip: _alias, src_ipv4: _v4, src_ipv6: _v6, src_subnet_ipv4: _s4, src_subnet_ipv6: _s6, ...rest } = g.input;
+    const {
+      src_ip: _alias,
+      src_ipv4: _v4,
+      src_ipv6: _v6,
+      src_subnet_ipv4: _s4,
+      src_subnet_ipv6: _s6,
+      ...rest
+    } = g.input;
     groups.set(g.name, {
       name: g.name,
       ...rest,

@@ -27,7 +27,10 @@ export interface Membership {
   problems: MembershipProblem[];
 }
 
-export function membershipOf(target: MembershipTarget, groups: ReadonlyMap<string, MembershipGroup>): Membership {
+export function membershipOf(
+  target: MembershipTarget,
+  groups: ReadonlyMap<string, MembershipGroup>,
+): Membership {
   const problems: MembershipProblem[] = [];
   const chosen = new Set<string>();
   if (target.auto_register_to_groups) {

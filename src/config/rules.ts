@@ -35,7 +35,11 @@ export const RULES: readonly Rule[] = [
     *check(d) {
       for (const g of d.groups.values()) {
         if (g.input.src_ip !== undefined && g.input.src_ipv4 === undefined) {
-          yield { path: ["groups", g.name, "src_ip"], message: "deprecated: use src_ipv4 (accepted as src_ipv4)", at: "key" };
+          yield {
+            path: ["groups", g.name, "src_ip"],
+            message: "deprecated: use src_ipv4 (accepted as src_ipv4)",
+            at: "key",
+          };
         }
       }
     },
@@ -47,7 +51,11 @@ export const RULES: readonly Rule[] = [
     *check(d) {
       for (const g of d.groups.values()) {
         if (g.input.src_ip !== undefined && g.input.src_ipv4 !== undefined) {
-          yield { path: ["groups", g.name, "src_ip"], message: "both src_ip (deprecated) and src_ipv4 are set: keep only src_ipv4", at: "key" };
+          yield {
+            path: ["groups", g.name, "src_ip"],
+            message: "both src_ip (deprecated) and src_ipv4 are set: keep only src_ipv4",
+            at: "key",
+          };
         }
       }
     },
@@ -60,7 +68,10 @@ export const RULES: readonly Rule[] = [
       for (const g of d.groups.values()) {
         for (const s of Object.values(g.src)) {
           if (!s.parsed) {
-            yield { path: ["groups", g.name, s.key], message: `"${s.text}" is not an IP address: ignored, the kernel's route chooses the source` };
+            yield {
+              path: ["groups", g.name, s.key],
+              message: `"${s.text}" is not an IP address: ignored, the kernel's route chooses the source`,
+            };
           }
         }
       }
@@ -74,12 +85,18 @@ export const RULES: readonly Rule[] = [
       for (const g of d.groups.values()) {
         for (const [family, s] of Object.entries(g.src)) {
           if (s.parsed && s.parsed.family !== family) {
-            yield { path: ["groups", g.name, s.key], message: `expected an ${family === "ipv4" ? "IPv4" : "IPv6"} address, got "${s.text}" (${s.parsed.family})` };
+            yield {
+              path: ["groups", g.name, s.key],
+              message: `expected an ${family === "ipv4" ? "IPv4" : "IPv6"} address, got "${s.text}" (${s.parsed.family})`,
+            };
           }
         }
         for (const [family, c] of Object.entries(g.subnet)) {
           if (c.ok && c.value.family !== family) {
-            yield { path: ["groups", g.name, `src_subnet_${family}`], message: `expected an ${family === "ipv4" ? "IPv4" : "IPv6"} subnet, got "${formatCidr(c.value)}" (${c.value.family})` };
+            yield {
+              path: ["groups", g.name, `src_subnet_${family}`],
+              message: `expected an ${family === "ipv4" ? "IPv4" : "IPv6"} subnet, got "${formatCidr(c.value)}" (${c.value.family})`,
+            };
           }
         }
       }
@@ -93,7 +110,11 @@ export const RULES: readonly Rule[] = [
       for (const g of d.groups.values()) {
         for (const [family, c] of Object.entries(g.subnet)) {
           const key = `src_subnet_${family}`;
-          if (!c.ok) yield { path: ["groups", g.name, key], message: `expected a CIDR subnet such as ${family === "ipv4" ? "198.18.0.0/28" : "fd18::/124"}, got "${g.input[key as "src_subnet_ipv4"]}": ${c.error}` };
+          if (!c.ok)
+            yield {
+              path: ["groups", g.name, key],
+              message: `expected a CIDR subnet such as ${family === "ipv4" ? "198.18.0.0/28" : "fd18::/124"}, got "${g.input[key as "src_subnet_ipv4"]}": ${c.error}`,
+            };
         }
       }
     },
@@ -105,13 +126,20 @@ export const RULES: readonly Rule[] = [
     *check(d) {
       for (const g of d.groups.values()) {
         for (const [family, c] of Object.entries(g.subnet)) {
-          if (c.ok && c.value.hostBitsSet) yield { path: ["groups", g.name, `src_subnet_${family}`], message: `host bits are set: read as ${formatCidr(c.value)}` };
+          if (c.ok && c.value.hostBitsSet)
+            yield {
+              path: ["groups", g.name, `src_subnet_${family}`],
+              message: `host bits are set: read as ${formatCidr(c.value)}`,
+            };
         }
       }
       for (const td of d.targets.values()) {
         const dst = td.destination;
         if (dst.ok && dst.value.kind === "cidr" && dst.value.hostBitsSet) {
-          yield { path: t(td, "destination"), message: `host bits are set: read as ${formatCidr(dst.value)}` };
+          yield {
+            path: t(td, "destination"),
+            message: `host bits are set: read as ${formatCidr(dst.value)}`,
+          };
         }
       }
     },
@@ -123,7 +151,11 @@ export const RULES: readonly Rule[] = [
     *check(d) {
       for (const g of d.groups.values()) {
         const { src_port_a: a, src_port_z: z } = g.input;
-        if (a > z) yield { path: ["groups", g.name, "src_port_a"], message: `src_port_a (${a}) is greater than src_port_z (${z})` };
+        if (a > z)
+          yield {
+            path: ["groups", g.name, "src_port_a"],
+            message: `src_port_a (${a}) is greater than src_port_z (${z})`,
+          };
       }
     },
   },
@@ -154,20 +186,29 @@ export const RULES: readonly Rule[] = [
     summary: "destination must be an IP address, a hostname, a CIDR subnet or an IPv4 range/wildcard.",
     *check(d) {
       for (const td of d.targets.values()) {
-        if (!td.destination.ok) yield { path: t(td, "destination"), message: `"${td.input.destination}" is ${td.destination.error}` };
+        if (!td.destination.ok)
+          yield {
+            path: t(td, "destination"),
+            message: `"${td.input.destination}" is ${td.destination.error}`,
+          };
       }
     },
   },
   {
     name: "destination-too-large",
     severity: "error",
-    summary: "A subnet or range may expand to at most global.max_addresses_per_target addresses (default 65536).",
+    summary:
+      "A subnet or range may expand to at most global.max_addresses_per_target addresses (default 65536).",
     *check(d) {
       const ceiling = BigInt(d.global.max_addresses_per_target);
       for (const td of d.targets.values()) {
         if (!td.destination.ok) continue;
         const n = addressCount(td.destination.value);
-        if (n > ceiling) yield { path: t(td, "destination"), message: `expands to ${n} addresses, more than the ceiling of ${ceiling} (global.max_addresses_per_target)` };
+        if (n > ceiling)
+          yield {
+            path: t(td, "destination"),
+            message: `expands to ${n} addresses, more than the ceiling of ${ceiling} (global.max_addresses_per_target)`,
+          };
       }
     },
   },
@@ -180,7 +221,10 @@ export const RULES: readonly Rule[] = [
         const dst = td.destination;
         if (!dst.ok || dst.value.kind === "hostname" || td.input.address_family === undefined) continue;
         if (dst.value.family !== td.input.address_family) {
-          yield { path: t(td, "address_family"), message: `is ${td.input.address_family} but destination "${td.input.destination}" is ${dst.value.family}` };
+          yield {
+            path: t(td, "address_family"),
+            message: `is ${td.input.address_family} but destination "${td.input.destination}" is ${dst.value.family}`,
+          };
         }
       }
     },
@@ -192,7 +236,10 @@ export const RULES: readonly Rule[] = [
     *check(d) {
       for (const td of d.targets.values()) {
         if (td.destination.ok && isMultiAddress(td.destination.value) && !td.input.is_subnet) {
-          yield { path: t(td, "destination"), message: `stands for ${addressCount(td.destination.value)} addresses, all probed and aggregated under "${td.name}": set is_subnet: true to say so` };
+          yield {
+            path: t(td, "destination"),
+            message: `stands for ${addressCount(td.destination.value)} addresses, all probed and aggregated under "${td.name}": set is_subnet: true to say so`,
+          };
         }
       }
     },
@@ -232,12 +279,20 @@ export const RULES: readonly Rule[] = [
         const bad = (size: number | undefined) => size !== undefined && (size < min || size > max);
         const want = `an IP payload size ${min}..${max} for ${td.input.type} over ${td.family}`;
         if (td.input.ip_payload_size !== undefined) {
-          if (bad(td.input.ip_payload_size)) yield { path: t(td, "ip_payload_size"), message: `expected ${want}, got ${td.input.ip_payload_size}` };
+          if (bad(td.input.ip_payload_size))
+            yield {
+              path: t(td, "ip_payload_size"),
+              message: `expected ${want}, got ${td.input.ip_payload_size}`,
+            };
           continue;
         }
         for (const gname of td.membership.groups) {
           const size = d.groups.get(gname)?.input.ip_payload_size;
-          if (bad(size)) yield { path: ["groups", gname, "ip_payload_size"], message: `expected ${want} (target "${td.name}" uses it), got ${size}` };
+          if (bad(size))
+            yield {
+              path: ["groups", gname, "ip_payload_size"],
+              message: `expected ${want} (target "${td.name}" uses it), got ${size}`,
+            };
         }
       }
     },
@@ -249,7 +304,11 @@ export const RULES: readonly Rule[] = [
     *check(d) {
       for (const td of d.targets.values()) {
         for (const p of td.membership.problems) {
-          if (p.kind === "unknown-group" && !d.invalidGroups.has(p.group!)) yield { path: [...t(td, "explicit_groups"), p.list!, p.index!], message: `no group named "${p.group}": ignored` };
+          if (p.kind === "unknown-group" && !d.invalidGroups.has(p.group!))
+            yield {
+              path: [...t(td, "explicit_groups"), p.list!, p.index!],
+              message: `no group named "${p.group}": ignored`,
+            };
         }
       }
     },
@@ -260,7 +319,8 @@ export const RULES: readonly Rule[] = [
     summary: "A target that ends up in no group is disabled.",
     *check(d) {
       for (const td of d.targets.values()) {
-        if (td.membership.groups.length === 0 && d.invalidGroups.size === 0) yield { path: ["targets", td.name], message: "belongs to no group: disabled", at: "key" };
+        if (td.membership.groups.length === 0 && d.invalidGroups.size === 0)
+          yield { path: ["targets", td.name], message: "belongs to no group: disabled", at: "key" };
       }
     },
   },

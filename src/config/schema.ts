@@ -32,7 +32,10 @@ const int = (min?: number, max?: number) => {
 };
 
 const seconds = (opts: { positive: boolean }) =>
-  expect(opts.positive ? z.number().positive() : z.number().min(0), opts.positive ? "a number of seconds > 0" : "a number of seconds >= 0");
+  expect(
+    opts.positive ? z.number().positive() : z.number().min(0),
+    opts.positive ? "a number of seconds > 0" : "a number of seconds >= 0",
+  );
 
 const bool = () => expect(z.boolean(), "true or false");
 const text = () => expect(z.string().min(1), "a non-empty string");
@@ -91,16 +94,26 @@ export const globalSchema = expect(
 export const groupSchema = expect(
   z.strictObject({
     src_ip: text().optional().describe("Deprecated alias of src_ipv4."),
-    src_ipv4: text().optional().describe("Source IPv4 address of the group's packets; an invalid address is ignored."),
-    src_ipv6: text().optional().describe("Source IPv6 address of the group's packets; an invalid address is ignored."),
-    src_subnet_ipv4: text().optional().describe("IPv4 CIDR: source addresses cycle round robin over its hosts."),
-    src_subnet_ipv6: text().optional().describe("IPv6 CIDR: source addresses cycle round robin over its hosts."),
+    src_ipv4: text()
+      .optional()
+      .describe("Source IPv4 address of the group's packets; an invalid address is ignored."),
+    src_ipv6: text()
+      .optional()
+      .describe("Source IPv6 address of the group's packets; an invalid address is ignored."),
+    src_subnet_ipv4: text()
+      .optional()
+      .describe("IPv4 CIDR: source addresses cycle round robin over its hosts."),
+    src_subnet_ipv6: text()
+      .optional()
+      .describe("IPv6 CIDR: source addresses cycle round robin over its hosts."),
     src_port_a: int(1, 65535).default(65000).describe("First source port (inclusive) of the round robin."),
     src_port_z: int(1, 65535).default(65001).describe("Last source port (inclusive) of the round robin."),
     ip_payload_size: int(0, 65535)
       .optional()
       .describe("IP payload size in bytes (L4 header + data) of the group's packets."),
-    dscp: int(0, 63).default(0).describe("DSCP of every packet of the group (IPv4 TOS = dscp << 2; IPv6 traffic class)."),
+    dscp: int(0, 63)
+      .default(0)
+      .describe("DSCP of every packet of the group (IPv4 TOS = dscp << 2; IPv6 traffic class)."),
     permit_target_auto_register: bool()
       .default(true)
       .describe("Targets with auto_register_to_groups join this group automatically."),
@@ -111,7 +124,9 @@ export const groupSchema = expect(
 export const thresholdSchema = expect(
   z.strictObject({
     latency: seconds({ positive: false }).optional().describe("Latency threshold in seconds."),
-    loss: expect(z.number().min(0), "a number >= 0").optional().describe("Loss threshold (ratio or percent, as your rules use it)."),
+    loss: expect(z.number().min(0), "a number >= 0")
+      .optional()
+      .describe("Loss threshold (ratio or percent, as your rules use it)."),
   }),
   "a map with latency and/or loss",
 );
@@ -126,22 +141,34 @@ export const explicitGroupsSchema = expect(
 
 export const targetSchema = expect(
   z.strictObject({
-    description: expect(z.string(), "a string").optional().describe("Free text; defaults to the target's name."),
+    description: expect(z.string(), "a string")
+      .optional()
+      .describe("Free text; defaults to the target's name."),
     type: oneOf(PROBE_TYPES).describe("Probe type."),
-    destination: text().describe("IP address, hostname, CIDR subnet, or IPv4 range/wildcard such as 198.18.*.1-5."),
+    destination: text().describe(
+      "IP address, hostname, CIDR subnet, or IPv4 range/wildcard such as 198.18.*.1-5.",
+    ),
     address_family: oneOf(["ipv4", "ipv6"]).optional().describe("Detected from an IP literal, else ipv4."),
     dont_fragment: bool().default(true).describe("Set the IPv4 DF bit."),
-    is_subnet: bool().default(false).describe("Probe every address of the subnet/range, aggregated under the target name."),
+    is_subnet: bool()
+      .default(false)
+      .describe("Probe every address of the subnet/range, aggregated under the target name."),
     dst_port: int(1, 65535).optional().describe("Destination port (TCPsyn, UDPunreachable)."),
     nb_packets: int(1).default(1).describe("Packets sent per group per iteration."),
     ip_payload_size: int(0, 65535).optional().describe("Overrides the group's ip_payload_size."),
     threshold: thresholdSchema.optional().describe("Exposed as the `threshold` gauge."),
-    alert_level: oneOf(ALERT_LEVELS).default("no_alert").describe("Label `alert_level` of the threshold gauge."),
+    alert_level: oneOf(ALERT_LEVELS)
+      .default("no_alert")
+      .describe("Label `alert_level` of the threshold gauge."),
     state: oneOf(STATES).optional().describe("Label `state` of the target's metrics."),
     timeout: seconds({ positive: true }).default(1).describe("Seconds to wait for a probe's reply."),
     dns_update_interval: int(0).optional().describe("Overrides global.dns_update_interval for this target."),
-    auto_register_to_groups: bool().default(true).describe("Join every group that permits auto-registration."),
-    explicit_groups: explicitGroupsSchema.optional().describe("Explicit additions to and removals from groups."),
+    auto_register_to_groups: bool()
+      .default(true)
+      .describe("Join every group that permits auto-registration."),
+    explicit_groups: explicitGroupsSchema
+      .optional()
+      .describe("Explicit additions to and removals from groups."),
   }),
   "a map of target settings",
 );

@@ -56,7 +56,11 @@ export async function readConfigSource(file: string): Promise<ConfigSource> {
     text = await readFile(file, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? "";
-    return failed(file, READ_ERRORS[code] ?? `cannot read the configuration: ${(err as Error).message}`, "file-read");
+    return failed(
+      file,
+      READ_ERRORS[code] ?? `cannot read the configuration: ${(err as Error).message}`,
+      "file-read",
+    );
   }
   return parseConfigSource(file, text);
 }
@@ -76,15 +80,29 @@ export function parseConfigSource(file: string, text: string): ConfigSource {
 
   for (const e of doc.errors) {
     const message = (e.message.split("\n")[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, "");
-    diagnostics.push({ severity: "error", path: [], message: `not valid YAML: ${message}`, rule: "yaml-syntax", pos: pos(e.pos[0]) });
+    diagnostics.push({
+      severity: "error",
+      path: [],
+      message: `not valid YAML: ${message}`,
+      rule: "yaml-syntax",
+      pos: pos(e.pos[0]),
+    });
   }
   if (diagnostics.length > 0) return { ...failed(file, "", "yaml-syntax"), diagnostics };
 
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
-    return failed(file, "the file is empty: expected a map with the keys global, groups and targets", "empty-file");
+    return failed(
+      file,
+      "the file is empty: expected a map with the keys global, groups and targets",
+      "empty-file",
+    );
   }
   if (!isMap(doc.contents)) {
-    const d = failed(file, "expected a map with the keys global, groups and targets at the top level", "not-a-map");
+    const d = failed(
+      file,
+      "expected a map with the keys global, groups and targets at the top level",
+      "not-a-map",
+    );
     d.diagnostics[0]!.pos = doc.contents.range ? pos(doc.contents.range[0]) : undefined;
     return d;
   }

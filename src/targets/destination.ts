@@ -112,7 +112,8 @@ export function parseDestination(text: string): ParseResult<Destination> {
   const t = text.trim();
   if (t === "") return { ok: false, error: "empty destination" };
   const ip = parseIp(t);
-  if (ip) return { ok: true, value: { kind: "ip", family: ip.family, address: formatIp(ip.family, ip.value) } };
+  if (ip)
+    return { ok: true, value: { kind: "ip", family: ip.family, address: formatIp(ip.family, ip.value) } };
   if (t.includes("/")) {
     const c = parseCidr(t);
     if (!c.ok) return { ok: false, error: `not a valid CIDR subnet: ${c.error}` };
@@ -170,7 +171,8 @@ export function* expandDestination(d: Destination, ceiling: number): Generator<s
     const [a, b, c, e] = d.octets as [[number, number], [number, number], [number, number], [number, number]];
     for (let o1 = a[0]; o1 <= a[1]; o1++)
       for (let o2 = b[0]; o2 <= b[1]; o2++)
-        for (let o3 = c[0]; o3 <= c[1]; o3++) for (let o4 = e[0]; o4 <= e[1]; o4++) yield `${o1}.${o2}.${o3}.${o4}`;
+        for (let o3 = c[0]; o3 <= c[1]; o3++)
+          for (let o4 = e[0]; o4 <= e[1]; o4++) yield `${o1}.${o2}.${o3}.${o4}`;
   }
 }
 

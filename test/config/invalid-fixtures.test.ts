@@ -3,7 +3,16 @@
 // UPDATE_FIXTURES=1 writes missing .expected files for review; they are never overwritten silently.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -20,7 +29,10 @@ async function messages(file: string): Promise<string> {
   } catch (err) {
     assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
     assert.equal(err.exitCode, ExitCode.CONFIG);
-    assert.ok(err.diagnostics.some((d) => d.severity === "error"), "a refused file has at least one error");
+    assert.ok(
+      err.diagnostics.some((d) => d.severity === "error"),
+      "a refused file has at least one error",
+    );
     return `${err.diagnostics.map((d) => formatDiagnostic("{file}", d)).join("\n")}\n`;
   }
   assert.fail(`${file} loaded, but it is an invalid fixture`);
@@ -39,7 +51,8 @@ describe("invalid configuration fixtures", () => {
     test(name, async () => {
       const actual = await messages(DIR + name);
       const expectedFile = DIR + name.replace(/\.yaml$/, ".expected");
-      if (!existsSync(expectedFile) && process.env.UPDATE_FIXTURES === "1") writeFileSync(expectedFile, actual);
+      if (!existsSync(expectedFile) && process.env.UPDATE_FIXTURES === "1")
+        writeFileSync(expectedFile, actual);
       assert.ok(existsSync(expectedFile), `missing ${expectedFile}; actual output:\n${actual}`);
       assert.equal(actual, readFileSync(expectedFile, "utf8"));
     });
@@ -53,7 +66,10 @@ describe("invalid configuration fixtures", () => {
   });
 
   test("a missing file", async () => {
-    assert.equal(await messages(`${DIR}no-such-file.yaml`), "{file}: cannot read the configuration: no such file\n");
+    assert.equal(
+      await messages(`${DIR}no-such-file.yaml`),
+      "{file}: cannot read the configuration: no such file\n",
+    );
   });
 
   test("an unreadable file (as root, checked through an unprivileged user)", () => {
@@ -64,7 +80,8 @@ describe("invalid configuration fixtures", () => {
       writeFileSync(file, readFileSync(`${FIXTURES}config/valid/seed-example.yaml`));
       chmodSync(file, 0o000);
       // Root reads any file; drop to nobody so the permission check really happens.
-      const asUser = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
+      const asUser =
+        process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
       const argv = [...asUser, process.execPath, BIN, "check", file];
       let status = 0;
       let stderr = "";

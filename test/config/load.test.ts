@@ -79,7 +79,11 @@ describe("valid configurations", () => {
     assert.deepEqual(c.targets.get("api")!.groups, ["standard", "ecmp"]);
     assert.equal(c.targets.get("api")!.dns_update_interval, 60);
     assert.equal(c.targets.get("spine_range")!.dns_update_interval, 300, "inherits the global value");
-    assert.equal(c.targets.get("spine_range")!.description, "spine_range", "description defaults to the name");
+    assert.equal(
+      c.targets.get("spine_range")!.description,
+      "spine_range",
+      "description defaults to the name",
+    );
     assert.equal(c.targets.get("v6_subnet")!.address_family, "ipv6", "detected from the subnet");
     assert.deepEqual(
       c.warnings.map((w) => w.rule),
@@ -133,7 +137,14 @@ groups:
     const c = loadConfigText(
       "c.json",
       JSON.stringify({
-        global: { probe_name: "a", interval: 1, nb_proc: 1, logging_level: "INFO", prometheus_port: 1, dns_update_interval: 0 },
+        global: {
+          probe_name: "a",
+          interval: 1,
+          nb_proc: 1,
+          logging_level: "INFO",
+          prometheus_port: 1,
+          dns_update_interval: 0,
+        },
         groups: { g: {} },
         targets: { t: { type: "UDPunreachable", destination: "fd18::1", dst_port: 33434 } },
       }),
