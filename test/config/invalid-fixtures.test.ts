@@ -79,15 +79,14 @@ describe("invalid configuration fixtures", () => {
       writeFileSync(file, readFileSync(`${FIXTURES}config/valid/seed-example.yaml`));
       chmodSync(file, 0o000);
       // Root reads any file through CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH: drop them so the check happens.
-      const dropCaps = process.getuid?.() === 0 ? ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] : [];
+      const dropCaps =
+        process.getuid?.() === 0 ? ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] : [];
       const argv = [...dropCaps, process.execPath, BIN, "check", file];
       const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8" });
       assert.equal(r.status, 65, r.stderr);
       assert.match(r.stderr, new RegExp(`^${file}: cannot read the configuration: permission denied$`, "m"));
     } finally {
       rmSync(dir, { recursive: true, force: true });
-    }
-  });
     }
   });
 });
