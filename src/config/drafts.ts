@@ -88,6 +88,7 @@ export function effectiveSrc(g: GroupDraft, family: Family): string | undefined 
 
 /** The source subnet a group uses for a family, when valid and of that family. */
 export function effectiveSubnet(g: GroupDraft, family: Family): Cidr | undefined {
+  if (g.input.src_ip_round_robin === false) return undefined;
   const s = g.subnet[family];
   return s?.ok && s.value.family === family ? s.value : undefined;
 }

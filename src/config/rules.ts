@@ -250,7 +250,10 @@ export const RULES: readonly Rule[] = [
     summary: "TCPsyn and UDPunreachable targets need dst_port.",
     *check(d) {
       for (const td of d.targets.values()) {
-        if (td.input.type !== "ICMPping" && td.input.dst_port === undefined) {
+        if (
+          (td.input.type === "TCPsyn" || td.input.type === "UDPunreachable") &&
+          td.input.dst_port === undefined
+        ) {
           yield { path: t(td, "dst_port"), message: `required for type ${td.input.type}`, at: "key" };
         }
       }
@@ -274,6 +277,7 @@ export const RULES: readonly Rule[] = [
     summary: "ip_payload_size (target, else group) must hold the probe's L4 header and fit in an IP packet.",
     *check(d) {
       for (const td of d.targets.values()) {
+        if (td.input.type === "iperf") continue;
         const min = L4_HEADER[td.input.type];
         const max = MAX_IP_PAYLOAD[td.family];
         const bad = (size: number | undefined) => size !== undefined && (size < min || size > max);
@@ -294,6 +298,20 @@ export const RULES: readonly Rule[] = [
               message: `expected ${want} (target "${td.name}" uses it), got ${size}`,
             };
         }
+      }
+    },
+  },
+  {
+    name: "iperf-unsupported",
+    severity: "warning",
+    summary: "iperf targets of the original load but are not measured: they are left out.",
+    *check(d) {
+      for (const td of d.targets.values()) {
+        if (td.input.type === "iperf")
+          yield {
+            path: t(td, "type"),
+            message: "iperf targets are not measured by this implementation: target left out",
+          };
       }
     },
   },

@@ -48,6 +48,8 @@ export const nameSchema = expect(
 const list = <T extends z.ZodType>(item: T, what: string) => expect(z.array(item), `a list of ${what}`);
 
 export const PROBE_TYPES = ["TCPsyn", "ICMPping", "UDPunreachable"] as const;
+/** The original also had "iperf" targets: still accepted so existing files load, but not measured. */
+export const TARGET_TYPES = [...PROBE_TYPES, "iperf"] as const;
 export const LOGGING_LEVELS = ["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG", "NOTSET"] as const;
 export const ALERT_LEVELS = ["paging", "paging_validation", "sandbox", "no_alert"] as const;
 export const STATES = ["in production", "validation"] as const;
@@ -106,6 +108,11 @@ export const groupSchema = expect(
     src_subnet_ipv6: text()
       .optional()
       .describe("IPv6 CIDR: source addresses cycle round robin over its hosts."),
+    src_ip_round_robin: bool()
+      .optional()
+      .describe(
+        "The original's switch for the source-subnet round robin; false turns it off. Unset: on when a subnet is given.",
+      ),
     src_port_a: int(1, 65535).default(65000).describe("First source port (inclusive) of the round robin."),
     src_port_z: int(1, 65535).default(65001).describe("Last source port (inclusive) of the round robin."),
     ip_payload_size: int(0, 65535)
@@ -139,12 +146,26 @@ export const explicitGroupsSchema = expect(
   "a map with register_to and/or exclude_from",
 );
 
+export const iperfSchema = expect(
+  z.strictObject({
+    duration: int(1).optional().describe("Test duration in seconds."),
+    protocol: oneOf(["udp", "tcp"]).optional().describe("Transport protocol."),
+    bandwidth: expect(z.string().regex(/^[0-9]+[kmgKMG]$/), 'a bandwidth such as "10M"')
+      .optional()
+      .describe("Target bandwidth."),
+    num_streams: int(1).optional().describe("Parallel client streams."),
+  }),
+  "a map of iperf parameters",
+);
+
 export const targetSchema = expect(
   z.strictObject({
     description: expect(z.string(), "a string")
       .optional()
       .describe("Free text; defaults to the target's name."),
-    type: oneOf(PROBE_TYPES).describe("Probe type."),
+    type: oneOf(TARGET_TYPES).describe(
+      "Probe type (iperf: accepted for compatibility, not measured: the target is disabled).",
+    ),
     destination: text().describe(
       "IP address, hostname, CIDR subnet, or IPv4 range/wildcard such as 198.18.*.1-5.",
     ),
@@ -166,6 +187,9 @@ export const targetSchema = expect(
     auto_register_to_groups: bool()
       .default(true)
       .describe("Join every group that permits auto-registration."),
+    iperf_parameters: iperfSchema
+      .optional()
+      .describe("Parameters of the original's iperf targets; accepted, not used."),
     explicit_groups: explicitGroupsSchema
       .optional()
       .describe("Explicit additions to and removals from groups."),

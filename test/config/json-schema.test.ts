@@ -41,6 +41,7 @@ describe("generated schema artefacts", () => {
       "TCPsyn",
       "ICMPping",
       "UDPunreachable",
+      "iperf",
     ]);
   });
 

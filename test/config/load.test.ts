@@ -85,10 +85,23 @@ describe("valid configurations", () => {
       "description defaults to the name",
     );
     assert.equal(c.targets.get("v6_subnet")!.address_family, "ipv6", "detected from the subnet");
+    assert.equal(c.targets.has("throughput"), false, "iperf targets load but are left out");
     assert.deepEqual(
       c.warnings.map((w) => w.rule),
-      ["src-ip-deprecated"],
+      ["src-ip-deprecated", "iperf-unsupported"],
     );
+  });
+
+  test("src_ip_round_robin: false turns the source-subnet round robin off (as in the original)", () => {
+    const base =
+      "global: {probe_name: a, interval: 1, nb_proc: 1, logging_level: INFO, prometheus_port: 1, dns_update_interval: 0}\ngroups:\n";
+    const on = loadConfigText("a.yaml", `${base}  g: {src_subnet_ipv4: 198.18.0.0/28}\n`);
+    assert.equal(on.groups.get("g")!.src_subnet_ipv4?.prefix, 28);
+    const off = loadConfigText(
+      "b.yaml",
+      `${base}  g: {src_subnet_ipv4: 198.18.0.0/28, src_ip_round_robin: false}\n`,
+    );
+    assert.equal(off.groups.get("g")!.src_subnet_ipv4, undefined);
   });
 
   test("merge keys and anchors work, and positions point into the merged file", () => {

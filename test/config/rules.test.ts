@@ -91,6 +91,9 @@ const CASES: Record<string, [string, string, string][]> = {
       'target "t"',
     ],
   ],
+  "iperf-unsupported": [
+    [g() + t("{type: iperf, destination: 198.18.0.1}"), "targets.t.type", "not measured"],
+  ],
   "unknown-group": [
     [
       g() + t("{type: ICMPping, destination: 198.18.0.1, explicit_groups: {register_to: [nope]}}"),
