@@ -1,0 +1,204 @@
+// The probe plan: every packet one iteration sends, decided once per configuration (and per DNS
+// change), not per iteration. Each packet's flow (source address and port, destination, flow label)
+// is fixed here so that a given (group, source port) sends the identical 5-tuple and flow label every
+// iteration: ECMP hashing keeps each probe on its path, and one bad link shows up as loss on the
+// ports that hash onto it. Only the per-iteration matching key (TCP sequence, ICMP id/seq, IP ID)
+// changes at send time.
+//
+// The plan is stored as parallel typed arrays (one entry per packet), not objects, so that a million
+// probes per iteration cost a few tens of megabytes. Packets are ordered round by round (packet k of
+// every series and address before packet k+1 of any), which spreads each target's packets over the
+// iteration instead of bursting them.
+import type { Cidr, Family } from "../targets/destination.js";
+import { subnetHost, subnetHostCount } from "../targets/destination.js";
+
+export type ProbeKind = "TCPsyn" | "ICMPping" | "UDPunreachable";
+
+/** One (target, group) pair: the unit results are aggregated by (the metrics' destination × group). */
+export interface Series {
+  target: string;
+  group: string;
+  type: ProbeKind;
+  family: Family;
+  dstPort: number;
+  dscp: number;
+  dontFragment: boolean;
+  /** IP payload size (transport header + data); undefined means the probe type's minimum. */
+  payloadSize: number | undefined;
+  /** Per-probe reply timeout in seconds. */
+  timeout: number;
+}
+
+export interface PlanGroupInput {
+  name: string;
+  srcPortA: number;
+  srcPortZ: number;
+  dscp: number;
+  payloadSize?: number;
+  /** Fixed source address for the target's family, if any. */
+  src?: string;
+  /** Source subnet for the target's family (round robin over its hosts), if any. */
+  srcSubnet?: Cidr;
+}
+
+export interface PlanTargetInput {
+  name: string;
+  type: ProbeKind;
+  family: Family;
+  /** Resolved / expanded destination addresses (one for a host, many for a subnet or range). */
+  addresses: readonly string[];
+  dstPort?: number;
+  nbPackets: number;
+  dontFragment: boolean;
+  payloadSize?: number;
+  timeout: number;
+  groups: readonly PlanGroupInput[];
+}
+
+export interface ProbePlan {
+  count: number;
+  series: Series[];
+  /** Interned addresses: src/dst below index into this table. */
+  addresses: string[];
+  /** Per packet: index into `series`. */
+  seriesOf: Uint32Array;
+  /** Per packet: destination and source address (indexes into `addresses`). */
+  dst: Uint32Array;
+  src: Uint32Array;
+  srcPort: Uint16Array;
+  /** Per packet: IPv6 flow label (20 bits), stable for a given flow; 0 for IPv4. */
+  flowLabel: Uint32Array;
+}
+
+/**
+ * Source port and source-host index of packet k of a series: the port cycles round robin over the
+ * group's range; with a source subnet of H hosts, the host cycles first and the port advances each time
+ * the host cycle completes.
+ */
+export function sourceFor(
+  k: number,
+  portA: number,
+  portZ: number,
+  hosts: number,
+): { port: number; host: number } {
+  const ports = portZ - portA + 1;
+  return { host: k % hosts, port: portA + (Math.floor(k / hosts) % ports) };
+}
+
+/** A 20-bit, never-zero IPv6 flow label derived from the flow, so it is the same every iteration. */
+export function flowLabelFor(
+  src: string,
+  dst: string,
+  srcPort: number,
+  dstPort: number,
+  proto: number,
+): number {
+  let h = 0x811c9dc5;
+  const mix = (s: string) => {
+    for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  };
+  mix(src);
+  mix("|");
+  mix(dst);
+  mix(`|${srcPort}|${dstPort}|${proto}`);
+  const label = (h ^ (h >>> 20)) & 0xfffff;
+  return label === 0 ? 1 : label;
+}
+
+const PROTO: Record<ProbeKind, Record<Family, number>> = {
+  TCPsyn: { ipv4: 6, ipv6: 6 },
+  UDPunreachable: { ipv4: 17, ipv6: 17 },
+  ICMPping: { ipv4: 1, ipv6: 58 },
+};
+
+/**
+ * Builds the plan. `routeSource(dst, family)` gives the address the kernel would use towards `dst`
+ * when the group fixes none (needed for checksums); it is called once per distinct destination.
+ */
+export function buildPlan(
+  targets: readonly PlanTargetInput[],
+  routeSource: (dst: string, family: Family) => string,
+): ProbePlan {
+  const series: Series[] = [];
+  const addresses: string[] = [];
+  const index = new Map<string, number>();
+  const intern = (a: string) => {
+    let i = index.get(a);
+    if (i === undefined) {
+      i = addresses.length;
+      addresses.push(a);
+      index.set(a, i);
+    }
+    return i;
+  };
+  const routeCache = new Map<string, string>();
+  const kernelSource = (dst: string, family: Family) => {
+    let s = routeCache.get(dst);
+    if (s === undefined) {
+      s = routeSource(dst, family);
+      routeCache.set(dst, s);
+    }
+    return s;
+  };
+
+  interface Lane {
+    series: number;
+    target: PlanTargetInput;
+    group: PlanGroupInput;
+    hosts: number;
+  }
+  const lanes: Lane[] = [];
+  let count = 0;
+  let rounds = 0;
+  for (const t of targets) {
+    for (const g of t.groups) {
+      const s = series.push({
+        target: t.name,
+        group: g.name,
+        type: t.type,
+        family: t.family,
+        dstPort: t.type === "ICMPping" ? 0 : (t.dstPort ?? 0),
+        dscp: g.dscp,
+        dontFragment: t.dontFragment,
+        payloadSize: t.payloadSize ?? g.payloadSize,
+        timeout: t.timeout,
+      });
+      const hosts = g.srcSubnet ? Number(subnetHostCount(g.srcSubnet)) : 1;
+      lanes.push({ series: s - 1, target: t, group: g, hosts: Math.max(1, hosts) });
+      count += t.addresses.length * t.nbPackets;
+      rounds = Math.max(rounds, t.nbPackets);
+    }
+  }
+
+  const plan: ProbePlan = {
+    count,
+    series,
+    addresses,
+    seriesOf: new Uint32Array(count),
+    dst: new Uint32Array(count),
+    src: new Uint32Array(count),
+    srcPort: new Uint16Array(count),
+    flowLabel: new Uint32Array(count),
+  };
+  let i = 0;
+  for (let k = 0; k < rounds; k++) {
+    for (const lane of lanes) {
+      const { target: t, group: g } = lane;
+      if (k >= t.nbPackets) continue;
+      const { port, host } = sourceFor(k, g.srcPortA, g.srcPortZ, lane.hosts);
+      const proto = PROTO[t.type][t.family];
+      for (const dst of t.addresses) {
+        const src = g.srcSubnet
+          ? subnetHost(g.srcSubnet, BigInt(host))
+          : (g.src ?? kernelSource(dst, t.family));
+        plan.seriesOf[i] = lane.series;
+        plan.dst[i] = intern(dst);
+        plan.src[i] = intern(src);
+        plan.srcPort[i] = t.type === "ICMPping" ? 0 : port;
+        plan.flowLabel[i] = t.family === "ipv6" ? flowLabelFor(src, dst, port, t.dstPort ?? 0, proto) : 0;
+        i++;
+      }
+    }
+  }
+  return plan;
+}
