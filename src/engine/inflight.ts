@@ -1,0 +1,162 @@
+// The in-flight table of one iteration: what was sent, when, and what came back. Every probe of an
+// iteration gets a 32-bit matching key `base + index` (TCP sequence number, ICMP id<<16|seq, or the
+// UDP payload tag), drawn from one global counter, so a reply's key leads straight to its probe by
+// subtraction: O(1), no hashing, no allocation per packet. Keys of consecutive iterations never
+// overlap (the next base follows the last key), which is how a reply to the previous iteration is
+// recognised as late rather than matched to the wrong probe.
+//
+// Per probe: state, kernel TX and RX timestamps (ns). Deadlines are kept per distinct timeout value in
+// FIFO order of sending, so expiring probes is amortised O(1) too.
+
+export const ProbeState = { Unsent: 0, Pending: 1, Answered: 2, TimedOut: 3, SendFailed: 4 } as const;
+
+export type ReplyVerdict = "matched" | "late" | "duplicate" | "unknown";
+
+/** Distinguishes one iteration's keys from another's; advanced by `count` each iteration. */
+export class KeyCounter {
+  private next: number;
+  constructor(start = 0) {
+    this.next = start >>> 0;
+  }
+  /** Reserves `count` consecutive keys (mod 2^32) and returns the first. */
+  reserve(count: number): number {
+    if (count > 2 ** 31) throw new RangeError("more than 2^31 probes in one iteration");
+    const base = this.next;
+    this.next = (this.next + count) >>> 0;
+    return base;
+  }
+}
+
+class Fifo {
+  items: Uint32Array;
+  head = 0;
+  tail = 0;
+  constructor(capacity: number) {
+    this.items = new Uint32Array(Math.max(1, capacity));
+  }
+}
+
+export class InFlight {
+  readonly state: Uint8Array;
+  /** Kernel timestamps in ns since the epoch (0n: not known). */
+  readonly txNs: BigInt64Array;
+  readonly rxNs: BigInt64Array;
+  /** Send time from the monotonic clock in ms, for deadlines. */
+  private readonly sentAtMs: Float64Array;
+  private readonly queues = new Map<number, Fifo>();
+  private readonly timeoutOf: (index: number) => number;
+  pending = 0;
+  answered = 0;
+  timedOut = 0;
+  sendFailed = 0;
+  late = 0;
+  duplicates = 0;
+
+  constructor(
+    readonly base: number,
+    readonly count: number,
+    timeoutMs: (index: number) => number,
+  ) {
+    this.state = new Uint8Array(count);
+    this.txNs = new BigInt64Array(count);
+    this.rxNs = new BigInt64Array(count);
+    this.sentAtMs = new Float64Array(count);
+    this.timeoutOf = timeoutMs;
+  }
+
+  keyOf(index: number): number {
+    return (this.base + index) >>> 0;
+  }
+
+  /** The probe index a key belongs to in this iteration, or -1. */
+  indexOf(key: number): number {
+    const i = (key - this.base) >>> 0;
+    return i < this.count ? i : -1;
+  }
+
+  markSent(index: number, nowMs: number): void {
+    this.state[index] = ProbeState.Pending;
+    this.sentAtMs[index] = nowMs;
+    this.pending++;
+    const t = this.timeoutOf(index);
+    let q = this.queues.get(t);
+    if (!q) {
+      q = new Fifo(this.count);
+      this.queues.set(t, q);
+    }
+    q.items[q.tail++] = index;
+  }
+
+  markSendFailed(index: number): void {
+    this.state[index] = ProbeState.SendFailed;
+    this.sendFailed++;
+  }
+
+  /** The kernel's TX timestamp arrived (from the error queue) for a sent probe. */
+  setTx(index: number, ns: bigint): void {
+    this.txNs[index] = ns;
+  }
+
+  /** A reply for probe `index` arrived with kernel RX timestamp `rxNs` (0n when unknown). */
+  reply(index: number, rxNs: bigint): ReplyVerdict {
+    switch (this.state[index]) {
+      case ProbeState.Pending:
+        this.state[index] = ProbeState.Answered;
+        this.rxNs[index] = rxNs;
+        this.pending--;
+        this.answered++;
+        return "matched";
+      case ProbeState.Answered:
+        this.duplicates++;
+        return "duplicate";
+      case ProbeState.TimedOut:
+        this.late++;
+        return "late";
+      default:
+        return "unknown";
+    }
+  }
+
+  /** Marks every pending probe whose timeout has passed; returns how many expired. */
+  expire(nowMs: number): number {
+    let n = 0;
+    for (const [timeout, q] of this.queues) {
+      while (q.head < q.tail) {
+        const i = q.items[q.head]!;
+        if (this.state[i] !== ProbeState.Pending) {
+          q.head++;
+          continue;
+        }
+        if (this.sentAtMs[i]! + timeout > nowMs) break;
+        this.state[i] = ProbeState.TimedOut;
+        this.pending--;
+        this.timedOut++;
+        q.head++;
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Time (monotonic ms) of the next deadline among pending probes, or undefined. */
+  nextDeadline(): number | undefined {
+    let next: number | undefined;
+    for (const [timeout, q] of this.queues) {
+      while (q.head < q.tail && this.state[q.items[q.head]!] !== ProbeState.Pending) q.head++;
+      if (q.head < q.tail) {
+        const d = this.sentAtMs[q.items[q.head]!]! + timeout;
+        if (next === undefined || d < next) next = d;
+      }
+    }
+    return next;
+  }
+
+  /** Round-trip time of an answered probe in seconds, or undefined without both kernel timestamps. */
+  rttSeconds(index: number): number | undefined {
+    if (this.state[index] !== ProbeState.Answered) return undefined;
+    const tx = this.txNs[index]!;
+    const rx = this.rxNs[index]!;
+    if (tx === 0n || rx === 0n) return undefined;
+    return Number(rx - tx) / 1e9;
+  }
+}
