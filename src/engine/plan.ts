@@ -68,6 +68,8 @@ export interface ProbePlan {
   srcPort: Uint16Array;
   /** Per packet: IPv6 flow label (20 bits), stable for a given flow; 0 for IPv4. */
   flowLabel: Uint32Array;
+  /** Index of the first packet of each round (round k holds packet k of every series and address). */
+  roundStart: Uint32Array;
 }
 
 /**
@@ -179,9 +181,11 @@ export function buildPlan(
     src: new Uint32Array(count),
     srcPort: new Uint16Array(count),
     flowLabel: new Uint32Array(count),
+    roundStart: new Uint32Array(rounds),
   };
   let i = 0;
   for (let k = 0; k < rounds; k++) {
+    plan.roundStart[k] = i;
     for (const lane of lanes) {
       const { target: t, group: g } = lane;
       if (k >= t.nbPackets) continue;

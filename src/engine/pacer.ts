@@ -1,0 +1,68 @@
+// Pacing of one iteration's sends. Two limits, both from the configuration:
+//   - per target: packet k+1 of a target never leaves less than `interval_packets` after packet k. The
+//     plan orders packets round by round (packet k of every target forms round k), so gating round k
+//     to start no earlier than k × interval_packets after the iteration start enforces it for every
+//     target at once, and spreads each target's packets so that its ICMP rate limiter is not hit by a
+//     burst of our own making;
+//   - globally: a token bucket of `max_packets_per_second` with a small burst (one send batch), so the
+//     whole probe never floods the local link or the kernel's queues.
+// The pacer is pure arithmetic over a clock given by the caller; the engine asks it how many packets
+// may leave now and, when none, at what time to come back.
+
+export interface PacerOptions {
+  /** Packets per second for the whole probe; Infinity for no cap. */
+  pps: number;
+  /** Largest number of packets released at once (the send batch size). */
+  burst: number;
+  /** Milliseconds between the starts of two rounds (interval_packets); 0 for none. */
+  roundIntervalMs: number;
+  /** Index of the first packet of each round. */
+  roundStart: ArrayLike<number>;
+  /** Total packets. */
+  count: number;
+}
+
+export class Pacer {
+  private tokens: number;
+  private last = 0;
+  private t0 = 0;
+  private round = 0;
+
+  constructor(private readonly o: PacerOptions) {
+    if (!(o.pps > 0)) throw new RangeError("pps must be > 0");
+    if (!(o.burst >= 1)) throw new RangeError("burst must be >= 1");
+    this.tokens = o.burst;
+  }
+
+  start(nowMs: number): void {
+    this.t0 = nowMs;
+    this.last = nowMs;
+    this.tokens = this.o.burst;
+    this.round = 0;
+  }
+
+  /**
+   * How many packets, starting at index `next`, may be sent at `nowMs` (at most `max`). When the
+   * answer is 0 (and packets remain), `wakeAtMs` says when to ask again.
+   */
+  take(nowMs: number, next: number, max: number): { n: number; wakeAtMs?: number } {
+    const o = this.o;
+    if (next >= o.count) return { n: 0 };
+    if (o.pps !== Infinity) {
+      this.tokens = Math.min(o.burst, this.tokens + ((nowMs - this.last) * o.pps) / 1000);
+    }
+    this.last = nowMs;
+    // Advance to the round that contains `next`.
+    while (this.round + 1 < o.roundStart.length && o.roundStart[this.round + 1]! <= next) this.round++;
+    const roundOpensAt = this.t0 + this.round * o.roundIntervalMs;
+    if (nowMs < roundOpensAt) return { n: 0, wakeAtMs: roundOpensAt };
+    const roundEnd = this.round + 1 < o.roundStart.length ? o.roundStart[this.round + 1]! : o.count;
+    let n = Math.min(max, roundEnd - next);
+    if (o.pps !== Infinity) {
+      n = Math.min(n, Math.floor(this.tokens));
+      if (n <= 0) return { n: 0, wakeAtMs: nowMs + ((1 - this.tokens) * 1000) / o.pps };
+      this.tokens -= n;
+    }
+    return { n };
+  }
+}

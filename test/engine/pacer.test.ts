@@ -1,0 +1,72 @@
+// Pacing: rounds gated by interval_packets, the global packets-per-second cap, and their combination,
+// checked by simulating a sender that always comes back when told.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { Pacer, type PacerOptions } from "../../src/engine/pacer.js";
+
+/** Runs a pacer to the end; returns the send time of every packet. */
+function simulate(o: PacerOptions, batch = 64): number[] {
+  const p = new Pacer(o);
+  const times: number[] = [];
+  let now = 1000;
+  p.start(now);
+  let next = 0;
+  for (let guard = 0; next < o.count && guard < 1e6; guard++) {
+    const r = p.take(now, next, batch);
+    for (let k = 0; k < r.n; k++) times.push(now);
+    next += r.n;
+    if (r.n === 0) {
+      assert.ok(r.wakeAtMs !== undefined && r.wakeAtMs > now, "told when to come back");
+      now = r.wakeAtMs;
+    }
+  }
+  return times.map((t) => t - 1000);
+}
+
+describe("Pacer", () => {
+  test("no limits: everything leaves at once, in batches", () => {
+    const t = simulate({ pps: Infinity, burst: 64, roundIntervalMs: 0, roundStart: [0], count: 200 });
+    assert.equal(t.length, 200);
+    assert.ok(t.every((x) => x === 0));
+  });
+
+  test("interval_packets: round k opens k × interval after the start", () => {
+    // 3 targets × 4 packets, interval 250 ms.
+    const t = simulate({
+      pps: Infinity,
+      burst: 64,
+      roundIntervalMs: 250,
+      roundStart: [0, 3, 6, 9],
+      count: 12,
+    });
+    assert.deepEqual(t, [0, 0, 0, 250, 250, 250, 500, 500, 500, 750, 750, 750]);
+  });
+
+  test("global cap: 1000 pps sends 2000 packets in about 2 s, never faster than the cap allows", () => {
+    const t = simulate({ pps: 1000, burst: 10, roundIntervalMs: 0, roundStart: [0], count: 2000 });
+    assert.ok(t[1999]! >= 1980 && t[1999]! <= 2000, `last at ${t[1999]}`);
+    // In any window of w ms, at most burst + w packets.
+    for (let i = 0; i + 100 < t.length; i += 97) {
+      const w = t[i + 100]! - t[i]!;
+      assert.ok(100 <= 10 + w + 1e-9, `100 packets in ${w} ms`);
+    }
+  });
+
+  test("both: a round taking longer than interval_packets delays the next, spacing stays >= interval", () => {
+    // 50 targets × 3 packets at 1000 pps: a round lasts ~50 ms > 20 ms interval.
+    const count = 150;
+    const t = simulate({ pps: 1000, burst: 5, roundIntervalMs: 20, roundStart: [0, 50, 100], count }, 5);
+    for (let target = 0; target < 50; target++) {
+      assert.ok(t[50 + target]! - t[target]! >= 20);
+      assert.ok(t[100 + target]! - t[50 + target]! >= 20);
+    }
+    assert.ok(t[count - 1]! >= 140);
+  });
+
+  test("refuses nonsense", () => {
+    assert.throws(
+      () => new Pacer({ pps: 0, burst: 1, roundIntervalMs: 0, roundStart: [0], count: 1 }),
+      RangeError,
+    );
+  });
+});
