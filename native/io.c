@@ -1,0 +1,315 @@
+/* The batched data path: sendmmsg of caller-packed packets with a result per packet (never a silent
+ * drop), recvmmsg into fixed-size slots with per-packet metadata written into a Uint32Array (no JS
+ * object per packet), and TX timestamps read from the error queue in batches. Layouts are described in
+ * docs/native.md and mirrored by constants in src/native/rawsock.ts. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <time.h> /* before linux/errqueue.h, which uses struct timespec */
+#include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "rawsock.h"
+
+#ifndef SCM_TS_OPT_ID
+#define SCM_TS_OPT_ID 81 /* include/uapi/asm-generic/socket.h, Linux >= 6.13 */
+#endif
+
+#define ID_CTRL_LEN CMSG_SPACE(sizeof(uint32_t))
+#define RX_CTRL_LEN 256
+
+static napi_value throw_range(napi_env env, const char *msg) {
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+  return NULL;
+}
+
+/* Fills msg i for record r. */
+static void fill_msg(rs_sock *s, struct mmsghdr *mm, struct iovec *iov, struct sockaddr_in6 *sa, uint8_t *ctrl,
+                     const uint32_t *r, uint8_t *data, const uint8_t *addrs, int with_id, uint32_t id) {
+  iov->iov_base = data + r[0];
+  iov->iov_len = r[1];
+  struct msghdr *m = &mm->msg_hdr;
+  memset(m, 0, sizeof *m);
+  m->msg_iov = iov;
+  m->msg_iovlen = 1;
+  m->msg_name = sa;
+  memset(sa, 0, sizeof *sa);
+  if (s->family == 4) {
+    struct sockaddr_in *a4 = (struct sockaddr_in *)sa;
+    a4->sin_family = AF_INET;
+    memcpy(&a4->sin_addr, addrs + (size_t)r[2] * RS_ADDR_BYTES, 4);
+    m->msg_namelen = sizeof *a4;
+  } else {
+    sa->sin6_family = AF_INET6;
+    memcpy(&sa->sin6_addr, addrs + (size_t)r[2] * RS_ADDR_BYTES, 16);
+    sa->sin6_scope_id = r[3];
+    m->msg_namelen = sizeof *sa;
+  }
+  if (with_id) {
+    m->msg_control = ctrl;
+    m->msg_controllen = ID_CTRL_LEN;
+    struct cmsghdr *cm = CMSG_FIRSTHDR(m);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_TS_OPT_ID;
+    cm->cmsg_len = CMSG_LEN(sizeof(uint32_t));
+    memcpy(CMSG_DATA(cm), &id, sizeof id);
+  }
+}
+
+/* The first packet on a TX-timestamping socket learns whether the kernel takes SCM_TS_OPT_ID:
+ * EINVAL with it and success without means it does not, and the kernel's own counter (0 so far,
+ * as nothing was sent) numbers the packets. Returns the packet's errno (0 = sent). */
+static int probe_id_mode(rs_sock *s, struct mmsghdr *mm) {
+  for (;;) {
+    if (sendmsg(s->fd, &mm->msg_hdr, MSG_DONTWAIT) >= 0) {
+      s->id_mode = RS_ID_EXPLICIT;
+      return 0;
+    }
+    if (errno != EINTR) break;
+  }
+  if (errno != EINVAL) return errno;
+  struct msghdr m = mm->msg_hdr;
+  m.msg_control = NULL;
+  m.msg_controllen = 0;
+  for (;;) {
+    if (sendmsg(s->fd, &m, MSG_DONTWAIT) >= 0) {
+      s->id_mode = RS_ID_COUNTER;
+      s->next_tx_id = 0;
+      return 0;
+    }
+    if (errno != EINTR) return errno;
+  }
+}
+
+/* args: data, records, addresses, first, count, results */
+napi_value rs_send_batch(napi_env env, rs_sock *s, napi_value *argv) {
+  uint8_t *data, *addrs;
+  size_t data_len, addrs_len, rec_len, res_len;
+  uint32_t *rec, *res, first, count;
+  if (rs_get_bytes(env, argv[0], &data, &data_len, "data") ||
+      rs_get_u32_array(env, argv[1], &rec, &rec_len, "records") ||
+      rs_get_bytes(env, argv[2], &addrs, &addrs_len, "addresses") || rs_get_u32(env, argv[3], &first, "first") ||
+      rs_get_u32(env, argv[4], &count, "count") || rs_get_u32_array(env, argv[5], &res, &res_len, "results"))
+    return NULL;
+  if (s->fd < 0) return rs_throw_errno(env, EBADF, "sendmmsg");
+  if ((uint64_t)first + count > rec_len / RS_SEND_REC_WORDS) return throw_range(env, "first + count exceeds records");
+  if ((uint64_t)count * RS_SEND_RES_WORDS > res_len) return throw_range(env, "results too small for count");
+  /* Check every record before anything is sent: memory safety does not depend on the TS layer. */
+  for (uint32_t k = 0; k < count; k++) {
+    const uint32_t *r = rec + (size_t)(first + k) * RS_SEND_REC_WORDS;
+    if ((uint64_t)r[0] + r[1] > data_len || r[1] == 0) return throw_range(env, "record packet outside data");
+    if (((uint64_t)r[2] + 1) * RS_ADDR_BYTES > addrs_len) return throw_range(env, "record address outside addresses");
+  }
+  const int ts = (s->flags & RS_TX_TIMESTAMPS) != 0;
+  size_t per = sizeof(struct mmsghdr) + sizeof(struct iovec) + sizeof(struct sockaddr_in6) + ID_CTRL_LEN;
+  uint32_t cap = count < RS_MAX_BATCH ? count : RS_MAX_BATCH;
+  uint8_t *mem = rs_scratch(s, per * (cap ? cap : 1));
+  if (mem == NULL) return rs_throw_errno(env, ENOMEM, "sendmmsg");
+  struct mmsghdr *msgs = (struct mmsghdr *)mem;
+  struct iovec *iov = (struct iovec *)(msgs + cap);
+  struct sockaddr_in6 *sa = (struct sockaddr_in6 *)(iov + cap);
+  uint8_t *ctrl = (uint8_t *)(sa + cap);
+
+  uint32_t sent = 0, k = 0;
+  while (k < count) {
+    uint32_t *o = res + (size_t)k * RS_SEND_RES_WORDS;
+    if (ts && s->id_mode == RS_ID_UNKNOWN) {
+      uint32_t id = s->next_tx_id;
+      fill_msg(s, msgs, iov, sa, ctrl, rec + (size_t)(first + k) * RS_SEND_REC_WORDS, data, addrs, 1, id);
+      int e = probe_id_mode(s, msgs);
+      o[0] = (uint32_t)e;
+      o[1] = e == 0 ? s->next_tx_id++ : 0;
+      sent += e == 0;
+      k++;
+      if (e == EAGAIN) goto rest_eagain;
+      continue;
+    }
+    const int with_id = ts && s->id_mode == RS_ID_EXPLICIT;
+    const uint32_t chunk_id = s->next_tx_id; /* explicit ids: chunk_id + index, holes where sends fail */
+    uint32_t n = count - k < cap ? count - k : cap;
+    for (uint32_t i = 0; i < n; i++)
+      fill_msg(s, msgs + i, iov + i, sa + i, ctrl + (size_t)i * ID_CTRL_LEN,
+               rec + (size_t)(first + k + i) * RS_SEND_REC_WORDS, data, addrs, with_id, chunk_id + i);
+    /* sendmmsg stops at the first failing packet and, if some were sent, forgets its errno: resend
+     * from there so the failing packet reports its own errno, then continue after it. */
+    uint32_t i = 0;
+    int full = 0;
+    while (i < n) {
+      int r = sendmmsg(s->fd, msgs + i, n - i, MSG_DONTWAIT);
+      if (r > 0) {
+        for (int j = 0; j < r; j++, i++) {
+          uint32_t *oo = res + (size_t)(k + i) * RS_SEND_RES_WORDS;
+          oo[0] = 0;
+          /* counter mode: the kernel numbers the packets it accepted, in order */
+          oo[1] = with_id ? chunk_id + i : s->next_tx_id++;
+        }
+        sent += (uint32_t)r;
+        continue;
+      }
+      int e = r < 0 ? errno : EIO;
+      if (e == EINTR) continue;
+      uint32_t *oo = res + (size_t)(k + i) * RS_SEND_RES_WORDS;
+      oo[0] = (uint32_t)e;
+      oo[1] = 0;
+      i++;
+      if (e == EAGAIN || e == EWOULDBLOCK) {
+        full = 1;
+        break;
+      }
+    }
+    if (with_id) s->next_tx_id = chunk_id + i;
+    k += i;
+    if (full) goto rest_eagain;
+  }
+  return rs_u32(env, sent);
+
+rest_eagain:
+  /* The send buffer is full: every remaining packet would fail the same way; report each. */
+  for (; k < count; k++) {
+    res[(size_t)k * RS_SEND_RES_WORDS] = EAGAIN;
+    res[(size_t)k * RS_SEND_RES_WORDS + 1] = 0;
+  }
+  return rs_u32(env, sent);
+}
+
+static void read_ts(struct cmsghdr *cm, uint32_t *sec, uint32_t *nsec) {
+  struct scm_timestamping st;
+  memcpy(&st, CMSG_DATA(cm), sizeof st);
+  *sec = (uint32_t)st.ts[0].tv_sec;
+  *nsec = (uint32_t)st.ts[0].tv_nsec;
+}
+
+/* args: data, slotSize, maxCount, meta. Returns the number of packets received (0: none waiting). */
+napi_value rs_recv_batch(napi_env env, rs_sock *s, napi_value *argv) {
+  uint8_t *data;
+  size_t data_len, meta_len;
+  uint32_t *meta, slot, max;
+  if (rs_get_bytes(env, argv[0], &data, &data_len, "data") || rs_get_u32(env, argv[1], &slot, "slotSize") ||
+      rs_get_u32(env, argv[2], &max, "maxCount") || rs_get_u32_array(env, argv[3], &meta, &meta_len, "meta"))
+    return NULL;
+  if (s->fd < 0) return rs_throw_errno(env, EBADF, "recvmmsg");
+  if (slot == 0 || (uint64_t)slot * max > data_len) return throw_range(env, "slotSize * maxCount exceeds data");
+  if ((uint64_t)max * RS_RECV_META_WORDS > meta_len) return throw_range(env, "meta too small for maxCount");
+  if (max > RS_MAX_BATCH) max = RS_MAX_BATCH;
+  if (max == 0) return rs_u32(env, 0);
+  size_t per = sizeof(struct mmsghdr) + sizeof(struct iovec) + sizeof(struct sockaddr_in6) + RX_CTRL_LEN;
+  uint8_t *mem = rs_scratch(s, per * max);
+  if (mem == NULL) return rs_throw_errno(env, ENOMEM, "recvmmsg");
+  struct mmsghdr *msgs = (struct mmsghdr *)mem;
+  struct iovec *iov = (struct iovec *)(msgs + max);
+  struct sockaddr_in6 *sa = (struct sockaddr_in6 *)(iov + max);
+  uint8_t *ctrl = (uint8_t *)(sa + max);
+  for (uint32_t i = 0; i < max; i++) {
+    iov[i].iov_base = data + (size_t)i * slot;
+    iov[i].iov_len = slot;
+    struct msghdr *m = &msgs[i].msg_hdr;
+    m->msg_iov = &iov[i];
+    m->msg_iovlen = 1;
+    m->msg_name = &sa[i];
+    m->msg_namelen = sizeof sa[i];
+    m->msg_control = ctrl + (size_t)i * RX_CTRL_LEN;
+    m->msg_controllen = RX_CTRL_LEN;
+  }
+  int r;
+  do r = recvmmsg(s->fd, msgs, max, MSG_DONTWAIT | MSG_TRUNC, NULL);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return rs_u32(env, 0);
+    return rs_throw_errno(env, errno, "recvmmsg");
+  }
+  for (int i = 0; i < r; i++) {
+    struct msghdr *m = &msgs[i].msg_hdr;
+    uint32_t *o = meta + (size_t)i * RS_RECV_META_WORDS;
+    uint32_t len = msgs[i].msg_len, flags = 0;
+    if (len > slot || (m->msg_flags & MSG_TRUNC)) {
+      flags |= RS_META_TRUNC;
+      if (len > slot) len = slot;
+    }
+    o[2] = o[3] = 0;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm != NULL; cm = CMSG_NXTHDR(m, cm)) {
+      if (cm->cmsg_level != SOL_SOCKET) continue;
+      if (cm->cmsg_type == SCM_TIMESTAMPING) {
+        read_ts(cm, &o[2], &o[3]);
+        if (o[2] != 0 || o[3] != 0) flags |= RS_META_HAS_TS;
+      } else if (cm->cmsg_type == SO_RXQ_OVFL) {
+        memcpy(&s->rx_drops, CMSG_DATA(cm), sizeof(uint32_t));
+      }
+    }
+    uint8_t *addr = (uint8_t *)(o + 4);
+    memset(addr, 0, RS_ADDR_BYTES);
+    if (sa[i].sin6_family == AF_INET6) {
+      memcpy(addr, &sa[i].sin6_addr, 16);
+      flags |= RS_META_V6;
+    } else if (sa[i].sin6_family == AF_INET) {
+      memcpy(addr, &((struct sockaddr_in *)&sa[i])->sin_addr, 4);
+    }
+    o[0] = len;
+    o[1] = flags;
+  }
+  return rs_u32(env, (uint32_t)r);
+}
+
+/* args: out, maxCount. Reads TX timestamps from the error queue: (id, flags, sec, nsec) per entry.
+ * Entries that are not timestamps (none expected: IP_RECVERR stays off) are consumed and skipped. */
+napi_value rs_read_tx_timestamps(napi_env env, rs_sock *s, napi_value *argv) {
+  uint32_t *out, max;
+  size_t out_len;
+  if (rs_get_u32_array(env, argv[0], &out, &out_len, "out") || rs_get_u32(env, argv[1], &max, "maxCount"))
+    return NULL;
+  if (s->fd < 0) return rs_throw_errno(env, EBADF, "recvmmsg");
+  if ((uint64_t)max * RS_TXTS_WORDS > out_len) return throw_range(env, "out too small for maxCount");
+  if (max > RS_MAX_BATCH) max = RS_MAX_BATCH;
+  if (max == 0) return rs_u32(env, 0);
+  size_t per = sizeof(struct mmsghdr) + sizeof(struct iovec) + 64 + RX_CTRL_LEN;
+  uint8_t *mem = rs_scratch(s, per * max);
+  if (mem == NULL) return rs_throw_errno(env, ENOMEM, "recvmmsg");
+  struct mmsghdr *msgs = (struct mmsghdr *)mem;
+  struct iovec *iov = (struct iovec *)(msgs + max);
+  uint8_t *payload = (uint8_t *)(iov + max);
+  uint8_t *ctrl = payload + (size_t)64 * max;
+  for (uint32_t i = 0; i < max; i++) {
+    iov[i].iov_base = payload + (size_t)i * 64;
+    iov[i].iov_len = 64;
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_control = ctrl + (size_t)i * RX_CTRL_LEN;
+    msgs[i].msg_hdr.msg_controllen = RX_CTRL_LEN;
+  }
+  int r;
+  do r = recvmmsg(s->fd, msgs, max, MSG_ERRQUEUE | MSG_DONTWAIT, NULL);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return rs_u32(env, 0);
+    return rs_throw_errno(env, errno, "recvmmsg");
+  }
+  uint32_t n = 0;
+  for (int i = 0; i < r; i++) {
+    struct msghdr *m = &msgs[i].msg_hdr;
+    uint32_t sec = 0, nsec = 0, id = 0;
+    int is_ts = 0, has_ts = 0;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm != NULL; cm = CMSG_NXTHDR(m, cm)) {
+      if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPING) {
+        read_ts(cm, &sec, &nsec);
+        has_ts = sec != 0 || nsec != 0;
+      } else if ((cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) ||
+                 (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_RECVERR)) {
+        struct sock_extended_err ee;
+        memcpy(&ee, CMSG_DATA(cm), sizeof ee);
+        if (ee.ee_origin == SO_EE_ORIGIN_TIMESTAMPING && ee.ee_info == SCM_TSTAMP_SND) {
+          is_ts = 1;
+          id = ee.ee_data;
+        }
+      }
+    }
+    if (!is_ts) continue;
+    uint32_t *o = out + (size_t)n * RS_TXTS_WORDS;
+    o[0] = id;
+    o[1] = has_ts ? RS_META_HAS_TS : 0;
+    o[2] = sec;
+    o[3] = nsec;
+    n++;
+  }
+  return rs_u32(env, n);
+}

@@ -1,0 +1,82 @@
+/* Shared declarations of the rawsock addon: one struct per socket, and the helpers the other
+ * translation units use. The addon is a thin syscall layer: it opens raw sockets, attaches classic
+ * BPF, moves batches of packets with sendmmsg/recvmmsg plus kernel timestamps, and wakes JS through
+ * uv_poll. It knows no protocol: packets are opaque bytes built and parsed in TypeScript. */
+#ifndef NETPROBIFY_RAWSOCK_H
+#define NETPROBIFY_RAWSOCK_H
+
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <stdint.h>
+#include <uv.h>
+
+/* open() flags, mirrored in src/native/rawsock.ts */
+#define RS_HDRINCL 1u            /* we write the IP header (IP_HDRINCL / IPV6_HDRINCL) */
+#define RS_TX_TIMESTAMPS 2u      /* TX_SOFTWARE | OPT_ID | OPT_TSONLY, read from the error queue */
+#define RS_RX_TIMESTAMPS 4u      /* RX_SOFTWARE, delivered as SCM_TIMESTAMPING per packet */
+#define RS_NO_SELECT_ERR_QUEUE 8u /* test only: leave SO_SELECT_ERR_QUEUE off to show the libuv failure */
+
+/* Layout constants (32-bit words), mirrored in src/native/rawsock.ts */
+#define RS_SEND_REC_WORDS 4 /* offset, length, address index, IPv6 scope id */
+#define RS_SEND_RES_WORDS 2 /* errno (0 = sent), TX timestamp id */
+#define RS_RECV_META_WORDS 8 /* length, flags, ts sec, ts nsec, source address (16 bytes) */
+#define RS_TXTS_WORDS 4     /* id, flags, ts sec, ts nsec */
+#define RS_ADDR_BYTES 16
+
+#define RS_META_HAS_TS 1u
+#define RS_META_TRUNC 2u
+#define RS_META_V6 4u
+
+#define RS_MAX_BATCH 1024 /* UIO_MAXIOV: the kernel's cap on one sendmmsg/recvmmsg call */
+
+/* How TX timestamp ids are assigned: by the kernel's per-socket counter, or by us per packet
+ * (SCM_TS_OPT_ID, Linux >= 6.13), which keeps ids exact even when a send fails after the kernel
+ * already counted the packet. */
+enum rs_id_mode { RS_ID_UNKNOWN = 0, RS_ID_EXPLICIT = 1, RS_ID_COUNTER = 2 };
+
+typedef struct rs_poll rs_poll;
+
+typedef struct rs_sock {
+  int fd; /* -1 once closed */
+  int family; /* 4 or 6 */
+  int protocol;
+  uint32_t flags;
+  uint32_t next_tx_id;
+  enum rs_id_mode id_mode;
+  uint32_t rx_drops; /* last SO_RXQ_OVFL value seen */
+  napi_env env;
+  napi_ref self_ref; /* strong while polling, so the poll handle never points at a collected object */
+  napi_ref cb_ref;
+  napi_async_context async_ctx;
+  rs_poll *poll; /* separately allocated: it outlives the socket until uv_close's callback */
+  /* scratch for batches, grown on demand, freed on close */
+  void *scratch;
+  size_t scratch_len;
+} rs_sock;
+
+struct rs_poll {
+  uv_poll_t handle;
+  rs_sock *sock; /* NULL once the socket let go of it */
+};
+
+/* util.c */
+napi_value rs_throw_errno(napi_env env, int err, const char *syscall);
+napi_value rs_throw_type(napi_env env, const char *msg);
+int rs_get_u32(napi_env env, napi_value v, uint32_t *out, const char *name);
+int rs_get_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len, const char *name);
+int rs_get_u32_array(napi_env env, napi_value v, uint32_t **data, size_t *len, const char *name);
+void *rs_scratch(rs_sock *s, size_t len);
+napi_value rs_u32(napi_env env, uint32_t v);
+napi_value rs_undefined(napi_env env);
+
+/* io.c */
+napi_value rs_send_batch(napi_env env, rs_sock *s, napi_value *argv);
+napi_value rs_recv_batch(napi_env env, rs_sock *s, napi_value *argv);
+napi_value rs_read_tx_timestamps(napi_env env, rs_sock *s, napi_value *argv);
+
+/* poll.c */
+napi_value rs_poll_start(napi_env env, rs_sock *s, napi_value self, napi_value cb);
+void rs_poll_stop(rs_sock *s);
+void rs_poll_release(rs_sock *s);
+
+#endif
