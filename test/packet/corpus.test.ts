@@ -10,9 +10,9 @@ test("committed packet corpus matches the builders (regenerate: node dist/test/p
   const cases = corpus();
   const committed = readPcap(readFileSync(CORPUS_PCAP));
   assert.equal(committed.length, cases.length);
-  cases.forEach((c, i) =>
-    assert.ok(Buffer.from(c.bytes).equals(committed[i]!), `packet ${i} ${c.name} differs`),
-  );
+  for (const [i, c] of cases.entries()) {
+    assert.ok(Buffer.from(c.bytes).equals(committed[i]!), `packet ${i} ${c.name} differs`);
+  }
   const names = (JSON.parse(readFileSync(CORPUS_JSON, "utf8")) as { name: string }[]).map((c) => c.name);
   assert.deepEqual(
     names,
