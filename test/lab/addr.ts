@@ -18,6 +18,10 @@ export function v4ToString(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
 }
 
+function hex2(n: number): string {
+  return n.toString(16).padStart(2, "0");
+}
+
 export interface LinkAddrs {
   index: number;
   /** Test-namespace side (or router side for links behind the router). */
@@ -28,6 +32,9 @@ export interface LinkAddrs {
   farV6: string;
   v4Cidr: string;
   v6Cidr: string;
+  /** Fixed, locally administered MACs (02:18:slot:link:00:01 near, :02 far) for static neighbours. */
+  nearMac: string;
+  farMac: string;
 }
 
 /** A block of addresses: routed to a target's loopback, or to an unreachable route on the router. */
@@ -75,6 +82,8 @@ export class AddressPlan {
       farV6: `${v6}::2`,
       v4Cidr: `${v4ToString(net)}/30`,
       v6Cidr: `${v6}::/64`,
+      nearMac: `02:18:${hex2(this.slot)}:${hex2(i)}:00:01`,
+      farMac: `02:18:${hex2(this.slot)}:${hex2(i)}:00:02`,
     };
   }
 

@@ -185,7 +185,13 @@ export class Lab {
     await run("ip", ["netns", "add", ns]);
     this.namespaces.push(ns);
     await ipBatch(ns, ["link set dev lo up"]);
-    await setSysctls(ns, sysctls);
+    // No duplicate address detection: it holds link-local addresses tentative for ~1 s, which
+    // delays the first neighbour discovery and so the first IPv6 replies.
+    await setSysctls(ns, {
+      "net.ipv6.conf.all.accept_dad": 0,
+      "net.ipv6.conf.default.accept_dad": 0,
+      ...sysctls,
+    });
     return ns;
   }
 
@@ -231,9 +237,43 @@ async function startResponder(lab: Lab, ns: string, ports: number[]): Promise<vo
   await lab.procs.waitForLine(child, `responder in ${ns}`, /ready/);
 }
 
+/** Host-side veths: no DAD (see addNamespace), set before the link goes up. */
+async function noDad(ns: string | undefined, dev: string): Promise<void> {
+  await setSysctls(ns, { [`net.ipv6.conf.${dev}.accept_dad`]: 0 });
+}
+
+/** Creates a veth pair; `ns` undefined = the test namespace. The peer is created in `peerNs`. */
+async function addVeth(
+  ns: string | undefined,
+  name: string,
+  mac: string | undefined,
+  peerNs: string,
+  peerName: string,
+  peerMac: string | undefined,
+): Promise<void> {
+  const args = ns === undefined ? [] : ["-n", ns];
+  args.push("link", "add", "name", name);
+  if (mac) args.push("address", mac);
+  args.push("type", "veth", "peer", "name", peerName);
+  if (peerMac) args.push("address", peerMac);
+  if (peerNs !== ns) args.push("netns", peerNs);
+  await run("ip", args);
+}
+
+/**
+ * Addresses, a permanent neighbour entry for the other end (no ARP or neighbour discovery: the
+ * first probe is not delayed, no resolution traffic crosses impairments or captures) and link up.
+ */
 function linkAddrLines(dev: string, l: LinkAddrs, near: boolean): string[] {
   const [a4, a6] = near ? [l.nearV4, l.nearV6] : [l.farV4, l.farV6];
-  return [`addr add ${a4}/30 dev ${dev}`, `addr add ${a6}/64 dev ${dev} nodad`, `link set dev ${dev} up`];
+  const [o4, o6, omac] = near ? [l.farV4, l.farV6, l.farMac] : [l.nearV4, l.nearV6, l.nearMac];
+  return [
+    `addr add ${a4}/30 dev ${dev}`,
+    `addr add ${a6}/64 dev ${dev} nodad`,
+    `neigh replace ${o4} lladdr ${omac} dev ${dev} nud permanent`,
+    `neigh replace ${o6} lladdr ${omac} dev ${dev} nud permanent`,
+    `link set dev ${dev} up`,
+  ];
 }
 
 async function buildRouter(lab: Lab, spec: RouterSpec): Promise<LabRouter> {
@@ -247,7 +287,8 @@ async function buildRouter(lab: Lab, spec: RouterSpec): Promise<LabRouter> {
   const ns = await lab.addNamespace("router", sys);
   const hostIf = lab.newHostIf();
   const l = lab.plan.link();
-  await run("ip", ["link", "add", "name", hostIf, "type", "veth", "peer", "name", "uplink", "netns", ns]);
+  await addVeth(undefined, hostIf, l.nearMac, ns, "uplink", l.farMac);
+  await noDad(undefined, hostIf);
   await ipBatch(undefined, linkAddrLines(hostIf, l, true));
   const unreachable = lab.plan.range(256);
   const prohibit = lab.plan.range(256);
@@ -273,7 +314,7 @@ async function buildRouter(lab: Lab, spec: RouterSpec): Promise<LabRouter> {
     // sent by nftables `reject` in the forward hook, which only obeys the per-namespace ICMP limits
     // (disabled here). Without a route the packets would not reach the forward hook: they get an
     // on-link route to a dead-end veth pair, never used because the reject comes first.
-    await run("ip", ["-n", ns, "link", "add", "name", "sink0", "type", "veth", "peer", "name", "sink1"]);
+    await addVeth(ns, "sink0", undefined, ns, "sink1", undefined);
     await ipBatch(ns, [
       "link set dev sink0 up",
       "link set dev sink1 up",
@@ -325,21 +366,7 @@ async function buildTarget(lab: Lab, spec: TargetSpec): Promise<LabTarget> {
   if (spec.behindRouter && router) {
     nearIf = `down${l.index}`;
     t.hostIf = router.hostIf;
-    await run("ip", [
-      "-n",
-      router.ns,
-      "link",
-      "add",
-      "name",
-      nearIf,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      "eth0",
-      "netns",
-      ns,
-    ]);
+    await addVeth(router.ns, nearIf, l.nearMac, ns, "eth0", l.farMac);
   } else {
     nearIf = lab.newHostIf();
     t.hostIf = nearIf;
@@ -349,39 +376,14 @@ async function buildTarget(lab: Lab, spec: TargetSpec): Promise<LabTarget> {
         "net.ipv6.conf.default.disable_ipv6": 1,
       });
       t.impairNs = ins;
-      await run("ip", [
-        "link",
-        "add",
-        "name",
-        nearIf,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "tohost",
-        "netns",
-        ins,
-      ]);
-      await run("ip", [
-        "-n",
-        ins,
-        "link",
-        "add",
-        "name",
-        "totgt",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "eth0",
-        "netns",
-        ns,
-      ]);
+      await addVeth(undefined, nearIf, l.nearMac, ins, "tohost", undefined);
+      await addVeth(ins, "totgt", undefined, ns, "eth0", l.farMac);
       await ipBatch(ins, ["link set dev tohost up", "link set dev totgt up"]);
     } else {
-      await run("ip", ["link", "add", "name", nearIf, "type", "veth", "peer", "name", "eth0", "netns", ns]);
+      await addVeth(undefined, nearIf, l.nearMac, ns, "eth0", l.farMac);
     }
   }
+  await noDad(nearNs, nearIf);
   await ipBatch(nearNs, linkAddrLines(nearIf, l, true));
   const targetLines = [
     ...linkAddrLines("eth0", l, false),
