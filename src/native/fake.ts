@@ -1,0 +1,325 @@
+// An in-memory stand-in for the raw-socket addon, for unit tests of engine code without privileges or
+// a network namespace. It implements NativeBinding with the same buffer layouts and the same error
+// shapes (errno/syscall/code), so `new RawSockets(fake)` exercises the real validation and typing.
+// It records every packet sent (with its TX timestamp id), stamps packets with a settable fake clock,
+// lets a test inject received packets (with or without an RX timestamp), fail sends with an errno,
+// drop TX timestamps, overflow a receive queue, and deny CAP_NET_RAW. It runs no BPF: filters are
+// only recorded. Poll callbacks fire on setImmediate, like a level-triggered uv_poll.
+import {
+  ADDRESS_BYTES,
+  META_HAS_TIMESTAMP,
+  META_IPV6,
+  META_TRUNCATED,
+  type NativeBinding,
+  type NativeRawSocket,
+  OPEN_HDRINCL,
+  OPEN_RX_TIMESTAMPS,
+  OPEN_TX_TIMESTAMPS,
+  POLL_ERRQUEUE,
+  POLL_READABLE,
+  type PollCallback,
+  RECV_META_WORDS,
+  SEND_RECORD_WORDS,
+  SEND_RESULT_WORDS,
+  TX_TS_WORDS,
+} from "./rawsock.js";
+
+export interface FakeSentPacket {
+  socket: FakeSocket;
+  bytes: Uint8Array;
+  /** 4 or 16 bytes. */
+  dst: Uint8Array;
+  txId: number;
+  /** Fake-clock time of the send, in ns. */
+  tsNs: bigint;
+}
+
+export interface FakeInjected {
+  family: 4 | 6;
+  protocol: number;
+  bytes: Uint8Array;
+  /** 4 or 16 bytes. */
+  src: Uint8Array;
+  /** RX timestamp in ns; null = the kernel gave none; default: the fake clock now. */
+  tsNs?: bigint | null;
+}
+
+interface Queued {
+  bytes: Uint8Array;
+  src: Uint8Array;
+  tsNs: bigint | null;
+}
+
+const E = { EPERM: 1, EBADF: 9, EAGAIN: 11 } as const;
+const NAMES: Record<number, string> = {
+  1: "EPERM",
+  9: "EBADF",
+  11: "EAGAIN",
+  101: "ENETUNREACH",
+  105: "ENOBUFS",
+};
+
+/** An Error shaped like the addon's (code, errno, syscall). */
+export function fakeErrnoError(errno: number, syscall: string): Error {
+  const code = NAMES[errno] ?? `E${errno}`;
+  return Object.assign(new Error(`${syscall} failed: ${code}`), { code, errno, syscall });
+}
+
+function split(ns: bigint): [number, number] {
+  return [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)];
+}
+
+export class FakeSocket implements NativeRawSocket {
+  readonly family: 4 | 6;
+  readonly protocol: number;
+  readonly flags: number;
+  readonly device: string | null;
+  readonly fdNumber: number;
+  closed = false;
+  filter: Uint8Array | null = null;
+  receiveBuffer = 0;
+  readonly rxQueue: Queued[] = [];
+  readonly txTimestamps: [number, bigint | null][] = [];
+  drops = 0;
+  #lastReportedDrops = 0;
+  #nextId = 0;
+  #cb: PollCallback | null = null;
+  #scheduled = false;
+  readonly #net: FakeBinding;
+
+  constructor(net: FakeBinding, family: 4 | 6, protocol: number, flags: number, device: string | null) {
+    this.#net = net;
+    this.family = family;
+    this.protocol = protocol;
+    this.flags = flags;
+    this.device = device;
+    this.fdNumber = net.nextFd++;
+  }
+
+  get polling(): boolean {
+    return this.#cb !== null;
+  }
+
+  #check(syscall: string): void {
+    if (this.closed) throw fakeErrnoError(E.EBADF, syscall);
+  }
+
+  fd(): number {
+    return this.closed ? 0xffffffff : this.fdNumber;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.#cb = null;
+  }
+
+  attachFilter(program: Uint8Array): void {
+    this.#check("setsockopt(SO_ATTACH_FILTER)");
+    this.filter = Uint8Array.from(program);
+  }
+
+  detachFilter(): void {
+    this.#check("setsockopt(SO_DETACH_FILTER)");
+    this.filter = null;
+  }
+
+  setReceiveBuffer(bytes: number): number {
+    this.#check("setsockopt(SO_RCVBUF)");
+    this.receiveBuffer = Math.min(bytes, this.#net.rmemMax) * 2;
+    return this.receiveBuffer;
+  }
+
+  sendBatch(
+    data: Uint8Array,
+    records: Uint32Array,
+    addresses: Uint8Array,
+    first: number,
+    count: number,
+    results: Uint32Array,
+  ): number {
+    this.#check("sendmmsg");
+    let sent = 0;
+    for (let k = 0; k < count; k++) {
+      const r = (first + k) * SEND_RECORD_WORDS;
+      const off = records[r]!;
+      const len = records[r + 1]!;
+      const a = records[r + 2]! * ADDRESS_BYTES;
+      const o = k * SEND_RESULT_WORDS;
+      const errno = this.#net.sendErrors.shift() ?? 0;
+      if (errno !== 0) {
+        results[o] = errno;
+        results[o + 1] = 0;
+        continue;
+      }
+      const id = this.#nextId++;
+      results[o] = 0;
+      results[o + 1] = id;
+      sent++;
+      const tsNs = this.#net.clockNs;
+      this.#net.sent.push({
+        socket: this,
+        bytes: data.slice(off, off + len),
+        dst: addresses.slice(a, a + (this.family === 4 ? 4 : 16)),
+        txId: id,
+        tsNs,
+      });
+      if (this.flags & OPEN_TX_TIMESTAMPS) {
+        this.txTimestamps.push([id, this.#net.dropTxTimestamps ? null : tsNs]);
+        this.#wake();
+      }
+    }
+    return sent;
+  }
+
+  recvBatch(data: Uint8Array, slotSize: number, maxCount: number, meta: Uint32Array): number {
+    this.#check("recvmmsg");
+    const bytes = new Uint8Array(meta.buffer, meta.byteOffset, meta.byteLength);
+    let n = 0;
+    while (n < maxCount && this.rxQueue.length > 0) {
+      const q = this.rxQueue.shift()!;
+      const len = Math.min(q.bytes.length, slotSize);
+      data.set(q.bytes.subarray(0, len), n * slotSize);
+      const o = n * RECV_META_WORDS;
+      let flags = q.bytes.length > slotSize ? META_TRUNCATED : 0;
+      if (q.src.length === 16) flags |= META_IPV6;
+      let sec = 0;
+      let nsec = 0;
+      if (q.tsNs !== null && this.flags & OPEN_RX_TIMESTAMPS) {
+        [sec, nsec] = split(q.tsNs);
+        flags |= META_HAS_TIMESTAMP;
+      }
+      meta[o] = len;
+      meta[o + 1] = flags;
+      meta[o + 2] = sec;
+      meta[o + 3] = nsec;
+      bytes.fill(0, o * 4 + 16, o * 4 + 32);
+      bytes.set(q.src, o * 4 + 16);
+      n++;
+    }
+    if (n > 0) this.#lastReportedDrops = this.drops;
+    return n;
+  }
+
+  readTxTimestamps(out: Uint32Array, maxCount: number): number {
+    this.#check("recvmmsg");
+    let n = 0;
+    while (n < maxCount && this.txTimestamps.length > 0) {
+      const [id, ts] = this.txTimestamps.shift()!;
+      const o = n * TX_TS_WORDS;
+      out[o] = id;
+      out[o + 1] = ts === null ? 0 : META_HAS_TIMESTAMP;
+      [out[o + 2], out[o + 3]] = ts === null ? [0, 0] : split(ts);
+      n++;
+    }
+    return n;
+  }
+
+  rxDrops(): number {
+    return this.#lastReportedDrops;
+  }
+
+  kernelDrops(): number {
+    this.#check("getsockopt(SO_MEMINFO)");
+    return this.drops;
+  }
+
+  poll(cb: PollCallback): void {
+    this.#check("uv_poll_start");
+    this.#cb = cb;
+    this.#wake();
+  }
+
+  stopPoll(): void {
+    this.#cb = null;
+  }
+
+  /** Queues a received packet (used by FakeBinding.inject). Returns false when the queue overflowed. */
+  deliver(q: Queued): boolean {
+    if (this.rxQueue.length >= this.#net.rxQueueLimit) {
+      this.drops++;
+      return false;
+    }
+    this.rxQueue.push(q);
+    this.#wake();
+    return true;
+  }
+
+  #wake(): void {
+    if (this.#scheduled || this.#cb === null) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      const cb = this.#cb;
+      if (cb === null || this.closed) return;
+      const ev =
+        (this.rxQueue.length > 0 ? POLL_READABLE : 0) | (this.txTimestamps.length > 0 ? POLL_ERRQUEUE : 0);
+      if (ev === 0) return;
+      cb(null, ev);
+      // level-triggered, like uv_poll: fire again while something is left
+      if (this.rxQueue.length > 0 || this.txTimestamps.length > 0) this.#wake();
+    });
+  }
+}
+
+/** A fake addon: pass it to `new RawSockets(fake)`. */
+export class FakeBinding implements NativeBinding {
+  readonly napiVersion = 8;
+  readonly SEND_REC_WORDS = SEND_RECORD_WORDS;
+  readonly SEND_RES_WORDS = SEND_RESULT_WORDS;
+  readonly RECV_META_WORDS = RECV_META_WORDS;
+  readonly TXTS_WORDS = TX_TS_WORDS;
+  readonly MAX_BATCH = 1024;
+  readonly RawSocket: NativeBinding["RawSocket"];
+
+  /** Every packet sent through any fake socket, in order. */
+  readonly sent: FakeSentPacket[] = [];
+  readonly sockets: FakeSocket[] = [];
+  /** Fake clock (ns) used for TX timestamps and as the default RX timestamp. */
+  clockNs = 1_700_000_000_000_000_000n;
+  /** Errnos the next sends fail with, one per packet, in order (0 = let that one through). */
+  readonly sendErrors: number[] = [];
+  /** When true, TX timestamps are reported as missing. */
+  dropTxTimestamps = false;
+  /** When false, opening a socket fails with EPERM, as without CAP_NET_RAW. */
+  hasCapNetRaw = true;
+  /** Packets a receive queue holds before the fake "kernel" drops (and counts) more. */
+  rxQueueLimit = 4096;
+  rmemMax = 212992;
+  nextFd = 100;
+
+  constructor() {
+    const net = this;
+    this.RawSocket = class extends FakeSocket {
+      constructor(family: number, protocol: number, flags: number, device: string | null) {
+        if (!net.hasCapNetRaw) throw fakeErrnoError(E.EPERM, "socket");
+        super(net, family as 4 | 6, protocol, flags, device);
+        net.sockets.push(this);
+      }
+    };
+  }
+
+  advance(ns: bigint | number): void {
+    this.clockNs += BigInt(ns);
+  }
+
+  /** Makes the next `count` packets fail with errno. */
+  failNext(errno: number, count = 1): void {
+    for (let i = 0; i < count; i++) this.sendErrors.push(errno);
+  }
+
+  /** Delivers a packet to every open receiving socket of its family and protocol; returns how many took it. */
+  inject(p: FakeInjected): number {
+    const tsNs = p.tsNs === undefined ? this.clockNs : p.tsNs;
+    let n = 0;
+    for (const s of this.sockets) {
+      if (s.closed || s.family !== p.family || s.protocol !== p.protocol || s.flags & OPEN_HDRINCL) continue;
+      if (s.deliver({ bytes: Uint8Array.from(p.bytes), src: Uint8Array.from(p.src), tsNs })) n++;
+    }
+    return n;
+  }
+
+  /** Sent packets whose socket is open for `family`, convenient in assertions. */
+  sentBy(family: 4 | 6): FakeSentPacket[] {
+    return this.sent.filter((p) => p.socket.family === family);
+  }
+}

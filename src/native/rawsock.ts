@@ -1,0 +1,506 @@
+// The one typed door to the native raw-socket addon (native/*.c). The addon is a thin syscall layer
+// that knows no protocol; this module declares its interface, loads it, validates every argument
+// before it crosses into C (C re-checks memory bounds, but its errors are terse), and turns errno
+// into typed errors. The binding is injectable: engine code takes a RawSockets built over either the
+// real addon or the in-memory fake (./fake.ts), so its logic is unit-tested without privileges.
+// Buffer layouts are documented in docs/native.md; the word counts below are checked against the
+// addon's own exports at load time.
+import { createRequire } from "node:module";
+import { ExitCode, NetprobifyError } from "../errors.js";
+
+export type Family = 4 | 6;
+
+/** IP protocol numbers the prober uses (any 0-255 is accepted). */
+export const IPPROTO = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58, RAW: 255 } as const;
+
+/** Send records: [offset in data, length, index into addresses (16 bytes each), IPv6 scope id]. */
+export const SEND_RECORD_WORDS = 4;
+/** Send results: [errno (0 = sent), TX timestamp id]. */
+export const SEND_RESULT_WORDS = 2;
+/** Receive metadata: [length, flags, ts sec, ts nsec, source address as 16 raw bytes]. */
+export const RECV_META_WORDS = 8;
+/** TX timestamps: [id, flags, ts sec, ts nsec]. */
+export const TX_TS_WORDS = 4;
+export const ADDRESS_BYTES = 16;
+/** The kernel's cap on one sendmmsg/recvmmsg call; larger sends are split by the addon. */
+export const MAX_BATCH = 1024;
+
+/** Flags in receive metadata word 1 and TX timestamp word 1. */
+export const META_HAS_TIMESTAMP = 1;
+export const META_TRUNCATED = 2;
+export const META_IPV6 = 4;
+
+/** Bits of the `events` argument of a poll callback. */
+export const POLL_READABLE = 1;
+export const POLL_ERRQUEUE = 2;
+
+/** Flags of the native constructor (native/rawsock.h). */
+export const OPEN_HDRINCL = 1;
+export const OPEN_TX_TIMESTAMPS = 2;
+export const OPEN_RX_TIMESTAMPS = 4;
+/** Test only: leave SO_SELECT_ERR_QUEUE off and poll without UV_PRIORITIZED (libuv then stops the handle). */
+export const OPEN_NO_SELECT_ERR_QUEUE = 8;
+
+export type PollCallback = (err: Error | null, events: number) => void;
+
+/** What the addon's RawSocket instances offer; the fake implements the same. */
+export interface NativeRawSocket {
+  fd(): number;
+  close(): void;
+  attachFilter(program: Uint8Array): void;
+  detachFilter(): void;
+  setReceiveBuffer(bytes: number): number;
+  sendBatch(
+    data: Uint8Array,
+    records: Uint32Array,
+    addresses: Uint8Array,
+    first: number,
+    count: number,
+    results: Uint32Array,
+  ): number;
+  recvBatch(data: Uint8Array, slotSize: number, maxCount: number, meta: Uint32Array): number;
+  readTxTimestamps(out: Uint32Array, maxCount: number): number;
+  rxDrops(): number;
+  kernelDrops(): number;
+  poll(cb: PollCallback): void;
+  stopPoll(): void;
+}
+
+export interface NativeBinding {
+  RawSocket: new (family: number, protocol: number, flags: number, device: string | null) => NativeRawSocket;
+  napiVersion: number;
+  SEND_REC_WORDS: number;
+  SEND_RES_WORDS: number;
+  RECV_META_WORDS: number;
+  TXTS_WORDS: number;
+  MAX_BATCH: number;
+}
+
+export interface OpenOptions {
+  family: Family;
+  /** IP protocol of the socket: 255 (IPPROTO_RAW) for a TX socket, 6/1/58/17 for RX sockets. */
+  protocol: number;
+  /** We write the IP header (IP_HDRINCL / IPV6_HDRINCL). Default: protocol === 255. */
+  headerIncluded?: boolean;
+  /** TX software timestamps with per-packet ids, read with readTxTimestamps(). */
+  txTimestamps?: boolean;
+  /** RX software timestamps in receive metadata. */
+  rxTimestamps?: boolean;
+  /** SO_BINDTODEVICE. */
+  device?: string;
+  /** Receive buffer to ask for (SO_RCVBUFFORCE, else SO_RCVBUF); the size obtained is `receiveBuffer`. */
+  receiveBufferBytes?: number;
+  /** Raw native flags added to the above (tests only). */
+  extraFlags?: number;
+}
+
+/** Packets packed in one buffer, described by records (see SEND_RECORD_WORDS). */
+export interface SendBatch {
+  data: Uint8Array;
+  records: Uint32Array;
+  addresses: Uint8Array;
+}
+
+/** Fixed-size receive slots plus their metadata; make one with allocRecvBuffers(). */
+export interface RecvBuffers {
+  data: Uint8Array;
+  slotSize: number;
+  slots: number;
+  meta: Uint32Array;
+  /** The same memory as meta, as bytes: source address i is metaBytes[i*32+16 .. i*32+32). */
+  metaBytes: Uint8Array;
+}
+
+export interface RawSocket {
+  readonly family: Family;
+  readonly protocol: number;
+  readonly closed: boolean;
+  /** Receive buffer size obtained (0 if never set). */
+  readonly receiveBuffer: number;
+  fd(): number;
+  attachFilter(program: Uint8Array): void;
+  detachFilter(): void;
+  setReceiveBuffer(bytes: number): number;
+  /** Sends records [first, first+count); writes `count` results. Returns how many were sent. */
+  sendBatch(batch: SendBatch, first: number, count: number, results: Uint32Array): number;
+  /** Receives up to maxCount (default: all slots) packets; 0 when none is waiting. */
+  recvBatch(buffers: RecvBuffers, maxCount?: number): number;
+  /** Reads up to maxCount TX timestamps into out (TX_TS_WORDS each); 0 when none is waiting. */
+  readTxTimestamps(out: Uint32Array, maxCount?: number): number;
+  /** Kernel drop counter as last reported with a received packet (SO_RXQ_OVFL). */
+  rxDrops(): number;
+  /** Kernel drop counter read now (SO_MEMINFO). */
+  kernelDrops(): number;
+  /** Calls cb when readable or when TX timestamps wait; cb must drain (loop until 0). Keeps the socket alive. */
+  poll(cb: PollCallback): void;
+  stopPoll(): void;
+  /** Idempotent. */
+  close(): void;
+}
+
+/** A syscall failed. `errno`/`syscall`/`sysCode` come from the kernel. */
+export class NativeSocketError extends NetprobifyError {
+  readonly errno: number;
+  readonly syscall: string;
+  readonly sysCode: string;
+  constructor(
+    code: string,
+    message: string,
+    errno: number,
+    syscall: string,
+    sysCode: string,
+    cause?: unknown,
+  ) {
+    super(code, message, code === "NPF_NO_CAP_NET_RAW" ? ExitCode.NOPERM : ExitCode.SOFTWARE, { cause });
+    this.name = "NativeSocketError";
+    this.errno = errno;
+    this.syscall = syscall;
+    this.sysCode = sysCode;
+  }
+}
+
+const EPERM = 1;
+const EACCES = 13;
+
+const NO_CAP_HINT =
+  "opening a raw socket needs CAP_NET_RAW: run as root, or grant it to node " +
+  "(`sudo setcap cap_net_raw+ep $(readlink -f $(which node))`) or to the service " +
+  "(systemd: AmbientCapabilities=CAP_NET_RAW)";
+
+/** Converts an error thrown by the addon into a typed error; other errors are returned unchanged. */
+export function toTypedError(err: unknown): unknown {
+  if (!(err instanceof Error) || err instanceof NetprobifyError) return err;
+  const e = err as Error & { errno?: unknown; syscall?: unknown; code?: unknown };
+  if (typeof e.errno !== "number" || typeof e.syscall !== "string") return err;
+  const sysCode = typeof e.code === "string" ? e.code : `E${e.errno}`;
+  const needsCap = e.syscall === "socket" || e.syscall === "setsockopt(SO_BINDTODEVICE)";
+  if (needsCap && (e.errno === EPERM || e.errno === EACCES)) {
+    return new NativeSocketError(
+      "NPF_NO_CAP_NET_RAW",
+      `${NO_CAP_HINT} (${e.syscall}: ${sysCode}) [NPF_NO_CAP_NET_RAW]`,
+      e.errno,
+      e.syscall,
+      sysCode,
+      err,
+    );
+  }
+  return new NativeSocketError("NPF_SOCKET", `${e.message} [NPF_SOCKET]`, e.errno, e.syscall, sysCode, err);
+}
+
+function rethrow(err: unknown): never {
+  throw toTypedError(err);
+}
+
+let cached: NativeBinding | undefined;
+
+/** Loads build/Release/rawsock.node (built by `npm ci` through binding.gyp). */
+export function loadBinding(): NativeBinding {
+  if (cached !== undefined) return cached;
+  const require = createRequire(import.meta.url);
+  // dist/src/native/rawsock.js -> repository root
+  const path = new URL("../../../build/Release/rawsock.node", import.meta.url).pathname;
+  let b: NativeBinding;
+  try {
+    b = require(path) as NativeBinding;
+  } catch (err) {
+    throw new NetprobifyError(
+      "NPF_NATIVE_UNAVAILABLE",
+      `cannot load the raw-socket addon ${path}: ${(err as Error).message}; ` +
+        "build it with `npm ci` or `npm rebuild` (needs g++, make, python3) [NPF_NATIVE_UNAVAILABLE]",
+      ExitCode.SOFTWARE,
+      { cause: err },
+    );
+  }
+  checkLayout(b);
+  cached = b;
+  return b;
+}
+
+/** The TS constants and the addon must agree on every layout word count. */
+export function checkLayout(b: NativeBinding): void {
+  const pairs: [string, number, number][] = [
+    ["SEND_REC_WORDS", b.SEND_REC_WORDS, SEND_RECORD_WORDS],
+    ["SEND_RES_WORDS", b.SEND_RES_WORDS, SEND_RESULT_WORDS],
+    ["RECV_META_WORDS", b.RECV_META_WORDS, RECV_META_WORDS],
+    ["TXTS_WORDS", b.TXTS_WORDS, TX_TS_WORDS],
+    ["MAX_BATCH", b.MAX_BATCH, MAX_BATCH],
+  ];
+  for (const [name, native, ts] of pairs) {
+    if (native !== ts) {
+      throw new NetprobifyError(
+        "NPF_NATIVE_UNAVAILABLE",
+        `raw-socket addon layout mismatch: ${name} is ${native} in C, ${ts} in TypeScript; rebuild [NPF_NATIVE_UNAVAILABLE]`,
+      );
+    }
+  }
+}
+
+/** Receive slots and metadata for `slots` packets of up to slotSize bytes each. */
+export function allocRecvBuffers(slots: number, slotSize = 2048): RecvBuffers {
+  positiveInt(slots, "slots", MAX_BATCH);
+  positiveInt(slotSize, "slotSize", 65535);
+  const meta = new Uint32Array(slots * RECV_META_WORDS);
+  return {
+    data: new Uint8Array(slots * slotSize),
+    slotSize,
+    slots,
+    meta,
+    metaBytes: new Uint8Array(meta.buffer, meta.byteOffset, meta.byteLength),
+  };
+}
+
+/** Nanoseconds between two kernel timestamps given as (sec, nsec) pairs: a - b, exact below 2^53 ns. */
+export function diffNs(aSec: number, aNsec: number, bSec: number, bNsec: number): number {
+  return (aSec - bSec) * 1e9 + (aNsec - bNsec);
+}
+
+// ---- validation: every argument is checked here, before it reaches C ----
+
+function positiveInt(v: unknown, name: string, max: number): asserts v is number {
+  if (typeof v !== "number" || !Number.isInteger(v))
+    throw new TypeError(`${name} must be an integer, got ${v}`);
+  if (v < 1 || v > max) throw new RangeError(`${name} must be in [1, ${max}], got ${v}`);
+}
+
+function uint(v: unknown, name: string, max = 0xffffffff): asserts v is number {
+  if (typeof v !== "number" || !Number.isInteger(v))
+    throw new TypeError(`${name} must be an integer, got ${v}`);
+  if (v < 0 || v > max) throw new RangeError(`${name} must be in [0, ${max}], got ${v}`);
+}
+
+function isU32(v: unknown, name: string): asserts v is Uint32Array {
+  if (!(v instanceof Uint32Array)) throw new TypeError(`${name} must be a Uint32Array`);
+}
+
+function isBytes(v: unknown, name: string): asserts v is Uint8Array {
+  if (!(v instanceof Uint8Array)) throw new TypeError(`${name} must be a Buffer or Uint8Array`);
+}
+
+/** Checks a send window; exported for tests and for engine code that builds batches. */
+export function validateSend(batch: SendBatch, first: number, count: number, results: Uint32Array): void {
+  if (typeof batch !== "object" || batch === null)
+    throw new TypeError("batch must be { data, records, addresses }");
+  isBytes(batch.data, "batch.data");
+  isU32(batch.records, "batch.records");
+  isBytes(batch.addresses, "batch.addresses");
+  isU32(results, "results");
+  uint(first, "first");
+  uint(count, "count");
+  const nrec = Math.floor(batch.records.length / SEND_RECORD_WORDS);
+  if (first + count > nrec)
+    throw new RangeError(`records hold ${nrec} packets; first + count = ${first + count}`);
+  if (results.length < count * SEND_RESULT_WORDS) {
+    throw new RangeError(`results needs ${count * SEND_RESULT_WORDS} words, has ${results.length}`);
+  }
+  const r = batch.records;
+  const dataLen = batch.data.length;
+  const naddr = Math.floor(batch.addresses.length / ADDRESS_BYTES);
+  for (let k = first; k < first + count; k++) {
+    const o = k * SEND_RECORD_WORDS;
+    const off = r[o]!;
+    const len = r[o + 1]!;
+    if (len === 0 || off + len > dataLen) {
+      throw new RangeError(
+        `record ${k}: packet [${off}, ${off + len}) is empty or outside data (${dataLen} bytes)`,
+      );
+    }
+    if (r[o + 2]! >= naddr)
+      throw new RangeError(`record ${k}: address index ${r[o + 2]} >= ${naddr} addresses`);
+  }
+}
+
+function validateRecv(b: RecvBuffers, maxCount: number): void {
+  if (typeof b !== "object" || b === null) throw new TypeError("buffers must come from allocRecvBuffers()");
+  isBytes(b.data, "buffers.data");
+  isU32(b.meta, "buffers.meta");
+  positiveInt(b.slotSize, "buffers.slotSize", 65535);
+  uint(maxCount, "maxCount", MAX_BATCH);
+  if (maxCount * b.slotSize > b.data.length) throw new RangeError(`data holds fewer than ${maxCount} slots`);
+  if (maxCount * RECV_META_WORDS > b.meta.length)
+    throw new RangeError(`meta holds fewer than ${maxCount} records`);
+}
+
+function validateOpen(o: OpenOptions): number {
+  if (typeof o !== "object" || o === null) throw new TypeError("open() needs an options object");
+  if (o.family !== 4 && o.family !== 6) throw new TypeError(`family must be 4 or 6, got ${o.family}`);
+  uint(o.protocol, "protocol", 255);
+  if (
+    o.device !== undefined &&
+    (typeof o.device !== "string" || o.device.length < 1 || o.device.length > 15)
+  ) {
+    throw new TypeError("device must be an interface name of 1-15 characters");
+  }
+  if (o.receiveBufferBytes !== undefined) positiveInt(o.receiveBufferBytes, "receiveBufferBytes", 0x3fffffff);
+  let flags = o.extraFlags ?? 0;
+  uint(flags, "extraFlags", 15);
+  if (o.headerIncluded ?? o.protocol === IPPROTO.RAW) flags |= OPEN_HDRINCL;
+  if (o.txTimestamps) flags |= OPEN_TX_TIMESTAMPS;
+  if (o.rxTimestamps) flags |= OPEN_RX_TIMESTAMPS;
+  return flags;
+}
+
+class CheckedSocket implements RawSocket {
+  readonly family: Family;
+  readonly protocol: number;
+  closed = false;
+  receiveBuffer = 0;
+  readonly #n: NativeRawSocket;
+
+  constructor(n: NativeRawSocket, family: Family, protocol: number) {
+    this.#n = n;
+    this.family = family;
+    this.protocol = protocol;
+  }
+
+  #open(): void {
+    if (this.closed)
+      throw new NativeSocketError("NPF_SOCKET", "socket is closed [NPF_SOCKET]", 9, "use", "EBADF");
+  }
+
+  fd(): number {
+    return this.closed ? -1 : this.#n.fd();
+  }
+
+  attachFilter(program: Uint8Array): void {
+    isBytes(program, "program");
+    if (program.length === 0 || program.length % 8 !== 0 || program.length > 4096 * 8) {
+      throw new RangeError(`a cBPF program is 1-4096 instructions of 8 bytes, got ${program.length} bytes`);
+    }
+    this.#open();
+    try {
+      this.#n.attachFilter(program);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  detachFilter(): void {
+    this.#open();
+    try {
+      this.#n.detachFilter();
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  setReceiveBuffer(bytes: number): number {
+    positiveInt(bytes, "bytes", 0x3fffffff);
+    this.#open();
+    try {
+      this.receiveBuffer = this.#n.setReceiveBuffer(bytes);
+      return this.receiveBuffer;
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  sendBatch(batch: SendBatch, first: number, count: number, results: Uint32Array): number {
+    validateSend(batch, first, count, results);
+    this.#open();
+    try {
+      return this.#n.sendBatch(batch.data, batch.records, batch.addresses, first, count, results);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  recvBatch(buffers: RecvBuffers, maxCount: number = buffers?.slots): number {
+    validateRecv(buffers, maxCount);
+    this.#open();
+    try {
+      return this.#n.recvBatch(buffers.data, buffers.slotSize, maxCount, buffers.meta);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  readTxTimestamps(out: Uint32Array, maxCount: number = Math.floor(out?.length / TX_TS_WORDS)): number {
+    isU32(out, "out");
+    uint(maxCount, "maxCount", MAX_BATCH);
+    if (maxCount * TX_TS_WORDS > out.length) throw new RangeError(`out holds fewer than ${maxCount} entries`);
+    this.#open();
+    try {
+      return this.#n.readTxTimestamps(out, maxCount);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  rxDrops(): number {
+    return this.closed ? 0 : this.#n.rxDrops();
+  }
+
+  kernelDrops(): number {
+    this.#open();
+    try {
+      return this.#n.kernelDrops();
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  poll(cb: PollCallback): void {
+    if (typeof cb !== "function") throw new TypeError("poll() needs a callback");
+    this.#open();
+    try {
+      this.#n.poll((err, events) => cb(err === null ? null : (toTypedError(err) as Error), events));
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  stopPoll(): void {
+    if (!this.closed) this.#n.stopPoll();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.#n.close();
+  }
+}
+
+/** Opens sockets through a binding: the real addon by default, or a fake for unit tests. */
+export class RawSockets {
+  readonly binding: NativeBinding;
+
+  constructor(binding?: NativeBinding) {
+    this.binding = binding ?? loadBinding();
+  }
+
+  open(options: OpenOptions): RawSocket {
+    const flags = validateOpen(options);
+    let n: NativeRawSocket;
+    try {
+      n = new this.binding.RawSocket(options.family, options.protocol, flags, options.device ?? null);
+    } catch (err) {
+      rethrow(err);
+    }
+    const s = new CheckedSocket(n, options.family, options.protocol);
+    if (options.receiveBufferBytes !== undefined) {
+      try {
+        s.setReceiveBuffer(options.receiveBufferBytes);
+      } catch (err) {
+        s.close();
+        throw err;
+      }
+    }
+    return s;
+  }
+
+  /** The per-family TX socket: IPPROTO_RAW, we write the IP header, TX timestamps on. */
+  openTx(family: Family, options: Partial<OpenOptions> = {}): RawSocket {
+    return this.open({
+      txTimestamps: true,
+      receiveBufferBytes: 4 << 20,
+      ...options,
+      family,
+      protocol: IPPROTO.RAW,
+    });
+  }
+
+  /** An RX socket for one protocol (TCP, ICMP, ICMPv6, UDP), RX timestamps on. */
+  openRx(family: Family, protocol: number, options: Partial<OpenOptions> = {}): RawSocket {
+    return this.open({ rxTimestamps: true, receiveBufferBytes: 4 << 20, ...options, family, protocol });
+  }
+}
