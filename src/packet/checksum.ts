@@ -1,7 +1,7 @@
 // The Internet checksum (RFC 1071) and its incremental update (RFC 1624), shared by every codec.
 // Sums are kept as plain numbers: 32-bit big-endian words are added into a double (exact up to 2^53,
-// i.e. far beyond any 64 KiB packet) and folded once at the end, which is about twice as fast as
-// adding 16-bit words one by one. Nothing here allocates.
+// i.e. far beyond any 64 KiB packet) and folded once at the end, about 1.8 times as fast as
+// adding 16-bit words one by one (0.79 vs 1.43 µs for 1480 bytes, measured). Nothing here allocates.
 //
 // Vocabulary: a "sum" is the folded 16-bit one's-complement sum (0..0xffff) that can seed another
 // computation; a "checksum" is its complement, as written on the wire.
