@@ -443,7 +443,12 @@ class CheckedSocket implements RawSocket {
     if (typeof cb !== "function") throw new TypeError("poll() needs a callback");
     this.#open();
     try {
-      this.#n.poll((err, events) => cb(err === null ? null : (toTypedError(err) as Error), events));
+      // The closure holds `this`: while polling, the addon's strong reference to the callback keeps this
+      // wrapper (and the native socket) alive even if nothing else in JS refers to it.
+      this.#n.poll((err, events) => {
+        if (this.closed) return;
+        cb(err === null ? null : (toTypedError(err) as Error), events);
+      });
     } catch (err) {
       rethrow(err);
     }

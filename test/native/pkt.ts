@@ -179,3 +179,26 @@ export const DROP_ALL = assemble([[RET, 0, 0, 0]]);
 export function l4Offset(family: 4 | 6, pkt: Uint8Array, at = 0): number {
   return family === 4 ? at + (pkt[at]! & 0xf) * 4 : at;
 }
+
+/** TCP segments from port `from` to a port in [lo, hi] (replies to a range of our source ports). */
+export function tcpPortRangeFilter(family: 4 | 6, from: number, lo: number, hi: number): Uint8Array {
+  const JGE = 0x35;
+  const JGT = 0x25;
+  const head: Insn[] =
+    family === 4
+      ? [
+          [LDX_MSH, 0, 0, 0],
+          [LDH_IND, 0, 0, 0],
+        ]
+      : [[LDH_ABS, 0, 0, 0]];
+  const dport: Insn = family === 4 ? [LDH_IND, 0, 0, 2] : [LDH_ABS, 0, 0, 2];
+  return assemble([
+    ...head,
+    [JEQ, 0, 4, from],
+    dport,
+    [JGE, 0, 2, lo],
+    [JGT, 1, 0, hi],
+    [RET, 0, 0, 0xffff],
+    [RET, 0, 0, 0],
+  ]);
+}
