@@ -14,8 +14,8 @@ import {
   RawSockets,
   SEND_RESULT_WORDS,
 } from "../../src/native/rawsock.js";
-import { assertLab, pack, receive, txStamps } from "./lab.js";
-import { echo, icmpTypesFilter, LO4, LO6, l4Offset, tcpPortsFilter, tcpSyn, udp } from "./pkt.js";
+import { assertLab, pack, receive, sleep, txStamps } from "./lab.js";
+import { DROP_ALL, echo, icmpTypesFilter, LO4, LO6, l4Offset, tcpPortsFilter, tcpSyn, udp } from "./pkt.js";
 
 const ENETUNREACH = 101;
 /** Outside ip_local_port_range (32768-60999), so no real connection can collide. */
@@ -36,6 +36,13 @@ for (const family of [4, 6] as const) {
       socks = new RawSockets();
       tx = socks.openTx(family);
       toClose.push(tx);
+      // The kernel switches RX timestamping on lazily (a deferred static key): replies arriving right
+      // after the first timestamping socket opens may carry none, and the addon reports them as
+      // missing. Enable early, as the engine does: keep one such socket open and give the kernel time.
+      const warm = socks.openRx(family, IPPROTO.TCP);
+      warm.attachFilter(DROP_ALL);
+      toClose.push(warm);
+      await sleep(50);
       server = createServer((c) => c.destroy());
       await new Promise<void>((r) => server.listen(0, family === 4 ? "127.0.0.1" : "::1", r));
       open = (server.address() as { port: number }).port;
