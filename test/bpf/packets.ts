@@ -133,15 +133,44 @@ export function pseudo4(src: string, dst: string, proto: number, len: number): B
   return b;
 }
 
-/** A 40-byte IPv6 header (addresses in fd18::/16) followed by `payload`. */
-export function ipv6(nextHeader: number, payload: Uint8Array, hopLimit = 64): Buffer {
+/** fd18::1 and fd18::2, the addresses quoted packets use by default. */
+export const FD18_1 = Uint8Array.from([0xfd, 0x18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+export const FD18_2 = Uint8Array.from([0xfd, 0x18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+/** ::1 */
+export const LO6 = Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+
+/** A 40-byte IPv6 header followed by `payload`. */
+export function ipv6(
+  nextHeader: number,
+  payload: Uint8Array,
+  hopLimit = 64,
+  src: Uint8Array = FD18_1,
+  dst: Uint8Array = FD18_2,
+): Buffer {
   const b = Buffer.alloc(40 + payload.length);
   b.writeUInt32BE(0x60000000, 0);
   b.writeUInt16BE(payload.length, 4);
   b[6] = nextHeader;
   b[7] = hopLimit;
-  b.set([0xfd, 0x18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], 8);
-  b.set([0xfd, 0x18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], 24);
+  b.set(src, 8);
+  b.set(dst, 24);
   b.set(payload, 40);
   return b;
+}
+
+/** The IPv6 pseudo-header for a transport checksum (RFC 8200 section 8.1). */
+export function pseudo6(src: Uint8Array, dst: Uint8Array, nextHeader: number, len: number): Buffer {
+  const b = Buffer.alloc(40);
+  b.set(src, 0);
+  b.set(dst, 16);
+  b.writeUInt32BE(len, 32);
+  b[39] = nextHeader;
+  return b;
+}
+
+/** Writes the checksum of `msg` (with `pseudo` in front) at `offset`, which must hold 0. Returns msg. */
+export function withChecksum(msg: Buffer, pseudo: Uint8Array, offset: number): Buffer {
+  msg.writeUInt16BE(0, offset);
+  msg.writeUInt16BE(inetChecksum(pseudo, msg), offset);
+  return msg;
 }
