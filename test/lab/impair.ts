@@ -124,10 +124,12 @@ export class ImpairStage {
  */
 export async function setLoss(ns: string, pct: number, direction: Direction = "to"): Promise<void> {
   if (!(pct >= 0 && pct <= 100)) throw new LabError("LAB_BAD_ARGUMENT", `loss must be 0..100, got ${pct}`);
-  const n = Math.round(pct);
+  // Resolution of 0.01 %; 100 % is an unconditional drop (numgen's modulus bounds the value).
+  const n = Math.round(pct * 100);
   const keepNd =
     "icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert } accept";
-  const drop = n > 0 ? [keepNd, `numgen random mod 100 < ${n} counter drop`] : [];
+  const drop =
+    n > 0 ? [keepNd, n >= 10000 ? "counter drop" : `numgen random mod 10000 < ${n} counter drop`] : [];
   const chain = (name: string, hook: string, on: boolean) => [
     `  chain ${name} {`,
     `    type filter hook ${hook} priority -300; policy accept;`,

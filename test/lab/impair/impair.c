@@ -41,6 +41,9 @@
 #define MAX_FRAME (65536 + 64)
 #define MAX_QUEUE (1u << 20)
 #define RX_BATCH 256
+/* The timer fires this early and the last stretch is a busy poll (still reading arrivals): timerfd
+ * wake-ups on this kind of machine are 50-100 µs late, polling makes releases accurate to µs. */
+#define SPIN_NS 200000ull
 
 struct params {
   uint64_t delay_ns, jitter_ns;
@@ -49,6 +52,8 @@ struct params {
 
 struct counters {
   uint64_t rx, tx, dup, reordered, lost, overflow, tx_err;
+  uint64_t late_sum_ns, late_max_ns; /* send time minus due time */
+  uint64_t rx_drop;                   /* frames the kernel dropped: socket buffer full */
 };
 
 struct pkt {
@@ -134,6 +139,7 @@ static int open_side(const char *ifname) {
   if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) < 0) perror("impair: PACKET_VNET_HDR");
   if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) < 0)
     perror("impair: PACKET_IGNORE_OUTGOING");
+  if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) < 0) perror("impair: SO_TIMESTAMPNS");
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) < 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
   if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof big) < 0)
@@ -150,8 +156,11 @@ static int open_side(const char *ifname) {
   return fd;
 }
 
-static void send_pkt(struct pkt *p) {
+static void send_pkt(struct pkt *p, uint64_t now) {
   int out = fds[1 - p->dir];
+  uint64_t late = now > p->due ? now - p->due : 0;
+  C[p->dir].late_sum_ns += late;
+  if (late > C[p->dir].late_max_ns) C[p->dir].late_max_ns = late;
   if (send(out, p->data, p->len, 0) < 0)
     C[p->dir].tx_err++;
   else
@@ -205,13 +214,20 @@ static uint32_t pct_to_p(double pct) {
 
 static void print_stats(void) {
   static const char *names[2] = {"ab", "ba"};
+  for (int d = 0; d < 2; d++) {
+    struct tpacket_stats st;
+    socklen_t len = sizeof st;
+    if (getsockopt(fds[d], SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) C[d].rx_drop += st.tp_drops;
+  }
   printf("stats queued=%zu", heap_n);
   for (int d = 0; d < 2; d++)
-    printf(" %s_rx=%llu %s_tx=%llu %s_dup=%llu %s_reordered=%llu %s_lost=%llu %s_overflow=%llu %s_tx_err=%llu",
+    printf(" %s_rx=%llu %s_tx=%llu %s_dup=%llu %s_reordered=%llu %s_lost=%llu %s_overflow=%llu %s_tx_err=%llu"
+           " %s_late_sum_ns=%llu %s_late_max_ns=%llu %s_rx_drop=%llu",
            names[d], (unsigned long long)C[d].rx, names[d], (unsigned long long)C[d].tx, names[d],
            (unsigned long long)C[d].dup, names[d], (unsigned long long)C[d].reordered, names[d],
            (unsigned long long)C[d].lost, names[d], (unsigned long long)C[d].overflow, names[d],
-           (unsigned long long)C[d].tx_err);
+           (unsigned long long)C[d].tx_err, names[d], (unsigned long long)C[d].late_sum_ns, names[d],
+           (unsigned long long)C[d].late_max_ns, names[d], (unsigned long long)C[d].rx_drop);
   printf("\n");
 }
 
@@ -291,21 +307,43 @@ static void arm(int tfd) {
   struct itimerspec its;
   memset(&its, 0, sizeof its);
   if (heap_n > 0) {
-    uint64_t due = heap[0]->due;
-    if (due == 0) due = 1;
+    uint64_t due = heap[0]->due > SPIN_NS ? heap[0]->due - SPIN_NS : 1;
     its.it_value.tv_sec = (time_t)(due / 1000000000ull);
     its.it_value.tv_nsec = (long)(due % 1000000000ull);
   }
   timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
-static void flush_due(void) {
+/* Sends every packet that is due. */
+static void send_due(void) {
   uint64_t now = now_ns();
   while (heap_n > 0 && heap[0]->due <= now) {
     struct pkt *p = heap_pop();
-    send_pkt(p);
+    send_pkt(p, now);
     free(p);
   }
+}
+
+/* Arrival time of a frame: the kernel's receive timestamp (CLOCK_REALTIME) moved to
+ * CLOCK_MONOTONIC, so the time this stage took to wake up is not added to the delay. */
+static uint64_t arrival_ns(struct msghdr *msg, uint64_t mono_now, uint64_t real_now) {
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+      struct timespec ts;
+      memcpy(&ts, CMSG_DATA(c), sizeof ts);
+      uint64_t real = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+      if (real == 0 || real > real_now) return mono_now;
+      uint64_t age = real_now - real;
+      return age < mono_now ? mono_now - age : mono_now;
+    }
+  }
+  return mono_now;
+}
+
+static uint64_t real_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 int main(int argc, char **argv) {
@@ -332,9 +370,21 @@ int main(int argc, char **argv) {
       {.fd = fds[0], .events = POLLIN}, {.fd = fds[1], .events = POLLIN},
       {.fd = tfd, .events = POLLIN},    {.fd = 0, .events = POLLIN},
   };
+  int armed = 0;
   for (;;) {
-    arm(tfd);
-    if (poll(pf, 4, -1) < 0) {
+    /* Due within SPIN_NS: poll without sleeping (reading arrivals meanwhile) until it is due.
+     * Later: sleep on the timer, set SPIN_NS early. Nothing queued: sleep on input only. */
+    int timeout = -1;
+    if (heap_n > 0) {
+      uint64_t now = now_ns();
+      if (heap[0]->due <= now + SPIN_NS) {
+        timeout = 0;
+      } else if (!armed) {
+        arm(tfd);
+        armed = 1;
+      }
+    }
+    if (poll(pf, 4, timeout) < 0) {
       if (errno == EINTR) continue;
       perror("impair: poll");
       return 2;
@@ -342,16 +392,24 @@ int main(int argc, char **argv) {
     if (pf[2].revents & POLLIN) {
       uint64_t expirations;
       if (read(tfd, &expirations, sizeof expirations) < 0 && errno != EAGAIN) perror("impair: timerfd");
+      armed = 0;
     }
+    uint64_t top_before = heap_n > 0 ? heap[0]->due : UINT64_MAX;
     for (int d = 0; d < 2; d++) {
       if (!(pf[d].revents & POLLIN)) continue;
       for (int k = 0; k < RX_BATCH; k++) {
-        ssize_t n = recv(fds[d], buf, MAX_FRAME, MSG_DONTWAIT);
+        char cbuf[256];
+        struct iovec iov = {.iov_base = buf, .iov_len = MAX_FRAME};
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+        ssize_t n = recvmsg(fds[d], &msg, MSG_DONTWAIT);
         if (n < 0) break;
-        enqueue(d, buf, (uint32_t)n, now_ns());
+        uint64_t mono = now_ns();
+        enqueue(d, buf, (uint32_t)n, arrival_ns(&msg, mono, real_ns()));
       }
     }
-    flush_due();
+    send_due();
+    /* The earliest deadline changed (new packet ahead, or the head was sent): re-arm. */
+    if (heap_n == 0 || heap[0]->due != top_before) armed = 0;
     if (pf[3].revents & (POLLIN | POLLHUP | POLLERR)) {
       if (handle_stdin()) break;
     }
