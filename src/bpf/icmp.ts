@@ -158,13 +158,16 @@ function build(l: Layout, opts: IcmpFilterOptions): BpfProgram {
   if (unreachable || timeExceeded) {
     p.push(label("error"));
     if (v4) {
-      p.push(b(QUOTE, "quoted version and IHL"), jeq(0x45, undefined, "qother", "IPv4 without options?"));
+      p.push(
+        b(QUOTE, "quoted version and IHL"),
+        jeq(0x45, undefined, "qother", "0x45: IPv4 without options?"),
+      );
       p.push(h(QUOTE + 6, "quoted flags and fragment offset"));
       p.push(jset(0x1fff, "qother", undefined, "a later fragment: no transport header"));
       p.push(b(QUOTE + 9, "quoted protocol"));
     } else {
       p.push(b(QUOTE, "quoted version and traffic class"), alu(BPF_AND, 0xf0, "version"));
-      p.push(jeq(0x60, undefined, "qother", "IPv6?"));
+      p.push(jeq(0x60, undefined, "qother", "0x60: IPv6?"));
       p.push(b(QUOTE + 6, "quoted next header"));
     }
     if (ports !== undefined) {

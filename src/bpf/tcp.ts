@@ -105,9 +105,9 @@ export function tcpReplyFilter(opts: TcpReplyFilterOptions): BpfProgram {
   p.push(b(FLAGS, "TCP flags"));
   p.push(alu(BPF_AND, TCP_FLAG_MASK, "keep FIN SYN RST ACK"));
   const acked = window === undefined ? "accept" : "ack";
-  if (synAck) p.push(jeq(TCP_SYN | TCP_ACK, acked, undefined, "SYN-ACK?"));
-  if (rstAck) p.push(jeq(TCP_RST | TCP_ACK, acked, undefined, "RST-ACK?"));
-  if (rst) p.push(jeq(TCP_RST, "accept", undefined, "RST?"));
+  if (synAck) p.push(jeq(TCP_SYN | TCP_ACK, acked, undefined, "SYN|ACK (0x12)?"));
+  if (rstAck) p.push(jeq(TCP_RST | TCP_ACK, acked, undefined, "RST|ACK (0x14)?"));
+  if (rst) p.push(jeq(TCP_RST, "accept", undefined, "RST (0x04)?"));
   p.push(ret(DROP, "any other flags"));
   if (window !== undefined && (synAck || rstAck)) {
     p.push(label("ack"));

@@ -38,7 +38,6 @@ import {
   LO6,
   pseudo4,
   pseudo6,
-  RST,
   SYN,
   tcp,
   udp,
@@ -195,11 +194,11 @@ async function runScenario(socks: RawSockets, sc: Scenario): Promise<void> {
     while (!done() && Date.now() < deadline) {
       await sleep(10);
       drain(control, seen);
-      filtered.forEach((s, i) => drain(s, got[i]!));
+      for (const [i, s] of filtered.entries()) drain(s, got[i]!);
     }
     await sleep(150); // stragglers that should not be there
     drain(control, seen);
-    filtered.forEach((s, i) => drain(s, got[i]!));
+    for (const [i, s] of filtered.entries()) drain(s, got[i]!);
 
     const mine = seen.filter((p) => sc.mine(family, p));
     const seenNames = mine.map((p) => sc.describe(family, p));
