@@ -54,7 +54,7 @@ for (const family of [4, 6] as const) {
 
     after(async () => {
       for (const s of toClose) s.close();
-      await new Promise((r) => server?.close(r));
+      if (server) await new Promise((r) => server.close(r));
     });
 
     function rx(protocol: number, filter: Uint8Array): RawSocket {
