@@ -51,6 +51,11 @@ import {
   type SockFilter,
 } from "./opcodes.js";
 
+/** Absolute loads at or above this offset (as u32) are the kernel's ancillary data (SKF_AD_OFF,
+ * -0x1000): protocol, ifindex, random... The kernel refuses unknown ones; netprobify uses none, so the
+ * checker refuses them all rather than keep a list. (SKF_NET_OFF / SKF_LL_OFF loads stay allowed.) */
+export const SKF_AD_OFF = 0xfffff000;
+
 /** Every opcode the kernel accepts in a classic program (the `codes[]` table of filter.c). */
 export const VALID_CODES: ReadonlySet<number> = new Set<number>([
   ...[BPF_ADD, BPF_SUB, BPF_MUL, BPF_DIV, BPF_MOD, BPF_AND, BPF_OR, BPF_XOR, BPF_LSH, BPF_RSH].flatMap(
@@ -92,6 +97,9 @@ export function checkProgram(prog: readonly SockFilter[]): string | undefined {
     if (!Number.isInteger(k) || k < 0 || k > 0xffffffff) return `insn ${pc}: k ${k} is not a u32`;
     if (!VALID_CODES.has(code)) return `insn ${pc}: unknown opcode 0x${code.toString(16)}`;
     const cls = bpfClass(code);
+    if (cls === BPF_LD && (code & 0xe0) === BPF_ABS && k >= SKF_AD_OFF) {
+      return `insn ${pc}: ancillary load [${k - 0x100000000}] is not supported`;
+    }
     if (cls === BPF_ALU && bpfSrc(code) === BPF_K) {
       const op = bpfOp(code);
       if ((op === BPF_DIV || op === BPF_MOD) && k === 0) return `insn ${pc}: division by constant 0`;

@@ -159,6 +159,7 @@ describe("bpf assembler", () => {
     asmError(() => assemble([ldm(3), ret(0)]), /reads scratch slot 3 before any write/);
     asmError(() => assemble([ldb(0), jeq(1, "w"), ldxm(2), label("w"), stx(2), ret(0)]), /scratch slot 2/);
     asmError(() => assemble([st(16), ret(0)]), /scratch slot 16/);
+    asmError(() => assemble([ldw(-0x1000 + 4), ret(0)]), /ancillary load \[-4092\]/);
     assert.equal(checkProgram([{ code: 0xffff, jt: 0, jf: 0, k: 0 }]), "insn 0: unknown opcode 0xffff");
     assert.equal(checkProgram([]), "program length 0 is outside 1..4096");
   });
