@@ -5,7 +5,8 @@
 // overlap (the next base follows the last key), which is how a reply to the previous iteration is
 // recognised as late rather than matched to the wrong probe.
 //
-// Per probe: state, kernel TX and RX timestamps (ns). Deadlines are kept per distinct timeout value in
+// Per probe: state, kernel TX and RX timestamps (ns since an epoch the engine picks, as float64: exact
+// for 104 days, and no BigInt per packet; NaN when the kernel gave none). Deadlines are kept per distinct timeout value in
 // FIFO order of sending, so expiring probes is amortised O(1) too.
 
 export const ProbeState = { Unsent: 0, Pending: 1, Answered: 2, TimedOut: 3, SendFailed: 4 } as const;
@@ -38,9 +39,9 @@ class Fifo {
 
 export class InFlight {
   readonly state: Uint8Array;
-  /** Kernel timestamps in ns since the epoch (0n: not known). */
-  readonly txNs: BigInt64Array;
-  readonly rxNs: BigInt64Array;
+  /** Kernel timestamps in ns since the engine's epoch; NaN when not known. */
+  readonly txNs: Float64Array;
+  readonly rxNs: Float64Array;
   /** Send time from the monotonic clock in ms, for deadlines. */
   private readonly sentAtMs: Float64Array;
   private readonly queues = new Map<number, Fifo>();
@@ -58,8 +59,8 @@ export class InFlight {
     timeoutMs: (index: number) => number,
   ) {
     this.state = new Uint8Array(count);
-    this.txNs = new BigInt64Array(count);
-    this.rxNs = new BigInt64Array(count);
+    this.txNs = new Float64Array(count).fill(Number.NaN);
+    this.rxNs = new Float64Array(count).fill(Number.NaN);
     this.sentAtMs = new Float64Array(count);
     this.timeoutOf = timeoutMs;
   }
@@ -93,12 +94,12 @@ export class InFlight {
   }
 
   /** The kernel's TX timestamp arrived (from the error queue) for a sent probe. */
-  setTx(index: number, ns: bigint): void {
+  setTx(index: number, ns: number): void {
     this.txNs[index] = ns;
   }
 
-  /** A reply for probe `index` arrived with kernel RX timestamp `rxNs` (0n when unknown). */
-  reply(index: number, rxNs: bigint): ReplyVerdict {
+  /** A reply for probe `index` arrived with kernel RX timestamp `rxNs` (NaN when unknown). */
+  reply(index: number, rxNs: number): ReplyVerdict {
     switch (this.state[index]) {
       case ProbeState.Pending:
         this.state[index] = ProbeState.Answered;
@@ -151,12 +152,9 @@ export class InFlight {
     return next;
   }
 
-  /** Round-trip time of an answered probe in seconds, or undefined without both kernel timestamps. */
-  rttSeconds(index: number): number | undefined {
-    if (this.state[index] !== ProbeState.Answered) return undefined;
-    const tx = this.txNs[index]!;
-    const rx = this.rxNs[index]!;
-    if (tx === 0n || rx === 0n) return undefined;
-    return Number(rx - tx) / 1e9;
+  /** Round-trip time of an answered probe in ns (may be negative), or NaN without both timestamps. */
+  rttNs(index: number): number {
+    if (this.state[index] !== ProbeState.Answered) return Number.NaN;
+    return this.rxNs[index]! - this.txNs[index]!;
   }
 }

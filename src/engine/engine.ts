@@ -1,0 +1,538 @@
+// The probing engine: runs iterations of a probe plan over the raw sockets. It owns time (pacing,
+// timeouts), the sockets (one TX socket per family; RX sockets for TCP and ICMP/ICMPv6 behind BPF
+// filters), and the in-flight table. Probe types only say what to send and which key a reply carries
+// (src/probes/kinds.ts). An iteration ends when every probe is answered or timed out, or at the hard
+// limit global.timeout.
+//
+// The per-packet paths (build+send, receive+match) allocate nothing but the parser's small result
+// objects; timestamps are kernel software timestamps (TX from the error queue, RX from recvmmsg), so
+// event-loop stalls never enter an RTT.
+import {
+  encode as encodeBpf,
+  icmpFilter,
+  icmpv6Filter,
+  tcpReplyFilter,
+  type U16Range,
+} from "../bpf/index.js";
+import {
+  allocRecvBuffers,
+  IPPROTO,
+  META_HAS_TIMESTAMP,
+  POLL_ERRQUEUE,
+  POLL_READABLE,
+  type RawSocket,
+  RawSockets,
+  RECV_META_WORDS,
+  type RecvBuffers,
+  SEND_RECORD_WORDS,
+  SEND_RESULT_WORDS,
+  TX_TS_WORDS,
+} from "../native/rawsock.js";
+import { addressBytes, type PacketOptions, parseIPv4Packet, parseIPv6Transport } from "../packet/index.js";
+import { PROTOCOL_OF, replyKey, stampKey, writeProbe } from "../probes/kinds.js";
+import { writeRst } from "../probes/rst.js";
+import { InFlight, KeyCounter, ProbeState } from "./inflight.js";
+import { Pacer } from "./pacer.js";
+import type { ProbePlan } from "./plan.js";
+import {
+  bump,
+  type ForeignCounters,
+  newForeignCounters,
+  SeriesCounters,
+  type SeriesResult,
+  summarize,
+} from "./results.js";
+
+export interface EngineOptions {
+  /** Raw sockets: the real addon by default, a fake in unit tests. */
+  sockets?: RawSockets;
+  /** Families to open sockets for. */
+  families: readonly (4 | 6)[];
+  /** Source ports our probes use (union of the groups' ranges), for the kernel filters. */
+  ports: U16Range;
+  /** Global cap in packets per second (Infinity: none). */
+  pps?: number;
+  /** interval_packets in ms. */
+  intervalPacketsMs?: number;
+  /** Hard limit of one iteration in ms (global.timeout). */
+  iterationLimitMs?: number;
+  /** Packets per sendmmsg. */
+  batch?: number;
+  /** Monotonic clock in ms. */
+  now?: () => number;
+}
+
+export interface IterationResult {
+  series: SeriesResult[];
+  foreign: ForeignCounters;
+  durationMs: number;
+  /** The iteration hit global.timeout before every probe was settled. */
+  timedOut: boolean;
+  /** Kernel receive-queue drops seen on the RX sockets during the iteration. */
+  socketDrops: number;
+}
+
+interface RxSocket {
+  sock: RawSocket;
+  family: 4 | 6;
+  protocol: number;
+}
+
+const MAX_PACKET = 65535 + 40;
+
+export class Engine {
+  private readonly socks: RawSockets;
+  private readonly tx = new Map<4 | 6, RawSocket>();
+  private readonly rx: RxSocket[] = [];
+  private readonly bufs: RecvBuffers;
+  private readonly txTs = new Uint32Array(256 * TX_TS_WORDS);
+  private readonly counter = new KeyCounter(Math.floor(Math.random() * 2 ** 32));
+  private readonly now: () => number;
+  /** Kernel timestamps are CLOCK_REALTIME (sec, nsec); RTT math uses ns since this second. */
+  private readonly epochSec = Math.floor(Date.now() / 1000) - 1;
+  private current: Iteration | undefined;
+  private previous: Iteration | undefined;
+  private drops = 0;
+  /** Late answers to probes of an iteration already reported, by "target\0group", for the next one. */
+  private readonly carriedLate = new Map<string, number>();
+
+  constructor(private readonly o: EngineOptions) {
+    this.socks = o.sockets ?? new RawSockets();
+    this.now = o.now ?? (() => performance.now());
+    this.bufs = allocRecvBuffers(64, 2048);
+    try {
+      for (const f of o.families) this.openFamily(f);
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+  }
+
+  private openFamily(f: 4 | 6): void {
+    const tx = this.socks.openTx(f);
+    this.tx.set(f, tx);
+    tx.poll((err, events) => {
+      if (!err && events & POLL_ERRQUEUE) this.drainTx(f, tx);
+    });
+    const all = { lo: 0, hi: 0xffff };
+    const filters: [number, Uint8Array][] = [
+      [IPPROTO.TCP, encodeBpf(tcpReplyFilter({ family: f, ports: this.o.ports }))],
+      [
+        f === 4 ? IPPROTO.ICMP : IPPROTO.ICMPV6,
+        encodeBpf(
+          (f === 4 ? icmpFilter : icmpv6Filter)({
+            echoReplyIds: [all],
+            quotedPorts: this.o.ports,
+            quotedEchoIds: [all],
+          }),
+        ),
+      ],
+    ];
+    for (const [protocol, program] of filters) {
+      const sock = this.socks.openRx(f, protocol, { receiveBufferBytes: 16 << 20 });
+      sock.attachFilter(program);
+      const rx: RxSocket = { sock, family: f, protocol };
+      this.rx.push(rx);
+      sock.poll((err, events) => {
+        if (!err && events & POLL_READABLE) this.drainRx(rx);
+      });
+    }
+  }
+
+  close(): void {
+    for (const s of this.tx.values()) s.close();
+    for (const r of this.rx) r.sock.close();
+  }
+
+  /** Runs one iteration of `plan`; resolves when every probe is settled or the hard limit passes. */
+  run(plan: ProbePlan): Promise<IterationResult> {
+    if (this.current) throw new Error("an iteration is already running");
+    const it = new Iteration(this, plan, this.counter.reserve(plan.count));
+    this.current = it;
+    return it.start().finally(() => {
+      this.previous = it;
+      this.current = undefined;
+    });
+  }
+
+  // ---- internals shared with Iteration ----
+
+  get options(): EngineOptions {
+    return this.o;
+  }
+  clock(): number {
+    return this.now();
+  }
+  txSocket(f: 4 | 6): RawSocket {
+    const s = this.tx.get(f);
+    if (!s) throw new Error(`no IPv${f} socket open`);
+    return s;
+  }
+  kernelDrops(): number {
+    return this.drops;
+  }
+  carryLate(target: string, group: string): void {
+    bump(this.carriedLate, `${target}\0${group}`);
+  }
+  takeCarriedLate(target: string, group: string): number {
+    const k = `${target}\0${group}`;
+    const n = this.carriedLate.get(k) ?? 0;
+    this.carriedLate.delete(k);
+    return n;
+  }
+
+  private drainTx(f: 4 | 6, sock: RawSocket): void {
+    const out = this.txTs;
+    for (;;) {
+      const n = sock.readTxTimestamps(out, 256);
+      if (n === 0) return;
+      const it = this.current;
+      for (let k = 0; k < n; k++) {
+        const w = k * TX_TS_WORDS;
+        if (!(out[w + 1]! & META_HAS_TIMESTAMP)) continue;
+        const ns = (out[w + 2]! - this.epochSec) * 1e9 + out[w + 3]!;
+        (it?.txIds.get(f)?.has(out[w]!) ? it : this.previous)?.onTxTimestamp(f, out[w]!, ns);
+      }
+    }
+  }
+
+  private drainRx(rx: RxSocket): void {
+    const b = this.bufs;
+    for (;;) {
+      const n = rx.sock.recvBatch(b);
+      if (n === 0) break;
+      for (let k = 0; k < n; k++) {
+        const m = k * RECV_META_WORDS;
+        const len = b.meta[m]!;
+        const off = k * b.slotSize;
+        const p =
+          rx.family === 4
+            ? parseIPv4Packet(b.data, off, len)
+            : parseIPv6Transport(b.data, off, len, rx.protocol);
+        if (!p) continue;
+        const key = replyKey(p);
+        if (!key) continue;
+        const rxNs =
+          b.meta[m + 1]! & META_HAS_TIMESTAMP
+            ? (b.meta[m + 2]! - this.epochSec) * 1e9 + b.meta[m + 3]!
+            : Number.NaN;
+        const srcOff = m * 4 + 16;
+        const handled = this.current?.onReply(key, b.data, b.metaBytes, srcOff, rxNs, rx.family, false);
+        if (!handled) this.previous?.onReply(key, b.data, b.metaBytes, srcOff, rxNs, rx.family, true);
+      }
+    }
+    this.drops = Math.max(this.drops, rx.sock.rxDrops());
+  }
+}
+
+/** One run of a plan: the send loop, the in-flight table and the counters. */
+class Iteration {
+  readonly inflight: InFlight;
+  readonly counters: SeriesCounters;
+  readonly foreign = newForeignCounters();
+  /** Per family: TX timestamp id -> probe index, until its timestamp arrives. */
+  readonly txIds = new Map<4 | 6, Map<number, number>>([
+    [4, new Map()],
+    [6, new Map()],
+  ]);
+  private readonly addrBytes: Uint8Array[];
+  private readonly addrTable: Uint8Array;
+  private readonly familyOf: Uint8Array;
+  private readonly data: Uint8Array;
+  private readonly records: Uint32Array;
+  private readonly results: Uint32Array;
+  private readonly opts: PacketOptions;
+  private readonly batch: number;
+  private next = 0;
+  private startMs = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private finish: ((r: IterationResult) => void) | undefined;
+  private limitHit = false;
+  private dropsAtStart = 0;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly plan: ProbePlan,
+    base: number,
+  ) {
+    this.inflight = new InFlight(base, plan.count, (i) => plan.series[plan.seriesOf[i]!]!.timeout * 1000);
+    this.counters = new SeriesCounters(plan.series.length);
+    this.addrBytes = plan.addresses.map(addressBytes);
+    this.addrTable = new Uint8Array(16 * plan.addresses.length);
+    this.addrBytes.forEach((a, i) => {
+      this.addrTable.set(a, i * 16);
+    });
+    this.familyOf = Uint8Array.from(plan.series, (s) => (s.family === "ipv4" ? 4 : 6));
+    this.batch = engine.options.batch ?? 64;
+    let largest = 0;
+    for (const s of plan.series) largest = Math.max(largest, (s.payloadSize ?? 0) + 40);
+    this.data = new Uint8Array(Math.min(MAX_PACKET, Math.max(largest, 128)) * this.batch);
+    this.records = new Uint32Array(this.batch * SEND_RECORD_WORDS);
+    this.results = new Uint32Array(this.batch * SEND_RESULT_WORDS);
+    this.opts = {
+      protocol: "tcp-syn",
+      src: this.addrBytes[0] ?? new Uint8Array(4),
+      dst: this.addrBytes[0] ?? new Uint8Array(4),
+    };
+  }
+
+  start(): Promise<IterationResult> {
+    this.startMs = this.engine.clock();
+    this.dropsAtStart = this.engine.kernelDrops();
+    const o = this.engine.options;
+    const pacer = new Pacer({
+      pps: o.pps ?? Infinity,
+      burst: this.batch,
+      roundIntervalMs: o.intervalPacketsMs ?? 0,
+      roundStart: this.plan.roundStart,
+      count: this.plan.count,
+    });
+    pacer.start(this.startMs);
+    return new Promise((resolve) => {
+      this.finish = resolve;
+      this.sendLoop(pacer);
+    });
+  }
+
+  private sendLoop(pacer: Pacer): void {
+    const now = this.engine.clock();
+    if (this.checkLimit(now)) return;
+    while (this.next < this.plan.count) {
+      const r = pacer.take(this.engine.clock(), this.next, this.batch);
+      if (r.n === 0) {
+        setTimeout(() => this.sendLoop(pacer), Math.max(0, (r.wakeAtMs ?? now) - this.engine.clock()));
+        return;
+      }
+      this.sendBatch(this.next, r.n);
+      this.next += r.n;
+      // Let replies and TX timestamps in between batches.
+      setImmediate(() => this.sendLoop(pacer));
+      return;
+    }
+    this.schedule();
+  }
+
+  /** Builds and sends probes [first, first+n), split into runs of one family. */
+  private sendBatch(first: number, n: number): void {
+    const plan = this.plan;
+    let i = first;
+    while (i < first + n) {
+      const family = this.familyOf[plan.seriesOf[i]!]!;
+      let j = i;
+      let off = 0;
+      while (j < first + n && this.familyOf[plan.seriesOf[j]!] === family) {
+        const len = this.build(j, off);
+        const r = (j - i) * SEND_RECORD_WORDS;
+        this.records[r] = off;
+        this.records[r + 1] = len;
+        this.records[r + 2] = plan.dst[j]!;
+        this.records[r + 3] = 0;
+        off += len;
+        j++;
+      }
+      this.send(family as 4 | 6, i, j - i);
+      i = j;
+    }
+  }
+
+  private build(i: number, off: number): number {
+    const plan = this.plan;
+    const s = plan.series[plan.seriesOf[i]!]!;
+    const o = this.opts;
+    o.protocol = PROTOCOL_OF[s.type];
+    o.src = this.addrBytes[plan.src[i]!]!;
+    o.dst = this.addrBytes[plan.dst[i]!]!;
+    o.srcPort = plan.srcPort[i]!;
+    o.dstPort = s.dstPort;
+    o.dscp = s.dscp;
+    o.df = s.dontFragment;
+    o.flowLabel = plan.flowLabel[i]!;
+    o.payloadSize = s.payloadSize;
+    stampKey(o, s.type, this.inflight.keyOf(i));
+    return writeProbe(this.data, off, o);
+  }
+
+  private send(family: 4 | 6, first: number, count: number): void {
+    const sock = this.engine.txSocket(family);
+    sock.sendBatch(
+      { data: this.data, records: this.records, addresses: this.addrTable },
+      0,
+      count,
+      this.results,
+    );
+    const now = this.engine.clock();
+    const ids = this.txIds.get(family)!;
+    for (let k = 0; k < count; k++) {
+      const i = first + k;
+      if (this.results[k * SEND_RESULT_WORDS] === 0) {
+        this.inflight.markSent(i, now);
+        ids.set(this.results[k * SEND_RESULT_WORDS + 1]!, i);
+      } else {
+        this.inflight.markSendFailed(i);
+      }
+    }
+  }
+
+  onTxTimestamp(family: 4 | 6, id: number, ns: number): void {
+    const ids = this.txIds.get(family)!;
+    const i = ids.get(id);
+    if (i === undefined) return;
+    ids.delete(id);
+    this.inflight.setTx(i, ns);
+  }
+
+  /**
+   * Handles a reply whose key may be ours. Returns false when the key belongs to no probe of this
+   * iteration (the caller then tries the previous one, where an answer is late).
+   */
+  onReply(
+    key: ReturnType<typeof replyKey> & object,
+    data: Uint8Array,
+    meta: Uint8Array,
+    srcOff: number,
+    rxNs: number,
+    family: 4 | 6,
+    previous: boolean,
+  ): boolean {
+    const plan = this.plan;
+    const f = this.inflight;
+    let i = key.key !== undefined ? f.indexOf(key.key) : -1;
+    if (i < 0 && key.key16 !== undefined)
+      i = this.byKey16(key.key16, key.probeSrcPort, data, key.quotedDstOffset);
+    if (i < 0) {
+      if (!previous && key.kind === "TCPsyn" && key.how === "direct") {
+        bump(this.foreign.tcpAckMismatch, this.addressText(meta, srcOff, family));
+      }
+      return false;
+    }
+    const s = plan.seriesOf[i]!;
+    const series = plan.series[s]!;
+    const dst = this.addrBytes[plan.dst[i]!]!;
+    const addrOk =
+      series.type === key.kind &&
+      (key.quotedDstOffset < 0 ? sameBytes(meta, srcOff, dst) : sameBytes(data, key.quotedDstOffset, dst));
+    if (!addrOk) {
+      this.foreign.addressMismatch++;
+      return true;
+    }
+    if (
+      series.type !== "ICMPping" &&
+      (key.probeSrcPort !== plan.srcPort[i] || key.probeDstPort !== series.dstPort)
+    ) {
+      bump(this.foreign.portMismatch, series.target);
+      return true;
+    }
+    const verdict = f.reply(i, rxNs);
+    if (verdict === "matched") {
+      if (key.how === "icmp-error") bump(this.counters.icmpErrors[s]!, `${key.icmpType}/${key.icmpCode}`);
+      if (key.synAck) this.answerSynAck(i, key.probeSrcPort, (f.keyOf(i) + 1) >>> 0, data);
+      if (!previous) this.maybeFinish();
+    } else if (verdict === "late") {
+      if (previous && this.finish === undefined) this.engine.carryLate(series.target, series.group);
+      else this.counters.late[s]!++;
+    } else if (verdict === "duplicate") this.counters.duplicates[s]!++;
+    return true;
+  }
+
+  /** UDP over IPv4 quoted without its tag: the IP ID holds the key's low 16 bits. */
+  private byKey16(key16: number, srcPort: number, data: Uint8Array, dstOff: number): number {
+    const f = this.inflight;
+    for (let i = (key16 - f.base) & 0xffff; i < f.count; i += 0x10000) {
+      if (f.state[i] === ProbeState.Unsent || f.state[i] === ProbeState.SendFailed) continue;
+      if (this.plan.srcPort[i] !== srcPort) continue;
+      if (dstOff >= 0 && !sameBytes(data, dstOff, this.addrBytes[this.plan.dst[i]!]!)) continue;
+      return i;
+    }
+    return -1;
+  }
+
+  private answerSynAck(i: number, srcPort: number, seq: number, _data: Uint8Array): void {
+    const plan = this.plan;
+    const series = plan.series[plan.seriesOf[i]!]!;
+    const family = this.familyOf[plan.seriesOf[i]!] as 4 | 6;
+    const off = 0;
+    const len = writeRst(this.rstBuf, off, {
+      src: this.addrBytes[plan.src[i]!]!,
+      dst: this.addrBytes[plan.dst[i]!]!,
+      srcPort,
+      dstPort: series.dstPort,
+      seq,
+      dscp: series.dscp,
+      flowLabel: plan.flowLabel[i]!,
+    });
+    this.rstRecords[0] = off;
+    this.rstRecords[1] = len;
+    this.rstRecords[2] = plan.dst[i]!;
+    this.rstRecords[3] = 0;
+    this.engine
+      .txSocket(family)
+      .sendBatch(
+        { data: this.rstBuf, records: this.rstRecords, addresses: this.addrTable },
+        0,
+        1,
+        this.rstResults,
+      );
+  }
+  private readonly rstBuf = new Uint8Array(64);
+  private readonly rstRecords = new Uint32Array(SEND_RECORD_WORDS);
+  private readonly rstResults = new Uint32Array(SEND_RESULT_WORDS);
+
+  private addressText(meta: Uint8Array, off: number, family: 4 | 6): string {
+    for (let a = 0; a < this.addrBytes.length; a++) {
+      const b = this.addrBytes[a]!;
+      if (b.length === (family === 4 ? 4 : 16) && sameBytes(meta, off, b)) return this.plan.addresses[a]!;
+    }
+    return "unknown";
+  }
+
+  /** Arms the expiry timer for the next deadline, or finishes when nothing is pending. */
+  private schedule(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const now = this.engine.clock();
+    if (this.checkLimit(now)) return;
+    this.inflight.expire(now);
+    if (this.maybeFinish()) return;
+    const next = this.inflight.nextDeadline();
+    const limit = this.startMs + (this.engine.options.iterationLimitMs ?? Infinity);
+    const at = Math.min(next ?? limit, limit);
+    this.timer = setTimeout(() => this.schedule(), Math.max(1, at - now));
+  }
+
+  private checkLimit(now: number): boolean {
+    const limitMs = this.engine.options.iterationLimitMs;
+    if (limitMs === undefined || now - this.startMs < limitMs || this.finish === undefined) return false;
+    this.limitHit = true;
+    this.inflight.expire(Infinity);
+    for (let i = this.next; i < this.plan.count; i++) this.inflight.markSendFailed(i);
+    this.next = this.plan.count;
+    this.done();
+    return true;
+  }
+
+  private maybeFinish(): boolean {
+    if (this.next < this.plan.count || this.inflight.pending > 0 || this.finish === undefined) return false;
+    this.done();
+    return true;
+  }
+
+  private done(): void {
+    if (this.timer) clearTimeout(this.timer);
+    const finish = this.finish!;
+    this.finish = undefined;
+    const series = summarize(this.plan, this.inflight, this.counters);
+    for (const r of series) r.late += this.engine.takeCarriedLate(r.target, r.group);
+    finish({
+      series,
+      foreign: this.foreign,
+      durationMs: this.engine.clock() - this.startMs,
+      timedOut: this.limitHit,
+      socketDrops: this.engine.kernelDrops() - this.dropsAtStart,
+    });
+  }
+}
+
+function sameBytes(buf: Uint8Array, off: number, addr: Uint8Array): boolean {
+  for (let k = 0; k < addr.length; k++) if (buf[off + k] !== addr[k]) return false;
+  return true;
+}

@@ -1,0 +1,113 @@
+// What one iteration measured, per series (target × group): the numbers the metrics layer exports.
+// Built once at the end of an iteration from the in-flight table, plus the counters the receive path
+// keeps while the iteration runs (late, duplicates, ICMP errors by type/code, foreign replies).
+import { type InFlight, ProbeState } from "./inflight.js";
+import { percentile } from "./percentile.js";
+import type { ProbePlan } from "./plan.js";
+
+export interface SeriesResult {
+  target: string;
+  group: string;
+  /** Probes handed to the kernel. */
+  sent: number;
+  /** Sent probes that got no answer within their timeout. */
+  lost: number;
+  /** Probes the kernel refused to send (errno): not network loss. */
+  failed: number;
+  /** Answers that came after their probe timed out (the probe stays lost). */
+  late: number;
+  /** Second and later answers to the same probe. */
+  duplicates: number;
+  /** Answers whose RX timestamp preceded the TX timestamp (counted, not used as samples). */
+  negativeRtt: number;
+  /** Answers without both kernel timestamps (no RTT sample). */
+  untimed: number;
+  /** RTT samples in seconds, sorted. */
+  rtts: Float64Array;
+  /** ICMP errors that answered a probe, by "type/code" (e.g. "3/3" port unreachable). */
+  icmpErrors: Map<string, number>;
+}
+
+/** Per-series counters the receive path updates during the iteration. */
+export class SeriesCounters {
+  late: Uint32Array;
+  duplicates: Uint32Array;
+  icmpErrors: Map<string, number>[];
+  constructor(n: number) {
+    this.late = new Uint32Array(n);
+    this.duplicates = new Uint32Array(n);
+    this.icmpErrors = Array.from({ length: n }, () => new Map());
+  }
+}
+
+/** Replies that matched no probe, per destination address (the original's per-target gauges). */
+export interface ForeignCounters {
+  /** TCP replies whose acknowledgement matched no SYN we sent (tcpsyn_match_ack_fail_count). */
+  tcpAckMismatch: Map<string, number>;
+  /** Replies whose key matched a probe but whose ports did not (tcpsyn/udp_unreachable_port_mismatch_count). */
+  portMismatch: Map<string, number>;
+  /** Replies whose key matched a probe sent to another address or of another type. */
+  addressMismatch: number;
+}
+
+export function newForeignCounters(): ForeignCounters {
+  return { tcpAckMismatch: new Map(), portMismatch: new Map(), addressMismatch: 0 };
+}
+
+export function bump(m: Map<string, number>, k: string, n = 1): void {
+  m.set(k, (m.get(k) ?? 0) + n);
+}
+
+export function summarize(plan: ProbePlan, f: InFlight, c: SeriesCounters): SeriesResult[] {
+  const n = plan.series.length;
+  const sent = new Uint32Array(n);
+  const lost = new Uint32Array(n);
+  const failed = new Uint32Array(n);
+  const negative = new Uint32Array(n);
+  const untimed = new Uint32Array(n);
+  const samples: number[][] = Array.from({ length: n }, () => []);
+  for (let i = 0; i < plan.count; i++) {
+    const s = plan.seriesOf[i]!;
+    switch (f.state[i]) {
+      case ProbeState.SendFailed:
+        failed[s]!++;
+        break;
+      case ProbeState.TimedOut:
+      case ProbeState.Pending:
+        sent[s]!++;
+        lost[s]!++;
+        break;
+      case ProbeState.Answered: {
+        sent[s]!++;
+        const rtt = f.rttNs(i);
+        if (Number.isNaN(rtt)) untimed[s]!++;
+        else if (rtt < 0) negative[s]!++;
+        else samples[s]!.push(rtt / 1e9);
+        break;
+      }
+    }
+  }
+  return plan.series.map((series, s) => ({
+    target: series.target,
+    group: series.group,
+    sent: sent[s]!,
+    lost: lost[s]!,
+    failed: failed[s]!,
+    late: c.late[s]!,
+    duplicates: c.duplicates[s]!,
+    negativeRtt: negative[s]!,
+    untimed: untimed[s]!,
+    rtts: Float64Array.from(samples[s]!).sort(),
+    icmpErrors: c.icmpErrors[s]!,
+  }));
+}
+
+/** Loss ratio (0..1) of a series in this iteration; 0 when nothing was sent. */
+export function lossRatio(r: SeriesResult): number {
+  return r.sent === 0 ? 0 : r.lost / r.sent;
+}
+
+/** RTT percentile in seconds, undefined when the iteration has no sample (no fake 0). */
+export function rttPercentile(r: SeriesResult, p: number): number | undefined {
+  return percentile(r.rtts, p);
+}

@@ -1,0 +1,243 @@
+// The engine against the in-memory fake sockets and a scripted "network" that answers what was sent:
+// matching, RTT from kernel timestamps, loss, duplicates, late and forged replies, failed sends, and the
+// RST we owe a SYN-ACK. Privileges and real packets are covered by the lab tests.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { Engine } from "../../src/engine/engine.js";
+import { buildPlan, type PlanTargetInput } from "../../src/engine/plan.js";
+import { FakeBinding, type FakeSentPacket } from "../../src/native/fake.js";
+import { RawSockets } from "../../src/native/rawsock.js";
+import {
+  IPPROTO_ICMP,
+  IPPROTO_ICMPV6,
+  IPPROTO_TCP,
+  type ParsedPacket,
+  parseIPv4Packet,
+  parseIPv6Packet,
+  pseudoSum4,
+  pseudoSum6,
+  TcpFlag,
+  writeChecksum,
+  writeIcmpEcho,
+  writeIcmpErrorHeader,
+  writeIPv4Header,
+  writeTcpHeader,
+} from "../../src/packet/index.js";
+
+type Answer =
+  | { kind: "none" }
+  | { kind: "reply"; rttNs: bigint; times?: number; mutate?: (b: Uint8Array) => void; src?: Uint8Array };
+type Script = (p: ParsedPacket, sent: FakeSentPacket, index: number) => Answer;
+
+/** Builds the kernel-delivered form of a reply to `sent` (IPv4: with IP header; IPv6: transport only). */
+function replyTo(p: ParsedPacket, sent: FakeSentPacket): { protocol: number; bytes: Uint8Array } {
+  const v4 = p.family === 4;
+  const ipOff = v4 ? 20 : 0;
+  const buf = new Uint8Array(ipOff + 8 + sent.bytes.length);
+  const src = sent.dst;
+  const dst = v4 ? sent.bytes.subarray(12, 16) : sent.bytes.subarray(8, 24);
+  let len: number;
+  let protocol: number;
+  if (p.tcp) {
+    protocol = IPPROTO_TCP;
+    writeTcpHeader(buf, ipOff, {
+      srcPort: p.tcp.dstPort,
+      dstPort: p.tcp.srcPort,
+      seq: 7,
+      ack: (p.tcp.seq + 1) >>> 0,
+      flags: TcpFlag.SYN | TcpFlag.ACK,
+      window: 1000,
+    });
+    len = 20;
+    const ps = v4 ? pseudoSum4(src, 0, dst, 0, 6, 20) : pseudoSum6(src, 0, dst, 0, 6, 20);
+    writeChecksum(buf, ipOff, 20, ps, ipOff + 16);
+  } else if (p.icmp?.kind === "echo") {
+    protocol = v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+    writeIcmpEcho(buf, ipOff, v4 ? 0 : 129, p.icmp.id, p.icmp.seq);
+    len = 8;
+    writeChecksum(buf, ipOff, 8, v4 ? 0 : pseudoSum6(src, 0, dst, 0, 58, 8), ipOff + 2);
+  } else {
+    // UDP: port unreachable quoting the whole probe.
+    protocol = v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+    writeIcmpErrorHeader(buf, ipOff, v4 ? 3 : 1, v4 ? 3 : 4);
+    buf.set(sent.bytes, ipOff + 8);
+    len = 8 + sent.bytes.length;
+    writeChecksum(buf, ipOff, len, v4 ? 0 : pseudoSum6(src, 0, dst, 0, 58, len), ipOff + 2);
+  }
+  if (v4) writeIPv4Header(buf, 0, { totalLength: 20 + len, id: 1, df: false, ttl: 60, protocol, src, dst });
+  return { protocol, bytes: buf.subarray(0, ipOff + len) };
+}
+
+/** Answers every new packet sent by the engine's TX sockets according to `script`. */
+function network(fake: FakeBinding, script: Script): { stop(): void } {
+  let seen = 0;
+  let probes = 0;
+  const pending: { at: bigint; inject: () => void }[] = [];
+  const tick = setInterval(() => {
+    for (; seen < fake.sent.length; seen++) {
+      const sent = fake.sent[seen]!;
+      const p =
+        sent.socket.family === 4
+          ? parseIPv4Packet(sent.bytes, 0, sent.bytes.length)
+          : parseIPv6Packet(sent.bytes, 0, sent.bytes.length);
+      assert.ok(p, "the engine sends well-formed packets");
+      if (p.tcp && p.tcp.flags & TcpFlag.RST) continue;
+      const a = script(p, sent, probes++);
+      if (a.kind === "none") continue;
+      const r = replyTo(p, sent);
+      a.mutate?.(r.bytes);
+      for (let k = 0; k < (a.times ?? 1); k++) {
+        pending.push({
+          at: sent.tsNs + a.rttNs,
+          inject: () =>
+            fake.inject({
+              family: p.family,
+              protocol: r.protocol,
+              bytes: r.bytes,
+              src: a.src ?? sent.dst,
+              tsNs: sent.tsNs + a.rttNs,
+            }),
+        });
+      }
+    }
+    // Deliver what is due on the fake clock, then let the clock follow real time loosely.
+    fake.advance(1_000_000n);
+    for (let k = pending.length - 1; k >= 0; k--) {
+      if (pending[k]!.at <= fake.clockNs) {
+        pending[k]!.inject();
+        pending.splice(k, 1);
+      }
+    }
+  }, 1);
+  return { stop: () => clearInterval(tick) };
+}
+
+const T = (o: Partial<PlanTargetInput>): PlanTargetInput => ({
+  name: "t",
+  type: "TCPsyn",
+  family: "ipv4",
+  addresses: ["198.18.1.1"],
+  dstPort: 80,
+  nbPackets: 3,
+  dontFragment: true,
+  timeout: 0.2,
+  groups: [{ name: "g", srcPortA: 65000, srcPortZ: 65009, dscp: 0, src: "198.18.0.2" }],
+  ...o,
+});
+
+const v6group = [{ name: "g", srcPortA: 65000, srcPortZ: 65009, dscp: 0, src: "fd18::2" }];
+
+async function runWith(targets: PlanTargetInput[], script: Script) {
+  const fake = new FakeBinding();
+  fake.clockNs = BigInt(Date.now()) * 1_000_000n;
+  const engine = new Engine({
+    sockets: new RawSockets(fake),
+    families: [4, 6],
+    ports: { lo: 65000, hi: 65009 },
+    iterationLimitMs: 5000,
+  });
+  const net = network(fake, script);
+  try {
+    const plan = buildPlan(targets, () => assert.fail("sources are fixed"));
+    const result = await engine.run(plan);
+    return { result, fake };
+  } finally {
+    net.stop();
+    engine.close();
+  }
+}
+
+describe("engine (fake sockets)", () => {
+  test("all three types, both families: every probe matched, RTT from kernel timestamps", async () => {
+    const { result, fake } = await runWith(
+      [
+        T({ name: "syn4" }),
+        T({ name: "ping6", type: "ICMPping", family: "ipv6", addresses: ["fd18:1::1"], groups: v6group }),
+        T({ name: "udp4", type: "UDPunreachable", dstPort: 33434, payloadSize: 20 }),
+        T({
+          name: "udp6",
+          type: "UDPunreachable",
+          family: "ipv6",
+          addresses: ["fd18:1::2"],
+          dstPort: 33434,
+          payloadSize: 20,
+          groups: v6group,
+        }),
+      ],
+      () => ({ kind: "reply", rttNs: 250_000n }),
+    );
+    for (const s of result.series) {
+      assert.deepEqual([s.target, s.sent, s.lost, s.failed, s.rtts.length], [s.target, 3, 0, 0, 3]);
+      for (const r of s.rtts) assert.ok(Math.abs(r - 0.00025) < 1e-9, `${s.target} rtt ${r}`);
+    }
+    assert.equal(result.series.find((s) => s.target === "udp4")!.icmpErrors.get("3/3"), 3);
+    assert.equal(result.series.find((s) => s.target === "udp6")!.icmpErrors.get("1/4"), 3);
+    const rsts = fake.sent.filter((p) => p.bytes[9] === 6 && (p.bytes[20 + 13]! & TcpFlag.RST) !== 0);
+    assert.equal(rsts.length, 3, "each SYN-ACK gets our RST");
+    assert.equal(result.timedOut, false);
+  });
+
+  test("loss, duplicates and late answers are counted apart", async () => {
+    const { result } = await runWith([T({ nbPackets: 6, timeout: 0.05 })], (_p, _s, i) => {
+      if (i === 0) return { kind: "none" };
+      if (i === 1) return { kind: "reply", rttNs: 1_000_000n, times: 3 };
+      if (i === 2) return { kind: "reply", rttNs: 400_000_000n }; // after its 50 ms timeout
+      return { kind: "reply", rttNs: 1_000_000n };
+    });
+    const s = result.series[0]!;
+    assert.deepEqual([s.sent, s.lost, s.duplicates, s.rtts.length], [6, 2, 2, 4]);
+  });
+
+  test("forged replies never match: wrong ack, wrong source, wrong port", async () => {
+    const { result } = await runWith([T({ nbPackets: 3, timeout: 0.05 })], (_p, _s, i) => {
+      // The ack's top byte changed: the key falls outside every iteration's range.
+      if (i === 0)
+        return { kind: "reply", rttNs: 1_000_000n, mutate: (b) => (b[20 + 8] = (b[20 + 8]! + 0x80) & 0xff) };
+      if (i === 1) return { kind: "reply", rttNs: 1_000_000n, src: Uint8Array.of(198, 18, 9, 9) };
+      return { kind: "reply", rttNs: 1_000_000n, mutate: (b) => (b[20 + 1] = (b[20 + 1]! + 1) & 0xff) };
+    });
+    const s = result.series[0]!;
+    assert.deepEqual([s.sent, s.lost], [3, 3]);
+    assert.equal(result.foreign.tcpAckMismatch.get("198.18.1.1"), 1);
+    assert.equal(result.foreign.addressMismatch, 1);
+    assert.equal(result.foreign.portMismatch.get("t"), 1);
+  });
+
+  test("a failed send is counted as failed, not as network loss", async () => {
+    const fake = new FakeBinding();
+    fake.clockNs = BigInt(Date.now()) * 1_000_000n;
+    fake.failNext(101, 1); // ENETUNREACH
+    const engine = new Engine({
+      sockets: new RawSockets(fake),
+      families: [4],
+      ports: { lo: 65000, hi: 65009 },
+    });
+    try {
+      const net = network(fake, () => ({ kind: "reply", rttNs: 1000n }));
+      const r = await engine.run(buildPlan([T({ nbPackets: 2 })], () => "x"));
+      net.stop();
+      assert.deepEqual([r.series[0]!.failed, r.series[0]!.sent, r.series[0]!.lost], [1, 1, 0]);
+    } finally {
+      engine.close();
+    }
+  });
+
+  test("global.timeout bounds an iteration", async () => {
+    const fake = new FakeBinding();
+    const engine = new Engine({
+      sockets: new RawSockets(fake),
+      families: [4],
+      ports: { lo: 65000, hi: 65009 },
+      iterationLimitMs: 100,
+    });
+    try {
+      const t0 = performance.now();
+      const r = await engine.run(buildPlan([T({ nbPackets: 2, timeout: 10 })], () => "x"));
+      assert.ok(performance.now() - t0 < 2000);
+      assert.equal(r.timedOut, true);
+      assert.equal(r.series[0]!.lost, 2);
+    } finally {
+      engine.close();
+    }
+  });
+});
