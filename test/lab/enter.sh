@@ -54,12 +54,34 @@ if [ "$#" -eq 0 ]; then
 fi
 
 self=$(readlink -f "$0")
-# --kill-child: if unshare itself dies (even by SIGKILL), the kernel sends SIGKILL to PID 1 of the
-# new namespace (PR_SET_PDEATHSIG), which takes every process of the namespace with it.
+# --kill-child: if unshare dies (even by SIGKILL), the kernel sends SIGKILL to PID 1 of the new
+# namespace (PR_SET_PDEATHSIG), which takes every process of the namespace with it.
 set -- --net --mount --pid --fork --kill-child --mount-proc --propagation private \
   env NETPROBIFY_LAB_STAGE=inside sh "$self" "$@"
 if [ "$(id -u)" -ne 0 ]; then
   # Unprivileged: a user namespace mapping us to root gives the capabilities the lab needs there.
-  exec unshare --user --map-root-user "$@"
+  set -- --user --map-root-user "$@"
 fi
-exec unshare "$@"
+# This shell stays as the process callers see and signal. unshare blocks SIGTERM/SIGINT while it
+# waits for its child, so a `kill` or `timeout --foreground` aimed at it alone would do nothing:
+# this shell forwards TERM/INT/HUP to the namespace's PID 1 instead, which passes them to CMD.
+# setpriv --pdeathsig KILL: if this shell is SIGKILLed, unshare gets SIGKILL, and with it the namespace.
+exec 3<&0
+setpriv --pdeathsig KILL unshare "$@" <&3 3<&- &
+upid=$!
+exec 3<&-
+forward() {
+  for c in $(cat "/proc/$upid/task/$upid/children" 2>/dev/null); do kill "-$1" "$c" 2>/dev/null || true; done
+}
+trap 'forward TERM' TERM
+trap 'forward INT' INT
+trap 'forward HUP' HUP
+set +e
+while :; do
+  wait "$upid"
+  rc=$?
+  if [ "$rc" -gt 128 ] && kill -0 "$upid" 2>/dev/null; then
+    continue
+  fi
+  exit "$rc"
+done
