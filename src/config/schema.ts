@@ -86,6 +86,11 @@ export const globalSchema = expect(
     disable_dynamic_inventories: list(text(), "inventory module names")
       .default([])
       .describe("Dynamic inventory modules not to start."),
+    max_packets_per_second: int(1)
+      .optional()
+      .describe(
+        "New in this implementation: cap on the packets per second the whole probe sends (token bucket, one send batch of burst). Unset: no cap beyond interval_packets.",
+      ),
     max_addresses_per_target: int(1)
       .default(65536)
       .describe("New in this implementation: the most addresses one target's subnet or range may expand to."),
