@@ -7,10 +7,17 @@ import { run } from "./exec.js";
 import { createLab } from "./lab.js";
 
 const [mode, parentNsFile] = process.argv.slice(2);
-const lab = await createLab({ targets: [{ name: "x", impair: { to: { delayMs: 1 } }, tcpPorts: [80] }] });
-await lab.capture({ iface: lab.target("x").hostIf });
+// `node --test dist/test/` (Node 20) runs every .js under a test/ directory as a test file, this
+// one included, without arguments: then it does nothing.
+const lab =
+  mode === undefined
+    ? undefined
+    : await createLab({ targets: [{ name: "x", impair: { to: { delayMs: 1 } }, tcpPorts: [80] }] });
+if (lab) await lab.capture({ iface: lab.target("x").hostIf });
 
-if (mode === "exit") {
+if (mode === undefined || !lab) {
+  // imported or run bare: nothing to do
+} else if (mode === "exit") {
   process.stdout.write(
     `${JSON.stringify({ namespaces: lab.namespaces, hostIfs: lab.hostIfs, pids: lab.procs.pids() })}\n`,
   );
