@@ -63,6 +63,31 @@ describe("lab basics (needs root)", () => {
     assert.deepEqual(JSON.parse(routes.stdout || "[]"), []);
   });
 
+  test("assertIsolated refuses a namespace that is not sealed (needs root)", async () => {
+    const saved = process.env.NETPROBIFY_LAB;
+    delete process.env.NETPROBIFY_LAB;
+    try {
+      await assert.rejects(assertIsolated(), /NETPROBIFY_LAB is not 1/);
+    } finally {
+      process.env.NETPROBIFY_LAB = saved;
+    }
+    // A default route (here into loopback, harmless) is refused ...
+    await run("ip", ["route", "add", "default", "dev", "lo"]);
+    try {
+      await assert.rejects(assertIsolated(), /default route present/);
+    } finally {
+      await run("ip", ["route", "del", "default", "dev", "lo"]);
+    }
+    // ... and so is an interface the lab did not make.
+    await run("ip", ["link", "add", "name", "stray0", "type", "veth", "peer", "name", "stray1"]);
+    try {
+      await assert.rejects(assertIsolated(), /unexpected interface stray0/);
+    } finally {
+      await run("ip", ["link", "del", "stray0"]);
+    }
+    await assertIsolated();
+  });
+
   test("ICMP rate limits are off in targets by default (needs root)", async () => {
     const ns = lab.target("a").ns;
     assert.equal(await readSysctl(ns, "net.ipv4.icmp_ratelimit"), "0");
