@@ -70,6 +70,8 @@ export interface IterationResult {
   timedOut: boolean;
   /** Kernel receive-queue drops seen on the RX sockets during the iteration. */
   socketDrops: number;
+  /** Per-probe detail (keys, states, kernel timestamps), for tests and benchmarks. */
+  inflight: InFlight;
 }
 
 interface RxSocket {
@@ -528,6 +530,7 @@ class Iteration {
       durationMs: this.engine.clock() - this.startMs,
       timedOut: this.limitHit,
       socketDrops: this.engine.kernelDrops() - this.dropsAtStart,
+      inflight: this.inflight,
     });
   }
 }
