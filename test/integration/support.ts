@@ -4,6 +4,7 @@
 import { Engine, type EngineOptions } from "../../src/engine/engine.js";
 import { buildPlan, type PlanTargetInput, type ProbePlan } from "../../src/engine/plan.js";
 import { type ParsedPacket, parseIPv4Packet, parseIPv6Packet } from "../../src/packet/index.js";
+import { replyKey } from "../../src/probes/kinds.js";
 import type { PcapRecord } from "../lab/pcap.js";
 
 export type { PlanTargetInput, ProbePlan };
@@ -34,4 +35,48 @@ export function parseCaptured(rec: PcapRecord, linkHeader = 14): ParsedPacket | 
     : v === 6
       ? parseIPv6Packet(b, linkHeader, b.length - linkHeader)
       : undefined;
+}
+
+/** What the wire saw of one probe: when it left, when its first answer came back, how many answers. */
+export interface WireProbe {
+  txNs: bigint;
+  rxNs: bigint | undefined;
+  answers: number;
+}
+
+/** The matching key an outgoing probe carries (as the engine stamps it), or undefined. */
+function probeKey(p: ParsedPacket): number | undefined {
+  if (p.tcp && p.tcp.flags === 0x02) return p.tcp.seq;
+  if (p.icmp?.kind === "echo" && !p.icmp.reply) return ((p.icmp.id << 16) | p.icmp.seq) >>> 0;
+  if (p.udp && p.udp.payloadLength >= 4) return 0; // the tag: read from the buffer by the caller
+  return undefined;
+}
+
+/**
+ * Indexes a capture taken on the test namespace's side of a lab link by probe key: each probe's wire
+ * departure and the arrival of its first answer (SYN-ACK/RST, echo reply, or ICMP error quoting it).
+ */
+export function wireProbes(records: readonly PcapRecord[], linkHeader = 14): Map<number, WireProbe> {
+  const out = new Map<number, WireProbe>();
+  for (const rec of records) {
+    const p = parseCaptured(rec, linkHeader);
+    if (!p) continue;
+    let key = probeKey(p);
+    if (key !== undefined && p.udp) {
+      const o = p.udp.payloadOffset;
+      key =
+        ((rec.data[o]! << 24) | (rec.data[o + 1]! << 16) | (rec.data[o + 2]! << 8) | rec.data[o + 3]!) >>> 0;
+    }
+    if (key !== undefined) {
+      if (!out.has(key)) out.set(key, { txNs: rec.tsNs, rxNs: undefined, answers: 0 });
+      continue;
+    }
+    const r = replyKey(p);
+    if (!r || r.key === undefined) continue;
+    const w = out.get(r.key);
+    if (!w) continue;
+    w.answers++;
+    if (w.rxNs === undefined) w.rxNs = rec.tsNs;
+  }
+  return out;
 }

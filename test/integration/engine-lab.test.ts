@@ -1,0 +1,109 @@
+// The probing engine on the real path (raw sockets, kernel timestamps, BPF) against lab targets, with
+// a tcpdump capture of the same link as the referee: what netprobify reports must be what happened on
+// the wire. Needs root (lab namespaces, raw sockets, tcpdump); runs inside test/lab/enter.sh.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import type { ProbeKind } from "../../src/engine/plan.js";
+import { kernelSources } from "../../src/targets/source.js";
+import { createLab, type Lab } from "../lab/lab.js";
+import { buildPlan, labEngine, type PlanTargetInput, warmUp, wireProbes } from "./support.js";
+
+const KINDS: ProbeKind[] = ["TCPsyn", "ICMPping", "UDPunreachable"];
+
+async function targetsFor(addresses: { v4: string[]; v6: string[] }, nbPackets: number, timeout = 1) {
+  const all: [string, "ipv4" | "ipv6"][] = [
+    ...addresses.v4.map((a) => [a, "ipv4"] as [string, "ipv4"]),
+    ...addresses.v6.map((a) => [a, "ipv6"] as [string, "ipv6"]),
+  ];
+  const src = await kernelSources(all.slice(0, 1).concat(all.filter((x) => x[1] === "ipv6").slice(0, 1)));
+  const s4 = src.get(addresses.v4[0]!)!;
+  const s6 = src.get(addresses.v6[0]!)!;
+  const out: PlanTargetInput[] = [];
+  for (const type of KINDS) {
+    for (const family of ["ipv4", "ipv6"] as const) {
+      out.push({
+        name: `${type}-${family}`,
+        type,
+        family,
+        addresses: family === "ipv4" ? addresses.v4 : addresses.v6,
+        dstPort: type === "TCPsyn" ? 80 : 33434,
+        nbPackets,
+        dontFragment: true,
+        payloadSize: type === "UDPunreachable" ? 12 : undefined,
+        timeout,
+        groups: [{ name: "g", srcPortA: 61000, srcPortZ: 61015, dscp: 0, src: family === "ipv4" ? s4 : s6 }],
+      });
+    }
+  }
+  return out;
+}
+
+describe("engine in the lab (needs root)", () => {
+  let lab: Lab;
+  before(async () => {
+    lab = await createLab({
+      targets: [
+        { name: "many", rangeSize: 1024 },
+        { name: "lossy", rangeSize: 64 },
+      ],
+    });
+  });
+  after(async () => {
+    await lab?.destroy();
+  });
+
+  test("0 % loss: 1,000 targets × 10 packets, three types × two families, all answered, counts equal the wire", async () => {
+    const t = lab.target("many");
+    const targets = await targetsFor({ v4: t.range!.all4(1000), v6: t.range!.all6(1000) }, 10);
+    const engine = labEngine(targets);
+    try {
+      await warmUp();
+      const cap = await lab.capture({ iface: t.hostIf, bufferKiB: 65536 });
+      const r = await engine.run(buildPlan(targets, () => assert.fail("sources are fixed")));
+      const wire = wireProbes((await cap.stop()).records);
+      for (const s of r.series) {
+        assert.deepEqual([s.target, s.sent, s.lost, s.failed], [s.target, 10_000, 0, 0]);
+        assert.equal(s.rtts.length + s.untimed, 10_000, `${s.target}: every answer is a sample or untimed`);
+      }
+      assert.equal(r.socketDrops, 0);
+      // The referee: every probe left and was answered on the wire.
+      let answered = 0;
+      for (let i = 0; i < r.inflight.count; i++)
+        if (wire.get(r.inflight.keyOf(i))?.rxNs !== undefined) answered++;
+      assert.equal(answered, r.inflight.count);
+    } finally {
+      engine.close();
+    }
+  });
+
+  for (const pct of [5, 30]) {
+    test(`${pct} % injected loss: reported lost equals the probes unanswered on the wire, exactly`, async () => {
+      const t = lab.target("lossy");
+      const targets = await targetsFor({ v4: t.range!.all4(50), v6: t.range!.all6(50) }, 20, 0.5);
+      await lab.setLoss("lossy", pct, "to");
+      const engine = labEngine(targets);
+      try {
+        await warmUp();
+        const cap = await lab.capture({ iface: t.hostIf, bufferKiB: 65536 });
+        const r = await engine.run(buildPlan(targets, () => assert.fail("sources are fixed")));
+        const wire = wireProbes((await cap.stop()).records);
+        let unanswered = 0;
+        for (let i = 0; i < r.inflight.count; i++)
+          if (wire.get(r.inflight.keyOf(i))?.rxNs === undefined) unanswered++;
+        const lost = r.series.reduce((n, s) => n + s.lost, 0);
+        const sent = r.series.reduce((n, s) => n + s.sent, 0);
+        assert.equal(sent, 6 * 50 * 20);
+        assert.equal(lost, unanswered, "exactly the probes the wire saw unanswered");
+        // And the injected rate is roughly what was asked (binomial, 6000 probes).
+        const expected = (sent * pct) / 100;
+        assert.ok(
+          Math.abs(lost - expected) < 6 * Math.sqrt(expected),
+          `lost ${lost}, expected about ${expected}`,
+        );
+      } finally {
+        engine.close();
+        await lab.setLoss("lossy", 0, "to");
+      }
+    });
+  }
+});
