@@ -3,6 +3,7 @@
 // the wire. Needs root (lab namespaces, raw sockets, tcpdump); runs inside test/lab/enter.sh.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { percentile } from "../../src/engine/percentile.js";
 import type { ProbeKind } from "../../src/engine/plan.js";
 import { kernelSources } from "../../src/targets/source.js";
 import { createLab, type Lab } from "../lab/lab.js";
@@ -45,6 +46,11 @@ describe("engine in the lab (needs root)", () => {
       targets: [
         { name: "many", rangeSize: 1024 },
         { name: "lossy", rangeSize: 64 },
+        {
+          name: "far",
+          rangeSize: 64,
+          impair: { to: { delayMs: 10, jitterMs: 2.5 }, from: { delayMs: 10, jitterMs: 2.5 } },
+        },
       ],
     });
   });
@@ -106,4 +112,46 @@ describe("engine in the lab (needs root)", () => {
       }
     });
   }
+
+  test("20 ms ± 5 ms injected delay: reported p50/p95 within 5 µs of the wire's", async () => {
+    const t = lab.target("far");
+    const targets = (await targetsFor({ v4: t.range!.all4(20), v6: t.range!.all6(20) }, 10, 2)).filter(
+      (x) => x.type !== "UDPunreachable" || x.family === "ipv4",
+    );
+    const engine = labEngine(targets, { pps: 5000 });
+    try {
+      await warmUp();
+      const cap = await lab.capture({ iface: t.hostIf, bufferKiB: 65536 });
+      const r = await engine.run(buildPlan(targets, () => assert.fail("sources are fixed")));
+      const wire = wireProbes((await cap.stop()).records);
+      const reported: number[] = [];
+      const onWire: number[] = [];
+      for (let i = 0; i < r.inflight.count; i++) {
+        const w = wire.get(r.inflight.keyOf(i));
+        const rtt = r.inflight.rttNs(i);
+        if (w?.rxNs === undefined || Number.isNaN(rtt)) continue;
+        reported.push(rtt);
+        onWire.push(Number(w.rxNs - w.txNs));
+      }
+      assert.ok(
+        reported.length >= 0.99 * r.inflight.count,
+        `compared ${reported.length} of ${r.inflight.count}`,
+      );
+      reported.sort((a, b) => a - b);
+      onWire.sort((a, b) => a - b);
+      const pct = (xs: number[], p: number) => percentile(xs, p)!;
+      for (const p of [50, 95]) {
+        const diffUs = Math.abs(pct(reported, p) - pct(onWire, p)) / 1000;
+        assert.ok(
+          diffUs < 5,
+          `p${p}: reported ${(pct(reported, p) / 1e6).toFixed(4)} ms, wire ${(pct(onWire, p) / 1e6).toFixed(4)} ms, diff ${diffUs.toFixed(2)} µs`,
+        );
+      }
+      // The delay was really injected: the median is near 20 ms and the spread near ±5 ms.
+      assert.ok(Math.abs(pct(onWire, 50) / 1e6 - 20) < 2, `wire p50 ${pct(onWire, 50) / 1e6} ms`);
+      for (const s of r.series) assert.equal(s.lost, 0, s.target);
+    } finally {
+      engine.close();
+    }
+  });
 });
