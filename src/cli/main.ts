@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { formatDiagnostic } from "../config/format.js";
 import { loadConfig } from "../config/load.js";
 import { ConfigError, ExitCode, exitCodeFor, NetprobifyError, UsageError } from "../errors.js";
+import { runOnce } from "./once.js";
 import { formatSummary, summarize } from "./summary.js";
 
 export interface Io {
@@ -24,6 +25,7 @@ const HELP = `netprobify ${VERSION}: packet loss and latency prober for Promethe
 Usage:
   netprobify [CONFIG]              run the prober (CONFIG defaults to ./${DEFAULT_CONFIG})
   netprobify run [CONFIG]          same
+  netprobify run --once [CONFIG]   probe one iteration and print the results (needs CAP_NET_RAW)
   netprobify check [--json] [CONFIG]
                                    validate CONFIG and print what it will probe
   netprobify --help | --version
@@ -61,9 +63,12 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
   const args = first === "check" || first === "run" ? rest : positionals;
   if (args.length > 1) throw new UsageError(`too many arguments: ${args.join(" ")}`);
   const file = args[0] ?? DEFAULT_CONFIG;
-  if (command === "check") return check(file, values.json === true, io);
+  if (command === "check") {
+    if (values.once) throw new UsageError("--once applies to the run command only");
+    return check(file, values.json === true, io);
+  }
   if (values.json) throw new UsageError("--json applies to the check command only");
-  return run(file, io);
+  return run(file, values.once === true, io);
 }
 
 function parse(argv: string[]) {
@@ -75,6 +80,7 @@ function parse(argv: string[]) {
       help: { type: "boolean", short: "h" },
       version: { type: "boolean", short: "V" },
       json: { type: "boolean" },
+      once: { type: "boolean" },
     },
   });
 }
@@ -91,12 +97,13 @@ async function check(file: string, json: boolean, io: Io): Promise<number> {
   return ExitCode.OK;
 }
 
-async function run(file: string, io: Io): Promise<number> {
+async function run(file: string, once: boolean, io: Io): Promise<number> {
   const config = await loadConfig(file);
   for (const w of config.warnings) io.err(formatDiagnostic(file, w));
+  if (once) return runOnce(config, io);
   throw new NetprobifyError(
     "NPF_NOT_IMPLEMENTED",
-    "the probing daemon is not part of this version yet; `netprobify check` validates a configuration",
+    "the probing daemon is not part of this version yet; `netprobify run --once` probes one iteration, `netprobify check` validates",
     ExitCode.SOFTWARE,
   );
 }

@@ -297,6 +297,7 @@ class Iteration {
   }
 
   private sendLoop(pacer: Pacer): void {
+    if (this.finish === undefined) return; // already settled (e.g. stopped by the hard limit)
     const now = this.engine.clock();
     if (this.checkLimit(now)) return;
     while (this.next < this.plan.count) {
@@ -491,6 +492,7 @@ class Iteration {
   private schedule(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.finish === undefined) return; // settled: arm nothing that would keep the process alive
     const now = this.engine.clock();
     if (this.checkLimit(now)) return;
     this.inflight.expire(now);

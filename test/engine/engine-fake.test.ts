@@ -222,6 +222,15 @@ describe("engine (fake sockets)", () => {
     }
   });
 
+  test("a settled iteration leaves no timer behind (the process can exit)", async () => {
+    await runWith([T({ nbPackets: 3, timeout: 30 })], () => ({ kind: "reply", rttNs: 1000n }));
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(
+      process.getActiveResourcesInfo().filter((x) => x === "Timeout"),
+      [],
+    );
+  });
+
   test("global.timeout bounds an iteration", async () => {
     const fake = new FakeBinding();
     const engine = new Engine({
