@@ -56,8 +56,16 @@ export class Pacer {
     while (this.round + 1 < o.roundStart.length && o.roundStart[this.round + 1]! <= next) this.round++;
     const roundOpensAt = this.t0 + this.round * o.roundIntervalMs;
     if (nowMs < roundOpensAt) return { n: 0, wakeAtMs: roundOpensAt };
-    const roundEnd = this.round + 1 < o.roundStart.length ? o.roundStart[this.round + 1]! : o.count;
-    let n = Math.min(max, roundEnd - next);
+    // Release up to the end of the last round that is already open (one batch may span rounds).
+    let r = this.round;
+    while (
+      r + 1 < o.roundStart.length &&
+      this.t0 + (r + 1) * o.roundIntervalMs <= nowMs &&
+      o.roundStart[r + 1]! < next + max
+    )
+      r++;
+    const openEnd = r + 1 < o.roundStart.length ? o.roundStart[r + 1]! : o.count;
+    let n = Math.min(max, openEnd - next);
     if (o.pps !== Infinity) {
       n = Math.min(n, Math.floor(this.tokens));
       if (n <= 0) return { n: 0, wakeAtMs: nowMs + ((1 - this.tokens) * 1000) / o.pps };

@@ -183,6 +183,9 @@ export function buildPlan(
     flowLabel: new Uint32Array(count),
     roundStart: new Uint32Array(rounds),
   };
+  // Within a round, IPv4 lanes go before IPv6 ones (stable otherwise): consecutive packets of one
+  // family leave in one sendmmsg call instead of alternating sockets.
+  lanes.sort((a, b) => (a.target.family === b.target.family ? 0 : a.target.family === "ipv4" ? -1 : 1));
   let i = 0;
   for (let k = 0; k < rounds; k++) {
     plan.roundStart[k] = i;

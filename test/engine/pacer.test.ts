@@ -63,6 +63,27 @@ describe("Pacer", () => {
     assert.ok(t[count - 1]! >= 140);
   });
 
+  test("a batch spans rounds that are already open (no tiny sends when interval_packets is 0)", () => {
+    const p = new Pacer({
+      pps: Infinity,
+      burst: 64,
+      roundIntervalMs: 0,
+      roundStart: [0, 3, 6, 9],
+      count: 12,
+    });
+    p.start(0);
+    assert.deepEqual(p.take(0, 0, 64), { n: 12 });
+    const q = new Pacer({
+      pps: Infinity,
+      burst: 64,
+      roundIntervalMs: 10,
+      roundStart: [0, 3, 6, 9],
+      count: 12,
+    });
+    q.start(0);
+    assert.deepEqual(q.take(25, 0, 64), { n: 9 }, "rounds 0-2 are open at 25 ms, round 3 opens at 30");
+  });
+
   test("refuses nonsense", () => {
     assert.throws(
       () => new Pacer({ pps: 0, burst: 1, roundIntervalMs: 0, roundStart: [0], count: 1 }),
