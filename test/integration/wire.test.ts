@@ -282,4 +282,39 @@ describe("probes on the wire (needs root)", () => {
       assert.equal(seen.size, probes(v).length, `${v.name}: every probe's padding differs`);
     }
   });
+
+  // ---- Engine bugs (these fail until src/ is fixed) ----
+
+  test("engine bug: a SYN with data to a closed port is answered by a RST acknowledging seq + 1 + data; it must match", () => {
+    // The wire shows why: each RST acknowledges the SYN and its 80 data bytes (RFC 793; Linux
+    // tcp_v4_send_reset / tcp_v6_send_reset), so ack - 1 is not the probe's key.
+    const rstAcks = new Set(
+      all
+        .filter((p) => p.proto === 6 && p.sport === 81 && (p.frame[p.l4 + 13]! & 0x04) !== 0)
+        .map((p) => p.frame.readUInt32BE(p.l4 + 8)),
+    );
+    const sent = all.filter((p) => isProbe(p) && p.proto === 6 && p.dport === 81);
+    assert.equal(sent.length, 10);
+    for (const p of sent) assert.ok(rstAcks.has((probeKey(p)! + 1 + 80) >>> 0), "RST acks seq + 1 + 80");
+    for (const f of FAMILIES) {
+      assert.deepEqual(
+        counts(seriesOf(bugResult, `tcp-data-closed-${f}`)),
+        [5, 0, 0, 0, 0],
+        `IPv${f.at(-1)}`,
+      );
+    }
+    assert.deepEqual(
+      [
+        bugResult.foreign.tcpAckMismatch.size,
+        bugResult.foreign.portMismatch.size,
+        bugResult.foreign.addressMismatch,
+      ],
+      [0, 0, 0],
+      "no answer may be counted as foreign (or matched to another probe)",
+    );
+  });
+
+  test("engine bug: UDP over IPv6 at the default payload size (8 bytes, no tag) must be matched", () => {
+    assert.deepEqual(counts(seriesOf(bugResult, "udp6-default-size")), [5, 0, 0, 0, 0]);
+  });
 });
