@@ -1,0 +1,112 @@
+// The C reference prober (bench/ref/rawref.c) from TypeScript: compiled on demand with the system
+// compiler into build/bench/ (named by a hash of its source, written under a temporary name and
+// renamed, so a stale or half-written binary is never run), and run to completion with its one JSON
+// line parsed. It runs in the caller's network namespace: inside the lab, like everything that sends.
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { repoRoot } from "../../test/lab/native.js";
+
+/** What rawref prints (one JSON object). */
+export interface RawrefResult {
+  family: number;
+  mode: "send" | "match";
+  count: number;
+  failed: number;
+  matched: number;
+  send_seconds: number;
+  send_pps: number;
+  total_seconds: number;
+  match_pps: number;
+}
+
+export interface RawrefArgs {
+  family: 4 | 6;
+  src: string;
+  /** First destination; probe i goes to dst + (i % targets) in the last 16 bits. */
+  dst: string;
+  targets: number;
+  dstPort: number;
+  sportLo: number;
+  sportHi: number;
+  count: number;
+  batch: number;
+  mode: "send" | "match";
+  timeoutMs?: number;
+}
+
+let compiled: Promise<string> | undefined;
+
+/** Path of the compiled reference, building it (cc -O2 -pthread) if this source was never built. */
+export function rawrefBinary(): Promise<string> {
+  compiled ??= compile();
+  return compiled;
+}
+
+async function compile(): Promise<string> {
+  const root = repoRoot();
+  const src = resolve(root, "bench/ref/rawref.c");
+  const hash = createHash("sha256").update(readFileSync(src)).digest("hex").slice(0, 12);
+  const dir = resolve(root, "build/bench");
+  const out = join(dir, `rawref-${hash}`);
+  if (existsSync(out)) return out;
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${out}.tmp-${process.pid}`;
+  try {
+    await exec("cc", ["-O2", "-pthread", "-Wall", "-o", tmp, src], 60_000);
+    renameSync(tmp, out);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+  return out;
+}
+
+/** Runs the reference once and returns its result. */
+export async function runRawref(a: RawrefArgs): Promise<RawrefResult> {
+  const bin = await rawrefBinary();
+  const argv = [
+    ["--family", a.family],
+    ["--src", a.src],
+    ["--dst", a.dst],
+    ["--targets", a.targets],
+    ["--dst-port", a.dstPort],
+    ["--sport-lo", a.sportLo],
+    ["--sport-hi", a.sportHi],
+    ["--count", a.count],
+    ["--batch", a.batch],
+    ["--mode", a.mode],
+    ["--timeout-ms", a.timeoutMs ?? 1000],
+  ].flatMap(([k, v]) => [String(k), String(v)]);
+  const out = await exec(bin, argv, 120_000);
+  const line = out.trim().split("\n").pop() ?? "";
+  try {
+    return JSON.parse(line) as RawrefResult;
+  } catch {
+    throw new Error(`rawref printed no JSON: ${JSON.stringify(out)}`);
+  }
+}
+
+function exec(cmd: string, args: readonly string[], timeoutMs: number): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolvePromise(stdout);
+      else reject(new Error(`${cmd} ${args.join(" ")} failed (${signal ?? code}): ${stderr.trim()}`));
+    });
+  });
+}

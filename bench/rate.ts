@@ -1,0 +1,293 @@
+// How fast netprobify's raw packet path is, against the machine's own limit. In one lab (a target
+// answering RST for 1000 addresses) and for IPv4 and IPv6, it measures:
+//   - the C reference (bench/ref/rawref.c): send-only rate and send+match rate (two threads);
+//   - the addon alone: precomputed SYNs through RawSockets.openTx + sendBatch (batches of 64 and
+//     256), TX timestamps on and drained as the engine does;
+//   - the real engine: one iteration of the same probes (build, send, receive, match, kernel
+//     timestamps), matched probes per second = answered probes / iteration time;
+// each a few times after a warm-up (the kernel enables timestamping lazily), and prints best and
+// median, ratios addon ÷ C, a markdown table, and JSON in build/bench/rate.json.
+// Run: npx tsc -p tsconfig.json && sh test/lab/enter.sh node dist/bench/rate.js [--count N] [--runs R]
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, release } from "node:os";
+import { resolve } from "node:path";
+import { ProbeState } from "../src/engine/inflight.js";
+import {
+  type RawSocket,
+  RawSockets,
+  SEND_RECORD_WORDS,
+  SEND_RESULT_WORDS,
+  TX_TS_WORDS,
+} from "../src/native/rawsock.js";
+import { addressBytes, buildPacket } from "../src/packet/index.js";
+import { kernelSource } from "../src/targets/source.js";
+import { buildPlan, labEngine, type PlanTargetInput } from "../test/integration/support.js";
+import { createLab } from "../test/lab/lab.js";
+import { repoRoot } from "../test/lab/native.js";
+import { runRawref } from "./lib/rawref.js";
+import { intFlag, markdownTable, type RateSummary, summarizeRates, thousands } from "./lib/stats.js";
+
+const argv = process.argv.slice(2);
+const TARGETS = 1000;
+const COUNT = Math.ceil(intFlag(argv, "count", 200_000) / TARGETS) * TARGETS;
+const RUNS = intFlag(argv, "runs", 3);
+const DST_PORT = 81; // closed: the target's kernel answers RST
+const SPORT_LO = 61000; // outside net.ipv4.ip_local_port_range
+const SPORT_HI = 61015;
+const EAGAIN = 11;
+const ENOBUFS = 105;
+
+interface Measure {
+  family: 4 | 6;
+  name: string;
+  kind: "send" | "match";
+  impl: "C" | "addon";
+  batch: number;
+  run: (count: number) => Promise<{ pps: number; detail: Record<string, number> }>;
+}
+
+/** Precomputed SYNs for the addon send-only measurement: one buffer, one record per packet. */
+function precompute(family: 4 | 6, src: string, dsts: readonly string[], count: number) {
+  const stride = family === 4 ? 40 : 60;
+  const data = new Uint8Array(count * stride);
+  const records = new Uint32Array(count * SEND_RECORD_WORDS);
+  const addresses = new Uint8Array(dsts.length * 16);
+  const dstBytes = dsts.map(addressBytes);
+  dstBytes.forEach((a, i) => {
+    addresses.set(a, i * 16);
+  });
+  const srcBytes = addressBytes(src);
+  for (let i = 0; i < count; i++) {
+    const t = i % dsts.length;
+    const len = buildPacket(data, i * stride, {
+      protocol: "tcp-syn",
+      src: srcBytes,
+      dst: dstBytes[t]!,
+      srcPort: SPORT_LO + (i % (SPORT_HI - SPORT_LO + 1)),
+      dstPort: DST_PORT,
+      seq: i,
+      id: i & 0xffff,
+      df: true,
+    });
+    const r = i * SEND_RECORD_WORDS;
+    records[r] = i * stride;
+    records[r + 1] = len;
+    records[r + 2] = t;
+    records[r + 3] = 0;
+  }
+  return { data, records, addresses };
+}
+
+/** Sends `count` precomputed packets as fast as sendBatch takes them; drains TX timestamps per batch. */
+function addonSend(sock: RawSocket, batch: ReturnType<typeof precompute>, count: number, size: number) {
+  const results = new Uint32Array(size * SEND_RESULT_WORDS);
+  const ts = new Uint32Array(256 * TX_TS_WORDS);
+  let failed = 0;
+  let retries = 0;
+  let stamps = 0;
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < count; ) {
+    const n = Math.min(size, count - i);
+    const sent = sock.sendBatch(batch, i, n, results);
+    let done = n;
+    if (sent !== n) {
+      for (let k = 0; k < n; k++) {
+        const e = results[k * SEND_RESULT_WORDS]!;
+        if (e === EAGAIN || e === ENOBUFS) {
+          done = k;
+          retries++;
+          break;
+        }
+        if (e !== 0) failed++;
+      }
+    }
+    i += done;
+    for (let m = sock.readTxTimestamps(ts, 256); m > 0; m = sock.readTxTimestamps(ts, 256)) stamps += m;
+  }
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  for (let m = sock.readTxTimestamps(ts, 256); m > 0; m = sock.readTxTimestamps(ts, 256)) stamps += m;
+  return { pps: count / seconds, detail: { seconds, failed, retries, txTimestamps: stamps } };
+}
+
+async function main(): Promise<void> {
+  const lab = await createLab({ targets: [{ name: "rst", rangeSize: 1024 }] });
+  const socks = new RawSockets();
+  const engines: { close(): void }[] = [];
+  const txs: RawSocket[] = [];
+  try {
+    const range = lab.target("rst").range!;
+    const measures: Measure[] = [];
+    for (const family of [4, 6] as const) {
+      const dsts = family === 4 ? range.all4(TARGETS) : range.all6(TARGETS);
+      const src = await kernelSource(dsts[0]!, family === 4 ? "ipv4" : "ipv6");
+      const ref = (mode: "send" | "match", batch: number) => async (count: number) => {
+        const r = await runRawref({
+          family,
+          src,
+          dst: dsts[0]!,
+          targets: TARGETS,
+          dstPort: DST_PORT,
+          sportLo: SPORT_LO,
+          sportHi: SPORT_HI,
+          count,
+          batch,
+          mode,
+        });
+        const pps = mode === "send" ? r.send_pps : r.matched / r.total_seconds;
+        return { pps, detail: { matched: r.matched, failed: r.failed, seconds: r.total_seconds } };
+      };
+      const packets = precompute(family, src, dsts, COUNT);
+      const tx = socks.openTx(family);
+      txs.push(tx);
+      const targets: PlanTargetInput[] = [
+        {
+          name: `rst-v${family}`,
+          type: "TCPsyn",
+          family: family === 4 ? "ipv4" : "ipv6",
+          addresses: dsts,
+          dstPort: DST_PORT,
+          nbPackets: COUNT / TARGETS,
+          dontFragment: true,
+          timeout: 1,
+          groups: [{ name: "g", srcPortA: SPORT_LO, srcPortZ: SPORT_HI, dscp: 0, src }],
+        },
+      ];
+      const engine = labEngine(targets);
+      engines.push(engine);
+      const engineRun = async (count: number) => {
+        const t = count === COUNT ? targets : [{ ...targets[0]!, nbPackets: Math.ceil(count / TARGETS) }];
+        const plan = buildPlan(t, () => {
+          throw new Error("sources are fixed");
+        });
+        const r = await engine.run(plan);
+        let answered = 0;
+        let timed = 0;
+        for (let i = 0; i < plan.count; i++) {
+          if (r.inflight.state[i] === ProbeState.Answered) answered++;
+          if (Number.isFinite(r.inflight.rttNs(i))) timed++;
+        }
+        return {
+          pps: answered / (r.durationMs / 1000),
+          detail: {
+            answered,
+            timed,
+            probes: plan.count,
+            seconds: r.durationMs / 1000,
+            socketDrops: r.socketDrops,
+          },
+        };
+      };
+      measures.push(
+        { family, name: "C rawref send", kind: "send", impl: "C", batch: 64, run: ref("send", 64) },
+        { family, name: "C rawref send", kind: "send", impl: "C", batch: 256, run: ref("send", 256) },
+        { family, name: "C rawref send+match", kind: "match", impl: "C", batch: 64, run: ref("match", 64) },
+        {
+          family,
+          name: "addon sendBatch",
+          kind: "send",
+          impl: "addon",
+          batch: 64,
+          run: async (n) => addonSend(tx, packets, n, 64),
+        },
+        {
+          family,
+          name: "addon sendBatch",
+          kind: "send",
+          impl: "addon",
+          batch: 256,
+          run: async (n) => addonSend(tx, packets, n, 256),
+        },
+        { family, name: "engine iteration", kind: "match", impl: "addon", batch: 64, run: engineRun },
+      );
+    }
+
+    // Warm-up: timestamping on, code paths compiled, caches and neighbour state hot.
+    const warm = Math.max(TARGETS, Math.floor(COUNT / 10 / TARGETS) * TARGETS);
+    for (const m of measures) await m.run(warm);
+    // Measured runs, interleaved so that drift in the machine's state hits every measure alike.
+    const runs = new Map<Measure, { pps: number; detail: Record<string, number> }[]>();
+    for (let k = 0; k < RUNS; k++) {
+      for (const m of measures) {
+        const r = await m.run(COUNT);
+        const list = runs.get(m) ?? [];
+        list.push(r);
+        runs.set(m, list);
+        process.stderr.write(
+          `run ${k + 1}/${RUNS} IPv${m.family} ${m.name} b${m.batch}: ${thousands(r.pps)}/s\n`,
+        );
+      }
+    }
+    report(measures, runs);
+  } finally {
+    for (const e of engines) e.close();
+    for (const t of txs) t.close();
+    await lab.destroy();
+  }
+}
+
+function report(
+  measures: Measure[],
+  runs: Map<Measure, { pps: number; detail: Record<string, number> }[]>,
+): void {
+  const summary = new Map<Measure, RateSummary>();
+  for (const m of measures) summary.set(m, summarizeRates(runs.get(m)!.map((r) => r.pps)));
+  const refFor = (m: Measure) =>
+    measures.find(
+      (x) =>
+        x.impl === "C" &&
+        x.family === m.family &&
+        x.kind === m.kind &&
+        (m.kind === "match" || x.batch === m.batch),
+    )!;
+  const ratio = (m: Measure, f: "best" | "median") =>
+    m.impl === "C" ? "" : (summary.get(m)![f] / summary.get(refFor(m))![f]).toFixed(2);
+  const rows = measures.map((m) => {
+    const s = summary.get(m)!;
+    return [
+      `IPv${m.family}`,
+      m.kind === "send" ? "send only" : "send+match",
+      m.name,
+      String(m.batch),
+      thousands(s.best),
+      thousands(s.median),
+      ratio(m, "best"),
+      ratio(m, "median"),
+    ];
+  });
+  const table = markdownTable(
+    ["family", "what", "implementation", "batch", "best /s", "median /s", "÷ C best", "÷ C median"],
+    rows,
+  );
+  console.log(
+    `\n${COUNT.toLocaleString("en-US")} TCP SYNs to ${TARGETS} lab addresses (RST), ${RUNS} runs each; ` +
+      `${cpus().length} CPUs, kernel ${release()}, Node ${process.versions.node}\n`,
+  );
+  console.log(table);
+  const out = {
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, kernel: release(), node: process.versions.node },
+    count: COUNT,
+    targets: TARGETS,
+    runs: RUNS,
+    results: measures.map((m) => ({
+      family: m.family,
+      kind: m.kind,
+      implementation: m.name,
+      batch: m.batch,
+      ...summary.get(m)!,
+      ratioBest: m.impl === "C" ? undefined : Number(ratio(m, "best")),
+      ratioMedian: m.impl === "C" ? undefined : Number(ratio(m, "median")),
+      details: runs.get(m)!.map((r) => r.detail),
+    })),
+    table,
+  };
+  const dir = resolve(repoRoot(), "build/bench");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(resolve(dir, "rate.json"), `${JSON.stringify(out, null, 2)}\n`);
+  console.log(`\nJSON: ${resolve(dir, "rate.json")}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
