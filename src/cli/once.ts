@@ -53,6 +53,10 @@ export async function runOnce(config: Config, io: Io): Promise<number> {
     // The kernel switches RX timestamping on lazily: give it a moment before the first probe.
     await new Promise((r) => setTimeout(r, 50));
     const r = await engine.run(prepared.plan);
+    for (const [errno, n] of r.sendErrors)
+      io.err(
+        `netprobify: ${n} probe${n === 1 ? "" : "s"} not sent: ${errno} (counted as failed, not as loss)`,
+      );
     io.out(formatResults(r.series, config.global.percentile));
     const probes = r.series.reduce((n, s) => n + s.sent, 0);
     io.out(

@@ -7,6 +7,7 @@
 // The per-packet paths (build+send, receive+match) allocate nothing but the parser's small result
 // objects; timestamps are kernel software timestamps (TX from the error queue, RX from recvmmsg), so
 // event-loop stalls never enter an RTT.
+import { constants as osConstants } from "node:os";
 import {
   encode as encodeBpf,
   icmpFilter,
@@ -70,6 +71,8 @@ export interface IterationResult {
   timedOut: boolean;
   /** Kernel receive-queue drops seen on the RX sockets during the iteration. */
   socketDrops: number;
+  /** Sends the kernel refused, by errno name (e.g. "ENETUNREACH"): counted as failed, not as loss. */
+  sendErrors: Map<string, number>;
   /** Per-probe detail (keys, states, kernel timestamps), for tests and benchmarks. */
   inflight: InFlight;
 }
@@ -232,6 +235,7 @@ class Iteration {
   readonly inflight: InFlight;
   readonly counters: SeriesCounters;
   readonly foreign = newForeignCounters();
+  readonly sendErrors = new Map<string, number>();
   /** Per family: TX timestamp id -> probe index, until its timestamp arrives. */
   readonly txIds = new Map<4 | 6, Map<number, number>>([
     [4, new Map()],
@@ -372,6 +376,7 @@ class Iteration {
         ids.set(this.results[k * SEND_RESULT_WORDS + 1]!, i);
       } else {
         this.inflight.markSendFailed(i);
+        bump(this.sendErrors, errnoName(this.results[k * SEND_RESULT_WORDS]!));
       }
     }
   }
@@ -532,9 +537,16 @@ class Iteration {
       durationMs: this.engine.clock() - this.startMs,
       timedOut: this.limitHit,
       socketDrops: this.engine.kernelDrops() - this.dropsAtStart,
+      sendErrors: this.sendErrors,
       inflight: this.inflight,
     });
   }
+}
+
+const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
+
+function errnoName(errno: number): string {
+  return ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
 }
 
 function sameBytes(buf: Uint8Array, off: number, addr: Uint8Array): boolean {

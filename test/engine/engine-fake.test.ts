@@ -217,6 +217,7 @@ describe("engine (fake sockets)", () => {
       const r = await engine.run(buildPlan([T({ nbPackets: 2 })], () => "x"));
       net.stop();
       assert.deepEqual([r.series[0]!.failed, r.series[0]!.sent, r.series[0]!.lost], [1, 1, 0]);
+      assert.deepEqual([...r.sendErrors], [["ENETUNREACH", 1]]);
     } finally {
       engine.close();
     }
