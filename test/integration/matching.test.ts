@@ -231,6 +231,32 @@ describe("reply matching on the real path (needs root)", () => {
     }
   });
 
+  test("engine bug: a duplicate arriving just after the iteration ended must be counted (like a late reply)", async () => {
+    // Fails: the copy of the last answer arrives after the iteration resolved; onReply counts it on
+    // the finished iteration's counters, which were already reported, so it is never seen. Late
+    // replies in the same situation are carried to the next iteration (carryLate); duplicates are not.
+    const t = lab.target("slow");
+    await lab.setImpairment("slow", "from", { dupPct: 100 });
+    const dup = perKind("dupc", "slow", (f) => (f === "ipv4" ? t.v4 : t.v6), { nbPackets: 5 });
+    const { plan, engine } = planAndEngine(dup);
+    try {
+      await warmUp();
+      const first = await engine.run(plan);
+      await sleep(100);
+      await lab.setImpairment("slow", "from", {});
+      const second = await engine.run(plan);
+      const dups = (r: IterationResult) => r.series.reduce((n, s) => n + s.duplicates, 0);
+      assert.equal(
+        dups(first) + dups(second),
+        30,
+        `iteration 1: ${dups(first)}, iteration 2: ${dups(second)}`,
+      );
+    } finally {
+      engine.close();
+      await lab.setImpairment("slow", "from", {});
+    }
+  });
+
   describe("forged replies from a lab namespace never match (needs root)", () => {
     const MODES: [ForgeMode, Fam[]][] = [
       ["tcp-ok", ["ipv4", "ipv6"]],
@@ -357,6 +383,12 @@ describe("reply matching on the real path (needs root)", () => {
 
     test("wrong quoted tag over IPv6: never matched", () => {
       assert.deepEqual(counts(seriesOf(r, name("udp-wrong-tag", "ipv6"))), [N, N, 0, 0, 0]);
+    });
+
+    test("engine bug: IPv4 port unreachable quoting a wrong tag (right IP ID, ports, destination) must not match", () => {
+      // Fails: the engine falls back to the 16-bit IP ID when the quoted tag matches no probe, so a
+      // quote whose full 32-bit key contradicts the probe still answers it.
+      assert.deepEqual(counts(seriesOf(r, name("udp-wrong-tag", "ipv4"))), [N, N, 0, 0, 0]);
     });
   });
 });
