@@ -21,7 +21,7 @@ import {
 } from "../src/native/rawsock.js";
 import { addressBytes, buildPacket } from "../src/packet/index.js";
 import { kernelSource } from "../src/targets/source.js";
-import { buildPlan, labEngine, type PlanTargetInput } from "../test/integration/support.js";
+import { buildPlan, labEngine, type PlanTargetInput, warmUp } from "../test/integration/support.js";
 import { createLab } from "../test/lab/lab.js";
 import { repoRoot } from "../test/lab/native.js";
 import { runRawref } from "./lib/rawref.js";
@@ -32,8 +32,14 @@ const TARGETS = 1000;
 const COUNT = Math.ceil(intFlag(argv, "count", 200_000) / TARGETS) * TARGETS;
 const RUNS = intFlag(argv, "runs", 3);
 const DST_PORT = 81; // closed: the target's kernel answers RST
-const SPORT_LO = 61000; // outside net.ipv4.ip_local_port_range
-const SPORT_HI = 61015;
+// Source ports, outside net.ipv4.ip_local_port_range, one range per implementation: each one's RX
+// filter then rejects the answers to the others' probes in the kernel, so none of them pays for
+// another's traffic.
+const PORTS = {
+  C: { lo: 62000, hi: 62015 },
+  addon: { lo: 63000, hi: 63015 },
+  engine: { lo: 61000, hi: 61015 },
+} as const;
 const EAGAIN = 11;
 const ENOBUFS = 105;
 
@@ -63,7 +69,7 @@ function precompute(family: 4 | 6, src: string, dsts: readonly string[], count: 
       protocol: "tcp-syn",
       src: srcBytes,
       dst: dstBytes[t]!,
-      srcPort: SPORT_LO + (i % (SPORT_HI - SPORT_LO + 1)),
+      srcPort: PORTS.addon.lo + (i % (PORTS.addon.hi - PORTS.addon.lo + 1)),
       dstPort: DST_PORT,
       seq: i,
       id: i & 0xffff,
@@ -112,7 +118,6 @@ function addonSend(sock: RawSocket, batch: ReturnType<typeof precompute>, count:
 async function main(): Promise<void> {
   const lab = await createLab({ targets: [{ name: "rst", rangeSize: 1024 }] });
   const socks = new RawSockets();
-  const engines: { close(): void }[] = [];
   const txs: RawSocket[] = [];
   try {
     const range = lab.target("rst").range!;
@@ -127,8 +132,8 @@ async function main(): Promise<void> {
           dst: dsts[0]!,
           targets: TARGETS,
           dstPort: DST_PORT,
-          sportLo: SPORT_LO,
-          sportHi: SPORT_HI,
+          sportLo: PORTS.C.lo,
+          sportHi: PORTS.C.hi,
           count,
           batch,
           mode,
@@ -149,21 +154,34 @@ async function main(): Promise<void> {
           nbPackets: COUNT / TARGETS,
           dontFragment: true,
           timeout: 1,
-          groups: [{ name: "g", srcPortA: SPORT_LO, srcPortZ: SPORT_HI, dscp: 0, src }],
+          groups: [{ name: "g", srcPortA: PORTS.engine.lo, srcPortZ: PORTS.engine.hi, dscp: 0, src }],
         },
       ];
-      const engine = labEngine(targets);
-      engines.push(engine);
-      const engineRun = async (count: number) => {
-        const t = count === COUNT ? targets : [{ ...targets[0]!, nbPackets: Math.ceil(count / TARGETS) }];
-        const plan = buildPlan(t, () => {
+      const planOf = (count: number) =>
+        buildPlan([{ ...targets[0]!, nbPackets: Math.ceil(count / TARGETS) }], () => {
           throw new Error("sources are fixed");
         });
-        const r = await engine.run(plan);
+      // A fresh engine per run, for this family only, open just while it runs (its RX sockets would
+      // otherwise take a copy of every other measurement's answers); its first small iteration
+      // makes sure the kernel has switched RX timestamping on.
+      const engineRun = async (count: number) => {
+        const plan = planOf(count);
+        const engine = labEngine(targets, { families: [family] });
+        const r = await (async () => {
+          try {
+            await warmUp();
+            await engine.run(planOf(TARGETS));
+            return await engine.run(plan);
+          } finally {
+            engine.close();
+          }
+        })();
         let answered = 0;
         let timed = 0;
+        let firstUnanswered = -1;
         for (let i = 0; i < plan.count; i++) {
           if (r.inflight.state[i] === ProbeState.Answered) answered++;
+          else if (firstUnanswered < 0) firstUnanswered = i;
           if (Number.isFinite(r.inflight.rttNs(i))) timed++;
         }
         return {
@@ -171,6 +189,8 @@ async function main(): Promise<void> {
           detail: {
             answered,
             timed,
+            firstUnanswered,
+            failed: r.series.reduce((n, x) => n + x.failed, 0),
             probes: plan.count,
             seconds: r.durationMs / 1000,
             socketDrops: r.socketDrops,
@@ -219,7 +239,6 @@ async function main(): Promise<void> {
     }
     report(measures, runs);
   } finally {
-    for (const e of engines) e.close();
     for (const t of txs) t.close();
     await lab.destroy();
   }
