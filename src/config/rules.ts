@@ -302,6 +302,33 @@ export const RULES: readonly Rule[] = [
     },
   },
   {
+    name: "udp-ipv6-tag",
+    severity: "warning",
+    summary:
+      "UDPunreachable over IPv6 sends at least 12 bytes of IP payload (a 4-byte tag identifies each probe in ICMPv6 errors); smaller sizes are raised.",
+    *check(d) {
+      for (const td of d.targets.values()) {
+        if (td.input.type !== "UDPunreachable" || td.family !== "ipv6") continue;
+        const own = td.input.ip_payload_size;
+        const sizes: [number | undefined, (string | number)[]][] =
+          own !== undefined
+            ? [[own, t(td, "ip_payload_size")]]
+            : td.membership.groups.map((g) => [
+                d.groups.get(g)?.input.ip_payload_size,
+                ["groups", g, "ip_payload_size"],
+              ]);
+        for (const [size, path] of sizes) {
+          if (size !== undefined && size >= 8 && size < 12) {
+            yield {
+              path,
+              message: `${size} is raised to 12 for UDPunreachable over IPv6 (target "${td.name}"): the probe's 4-byte tag is how ICMPv6 errors are matched`,
+            };
+          }
+        }
+      }
+    },
+  },
+  {
     name: "iperf-unsupported",
     severity: "warning",
     summary: "iperf targets of the original load but are not measured: they are left out.",

@@ -30,7 +30,7 @@ import {
   TX_TS_WORDS,
 } from "../native/rawsock.js";
 import { addressBytes, type PacketOptions, parseIPv4Packet, parseIPv6Transport } from "../packet/index.js";
-import { PROTOCOL_OF, replyKey, stampKey, writeProbe } from "../probes/kinds.js";
+import { PROTOCOL_OF, type ReplyKey, replyKey, stampKey, writeProbe } from "../probes/kinds.js";
 import { writeRst } from "../probes/rst.js";
 import { InFlight, KeyCounter, ProbeState } from "./inflight.js";
 import { Pacer } from "./pacer.js";
@@ -98,8 +98,9 @@ export class Engine {
   private current: Iteration | undefined;
   private previous: Iteration | undefined;
   private drops = 0;
-  /** Late answers to probes of an iteration already reported, by "target\0group", for the next one. */
+  /** Late and duplicate answers to an iteration already reported, by "target\0group", for the next one. */
   private readonly carriedLate = new Map<string, number>();
+  private readonly carriedDuplicates = new Map<string, number>();
 
   constructor(private readonly o: EngineOptions) {
     this.socks = o.sockets ?? new RawSockets();
@@ -176,13 +177,14 @@ export class Engine {
   kernelDrops(): number {
     return this.drops;
   }
-  carryLate(target: string, group: string): void {
-    bump(this.carriedLate, `${target}\0${group}`);
+  carry(what: "late" | "duplicate", target: string, group: string): void {
+    bump(what === "late" ? this.carriedLate : this.carriedDuplicates, `${target}\0${group}`);
   }
-  takeCarriedLate(target: string, group: string): number {
+  takeCarried(what: "late" | "duplicate", target: string, group: string): number {
+    const m = what === "late" ? this.carriedLate : this.carriedDuplicates;
     const k = `${target}\0${group}`;
-    const n = this.carriedLate.get(k) ?? 0;
-    this.carriedLate.delete(k);
+    const n = m.get(k) ?? 0;
+    m.delete(k);
     return n;
   }
 
@@ -249,6 +251,8 @@ class Iteration {
   private readonly results: Uint32Array;
   private readonly opts: PacketOptions;
   private readonly batch: number;
+  /** Distinct data lengths of the plan's TCP SYNs (0 included). */
+  private readonly tcpDataLens: number[];
   private next = 0;
   private startMs = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -269,6 +273,10 @@ class Iteration {
       this.addrTable.set(a, i * 16);
     });
     this.familyOf = Uint8Array.from(plan.series, (s) => (s.family === "ipv4" ? 4 : 6));
+    const lens = new Set([0]);
+    for (const s of plan.series)
+      if (s.type === "TCPsyn" && s.payloadSize !== undefined) lens.add(s.payloadSize - 20);
+    this.tcpDataLens = [...lens].sort((a, b) => a - b);
     this.batch = engine.options.batch ?? 64;
     let largest = 0;
     for (const s of plan.series) largest = Math.max(largest, (s.payloadSize ?? 0) + 40);
@@ -394,7 +402,7 @@ class Iteration {
    * iteration (the caller then tries the previous one, where an answer is late).
    */
   onReply(
-    key: ReturnType<typeof replyKey> & object,
+    key: ReplyKey,
     data: Uint8Array,
     meta: Uint8Array,
     srcOff: number,
@@ -404,9 +412,7 @@ class Iteration {
   ): boolean {
     const plan = this.plan;
     const f = this.inflight;
-    let i = key.key !== undefined ? f.indexOf(key.key) : -1;
-    if (i < 0 && key.key16 !== undefined)
-      i = this.byKey16(key.key16, key.probeSrcPort, data, key.quotedDstOffset);
+    const i = this.locate(key, data, meta, srcOff);
     if (i < 0) {
       if (!previous && key.kind === "TCPsyn" && key.how === "direct") {
         bump(this.foreign.tcpAckMismatch, this.addressText(meta, srcOff, family));
@@ -415,18 +421,11 @@ class Iteration {
     }
     const s = plan.seriesOf[i]!;
     const series = plan.series[s]!;
-    const dst = this.addrBytes[plan.dst[i]!]!;
-    const addrOk =
-      series.type === key.kind &&
-      (key.quotedDstOffset < 0 ? sameBytes(meta, srcOff, dst) : sameBytes(data, key.quotedDstOffset, dst));
-    if (!addrOk) {
+    if (!this.sameAddress(i, key, data, meta, srcOff)) {
       this.foreign.addressMismatch++;
       return true;
     }
-    if (
-      series.type !== "ICMPping" &&
-      (key.probeSrcPort !== plan.srcPort[i] || key.probeDstPort !== series.dstPort)
-    ) {
+    if (!this.samePorts(i, key)) {
       bump(this.foreign.portMismatch, series.target);
       return true;
     }
@@ -435,11 +434,63 @@ class Iteration {
       if (key.how === "icmp-error") bump(this.counters.icmpErrors[s]!, `${key.icmpType}/${key.icmpCode}`);
       if (key.synAck) this.answerSynAck(i, key.probeSrcPort, (f.keyOf(i) + 1) >>> 0, data);
       if (!previous) this.maybeFinish();
-    } else if (verdict === "late") {
-      if (previous && this.finish === undefined) this.engine.carryLate(series.target, series.group);
-      else this.counters.late[s]!++;
-    } else if (verdict === "duplicate") this.counters.duplicates[s]!++;
+    } else if (verdict === "late" || verdict === "duplicate") {
+      // After this iteration reported, the answer is counted with the next one.
+      if (this.finish === undefined) this.engine.carry(verdict, series.target, series.group);
+      else (verdict === "late" ? this.counters.late : this.counters.duplicates)[s]!++;
+    }
     return true;
+  }
+
+  /**
+   * The probe a reply's key designates, or -1. A RST to a SYN that carried data acknowledges the data
+   * too (ack = seq + 1 + data length), so each data length the plan uses is tried, and a candidate
+   * counts only if it has that length and the reply's flow. Quotes without a tag (IPv4 routers that
+   * quote 8 transport bytes) fall back to the 16-bit IP ID; a quoted tag that matches nothing does not.
+   */
+  private locate(key: ReplyKey, data: Uint8Array, meta: Uint8Array, srcOff: number): number {
+    const f = this.inflight;
+    if (key.key === undefined) {
+      return key.key16 === undefined
+        ? -1
+        : this.byKey16(key.key16, key.probeSrcPort, data, key.quotedDstOffset);
+    }
+    if (key.kind === "TCPsyn" && key.how === "direct" && !key.synAck && this.tcpDataLens.length > 1) {
+      for (const d of this.tcpDataLens) {
+        const i = f.indexOf((key.key - d) >>> 0);
+        if (
+          i >= 0 &&
+          this.tcpDataLen(i) === d &&
+          this.sameAddress(i, key, data, meta, srcOff) &&
+          this.samePorts(i, key)
+        )
+          return i;
+      }
+    }
+    return f.indexOf(key.key);
+  }
+
+  /** Bytes of data after the TCP header in probe i's SYN (0 for other types). */
+  private tcpDataLen(i: number): number {
+    const s = this.plan.series[this.plan.seriesOf[i]!]!;
+    return s.type === "TCPsyn" ? (s.payloadSize ?? 20) - 20 : 0;
+  }
+
+  private sameAddress(i: number, key: ReplyKey, data: Uint8Array, meta: Uint8Array, srcOff: number): boolean {
+    const series = this.plan.series[this.plan.seriesOf[i]!]!;
+    const dst = this.addrBytes[this.plan.dst[i]!]!;
+    return (
+      series.type === key.kind &&
+      (key.quotedDstOffset < 0 ? sameBytes(meta, srcOff, dst) : sameBytes(data, key.quotedDstOffset, dst))
+    );
+  }
+
+  private samePorts(i: number, key: ReplyKey): boolean {
+    const series = this.plan.series[this.plan.seriesOf[i]!]!;
+    return (
+      series.type === "ICMPping" ||
+      (key.probeSrcPort === this.plan.srcPort[i] && key.probeDstPort === series.dstPort)
+    );
   }
 
   /** UDP over IPv4 quoted without its tag: the IP ID holds the key's low 16 bits. */
@@ -530,7 +581,10 @@ class Iteration {
     const finish = this.finish!;
     this.finish = undefined;
     const series = summarize(this.plan, this.inflight, this.counters);
-    for (const r of series) r.late += this.engine.takeCarriedLate(r.target, r.group);
+    for (const r of series) {
+      r.late += this.engine.takeCarried("late", r.target, r.group);
+      r.duplicates += this.engine.takeCarried("duplicate", r.target, r.group);
+    }
     finish({
       series,
       foreign: this.foreign,

@@ -107,6 +107,19 @@ export function flowLabelFor(
   return label === 0 ? 1 : label;
 }
 
+/** UDP probes carry a 4-byte tag after the header (see src/probes/kinds.ts): 12 bytes of IP payload. */
+export const UDP_TAGGED_SIZE = 12;
+
+/**
+ * The IP payload size a series sends. UDP probes default to carrying their tag; over IPv6 they always
+ * do (ICMPv6 errors quote the tag, and IPv6 has no IP ID to fall back on), so smaller sizes are raised.
+ */
+export function payloadFor(type: ProbeKind, family: Family, size: number | undefined): number | undefined {
+  if (type !== "UDPunreachable") return size;
+  if (size === undefined) return UDP_TAGGED_SIZE;
+  return family === "ipv6" ? Math.max(size, UDP_TAGGED_SIZE) : size;
+}
+
 const PROTO: Record<ProbeKind, Record<Family, number>> = {
   TCPsyn: { ipv4: 6, ipv6: 6 },
   UDPunreachable: { ipv4: 17, ipv6: 17 },
@@ -162,7 +175,7 @@ export function buildPlan(
         dstPort: t.type === "ICMPping" ? 0 : (t.dstPort ?? 0),
         dscp: g.dscp,
         dontFragment: t.dontFragment,
-        payloadSize: t.payloadSize ?? g.payloadSize,
+        payloadSize: payloadFor(t.type, t.family, t.payloadSize ?? g.payloadSize),
         timeout: t.timeout,
       });
       const hosts = g.srcSubnet ? Number(subnetHostCount(g.srcSubnet)) : 1;

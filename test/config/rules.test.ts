@@ -91,6 +91,13 @@ const CASES: Record<string, [string, string, string][]> = {
       'target "t"',
     ],
   ],
+  "udp-ipv6-tag": [
+    [
+      g() + t("{type: UDPunreachable, destination: 'fd18::1', dst_port: 9, ip_payload_size: 8}"),
+      "targets.t.ip_payload_size",
+      "raised to 12",
+    ],
+  ],
   "iperf-unsupported": [
     [g() + t("{type: iperf, destination: 198.18.0.1}"), "targets.t.type", "not measured"],
   ],

@@ -231,7 +231,7 @@ describe("reply matching on the real path (needs root)", () => {
     }
   });
 
-  test("engine bug: a duplicate arriving just after the iteration ended must be counted (like a late reply)", async () => {
+  test("a duplicate arriving just after the iteration ended is counted with the next one (like a late reply)", async () => {
     // Fails: the copy of the last answer arrives after the iteration resolved; onReply counts it on
     // the finished iteration's counters, which were already reported, so it is never seen. Late
     // replies in the same situation are carried to the next iteration (carryLate); duplicates are not.
@@ -385,7 +385,7 @@ describe("reply matching on the real path (needs root)", () => {
       assert.deepEqual(counts(seriesOf(r, name("udp-wrong-tag", "ipv6"))), [N, N, 0, 0, 0]);
     });
 
-    test("engine bug: IPv4 port unreachable quoting a wrong tag (right IP ID, ports, destination) must not match", () => {
+    test("an IPv4 port unreachable quoting a wrong tag (right IP ID, ports, destination) does not match", () => {
       // Fails: the engine falls back to the 16-bit IP ID when the quoted tag matches no probe, so a
       // quote whose full 32-bit key contradicts the probe still answers it.
       assert.deepEqual(counts(seriesOf(r, name("udp-wrong-tag", "ipv4"))), [N, N, 0, 0, 0]);
