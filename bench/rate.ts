@@ -2,7 +2,7 @@
 // answering RST for 1000 addresses) and for IPv4 and IPv6, it measures:
 //   - the C reference (bench/ref/rawref.c): send-only rate and send+match rate (two threads);
 //   - the addon alone: precomputed SYNs through RawSockets.openTx + sendBatch (batches of 64 and
-//     256), TX timestamps on and drained as the engine does;
+//     256), TX timestamps on and drained as the engine does (and once without them, to show their cost);
 //   - the real engine: one iteration of the same probes (build, send, receive, match, kernel
 //     timestamps), matched probes per second = answered probes / iteration time;
 // each a few times after a warm-up (the kernel enables timestamping lazily), and prints best and
@@ -85,7 +85,13 @@ function precompute(family: 4 | 6, src: string, dsts: readonly string[], count: 
 }
 
 /** Sends `count` precomputed packets as fast as sendBatch takes them; drains TX timestamps per batch. */
-function addonSend(sock: RawSocket, batch: ReturnType<typeof precompute>, count: number, size: number) {
+function addonSend(
+  sock: RawSocket,
+  batch: ReturnType<typeof precompute>,
+  count: number,
+  size: number,
+  timestamps: boolean,
+) {
   const results = new Uint32Array(size * SEND_RESULT_WORDS);
   const ts = new Uint32Array(256 * TX_TS_WORDS);
   let failed = 0;
@@ -108,10 +114,12 @@ function addonSend(sock: RawSocket, batch: ReturnType<typeof precompute>, count:
       }
     }
     i += done;
-    for (let m = sock.readTxTimestamps(ts, 256); m > 0; m = sock.readTxTimestamps(ts, 256)) stamps += m;
+    if (timestamps)
+      for (let m = sock.readTxTimestamps(ts, 256); m > 0; m = sock.readTxTimestamps(ts, 256)) stamps += m;
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  for (let m = sock.readTxTimestamps(ts, 256); m > 0; m = sock.readTxTimestamps(ts, 256)) stamps += m;
+  if (timestamps)
+    for (let m = sock.readTxTimestamps(ts, 256); m > 0; m = sock.readTxTimestamps(ts, 256)) stamps += m;
   return { pps: count / seconds, detail: { seconds, failed, retries, txTimestamps: stamps } };
 }
 
@@ -143,7 +151,8 @@ async function main(): Promise<void> {
       };
       const packets = precompute(family, src, dsts, COUNT);
       const tx = socks.openTx(family);
-      txs.push(tx);
+      const txBare = socks.openTx(family, { txTimestamps: false });
+      txs.push(tx, txBare);
       const targets: PlanTargetInput[] = [
         {
           name: `rst-v${family}`,
@@ -164,9 +173,9 @@ async function main(): Promise<void> {
       // A fresh engine per run, for this family only, open just while it runs (its RX sockets would
       // otherwise take a copy of every other measurement's answers); its first small iteration
       // makes sure the kernel has switched RX timestamping on.
-      const engineRun = async (count: number) => {
+      const engineRun = (batch: number) => async (count: number) => {
         const plan = planOf(count);
-        const engine = labEngine(targets, { families: [family] });
+        const engine = labEngine(targets, { families: [family], batch });
         const r = await (async () => {
           try {
             await warmUp();
@@ -207,7 +216,7 @@ async function main(): Promise<void> {
           kind: "send",
           impl: "addon",
           batch: 64,
-          run: async (n) => addonSend(tx, packets, n, 64),
+          run: async (n) => addonSend(tx, packets, n, 64, true),
         },
         {
           family,
@@ -215,9 +224,18 @@ async function main(): Promise<void> {
           kind: "send",
           impl: "addon",
           batch: 256,
-          run: async (n) => addonSend(tx, packets, n, 256),
+          run: async (n) => addonSend(tx, packets, n, 256, true),
         },
-        { family, name: "engine iteration", kind: "match", impl: "addon", batch: 64, run: engineRun },
+        {
+          family,
+          name: "addon sendBatch, no TX timestamps",
+          kind: "send",
+          impl: "addon",
+          batch: 256,
+          run: async (n) => addonSend(txBare, packets, n, 256, false),
+        },
+        { family, name: "engine iteration", kind: "match", impl: "addon", batch: 64, run: engineRun(64) },
+        { family, name: "engine iteration", kind: "match", impl: "addon", batch: 256, run: engineRun(256) },
       );
     }
 
