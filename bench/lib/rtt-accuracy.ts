@@ -291,9 +291,9 @@ export function accuracyTable(r: AccuracyReport): string {
     [
       "probes",
       "compared",
-      "|err| p50 µs",
-      "|err| p99 µs",
-      "|err| max µs",
+      "abs err p50 µs",
+      "abs err p99 µs",
+      "abs err max µs",
       "TX p99 µs",
       "RX p99 µs",
       "path wire RTT p50 µs",
