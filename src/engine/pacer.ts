@@ -1,9 +1,10 @@
 // Pacing of one iteration's sends. Two limits, both from the configuration:
-//   - per target: packet k+1 of a target never leaves less than `interval_packets` after packet k. The
-//     plan orders packets round by round (packet k of every target forms round k), so gating round k
-//     to start no earlier than k × interval_packets after the iteration start enforces it for every
-//     target at once, and spreads each target's packets so that its ICMP rate limiter is not hit by a
-//     burst of our own making;
+//   - per target: packet k+1 of a target leaves about `interval_packets` after packet k. The plan
+//     orders packets round by round (packet k of every target forms round k), so starting round k+1
+//     no earlier than interval_packets after round k really started (and after k+1 intervals from the
+//     iteration start) spaces every target at once, and spreads each target's packets so that its
+//     ICMP rate limiter is not hit by a burst of our own making (a target late in a long round gets a
+//     shorter gap to its next packet only when the global cap stretches rounds unevenly);
 //   - globally: a token bucket of `max_packets_per_second` with a small burst (one send batch), so the
 //     whole probe never floods the local link or the kernel's queues.
 // The pacer is pure arithmetic over a clock given by the caller; the engine asks it how many packets
@@ -27,6 +28,9 @@ export class Pacer {
   private last = 0;
   private t0 = 0;
   private round = 0;
+  /** When the current round may start, and when its first packet actually left. */
+  private opensAt = 0;
+  private startedAt = Number.NaN;
 
   constructor(private readonly o: PacerOptions) {
     if (!(o.pps > 0)) throw new RangeError("pps must be > 0");
@@ -39,6 +43,8 @@ export class Pacer {
     this.last = nowMs;
     this.tokens = this.o.burst;
     this.round = 0;
+    this.opensAt = nowMs;
+    this.startedAt = Number.NaN;
   }
 
   /**
@@ -52,18 +58,16 @@ export class Pacer {
       this.tokens = Math.min(o.burst, this.tokens + ((nowMs - this.last) * o.pps) / 1000);
     }
     this.last = nowMs;
-    // Advance to the round that contains `next`.
-    while (this.round + 1 < o.roundStart.length && o.roundStart[this.round + 1]! <= next) this.round++;
-    const roundOpensAt = this.t0 + this.round * o.roundIntervalMs;
-    if (nowMs < roundOpensAt) return { n: 0, wakeAtMs: roundOpensAt };
-    // Release up to the end of the last round that is already open (one batch may span rounds).
-    let r = this.round;
-    while (
-      r + 1 < o.roundStart.length &&
-      this.t0 + (r + 1) * o.roundIntervalMs <= nowMs &&
-      o.roundStart[r + 1]! < next + max
-    )
-      r++;
+    // Advance to the round that contains `next`; it opens interval_packets after the previous round
+    // really started (not on a fixed schedule: a late timer must not shorten the next gap).
+    while (this.round + 1 < o.roundStart.length && o.roundStart[this.round + 1]! <= next) {
+      this.round++;
+      this.opensAt = Math.max(this.t0 + this.round * o.roundIntervalMs, this.startedAt + o.roundIntervalMs);
+      this.startedAt = Number.NaN;
+    }
+    if (nowMs < this.opensAt) return { n: 0, wakeAtMs: this.opensAt };
+    // With no interval, one batch may span rounds.
+    const r = o.roundIntervalMs > 0 ? this.round : o.roundStart.length - 1;
     const openEnd = r + 1 < o.roundStart.length ? o.roundStart[r + 1]! : o.count;
     let n = Math.min(max, openEnd - next);
     if (o.pps !== Infinity) {
@@ -71,6 +75,7 @@ export class Pacer {
       if (n <= 0) return { n: 0, wakeAtMs: nowMs + ((1 - this.tokens) * 1000) / o.pps };
       this.tokens -= n;
     }
+    if (Number.isNaN(this.startedAt)) this.startedAt = nowMs;
     return { n };
   }
 }

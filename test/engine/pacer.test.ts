@@ -81,7 +81,17 @@ describe("Pacer", () => {
       count: 12,
     });
     q.start(0);
-    assert.deepEqual(q.take(25, 0, 64), { n: 9 }, "rounds 0-2 are open at 25 ms, round 3 opens at 30");
+    assert.deepEqual(q.take(25, 0, 64), { n: 3 }, "with an interval, one round at a time");
+  });
+
+  test("a late start does not shorten the next gap: round k+1 opens an interval after round k really began", () => {
+    const q = new Pacer({ pps: Infinity, burst: 64, roundIntervalMs: 10, roundStart: [0, 3, 6, 9], count: 12 });
+    q.start(0);
+    assert.deepEqual(q.take(0, 0, 64), { n: 3 });
+    // The timer for round 1 fired late, at 17 ms: it goes, and round 2 waits until 27 ms (not 20).
+    assert.deepEqual(q.take(17, 3, 64), { n: 3 });
+    assert.deepEqual(q.take(20, 6, 64), { n: 0, wakeAtMs: 27 });
+    assert.deepEqual(q.take(27, 6, 64), { n: 3 });
   });
 
   test("refuses nonsense", () => {

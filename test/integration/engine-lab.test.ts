@@ -121,7 +121,7 @@ describe("engine in the lab (needs root)", () => {
 
   test("20 ms ± 5 ms injected delay: reported p50/p95 within 5 µs of the wire's", async () => {
     const t = lab.target("far");
-    const targets = (await targetsFor({ v4: t.range!.all4(20), v6: t.range!.all6(20) }, 10, 2)).filter(
+    const targets = (await targetsFor({ v4: t.range!.all4(50), v6: t.range!.all6(50) }, 10, 2)).filter(
       (x) => x.type !== "UDPunreachable" || x.family === "ipv4",
     );
     const engine = labEngine(targets, { pps: 5000 });
@@ -153,7 +153,8 @@ describe("engine in the lab (needs root)", () => {
       assert.ok(pct(errors, 50) / 1000 <= 5, `per-probe error p50 ${(pct(errors, 50) / 1000).toFixed(2)} µs`);
       reported.sort((a, b) => a - b);
       onWire.sort((a, b) => a - b);
-      // The distributions' p50 and p95 agree; an order statistic moves by at most the largest
+      // The distributions' p50 and p95 agree (5,000 samples: dense enough that one late capture
+      // timestamp near a percentile's rank is outweighed by its neighbours). An order statistic moves by at most the largest
       // per-probe error near it, hence the looser p95 bound.
       for (const [p, boundUs] of [
         [50, 5],
