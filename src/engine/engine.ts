@@ -97,7 +97,6 @@ export class Engine {
   private readonly epochSec = Math.floor(Date.now() / 1000) - 1;
   private current: Iteration | undefined;
   private previous: Iteration | undefined;
-  private drops = 0;
   /** Late and duplicate answers to an iteration already reported, by "target\0group", for the next one. */
   private readonly carriedLate = new Map<string, number>();
   private readonly carriedDuplicates = new Map<string, number>();
@@ -174,8 +173,11 @@ export class Engine {
     if (!s) throw new Error(`no IPv${f} socket open`);
     return s;
   }
+  /** Receive-queue drops the kernel counted so far, summed over the RX sockets (read now, SO_MEMINFO). */
   kernelDrops(): number {
-    return this.drops;
+    let n = 0;
+    for (const r of this.rx) n += r.sock.kernelDrops();
+    return n;
   }
   carry(what: "late" | "duplicate", target: string, group: string): void {
     bump(what === "late" ? this.carriedLate : this.carriedDuplicates, `${target}\0${group}`);
@@ -228,7 +230,6 @@ export class Engine {
         if (!handled) this.previous?.onReply(key, b.data, b.metaBytes, srcOff, rxNs, rx.family, true);
       }
     }
-    this.drops = Math.max(this.drops, rx.sock.rxDrops());
   }
 }
 

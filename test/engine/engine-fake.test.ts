@@ -232,6 +232,29 @@ describe("engine (fake sockets)", () => {
     );
   });
 
+  test("socket drops are summed over every RX socket during the iteration", async () => {
+    const fake = new FakeBinding();
+    fake.clockNs = BigInt(Date.now()) * 1_000_000n;
+    fake.rxQueueLimit = 1;
+    const engine = new Engine({
+      sockets: new RawSockets(fake),
+      families: [4, 6],
+      ports: { lo: 65000, hi: 65009 },
+    });
+    try {
+      const run = engine.run(buildPlan([T({ nbPackets: 1, timeout: 0.05 })], () => "x"));
+      // Before the event loop drains anything: 3 packets for the IPv4 TCP socket, 5 for the IPv6 one.
+      for (let k = 0; k < 3; k++)
+        fake.inject({ family: 4, protocol: 6, bytes: new Uint8Array(40), src: Uint8Array.of(198, 18, 0, 9) });
+      for (let k = 0; k < 5; k++)
+        fake.inject({ family: 6, protocol: 6, bytes: new Uint8Array(20), src: new Uint8Array(16) });
+      const r = await run;
+      assert.equal(r.socketDrops, 2 + 4);
+    } finally {
+      engine.close();
+    }
+  });
+
   test("global.timeout bounds an iteration", async () => {
     const fake = new FakeBinding();
     const engine = new Engine({

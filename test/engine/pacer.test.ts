@@ -85,7 +85,13 @@ describe("Pacer", () => {
   });
 
   test("a late start does not shorten the next gap: round k+1 opens an interval after round k really began", () => {
-    const q = new Pacer({ pps: Infinity, burst: 64, roundIntervalMs: 10, roundStart: [0, 3, 6, 9], count: 12 });
+    const q = new Pacer({
+      pps: Infinity,
+      burst: 64,
+      roundIntervalMs: 10,
+      roundStart: [0, 3, 6, 9],
+      count: 12,
+    });
     q.start(0);
     assert.deepEqual(q.take(0, 0, 64), { n: 3 });
     // The timer for round 1 fired late, at 17 ms: it goes, and round 2 waits until 27 ms (not 20).
