@@ -13,6 +13,8 @@ export const ExitCode = {
   CONFIG: 65,
   /** Missing privilege, e.g. raw sockets without CAP_NET_RAW. */
   NOPERM: 77,
+  /** A service the daemon needs is unavailable, e.g. the metrics port is already in use. */
+  UNAVAILABLE: 69,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
