@@ -2,7 +2,7 @@
 // subnet and range expansion), leave out this host's own addresses, find the kernel's source address
 // where a group fixes none, build the plan and run iterations on one engine. What could not be probed
 // is reported (never silently dropped): the daemon logs it and exports it as metrics.
-import type { Config } from "../config/load.js";
+import type { Config, TargetConfig } from "../config/load.js";
 import type { Family } from "../targets/destination.js";
 import { type Lookup, localAddresses, resolveTarget } from "../targets/resolve.js";
 import { kernelSources } from "../targets/source.js";
@@ -28,6 +28,40 @@ export interface Prepared {
 
 /** Resolves targets and builds the plan for a configuration (no sockets needed). */
 export async function prepare(config: Config, opts: { lookup?: Lookup } = {}): Promise<Prepared> {
+  const resolved = await resolveAll(config, opts);
+  const planned = await planFor(config, resolved.addresses);
+  const issues = [...resolved.issues, ...planned.issues].sort((a, b) => a.target.localeCompare(b.target));
+  return { plan: planned.plan, issues, addresses: planned.addresses };
+}
+
+/** Resolves one target (see resolveTarget) and turns what it could not use into issues. */
+export async function resolveOne(
+  config: Config,
+  t: TargetConfig,
+  opts: { lookup?: Lookup; local?: ReadonlySet<string> } = {},
+): Promise<{ addresses: string[]; issue?: TargetIssue }> {
+  const r = await resolveTarget(t, {
+    ceiling: config.global.max_addresses_per_target,
+    lookup: opts.lookup,
+    local: opts.local,
+  });
+  if (r.self.length > 0) {
+    const message = `${r.self.join(", ")} belong${r.self.length === 1 ? "s" : ""} to this host: not probed`;
+    return {
+      addresses: r.addresses,
+      issue: { target: t.name, kind: "self", message, disabled: r.addresses.length === 0 },
+    };
+  }
+  if (r.error)
+    return { addresses: [], issue: { target: t.name, kind: "unresolved", message: r.error, disabled: true } };
+  return { addresses: r.addresses };
+}
+
+/** Resolves every enabled target. */
+export async function resolveAll(
+  config: Config,
+  opts: { lookup?: Lookup } = {},
+): Promise<{ addresses: Map<string, string[]>; issues: TargetIssue[] }> {
   const local = localAddresses();
   const issues: TargetIssue[] = [];
   const addresses = new Map<string, string[]>();
@@ -35,26 +69,24 @@ export async function prepare(config: Config, opts: { lookup?: Lookup } = {}): P
     [...config.targets.values()]
       .filter((t) => t.enabled)
       .map(async (t) => {
-        const r = await resolveTarget(t, {
-          ceiling: config.global.max_addresses_per_target,
-          lookup: opts.lookup,
-          local,
-        });
-        if (r.self.length > 0) {
-          issues.push({
-            target: t.name,
-            kind: "self",
-            message: `${r.self.join(", ")} belong${r.self.length === 1 ? "s" : ""} to this host: not probed`,
-            disabled: r.addresses.length === 0,
-          });
-        } else if (r.error) {
-          issues.push({ target: t.name, kind: "unresolved", message: r.error, disabled: true });
-        }
+        const r = await resolveOne(config, t, { lookup: opts.lookup, local });
+        if (r.issue) issues.push(r.issue);
         if (r.addresses.length > 0) addresses.set(t.name, r.addresses);
       }),
   );
+  return { addresses, issues };
+}
 
-  // Source addresses the kernel would pick, for destinations whose groups fix none.
+/**
+ * Builds the plan from resolved addresses: finds the kernel's source address where a group fixes none,
+ * and leaves out (reporting them) destinations without a route.
+ */
+export async function planFor(
+  config: Config,
+  resolved: ReadonlyMap<string, readonly string[]>,
+): Promise<{ plan: ProbePlan; issues: TargetIssue[]; addresses: Map<string, string[]> }> {
+  const issues: TargetIssue[] = [];
+  const addresses = new Map<string, string[]>([...resolved].map(([k, v]) => [k, [...v]]));
   const need = new Map<string, Family>();
   for (const t of config.targets.values()) {
     const addrs = addresses.get(t.name);
@@ -81,9 +113,7 @@ export async function prepare(config: Config, opts: { lookup?: Lookup } = {}): P
     if (kept.length > 0) addresses.set(name, kept);
     else addresses.delete(name);
   }
-
   const plan = buildPlan(planInputs(config, addresses), (dst) => sources.get(dst) ?? "0.0.0.0");
-  issues.sort((a, b) => a.target.localeCompare(b.target));
   return { plan, issues, addresses };
 }
 

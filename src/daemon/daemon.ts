@@ -1,0 +1,261 @@
+// The long-running prober: one iteration every `interval` seconds (start to start; an iteration that
+// takes longer is followed at once), DNS kept fresh in the background, the configuration reloaded on
+// SIGHUP and every `reload_conf_interval` (a bad file changes nothing: the running configuration goes
+// on and the failure is visible), and a prompt, clean stop on SIGTERM/SIGINT. Metrics and the HTTP
+// endpoint are reached through the small interfaces below, so the loop is tested without them.
+import { formatDiagnostic } from "../config/format.js";
+import { type Config, loadConfig, type TargetConfig } from "../config/load.js";
+import type { Engine, IterationResult } from "../engine/engine.js";
+import { engineOptions } from "../engine/from-config.js";
+import type { ProbePlan } from "../engine/plan.js";
+import { openEngine, planFor, resolveOne, type TargetIssue } from "../engine/prober.js";
+import { ConfigError } from "../errors.js";
+import { type Lookup, localAddresses } from "../targets/resolve.js";
+import { type Logger, levelFor } from "./logger.js";
+
+/** What the daemon reports to; implemented by src/metrics. */
+export interface DaemonMetrics {
+  applyConfig(config: Config): void;
+  recordIteration(config: Config, result: IterationResult): void;
+  setReloadFailed(failed: boolean): void;
+  setHostResolution(config: Config, target: TargetConfig, ok: boolean, changed: boolean): void;
+  setExcluded(issues: readonly TargetIssue[]): void;
+}
+
+export interface DaemonOptions {
+  file: string;
+  log: Logger;
+  metrics?: DaemonMetrics;
+  /** Opens the engine (tests inject fakes). */
+  openEngine?: (config: Config) => Engine;
+  lookup?: Lookup;
+  /** Monotonic ms clock. */
+  now?: () => number;
+}
+
+interface Resolution {
+  addresses: string[];
+  issue?: TargetIssue;
+  /** Monotonic ms of the last resolution. */
+  at: number;
+}
+
+export class Daemon {
+  config!: Config;
+  private engine: Engine | undefined;
+  private plan: ProbePlan | undefined;
+  private planIssues: TargetIssue[] = [];
+  private planDirty = true;
+  private readonly resolved = new Map<string, Resolution>();
+  private readonly resolving = new Set<string>();
+  private running = false;
+  private wake: (() => void) | undefined;
+  private sleepTimer: NodeJS.Timeout | undefined;
+  private reloadTimer: NodeJS.Timeout | undefined;
+  private reloadRequested = false;
+  private readonly now: () => number;
+  /** Resolves when the loop has ended. */
+  done: Promise<void> = Promise.resolve();
+  iterations = 0;
+
+  constructor(private readonly o: DaemonOptions) {
+    this.now = o.now ?? (() => performance.now());
+  }
+
+  private get log(): Logger {
+    return this.o.log;
+  }
+
+  /** Loads the configuration and opens the sockets; throws ConfigError or a socket error. */
+  async init(): Promise<void> {
+    this.config = await loadConfig(this.o.file);
+    this.logWarnings(this.config);
+    this.log.level = levelOf(this.config);
+    this.engine = (this.o.openEngine ?? openEngine)(this.config);
+    this.o.metrics?.applyConfig(this.config);
+    this.o.metrics?.setReloadFailed(false);
+    await this.resolveDue(true);
+  }
+
+  /** Starts the iteration loop (after init). */
+  start(): void {
+    this.running = true;
+    this.armReloadTimer();
+    this.done = this.loop();
+  }
+
+  /** Stops promptly: the current iteration is abandoned, sockets closed. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    clearTimeout(this.sleepTimer);
+    clearInterval(this.reloadTimer);
+    this.wake?.();
+    this.engine?.close();
+    this.engine = undefined;
+  }
+
+  /** Asks for a reload; it is applied between iterations. */
+  requestReload(): void {
+    this.reloadRequested = true;
+    this.wake?.();
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      const t0 = this.now();
+      if (this.reloadRequested) await this.reload();
+      if (!this.running) break;
+      void this.resolveDue(false);
+      if (this.planDirty) await this.rebuildPlan();
+      const engine = this.engine;
+      if (engine && this.plan && this.plan.count > 0) {
+        const result = await Promise.race([engine.run(this.plan), this.stopped()]);
+        if (!result || !this.running) break;
+        this.iterations++;
+        this.o.metrics?.recordIteration(this.config, result);
+        const lost = result.series.reduce((n, s) => n + s.lost, 0);
+        const sent = result.series.reduce((n, s) => n + s.sent, 0);
+        this.log[this.config.global.verbose ? "info" : "debug"](
+          { sent, lost, ms: Math.round(result.durationMs), timedOut: result.timedOut },
+          "iteration done",
+        );
+        for (const [errno, n] of result.sendErrors)
+          this.log.warn({ errno, count: n }, "probes not sent (counted as failed, not as loss)");
+      } else {
+        this.iterations++;
+      }
+      const wait = t0 + this.config.global.interval * 1000 - this.now();
+      if (wait > 0) await this.sleep(wait);
+    }
+  }
+
+  private stopped(): Promise<undefined> {
+    return new Promise((resolve) => {
+      const check = () => (this.running ? setTimeout(check, 50).unref() : resolve(undefined));
+      check();
+    });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = () => {
+        clearTimeout(this.sleepTimer);
+        this.wake = undefined;
+        resolve();
+      };
+      this.sleepTimer = setTimeout(() => this.wake?.(), ms);
+    });
+  }
+
+  private armReloadTimer(): void {
+    clearInterval(this.reloadTimer);
+    const every = this.config.global.reload_conf_interval;
+    if (every > 0) this.reloadTimer = setInterval(() => this.requestReload(), every * 1000);
+  }
+
+  /** Validates the file again; a bad one keeps everything as it is. */
+  async reload(): Promise<boolean> {
+    this.reloadRequested = false;
+    let next: Config;
+    try {
+      next = await loadConfig(this.o.file);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      for (const d of err.diagnostics) this.log.error({ rule: d.rule }, formatDiagnostic(err.file, d));
+      this.log.error("reload refused: the running configuration stays in force");
+      this.o.metrics?.setReloadFailed(true);
+      return false;
+    }
+    this.logWarnings(next);
+    const prev = this.config;
+    const before = engineOptions(prev);
+    const after = engineOptions(next);
+    if (stableJson(before) !== stableJson(after) || !this.engine) {
+      // Families, port range, pacing or limits changed: new sockets and filters.
+      const engine = (this.o.openEngine ?? openEngine)(next);
+      this.engine?.close();
+      this.engine = engine;
+    }
+    this.config = next;
+    this.log.level = levelOf(next);
+    // Unchanged targets keep their resolution; changed or new ones resolve again.
+    for (const name of [...this.resolved.keys()]) {
+      const a = prev.targets.get(name);
+      const b = next.targets.get(name);
+      if (!a || !b || stableJson(a) !== stableJson(b)) this.resolved.delete(name);
+    }
+    this.o.metrics?.applyConfig(next);
+    this.o.metrics?.setReloadFailed(false);
+    this.armReloadTimer();
+    await this.resolveDue(true);
+    this.planDirty = true;
+    this.log.info({ targets: next.targets.size, groups: next.groups.size }, "configuration reloaded");
+    return true;
+  }
+
+  /** Resolves targets that were never resolved, or whose dns_update_interval has passed. */
+  private async resolveDue(wait: boolean): Promise<void> {
+    const now = this.now();
+    const local = localAddresses();
+    const jobs: Promise<void>[] = [];
+    for (const t of this.config.targets.values()) {
+      if (!t.enabled || this.resolving.has(t.name)) continue;
+      const r = this.resolved.get(t.name);
+      if (
+        r &&
+        (t.destination.kind !== "hostname" ||
+          t.dns_update_interval === 0 ||
+          now - r.at < t.dns_update_interval * 1000)
+      ) {
+        continue;
+      }
+      this.resolving.add(t.name);
+      const config = this.config;
+      jobs.push(
+        resolveOne(config, t, { lookup: this.o.lookup, local })
+          .then((res) => {
+            if (this.config !== config) return; // a reload happened meanwhile
+            const changed = r !== undefined && r.addresses.join() !== res.addresses.join();
+            this.resolved.set(t.name, { addresses: res.addresses, issue: res.issue, at: this.now() });
+            if (t.destination.kind === "hostname") {
+              this.o.metrics?.setHostResolution(config, t, res.addresses.length > 0, changed);
+              if (changed) this.log.info({ target: t.name, addresses: res.addresses }, "resolution changed");
+              if (res.issue?.kind === "unresolved") this.log.warn({ target: t.name }, res.issue.message);
+            }
+            if (changed || r === undefined || r.issue?.message !== res.issue?.message) this.planDirty = true;
+          })
+          .finally(() => this.resolving.delete(t.name)),
+      );
+    }
+    if (wait) await Promise.all(jobs);
+  }
+
+  private async rebuildPlan(): Promise<void> {
+    this.planDirty = false;
+    const addresses = new Map<string, string[]>();
+    const issues: TargetIssue[] = [];
+    for (const [name, r] of this.resolved) {
+      if (r.addresses.length > 0) addresses.set(name, r.addresses);
+      if (r.issue) issues.push(r.issue);
+    }
+    const planned = await planFor(this.config, addresses);
+    this.plan = planned.plan;
+    this.planIssues = [...issues, ...planned.issues];
+    for (const i of this.planIssues) this.log.warn({ target: i.target, disabled: i.disabled }, i.message);
+    this.o.metrics?.setExcluded(this.planIssues);
+  }
+
+  private logWarnings(config: Config): void {
+    for (const w of config.warnings) this.log.warn({ rule: w.rule }, formatDiagnostic(config.file, w));
+  }
+}
+
+/** JSON for comparing configurations (bigints, e.g. subnet networks, as strings). */
+function stableJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? x.toString() : x));
+}
+
+function levelOf(config: Config): string {
+  return levelFor(config.global.logging_level);
+}

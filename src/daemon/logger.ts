@@ -1,0 +1,43 @@
+// Structured logs for the daemon: JSON lines (pino) for log collectors, or one readable line per
+// event when standard error is a terminal. The configuration's logging_level (the original's Python
+// levels) maps onto pino's levels.
+import pino, { type Logger } from "pino";
+
+export type { Logger };
+
+const LEVELS: Record<string, pino.LevelWithSilent> = {
+  CRITICAL: "fatal",
+  ERROR: "error",
+  WARNING: "warn",
+  INFO: "info",
+  DEBUG: "debug",
+  NOTSET: "trace",
+};
+
+export function levelFor(loggingLevel: string): pino.LevelWithSilent {
+  return LEVELS[loggingLevel] ?? "info";
+}
+
+/** A logger writing to standard error: JSON lines, or readable lines on a terminal. */
+export function createLogger(
+  level = "INFO",
+  opts: { pretty?: boolean; destination?: NodeJS.WritableStream } = {},
+): Logger {
+  const pretty = opts.pretty ?? Boolean(process.stderr.isTTY);
+  const dest = opts.destination ?? process.stderr;
+  if (!pretty)
+    return pino({ level: levelFor(level), base: { app: "netprobify" } }, dest as pino.DestinationStream);
+  return pino(
+    { level: levelFor(level), base: undefined, timestamp: false },
+    {
+      write(line: string) {
+        const { level: n, msg, ...rest } = JSON.parse(line) as { level: number; msg: string };
+        const name = pino.levels.labels[n]?.toUpperCase() ?? String(n);
+        const fields = Object.entries(rest)
+          .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+          .join(" ");
+        dest.write(`${new Date().toISOString()} ${name.padEnd(5)} ${msg}${fields ? ` ${fields}` : ""}\n`);
+      },
+    },
+  );
+}

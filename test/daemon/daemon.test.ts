@@ -1,0 +1,131 @@
+// The daemon loop with fake sockets: iterations start to start, reload good and bad, stop. The real
+// path (raw sockets, HTTP, Prometheus) is covered by the lab tests.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { after, describe, test } from "node:test";
+import type { Config, TargetConfig } from "../../src/config/load.js";
+import { Daemon, type DaemonMetrics } from "../../src/daemon/daemon.js";
+import { createLogger } from "../../src/daemon/logger.js";
+import { Engine, type IterationResult } from "../../src/engine/engine.js";
+import { engineOptions } from "../../src/engine/from-config.js";
+import type { TargetIssue } from "../../src/engine/prober.js";
+import { FakeBinding } from "../../src/native/fake.js";
+import { RawSockets } from "../../src/native/rawsock.js";
+
+const dir = mkdtempSync(join(tmpdir(), "npf-daemon-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const config = (
+  targets: string,
+) => `global: {probe_name: lab, interval: 1, nb_proc: 1, logging_level: DEBUG, prometheus_port: 9100, dns_update_interval: 0}
+groups: {g: {src_ipv4: 198.18.0.2, src_ipv6: "fd18::2"}}
+targets:
+${targets}`;
+
+class Recorder implements DaemonMetrics {
+  applied: string[][] = [];
+  iterations: IterationResult[] = [];
+  reloadFailed: boolean[] = [];
+  resolutions: [string, boolean, boolean][] = [];
+  excluded: TargetIssue[][] = [];
+  applyConfig(c: Config) {
+    this.applied.push([...c.targets.keys()]);
+  }
+  recordIteration(_c: Config, r: IterationResult) {
+    this.iterations.push(r);
+  }
+  setReloadFailed(f: boolean) {
+    this.reloadFailed.push(f);
+  }
+  setHostResolution(_c: Config, t: TargetConfig, ok: boolean, changed: boolean) {
+    this.resolutions.push([t.name, ok, changed]);
+  }
+  setExcluded(i: readonly TargetIssue[]) {
+    this.excluded.push([...i]);
+  }
+}
+
+function daemon(file: string, metrics: Recorder, lookup?: (n: string) => Promise<string[]>) {
+  const lines: string[] = [];
+  const log = createLogger("DEBUG", {
+    pretty: false,
+    destination: new Writable({
+      write(chunk, _e, cb) {
+        lines.push(String(chunk));
+        cb();
+      },
+    }),
+  });
+  const fake = new FakeBinding();
+  const d = new Daemon({
+    file,
+    log,
+    metrics,
+    openEngine: (c) => new Engine({ ...engineOptions(c), sockets: new RawSockets(fake) }),
+    lookup: lookup ? (n) => lookup(n) : undefined,
+  });
+  return { d, lines, fake };
+}
+
+describe("daemon (fake sockets)", () => {
+  test("iterations start every interval; a bad reload keeps the running configuration; a good one applies", async () => {
+    const file = join(dir, "a.yaml");
+    writeFileSync(file, config("  a: {type: ICMPping, destination: 198.18.1.1, timeout: 0.05}\n"));
+    const m = new Recorder();
+    const { d, lines } = daemon(file, m);
+    await d.init();
+    d.start();
+    try {
+      await new Promise((r) => setTimeout(r, 1300));
+      assert.equal(d.iterations, 2, "one at once, one a second later");
+      assert.equal(m.iterations[0]!.series[0]!.target, "a");
+
+      writeFileSync(file, "global: [broken\n");
+      assert.equal(await d.reload(), false);
+      assert.deepEqual(m.reloadFailed, [false, true]);
+      assert.deepEqual([...d.config.targets.keys()], ["a"], "the running configuration stays");
+      assert.ok(lines.some((l) => l.includes("reload refused")));
+
+      writeFileSync(
+        file,
+        config("  b: {type: TCPsyn, destination: 198.18.1.2, dst_port: 80, timeout: 0.05}\n"),
+      );
+      d.requestReload();
+      await new Promise((r) => setTimeout(r, 1200));
+      assert.deepEqual(m.applied, [["a"], ["b"]]);
+      assert.equal(m.reloadFailed.at(-1), false);
+      assert.equal(m.iterations.at(-1)!.series[0]!.target, "b");
+    } finally {
+      await d.stop();
+    }
+    await d.done;
+  });
+
+  test("a hostname that stops resolving is reported and left out; stop is prompt", async () => {
+    const file = join(dir, "b.yaml");
+    writeFileSync(
+      file,
+      config(
+        "  h: {type: ICMPping, destination: web.example, timeout: 0.05}\n  i: {type: ICMPping, destination: 198.18.1.1, timeout: 0.05}\n",
+      ),
+    );
+    const m = new Recorder();
+    const { d } = daemon(file, m, async () => Promise.reject(new Error("ENOTFOUND")));
+    await d.init();
+    d.start();
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = performance.now();
+    await d.stop();
+    await d.done;
+    assert.ok(performance.now() - t0 < 200, "stops promptly");
+    assert.deepEqual(m.resolutions, [["h", false, false]]);
+    assert.equal(m.excluded[0]![0]!.kind, "unresolved");
+    assert.deepEqual(
+      m.iterations[0]!.series.map((s) => s.target),
+      ["i"],
+    );
+  });
+});
