@@ -1,0 +1,272 @@
+// Every metric netprobify exports, declared once: name, type, help and label names. The registry
+// (registry.ts) is built from this table and docs/metrics.md is checked against it by a test, so a
+// metric cannot exist without being documented nor be documented without existing. Names, types and
+// labels of the compat metrics are a contract with users' alert rules (shared/spec/compat.md): change
+// them only with that contract.
+import type { ProbeType } from "../config/schema.js";
+
+export type MetricType = "counter" | "gauge";
+
+export interface MetricDecl {
+  readonly name: string;
+  readonly type: MetricType;
+  readonly help: string;
+  readonly labels: readonly string[];
+  /** Only targets of this probe type have series of this metric. */
+  readonly probeType?: ProbeType;
+  /** "compat": same name, type and labels as the original netprobify; "new": added here. */
+  readonly origin: "compat" | "new";
+}
+
+/** The labels of one series of one (target, group): every per-series metric starts with these. */
+export const SERIES_LABELS = ["probe_name", "destination", "address_family", "state", "group"] as const;
+/** Per (target, group) without state (the original's app_time_ooo_total; our new per-series counters). */
+export const TARGET_GROUP_LABELS = ["probe_name", "destination", "address_family", "group"] as const;
+/** Per target (the original's foreign-reply gauges and DNS metrics). */
+export const TARGET_LABELS = ["probe_name", "destination", "address_family"] as const;
+
+/** Metric name prefix of each probe type. */
+export const PREFIX: Record<ProbeType, string> = {
+  TCPsyn: "tcpsyn",
+  ICMPping: "icmp",
+  UDPunreachable: "udp_unreachable",
+};
+
+function perType(type: ProbeType, what: string): [MetricDecl, MetricDecl, MetricDecl, MetricDecl] {
+  const p = PREFIX[type];
+  return [
+    {
+      name: `${p}_sent_total`,
+      type: "counter",
+      help: `${what} probes handed to the kernel.`,
+      labels: SERIES_LABELS,
+      probeType: type,
+      origin: "compat",
+    },
+    {
+      name: `${p}_loss_total`,
+      type: "counter",
+      help: `${what} probes sent that got no answer within the target's timeout.`,
+      labels: SERIES_LABELS,
+      probeType: type,
+      origin: "compat",
+    },
+    {
+      name: `${p}_loss_ratio`,
+      type: "gauge",
+      help: `Lost / sent ${what} probes of the last iteration (0..1; 0 when nothing was sent).`,
+      labels: SERIES_LABELS,
+      probeType: type,
+      origin: "compat",
+    },
+    {
+      name: `${p}_round_trip_seconds`,
+      type: "gauge",
+      help: `Percentile of the ${what} round-trip times of the last iteration (kernel timestamps); absent when the iteration had no sample.`,
+      labels: [...SERIES_LABELS, "percentile"],
+      probeType: type,
+      origin: "compat",
+    },
+  ];
+}
+
+export const CATALOG = [
+  ...perType("TCPsyn", "TCP SYN"),
+  {
+    name: "tcpsyn_match_ack_fail_count",
+    type: "gauge",
+    help: "TCP replies from the target's address whose acknowledgement matched no SYN we sent (incremented, never reset).",
+    labels: TARGET_LABELS,
+    probeType: "TCPsyn",
+    origin: "compat",
+  },
+  {
+    name: "tcpsyn_port_mismatch_count",
+    type: "gauge",
+    help: "Replies whose key matched one of the target's TCP SYNs but whose ports did not (incremented, never reset).",
+    labels: TARGET_LABELS,
+    probeType: "TCPsyn",
+    origin: "compat",
+  },
+  ...perType("ICMPping", "ICMP echo"),
+  ...perType("UDPunreachable", "UDP"),
+  {
+    name: "udp_unreachable_port_mismatch_count",
+    type: "gauge",
+    help: "Replies whose key matched one of the target's UDP probes but whose ports did not (incremented, never reset).",
+    labels: TARGET_LABELS,
+    probeType: "UDPunreachable",
+    origin: "compat",
+  },
+  {
+    name: "threshold",
+    type: "gauge",
+    help: "The target's configured threshold (type latency: seconds as written; type loss: as written).",
+    labels: ["probe_name", "destination", "address_family", "type", "state", "alert_level", "group"],
+    origin: "compat",
+  },
+  {
+    name: "app_host_resolution_status",
+    type: "gauge",
+    help: "1 when the target's hostname resolved at the last attempt, 0 when it did not.",
+    labels: TARGET_LABELS,
+    origin: "compat",
+  },
+  {
+    name: "app_host_resolution_change_total",
+    type: "counter",
+    help: "Times a re-resolution of the target's hostname gave different addresses.",
+    labels: TARGET_LABELS,
+    origin: "compat",
+  },
+  {
+    name: "app_time_ooo_total",
+    type: "counter",
+    help: "Answers whose kernel RX timestamp preceded the TX timestamp (clock stepped): counted, not used as RTT samples.",
+    labels: TARGET_GROUP_LABELS,
+    origin: "compat",
+  },
+  {
+    name: "app_iteration_time_seconds",
+    type: "gauge",
+    help: "Duration of the last probing iteration, first send to last answer or timeout.",
+    labels: ["probe_name"],
+    origin: "compat",
+  },
+  {
+    name: "app_target_name_dup_total",
+    type: "counter",
+    help: "Times a target name was found twice (static file and a dynamic inventory); the first one is kept.",
+    labels: ["target_name"],
+    origin: "compat",
+  },
+  {
+    name: "app_process_timed_out_total",
+    type: "counter",
+    help: "Iterations stopped by global.timeout before every probe was settled.",
+    labels: ["probe_name"],
+    origin: "compat",
+  },
+  {
+    name: "app_reload_conf_failed_status",
+    type: "gauge",
+    help: "1 when the last configuration reload failed (the previous configuration stays in use), else 0.",
+    labels: ["probe_name"],
+    origin: "compat",
+  },
+  {
+    name: "netprobify_info",
+    type: "gauge",
+    help: "Always 1; the version label says which netprobify runs.",
+    labels: ["version"],
+    origin: "compat",
+  },
+  {
+    name: "netprobify_late_replies_total",
+    type: "counter",
+    help: "Answers that arrived after their probe timed out (the probe stays counted as lost).",
+    labels: TARGET_GROUP_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_duplicate_replies_total",
+    type: "counter",
+    help: "Second and later answers to one probe.",
+    labels: TARGET_GROUP_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_unsent_probes_total",
+    type: "counter",
+    help: "Probes the kernel refused to send (counted apart from loss; see netprobify_send_failures_total for why).",
+    labels: TARGET_GROUP_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_untimed_replies_total",
+    type: "counter",
+    help: "Answers without both kernel timestamps: they count as answered but give no RTT sample.",
+    labels: TARGET_GROUP_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_icmp_errors_total",
+    type: "counter",
+    help: "Answers that were ICMP errors quoting a probe (they count as answers), by ICMP type and code.",
+    labels: [...TARGET_GROUP_LABELS, "icmp_type", "icmp_code"],
+    origin: "new",
+  },
+  {
+    name: "netprobify_send_failures_total",
+    type: "counter",
+    help: "Probes the kernel refused to send, by errno name (e.g. ENETUNREACH).",
+    labels: ["probe_name", "errno"],
+    origin: "new",
+  },
+  {
+    name: "netprobify_socket_drops_total",
+    type: "counter",
+    help: "Packets the kernel dropped on the receive sockets (queue full): answers that may show up as loss.",
+    labels: ["probe_name"],
+    origin: "new",
+  },
+  {
+    name: "netprobify_unmatched_replies_total",
+    type: "counter",
+    help: "Replies counted against no target: reason address_mismatch (the key of a probe sent to another address or of another type), unknown_source (a TCP reply matching no SYN, from an address no TCPsyn target probes), port_mismatch (wrong ports, for a target no longer configured).",
+    labels: ["probe_name", "reason"],
+    origin: "new",
+  },
+  {
+    name: "netprobify_iterations_total",
+    type: "counter",
+    help: "Probing iterations completed.",
+    labels: ["probe_name"],
+    origin: "new",
+  },
+  {
+    name: "netprobify_iteration_probes",
+    type: "gauge",
+    help: "Probes the last iteration planned (sent + refused by the kernel).",
+    labels: ["probe_name"],
+    origin: "new",
+  },
+  {
+    name: "netprobify_targets_excluded",
+    type: "gauge",
+    help: "Enabled targets that probe nothing, by reason: self (every address is this host's), unresolved (DNS failed), no_route (no source address).",
+    labels: ["probe_name", "reason"],
+    origin: "new",
+  },
+  {
+    name: "netprobify_target_issue",
+    type: "gauge",
+    help: "A target with addresses left out, by reason (self, unresolved, no_route): 1 when it probes nothing at all, 0 when some of its addresses are still probed.",
+    labels: [...TARGET_LABELS, "reason"],
+    origin: "new",
+  },
+] as const satisfies readonly MetricDecl[];
+
+export type MetricName = (typeof CATALOG)[number]["name"];
+
+/** Label values of netprobify_unmatched_replies_total's reason. */
+export const UNMATCHED_REASONS = ["address_mismatch", "unknown_source", "port_mismatch"] as const;
+
+/** Label values of the excluded-target reasons, in the order they are exported. */
+export const EXCLUSION_REASONS = ["self", "unresolved", "no_route"] as const;
+
+/** The declaration of a metric by name. */
+export function declOf(name: MetricName): MetricDecl {
+  const d = CATALOG.find((m) => m.name === name);
+  if (!d) throw new Error(`undeclared metric ${name}`);
+  return d;
+}
+
+/** The catalog as the markdown table docs/metrics.md shows (one row per metric, catalog order). */
+export function catalogMarkdown(): string {
+  const rows = CATALOG.map(
+    (m: MetricDecl) =>
+      `| \`${m.name}\` | ${m.type} | ${m.labels.join(", ")} | ${m.origin} | ${m.help.replaceAll("|", "\\|")} |`,
+  );
+  return ["| metric | type | labels | origin | meaning |", "|---|---|---|---|---|", ...rows, ""].join("\n");
+}

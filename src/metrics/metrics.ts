@@ -1,0 +1,355 @@
+// The daemon's metrics: turns configurations, iteration results and application events into the
+// Prometheus series users' alert rules read (names and labels: shared/spec/compat.md, declared in
+// catalog.ts). The configuration last applied decides which series may exist: a reload removes every
+// series of a target, group, percentile or probe_name that is gone (or whose labels changed), and
+// creates the counters of new target × group pairs at 0 so `increase()` works from the first scrape.
+// Results of an iteration that ran under an older configuration are only recorded where the current
+// one still allows them, so a removed series never comes back from a late result.
+import type { Config, TargetConfig } from "../config/load.js";
+import type { IterationResult } from "../engine/engine.js";
+import type { TargetIssue } from "../engine/prober.js";
+import { lossRatio, rttPercentile } from "../engine/results.js";
+import {
+  declOf,
+  EXCLUSION_REASONS,
+  type MetricDecl,
+  type MetricName,
+  PREFIX,
+  UNMATCHED_REASONS,
+} from "./catalog.js";
+import { type Labels, SeriesStore } from "./registry.js";
+
+export interface MetricsOptions {
+  /** Value of netprobify_info's version label. */
+  version: string;
+}
+
+/** What the prober found while preparing a plan (src/engine/prober.ts `Prepared`). */
+export interface PreparedTargets {
+  issues: readonly TargetIssue[];
+  /** Addresses probed per target name. */
+  addresses: ReadonlyMap<string, readonly string[]>;
+}
+
+export interface ApplyReport {
+  /** Series removed because the configuration no longer has them. */
+  removed: number;
+}
+
+export interface RecordReport {
+  /** Series (target × group) of the result written to the metrics. */
+  recorded: number;
+  /** Series the applied configuration no longer has (iteration of an older configuration). */
+  skipped: number;
+}
+
+/** The `state` label of a target: its configured state, "" when unset. */
+export function stateLabel(t: TargetConfig): string {
+  return t.state ?? "";
+}
+
+const REASON_LABEL: Record<TargetIssue["kind"], (typeof EXCLUSION_REASONS)[number]> = {
+  self: "self",
+  unresolved: "unresolved",
+  "no-route": "no_route",
+};
+
+export class Metrics {
+  private readonly store = new SeriesStore();
+  private config: Config | undefined;
+  private addresses: ReadonlyMap<string, readonly string[]> = new Map();
+  /** Address -> TCPsyn targets probing it, for the applied configuration and addresses. */
+  private tcpByAddress: Map<string, string[]> | undefined;
+
+  constructor(opts: MetricsOptions) {
+    this.store.set("netprobify_info", { version: opts.version }, 1);
+  }
+
+  /** Content-Type of metricsText(), for the HTTP response. */
+  get contentType(): string {
+    return this.store.registry.contentType;
+  }
+
+  /** The exposition text of every series. */
+  metricsText(): Promise<string> {
+    return this.store.registry.metrics();
+  }
+
+  /** The configuration currently applied, if any. */
+  get applied(): Config | undefined {
+    return this.config;
+  }
+
+  /**
+   * Makes `config` the current configuration: removes the series it no longer has, sets the
+   * threshold gauges, and creates every new target × group counter at 0.
+   */
+  applyConfig(config: Config): ApplyReport {
+    this.config = config;
+    this.tcpByAddress = undefined;
+    const removed = this.store.retain((decl, labels) => this.allowed(decl, labels));
+    const s = this.store;
+    const probe = { probe_name: config.global.probe_name };
+    for (const t of config.targets.values()) {
+      if (!t.enabled) continue;
+      const target = targetLabels(config, t);
+      const p = PREFIX[t.type];
+      for (const group of t.groups) {
+        const series = { ...target, state: stateLabel(t), group };
+        s.inc(`${p}_sent_total` as MetricName, series, 0);
+        s.inc(`${p}_loss_total` as MetricName, series, 0);
+        const tg = { ...target, group };
+        for (const m of PER_TARGET_GROUP_COUNTERS) s.inc(m, tg, 0);
+        for (const type of ["latency", "loss"] as const) {
+          const v = t.threshold[type];
+          if (v === undefined) continue;
+          s.set("threshold", { ...target, type, state: stateLabel(t), alert_level: t.alert_level, group }, v);
+        }
+      }
+      if (t.type === "TCPsyn") {
+        s.inc("tcpsyn_match_ack_fail_count", target, 0);
+        s.inc("tcpsyn_port_mismatch_count", target, 0);
+      } else if (t.type === "UDPunreachable") {
+        s.inc("udp_unreachable_port_mismatch_count", target, 0);
+      }
+    }
+    for (const m of PER_PROBE_COUNTERS) s.inc(m, probe, 0);
+    s.set("app_reload_conf_failed_status", probe, 0);
+    for (const reason of UNMATCHED_REASONS) {
+      s.inc("netprobify_unmatched_replies_total", { ...probe, reason }, 0);
+    }
+    for (const reason of EXCLUSION_REASONS) s.inc("netprobify_targets_excluded", { ...probe, reason }, 0);
+    return { removed };
+  }
+
+  /**
+   * Records what the prober found while preparing a plan: targets left out (by reason) and the
+   * addresses each target probes (needed to attribute foreign TCP replies, keyed by address, to
+   * targets). Replaces the previous call's issues.
+   */
+  applyPrepared(prepared: PreparedTargets): void {
+    const config = this.requireConfig();
+    this.addresses = prepared.addresses;
+    this.tcpByAddress = undefined;
+    for (const labels of this.store.seriesOf("netprobify_target_issue")) {
+      this.store.remove("netprobify_target_issue", labels);
+    }
+    const probe = { probe_name: config.global.probe_name };
+    const excluded = new Map<string, number>(EXCLUSION_REASONS.map((r) => [r, 0]));
+    for (const issue of prepared.issues) {
+      const t = config.targets.get(issue.target);
+      if (!t?.enabled) continue;
+      const reason = REASON_LABEL[issue.kind];
+      this.store.set(
+        "netprobify_target_issue",
+        { ...targetLabels(config, t), reason },
+        issue.disabled ? 1 : 0,
+      );
+      if (issue.disabled) excluded.set(reason, excluded.get(reason)! + 1);
+    }
+    for (const [reason, n] of excluded)
+      this.store.set("netprobify_targets_excluded", { ...probe, reason }, n);
+  }
+
+  /**
+   * Adds one iteration's results. `config` is the configuration the iteration ran with (its labels);
+   * only series the applied configuration still has are written. Applies `config` first if none is.
+   */
+  recordIteration(config: Config, result: IterationResult): RecordReport {
+    if (!this.config) this.applyConfig(config);
+    const current = this.config!;
+    const s = this.store;
+    let recorded = 0;
+    let skipped = 0;
+    let probes = 0;
+    for (const r of result.series) {
+      probes += r.sent + r.failed;
+      const t = config.targets.get(r.target);
+      if (!t) {
+        skipped++;
+        continue;
+      }
+      const target = targetLabels(config, t);
+      const series = { ...target, state: stateLabel(t), group: r.group };
+      const p = PREFIX[t.type];
+      const sent = `${p}_sent_total` as MetricName;
+      if (!this.allowed(declOf(sent), series)) {
+        skipped++;
+        continue;
+      }
+      recorded++;
+      s.inc(sent, series, r.sent);
+      s.inc(`${p}_loss_total` as MetricName, series, r.lost);
+      s.set(`${p}_loss_ratio` as MetricName, series, lossRatio(r));
+      const rtt = `${p}_round_trip_seconds` as MetricName;
+      for (const pc of current.global.percentile) {
+        const labels = { ...series, percentile: String(pc) };
+        const v = rttPercentile(r, pc);
+        if (v === undefined) s.remove(rtt, labels);
+        else s.set(rtt, labels, v);
+      }
+      const tg = { ...target, group: r.group };
+      s.inc("app_time_ooo_total", tg, r.negativeRtt);
+      s.inc("netprobify_late_replies_total", tg, r.late);
+      s.inc("netprobify_duplicate_replies_total", tg, r.duplicates);
+      s.inc("netprobify_unsent_probes_total", tg, r.failed);
+      s.inc("netprobify_untimed_replies_total", tg, r.untimed);
+      for (const [typeCode, n] of r.icmpErrors) {
+        const [icmp_type = "", icmp_code = ""] = typeCode.split("/");
+        s.inc("netprobify_icmp_errors_total", { ...tg, icmp_type, icmp_code }, n);
+      }
+    }
+    this.recordForeign(config, result);
+    const probe = { probe_name: current.global.probe_name };
+    for (const [errno, n] of result.sendErrors)
+      s.inc("netprobify_send_failures_total", { ...probe, errno }, n);
+    s.inc("netprobify_socket_drops_total", probe, Math.max(0, result.socketDrops));
+    s.set("app_iteration_time_seconds", probe, result.durationMs / 1000);
+    s.inc("app_process_timed_out_total", probe, result.timedOut ? 1 : 0);
+    s.inc("netprobify_iterations_total", probe, 1);
+    s.set("netprobify_iteration_probes", probe, probes);
+    return { recorded, skipped };
+  }
+
+  /** Foreign replies: per-target gauges where a target can be named, else netprobify_unmatched_replies_total. */
+  private recordForeign(config: Config, result: IterationResult): void {
+    const s = this.store;
+    const probe = { probe_name: this.config!.global.probe_name };
+    const unmatched = (reason: string, n: number) =>
+      s.inc("netprobify_unmatched_replies_total", { ...probe, reason }, n);
+    const bumpTarget = (name: MetricName, t: TargetConfig, n: number): boolean => {
+      const labels = targetLabels(config, t);
+      if (!this.allowed(declOf(name), labels)) return false;
+      s.inc(name, labels, n);
+      return true;
+    };
+    const f = result.foreign;
+    for (const [name, n] of f.portMismatch) {
+      const t = config.targets.get(name);
+      const metric =
+        t?.type === "TCPsyn"
+          ? "tcpsyn_port_mismatch_count"
+          : t?.type === "UDPunreachable"
+            ? "udp_unreachable_port_mismatch_count"
+            : undefined;
+      // A port mismatch of a target this configuration no longer has: counted, not attributed.
+      if (!t || !metric || !bumpTarget(metric, t, n)) unmatched("port_mismatch", n);
+    }
+    for (const [address, n] of f.tcpAckMismatch) {
+      let attributed = false;
+      for (const name of this.tcpTargetsAt(address)) {
+        const t = config.targets.get(name);
+        if (t?.type === "TCPsyn" && bumpTarget("tcpsyn_match_ack_fail_count", t, n)) attributed = true;
+      }
+      if (!attributed) unmatched("unknown_source", n);
+    }
+    if (f.addressMismatch > 0) unmatched("address_mismatch", f.addressMismatch);
+  }
+
+  /** TCPsyn targets of the applied configuration that probe `address`. */
+  private tcpTargetsAt(address: string): readonly string[] {
+    if (!this.tcpByAddress) {
+      const m = new Map<string, string[]>();
+      for (const [name, addrs] of this.addresses) {
+        if (this.config?.targets.get(name)?.type !== "TCPsyn") continue;
+        for (const a of addrs) {
+          const l = m.get(a);
+          if (l) l.push(name);
+          else m.set(a, [name]);
+        }
+      }
+      this.tcpByAddress = m;
+    }
+    return this.tcpByAddress.get(address) ?? [];
+  }
+
+  /** app_reload_conf_failed_status: true after a reload that failed (the old configuration stays). */
+  setReloadConfFailed(failed: boolean): void {
+    const config = this.requireConfig();
+    this.store.set("app_reload_conf_failed_status", { probe_name: config.global.probe_name }, failed ? 1 : 0);
+  }
+
+  /**
+   * app_host_resolution_status of a target of the applied configuration (1 resolved, 0 failed);
+   * creates its app_host_resolution_change_total at 0. Returns false for an unknown or disabled target.
+   */
+  setHostResolution(target: string, resolved: boolean): boolean {
+    const labels = this.enabledTargetLabels(target);
+    if (!labels) return false;
+    this.store.set("app_host_resolution_status", labels, resolved ? 1 : 0);
+    this.store.inc("app_host_resolution_change_total", labels, 0);
+    return true;
+  }
+
+  /** app_host_resolution_change_total += 1: a re-resolution gave other addresses. False if unknown target. */
+  countHostResolutionChange(target: string): boolean {
+    const labels = this.enabledTargetLabels(target);
+    if (!labels) return false;
+    this.store.inc("app_host_resolution_change_total", labels, 1);
+    return true;
+  }
+
+  /** app_target_name_dup_total{target_name} += 1 (kept across reloads: it has no probe_name). */
+  countTargetNameDup(targetName: string): void {
+    this.store.inc("app_target_name_dup_total", { target_name: targetName }, 1);
+  }
+
+  /** Number of series held (all metrics). */
+  get seriesCount(): number {
+    return this.store.size;
+  }
+
+  private enabledTargetLabels(name: string): Labels | undefined {
+    const config = this.requireConfig();
+    const t = config.targets.get(name);
+    return t?.enabled ? targetLabels(config, t) : undefined;
+  }
+
+  private requireConfig(): Config {
+    if (!this.config) throw new Error("Metrics: applyConfig() must be called first");
+    return this.config;
+  }
+
+  /**
+   * Whether a series may exist under the applied configuration: its probe_name is the configured one,
+   * its destination an enabled target of the metric's probe type with the same address family, state,
+   * alert level and threshold type, its group one of the target's groups, its percentile configured.
+   * Labels the configuration does not decide (errno, reason, icmp_type, version...) are always allowed.
+   */
+  private allowed(decl: MetricDecl, labels: Labels): boolean {
+    const c = this.config;
+    if (!c) return true;
+    if (labels.probe_name !== undefined && labels.probe_name !== c.global.probe_name) return false;
+    if (labels.percentile !== undefined && !c.global.percentile.some((p) => String(p) === labels.percentile))
+      return false;
+    if (labels.destination === undefined) return true;
+    const t = c.targets.get(labels.destination);
+    if (!t?.enabled) return false;
+    if (decl.probeType !== undefined && decl.probeType !== t.type) return false;
+    if (labels.address_family !== undefined && labels.address_family !== t.address_family) return false;
+    if (labels.state !== undefined && labels.state !== stateLabel(t)) return false;
+    if (labels.group !== undefined && !t.groups.includes(labels.group)) return false;
+    if (labels.alert_level !== undefined && labels.alert_level !== t.alert_level) return false;
+    if (labels.type !== undefined && t.threshold[labels.type as "latency" | "loss"] === undefined)
+      return false;
+    return true;
+  }
+}
+
+const PER_TARGET_GROUP_COUNTERS = [
+  "app_time_ooo_total",
+  "netprobify_late_replies_total",
+  "netprobify_duplicate_replies_total",
+  "netprobify_unsent_probes_total",
+  "netprobify_untimed_replies_total",
+] as const satisfies readonly MetricName[];
+
+const PER_PROBE_COUNTERS = [
+  "app_process_timed_out_total",
+  "netprobify_iterations_total",
+  "netprobify_socket_drops_total",
+] as const satisfies readonly MetricName[];
+
+function targetLabels(config: Config, t: TargetConfig): Labels {
+  return { probe_name: config.global.probe_name, destination: t.name, address_family: t.address_family };
+}

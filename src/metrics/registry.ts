@@ -1,0 +1,108 @@
+// The prom-client objects of the catalog, in a registry of their own (never prom-client's global one,
+// so tests and several daemons in one process do not share series), plus a record of every series
+// ever written. prom-client cannot list a metric's label sets synchronously; keeping them here lets a
+// reload remove exactly the series that no longer belong to the configuration, in one pass.
+import { Counter, Gauge, Registry } from "prom-client";
+import { CATALOG, type MetricDecl, type MetricName } from "./catalog.js";
+
+export type Labels = Readonly<Record<string, string>>;
+
+interface Entry {
+  decl: MetricDecl;
+  metric: Counter<string> | Gauge<string>;
+  /** Series written so far: key (label values in declaration order) -> labels. */
+  series: Map<string, Labels>;
+}
+
+export class SeriesStore {
+  readonly registry = new Registry();
+  private readonly entries = new Map<string, Entry>();
+
+  constructor() {
+    for (const decl of CATALOG as readonly MetricDecl[]) {
+      const opts = {
+        name: decl.name,
+        help: decl.help,
+        labelNames: [...decl.labels],
+        registers: [this.registry],
+      };
+      const metric = decl.type === "counter" ? new Counter(opts) : new Gauge(opts);
+      this.entries.set(decl.name, { decl, metric, series: new Map() });
+    }
+  }
+
+  private entry(name: MetricName): Entry {
+    return this.entries.get(name)!;
+  }
+
+  private key(e: Entry, labels: Labels): string {
+    let k = "";
+    for (const l of e.decl.labels) {
+      const v = labels[l];
+      if (v === undefined) throw new Error(`metric ${e.decl.name}: label ${l} missing`);
+      k += `${v}\u0000`;
+    }
+    if (Object.keys(labels).length !== e.decl.labels.length)
+      throw new Error(`metric ${e.decl.name}: unexpected labels ${Object.keys(labels).join(", ")}`);
+    return k;
+  }
+
+  private track(e: Entry, labels: Labels): void {
+    const k = this.key(e, labels);
+    if (!e.series.has(k)) e.series.set(k, { ...labels });
+  }
+
+  /** Adds n (>= 0) to a counter or an incremented gauge; n = 0 creates the series at 0. */
+  inc(name: MetricName, labels: Labels, n = 1): void {
+    const e = this.entry(name);
+    this.track(e, labels);
+    e.metric.inc(labels, n);
+  }
+
+  /** Sets a gauge. */
+  set(name: MetricName, labels: Labels, value: number): void {
+    const e = this.entry(name);
+    if (e.decl.type !== "gauge") throw new Error(`metric ${name} is a counter`);
+    this.track(e, labels);
+    (e.metric as Gauge<string>).set(labels, value);
+  }
+
+  /** Removes one series (nothing happens if it does not exist). */
+  remove(name: MetricName, labels: Labels): void {
+    const e = this.entry(name);
+    const k = this.key(e, labels);
+    if (!e.series.delete(k)) return;
+    e.metric.remove(labels);
+  }
+
+  has(name: MetricName, labels: Labels): boolean {
+    const e = this.entry(name);
+    return e.series.has(this.key(e, labels));
+  }
+
+  /** Removes every series, of every metric, for which keep() is false. Returns how many went. */
+  retain(keep: (decl: MetricDecl, labels: Labels) => boolean): number {
+    let n = 0;
+    for (const e of this.entries.values()) {
+      for (const [k, labels] of e.series) {
+        if (keep(e.decl, labels)) continue;
+        e.series.delete(k);
+        e.metric.remove(labels);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** The series of one metric (labels), for bookkeeping by the caller. */
+  seriesOf(name: MetricName): Labels[] {
+    return [...this.entry(name).series.values()];
+  }
+
+  /** Total number of series held. */
+  get size(): number {
+    let n = 0;
+    for (const e of this.entries.values()) n += e.series.size;
+    return n;
+  }
+}
