@@ -1,0 +1,240 @@
+// The daemon's HTTP listener: Prometheus scrapes /metrics, load balancers and orchestrators ask
+// /health. Plain node:http, because three read-only routes do not need a framework, and the few
+// things that matter here (auth that leaks nothing, binding errors that stop the daemon, a scrape
+// failure that does not take the listener down, a prompt shutdown) are easier to see without one.
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { type BasicAuth, basicAuthChecker, WWW_AUTHENTICATE } from "./auth.js";
+import { hostPort, listenError } from "./listen-errors.js";
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+export type LogFn = (level: LogLevel, msg: string, fields: Record<string, unknown>) => void;
+
+export interface MetricsPayload {
+  contentType: string;
+  body: string;
+}
+
+export interface Health {
+  ok: boolean;
+  detail: Record<string, unknown>;
+}
+
+/** Limits on slow or idle clients, in milliseconds. The defaults suit Prometheus scrapes. */
+export interface ServerTimeouts {
+  /** Time a client has to send the request headers (default 10,000). */
+  headersMs?: number;
+  /** Time a client has to send the whole request (default 15,000). */
+  requestMs?: number;
+  /** How long an idle keep-alive connection stays open between requests (default 5,000). */
+  keepAliveMs?: number;
+  /** A connection with no traffic in either direction for this long is closed (default 60,000). */
+  idleMs?: number;
+  /** On close(), how long requests in progress may take to finish before their sockets are cut (default 1,000). */
+  closeGraceMs?: number;
+}
+
+export interface ServerOptions {
+  /** Address to bind: an IP literal such as 0.0.0.0 (the default), 127.0.0.1, :: or ::1. */
+  address?: string;
+  /** TCP port; 0 picks a free one (tests). */
+  port: number;
+  /** The Prometheus exposition and its content type; may throw or reject (answered with 500). */
+  metrics: () => Promise<MetricsPayload>;
+  health: () => Health;
+  /** Credentials required on every route but /health; see authFromEnv. */
+  auth?: BasicAuth;
+  log?: LogFn;
+  timeouts?: ServerTimeouts;
+}
+
+export interface RunningServer {
+  /** The bound port (the real one when 0 was asked for). */
+  port: number;
+  /** The bound address as the kernel reports it. */
+  address: string;
+  /** Stops listening, closes idle keep-alive connections at once and busy ones after the grace time. */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_ADDRESS = "0.0.0.0";
+
+const INDEX_PAGE = `netprobify
+
+/metrics  Prometheus metrics (text exposition format)
+/health   health check: 200 when healthy, 503 otherwise (JSON)
+`;
+
+const TEXT = "text/plain; charset=utf-8";
+
+/**
+ * Binds the listener and resolves once it accepts connections. Rejects with a NetprobifyError
+ * (NPF_PORT_IN_USE, NPF_PORT_ACCESS_DENIED, NPF_ADDRESS_NOT_AVAILABLE or NPF_LISTEN_FAILED) when it
+ * cannot bind: the caller should exit rather than probe with nobody able to see the results.
+ */
+export function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const address = opts.address ?? DEFAULT_ADDRESS;
+  const log: LogFn = opts.log ?? (() => {});
+  const t = opts.timeouts ?? {};
+  const headersMs = t.headersMs ?? 10_000;
+  const requestMs = Math.max(t.requestMs ?? 15_000, headersMs);
+  const keepAliveMs = t.keepAliveMs ?? 5_000;
+  const idleMs = t.idleMs ?? 60_000;
+  const closeGraceMs = t.closeGraceMs ?? 1_000;
+  const authorized = opts.auth ? basicAuthChecker(opts.auth) : undefined;
+  let closing = false;
+
+  const server = createServer({
+    headersTimeout: headersMs,
+    requestTimeout: requestMs,
+    keepAliveTimeout: keepAliveMs,
+    // How often node checks the two timeouts above; its default (30 s) would let a slow client
+    // hold a connection far longer than they say.
+    connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersMs / 2))),
+  });
+  server.setTimeout(idleMs);
+
+  const send = (res: ServerResponse, status: number, contentType: string, body: string, extra = {}) => {
+    const headers: Record<string, string | number> = {
+      "Content-Type": contentType,
+      "Content-Length": Buffer.byteLength(body),
+      "Cache-Control": "no-store",
+      "X-Content-Type-Options": "nosniff",
+      ...extra,
+    };
+    if (closing) headers.Connection = "close";
+    res.writeHead(status, headers);
+    res.end(body); // node drops the body of an answer to HEAD and keeps Content-Length
+    return status;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<number> => {
+    const path = pathOf(req.url);
+    if (path === undefined) return send(res, 400, TEXT, "bad request target\n");
+    const isRead = req.method === "GET" || req.method === "HEAD";
+    const allow = { Allow: "GET, HEAD" };
+    const authOk = authorized === undefined || authorized(req.headers.authorization);
+
+    if (path === "/health") {
+      // Open to everyone: orchestrators probe without credentials. The status code is the answer;
+      // the detail is shown only to those who may see /metrics.
+      if (!isRead) return send(res, 405, TEXT, "method not allowed\n", allow);
+      let health: Health;
+      try {
+        health = opts.health();
+      } catch (err) {
+        log("error", "health callback failed", { err: errorFields(err) });
+        return send(
+          res,
+          503,
+          "application/json; charset=utf-8",
+          '{"ok":false,"error":"health check failed"}\n',
+        );
+      }
+      const body = authOk ? { ok: health.ok, detail: health.detail } : { ok: health.ok };
+      return send(res, health.ok ? 200 : 503, "application/json; charset=utf-8", `${safeJson(body, log)}\n`);
+    }
+
+    if (!authOk) {
+      return send(res, 401, TEXT, "authentication required\n", { "WWW-Authenticate": WWW_AUTHENTICATE });
+    }
+    if (path !== "/" && path !== "/metrics") return send(res, 404, TEXT, "not found; see /\n");
+    if (!isRead) return send(res, 405, TEXT, "method not allowed\n", allow);
+    if (path === "/") return send(res, 200, TEXT, INDEX_PAGE);
+
+    let payload: MetricsPayload;
+    try {
+      payload = await opts.metrics();
+    } catch (err) {
+      log("error", "metrics collection failed", { err: errorFields(err) });
+      return send(res, 500, TEXT, "metrics collection failed; see the netprobify log\n");
+    }
+    return send(res, 200, payload.contentType, payload.body);
+  };
+
+  server.on("request", (req, res) => {
+    const started = process.hrtime.bigint();
+    handle(req, res).then(
+      (status) => {
+        const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        log("debug", "http request", { method: req.method, url: req.url, status, ms });
+      },
+      (err) => {
+        // A bug in this file, not a client's fault: answer 500 if still possible, keep serving.
+        log("error", "http handler failed", { method: req.method, url: req.url, err: errorFields(err) });
+        if (!res.headersSent) send(res, 500, TEXT, "internal error\n");
+        else res.destroy();
+      },
+    );
+  });
+  // Bytes that are not HTTP: node answers 400 by default only when nobody listens; do the same, quietly.
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
+    log("debug", "http client error", { code: err.code, msg: err.message });
+    if (socket.writable && !socket.destroyed) {
+      const status = err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    } else {
+      socket.destroy();
+    }
+  });
+
+  return new Promise((resolve, reject) => {
+    const onListenError = (err: unknown) => {
+      server.close();
+      reject(listenError(err, address, opts.port));
+    };
+    server.once("error", onListenError);
+    try {
+      server.listen({ host: address, port: opts.port }, () => {
+        server.off("error", onListenError);
+        server.on("error", (err) => log("error", "http server error", { err: errorFields(err) }));
+        const bound = server.address() as AddressInfo;
+        log("info", "serving metrics", { url: `http://${hostPort(bound.address, bound.port)}/metrics` });
+        resolve({ port: bound.port, address: bound.address, close: makeClose() });
+      });
+    } catch (err) {
+      // A port out of range is thrown synchronously (ERR_SOCKET_BAD_PORT).
+      reject(listenError(err, address, opts.port));
+    }
+  });
+
+  function makeClose(): () => Promise<void> {
+    let done: Promise<void> | undefined;
+    return () => {
+      done ??= new Promise<void>((resolve) => {
+        closing = true;
+        // Resolves once every connection is gone; idle keep-alive sockets are closed right away.
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        const force = setTimeout(() => server.closeAllConnections(), closeGraceMs);
+        force.unref();
+        server.once("close", () => clearTimeout(force));
+      });
+      return done;
+    };
+  }
+}
+
+/** The path of a request target (origin or absolute form), without the query; undefined if unparsable. */
+function pathOf(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  try {
+    return new URL(url, "http://netprobify.invalid").pathname;
+  } catch {
+    return undefined;
+  }
+}
+
+function safeJson(value: unknown, log: LogFn): string {
+  try {
+    return JSON.stringify(value);
+  } catch (err) {
+    log("error", "health detail is not serializable", { err: errorFields(err) });
+    return JSON.stringify({ ok: (value as { ok: boolean }).ok });
+  }
+}
+
+function errorFields(err: unknown): Record<string, unknown> {
+  if (err instanceof Error) return { name: err.name, message: err.message, stack: err.stack };
+  return { value: String(err) };
+}

@@ -1,0 +1,59 @@
+// A small HTTP client for the server tests: real requests over loopback with node:http, one fresh
+// connection each unless an agent is given, so a test controls exactly which headers go out.
+
+import type { IncomingHttpHeaders } from "node:http";
+import { type Agent, request } from "node:http";
+import { connect } from "node:net";
+
+export interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+export interface RequestOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  agent?: Agent | false;
+}
+
+export function get(host: string, port: number, path: string, o: RequestOptions = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host, port, path, method: o.method ?? "GET", headers: o.headers ?? {}, agent: o.agent ?? false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString(),
+          }),
+        );
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+export function basic(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`, "utf8").toString("base64")}`;
+}
+
+/**
+ * Writes raw bytes on a fresh TCP connection and collects whatever comes back until the server
+ * closes it; resolves with the bytes and how long the server took to close (ms).
+ */
+export function raw(host: string, port: number, data: string): Promise<{ text: string; ms: number }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const chunks: Buffer[] = [];
+    const s = connect({ host, port }, () => s.write(data));
+    s.on("data", (c: Buffer) => chunks.push(c));
+    s.on("error", reject);
+    s.on("close", () => resolve({ text: Buffer.concat(chunks).toString(), ms: performance.now() - started }));
+  });
+}
