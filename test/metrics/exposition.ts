@@ -21,7 +21,7 @@ export interface Exposition {
 const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/;
 const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?/gy;
 
-function unescape(v: string): string {
+function unescapeValue(v: string): string {
   return v.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
 }
 
@@ -34,7 +34,7 @@ export function parseExposition(text: string): Exposition {
     if (meta) {
       (meta[1] === "HELP" ? out.help : out.type).set(
         meta[2]!,
-        meta[1] === "HELP" ? unescape(meta[3]!) : meta[3]!,
+        meta[1] === "HELP" ? unescapeValue(meta[3]!) : meta[3]!,
       );
       continue;
     }
@@ -45,7 +45,7 @@ export function parseExposition(text: string): Exposition {
     LABEL.lastIndex = 0;
     let consumed = 0;
     for (let l = LABEL.exec(body); l; l = LABEL.exec(body)) {
-      labels[l[1]!] = unescape(l[2]!);
+      labels[l[1]!] = unescapeValue(l[2]!);
       consumed = LABEL.lastIndex;
     }
     if (consumed !== body.length) throw new Error(`unparsable labels: ${line}`);
