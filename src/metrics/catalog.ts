@@ -257,10 +257,12 @@ export const EXCLUSION_REASONS = ["self", "unresolved", "no_route"] as const;
 
 /** The declaration of a metric by name. */
 export function declOf(name: MetricName): MetricDecl {
-  const d = CATALOG.find((m) => m.name === name);
+  const d = BY_NAME.get(name);
   if (!d) throw new Error(`undeclared metric ${name}`);
   return d;
 }
+
+const BY_NAME = new Map<string, MetricDecl>(CATALOG.map((m: MetricDecl) => [m.name, m]));
 
 /** The catalog as the markdown table docs/metrics.md shows (one row per metric, catalog order). */
 export function catalogMarkdown(): string {

@@ -6,6 +6,7 @@
 // Results of an iteration that ran under an older configuration are only recorded where the current
 // one still allows them, so a removed series never comes back from a late result.
 import type { Config, TargetConfig } from "../config/load.js";
+import type { ProbeType } from "../config/schema.js";
 import type { IterationResult } from "../engine/engine.js";
 import type { TargetIssue } from "../engine/prober.js";
 import { lossRatio, rttPercentile } from "../engine/results.js";
@@ -15,6 +16,8 @@ import {
   type MetricDecl,
   type MetricName,
   PREFIX,
+  SERIES_LABELS,
+  TARGET_GROUP_LABELS,
   UNMATCHED_REASONS,
 } from "./catalog.js";
 import { type Labels, SeriesStore } from "./registry.js";
@@ -58,6 +61,8 @@ export class Metrics {
   private readonly store = new SeriesStore();
   private config: Config | undefined;
   private addresses: ReadonlyMap<string, readonly string[]> = new Map();
+  /** Label sets of target × group series under the applied configuration (see seriesLabels). */
+  private labelCache = new Map<string, SeriesLabelSet>();
   /** Address -> TCPsyn targets probing it, for the applied configuration and addresses. */
   private tcpByAddress: Map<string, string[]> | undefined;
 
@@ -87,6 +92,7 @@ export class Metrics {
   applyConfig(config: Config): ApplyReport {
     this.config = config;
     this.tcpByAddress = undefined;
+    this.labelCache = new Map();
     const removed = this.store.retain((decl, labels) => this.allowed(decl, labels));
     const s = this.store;
     const probe = { probe_name: config.global.probe_name };
@@ -169,34 +175,30 @@ export class Metrics {
         skipped++;
         continue;
       }
-      const target = targetLabels(config, t);
-      const series = { ...target, state: stateLabel(t), group: r.group };
-      const p = PREFIX[t.type];
-      const sent = `${p}_sent_total` as MetricName;
-      if (!this.allowed(declOf(sent), series)) {
+      const l = this.seriesLabels(config, t, r.group);
+      const names = TYPE_METRICS[t.type];
+      if (!this.allowed(names.sentDecl, l.series)) {
         skipped++;
         continue;
       }
       recorded++;
-      s.inc(sent, series, r.sent);
-      s.inc(`${p}_loss_total` as MetricName, series, r.lost);
-      s.set(`${p}_loss_ratio` as MetricName, series, lossRatio(r));
-      const rtt = `${p}_round_trip_seconds` as MetricName;
-      for (const pc of current.global.percentile) {
-        const labels = { ...series, percentile: String(pc) };
-        const v = rttPercentile(r, pc);
-        if (v === undefined) s.remove(rtt, labels);
-        else s.set(rtt, labels, v);
+      s.inc(names.sent, l.series, r.sent, l.seriesKey);
+      s.inc(names.loss, l.series, r.lost, l.seriesKey);
+      s.set(names.ratio, l.series, lossRatio(r), l.seriesKey);
+      for (const pc of l.percentiles) {
+        const v = rttPercentile(r, pc.value);
+        if (v === undefined) s.remove(names.rtt, pc.labels, pc.key);
+        else s.set(names.rtt, pc.labels, v, pc.key);
       }
-      const tg = { ...target, group: r.group };
-      s.inc("app_time_ooo_total", tg, r.negativeRtt);
-      s.inc("netprobify_late_replies_total", tg, r.late);
-      s.inc("netprobify_duplicate_replies_total", tg, r.duplicates);
-      s.inc("netprobify_unsent_probes_total", tg, r.failed);
-      s.inc("netprobify_untimed_replies_total", tg, r.untimed);
+      const tg = l.targetGroup;
+      s.inc("app_time_ooo_total", tg, r.negativeRtt, l.targetGroupKey);
+      s.inc("netprobify_late_replies_total", tg, r.late, l.targetGroupKey);
+      s.inc("netprobify_duplicate_replies_total", tg, r.duplicates, l.targetGroupKey);
+      s.inc("netprobify_unsent_probes_total", tg, r.failed, l.targetGroupKey);
+      s.inc("netprobify_untimed_replies_total", tg, r.untimed, l.targetGroupKey);
       for (const [typeCode, n] of r.icmpErrors) {
         const [icmp_type = "", icmp_code = ""] = typeCode.split("/");
-        s.inc("netprobify_icmp_errors_total", { ...tg, icmp_type, icmp_code }, n);
+        s.inc("netprobify_icmp_errors_total", { ...l.targetGroup, icmp_type, icmp_code }, n);
       }
     }
     this.recordForeign(config, result);
@@ -244,6 +246,35 @@ export class Metrics {
       if (!attributed) unmatched("unknown_source", n);
     }
     if (f.addressMismatch > 0) unmatched("address_mismatch", f.addressMismatch);
+  }
+
+  /**
+   * The label sets (and tracking keys) of one target × group under `config`: built once per applied
+   * configuration, so an iteration's thousands of writes do no label or key building. An iteration of
+   * an older configuration gets fresh ones.
+   */
+  private seriesLabels(config: Config, t: TargetConfig, group: string): SeriesLabelSet {
+    const cacheable = config === this.config;
+    const id = `${t.name}\u0000${group}`;
+    const hit = cacheable ? this.labelCache.get(id) : undefined;
+    if (hit) return hit;
+    const pn = config.global.probe_name;
+    const af = t.address_family;
+    const series = { probe_name: pn, destination: t.name, address_family: af, state: stateLabel(t), group };
+    const seriesKey = SeriesStore.keyOf(SERIES_LABELS, series);
+    const targetGroup = { probe_name: pn, destination: t.name, address_family: af, group };
+    const set: SeriesLabelSet = {
+      series,
+      seriesKey,
+      targetGroup,
+      targetGroupKey: SeriesStore.keyOf(TARGET_GROUP_LABELS, targetGroup),
+      percentiles: this.config!.global.percentile.map((value) => {
+        const percentile = String(value);
+        return { value, labels: { ...series, percentile }, key: `${seriesKey}${percentile}\u0000` };
+      }),
+    };
+    if (cacheable) this.labelCache.set(id, set);
+    return set;
   }
 
   /** TCPsyn targets of the applied configuration that probe `address`. */
@@ -334,6 +365,35 @@ export class Metrics {
       return false;
     return true;
   }
+}
+
+/** The per-series metric names of each probe type (built once: no string work per series). */
+const TYPE_METRICS = Object.fromEntries(
+  Object.entries(PREFIX).map(([type, p]) => {
+    const sent = `${p}_sent_total` as MetricName;
+    return [
+      type,
+      {
+        sent,
+        sentDecl: declOf(sent),
+        loss: `${p}_loss_total` as MetricName,
+        ratio: `${p}_loss_ratio` as MetricName,
+        rtt: `${p}_round_trip_seconds` as MetricName,
+      },
+    ];
+  }),
+) as Record<
+  ProbeType,
+  { sent: MetricName; sentDecl: MetricDecl; loss: MetricName; ratio: MetricName; rtt: MetricName }
+>;
+
+interface SeriesLabelSet {
+  series: Labels;
+  seriesKey: string;
+  targetGroup: Labels;
+  targetGroupKey: string;
+  /** The applied configuration's percentiles, with the round-trip series' labels and key. */
+  percentiles: { value: number; labels: Labels; key: string }[];
 }
 
 const PER_TARGET_GROUP_COUNTERS = [

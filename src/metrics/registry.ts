@@ -42,35 +42,50 @@ export class SeriesStore {
       if (v === undefined) throw new Error(`metric ${e.decl.name}: label ${l} missing`);
       k += `${v}\u0000`;
     }
-    if (Object.keys(labels).length !== e.decl.labels.length)
-      throw new Error(`metric ${e.decl.name}: unexpected labels ${Object.keys(labels).join(", ")}`);
     return k;
   }
 
-  private track(e: Entry, labels: Labels): void {
-    const k = this.key(e, labels);
-    if (!e.series.has(k)) e.series.set(k, { ...labels });
+  /**
+   * The tracking key of a label set for metrics declaring `names` (label values in that order).
+   * Callers that write the same series often compute it once and pass it to inc()/set().
+   */
+  static keyOf(names: readonly string[], labels: Labels): string {
+    let k = "";
+    for (const l of names) k += `${labels[l]}\u0000`;
+    return k;
   }
 
-  /** Adds n (>= 0) to a counter or an incremented gauge; n = 0 creates the series at 0. */
-  inc(name: MetricName, labels: Labels, n = 1): void {
+  private track(e: Entry, labels: Labels, key?: string): void {
+    const k = key ?? this.key(e, labels);
+    if (e.series.has(k)) return;
+    // Checked once per new series (prom-client would silently accept a missing label).
+    if (Object.keys(labels).length !== e.decl.labels.length)
+      throw new Error(`metric ${e.decl.name}: unexpected labels ${Object.keys(labels).join(", ")}`);
+    e.series.set(k, { ...labels });
+  }
+
+  /**
+   * Adds n (>= 0) to a counter or an incremented gauge; n = 0 creates the series at 0. `key`, when
+   * given, must be SeriesStore.keyOf(the metric's label names, labels).
+   */
+  inc(name: MetricName, labels: Labels, n = 1, key?: string): void {
     const e = this.entry(name);
-    this.track(e, labels);
+    this.track(e, labels, key);
     e.metric.inc(labels, n);
   }
 
-  /** Sets a gauge. */
-  set(name: MetricName, labels: Labels, value: number): void {
+  /** Sets a gauge (`key`: as for inc()). */
+  set(name: MetricName, labels: Labels, value: number, key?: string): void {
     const e = this.entry(name);
     if (e.decl.type !== "gauge") throw new Error(`metric ${name} is a counter`);
-    this.track(e, labels);
+    this.track(e, labels, key);
     (e.metric as Gauge<string>).set(labels, value);
   }
 
-  /** Removes one series (nothing happens if it does not exist). */
-  remove(name: MetricName, labels: Labels): void {
+  /** Removes one series (nothing happens if it does not exist; `key`: as for inc()). */
+  remove(name: MetricName, labels: Labels, key?: string): void {
     const e = this.entry(name);
-    const k = this.key(e, labels);
+    const k = key ?? this.key(e, labels);
     if (!e.series.delete(k)) return;
     e.metric.remove(labels);
   }
