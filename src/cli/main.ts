@@ -1,29 +1,29 @@
 // The `netprobify` command: argument parsing and dispatch, and the one place where errors become
 // messages and exit codes (docs/exit-codes.md). Commands return an exit code; nothing else calls
 // process.exit, so tests drive main() with fake output streams.
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { formatDiagnostic } from "../config/format.js";
 import { loadConfig } from "../config/load.js";
 import { ConfigError, ExitCode, exitCodeFor, NetprobifyError, UsageError } from "../errors.js";
+import { runDaemon } from "./daemon-run.js";
 import { runOnce } from "./once.js";
 import { formatSummary, summarize } from "./summary.js";
+import { VERSION } from "./version.js";
 
 export interface Io {
   out(line: string): void;
   err(line: string): void;
 }
 
-export const VERSION: string = (
-  JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string }
-).version;
+export { VERSION };
 
 const DEFAULT_CONFIG = "netprobify.yaml";
 
 const HELP = `netprobify ${VERSION}: packet loss and latency prober for Prometheus
 
 Usage:
-  netprobify [CONFIG]              run the prober (CONFIG defaults to ./${DEFAULT_CONFIG})
+  netprobify [CONFIG]              run the prober daemon (CONFIG defaults to ./${DEFAULT_CONFIG});
+                                   SIGHUP reloads, SIGTERM/SIGINT stop
   netprobify run [CONFIG]          same
   netprobify run --once [CONFIG]   probe one iteration and print the results (needs CAP_NET_RAW)
   netprobify check [--json] [CONFIG]
@@ -31,7 +31,7 @@ Usage:
   netprobify --help | --version
 
 Exit codes: 0 success, 64 usage error, 65 invalid or unreadable configuration,
-70 internal error, 77 missing privilege (see docs/exit-codes.md).
+69 metrics port unavailable, 70 internal error, 77 missing privilege (docs/exit-codes.md).
 `;
 
 export async function main(argv: string[], io: Io): Promise<number> {
@@ -98,14 +98,10 @@ async function check(file: string, json: boolean, io: Io): Promise<number> {
 }
 
 async function run(file: string, once: boolean, io: Io): Promise<number> {
+  if (!once) return runDaemon(file);
   const config = await loadConfig(file);
   for (const w of config.warnings) io.err(formatDiagnostic(file, w));
-  if (once) return runOnce(config, io);
-  throw new NetprobifyError(
-    "NPF_NOT_IMPLEMENTED",
-    "the probing daemon is not part of this version yet; `netprobify run --once` probes one iteration, `netprobify check` validates",
-    ExitCode.SOFTWARE,
-  );
+  return runOnce(config, io);
 }
 
 function report(err: unknown, io: Io): number {

@@ -4,7 +4,7 @@
 // on and the failure is visible), and a prompt, clean stop on SIGTERM/SIGINT. Metrics and the HTTP
 // endpoint are reached through the small interfaces below, so the loop is tested without them.
 import { formatDiagnostic } from "../config/format.js";
-import { type Config, loadConfig, type TargetConfig } from "../config/load.js";
+import { type Config, loadConfig } from "../config/load.js";
 import type { Engine, IterationResult } from "../engine/engine.js";
 import { engineOptions } from "../engine/from-config.js";
 import type { ProbePlan } from "../engine/plan.js";
@@ -13,13 +13,17 @@ import { ConfigError } from "../errors.js";
 import { type Lookup, localAddresses } from "../targets/resolve.js";
 import { type Logger, levelFor } from "./logger.js";
 
-/** What the daemon reports to; implemented by src/metrics. */
+/** What the daemon reports to: the subset of src/metrics' Metrics it calls (tests pass a recorder). */
 export interface DaemonMetrics {
-  applyConfig(config: Config): void;
-  recordIteration(config: Config, result: IterationResult): void;
-  setReloadFailed(failed: boolean): void;
-  setHostResolution(config: Config, target: TargetConfig, ok: boolean, changed: boolean): void;
-  setExcluded(issues: readonly TargetIssue[]): void;
+  applyConfig(config: Config): unknown;
+  applyPrepared(prepared: {
+    issues: readonly TargetIssue[];
+    addresses: ReadonlyMap<string, readonly string[]>;
+  }): void;
+  recordIteration(config: Config, result: IterationResult): unknown;
+  setReloadConfFailed(failed: boolean): void;
+  setHostResolution(target: string, resolved: boolean): boolean;
+  countHostResolutionChange(target: string): boolean;
 }
 
 export interface DaemonOptions {
@@ -73,7 +77,7 @@ export class Daemon {
     this.log.level = levelOf(this.config);
     this.engine = (this.o.openEngine ?? openEngine)(this.config);
     this.o.metrics?.applyConfig(this.config);
-    this.o.metrics?.setReloadFailed(false);
+    this.o.metrics?.setReloadConfFailed(false);
     await this.resolveDue(true);
   }
 
@@ -86,7 +90,7 @@ export class Daemon {
 
   /** Stops promptly: the current iteration is abandoned, sockets closed. */
   async stop(): Promise<void> {
-    if (!this.running) return;
+    // Also before start(): init() may have opened sockets that must not keep the process alive.
     this.running = false;
     clearTimeout(this.sleepTimer);
     clearInterval(this.reloadTimer);
@@ -164,7 +168,7 @@ export class Daemon {
       if (!(err instanceof ConfigError)) throw err;
       for (const d of err.diagnostics) this.log.error({ rule: d.rule }, formatDiagnostic(err.file, d));
       this.log.error("reload refused: the running configuration stays in force");
-      this.o.metrics?.setReloadFailed(true);
+      this.o.metrics?.setReloadConfFailed(true);
       return false;
     }
     this.logWarnings(next);
@@ -186,7 +190,7 @@ export class Daemon {
       if (!a || !b || stableJson(a) !== stableJson(b)) this.resolved.delete(name);
     }
     this.o.metrics?.applyConfig(next);
-    this.o.metrics?.setReloadFailed(false);
+    this.o.metrics?.setReloadConfFailed(false);
     this.armReloadTimer();
     await this.resolveDue(true);
     this.planDirty = true;
@@ -219,7 +223,8 @@ export class Daemon {
             const changed = r !== undefined && r.addresses.join() !== res.addresses.join();
             this.resolved.set(t.name, { addresses: res.addresses, issue: res.issue, at: this.now() });
             if (t.destination.kind === "hostname") {
-              this.o.metrics?.setHostResolution(config, t, res.addresses.length > 0, changed);
+              this.o.metrics?.setHostResolution(t.name, res.addresses.length > 0);
+              if (changed) this.o.metrics?.countHostResolutionChange(t.name);
               if (changed) this.log.info({ target: t.name, addresses: res.addresses }, "resolution changed");
               if (res.issue?.kind === "unresolved") this.log.warn({ target: t.name }, res.issue.message);
             }
@@ -243,7 +248,7 @@ export class Daemon {
     this.plan = planned.plan;
     this.planIssues = [...issues, ...planned.issues];
     for (const i of this.planIssues) this.log.warn({ target: i.target, disabled: i.disabled }, i.message);
-    this.o.metrics?.setExcluded(this.planIssues);
+    this.o.metrics?.applyPrepared({ issues: this.planIssues, addresses: planned.addresses });
   }
 
   private logWarnings(config: Config): void {

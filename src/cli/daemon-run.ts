@@ -1,0 +1,58 @@
+// `netprobify [CONFIG]` / `netprobify run [CONFIG]`: the daemon as deployed. Order matters: the
+// configuration is validated (65 if bad), the raw sockets opened (77 without CAP_NET_RAW), the
+// metrics endpoint bound (69 if the port is taken: never probe blind), and only then does probing
+// start. SIGHUP reloads; SIGTERM/SIGINT stop promptly and close everything, exit 0.
+import { Daemon } from "../daemon/daemon.js";
+import { createLogger } from "../daemon/logger.js";
+import { ExitCode } from "../errors.js";
+import { Metrics } from "../metrics/metrics.js";
+import { authEnvWarning, authFromEnv } from "../server/auth.js";
+import { startServer } from "../server/http.js";
+import { VERSION } from "./version.js";
+
+export async function runDaemon(file: string): Promise<number> {
+  const log = createLogger("INFO");
+  const metrics = new Metrics({ version: VERSION });
+  const daemon = new Daemon({ file, log, metrics });
+  await daemon.init();
+  const g = daemon.config.global;
+  const warning = authEnvWarning(process.env);
+  if (warning) log.warn(warning);
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer({
+      address: g.prometheus_address,
+      port: g.prometheus_port,
+      auth: authFromEnv(process.env),
+      metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metricsText() }),
+      health: () => ({
+        ok: true,
+        detail: { iterations: daemon.iterations, probe_name: daemon.config.global.probe_name },
+      }),
+      log: (level, msg, fields) => log[level](fields, msg),
+    });
+  } catch (err) {
+    await daemon.stop();
+    throw err;
+  }
+  log.info({ address: server.address, port: server.port, version: VERSION }, "netprobify started");
+  daemon.start();
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, "stopping");
+      await daemon.stop();
+      await server.close();
+      await daemon.done;
+      resolve(ExitCode.OK);
+    };
+    process.on("SIGTERM", () => void stop("SIGTERM"));
+    process.on("SIGINT", () => void stop("SIGINT"));
+    process.on("SIGHUP", () => {
+      log.info("SIGHUP: reloading the configuration");
+      daemon.requestReload();
+    });
+  });
+}
