@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, describe, test } from "node:test";
-import type { Config, TargetConfig } from "../../src/config/load.js";
+import type { Config } from "../../src/config/load.js";
 import { Daemon, type DaemonMetrics } from "../../src/daemon/daemon.js";
 import { createLogger } from "../../src/daemon/logger.js";
 import { Engine, type IterationResult } from "../../src/engine/engine.js";
@@ -29,22 +29,28 @@ class Recorder implements DaemonMetrics {
   applied: string[][] = [];
   iterations: IterationResult[] = [];
   reloadFailed: boolean[] = [];
-  resolutions: [string, boolean, boolean][] = [];
+  resolutions: [string, boolean][] = [];
+  changes: string[] = [];
   excluded: TargetIssue[][] = [];
   applyConfig(c: Config) {
     this.applied.push([...c.targets.keys()]);
   }
+  applyPrepared(p: { issues: readonly TargetIssue[] }) {
+    this.excluded.push([...p.issues]);
+  }
   recordIteration(_c: Config, r: IterationResult) {
     this.iterations.push(r);
   }
-  setReloadFailed(f: boolean) {
+  setReloadConfFailed(f: boolean) {
     this.reloadFailed.push(f);
   }
-  setHostResolution(_c: Config, t: TargetConfig, ok: boolean, changed: boolean) {
-    this.resolutions.push([t.name, ok, changed]);
+  setHostResolution(name: string, ok: boolean) {
+    this.resolutions.push([name, ok]);
+    return true;
   }
-  setExcluded(i: readonly TargetIssue[]) {
-    this.excluded.push([...i]);
+  countHostResolutionChange(name: string) {
+    this.changes.push(name);
+    return true;
   }
 }
 
@@ -121,7 +127,7 @@ describe("daemon (fake sockets)", () => {
     await d.stop();
     await d.done;
     assert.ok(performance.now() - t0 < 200, "stops promptly");
-    assert.deepEqual(m.resolutions, [["h", false, false]]);
+    assert.deepEqual(m.resolutions, [["h", false]]);
     assert.equal(m.excluded[0]![0]!.kind, "unresolved");
     assert.deepEqual(
       m.iterations[0]!.series.map((s) => s.target),
