@@ -85,7 +85,7 @@ describe("binding errors", () => {
     assert.match(e.message, /CAP_NET_BIND_SERVICE/);
   });
 
-  test("port 80 as an unprivileged user (root: drops to nobody in a child): NPF_PORT_ACCESS_DENIED", () => {
+  test("port 80 without CAP_NET_BIND_SERVICE (root: a child drops it, staying uid 0 so it can read a 0700 checkout): NPF_PORT_ACCESS_DENIED", () => {
     const url = new URL("dist/src/server/http.js", `file://${REPO}`).href;
     const script = `
       const { startServer } = await import(${JSON.stringify(url)});
@@ -96,12 +96,14 @@ describe("binding errors", () => {
       } catch (e) {
         console.log(JSON.stringify({ code: e.code, exitCode: e.exitCode, message: e.message }));
       }`;
-    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
-      uid: 65534,
-      gid: 65534,
-      encoding: "utf8",
-      timeout: 20_000,
-    });
+    // Binding below 1024 needs CAP_NET_BIND_SERVICE (sysctl net.ipv4.ip_unprivileged_port_start is per
+    // network namespace: the lab's fresh one has the default 1024).
+    const dropCap =
+      process.getuid?.() === 0
+        ? ["setpriv", "--bounding-set=-net_bind_service", "--inh-caps=-net_bind_service"]
+        : [];
+    const argv = [...dropCap, process.execPath, "--input-type=module", "-e", script];
+    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", timeout: 20_000 });
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout);
     assert.equal(out.code, "NPF_PORT_ACCESS_DENIED", r.stdout);
