@@ -220,7 +220,9 @@ export class Daemon {
         resolveOne(config, t, { lookup: this.o.lookup, local })
           .then((res) => {
             if (this.config !== config) return; // a reload happened meanwhile
-            const changed = r !== undefined && r.addresses.join() !== res.addresses.join();
+            // A change is a resolution to other addresses; a failure is not one (status says it).
+            const changed =
+              r !== undefined && res.addresses.length > 0 && r.addresses.join() !== res.addresses.join();
             this.resolved.set(t.name, { addresses: res.addresses, issue: res.issue, at: this.now() });
             if (t.destination.kind === "hostname") {
               this.o.metrics?.setHostResolution(t.name, res.addresses.length > 0);

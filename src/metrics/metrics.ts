@@ -151,7 +151,10 @@ export class Metrics {
         { ...targetLabels(config, t), reason },
         issue.disabled ? 1 : 0,
       );
-      if (issue.disabled) excluded.set(reason, excluded.get(reason)! + 1);
+      if (issue.disabled) {
+        excluded.set(reason, excluded.get(reason)! + 1);
+        this.clearMeasurements(t);
+      }
     }
     for (const [reason, n] of excluded)
       this.store.set("netprobify_targets_excluded", { ...probe, reason }, n);
@@ -292,6 +295,20 @@ export class Metrics {
       this.tcpByAddress = m;
     }
     return this.tcpByAddress.get(address) ?? [];
+  }
+
+  /**
+   * Removes the last-iteration gauges (loss ratio, round-trip percentiles) of a target that probes
+   * nothing now (unresolved, own address, no route): they would show stale values as if measured.
+   * Its counters stay (and stop growing), so rate and increase() alerts see it.
+   */
+  private clearMeasurements(t: TargetConfig): void {
+    const m = TYPE_METRICS[t.type];
+    for (const name of [m.ratio, m.rtt]) {
+      for (const labels of this.store.seriesOf(name)) {
+        if (labels.destination === t.name) this.store.remove(name, labels);
+      }
+    }
   }
 
   /** app_reload_conf_failed_status: true after a reload that failed (the old configuration stays). */

@@ -207,7 +207,7 @@ targets:
     }
   });
 
-  test("daemon bug: a failed resolution is counted in app_host_resolution_change_total", () => {
+  test("a failed resolution is not counted in app_host_resolution_change_total", () => {
     // docs/metrics.md: "Times a re-resolution of the target's hostname gave different addresses". A
     // failure gives no addresses; it is reported by app_host_resolution_status (and the original
     // netprobify counts no change on failure, only when an address is found again).
@@ -219,7 +219,7 @@ targets:
     );
   });
 
-  test("daemon bug: an unresolved target keeps its last loss ratio and round-trip gauges", () => {
+  test("an unresolved target loses its last loss ratio and round-trip gauges while unresolved", () => {
     // docs/metrics.md: the percentiles are those of the last iteration's samples and are removed when
     // an iteration has none; a target that probes nothing has none, yet the last measured values stay
     // exported as if current (the original netprobify clears an inactive target's measurement series).
