@@ -1,8 +1,10 @@
 // `netprobify [CONFIG]` / `netprobify run [CONFIG]`: the daemon as deployed. Order matters: the
 // configuration is validated (65 if bad), the raw sockets opened (77 without CAP_NET_RAW), the
 // metrics endpoint bound (69 if the port is taken: never probe blind), and only then does probing
-// start. SIGHUP reloads; SIGTERM/SIGINT stop promptly and close everything, exit 0.
+// start. With --user, root is dropped once sockets and port are held. SIGHUP reloads; SIGTERM/SIGINT
+// stop promptly and close everything, exit 0.
 import { Daemon } from "../daemon/daemon.js";
+import { dropTo, lookupUser } from "../daemon/drop.js";
 import { createLogger } from "../daemon/logger.js";
 import { ExitCode } from "../errors.js";
 import { Metrics } from "../metrics/metrics.js";
@@ -10,7 +12,8 @@ import { authEnvWarning, authFromEnv } from "../server/auth.js";
 import { startServer } from "../server/http.js";
 import { VERSION } from "./version.js";
 
-export async function runDaemon(file: string): Promise<number> {
+export async function runDaemon(file: string, opts: { user?: string } = {}): Promise<number> {
+  const account = opts.user === undefined ? undefined : lookupUser(opts.user);
   const log = createLogger("INFO");
   const metrics = new Metrics({ version: VERSION });
   const daemon = new Daemon({ file, log, metrics });
@@ -34,6 +37,10 @@ export async function runDaemon(file: string): Promise<number> {
   } catch (err) {
     await daemon.stop();
     throw err;
+  }
+  if (account) {
+    dropTo(account);
+    log.info({ user: account.name, uid: account.uid }, "privileges dropped: sockets stay open");
   }
   log.info({ address: server.address, port: server.port, version: VERSION }, "netprobify started");
   daemon.start();

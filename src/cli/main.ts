@@ -25,6 +25,8 @@ Usage:
   netprobify [CONFIG]              run the prober daemon (CONFIG defaults to ./${DEFAULT_CONFIG});
                                    SIGHUP reloads, SIGTERM/SIGINT stop
   netprobify run [CONFIG]          same
+  netprobify [run] --user NAME [CONFIG]
+                                   drop root to NAME once sockets and the metrics port are open
   netprobify run --once [CONFIG]   probe one iteration and print the results (needs CAP_NET_RAW)
   netprobify check [--json] [CONFIG]
                                    validate CONFIG and print what it will probe
@@ -64,11 +66,14 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
   if (args.length > 1) throw new UsageError(`too many arguments: ${args.join(" ")}`);
   const file = args[0] ?? DEFAULT_CONFIG;
   if (command === "check") {
-    if (values.once) throw new UsageError("--once applies to the run command only");
+    if (values.once || values.user !== undefined)
+      throw new UsageError("--once and --user apply to the run command only");
     return check(file, values.json === true, io);
   }
   if (values.json) throw new UsageError("--json applies to the check command only");
-  return run(file, values.once === true, io);
+  if (values.once && values.user !== undefined)
+    throw new UsageError("--user applies to the daemon, not to --once");
+  return run(file, values.once === true, io, values.user);
 }
 
 function parse(argv: string[]) {
@@ -81,6 +86,7 @@ function parse(argv: string[]) {
       version: { type: "boolean", short: "V" },
       json: { type: "boolean" },
       once: { type: "boolean" },
+      user: { type: "string" },
     },
   });
 }
@@ -97,8 +103,8 @@ async function check(file: string, json: boolean, io: Io): Promise<number> {
   return ExitCode.OK;
 }
 
-async function run(file: string, once: boolean, io: Io): Promise<number> {
-  if (!once) return runDaemon(file);
+async function run(file: string, once: boolean, io: Io, user?: string): Promise<number> {
+  if (!once) return runDaemon(file, { user });
   const config = await loadConfig(file);
   for (const w of config.warnings) io.err(formatDiagnostic(file, w));
   return runOnce(config, io);

@@ -177,7 +177,15 @@ export class Daemon {
     const after = engineOptions(next);
     if (stableJson(before) !== stableJson(after) || !this.engine) {
       // Families, port range, pacing or limits changed: new sockets and filters.
-      const engine = (this.o.openEngine ?? openEngine)(next);
+      let engine: Engine;
+      try {
+        engine = (this.o.openEngine ?? openEngine)(next);
+      } catch (err) {
+        // E.g. privileges dropped with --user: new raw sockets cannot be opened. Keep what runs.
+        this.log.error({ err: (err as Error).message }, "reload refused: cannot open the sockets it needs");
+        this.o.metrics?.setReloadConfFailed(true);
+        return false;
+      }
       this.engine?.close();
       this.engine = engine;
     }

@@ -4,8 +4,8 @@
 // it sits in a 0700 directory (CI clones into mktemp -d), the test opens the path with o+x for its
 // duration and restores every mode afterwards.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -86,5 +86,35 @@ targets:
     assert.match(r.stderr, /CAP_NET_RAW/);
     assert.match(r.stderr, /setcap cap_net_raw\+ep/);
     assert.match(r.stderr, /NPF_NO_CAP_NET_RAW/);
+  });
+
+  test("--user nobody: root is dropped once the sockets and the port are held; probing and scraping go on", async () => {
+    const file = config();
+    const d = spawn(process.execPath, [BIN, "--user", "nobody", file], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let err = "";
+    d.stderr!.on("data", (b) => {
+      err += String(b);
+    });
+    try {
+      const sent = `tcpsyn_sent_total{probe_name="lab",destination="https",address_family="ipv4",state="",group="standard"}`;
+      let body = "";
+      for (let k = 0; k < 80 && !body.includes(`${sent} 10`); k++) {
+        await new Promise((r) => setTimeout(r, 100));
+        body = await fetch("http://127.0.0.1:19120/metrics").then(
+          (r) => r.text(),
+          () => "",
+        );
+      }
+      assert.ok(body.includes(`${sent} 10`), `probed after dropping root; stderr: ${err}`);
+      const status = readFileSync(`/proc/${d.pid}/status`, "utf8");
+      assert.match(status, /^Uid:\s+65534\s+65534\s+65534\s+65534$/m);
+      assert.match(status, /^CapEff:\s+0+$/m, "no capability left");
+      d.kill("SIGTERM");
+      assert.equal(await new Promise((r) => d.once("exit", r)), 0);
+    } finally {
+      d.kill("SIGKILL");
+    }
   });
 });
