@@ -75,6 +75,8 @@ export interface Config {
   targets: Map<string, TargetConfig>;
   /** Problems that did not refuse the file. */
   warnings: Diagnostic[];
+  /** The document as parsed (plain data), e.g. to validate inventory targets against its groups. */
+  raw: Record<string, unknown>;
 }
 
 /** Reads and validates a configuration file. Throws ConfigError with every problem found. */
@@ -186,7 +188,7 @@ function validate(source: ConfigSource): Config {
   }
 
   if (!global || diags.some((d) => d.severity === "error")) throw fail();
-  return build(source.file, global, drafts, sortDiagnostics(diags));
+  return { ...build(source.file, global, drafts, sortDiagnostics(diags)), raw: data };
 }
 
 function err(path: (string | number)[], message: string, rule: string, pos: Diagnostic["pos"]): Diagnostic {
@@ -199,7 +201,7 @@ export function sortDiagnostics(diags: Diagnostic[]): Diagnostic[] {
   );
 }
 
-function build(file: string, global: GlobalInput, d: Drafts, warnings: Diagnostic[]): Config {
+function build(file: string, global: GlobalInput, d: Drafts, warnings: Diagnostic[]): Omit<Config, "raw"> {
   const groups = new Map<string, GroupConfig>();
   for (const g of d.groups.values()) {
     const {

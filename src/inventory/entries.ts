@@ -1,0 +1,109 @@
+// Targets published by a dynamic inventory, validated by exactly the rules of a config file: each
+// entry is placed as a target into the running configuration's document (same global, same groups)
+// and the whole is checked by the configuration loader. An invalid entry is skipped and reported with
+// the loader's own messages; valid ones are kept. Naming follows the original netprobify: the target
+// is `<module>_<hostname>`, its description `from_<module>`. `creation_date` + `lifetime` ("1d 3h 2m")
+// make an entry expire; `groups` puts it in exactly those groups.
+import { formatDiagnostic } from "../config/format.js";
+import { type Config, loadConfigText, type TargetConfig } from "../config/load.js";
+import { ConfigError } from "../errors.js";
+
+/** Seconds of a lifetime such as "1d 3h 2m" or "90s"; undefined when the text is not one. */
+export function parseLifetime(text: string): number | undefined {
+  if (!/^\s*(\d+\s*[dhms]\s*)+$/i.test(text)) return undefined;
+  const unit: Record<string, number> = { d: 86400, h: 3600, m: 60, s: 1 };
+  let total = 0;
+  for (const [, n, u] of text.matchAll(/(\d+)\s*([dhms])/gi)) total += Number(n) * unit[u!.toLowerCase()]!;
+  return total;
+}
+
+export interface EntryProblem {
+  /** Position in the published list. */
+  index: number;
+  /** The target name the entry would have had, when it had a hostname. */
+  name?: string;
+  messages: string[];
+}
+
+export interface EntriesResult {
+  targets: TargetConfig[];
+  invalid: EntryProblem[];
+  /** Names of entries whose lifetime has passed. */
+  expired: string[];
+}
+
+const INVENTORY_KEYS = ["hostname", "creation_date", "lifetime", "groups"];
+
+/** Validates one inventory's published list against the running configuration. Never throws. */
+export function validateEntries(module: string, entries: unknown, base: Config, now: Date): EntriesResult {
+  const invalid: EntryProblem[] = [];
+  const expired: string[] = [];
+  if (!Array.isArray(entries)) {
+    return { targets: [], invalid: [{ index: -1, messages: ["expected a list of targets"] }], expired };
+  }
+  const candidates = new Map<string, { index: number; target: Record<string, unknown> }>();
+  entries.forEach((e, index) => {
+    const problem = (messages: string[], name?: string) => invalid.push({ index, name, messages });
+    if (e === null || typeof e !== "object" || Array.isArray(e)) return problem(["expected a map"]);
+    const entry = e as Record<string, unknown>;
+    if (typeof entry.hostname !== "string" || entry.hostname === "")
+      return problem(["hostname: required, a non-empty string"]);
+    const name = `${module}_${entry.hostname}`.toLowerCase();
+    if (candidates.has(name))
+      return problem([`duplicate target name ${name} (first at entry ${candidates.get(name)!.index})`], name);
+    if (entry.lifetime !== undefined || entry.creation_date !== undefined) {
+      const life = typeof entry.lifetime === "string" ? parseLifetime(entry.lifetime) : undefined;
+      const created =
+        entry.creation_date instanceof Date ? entry.creation_date : new Date(String(entry.creation_date));
+      if (life === undefined)
+        return problem([`lifetime: expected e.g. "1d 3h 2m", got ${JSON.stringify(entry.lifetime)}`], name);
+      if (Number.isNaN(created.getTime()))
+        return problem([`creation_date: expected a date, got ${JSON.stringify(entry.creation_date)}`], name);
+      if (created.getTime() + life * 1000 <= now.getTime()) {
+        expired.push(name);
+        return;
+      }
+    }
+    const target: Record<string, unknown> = { description: `from_${module}`, destination: entry.hostname };
+    for (const [k, v] of Object.entries(entry)) if (!INVENTORY_KEYS.includes(k)) target[k] = v;
+    if (entry.groups !== undefined) {
+      target.auto_register_to_groups = false;
+      target.explicit_groups = { register_to: entry.groups };
+    }
+    candidates.set(name, { index, target });
+  });
+
+  // Validate all candidates together; drop those with errors; validate the rest again to build them.
+  const attempt = (names: string[]) =>
+    loadConfigText(
+      `inventory ${module}`,
+      JSON.stringify({
+        ...base.raw,
+        targets: Object.fromEntries(names.map((n) => [n, candidates.get(n)!.target])),
+      }),
+    );
+  let names = [...candidates.keys()];
+  for (let pass = 0; pass < 2; pass++) {
+    try {
+      const config = attempt(names);
+      return {
+        targets: names.map((n) => config.targets.get(n)!).filter((t) => t !== undefined),
+        invalid,
+        expired,
+      };
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      const bad = new Map<string, string[]>();
+      for (const d of err.diagnostics) {
+        if (d.severity !== "error") continue;
+        const n = d.path[0] === "targets" && typeof d.path[1] === "string" ? d.path[1] : undefined;
+        if (n === undefined || !candidates.has(n)) continue;
+        bad.set(n, [...(bad.get(n) ?? []), formatDiagnostic(err.file, { ...d, pos: undefined })]);
+      }
+      if (bad.size === 0) break; // an error that is not an entry's: nothing can be kept
+      for (const [n, messages] of bad) invalid.push({ index: candidates.get(n)!.index, name: n, messages });
+      names = names.filter((n) => !bad.has(n));
+    }
+  }
+  return { targets: [], invalid, expired };
+}
