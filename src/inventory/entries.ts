@@ -42,26 +42,39 @@ export function validateEntries(module: string, entries: unknown, base: Config, 
     return { targets: [], invalid: [{ index: -1, messages: ["expected a list of targets"] }], expired };
   }
   const candidates = new Map<string, { index: number; target: Record<string, unknown> }>();
-  entries.forEach((e, index) => {
-    const problem = (messages: string[], name?: string) => invalid.push({ index, name, messages });
-    if (e === null || typeof e !== "object" || Array.isArray(e)) return problem(["expected a map"]);
+  for (const [index, e] of entries.entries()) {
+    const problem = (messages: string[], name?: string) => {
+      invalid.push({ index, name, messages });
+    };
+    if (e === null || typeof e !== "object" || Array.isArray(e)) {
+      problem(["expected a map"]);
+      continue;
+    }
     const entry = e as Record<string, unknown>;
-    if (typeof entry.hostname !== "string" || entry.hostname === "")
-      return problem(["hostname: required, a non-empty string"]);
+    if (typeof entry.hostname !== "string" || entry.hostname === "") {
+      problem(["hostname: required, a non-empty string"]);
+      continue;
+    }
     const name = `${module}_${entry.hostname}`.toLowerCase();
-    if (candidates.has(name))
-      return problem([`duplicate target name ${name} (first at entry ${candidates.get(name)!.index})`], name);
+    if (candidates.has(name)) {
+      problem([`duplicate target name ${name} (first at entry ${candidates.get(name)!.index})`], name);
+      continue;
+    }
     if (entry.lifetime !== undefined || entry.creation_date !== undefined) {
       const life = typeof entry.lifetime === "string" ? parseLifetime(entry.lifetime) : undefined;
       const created =
         entry.creation_date instanceof Date ? entry.creation_date : new Date(String(entry.creation_date));
-      if (life === undefined)
-        return problem([`lifetime: expected e.g. "1d 3h 2m", got ${JSON.stringify(entry.lifetime)}`], name);
-      if (Number.isNaN(created.getTime()))
-        return problem([`creation_date: expected a date, got ${JSON.stringify(entry.creation_date)}`], name);
+      if (life === undefined) {
+        problem([`lifetime: expected e.g. "1d 3h 2m", got ${JSON.stringify(entry.lifetime)}`], name);
+        continue;
+      }
+      if (Number.isNaN(created.getTime())) {
+        problem([`creation_date: expected a date, got ${JSON.stringify(entry.creation_date)}`], name);
+        continue;
+      }
       if (created.getTime() + life * 1000 <= now.getTime()) {
         expired.push(name);
-        return;
+        continue;
       }
     }
     const target: Record<string, unknown> = { description: `from_${module}`, destination: entry.hostname };
@@ -71,7 +84,7 @@ export function validateEntries(module: string, entries: unknown, base: Config, 
       target.explicit_groups = { register_to: entry.groups };
     }
     candidates.set(name, { index, target });
-  });
+  }
 
   // Validate all candidates together; drop those with errors; validate the rest again to build them.
   const attempt = (names: string[]) =>
