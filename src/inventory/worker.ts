@@ -1,0 +1,38 @@
+// Runs one dynamic-inventory module inside its own worker thread, so that nothing it does (throwing,
+// rejecting, looping forever, crashing) can stop probing on the main thread. It calls the module's
+// start() with the plugin contract (docs/inventories.md) and forwards what it publishes and logs.
+
+import { pathToFileURL } from "node:url";
+import { parentPort, workerData } from "node:worker_threads";
+
+interface Data {
+  name: string;
+  file: string;
+  loggingLevel: string;
+  configPath: string;
+}
+
+const { name, file, loggingLevel, configPath } = workerData as Data;
+const port = parentPort!;
+const controller = new AbortController();
+port.on("message", (m: { type: string }) => {
+  if (m.type === "abort") controller.abort();
+});
+
+const send = (level: string) => (msg: unknown, fields?: Record<string, unknown>) =>
+  port.postMessage({ type: "log", level, msg: String(msg), fields: fields ?? {} });
+
+const mod = (await import(pathToFileURL(file).href)) as { start?: (ctx: unknown) => unknown };
+if (typeof mod.start !== "function") throw new Error(`${file} exports no start() function`);
+await mod.start({
+  name,
+  loggingLevel,
+  configPath,
+  publish(targets: unknown) {
+    // Structured clone: only plain data crosses; a function or a cycle would throw here, in the module.
+    port.postMessage({ type: "publish", targets: JSON.parse(JSON.stringify(targets ?? null)) });
+  },
+  log: { debug: send("debug"), info: send("info"), warn: send("warn"), error: send("error") },
+  signal: controller.signal,
+});
+port.postMessage({ type: "returned" });
