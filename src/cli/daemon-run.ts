@@ -43,6 +43,8 @@ export async function runDaemon(file: string, opts: { user?: string } = {}): Pro
     log.info({ user: account.name, uid: account.uid }, "privileges dropped: sockets stay open");
   }
   log.info({ address: server.address, port: server.port, version: VERSION }, "netprobify started");
+  const modules = daemon.startInventories();
+  if (modules.length > 0) log.info({ modules }, "dynamic inventories started");
   daemon.start();
   return new Promise((resolve) => {
     let stopping = false;

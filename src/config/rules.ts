@@ -29,6 +29,16 @@ const t = (d: TargetDraft, key: string) => ["targets", d.name, key];
 
 export const RULES: readonly Rule[] = [
   {
+    name: "shard-index",
+    severity: "error",
+    summary: "global.shard.index must be below global.shard.count.",
+    *check(d) {
+      const sh = d.global.shard;
+      if (sh && sh.index >= sh.count)
+        yield { path: ["global", "shard", "index"], message: `expected 0..${sh.count - 1}, got ${sh.index}` };
+    },
+  },
+  {
     name: "src-ip-deprecated",
     severity: "warning",
     summary: "groups.*.src_ip is the deprecated spelling of src_ipv4; it is accepted as src_ipv4.",

@@ -91,6 +91,22 @@ export const globalSchema = expect(
       .describe(
         "New in this implementation: cap on the packets per second the whole probe sends (token bucket, one send batch of burst). Unset: no cap beyond interval_packets.",
       ),
+    dynamic_inventories_dir: text()
+      .optional()
+      .describe(
+        "New: directory of dynamic inventory modules (relative to this file). Default: dynamic_inventories/ beside it.",
+      ),
+    shard: expect(
+      z.strictObject({
+        index: int(0).describe("This instance's index, 0-based."),
+        count: int(1).describe("Number of instances sharing the inventories."),
+      }),
+      "a map with index and count",
+    )
+      .optional()
+      .describe(
+        "New: keep only this instance's share of inventory targets (rendezvous hashing; see docs/inventories.md).",
+      ),
     max_addresses_per_target: int(1)
       .default(65536)
       .describe("New in this implementation: the most addresses one target's subnet or range may expand to."),

@@ -3,6 +3,8 @@
 // SIGHUP and every `reload_conf_interval` (a bad file changes nothing: the running configuration goes
 // on and the failure is visible), and a prompt, clean stop on SIGTERM/SIGINT. Metrics and the HTTP
 // endpoint are reached through the small interfaces below, so the loop is tested without them.
+
+import { dirname, resolve as resolvePath } from "node:path";
 import { formatDiagnostic } from "../config/format.js";
 import { type Config, loadConfig } from "../config/load.js";
 import type { Engine, IterationResult } from "../engine/engine.js";
@@ -10,6 +12,9 @@ import { engineOptions } from "../engine/from-config.js";
 import type { ProbePlan } from "../engine/plan.js";
 import { openEngine, planFor, resolveOne, type TargetIssue } from "../engine/prober.js";
 import { ConfigError } from "../errors.js";
+import { validateEntries } from "../inventory/entries.js";
+import { InventoryHost } from "../inventory/host.js";
+import { shardFilter } from "../inventory/shard.js";
 import { type Lookup, localAddresses } from "../targets/resolve.js";
 import { type Logger, levelFor } from "./logger.js";
 
@@ -24,6 +29,7 @@ export interface DaemonMetrics {
   setReloadConfFailed(failed: boolean): void;
   setHostResolution(target: string, resolved: boolean): boolean;
   countHostResolutionChange(target: string): boolean;
+  countTargetNameDup?(targetName: string): void;
 }
 
 export interface DaemonOptions {
@@ -35,6 +41,8 @@ export interface DaemonOptions {
   lookup?: Lookup;
   /** Monotonic ms clock. */
   now?: () => number;
+  /** Restart backoff of inventory modules (tests shorten it). */
+  inventoryBackoff?: { backoffMs?: number; maxBackoffMs?: number };
 }
 
 interface Resolution {
@@ -45,8 +53,15 @@ interface Resolution {
 }
 
 export class Daemon {
+  /** The running configuration: the file's, plus inventory targets. */
   config!: Config;
+  /** The configuration file's own content. */
+  private fileConfig!: Config;
   private engine: Engine | undefined;
+  private inventory: InventoryHost | undefined;
+  private readonly inventoryLists = new Map<string, unknown>();
+  private inventoryDirty = false;
+  private inventoryCheckedAt = 0;
   private plan: ProbePlan | undefined;
   private planIssues: TargetIssue[] = [];
   private planDirty = true;
@@ -73,12 +88,34 @@ export class Daemon {
   /** Loads the configuration and opens the sockets; throws ConfigError or a socket error. */
   async init(): Promise<void> {
     this.config = await loadConfig(this.o.file);
+    this.fileConfig = this.config;
     this.logWarnings(this.config);
     this.log.level = levelOf(this.config);
     this.engine = (this.o.openEngine ?? openEngine)(this.config);
     this.o.metrics?.applyConfig(this.config);
     this.o.metrics?.setReloadConfFailed(false);
     await this.resolveDue(true);
+  }
+
+  /** Starts the dynamic inventories found beside the configuration (or in dynamic_inventories_dir). */
+  startInventories(): string[] {
+    const g = this.fileConfig.global;
+    const dir = g.dynamic_inventories_dir
+      ? resolvePath(dirname(this.o.file), g.dynamic_inventories_dir)
+      : InventoryHost.defaultDir(this.o.file);
+    this.inventory = new InventoryHost({
+      dir,
+      configFile: this.o.file,
+      loggingLevel: g.logging_level,
+      disabled: g.disable_dynamic_inventories,
+      log: (level, msg, fields) => this.log[level](fields, msg),
+      onPublish: (module, targets) => {
+        this.inventoryLists.set(module, targets);
+        this.inventoryDirty = true;
+      },
+      ...this.o.inventoryBackoff,
+    });
+    return this.inventory.start();
   }
 
   /** Starts the iteration loop (after init). */
@@ -97,6 +134,7 @@ export class Daemon {
     this.wake?.();
     this.engine?.close();
     this.engine = undefined;
+    await this.inventory?.stop();
   }
 
   /** Asks for a reload; it is applied between iterations. */
@@ -110,6 +148,7 @@ export class Daemon {
       const t0 = this.now();
       if (this.reloadRequested) await this.reload();
       if (!this.running) break;
+      await this.refreshInventory();
       void this.resolveDue(false);
       if (this.planDirty) await this.rebuildPlan();
       const engine = this.engine;
@@ -172,18 +211,34 @@ export class Daemon {
       return false;
     }
     this.logWarnings(next);
+    this.fileConfig = next;
+    if (!(await this.apply(this.withInventory(next, true)))) {
+      this.o.metrics?.setReloadConfFailed(true);
+      return false;
+    }
+    this.o.metrics?.setReloadConfFailed(false);
+    this.armReloadTimer();
+    this.log.info({ targets: this.config.targets.size, groups: next.groups.size }, "configuration reloaded");
+    return true;
+  }
+
+  /**
+   * Makes `next` (the file's configuration plus inventory targets) the running one, between
+   * iterations: new sockets if families, ports or pacing changed; unchanged targets keep their
+   * resolution and series. False (nothing changed) when the sockets it needs cannot be opened.
+   */
+  private async apply(next: Config): Promise<boolean> {
     const prev = this.config;
-    const before = engineOptions(prev);
-    const after = engineOptions(next);
-    if (stableJson(before) !== stableJson(after) || !this.engine) {
-      // Families, port range, pacing or limits changed: new sockets and filters.
+    if (stableJson(engineOptions(prev)) !== stableJson(engineOptions(next)) || !this.engine) {
       let engine: Engine;
       try {
         engine = (this.o.openEngine ?? openEngine)(next);
       } catch (err) {
         // E.g. privileges dropped with --user: new raw sockets cannot be opened. Keep what runs.
-        this.log.error({ err: (err as Error).message }, "reload refused: cannot open the sockets it needs");
-        this.o.metrics?.setReloadConfFailed(true);
+        this.log.error(
+          { err: (err as Error).message },
+          "configuration change refused: cannot open the sockets it needs",
+        );
         return false;
       }
       this.engine?.close();
@@ -191,19 +246,57 @@ export class Daemon {
     }
     this.config = next;
     this.log.level = levelOf(next);
-    // Unchanged targets keep their resolution; changed or new ones resolve again.
     for (const name of [...this.resolved.keys()]) {
       const a = prev.targets.get(name);
       const b = next.targets.get(name);
       if (!a || !b || stableJson(a) !== stableJson(b)) this.resolved.delete(name);
     }
     this.o.metrics?.applyConfig(next);
-    this.o.metrics?.setReloadConfFailed(false);
-    this.armReloadTimer();
     await this.resolveDue(true);
     this.planDirty = true;
-    this.log.info({ targets: next.targets.size, groups: next.groups.size }, "configuration reloaded");
     return true;
+  }
+
+  /** The file's configuration plus the valid, unexpired, in-shard targets the inventories published. */
+  private withInventory(file: Config, report: boolean): Config {
+    if (this.inventoryLists.size === 0) return file;
+    const targets = new Map(file.targets);
+    const now = new Date(Date.now());
+    for (const [module, list] of this.inventoryLists) {
+      const r = validateEntries(module, list, file, now);
+      if (report) {
+        for (const p of r.invalid)
+          this.log.warn(
+            { module, entry: p.index, target: p.name },
+            `inventory entry skipped: ${p.messages.join("; ")}`,
+          );
+        if (r.expired.length > 0)
+          this.log.info({ module, expired: r.expired.length }, "inventory targets expired");
+      }
+      for (const t of shardFilter(r.targets, (x) => x.name, file.global.shard)) {
+        if (targets.has(t.name)) {
+          if (report)
+            this.log.warn({ module, target: t.name }, "inventory target name already in use: skipped");
+          if (report) this.o.metrics?.countTargetNameDup?.(t.name);
+          continue;
+        }
+        targets.set(t.name, t);
+      }
+    }
+    return { ...file, targets };
+  }
+
+  /** Folds what the inventories published (or what expired) into the running configuration. */
+  private async refreshInventory(): Promise<void> {
+    const now = this.now();
+    if (!this.inventoryDirty && now - this.inventoryCheckedAt < 60_000) return;
+    const report = this.inventoryDirty;
+    this.inventoryDirty = false;
+    this.inventoryCheckedAt = now;
+    const next = this.withInventory(this.fileConfig, report);
+    if (stableJson([...next.targets.keys()]) === stableJson([...this.config.targets.keys()]) && !report)
+      return;
+    await this.apply(next);
   }
 
   /** Resolves targets that were never resolved, or whose dns_update_interval has passed. */

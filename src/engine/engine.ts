@@ -144,7 +144,9 @@ export class Engine {
     }
   }
 
+  /** Closes the sockets; an iteration still running is settled first (with what it has so far). */
   close(): void {
+    this.current?.abort();
     for (const s of this.tx.values()) s.close();
     for (const r of this.rx) r.sock.close();
   }
@@ -569,6 +571,15 @@ class Iteration {
     this.next = this.plan.count;
     this.done();
     return true;
+  }
+
+  /** Ends the iteration now (engine closing): nothing more is sent; pending probes count as lost. */
+  abort(): void {
+    if (this.finish === undefined) return;
+    this.inflight.expire(Number.POSITIVE_INFINITY);
+    for (let i = this.next; i < this.plan.count; i++) this.inflight.markSendFailed(i);
+    this.next = this.plan.count;
+    this.done();
   }
 
   private maybeFinish(): boolean {

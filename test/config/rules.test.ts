@@ -29,6 +29,7 @@ const t = (body: string) => `targets:\n  t: ${body}\n`;
 
 /** rule name -> [file body that triggers it, expected path, words the message must contain] */
 const CASES: Record<string, [string, string, string][]> = {
+  "shard-index": [[`  shard: {index: 2, count: 2}\n${g()}`, "global.shard.index", "0..1"]],
   "src-ip-deprecated": [[g("{src_ip: 198.18.0.1}"), "groups.g.src_ip", "deprecated"]],
   "src-ip-conflict": [[g("{src_ip: 198.18.0.1, src_ipv4: 198.18.0.2}"), "groups.g.src_ip", "both"]],
   "src-address-invalid": [[g("{src_ipv6: not-an-ip}"), "groups.g.src_ipv6", "ignored"]],

@@ -1,7 +1,7 @@
 // The daemon loop with fake sockets: iterations start to start, reload good and bad, stop. The real
 // path (raw sockets, HTTP, Prometheus) is covered by the lab tests.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -14,6 +14,7 @@ import { engineOptions } from "../../src/engine/from-config.js";
 import type { TargetIssue } from "../../src/engine/prober.js";
 import { FakeBinding } from "../../src/native/fake.js";
 import { RawSockets } from "../../src/native/rawsock.js";
+import { FIXTURES } from "../support/paths.js";
 
 const dir = mkdtempSync(join(tmpdir(), "npf-daemon-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -133,5 +134,30 @@ describe("daemon (fake sockets)", () => {
       m.iterations[0]!.series.map((s) => s.target),
       ["i"],
     );
+  });
+
+  test("targets published by an inventory module are probed; the shard keeps its share", async () => {
+    const base = join(dir, "inv");
+    mkdirSync(join(base, "dynamic_inventories"), { recursive: true });
+    copyFileSync(`${FIXTURES}inventories/good.mjs`, join(base, "dynamic_inventories", "good.mjs"));
+    const file = join(base, "netprobify.yaml");
+    writeFileSync(file, config("  static: {type: ICMPping, destination: 198.18.1.1, timeout: 0.05}\n"));
+    const m = new Recorder();
+    const { d } = daemon(file, m);
+    await d.init();
+    assert.deepEqual(d.startInventories(), ["good"]);
+    d.start();
+    try {
+      for (let k = 0; k < 40 && !d.config.targets.has("good_198.18.0.7"); k++)
+        await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 1200));
+      const probed = new Set(m.iterations.at(-1)!.series.map((s) => s.target));
+      assert.deepEqual([...probed].sort(), ["good_198.18.0.7", "good_198.18.0.8", "static"]);
+      assert.equal(d.config.targets.get("good_198.18.0.8")!.description, "from_good");
+      assert.deepEqual(m.applied.at(-1)!.sort(), ["good_198.18.0.7", "good_198.18.0.8", "static"]);
+    } finally {
+      await d.stop();
+    }
+    await d.done;
   });
 });
