@@ -90,7 +90,7 @@ export class Daemon {
     this.config = await loadConfig(this.o.file);
     this.fileConfig = this.config;
     this.logWarnings(this.config);
-    this.log.level = levelOf(this.config);
+    this.log.level = levelFor(this.config.global.logging_level);
     this.engine = (this.o.openEngine ?? openEngine)(this.config);
     this.o.metrics?.applyConfig(this.config);
     this.o.metrics?.setReloadConfFailed(false);
@@ -153,8 +153,9 @@ export class Daemon {
       if (this.planDirty) await this.rebuildPlan();
       const engine = this.engine;
       if (engine && this.plan && this.plan.count > 0) {
-        const result = await Promise.race([engine.run(this.plan), this.stopped()]);
-        if (!result || !this.running) break;
+        // stop() closes the engine, which settles a running iteration at once.
+        const result = await engine.run(this.plan);
+        if (!this.running) break;
         this.iterations++;
         this.o.metrics?.recordIteration(this.config, result);
         const lost = result.series.reduce((n, s) => n + s.lost, 0);
@@ -171,13 +172,6 @@ export class Daemon {
       const wait = t0 + this.config.global.interval * 1000 - this.now();
       if (wait > 0) await this.sleep(wait);
     }
-  }
-
-  private stopped(): Promise<undefined> {
-    return new Promise((resolve) => {
-      const check = () => (this.running ? setTimeout(check, 50).unref() : resolve(undefined));
-      check();
-    });
   }
 
   private sleep(ms: number): Promise<void> {
@@ -245,7 +239,7 @@ export class Daemon {
       this.engine = engine;
     }
     this.config = next;
-    this.log.level = levelOf(next);
+    this.log.level = levelFor(next.global.logging_level);
     for (const name of [...this.resolved.keys()]) {
       const a = prev.targets.get(name);
       const b = next.targets.get(name);
@@ -302,7 +296,7 @@ export class Daemon {
   /** Resolves targets that were never resolved, or whose dns_update_interval has passed. */
   private async resolveDue(wait: boolean): Promise<void> {
     const now = this.now();
-    const local = localAddresses();
+    let local: ReadonlySet<string> | undefined; // read once, and only when something is due
     const jobs: Promise<void>[] = [];
     for (const t of this.config.targets.values()) {
       if (!t.enabled || this.resolving.has(t.name)) continue;
@@ -318,7 +312,7 @@ export class Daemon {
       this.resolving.add(t.name);
       const config = this.config;
       jobs.push(
-        resolveOne(config, t, { lookup: this.o.lookup, local })
+        resolveOne(config, t, { lookup: this.o.lookup, local: (local ??= localAddresses()) })
           .then((res) => {
             if (this.config !== config) return; // a reload happened meanwhile
             // A change is a resolution to other addresses; a failure is not one (status says it).
@@ -362,8 +356,4 @@ export class Daemon {
 /** JSON for comparing configurations (bigints, e.g. subnet networks, as strings). */
 function stableJson(v: unknown): string {
   return JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? x.toString() : x));
-}
-
-function levelOf(config: Config): string {
-  return levelFor(config.global.logging_level);
 }

@@ -29,8 +29,14 @@ import {
   SEND_RESULT_WORDS,
   TX_TS_WORDS,
 } from "../native/rawsock.js";
-import { addressBytes, type PacketOptions, parseIPv4Packet, parseIPv6Transport } from "../packet/index.js";
-import { PROTOCOL_OF, type ReplyKey, replyKey, stampKey, writeProbe } from "../probes/kinds.js";
+import {
+  addressBytes,
+  buildPacket,
+  type PacketOptions,
+  parseIPv4Packet,
+  parseIPv6Transport,
+} from "../packet/index.js";
+import { PROTOCOL_OF, type ReplyKey, replyKey, stampKey } from "../probes/kinds.js";
 import { writeRst } from "../probes/rst.js";
 import { InFlight, KeyCounter, ProbeState } from "./inflight.js";
 import { Pacer } from "./pacer.js";
@@ -367,7 +373,7 @@ class Iteration {
     o.flowLabel = plan.flowLabel[i]!;
     o.payloadSize = s.payloadSize;
     stampKey(o, s.type, this.inflight.keyOf(i));
-    return writeProbe(this.data, off, o);
+    return buildPacket(this.data, off, o);
   }
 
   private send(family: 4 | 6, first: number, count: number): void {
@@ -435,7 +441,7 @@ class Iteration {
     const verdict = f.reply(i, rxNs);
     if (verdict === "matched") {
       if (key.how === "icmp-error") bump(this.counters.icmpErrors[s]!, `${key.icmpType}/${key.icmpCode}`);
-      if (key.synAck) this.answerSynAck(i, key.probeSrcPort, (f.keyOf(i) + 1) >>> 0, data);
+      if (key.synAck) this.answerSynAck(i, key.probeSrcPort, (f.keyOf(i) + 1) >>> 0);
       if (!previous) this.maybeFinish();
     } else if (verdict === "late" || verdict === "duplicate") {
       // After this iteration reported, the answer is counted with the next one.
@@ -508,7 +514,7 @@ class Iteration {
     return -1;
   }
 
-  private answerSynAck(i: number, srcPort: number, seq: number, _data: Uint8Array): void {
+  private answerSynAck(i: number, srcPort: number, seq: number): void {
     const plan = this.plan;
     const series = plan.series[plan.seriesOf[i]!]!;
     const family = this.familyOf[plan.seriesOf[i]!] as 4 | 6;

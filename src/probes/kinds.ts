@@ -14,13 +14,7 @@
 // flight to a destination as long as fewer than 65,536 are).
 
 import type { ProbeKind } from "../engine/plan.js";
-import {
-  buildPacket,
-  type PacketOptions,
-  type ParsedPacket,
-  type ProbeProtocol,
-  type QuotedPacket,
-} from "../packet/index.js";
+import type { PacketOptions, ParsedPacket, ProbeProtocol, QuotedPacket } from "../packet/index.js";
 import {
   IcmpType,
   IPPROTO_ICMP,
@@ -52,11 +46,6 @@ export function stampKey(o: PacketOptions, kind: ProbeKind, key: number): void {
       o.tag = key;
       break;
   }
-}
-
-/** Writes probe packet at buf[off]; returns its length. */
-export function writeProbe(buf: Uint8Array, off: number, o: PacketOptions): number {
-  return buildPacket(buf, off, o);
 }
 
 /** How a reply answers a probe. */

@@ -7,7 +7,7 @@
 //   CIDR subnet (v4 or v6)     198.18.0.0/24, fd18::/120   (host bits set: accepted, network used, warned)
 //   IPv4 range / wildcard      198.18.*.1-5, 198.18.0.10-20  (each octet: N, N-M or *)
 //   hostname                   example.org (resolved later, per address family)
-import ipaddr from "ipaddr.js";
+import { formatAddress, parseAddress } from "../packet/addr.js";
 
 export type Family = "ipv4" | "ipv6";
 
@@ -23,30 +23,21 @@ const BITS: Record<Family, number> = { ipv4: 32, ipv6: 128 };
 
 /** Parses an IP literal strictly (dotted quad without leading zeros, or any valid IPv6 text). */
 export function parseIp(text: string): { family: Family; value: bigint } | undefined {
-  if (ipaddr.IPv4.isValidFourPartDecimal(text)) {
-    return { family: "ipv4", value: bytesToBigint(ipaddr.IPv4.parse(text).toByteArray()) };
-  }
-  if (text.includes(":") && ipaddr.IPv6.isValid(text) && !text.includes("%")) {
-    return { family: "ipv6", value: bytesToBigint(ipaddr.IPv6.parse(text).toByteArray()) };
-  }
-  return undefined;
+  const bytes = parseAddress(text);
+  if (!bytes) return undefined;
+  let value = 0n;
+  for (const b of bytes) value = (value << 8n) | BigInt(b);
+  return { family: bytes.length === 4 ? "ipv4" : "ipv6", value };
 }
 
 export function formatIp(family: Family, value: bigint): string {
-  const n = BITS[family] / 8;
-  const bytes: number[] = new Array(n);
+  const bytes = new Uint8Array(BITS[family] / 8);
   let v = value;
-  for (let i = n - 1; i >= 0; i--) {
+  for (let i = bytes.length - 1; i >= 0; i--) {
     bytes[i] = Number(v & 0xffn);
     v >>= 8n;
   }
-  return ipaddr.fromByteArray(bytes).toString();
-}
-
-function bytesToBigint(bytes: number[]): bigint {
-  let v = 0n;
-  for (const b of bytes) v = (v << 8n) | BigInt(b);
-  return v;
+  return formatAddress(bytes, 0, family === "ipv4" ? 4 : 6);
 }
 
 export interface Cidr {

@@ -45,10 +45,13 @@ export interface WireProbe {
 }
 
 /** The matching key an outgoing probe carries (as the engine stamps it), or undefined. */
-function probeKey(p: ParsedPacket): number | undefined {
+function probeKey(p: ParsedPacket, buf: Uint8Array): number | undefined {
   if (p.tcp && p.tcp.flags === 0x02) return p.tcp.seq;
   if (p.icmp?.kind === "echo" && !p.icmp.reply) return ((p.icmp.id << 16) | p.icmp.seq) >>> 0;
-  if (p.udp && p.udp.payloadLength >= 4) return 0; // the tag: read from the buffer by the caller
+  if (p.udp && p.udp.payloadLength >= 4) {
+    const o = p.udp.payloadOffset; // the tag: the first 4 data bytes
+    return ((buf[o]! << 24) | (buf[o + 1]! << 16) | (buf[o + 2]! << 8) | buf[o + 3]!) >>> 0;
+  }
   return undefined;
 }
 
@@ -61,12 +64,7 @@ export function wireProbes(records: readonly PcapRecord[], linkHeader = 14): Map
   for (const rec of records) {
     const p = parseCaptured(rec, linkHeader);
     if (!p) continue;
-    let key = probeKey(p);
-    if (key !== undefined && p.udp) {
-      const o = p.udp.payloadOffset;
-      key =
-        ((rec.data[o]! << 24) | (rec.data[o + 1]! << 16) | (rec.data[o + 2]! << 8) | rec.data[o + 3]!) >>> 0;
-    }
+    const key = probeKey(p, rec.data);
     if (key !== undefined) {
       if (!out.has(key)) out.set(key, { txNs: rec.tsNs, rxNs: undefined, answers: 0 });
       continue;
