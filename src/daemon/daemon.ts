@@ -310,9 +310,10 @@ export class Daemon {
         continue;
       }
       this.resolving.add(t.name);
+      local ??= localAddresses();
       const config = this.config;
       jobs.push(
-        resolveOne(config, t, { lookup: this.o.lookup, local: (local ??= localAddresses()) })
+        resolveOne(config, t, { lookup: this.o.lookup, local })
           .then((res) => {
             if (this.config !== config) return; // a reload happened meanwhile
             // A change is a resolution to other addresses; a failure is not one (status says it).
