@@ -14,7 +14,7 @@ import {
   parseIp,
 } from "../targets/destination.js";
 import { type Membership, membershipOf } from "./membership.js";
-import type { GlobalInput, GroupInput, TargetInput } from "./schema.js";
+import type { GlobalInput, GroupInput, InventoryInput, TargetInput } from "./schema.js";
 
 export interface SrcAddress {
   /** The key it was written under (src_ip is the deprecated alias of src_ipv4). */
@@ -45,6 +45,8 @@ export interface Drafts {
   targets: Map<string, TargetDraft>;
   /** Groups present in the file but refused by the schema: membership involving them is unknown. */
   invalidGroups: Set<string>;
+  /** Built-in inventories (top-level `inventories`) that passed the schema. */
+  inventories: Map<string, InventoryInput>;
 }
 
 export function groupDraft(name: string, input: GroupInput): GroupDraft {

@@ -6,10 +6,13 @@ import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { RULES } from "./rules.js";
 import {
+  basicAuthSchema,
   configSchema,
   explicitGroupsSchema,
+  fileInventorySchema,
   globalSchema,
   groupSchema,
+  httpInventorySchema,
   targetSchema,
   thresholdSchema,
 } from "./schema.js";
@@ -71,7 +74,9 @@ export function referenceText(): string {
     "(e.g. a first line `# yaml-language-server: $schema=<path>/schema/netprobify.schema.json`).",
     "",
     "The file is YAML 1.1, as read by the original netprobify (PyYAML): `yes`/`no`/`on`/`off` are booleans and",
-    "`<<` merge keys work. Three top-level maps: `global` (required), `groups` (required), `targets` (optional).",
+    "`<<` merge keys work. Three top-level maps: `global` (required), `groups` (required), `targets` (optional);",
+    "this implementation adds a fourth, `inventories` (optional): built-in dynamic inventories, see",
+    "[inventories.md](inventories.md).",
     "Group and target names match `^[a-z0-9_\\-.]+$`. Unknown keys are errors.",
     "",
     table("global", globalSchema),
@@ -79,6 +84,9 @@ export function referenceText(): string {
     table("targets.NAME", targetSchema),
     table("targets.NAME.threshold", thresholdSchema),
     table("targets.NAME.explicit_groups", explicitGroupsSchema),
+    table("inventories.NAME with type: file", fileInventorySchema),
+    table("inventories.NAME with type: http", httpInventorySchema),
+    table("inventories.NAME.basic_auth", basicAuthSchema),
     "## Rules beyond types",
     "",
     "Checked after the types; errors refuse the file (exit code 65), warnings are printed and the file loads.",

@@ -2,6 +2,7 @@
 // (schema.ts) so that one bad target does not hide the problems of the others, run the cross-key rules
 // (rules.ts) on what passed, and build the normalised Config the rest of netprobify uses. Every problem
 // is collected; any error refuses the whole file with a ConfigError listing all of them.
+import { dirname, resolve as resolvePath } from "node:path";
 import type { z } from "zod";
 import { ConfigError, type Diagnostic } from "../errors.js";
 import { addressCount, type Cidr, type Destination, type Family } from "../targets/destination.js";
@@ -19,6 +20,9 @@ import {
   type GlobalInput,
   globalSchema,
   groupSchema,
+  INVENTORY_TYPES,
+  type InventoryInput,
+  inventorySchemas,
   nameSchema,
   type ProbeType,
   TOP_LEVEL_KEYS,
@@ -73,6 +77,8 @@ export interface Config {
   global: GlobalInput;
   groups: Map<string, GroupConfig>;
   targets: Map<string, TargetConfig>;
+  /** Built-in inventories by name (top-level `inventories`). */
+  inventories: Map<string, InventoryConfig>;
   /** Problems that did not refuse the file. */
   warnings: Diagnostic[];
   /** The document as parsed (plain data), e.g. to validate inventory targets against its groups. */
@@ -139,11 +145,11 @@ function validate(source: ConfigSource): Config {
   // Rules still run when global is broken; the only global setting they read falls back to its default.
   const globalForRules = global ?? ({ max_addresses_per_target: 65536 } as GlobalInput);
 
-  const entries = (section: "groups" | "targets"): [string, unknown][] => {
+  const entries = (section: "groups" | "targets" | "inventories"): [string, unknown][] => {
     const v = data[section];
     if (v === undefined || v === null) return [];
     if (!isPlainMap(v)) {
-      const what = section === "groups" ? "a map of groups by name" : "a map of targets by name";
+      const what = `a map of ${section} by name`;
       diags.push(
         err([section], `expected ${what}, got ${describeValue(v)}`, "schema", source.locate([section])),
       );
@@ -179,7 +185,31 @@ function validate(source: ConfigSource): Config {
     if (tgt) targets.set(name, targetDraft(name, tgt, groups));
   }
 
-  const drafts: Drafts = { global: globalForRules, groups, targets, invalidGroups };
+  const inventories = new Map<string, InventoryInput>();
+  for (const [name, value] of entries("inventories")) {
+    // The type picks the schema, so that errors name the keys of that type (not a union's alternatives).
+    const type = isPlainMap(value) ? value.type : undefined;
+    if (type === "file" || type === "http") {
+      const inv = parse(inventorySchemas[type], value, ["inventories", name]);
+      if (inv) inventories.set(name, inv);
+    } else if (!isPlainMap(value)) {
+      const at = ["inventories", name];
+      const msg = `expected a map of inventory settings, got ${describeValue(value)}`;
+      diags.push(err(at, msg, "schema", source.locate(at)));
+    } else if (!("type" in value)) {
+      const at = ["inventories", name];
+      diags.push(
+        err(at, `required key type missing (expected "file" or "http")`, "schema", source.locateKey(at)),
+      );
+    } else {
+      const at = ["inventories", name, "type"];
+      const hint = typeof type === "string" ? didYouMean(type, INVENTORY_TYPES) : undefined;
+      const msg = `expected "file" or "http", got ${describeValue(type)}${hint ? ` (did you mean "${hint}"?)` : ""}`;
+      diags.push(err(at, msg, "schema", source.locate(at)));
+    }
+  }
+
+  const drafts: Drafts = { global: globalForRules, groups, targets, invalidGroups, inventories };
   for (const rule of RULES) {
     for (const f of rule.check(drafts)) {
       const pos = f.at === "key" ? source.locateKey(f.path) : source.locate(f.path);
@@ -248,7 +278,25 @@ function build(file: string, global: GlobalInput, d: Drafts, warnings: Diagnosti
       address_count: Number(addressCount(td.destination.value)),
     });
   }
-  return { file, global, groups, targets, warnings };
+  const dir = dirname(file);
+  const inventories = new Map<string, InventoryConfig>();
+  for (const [name, i] of d.inventories) inventories.set(name, resolveInventoryPaths(name, i, dir));
+  return { file, global, groups, targets, inventories, warnings };
+}
+
+/** A built-in inventory with its file paths made absolute (they are relative to the configuration). */
+export type InventoryConfig = InventoryInput & { name: string };
+
+function resolveInventoryPaths(name: string, i: InventoryInput, dir: string): InventoryConfig {
+  const abs = (p: string | undefined) => (p === undefined ? undefined : resolvePath(dir, p));
+  if (i.type === "file") return { ...i, name, path: abs(i.path)! };
+  return {
+    ...i,
+    name,
+    bearer_token_file: abs(i.bearer_token_file),
+    ca_file: abs(i.ca_file),
+    basic_auth: i.basic_auth && { ...i.basic_auth, password_file: abs(i.basic_auth.password_file) },
+  };
 }
 
 /** The IP payload size a target's packets have in a group, or undefined for the probe's minimum. */

@@ -39,6 +39,51 @@ export const RULES: readonly Rule[] = [
     },
   },
   {
+    name: "inventory-credentials",
+    severity: "error",
+    summary:
+      "An http inventory gives one credential: bearer_token or bearer_token_file, or basic_auth with password or password_file.",
+    *check(d) {
+      for (const [name, i] of d.inventories) {
+        if (i.type !== "http") continue;
+        const at = (...k: string[]) => ["inventories", name, ...k];
+        if (i.bearer_token !== undefined && i.bearer_token_file !== undefined)
+          yield {
+            path: at("bearer_token_file"),
+            message: "give bearer_token or bearer_token_file, not both",
+            at: "key",
+          };
+        if (i.basic_auth && (i.bearer_token !== undefined || i.bearer_token_file !== undefined))
+          yield { path: at("basic_auth"), message: "give a bearer token or basic_auth, not both", at: "key" };
+        const b = i.basic_auth;
+        if (b && (b.password === undefined) === (b.password_file === undefined))
+          yield {
+            path: at("basic_auth"),
+            message:
+              b.password === undefined
+                ? "password or password_file required"
+                : "give password or password_file, not both",
+            at: "key",
+          };
+      }
+    },
+  },
+  {
+    name: "inventory-timeout",
+    severity: "warning",
+    summary:
+      "An http inventory's timeout longer than its interval: polls never overlap, so it polls less often than asked.",
+    *check(d) {
+      for (const [name, i] of d.inventories) {
+        if (i.type === "http" && i.timeout > i.interval)
+          yield {
+            path: ["inventories", name, "timeout"],
+            message: `${i.timeout} s is longer than the interval (${i.interval} s): a slow server is polled every ${i.timeout} s at most`,
+          };
+      }
+    },
+  },
+  {
     name: "src-ip-deprecated",
     severity: "warning",
     summary: "groups.*.src_ip is the deprecated spelling of src_ipv4; it is accepted as src_ipv4.",

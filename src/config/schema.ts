@@ -218,6 +218,68 @@ export const targetSchema = expect(
   "a map of target settings",
 );
 
+const secret = (what: string) =>
+  text()
+    .optional()
+    .describe(`${what} itself (prefer the _file variant: the file can be readable by netprobify alone).`);
+
+/** Built-in inventory reading a YAML or JSON list of targets from a file, re-read when it changes. */
+export const fileInventorySchema = expect(
+  z.strictObject({
+    type: z.literal("file").describe('"file"'),
+    path: text().describe(
+      "The YAML or JSON file (relative to this file): a list of entries, or a map with `targets:` holding one.",
+    ),
+    interval: seconds({ positive: true })
+      .default(10)
+      .describe(
+        "Seconds between checks of the file's size and modification time (edits are also picked up at once through inotify).",
+      ),
+  }),
+  "a map with type: file and path",
+);
+
+export const basicAuthSchema = expect(
+  z.strictObject({
+    username: text().describe("User name."),
+    password: secret("Password"),
+    password_file: text()
+      .optional()
+      .describe("File holding the password (trailing newline ignored; relative to this file)."),
+  }),
+  "a map with username and password or password_file",
+);
+
+/** Built-in inventory polling an HTTP(S) URL that returns the list as JSON. */
+export const httpInventorySchema = expect(
+  z.strictObject({
+    type: z.literal("http").describe('"http"'),
+    url: expect(z.string().regex(/^https?:\/\/[^\s/]+/), "an http:// or https:// URL").describe(
+      "URL returning a JSON list of entries (or a map with `targets:` holding one).",
+    ),
+    interval: seconds({ positive: true }).default(60).describe("Seconds between two polls."),
+    timeout: seconds({ positive: true })
+      .default(10)
+      .describe(
+        "Seconds a poll may take (connection, headers and body); a slower one fails and the last good list stays.",
+      ),
+    bearer_token: secret("Bearer token sent as `Authorization: Bearer ...`"),
+    bearer_token_file: text()
+      .optional()
+      .describe("File holding the bearer token (trailing newline ignored; relative to this file)."),
+    basic_auth: basicAuthSchema.optional().describe("HTTP basic authentication."),
+    headers: expect(z.record(z.string(), z.string()), "a map of header names to strings")
+      .optional()
+      .describe("Extra request headers."),
+    ca_file: text().optional().describe("PEM file of the CA(s) that sign the server's certificate (https)."),
+  }),
+  "a map with type: http and url",
+);
+
+export const INVENTORY_TYPES = ["file", "http"] as const;
+export const inventorySchema = z.discriminatedUnion("type", [fileInventorySchema, httpInventorySchema]);
+export const inventorySchemas = { file: fileInventorySchema, http: httpInventorySchema } as const;
+
 const nullableMap = <T extends z.ZodType>(value: T, what: string) =>
   expect(z.record(nameSchema, value).nullable(), what);
 
@@ -227,14 +289,20 @@ export const configSchema = z
     global: globalSchema.describe("Settings of the whole probe."),
     groups: nullableMap(groupSchema, "a map of groups by name").describe("Groups by name."),
     targets: nullableMap(targetSchema, "a map of targets by name").optional().describe("Targets by name."),
+    inventories: nullableMap(inventorySchema, "a map of inventories by name")
+      .optional()
+      .describe("New: built-in dynamic inventories by name (docs/inventories.md)."),
   })
   .describe("netprobify configuration file");
 
-export const TOP_LEVEL_KEYS = ["global", "groups", "targets"] as const;
+export const TOP_LEVEL_KEYS = ["global", "groups", "targets", "inventories"] as const;
 
 export type GlobalInput = z.output<typeof globalSchema>;
 export type GroupInput = z.output<typeof groupSchema>;
 export type TargetInput = z.output<typeof targetSchema>;
+export type FileInventoryInput = z.output<typeof fileInventorySchema>;
+export type HttpInventoryInput = z.output<typeof httpInventorySchema>;
+export type InventoryInput = FileInventoryInput | HttpInventoryInput;
 export type ProbeType = (typeof PROBE_TYPES)[number];
 
 /** Walks a schema along a key path (through optional, default, nullable, record, array wrappers). */

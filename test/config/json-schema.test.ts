@@ -55,11 +55,18 @@ describe("generated schema artefacts", () => {
     type Node = {
       type?: string;
       anyOf?: Node[];
+      oneOf?: Node[];
+      const?: unknown;
       properties?: Record<string, Node>;
       additionalProperties?: Node | boolean;
     };
     const walk = (schema: Node, value: unknown, path: string) => {
-      const obj = schema.anyOf ? schema.anyOf.find((x) => x.type === "object") : schema;
+      let obj: Node | undefined = schema.anyOf ? schema.anyOf.find((x) => x.type === "object") : schema;
+      // A discriminated union (inventories): the alternative whose `type` constant the value names.
+      if (obj?.oneOf) {
+        const kind = (value as { type?: unknown } | undefined)?.type;
+        obj = obj.oneOf.find((x) => x.properties?.type?.const === kind);
+      }
       if (!obj || !value || typeof value !== "object" || Array.isArray(value)) return;
       for (const [k, v] of Object.entries(value)) {
         const sub =

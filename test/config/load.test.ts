@@ -21,15 +21,17 @@ function schemaKeys(s: z.ZodType, prefix: string, out: string[] = []): string[] 
     }
   } else if (u instanceof z.ZodRecord) {
     schemaKeys(u.valueType as z.ZodType, `${prefix}*.`, out);
+  } else if (u instanceof z.ZodUnion) {
+    for (const o of u.options as z.ZodType[]) schemaKeys(o, prefix, out);
   }
-  return out;
+  return [...new Set(out)];
 }
 
 /** Every key path a parsed file uses, with group and target names folded to "*". */
 function dataKeys(v: unknown, path: string[] = [], out = new Set<string>()): Set<string> {
   if (v && typeof v === "object" && !Array.isArray(v)) {
     for (const [k, child] of Object.entries(v)) {
-      const named = path.length === 1 && (path[0] === "groups" || path[0] === "targets");
+      const named = path.length === 1 && ["groups", "targets", "inventories"].includes(path[0]!);
       const p = [...path, named ? "*" : k];
       if (!named) out.add(p.join("."));
       dataKeys(child, p, out);
@@ -78,6 +80,15 @@ describe("valid configurations", () => {
     assert.deepEqual(c.targets.get("dc2_mesh")!.groups, ["standard", "legacy", "fixed"]);
     assert.deepEqual(c.targets.get("api")!.groups, ["standard", "ecmp"]);
     assert.equal(c.targets.get("api")!.dns_update_interval, 60);
+    const cmdb = c.inventories.get("cmdb")!;
+    assert.equal(cmdb.type, "http");
+    assert.equal(
+      cmdb.type === "http" && cmdb.basic_auth?.password_file,
+      `${VALID}cmdb.password`.replace(/\/\//g, "/"),
+      "paths are relative to the file",
+    );
+    const extra = c.inventories.get("extra")!;
+    assert.equal(extra.type === "file" && extra.interval, 10, "default interval");
     assert.equal(c.targets.get("spine_range")!.dns_update_interval, 300, "inherits the global value");
     assert.equal(
       c.targets.get("spine_range")!.description,

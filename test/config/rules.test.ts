@@ -30,6 +30,30 @@ const t = (body: string) => `targets:\n  t: ${body}\n`;
 /** rule name -> [file body that triggers it, expected path, words the message must contain] */
 const CASES: Record<string, [string, string, string][]> = {
   "shard-index": [[`  shard: {index: 2, count: 2}\n${g()}`, "global.shard.index", "0..1"]],
+  "inventory-credentials": [
+    [
+      `${g()}inventories:\n  c: {type: http, url: "http://x", bearer_token: a, bearer_token_file: b}\n`,
+      "inventories.c.bearer_token_file",
+      "not both",
+    ],
+    [
+      `${g()}inventories:\n  c: {type: http, url: "http://x", bearer_token: a, basic_auth: {username: u, password: p}}\n`,
+      "inventories.c.basic_auth",
+      "not both",
+    ],
+    [
+      `${g()}inventories:\n  c: {type: http, url: "http://x", basic_auth: {username: u}}\n`,
+      "inventories.c.basic_auth",
+      "required",
+    ],
+  ],
+  "inventory-timeout": [
+    [
+      `${g()}inventories:\n  c: {type: http, url: "http://x", interval: 5, timeout: 9}\n`,
+      "inventories.c.timeout",
+      "longer",
+    ],
+  ],
   "src-ip-deprecated": [[g("{src_ip: 198.18.0.1}"), "groups.g.src_ip", "deprecated"]],
   "src-ip-conflict": [[g("{src_ip: 198.18.0.1, src_ipv4: 198.18.0.2}"), "groups.g.src_ip", "both"]],
   "src-address-invalid": [[g("{src_ipv6: not-an-ip}"), "groups.g.src_ipv6", "ignored"]],
