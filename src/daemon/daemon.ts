@@ -13,7 +13,7 @@ import type { ProbePlan } from "../engine/plan.js";
 import { openEngine, planFor, resolveOne, type TargetIssue } from "../engine/prober.js";
 import { ConfigError } from "../errors.js";
 import { validateEntries } from "../inventory/entries.js";
-import { InventoryHost } from "../inventory/host.js";
+import { type BuiltinInventory, InventoryHost } from "../inventory/host.js";
 import { shardFilter } from "../inventory/shard.js";
 import { type Lookup, localAddresses } from "../targets/resolve.js";
 import { type Logger, levelFor } from "./logger.js";
@@ -30,6 +30,9 @@ export interface DaemonMetrics {
   setHostResolution(target: string, resolved: boolean): boolean;
   countHostResolutionChange(target: string): boolean;
   countTargetNameDup?(targetName: string): void;
+  countInventoryError?(inventory: string, reason: string): void;
+  setInventory?(inventory: string, s: { targets?: number; invalid?: number; lastPublishMs?: number }): void;
+  removeInventory?(inventory: string): void;
 }
 
 export interface DaemonOptions {
@@ -97,7 +100,10 @@ export class Daemon {
     await this.resolveDue(true);
   }
 
-  /** Starts the dynamic inventories found beside the configuration (or in dynamic_inventories_dir). */
+  /**
+   * Starts the dynamic inventories: the modules found beside the configuration (or in
+   * dynamic_inventories_dir) and the built-in ones under `inventories`.
+   */
   startInventories(): string[] {
     const g = this.fileConfig.global;
     const dir = g.dynamic_inventories_dir
@@ -108,11 +114,13 @@ export class Daemon {
       configFile: this.o.file,
       loggingLevel: g.logging_level,
       disabled: g.disable_dynamic_inventories,
+      builtins: builtinsOf(this.fileConfig),
       log: (level, msg, fields) => this.log[level](fields, msg),
       onPublish: (module, targets) => {
         this.inventoryLists.set(module, targets);
         this.inventoryDirty = true;
       },
+      onFailure: (module, reason) => this.o.metrics?.countInventoryError?.(module, reason),
       ...this.o.inventoryBackoff,
     });
     return this.inventory.start();
@@ -206,6 +214,11 @@ export class Daemon {
     }
     this.logWarnings(next);
     this.fileConfig = next;
+    for (const gone of (await this.inventory?.setBuiltins(builtinsOf(next))) ?? []) {
+      this.inventoryLists.delete(gone);
+      this.o.metrics?.removeInventory?.(gone);
+      this.log.info({ module: gone }, "built-in inventory stopped or restarted by the reload");
+    }
     if (!(await this.apply(this.withInventory(next, true)))) {
       this.o.metrics?.setReloadConfFailed(true);
       return false;
@@ -258,6 +271,7 @@ export class Daemon {
     const now = new Date(Date.now());
     for (const [module, list] of this.inventoryLists) {
       const r = validateEntries(module, list, file, now);
+      let added = 0;
       if (report) {
         for (const p of r.invalid)
           this.log.warn(
@@ -275,13 +289,17 @@ export class Daemon {
           continue;
         }
         targets.set(t.name, t);
+        added++;
       }
+      if (report) this.o.metrics?.setInventory?.(module, { targets: added, invalid: r.invalid.length });
     }
     return { ...file, targets };
   }
 
   /** Folds what the inventories published (or what expired) into the running configuration. */
   private async refreshInventory(): Promise<void> {
+    for (const [module, at] of this.inventory?.lastPublish ?? [])
+      this.o.metrics?.setInventory?.(module, { lastPublishMs: at });
     const now = this.now();
     if (!this.inventoryDirty && now - this.inventoryCheckedAt < 60_000) return;
     const report = this.inventoryDirty;
@@ -352,6 +370,15 @@ export class Daemon {
   private logWarnings(config: Config): void {
     for (const w of config.warnings) this.log.warn({ rule: w.rule }, formatDiagnostic(config.file, w));
   }
+}
+
+/** The built-in inventories a configuration asks for, as the module host takes them. */
+function builtinsOf(config: Config): BuiltinInventory[] {
+  return [...config.inventories.values()].map(({ name, ...options }) => ({
+    name,
+    type: options.type,
+    options,
+  }));
 }
 
 /** JSON for comparing configurations (bigints, e.g. subnet networks, as strings). */

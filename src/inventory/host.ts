@@ -1,5 +1,6 @@
-// Starts every dynamic-inventory module found in a directory (.js/.mjs), each in its own worker
-// thread, and keeps the last list each one published. A module that throws, rejects or crashes is
+// Starts every dynamic-inventory module found in a directory (.js/.mjs), and the built-in ones
+// configured under `inventories` (src/inventory/builtin), each in its own worker thread, and keeps
+// the last list each one published. A module that throws, rejects or crashes is
 // logged, counted and restarted with exponential backoff; its last published targets stay. A module
 // that never returns is fine (it lives in its own thread); one that loops forever costs a core, not
 // probing. Modules named in global.disable_dynamic_inventories are not started.
@@ -13,6 +14,16 @@ export type InventoryLog = (
   fields: Record<string, unknown>,
 ) => void;
 
+/** A built-in inventory to run (top-level `inventories` of netprobify.yaml). */
+export interface BuiltinInventory {
+  name: string;
+  type: "file" | "http";
+  options: unknown;
+}
+
+/** Why a module's failure was counted: it crashed (threw, rejected, exited), or it said so. */
+export type FailureReason = "crash" | "reported";
+
 export interface InventoryHostOptions {
   /** Directory holding the modules (default: dynamic_inventories/ beside the configuration file). */
   dir: string;
@@ -20,9 +31,13 @@ export interface InventoryHostOptions {
   configFile: string;
   loggingLevel: string;
   disabled?: readonly string[];
+  /** Built-in inventories, started next to the directory's modules (a module of the same name is not). */
+  builtins?: readonly BuiltinInventory[];
   log: InventoryLog;
-  /** Called whenever a module publishes a new list. */
+  /** Called whenever a module publishes a list different from its previous one. */
   onPublish?: (module: string, targets: unknown) => void;
+  /** Called on every counted failure. */
+  onFailure?: (module: string, reason: FailureReason) => void;
   /** First restart delay in ms (doubles up to maxBackoffMs). */
   backoffMs?: number;
   maxBackoffMs?: number;
@@ -31,6 +46,9 @@ export interface InventoryHostOptions {
 interface Running {
   name: string;
   file: string;
+  options?: unknown;
+  /** JSON of the last published list, to tell a new list from a confirmation of the same one. */
+  lastJson?: string;
   worker: Worker | undefined;
   failures: number;
   timer: NodeJS.Timeout | undefined;
@@ -39,8 +57,10 @@ interface Running {
 export class InventoryHost {
   /** Last list published by each module. */
   readonly published = new Map<string, unknown>();
-  /** Failures (throw, rejection, crash) per module, for the metrics. */
+  /** Failures per module (crash: threw, rejected, exited; reported: the module said so). */
   readonly failures = new Map<string, number>();
+  /** Wall-clock ms of each module's last publish (a repeat of the same list counts: it is current). */
+  readonly lastPublish = new Map<string, number>();
   private readonly modules = new Map<string, Running>();
   private stopped = false;
 
@@ -60,24 +80,33 @@ export class InventoryHost {
   }
 
   start(): string[] {
-    const started: string[] = [];
+    const candidates: Omit<Running, "worker" | "failures" | "timer">[] = [];
+    for (const b of this.o.builtins ?? []) {
+      const file = new URL(`./builtin/${b.type}.js`, import.meta.url).href;
+      candidates.push({ name: b.name, file, options: b.options });
+    }
     for (const f of existsSync(this.o.dir) ? readdirSync(this.o.dir).sort() : []) {
       if (!f.endsWith(".js") && !f.endsWith(".mjs")) continue;
       const name = basename(f, extname(f));
-      if (this.o.disabled?.includes(name)) {
-        this.o.log("info", "dynamic inventory disabled by configuration", { module: name });
+      if (candidates.some((c) => c.name === name)) {
+        this.o.log("error", "dynamic inventory module not started: its name is already taken", {
+          module: name,
+          file: join(this.o.dir, f),
+        });
         continue;
       }
-      const r: Running = {
-        name,
-        file: join(this.o.dir, f),
-        worker: undefined,
-        failures: 0,
-        timer: undefined,
-      };
-      this.modules.set(name, r);
+      candidates.push({ name, file: join(this.o.dir, f) });
+    }
+    const started: string[] = [];
+    for (const c of candidates) {
+      if (this.o.disabled?.includes(c.name)) {
+        this.o.log("info", "dynamic inventory disabled by configuration", { module: c.name });
+        continue;
+      }
+      const r: Running = { ...c, worker: undefined, failures: 0, timer: undefined };
+      this.modules.set(c.name, r);
       this.launch(r);
-      started.push(name);
+      started.push(c.name);
     }
     return started;
   }
@@ -91,6 +120,7 @@ export class InventoryHost {
         file: r.file,
         loggingLevel: this.o.loggingLevel,
         configPath: join(dirname(this.o.configFile), `${r.name}.yaml`),
+        options: r.options,
       },
     });
     r.worker = w;
@@ -104,9 +134,16 @@ export class InventoryHost {
         targets?: unknown;
       }) => {
         if (m.type === "publish") {
-          this.published.set(r.name, m.targets);
           r.failures = 0;
+          this.lastPublish.set(r.name, Date.now());
+          const json = JSON.stringify(m.targets);
+          if (json === r.lastJson) return;
+          r.lastJson = json;
+          this.published.set(r.name, m.targets);
           this.o.onPublish?.(r.name, m.targets);
+        } else if (m.type === "failure") {
+          this.count(r.name, "reported");
+          this.o.log("error", m.msg ?? "failure", { module: r.name });
         } else if (m.type === "log") {
           const level = (["debug", "info", "warn", "error"] as const).find((l) => l === m.level) ?? "info";
           this.o.log(level, m.msg ?? "", { ...m.fields, module: r.name });
@@ -126,7 +163,7 @@ export class InventoryHost {
     r.worker = undefined;
     void w.terminate();
     r.failures++;
-    this.failures.set(r.name, (this.failures.get(r.name) ?? 0) + 1);
+    this.count(r.name, "crash");
     const delay = Math.min(this.o.maxBackoffMs ?? 60_000, (this.o.backoffMs ?? 1000) * 2 ** (r.failures - 1));
     this.o.log("error", "dynamic inventory failed; its last published targets stay", {
       module: r.name,
@@ -135,6 +172,53 @@ export class InventoryHost {
     });
     r.timer = setTimeout(() => this.launch(r), delay);
     r.timer.unref();
+  }
+
+  /**
+   * Replaces the built-in inventories after a reload: those removed or whose settings changed are
+   * stopped (their lists dropped: returned names), new and changed ones started.
+   */
+  async setBuiltins(builtins: readonly BuiltinInventory[]): Promise<string[]> {
+    const dropped: string[] = [];
+    const wanted = new Map(
+      builtins.filter((b) => !this.o.disabled?.includes(b.name)).map((b) => [b.name, b]),
+    );
+    for (const r of [...this.modules.values()]) {
+      if (r.options === undefined) continue; // a directory module: started once, kept
+      const b = wanted.get(r.name);
+      if (b && JSON.stringify(b.options) === JSON.stringify(r.options)) {
+        wanted.delete(r.name);
+        continue;
+      }
+      clearTimeout(r.timer);
+      const w = r.worker;
+      r.worker = undefined;
+      await w?.terminate();
+      this.modules.delete(r.name);
+      this.published.delete(r.name);
+      this.lastPublish.delete(r.name);
+      dropped.push(r.name);
+    }
+    for (const b of wanted.values()) {
+      if (this.modules.has(b.name)) continue; // a directory module holds the name
+      const file = new URL(`./builtin/${b.type}.js`, import.meta.url).href;
+      const r: Running = {
+        name: b.name,
+        file,
+        options: b.options,
+        worker: undefined,
+        failures: 0,
+        timer: undefined,
+      };
+      this.modules.set(b.name, r);
+      this.launch(r);
+    }
+    return dropped;
+  }
+
+  private count(module: string, reason: FailureReason): void {
+    this.failures.set(module, (this.failures.get(module) ?? 0) + 1);
+    this.o.onFailure?.(module, reason);
   }
 
   async stop(): Promise<void> {

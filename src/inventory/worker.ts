@@ -7,12 +7,15 @@ import { parentPort, workerData } from "node:worker_threads";
 
 interface Data {
   name: string;
+  /** The module: a file in the inventories directory, or a built-in's (./builtin/*.js). */
   file: string;
   loggingLevel: string;
   configPath: string;
+  /** A built-in inventory's section of netprobify.yaml; undefined for directory modules. */
+  options?: unknown;
 }
 
-const { name, file, loggingLevel, configPath } = workerData as Data;
+const { name, file, loggingLevel, configPath, options } = workerData as Data;
 const port = parentPort!;
 const controller = new AbortController();
 port.on("message", (m: { type: string }) => {
@@ -22,15 +25,21 @@ port.on("message", (m: { type: string }) => {
 const send = (level: string) => (msg: unknown, fields?: Record<string, unknown>) =>
   port.postMessage({ type: "log", level, msg: String(msg), fields: fields ?? {} });
 
-const mod = (await import(pathToFileURL(file).href)) as { start?: (ctx: unknown) => unknown };
+const mod = (await import(file.startsWith("file:") ? file : pathToFileURL(file).href)) as {
+  start?: (ctx: unknown) => unknown;
+};
 if (typeof mod.start !== "function") throw new Error(`${file} exports no start() function`);
 await mod.start({
   name,
   loggingLevel,
   configPath,
+  options,
   publish(targets: unknown) {
     // Structured clone: only plain data crosses; a function or a cycle would throw here, in the module.
     port.postMessage({ type: "publish", targets: JSON.parse(JSON.stringify(targets ?? null)) });
+  },
+  reportFailure(message: unknown) {
+    port.postMessage({ type: "failure", msg: String(message) });
   },
   log: { debug: send("debug"), info: send("info"), warn: send("warn"), error: send("error") },
   signal: controller.signal,

@@ -245,6 +245,34 @@ export const CATALOG = [
     labels: [...TARGET_LABELS, "reason"],
     origin: "new",
   },
+  {
+    name: "netprobify_inventory_errors_total",
+    type: "counter",
+    help: "Failures of a dynamic inventory, by reason: crash (the module threw, rejected or its thread died; it is restarted with backoff) or reported (it could not fetch or parse its source, e.g. HTTP 500 or a timeout). Its last good list stays in force.",
+    labels: ["probe_name", "inventory", "reason"],
+    origin: "new",
+  },
+  {
+    name: "netprobify_inventory_targets",
+    type: "gauge",
+    help: "Targets a dynamic inventory adds to the running configuration (valid, not expired, in this instance's shard).",
+    labels: ["probe_name", "inventory"],
+    origin: "new",
+  },
+  {
+    name: "netprobify_inventory_invalid_entries",
+    type: "gauge",
+    help: "Entries of a dynamic inventory's current list that were skipped as invalid (logged with the reason).",
+    labels: ["probe_name", "inventory"],
+    origin: "new",
+  },
+  {
+    name: "netprobify_inventory_last_publish_timestamp_seconds",
+    type: "gauge",
+    help: "When a dynamic inventory last published its list, or confirmed it (e.g. HTTP 304): alert on time() minus this to catch a stale inventory.",
+    labels: ["probe_name", "inventory"],
+    origin: "new",
+  },
 ] as const satisfies readonly MetricDecl[];
 
 export type MetricName = (typeof CATALOG)[number]["name"];

@@ -342,6 +342,32 @@ export class Metrics {
     this.store.inc("app_target_name_dup_total", { target_name: targetName }, 1);
   }
 
+  /** One more failure of a dynamic inventory (reason: crash or reported). */
+  countInventoryError(inventory: string, reason: string): void {
+    const probe_name = this.requireConfig().global.probe_name;
+    this.store.inc("netprobify_inventory_errors_total", { probe_name, inventory, reason }, 1);
+  }
+
+  /** A dynamic inventory's state: targets in force and invalid entries (undefined: leave as is). */
+  setInventory(inventory: string, s: { targets?: number; invalid?: number; lastPublishMs?: number }): void {
+    const labels = { probe_name: this.requireConfig().global.probe_name, inventory };
+    if (s.targets !== undefined) this.store.set("netprobify_inventory_targets", labels, s.targets);
+    if (s.invalid !== undefined) this.store.set("netprobify_inventory_invalid_entries", labels, s.invalid);
+    if (s.lastPublishMs !== undefined)
+      this.store.set("netprobify_inventory_last_publish_timestamp_seconds", labels, s.lastPublishMs / 1000);
+  }
+
+  /** Drops the gauges of an inventory that no longer runs (its error counter stays). */
+  removeInventory(inventory: string): void {
+    const labels = { probe_name: this.requireConfig().global.probe_name, inventory };
+    for (const name of [
+      "netprobify_inventory_targets",
+      "netprobify_inventory_invalid_entries",
+      "netprobify_inventory_last_publish_timestamp_seconds",
+    ] as const)
+      this.store.remove(name, labels);
+  }
+
   /** Number of series held (all metrics). */
   get seriesCount(): number {
     return this.store.size;

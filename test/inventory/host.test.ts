@@ -1,6 +1,9 @@
 // Inventory modules run in worker threads: the ones that throw, reject, loop or crash are survived,
 // counted and restarted with backoff; what they published stays; the main thread keeps its pace.
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { InventoryHost } from "../../src/inventory/host.js";
 import { FIXTURES } from "../support/paths.js";
@@ -66,6 +69,68 @@ describe("inventory host (worker threads)", () => {
       );
     } finally {
       await host.stop();
+    }
+  });
+
+  test("built-in inventories run in workers like modules: publish, reported failures, repeats ignored, settings changed by a reload", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "npf-host-builtin-"));
+    const list = join(dir, "list.yaml");
+    writeFileSync(list, "- {hostname: 198.18.0.1, type: ICMPping}\n");
+    const published: [string, unknown][] = [];
+    const failures: [string, string][] = [];
+    const host = new InventoryHost({
+      dir: join(dir, "none"),
+      configFile: join(dir, "netprobify.yaml"),
+      loggingLevel: "INFO",
+      disabled: ["off"],
+      builtins: [
+        { name: "lab", type: "file", options: { type: "file", path: list, interval: 0.1 } },
+        { name: "off", type: "file", options: { type: "file", path: list, interval: 0.1 } },
+      ],
+      log: () => {},
+      onPublish: (m, t) => published.push([m, t]),
+      onFailure: (m, r) => failures.push([m, r]),
+    });
+    const waitFor = async (pred: () => boolean) => {
+      for (let k = 0; k < 100 && !pred(); k++) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(pred());
+    };
+    try {
+      assert.deepEqual(host.start(), ["lab"]);
+      await waitFor(() => published.length === 1);
+      assert.deepEqual(published[0], ["lab", [{ hostname: "198.18.0.1", type: "ICMPping" }]]);
+      writeFileSync(list, "- {hostname: [\n");
+      await waitFor(() => failures.length === 1);
+      assert.deepEqual(failures[0], ["lab", "reported"]);
+      assert.equal(host.failures.get("lab"), 1);
+      assert.deepEqual(
+        host.published.get("lab"),
+        [{ hostname: "198.18.0.1", type: "ICMPping" }],
+        "last good list",
+      );
+
+      // A reload pointing the inventory at another file: restarted, its old list dropped.
+      const other = join(dir, "other.json");
+      writeFileSync(other, JSON.stringify([{ hostname: "198.18.0.2", type: "ICMPping" }]));
+      const dropped = await host.setBuiltins([
+        { name: "lab", type: "file", options: { type: "file", path: other, interval: 0.1 } },
+      ]);
+      assert.deepEqual(dropped, ["lab"]);
+      await waitFor(() => published.length === 2);
+      assert.deepEqual(published[1], ["lab", [{ hostname: "198.18.0.2", type: "ICMPping" }]]);
+      const at = host.lastPublish.get("lab")!;
+      // Same settings again: nothing restarted.
+      assert.deepEqual(
+        await host.setBuiltins([
+          { name: "lab", type: "file", options: { type: "file", path: other, interval: 0.1 } },
+        ]),
+        [],
+      );
+      assert.equal(published.length, 2);
+      assert.ok(at > 0);
+    } finally {
+      await host.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
