@@ -93,6 +93,8 @@ export function issuesToDiagnostics(
       const hint = didYouMean(value, options);
       if (hint) message += ` (did you mean "${hint}"?)`;
     }
+    if (issue.code === "invalid_type" && issue.expected === "string" && typeof value === "boolean")
+      message += " (YAML 1.1 reads unquoted yes/no/on/off/true/false as booleans: quote the value)";
     out.push({ severity: "error", path, message, rule: "schema", pos: source.locate(path) });
   }
   return out;

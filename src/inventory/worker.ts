@@ -2,8 +2,10 @@
 // rejecting, looping forever, crashing) can stop probing on the main thread. It calls the module's
 // start() with the plugin contract (docs/inventories.md) and forwards what it publishes and logs.
 
+import { readFile } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
 import { parentPort, workerData } from "node:worker_threads";
+import { parse as parseYaml } from "yaml";
 
 interface Data {
   name: string;
@@ -37,6 +39,18 @@ await mod.start({
   publish(targets: unknown) {
     // Structured clone: only plain data crosses; a function or a cycle would throw here, in the module.
     port.postMessage({ type: "publish", targets: JSON.parse(JSON.stringify(targets ?? null)) });
+  },
+  async loadConfig() {
+    // The module's own <name>.yaml, parsed as netprobify parses its own file (YAML 1.1); undefined
+    // when there is none. Modules outside netprobify's tree cannot import its dependencies: this helps.
+    let text: string;
+    try {
+      text = await readFile(configPath, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+    return parseYaml(text, { version: "1.1", merge: true });
   },
   reportFailure(message: unknown) {
     port.postMessage({ type: "failure", msg: String(message) });
