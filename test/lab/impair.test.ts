@@ -73,7 +73,13 @@ describe("lab impairments (needs root)", () => {
     const sd = stddev(rtts);
     // Uniform on [15, 25] ms: mean 20, sd 10/sqrt(12) = 2.89; plus ~0.1 ms of path.
     assert.ok(Math.min(...rtts) >= 14.9, `min ${Math.min(...rtts)}`);
-    assert.ok(Math.max(...rtts) <= 26, `max ${Math.max(...rtts)}`);
+    // p99, not max: ping times in user space, and one scheduling hiccup of a loaded 2-core machine
+    // (seen: 28 ms once while benchmarks ran) is not the stage's delay.
+    const sorted = [...rtts].sort((a, b) => a - b);
+    assert.ok(
+      sorted[Math.floor(sorted.length * 0.99)]! <= 26,
+      `p99 ${sorted[Math.floor(sorted.length * 0.99)]}`,
+    );
     assert.ok(Math.abs(m - 20.1) < 0.8, `mean ${m}`);
     assert.ok(sd > 2.3 && sd < 3.5, `sd ${sd}`);
     const stats = await lab.target("slow").impair!.stats();
