@@ -1,4 +1,4 @@
-// The C reference prober (bench/ref/rawref.c) from TypeScript: compiled on demand with the system
+// The C reference prober (bench/ref/rawref.c) from TypeScript (and the other bench/ref/*.c helpers): compiled on demand with the system
 // compiler into build/bench/ (named by a hash of its source, written under a temporary name and
 // renamed, so a stale or half-written binary is never run), and run to completion with its one JSON
 // line parsed. It runs in the caller's network namespace: inside the lab, like everything that sends.
@@ -11,22 +11,30 @@ import { repoRoot } from "../../test/lab/native.js";
 /** What rawref prints (one JSON object). */
 export interface RawrefResult {
   family: number;
+  type: "tcp" | "icmp" | "udp";
   mode: "send" | "match";
+  targets: number;
   count: number;
   failed: number;
   matched: number;
   send_seconds: number;
   send_pps: number;
   total_seconds: number;
+  /** Time from the first send to the last match. */
+  match_seconds: number;
   match_pps: number;
 }
 
 export interface RawrefArgs {
   family: 4 | 6;
+  /** Probe type (default tcp: SYN). */
+  type?: "tcp" | "icmp" | "udp";
   src: string;
   /** First destination; probe i goes to dst + (i % targets) in the last 16 bits. */
-  dst: string;
-  targets: number;
+  dst?: string;
+  targets?: number;
+  /** Instead of dst/targets: a file with one "dst [src]" per line; probe i goes to line i % lines. */
+  dstFile?: string;
   dstPort: number;
   sportLo: number;
   sportHi: number;
@@ -36,20 +44,29 @@ export interface RawrefArgs {
   timeoutMs?: number;
 }
 
-let compiled: Promise<string> | undefined;
+const compiled = new Map<string, Promise<string>>();
 
 /** Path of the compiled reference, building it (cc -O2 -pthread) if this source was never built. */
 export function rawrefBinary(): Promise<string> {
-  compiled ??= compile();
-  return compiled;
+  return refBinary("rawref");
 }
 
-async function compile(): Promise<string> {
+/** Path of bench/ref/NAME.c compiled, building it if this source was never built. */
+export function refBinary(name: string): Promise<string> {
+  let p = compiled.get(name);
+  if (!p) {
+    p = compile(name);
+    compiled.set(name, p);
+  }
+  return p;
+}
+
+async function compile(name: string): Promise<string> {
   const root = repoRoot();
-  const src = resolve(root, "bench/ref/rawref.c");
+  const src = resolve(root, `bench/ref/${name}.c`);
   const hash = createHash("sha256").update(readFileSync(src)).digest("hex").slice(0, 12);
   const dir = resolve(root, "build/bench");
-  const out = join(dir, `rawref-${hash}`);
+  const out = join(dir, `${name}-${hash}`);
   if (existsSync(out)) return out;
   mkdirSync(dir, { recursive: true });
   const tmp = `${out}.tmp-${process.pid}`;
@@ -65,11 +82,17 @@ async function compile(): Promise<string> {
 /** Runs the reference once and returns its result. */
 export async function runRawref(a: RawrefArgs): Promise<RawrefResult> {
   const bin = await rawrefBinary();
+  const dsts = a.dstFile
+    ? [["--dst-file", a.dstFile]]
+    : [
+        ["--dst", a.dst ?? ""],
+        ["--targets", a.targets ?? 1],
+      ];
   const argv = [
     ["--family", a.family],
+    ["--type", a.type ?? "tcp"],
     ["--src", a.src],
-    ["--dst", a.dst],
-    ["--targets", a.targets],
+    ...dsts,
     ["--dst-port", a.dstPort],
     ["--sport-lo", a.sportLo],
     ["--sport-hi", a.sportHi],

@@ -6,7 +6,7 @@ import { formatDiagnostic } from "../config/format.js";
 import { loadConfig } from "../config/load.js";
 import { ConfigError, ExitCode, exitCodeFor, NetprobifyError, UsageError } from "../errors.js";
 import { runDaemon } from "./daemon-run.js";
-import { runOnce } from "./once.js";
+import { type OnceOptions, runOnce } from "./once.js";
 import { formatSummary, summarize } from "./summary.js";
 import { VERSION } from "./version.js";
 
@@ -66,14 +66,19 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
   if (args.length > 1) throw new UsageError(`too many arguments: ${args.join(" ")}`);
   const file = args[0] ?? DEFAULT_CONFIG;
   if (command === "check") {
-    if (values.once || values.user !== undefined)
-      throw new UsageError("--once and --user apply to the run command only");
+    if (values.once || values.user !== undefined || values["probe-log"] !== undefined)
+      throw new UsageError("--once, --user and --probe-log apply to the run command only");
     return check(file, values.json === true, io);
   }
-  if (values.json) throw new UsageError("--json applies to the check command only");
+  if (!values.once && (values.json || values["probe-log"] !== undefined))
+    throw new UsageError("--json and --probe-log apply to check (--json) or run --once only");
   if (values.once && values.user !== undefined)
     throw new UsageError("--user applies to the daemon, not to --once");
-  return run(file, values.once === true, io, values.user);
+  if (values["probe-log"] === "") throw new UsageError("--probe-log needs a file name");
+  return run(file, values.once === true, io, values.user, {
+    json: values.json === true,
+    probeLog: values["probe-log"],
+  });
 }
 
 function parse(argv: string[]) {
@@ -87,6 +92,7 @@ function parse(argv: string[]) {
       json: { type: "boolean" },
       once: { type: "boolean" },
       user: { type: "string" },
+      "probe-log": { type: "string" },
     },
   });
 }
@@ -103,11 +109,17 @@ async function check(file: string, json: boolean, io: Io): Promise<number> {
   return ExitCode.OK;
 }
 
-async function run(file: string, once: boolean, io: Io, user?: string): Promise<number> {
+async function run(
+  file: string,
+  once: boolean,
+  io: Io,
+  user: string | undefined,
+  onceOptions: OnceOptions,
+): Promise<number> {
   if (!once) return runDaemon(file, { user });
   const config = await loadConfig(file);
   for (const w of config.warnings) io.err(formatDiagnostic(file, w));
-  return runOnce(config, io);
+  return runOnce(config, io, onceOptions);
 }
 
 function report(err: unknown, io: Io): number {

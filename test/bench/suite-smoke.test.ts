@@ -1,0 +1,74 @@
+// The benchmark suite (bench/suite.ts, `npm run bench`) in its smoke size, so that it cannot rot:
+// every type × family at 0 % and 5 % injected loss, 10 targets × 10 packets, netprobify, the C
+// reference and fping, into a temporary directory. Asserts structure and sanity only — every row
+// present, the probe counts, reported loss exactly the probes unanswered on the wire — never timings.
+// Needs root (the lab); runs in the suite's namespace and its lab is gone when the child exits.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { REPO } from "../support/paths.js";
+
+describe("npm run bench, smoke size (needs root)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "npf-bench-smoke-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("every scenario measured, counts right, loss exact against the wire", () => {
+    const r = spawnSync(process.execPath, [join(REPO, "dist/bench/suite.js"), "--smoke", "--out", dir], {
+      encoding: "utf8",
+      timeout: 90_000,
+    });
+    assert.equal(r.status, 0, r.stderr.slice(-3000));
+    const j = JSON.parse(readFileSync(join(dir, "suite.json"), "utf8"));
+    const md = readFileSync(join(dir, "suite.md"), "utf8");
+    assert.equal(r.stdout.trim(), md.trim(), "the table printed is the one written");
+    const rows = j.results as {
+      scenario: { type: string; family: string; targets: number; packets: number; lossPct: number };
+      netprobify: {
+        sent: number;
+        lost: number;
+        failed: number;
+        wire: { probes: number; unanswered: number } | null;
+        exact: { compared: number; falseLoss: number; lostUnanswered: number; notOnWire: number } | null;
+        rttErrorUs: { compared: number } | null;
+        startToFirstProbeMs: number | null;
+        cpuSecondsAtEnd: number;
+        process: { maxRssKiB: number };
+      };
+      c: { probes: number; matched: number } | null;
+      fping: { probes: number; matched: number } | null;
+    }[];
+    const seen = rows.map((x) => `${x.scenario.type} ${x.scenario.family} ${x.scenario.lossPct}`).sort();
+    const want = ["ICMPping", "TCPsyn", "UDPunreachable"]
+      .flatMap((t) => ["ipv4", "ipv6"].flatMap((f) => [0, 5].map((l) => `${t} ${f} ${l}`)))
+      .sort();
+    assert.deepEqual(seen, want);
+    for (const x of rows) {
+      const name = `${x.scenario.type} ${x.scenario.family} ${x.scenario.lossPct} %`;
+      const n = x.netprobify;
+      assert.equal(x.scenario.targets * x.scenario.packets, 100, name);
+      assert.equal(n.sent, 100, name);
+      assert.equal(n.failed, 0, name);
+      assert.equal(n.wire?.probes, 100, `${name}: the capture saw every probe`);
+      assert.equal(n.exact?.compared, 100, name);
+      assert.equal(n.exact?.falseLoss, 0, `${name}: no false loss`);
+      assert.equal(n.lost, n.wire?.unanswered, `${name}: lost == unanswered on the wire`);
+      assert.equal(n.exact?.lostUnanswered, n.lost, name);
+      if (x.scenario.lossPct === 0) assert.equal(n.lost, 0, `${name}: nothing lost without loss`);
+      assert.equal(n.rttErrorUs?.compared, 100 - n.lost, `${name}: every answered probe's RTT compared`);
+      assert.ok(n.startToFirstProbeMs !== null && n.startToFirstProbeMs > 0, name);
+      assert.ok(n.cpuSecondsAtEnd > 0 && n.process.maxRssKiB > 0, name);
+      assert.equal(x.c?.probes, 100, `${name}: the C reference sent the same probes`);
+      if (x.scenario.lossPct === 0) assert.equal(x.c?.matched, 100, `${name}: C matched all`);
+      if (x.scenario.type === "ICMPping") {
+        assert.equal(x.fping?.probes, 100, `${name}: fping pinged the same addresses`);
+        if (x.scenario.lossPct === 0) assert.equal(x.fping?.matched, 100, name);
+      } else assert.equal(x.fping, null, name);
+    }
+    for (const heading of ["### Rate and cost", "### Accuracy and loss", "### Targets"])
+      assert.ok(md.includes(heading), heading);
+    assert.equal(j.targets.length > 0, true);
+  });
+});
