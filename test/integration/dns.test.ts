@@ -14,6 +14,7 @@ import type { Capture, PcapRecord } from "../lab/lab.js";
 import { createLab, type Lab } from "../lab/lab.js";
 import { BIN } from "../support/paths.js";
 import { assertPrivateMounts, BoundFile } from "./lib/hosts.js";
+import { scrape, until as untilScrape, value } from "./lib/scrape.js";
 
 const NAME = "moving.netprobify.test";
 const PORT = 19121;
@@ -22,34 +23,10 @@ const T = `probe_name="lab",destination="moving",address_family="ipv4"`;
 const S = `${T},state="",group="standard"`;
 const HOSTS_BASE = "127.0.0.1 localhost\n::1 localhost\n";
 
-async function scrape(): Promise<string> {
-  const r = await fetch(`http://127.0.0.1:${PORT}/metrics`);
-  return r.text();
-}
-
-function value(body: string, series: string): number | undefined {
-  const line = body.split("\n").find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls the daemon until `pred` holds on a scrape (or fails after `ms`). */
-async function until(what: string, pred: (body: string) => boolean, ms = 6000): Promise<string> {
-  const deadline = Date.now() + ms;
-  let last = "";
-  while (Date.now() < deadline) {
-    try {
-      last = await scrape();
-      if (pred(last)) return last;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  const relevant = last.split("\n").filter((l) => !l.startsWith("#") && /moving|unresolved/.test(l));
-  assert.fail(`${what}: not within ${ms} ms; last scrape:\n${relevant.join("\n")}`);
-}
+const until = (what: string, pred: (body: string) => boolean, ms = 6000) =>
+  untilScrape(what, pred, { port: PORT, ms, relevant: /moving|unresolved/ });
 
 /** Destination addresses of the SYNs in a capture (Ethernet + IPv4), with their wire times. */
 function syns(records: readonly PcapRecord[]): { dst: string; tsNs: bigint }[] {
@@ -176,7 +153,7 @@ targets:
       await sleep(2200);
       const idle = await Promise.all(caps.map(async (c) => (await c.stop()).records.length));
       caps = [];
-      body = await scrape();
+      body = await scrape(PORT);
       unresolvedScrape = body;
       assert.deepEqual(idle, [0, 0], "no SYN on either link while the name does not resolve");
       assert.equal(value(body, `app_host_resolution_status{${T}}`), 0);

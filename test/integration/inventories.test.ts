@@ -15,40 +15,19 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createLab, type Lab } from "../lab/lab.js";
 import { BIN, FIXTURES, REPO } from "../support/paths.js";
+import { until as untilScrape, value } from "./lib/scrape.js";
 
 const PORT = 19131;
 
-async function scrape(): Promise<string> {
-  const r = await fetch(`http://127.0.0.1:${PORT}/metrics`);
-  return r.text();
-}
-
-function value(body: string, series: string): number | undefined {
-  const line = body.split("\n").find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
-
 let daemonLog = "";
 
-async function until(pred: (body: string) => boolean, what: string, ms = 15000): Promise<string> {
-  const deadline = Date.now() + ms;
-  let last = "";
-  while (Date.now() < deadline) {
-    try {
-      last = await scrape();
-      if (pred(last)) return last;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  const lines = last
-    .split("\n")
-    .filter((l) => !l.startsWith("#") && /icmp_sent|inventory|iterations/.test(l));
-  assert.fail(
-    `${what}: not within ${ms} ms; last scrape:\n${lines.join("\n")}\nlog:\n${daemonLog.slice(-3000)}`,
-  );
-}
+const until = (pred: (body: string) => boolean, what: string, ms = 15000) =>
+  untilScrape(what, pred, {
+    port: PORT,
+    ms,
+    relevant: /icmp_sent|inventory|iterations/,
+    context: () => `log:\n${daemonLog.slice(-3000)}`,
+  });
 
 const S = (dest: string) =>
   `probe_name="lab",destination="${dest}",address_family="ipv4",state="",group="standard"`;
