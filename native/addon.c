@@ -243,6 +243,9 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_value cls;
   napi_define_class(env, "RawSocket", NAPI_AUTO_LENGTH, ctor, NULL, sizeof methods / sizeof methods[0], methods, &cls);
   napi_set_named_property(env, exports, "RawSocket", cls);
+  napi_value route;
+  napi_create_function(env, "routeSources", NAPI_AUTO_LENGTH, rs_route_sources, NULL, &route);
+  napi_set_named_property(env, exports, "routeSources", route);
   def_u32(env, exports, "napiVersion", NAPI_VERSION);
   def_u32(env, exports, "SEND_REC_WORDS", RS_SEND_REC_WORDS);
   def_u32(env, exports, "SEND_RES_WORDS", RS_SEND_RES_WORDS);

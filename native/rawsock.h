@@ -74,6 +74,9 @@ napi_value rs_send_batch(napi_env env, rs_sock *s, napi_value *argv);
 napi_value rs_recv_batch(napi_env env, rs_sock *s, napi_value *argv);
 napi_value rs_read_tx_timestamps(napi_env env, rs_sock *s, napi_value *argv);
 
+/* route.c */
+napi_value rs_route_sources(napi_env env, napi_callback_info info);
+
 /* poll.c */
 napi_value rs_poll_start(napi_env env, rs_sock *s, napi_value self, napi_value cb);
 void rs_poll_stop(rs_sock *s);

@@ -68,6 +68,15 @@ export interface NativeRawSocket {
 
 export interface NativeBinding {
   RawSocket: new (family: number, protocol: number, flags: number, device: string | null) => NativeRawSocket;
+  /** Kernel source address per destination (connect() on one UDP socket); see routeSources below. */
+  /** (The fake has none: kernel routes are outside what it models.) */
+  routeSources?(
+    family: number,
+    dsts: Uint8Array,
+    count: number,
+    out: Uint8Array,
+    errors: Uint32Array,
+  ): number;
   napiVersion: number;
   SEND_REC_WORDS: number;
   SEND_RES_WORDS: number;
@@ -232,6 +241,31 @@ export function checkLayout(b: NativeBinding): void {
         `raw-socket addon layout mismatch: ${name} is ${native} in C, ${ts} in TypeScript; rebuild [NPF_NATIVE_UNAVAILABLE]`,
       );
     }
+  }
+}
+
+/**
+ * The source address the kernel's routing table picks toward each of `count` destinations of one
+ * family (16 bytes each in `dsts`, IPv4 in the first 4): written to `out` (16 bytes each), with
+ * errors[i] = 0, or errors[i] = the errno of connect() (e.g. ENETUNREACH: no route). Nothing is sent.
+ */
+export function routeSources(
+  family: Family,
+  dsts: Uint8Array,
+  count: number,
+  out: Uint8Array,
+  errors: Uint32Array,
+): void {
+  if (family !== 4 && family !== 6) throw new RangeError("family must be 4 or 6");
+  if (!Number.isInteger(count) || count < 0) throw new RangeError("count must be a non-negative integer");
+  if (dsts.length < count * ADDRESS_BYTES || out.length < count * ADDRESS_BYTES || errors.length < count)
+    throw new RangeError("routeSources: buffers too small for count");
+  const b = loadBinding();
+  if (!b.routeSources) throw new NetprobifyError("NPF_NATIVE_UNAVAILABLE", "the addon has no routeSources");
+  try {
+    b.routeSources(family, dsts, count, out, errors);
+  } catch (err) {
+    rethrow(err);
   }
 }
 
