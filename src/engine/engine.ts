@@ -90,6 +90,14 @@ interface RxSocket {
 }
 
 const MAX_PACKET = 65535 + 40;
+const TX_RING_SIZE = 1 << 16;
+const TX_RING_MASK = TX_RING_SIZE - 1;
+
+interface TxRing {
+  id: Uint32Array;
+  index: Uint32Array;
+  owner: Uint32Array;
+}
 
 export class Engine {
   private readonly socks: RawSockets;
@@ -101,6 +109,13 @@ export class Engine {
   private readonly now: () => number;
   /** Kernel timestamps are CLOCK_REALTIME (sec, nsec); RTT math uses ns since this second. */
   private readonly epochSec = Math.floor(Date.now() / 1000) - 1;
+  /**
+   * Per family: TX timestamp id -> probe, until its timestamp arrives. Ids are numbered per socket in
+   * send order, so a ring indexed by the id's low bits holds every unread one (the kernel's error
+   * queue holds far fewer than TX_RING_SIZE); `owner` is the iteration's serial, 0 when free.
+   */
+  readonly txRing = new Map<4 | 6, TxRing>();
+  private serials = 0;
   private current: Iteration | undefined;
   private previous: Iteration | undefined;
   /** Late and duplicate answers to an iteration already reported, by "target\0group", for the next one. */
@@ -122,6 +137,11 @@ export class Engine {
   private openFamily(f: 4 | 6): void {
     const tx = this.socks.openTx(f);
     this.tx.set(f, tx);
+    this.txRing.set(f, {
+      id: new Uint32Array(TX_RING_SIZE),
+      index: new Uint32Array(TX_RING_SIZE),
+      owner: new Uint32Array(TX_RING_SIZE),
+    });
     tx.poll((err, events) => {
       if (!err && events & POLL_ERRQUEUE) this.drainTx(f, tx);
     });
@@ -160,7 +180,7 @@ export class Engine {
   /** Runs one iteration of `plan`; resolves when every probe is settled or the hard limit passes. */
   run(plan: ProbePlan): Promise<IterationResult> {
     if (this.current) throw new Error("an iteration is already running");
-    const it = new Iteration(this, plan, this.counter.reserve(plan.count));
+    const it = new Iteration(this, plan, this.counter.reserve(plan.count), ++this.serials);
     this.current = it;
     return it.start().finally(() => {
       this.previous = it;
@@ -208,7 +228,15 @@ export class Engine {
         const w = k * TX_TS_WORDS;
         if (!(out[w + 1]! & META_HAS_TIMESTAMP)) continue;
         const ns = (out[w + 2]! - this.epochSec) * 1e9 + out[w + 3]!;
-        (it?.txIds.get(f)?.has(out[w]!) ? it : this.previous)?.onTxTimestamp(f, out[w]!, ns);
+        const ring = this.txRing.get(f)!;
+        const id = out[w]!;
+        const slot = id & TX_RING_MASK;
+        const owner = ring.owner[slot]!;
+        if (owner === 0 || ring.id[slot] !== id) continue; // not a probe (our RST), or overwritten
+        ring.owner[slot] = 0;
+        const target =
+          it?.serial === owner ? it : this.previous?.serial === owner ? this.previous : undefined;
+        target?.inflight.setTx(ring.index[slot]!, ns);
       }
     }
   }
@@ -247,11 +275,6 @@ class Iteration {
   readonly counters: SeriesCounters;
   readonly foreign = newForeignCounters();
   readonly sendErrors = new Map<string, number>();
-  /** Per family: TX timestamp id -> probe index, until its timestamp arrives. */
-  readonly txIds = new Map<4 | 6, Map<number, number>>([
-    [4, new Map()],
-    [6, new Map()],
-  ]);
   private readonly addrBytes: Uint8Array[];
   private readonly addrTable: Uint8Array;
   private readonly familyOf: Uint8Array;
@@ -273,6 +296,8 @@ class Iteration {
     private readonly engine: Engine,
     private readonly plan: ProbePlan,
     base: number,
+    /** Never 0 (0 marks a free TX ring slot). */
+    readonly serial: number,
   ) {
     this.inflight = new InFlight(base, plan.count, (i) => plan.series[plan.seriesOf[i]!]!.timeout * 1000);
     this.counters = new SeriesCounters(plan.series.length);
@@ -385,25 +410,21 @@ class Iteration {
       this.results,
     );
     const now = this.engine.clock();
-    const ids = this.txIds.get(family)!;
+    const ring = this.engine.txRing.get(family)!;
     for (let k = 0; k < count; k++) {
       const i = first + k;
       if (this.results[k * SEND_RESULT_WORDS] === 0) {
         this.inflight.markSent(i, now);
-        ids.set(this.results[k * SEND_RESULT_WORDS + 1]!, i);
+        const id = this.results[k * SEND_RESULT_WORDS + 1]!;
+        const slot = id & TX_RING_MASK;
+        ring.id[slot] = id;
+        ring.index[slot] = i;
+        ring.owner[slot] = this.serial;
       } else {
         this.inflight.markSendFailed(i);
         bump(this.sendErrors, errnoName(this.results[k * SEND_RESULT_WORDS]!));
       }
     }
-  }
-
-  onTxTimestamp(family: 4 | 6, id: number, ns: number): void {
-    const ids = this.txIds.get(family)!;
-    const i = ids.get(id);
-    if (i === undefined) return;
-    ids.delete(id);
-    this.inflight.setTx(i, ns);
   }
 
   /**

@@ -65,7 +65,9 @@ export function summarize(plan: ProbePlan, f: InFlight, c: SeriesCounters): Seri
   const failed = new Uint32Array(n);
   const negative = new Uint32Array(n);
   const untimed = new Uint32Array(n);
-  const samples: number[][] = Array.from({ length: n }, () => []);
+  const timed = new Uint32Array(n);
+  // Two passes: count, then fill one exactly sized Float64Array per series (a million samples cost
+  // 8 MB once, not growing arrays of boxed numbers plus a copy).
   for (let i = 0; i < plan.count; i++) {
     const s = plan.seriesOf[i]!;
     switch (f.state[i]) {
@@ -82,10 +84,19 @@ export function summarize(plan: ProbePlan, f: InFlight, c: SeriesCounters): Seri
         const rtt = f.rttNs(i);
         if (Number.isNaN(rtt)) untimed[s]!++;
         else if (rtt < 0) negative[s]!++;
-        else samples[s]!.push(rtt / 1e9);
+        else timed[s]!++;
         break;
       }
     }
+  }
+  const samples = Array.from({ length: n }, (_, s) => new Float64Array(timed[s]!));
+  const filled = new Uint32Array(n);
+  for (let i = 0; i < plan.count; i++) {
+    if (f.state[i] !== ProbeState.Answered) continue;
+    const rtt = f.rttNs(i);
+    if (!(rtt >= 0)) continue;
+    const s = plan.seriesOf[i]!;
+    samples[s]![filled[s]!++] = rtt / 1e9;
   }
   return plan.series.map((series, s) => ({
     target: series.target,
@@ -97,7 +108,7 @@ export function summarize(plan: ProbePlan, f: InFlight, c: SeriesCounters): Seri
     duplicates: c.duplicates[s]!,
     negativeRtt: negative[s]!,
     untimed: untimed[s]!,
-    rtts: Float64Array.from(samples[s]!).sort(),
+    rtts: samples[s]!.sort(),
     icmpErrors: c.icmpErrors[s]!,
   }));
 }
