@@ -10,7 +10,7 @@
 // with pass/miss) and writes them with every run to OUT/suite.json and OUT/suite.md.
 //
 // Run: npm run bench [-- --smoke] [--only tcp,icmp,udp,ipv4,ipv6] [--sizes 100x100,1000x100]
-//      [--loss 0,5] [--runs N] [--steps N] [--timeout S] [--memory 10000x100|none] [--out DIR]
+//      [--loss 0,5] [--runs N] [--c-runs N] [--steps N] [--timeout S] [--memory 10000x100|none] [--out DIR]
 // (inside the lab: sh test/lab/enter.sh node dist/bench/suite.js ...). docs/performance.md has the results.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -61,6 +61,7 @@ const families = (["ipv4", "ipv6"] as FamilyName[]).filter(
 const sizes = parseSizes(stringFlag(argv, "sizes", SMOKE ? "10x10" : "100x100,1000x100,10000x10"));
 const losses = stringFlag(argv, "loss", "0,5").split(",").map(Number);
 const RUNS = intFlag(argv, "runs", 1);
+const C_RUNS = intFlag(argv, "c-runs", SMOKE ? 1 : 2);
 const STEPS = intFlag(argv, "steps", SMOKE ? 2 : 4);
 const TIMEOUT = Number(stringFlag(argv, "timeout", SMOKE ? "0.5" : "1"));
 const memoryFlag = stringFlag(argv, "memory", SMOKE ? "none" : "10000x100");
@@ -116,6 +117,21 @@ function describe(s: Scenario): string {
   return `${s.type} ${s.family} ${s.targets}×${s.packets} ${s.lossPct} %`;
 }
 
+/** The C reference's best of C_RUNS runs: it is the limit, noise only lowers it. */
+async function bestC(
+  bl: BenchLab,
+  s: Scenario,
+  blocks: ReturnType<typeof blocksFor>,
+  dir: string,
+): Promise<RefRun> {
+  let best: RefRun | undefined;
+  for (let k = 0; k < C_RUNS; k++) {
+    const c = await runC(bl, s, blocks, dir, TIMEOUT);
+    if (!best || c.matchedPps > best.matchedPps) best = c;
+  }
+  return best!;
+}
+
 async function measure(bl: BenchLab, s: Scenario, dir: string): Promise<ScenarioResult> {
   const blocks = blocksFor(bl, s.targets, s.family);
   for (const t of bl.targets) await bl.lab.setLoss(t.name, s.lossPct, "to");
@@ -133,8 +149,19 @@ async function measure(bl: BenchLab, s: Scenario, dir: string): Promise<Scenario
       `${describe(s)}: netprobify ${thousands(matchedPps(r))}/s${r.pps === null ? "" : ` (cap ${thousands(r.pps)})`}${r.clean ? "" : " NOT CLEAN"}, ` +
         `${np.runs.length} search run(s), iteration ${r.iterationSeconds.toFixed(3)} s, lost ${r.lost}/${r.sent}`,
     );
-    const c = await runC(bl, s, blocks, dir, TIMEOUT);
+    const c = await bestC(bl, s, blocks, dir);
     log(`${describe(s)}: C ${thousands(c.matchedPps)}/s, matched ${c.matched}/${c.probes}`);
+    // The same without the referee: tcpdump costs both about half their rate.
+    let free = r;
+    let cFree = c;
+    if (s.capture) {
+      const bare = { ...s, capture: false, probeLog: false };
+      free = await runNetprobify(bl, bare, blocks, dir, TIMEOUT, r.pps ?? undefined);
+      cFree = await bestC(bl, bare, blocks, dir);
+      log(
+        `${describe(s)}: no capture: netprobify ${thousands(matchedPps(free))}/s, C ${thousands(cFree.matchedPps)}/s`,
+      );
+    }
     let fping: { chosen: RefRun; runs: RefRun[] } | undefined;
     if (s.type === "ICMPping") {
       const addresses = addressesOf(blocks, s.family);
@@ -150,6 +177,8 @@ async function measure(bl: BenchLab, s: Scenario, dir: string): Promise<Scenario
       netprobify: r,
       netprobifyRuns: [...np.runs, ...repeats.slice(1)],
       matchedPpsMedian: median(repeats.map(matchedPps)),
+      netprobifyFree: free,
+      cFree,
       c,
       fping: fping?.chosen ?? null,
       fpingRuns: fping?.runs ?? [],

@@ -12,6 +12,12 @@ export interface ScenarioResult {
   netprobifyRuns: NetprobifyRun[];
   /** Median of the reported setting's repeats (matched probes per second). */
   matchedPpsMedian: number;
+  /**
+   * The same setting without a capture (tcpdump costs the machine about half its packet rate) and
+   * the C reference likewise: the rates closest to what the machine can do.
+   */
+  netprobifyFree: NetprobifyRun;
+  cFree: RefRun | null;
   c: RefRun | null;
   fping: RefRun | null;
   fpingRuns: RefRun[];
@@ -59,6 +65,9 @@ export function rateTable(results: readonly ScenarioResult[]): string {
       r.pps === null ? "none" : thousands(r.pps),
       c ? thousands(c.matchedPps) : "",
       c ? f2(x.matchedPpsMedian / c.matchedPps) : "",
+      thousands(matchedPps(x.netprobifyFree)),
+      x.cFree ? thousands(x.cFree.matchedPps) : "",
+      x.cFree ? f2(matchedPps(x.netprobifyFree) / x.cFree.matchedPps) : "",
       fp ? thousands(fp.matchedPps) : "",
       fp ? f2(x.matchedPpsMedian / fp.matchedPps) : "",
       f3(r.iterationSeconds),
@@ -66,7 +75,7 @@ export function rateTable(results: readonly ScenarioResult[]): string {
       f3(npIterationCpuPer1k(r)),
       fp ? f3(refCpuPer1k(fp)) : "",
       f2(Math.max(r.maxRssKiBAtEnd, r.process.maxRssKiB) / 1024),
-      r.startToFirstProbeMs === null ? "" : Math.round(r.startToFirstProbeMs).toString(),
+      `${Math.round(r.startToFirstProbeMs)}${r.startToFirstProbeFrom === "wire" ? "" : "*"}`,
     ];
   });
   return markdownTable(
@@ -80,6 +89,9 @@ export function rateTable(results: readonly ScenarioResult[]): string {
       "pps cap",
       "C limit/s",
       "÷ C",
+      "matched/s, no capture",
+      "C limit/s, no capture",
+      "÷ C, no capture",
       "fping/s",
       "÷ fping",
       "iteration s",
@@ -97,13 +109,16 @@ export function accuracyTable(results: readonly ScenarioResult[]): string {
   const rows = results.map((x) => {
     const r = x.netprobify;
     const e = r.rttErrorUs;
+    const ex = r.exact;
+    const missed = ex && r.wire ? ex.notOnWire + ex.answeredNotOnWire + r.wire.captureDropped : 0;
     return [
       ...label(x.scenario),
       String(r.sent),
       String(r.lost),
-      r.wire ? String(r.wire.unanswered) : "",
-      r.exact ? String(r.exact.falseLoss) : "",
-      r.exact ? (r.exact.falseLoss === 0 && r.exact.lostUnanswered === r.lost ? "yes" : "no") : "",
+      ex ? String(ex.lostUnanswered) : "",
+      ex ? String(ex.falseLoss) : "",
+      ex ? String(missed) : "",
+      ex ? (ex.falseLoss > 0 ? "no" : ex.lostUnanswered === r.lost ? "yes" : "unverified") : "",
       String(r.socketDrops),
       e ? String(e.compared) : "",
       e ? f2(e.p50) : "",
@@ -120,8 +135,9 @@ export function accuracyTable(results: readonly ScenarioResult[]): string {
       "loss",
       "sent",
       "lost",
-      "unanswered on wire",
+      "lost, unanswered on wire",
       "false loss",
+      "capture missed",
       "exact",
       "socket drops",
       "RTTs compared",
@@ -138,16 +154,17 @@ export function accuracyTable(results: readonly ScenarioResult[]): string {
 export function checkTargets(results: readonly ScenarioResult[], timeout: number): TargetCheck[] {
   const out: TargetCheck[] = [];
   // 1. matched probes/s >= 80 % of the C limit, per type and family (0 % loss rows, worst ratio).
+  // Judged without the capture running (it halves both rates); its ratios are in the table too.
   const groups = new Map<string, number[]>();
   for (const x of results) {
-    if (x.scenario.lossPct !== 0 || !x.c || x.c.matchedPps <= 0) continue;
+    if (x.scenario.lossPct !== 0 || !x.cFree || x.cFree.matchedPps <= 0) continue;
     const k = `${x.scenario.type} ${x.scenario.family}`;
-    groups.set(k, [...(groups.get(k) ?? []), x.matchedPpsMedian / x.c.matchedPps]);
+    groups.set(k, [...(groups.get(k) ?? []), matchedPps(x.netprobifyFree) / x.cFree.matchedPps]);
   }
   for (const [k, ratios] of groups) {
     const worst = Math.min(...ratios);
     out.push({
-      target: `matched probes/s ≥ 80 % of the C limit: ${k}`,
+      target: `matched probes/s ≥ 80 % of the C limit (0 % loss, no capture): ${k}`,
       measured: `worst ${f2(worst)} (${ratios.map(f2).join(", ")})`,
       pass: worst >= 0.8,
     });
@@ -172,9 +189,7 @@ export function checkTargets(results: readonly ScenarioResult[], timeout: number
     out.push({ target: "peak RSS ≤ 150 MB at 1,000,000 probes", measured: `${f2(mb)} MB`, pass: mb <= 150 });
   } else out.push({ target: "peak RSS ≤ 150 MB at 1,000,000 probes", measured: "not measured", pass: null });
   // 4. start to first probe <= 1 s at 100,000 probes per iteration.
-  const first = results.filter(
-    (x) => probesOf(x.scenario) >= 100_000 && x.netprobify.startToFirstProbeMs !== null,
-  );
+  const first = results.filter((x) => probesOf(x.scenario) >= 100_000);
   if (first.length > 0) {
     const worst = Math.max(...first.map((x) => x.netprobify.startToFirstProbeMs!));
     out.push({

@@ -10,9 +10,10 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type WireProbe, wireProbes } from "../../test/integration/support.js";
 import { repoRoot } from "../../test/lab/native.js";
-import { captureInbound, mergeByTime } from "./capture.js";
+import { mergeByTime } from "./capture.js";
 import { refBinary, runRawref } from "./rawref.js";
 import { quantile } from "./stats.js";
+import { captureIn } from "./suite-capture.js";
 import {
   type BenchLab,
   type Block,
@@ -36,6 +37,8 @@ export interface ProcessCost {
 export interface WireSummary {
   probes: number;
   unanswered: number;
+  /** Packets the kernel dropped from the captures (the referee missed them). */
+  captureDropped: number;
   /** CLOCK_REALTIME ns of the first probe and the last probe / answer on the wire. */
   firstProbeNs: number;
   lastProbeNs: number;
@@ -62,8 +65,12 @@ export interface NetprobifyRun {
   /** CPU of the iteration alone (engine.run), what a running daemon pays per iteration. */
   cpuSecondsIteration: number;
   maxRssKiBAtEnd: number;
-  /** Spawn (CLOCK_REALTIME) to the first probe on the wire, ms. */
-  startToFirstProbeMs: number | null;
+  /**
+   * Spawn (CLOCK_REALTIME) to the first probe on the wire, ms; without a capture, to the start of the
+   * iteration as the process reports it (the first probe leaves within a millisecond of it).
+   */
+  startToFirstProbeMs: number;
+  startToFirstProbeFrom: "wire" | "process";
   wire: WireSummary | null;
   /** Probe by probe against the wire (needs the probe log and the capture). */
   exact: {
@@ -157,18 +164,30 @@ async function timed(dir: string, cmd: string, args: readonly string[], timeoutM
   return { ...r, spawnedAtMs, cost: { wallSeconds: e!, cpuSeconds: u! + s!, maxRssKiB: m! } };
 }
 
-/** Starts the ingress captures on the links of these blocks; the result stops them. */
-async function startCaptures(bl: BenchLab, blocks: readonly Block[]) {
-  const caps = await Promise.all(
-    targetsOf(blocks).flatMap((t) => [
-      captureInbound(bl.lab, t.ns, t.targetIf),
-      captureInbound(bl.lab, undefined, t.hostIf),
-    ]),
-  );
-  return async () => wireProbes(mergeByTime(await Promise.all(caps.map((c) => c.stop(100)))));
+/** What the captures of one run saw: probes by key, and how many packets the kernel dropped from them. */
+interface Wire {
+  probes: Map<number, WireProbe>;
+  dropped: number;
 }
 
-function summarizeWire(wire: Map<number, WireProbe>): WireSummary | null {
+/** Starts the ingress captures on the links of these blocks; the result stops them. */
+async function startCaptures(bl: BenchLab, blocks: readonly Block[]): Promise<() => Promise<Wire>> {
+  const caps = await Promise.all(
+    targetsOf(blocks).flatMap((t) => [
+      captureIn(bl.lab, t.ns, t.targetIf),
+      captureIn(bl.lab, undefined, t.hostIf),
+    ]),
+  );
+  return async () => {
+    const got = await Promise.all(caps.map((c) => c.stop(100)));
+    return {
+      probes: wireProbes(mergeByTime(got.map((g) => g.records))),
+      dropped: got.reduce((n, g) => n + g.dropped, 0),
+    };
+  };
+}
+
+function summarizeWire({ probes: wire, dropped }: Wire): WireSummary | null {
   if (wire.size === 0) return null;
   let first = Number.POSITIVE_INFINITY;
   let lastProbe = 0;
@@ -185,6 +204,7 @@ function summarizeWire(wire: Map<number, WireProbe>): WireSummary | null {
   return {
     probes: wire.size,
     unanswered,
+    captureDropped: dropped,
     firstProbeNs: first,
     lastProbeNs: lastProbe,
     lastAnswerNs: lastAnswer,
@@ -274,10 +294,16 @@ export async function runNetprobify(
     socketDrops: number;
     sendErrors: Record<string, number>;
     durationMs: number;
-    process: { cpuUserMs: number; cpuSystemMs: number; iterationCpuMs: number; maxRssKiB: number };
+    process: {
+      cpuUserMs: number;
+      cpuSystemMs: number;
+      iterationCpuMs: number;
+      maxRssKiB: number;
+      iterationStartedAtMs: number;
+    };
   };
   const ws = wire ? summarizeWire(wire) : null;
-  const cmp = wire && s.probeLog ? compareProbeLog(log, wire) : undefined;
+  const cmp = wire && s.probeLog ? compareProbeLog(log, wire.probes) : undefined;
   const falseLoss = cmp ? cmp.exact.falseLoss : ws ? Math.max(0, j.lost - ws.unanswered) : j.lost;
   return {
     pps: pps ?? null,
@@ -292,7 +318,10 @@ export async function runNetprobify(
     cpuSecondsAtEnd: (j.process.cpuUserMs + j.process.cpuSystemMs) / 1000,
     cpuSecondsIteration: j.process.iterationCpuMs / 1000,
     maxRssKiBAtEnd: j.process.maxRssKiB,
-    startToFirstProbeMs: ws ? ws.firstProbeNs / 1e6 - t.spawnedAtMs : null,
+    startToFirstProbeMs: ws
+      ? ws.firstProbeNs / 1e6 - t.spawnedAtMs
+      : j.process.iterationStartedAtMs - t.spawnedAtMs,
+    startToFirstProbeFrom: ws ? "wire" : "process",
     wire: ws,
     exact: cmp?.exact ?? null,
     rttErrorUs: cmp?.rttErrorUs ?? null,
