@@ -31,10 +31,14 @@ export interface TargetCheck {
 
 const TYPE_SHORT = { TCPsyn: "TCPsyn", ICMPping: "ICMPping", UDPunreachable: "UDPunreach" } as const;
 
-/** Matched probes per second of a netprobify run: the wire's when captured, else its own count. */
+/**
+ * Matched probes per second of a netprobify run, first probe to last answer (as the C reference
+ * counts): on the wire when captured, else by netprobify's own kernel timestamps.
+ */
 export function matchedPps(r: NetprobifyRun): number {
   if (r.wire) return r.wire.matchedPps;
-  return r.iterationSeconds > 0 ? (r.sent - r.lost) / r.iterationSeconds : 0;
+  const t = r.activeSeconds ?? r.iterationSeconds;
+  return t > 0 ? (r.sent - r.lost) / t : 0;
 }
 
 /** CPU seconds per 1,000 probes: netprobify's when its iteration ended (before writing any output). */

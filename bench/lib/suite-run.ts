@@ -58,6 +58,9 @@ export interface NetprobifyRun {
   socketDrops: number;
   sendErrors: Record<string, number>;
   iterationSeconds: number;
+  /** Kernel timestamps: first to last probe leaving; first probe to last answer (null if none). */
+  sendSeconds: number | null;
+  activeSeconds: number | null;
   /** From GNU time: the whole process, including writing the JSON and the probe log. */
   process: ProcessCost;
   /** From the process itself when the iteration ended (before any output): user+system CPU, peak RSS. */
@@ -294,6 +297,8 @@ export async function runNetprobify(
     socketDrops: number;
     sendErrors: Record<string, number>;
     durationMs: number;
+    sendMs: number | null;
+    activeMs: number | null;
     process: {
       cpuUserMs: number;
       cpuSystemMs: number;
@@ -314,6 +319,8 @@ export async function runNetprobify(
     socketDrops: j.socketDrops,
     sendErrors: j.sendErrors,
     iterationSeconds: j.durationMs / 1000,
+    sendSeconds: j.sendMs === null ? null : j.sendMs / 1000,
+    activeSeconds: j.activeMs === null ? null : j.activeMs / 1000,
     process: t.cost,
     cpuSecondsAtEnd: (j.process.cpuUserMs + j.process.cpuSystemMs) / 1000,
     cpuSecondsIteration: j.process.iterationCpuMs / 1000,

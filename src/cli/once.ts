@@ -133,6 +133,29 @@ export function writeProbeLog(file: string, plan: ProbePlan, f: InFlight, epochS
 }
 
 /**
+ * From the kernel timestamps: the first to the last probe leaving (`sendMs`), and the first probe
+ * leaving to the last answer arriving (`activeMs`): the iteration without its final wait for the lost.
+ * null when no probe has a timestamp.
+ */
+export function activeSpan(f: InFlight): { sendMs: number | null; activeMs: number | null } {
+  let first = Number.POSITIVE_INFINITY;
+  let lastTx = Number.NEGATIVE_INFINITY;
+  let lastRx = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < f.count; i++) {
+    const tx = f.txNs[i]!;
+    if (tx < first) first = tx;
+    if (tx > lastTx) lastTx = tx;
+    const rx = f.rxNs[i]!;
+    if (f.state[i] === ProbeState.Answered && rx > lastRx) lastRx = rx;
+  }
+  if (!Number.isFinite(first)) return { sendMs: null, activeMs: null };
+  return {
+    sendMs: (lastTx - first) / 1e6,
+    activeMs: Number.isFinite(lastRx) ? (lastRx - first) / 1e6 : null,
+  };
+}
+
+/**
  * The second (CLOCK_REALTIME) the engine's timestamps count from. The engine keeps it private; it is
  * read here for the probe log, else guessed the way the engine picks it (`guess`, taken around opening).
  */
@@ -164,6 +187,7 @@ export async function runOnce(config: Config, io: Io, opts: OnceOptions = {}): P
       );
     const probes = r.series.reduce((n, s) => n + s.sent, 0);
     if (opts.json) {
+      const span = activeSpan(r.inflight);
       const sum = (k: "sent" | "lost" | "failed") => r.series.reduce((n, s) => n + s[k], 0);
       io.out(
         JSON.stringify({
@@ -172,6 +196,8 @@ export async function runOnce(config: Config, io: Io, opts: OnceOptions = {}): P
           lost: sum("lost"),
           failed: sum("failed"),
           durationMs: r.durationMs,
+          sendMs: span.sendMs,
+          activeMs: span.activeMs,
           timedOut: r.timedOut,
           socketDrops: r.socketDrops,
           sendErrors: Object.fromEntries(r.sendErrors),

@@ -71,6 +71,7 @@ targets:
     assert.equal(j.socketDrops, 0);
     assert.deepEqual(j.sendErrors, {});
     assert.ok(j.durationMs >= 300, `an iteration with loss waits one timeout, took ${j.durationMs} ms`);
+    assert.ok(j.sendMs >= 0 && j.sendMs <= j.activeMs && j.activeMs < j.durationMs - 250, JSON.stringify(j));
     const syn = j.series.find((s: { target: string }) => s.target === "syn");
     assert.deepEqual([syn.sent, syn.lost, syn.rttSamples], [20, 5, 15]);
     assert.ok(syn.rttMs.p50 > 0 && syn.rttMs.p50 <= syn.rttMs.p99 && syn.rttMs.p99 <= syn.rttMs.max);
