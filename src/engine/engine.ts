@@ -461,7 +461,7 @@ class Iteration {
     }
     const verdict = f.reply(i, rxNs);
     if (verdict === "matched") {
-      if (key.how === "icmp-error") bump(this.counters.icmpErrors[s]!, `${key.icmpType}/${key.icmpCode}`);
+      if (key.how === "icmp-error") bump(this.counters.icmpErrors[s]!, icmpLabel(key.icmpType, key.icmpCode));
       if (key.synAck) this.answerSynAck(i, key.probeSrcPort, (f.keyOf(i) + 1) >>> 0);
       if (!previous) this.maybeFinish();
     } else if (verdict === "late" || verdict === "duplicate") {
@@ -640,6 +640,18 @@ const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) =>
 
 function errnoName(errno: number): string {
   return ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
+}
+
+/** "type/code" of an ICMP error, built once per pair (not a new string per answer). */
+const ICMP_LABELS: string[] = [];
+function icmpLabel(type: number, code: number): string {
+  const k = ((type & 0xff) << 8) | (code & 0xff);
+  let label = ICMP_LABELS[k];
+  if (label === undefined) {
+    label = `${type}/${code}`;
+    ICMP_LABELS[k] = label;
+  }
+  return label;
 }
 
 function sameBytes(buf: Uint8Array, off: number, addr: Uint8Array): boolean {

@@ -28,12 +28,51 @@ export class KeyCounter {
   }
 }
 
+/**
+ * The probes of one timeout value in send order, as runs of consecutive indexes [start, end): probes
+ * are sent in index order, so one timeout shared by the whole plan is a single run, not a 4-byte
+ * entry per probe. `cursor` is the next index to look at in the head run.
+ */
 class Fifo {
-  items: Uint32Array;
+  starts = new Uint32Array(16);
+  ends = new Uint32Array(16);
   head = 0;
   tail = 0;
-  constructor(capacity: number) {
-    this.items = new Uint32Array(Math.max(1, capacity));
+  cursor = 0;
+
+  push(index: number): void {
+    if (this.head === this.tail) this.head = this.tail = 0;
+    if (this.tail > this.head && this.ends[this.tail - 1] === index) {
+      this.ends[this.tail - 1]!++;
+      return;
+    }
+    if (this.tail === this.starts.length) {
+      const grow = (a: Uint32Array) => {
+        const b = new Uint32Array(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.starts = grow(this.starts);
+      this.ends = grow(this.ends);
+    }
+    if (this.tail === this.head) this.cursor = index;
+    this.starts[this.tail] = index;
+    this.ends[this.tail++] = index + 1;
+  }
+
+  /** The oldest index still queued, or -1. */
+  peek(): number {
+    while (this.head < this.tail) {
+      if (this.cursor < this.ends[this.head]!) return this.cursor;
+      this.head++;
+      if (this.head < this.tail) this.cursor = this.starts[this.head]!;
+    }
+    return -1;
+  }
+
+  /** Drops the index peek() returned. */
+  shift(): void {
+    this.cursor++;
   }
 }
 
@@ -82,10 +121,10 @@ export class InFlight {
     const t = this.timeoutOf(index);
     let q = this.queues.get(t);
     if (!q) {
-      q = new Fifo(this.count);
+      q = new Fifo();
       this.queues.set(t, q);
     }
-    q.items[q.tail++] = index;
+    q.push(index);
   }
 
   markSendFailed(index: number): void {
@@ -122,17 +161,16 @@ export class InFlight {
   expire(nowMs: number): number {
     let n = 0;
     for (const [timeout, q] of this.queues) {
-      while (q.head < q.tail) {
-        const i = q.items[q.head]!;
+      for (let i = q.peek(); i >= 0; i = q.peek()) {
         if (this.state[i] !== ProbeState.Pending) {
-          q.head++;
+          q.shift();
           continue;
         }
         if (this.sentAtMs[i]! + timeout > nowMs) break;
         this.state[i] = ProbeState.TimedOut;
         this.pending--;
         this.timedOut++;
-        q.head++;
+        q.shift();
         n++;
       }
     }
@@ -143,9 +181,13 @@ export class InFlight {
   nextDeadline(): number | undefined {
     let next: number | undefined;
     for (const [timeout, q] of this.queues) {
-      while (q.head < q.tail && this.state[q.items[q.head]!] !== ProbeState.Pending) q.head++;
-      if (q.head < q.tail) {
-        const d = this.sentAtMs[q.items[q.head]!]! + timeout;
+      let i = q.peek();
+      while (i >= 0 && this.state[i] !== ProbeState.Pending) {
+        q.shift();
+        i = q.peek();
+      }
+      if (i >= 0) {
+        const d = this.sentAtMs[i]! + timeout;
         if (next === undefined || d < next) next = d;
       }
     }

@@ -71,36 +71,44 @@ export interface ReplyKey {
   synAck: boolean;
 }
 
-/** Reads the probe key from a quoted packet. */
-function fromQuote(q: QuotedPacket, type: number, code: number): ReplyKey | undefined {
-  const base = {
-    how: "icmp-error" as const,
+/**
+ * A ReplyKey for an ICMP error. One object literal with every field in the order of the direct replies'
+ * (below), so the engine's receive path sees one object shape; an object spread here cost ~3 µs per
+ * ICMP error (profiled: a third of the CPU of a UDPunreachable iteration).
+ */
+function quoteKey(
+  q: QuotedPacket,
+  type: number,
+  code: number,
+  kind: ProbeKind,
+  key: number | undefined,
+  key16: number | undefined,
+  probeSrcPort: number,
+  probeDstPort: number,
+): ReplyKey {
+  return {
+    kind,
+    key,
+    key16,
+    how: "icmp-error",
     icmpType: type,
     icmpCode: code,
+    probeSrcPort,
+    probeDstPort,
     quotedDstOffset: q.dstOffset,
     synAck: false,
   };
+}
+
+/** Reads the probe key from a quoted packet. */
+function fromQuote(q: QuotedPacket, type: number, code: number): ReplyKey | undefined {
   if (q.protocol === IPPROTO_TCP && q.tcpSeq !== undefined) {
-    return {
-      ...base,
-      kind: "TCPsyn",
-      key: q.tcpSeq,
-      key16: undefined,
-      probeSrcPort: q.srcPort!,
-      probeDstPort: q.dstPort!,
-    };
+    return quoteKey(q, type, code, "TCPsyn", q.tcpSeq, undefined, q.srcPort!, q.dstPort!);
   }
   if (q.protocol === IPPROTO_UDP) {
     const key16 = q.family === 4 ? q.ipId : undefined;
     if (q.tag === undefined && key16 === undefined) return undefined;
-    return {
-      ...base,
-      kind: "UDPunreachable",
-      key: q.tag,
-      key16,
-      probeSrcPort: q.srcPort!,
-      probeDstPort: q.dstPort!,
-    };
+    return quoteKey(q, type, code, "UDPunreachable", q.tag, key16, q.srcPort!, q.dstPort!);
   }
   if (
     (q.protocol === IPPROTO_ICMP || q.protocol === IPPROTO_ICMPV6) &&
@@ -109,14 +117,7 @@ function fromQuote(q: QuotedPacket, type: number, code: number): ReplyKey | unde
   ) {
     const echoRequest = q.family === 4 ? IcmpType.ECHO_REQUEST : 128;
     if (q.icmpType !== echoRequest) return undefined;
-    return {
-      ...base,
-      kind: "ICMPping",
-      key: ((q.icmpId << 16) | q.icmpSeq) >>> 0,
-      key16: undefined,
-      probeSrcPort: 0,
-      probeDstPort: 0,
-    };
+    return quoteKey(q, type, code, "ICMPping", ((q.icmpId << 16) | q.icmpSeq) >>> 0, undefined, 0, 0);
   }
   return undefined;
 }

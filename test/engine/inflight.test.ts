@@ -59,6 +59,42 @@ describe("InFlight", () => {
     assert.equal(f.nextDeadline(), undefined);
   });
 
+  test("expiry follows send order with interleaved timeouts, skips, failures and refills", () => {
+    // Runs of one timeout alternate (the deadline queues keep runs of consecutive indexes), some
+    // probes fail to send, some are answered: exactly the pending ones expire, each at its deadline.
+    const n = 10_000;
+    const timeoutOf = (i: number) => (Math.floor(i / 7) % 3 === 0 ? 30 : 100);
+    const f = new InFlight(0, n, timeoutOf);
+    const sentAt = (i: number) => Math.floor(i / 64); // one batch of 64 per ms
+    for (let i = 0; i < n; i++) {
+      if (i % 11 === 5) f.markSendFailed(i);
+      else f.markSent(i, sentAt(i));
+    }
+    for (let i = 0; i < n; i += 13) f.reply(i, 1);
+    const expected = (now: number) => {
+      let c = 0;
+      for (let i = 0; i < n; i++) if (i % 11 !== 5 && i % 13 !== 0 && sentAt(i) + timeoutOf(i) <= now) c++;
+      return c;
+    };
+    let expired = 0;
+    for (let now = 0; now <= 300; now += 17) {
+      expired += f.expire(now);
+      assert.equal(expired, expected(now), `at ${now} ms`);
+      const next = f.nextDeadline();
+      if (next !== undefined) assert.ok(next > now);
+    }
+    assert.equal(f.pending, 0);
+    assert.equal(f.nextDeadline(), undefined);
+    // The queues empty out and start again (a probe marked sent later, as after a retry).
+    const g = new InFlight(0, 4, () => 10);
+    g.markSent(0, 0);
+    assert.equal(g.expire(10), 1);
+    g.markSent(2, 20);
+    g.markSent(3, 20);
+    assert.equal(g.nextDeadline(), 30);
+    assert.equal(g.expire(30), 2);
+  });
+
   test("RTT from kernel timestamps; missing timestamp: no sample", () => {
     const f = new InFlight(0, 2, () => 1000);
     f.markSent(0, 0);
