@@ -29,7 +29,7 @@ import {
   targetSchema,
 } from "./schema.js";
 import { describeValue, didYouMean, issuesToDiagnostics } from "./schema-issues.js";
-import { type ConfigSource, parseConfigSource, readConfigSource } from "./source.js";
+import { type ConfigSource, dataSource, parseConfigSource, readConfigSource } from "./source.js";
 
 export interface GroupConfig {
   name: string;
@@ -88,6 +88,11 @@ export interface Config {
 /** Reads and validates a configuration file. Throws ConfigError with every problem found. */
 export async function loadConfig(file: string): Promise<Config> {
   return validate(await readConfigSource(file));
+}
+
+/** Validates configuration given as data, e.g. inventory targets placed in a document (no positions). */
+export function loadConfigData(file: string, data: unknown): Config {
+  return validate(dataSource(file, data));
 }
 
 /** Validates configuration text (tests, reload from memory). Throws ConfigError. */

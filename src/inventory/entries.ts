@@ -5,7 +5,7 @@
 // is `<module>_<hostname>`, its description `from_<module>`. `creation_date` + `lifetime` ("1d 3h 2m")
 // make an entry expire; `groups` puts it in exactly those groups.
 import { formatDiagnostic } from "../config/format.js";
-import { type Config, loadConfigText, type TargetConfig } from "../config/load.js";
+import { type Config, loadConfigData, type TargetConfig } from "../config/load.js";
 import { ConfigError } from "../errors.js";
 
 /** Seconds of a lifetime such as "1d 3h 2m" or "90s"; undefined when the text is not one. */
@@ -88,13 +88,10 @@ export function validateEntries(module: string, entries: unknown, base: Config, 
 
   // Validate all candidates together; drop those with errors; validate the rest again to build them.
   const attempt = (names: string[]) =>
-    loadConfigText(
-      `inventory ${module}`,
-      JSON.stringify({
-        ...base.raw,
-        targets: Object.fromEntries(names.map((n) => [n, candidates.get(n)!.target])),
-      }),
-    );
+    loadConfigData(`inventory ${module}`, {
+      ...base.raw,
+      targets: Object.fromEntries(names.map((n) => [n, candidates.get(n)!.target])),
+    });
   let names = [...candidates.keys()];
   for (let pass = 0; pass < 2; pass++) {
     try {
