@@ -27,7 +27,10 @@ Usage:
   netprobify run [CONFIG]          same
   netprobify [run] --user NAME [CONFIG]
                                    drop root to NAME once sockets and the metrics port are open
-  netprobify run --once [CONFIG]   probe one iteration and print the results (needs CAP_NET_RAW)
+  netprobify run --once [--json] [--probe-log FILE] [CONFIG]
+                                   probe one iteration and print the results (needs CAP_NET_RAW);
+                                   --json: one JSON object; --probe-log: one CSV line per probe
+                                   (docs/cli-once.md)
   netprobify check [--json] [CONFIG]
                                    validate CONFIG and print what it will probe
   netprobify --help | --version
