@@ -15,13 +15,22 @@ import { type Lab, type PcapRecord, parsePcap } from "../../test/lab/lab.js";
 export interface DirectedCapture {
   /** Stops tcpdump (after `settleMs` for packets still on their way) and returns its records. */
   stop(settleMs?: number): Promise<PcapRecord[]>;
+  /** After stop(): packets tcpdump says the kernel dropped (ring full), i.e. records it may miss. */
+  readonly kernelDrops: number;
 }
 
-/** Starts `tcpdump -Q in` on `iface` in `ns` (undefined = the test namespace). */
+/**
+ * Starts `tcpdump -Q in` on `iface` in `ns` (undefined = the test namespace). `snapLen` matters at
+ * high rates: in immediate mode libpcap sizes its ring frames for the snap length, so the default
+ * (262,144 bytes) leaves a 64 MiB ring only ~250 frames and the capture drops packets whenever
+ * tcpdump falls behind; 192 bytes holds the deepest header stack netprobify sends or receives
+ * (Ethernet + IPv6 + ICMPv6 + quoted IPv6 + UDP + tag = 114 bytes) and gives ~200,000 frames.
+ */
 export async function captureInbound(
   lab: Lab,
   ns: string | undefined,
   iface: string,
+  snapLen = 262144,
 ): Promise<DirectedCapture> {
   const dir = mkdtempSync(join(tmpdir(), "netprobify-bench-pcap-"));
   const file = join(dir, "in.pcap");
@@ -36,13 +45,17 @@ export async function captureInbound(
     "-B",
     "65536",
     "-s",
-    "262144",
+    String(snapLen),
     "--time-stamp-precision=nano",
     "-Z",
     "root",
     "-w",
     file,
   ]);
+  let stderr = "";
+  child.stderr?.on("data", (d: Buffer) => {
+    stderr += d.toString("utf8");
+  });
   try {
     await waitForOutput(child, `tcpdump -Q in on ${iface}`, /listening on/, 10_000, "stderr");
   } catch (e) {
@@ -52,6 +65,9 @@ export async function captureInbound(
   }
   let stopped: Promise<PcapRecord[]> | undefined;
   return {
+    get kernelDrops() {
+      return Number(/(\d+) packets? dropped by kernel/.exec(stderr)?.[1] ?? 0);
+    },
     stop(settleMs = 50) {
       stopped ??= (async () => {
         if (settleMs > 0) await new Promise((r) => setTimeout(r, settleMs));

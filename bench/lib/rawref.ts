@@ -2,10 +2,10 @@
 // compiler into build/bench/ (named by a hash of its source, written under a temporary name and
 // renamed, so a stale or half-written binary is never run), and run to completion with its one JSON
 // line parsed. It runs in the caller's network namespace: inside the lab, like everything that sends.
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { run } from "../../test/lab/exec.js";
 import { repoRoot } from "../../test/lab/native.js";
 
 /** What rawref prints (one JSON object). */
@@ -71,7 +71,7 @@ async function compile(name: string): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const tmp = `${out}.tmp-${process.pid}`;
   try {
-    await exec("cc", ["-O2", "-pthread", "-Wall", "-o", tmp, src], 60_000);
+    await run("cc", ["-O2", "-pthread", "-Wall", "-o", tmp, src], { timeoutMs: 60_000 });
     renameSync(tmp, out);
   } finally {
     rmSync(tmp, { force: true });
@@ -101,35 +101,11 @@ export async function runRawref(a: RawrefArgs): Promise<RawrefResult> {
     ["--mode", a.mode],
     ["--timeout-ms", a.timeoutMs ?? 1000],
   ].flatMap(([k, v]) => [String(k), String(v)]);
-  const out = await exec(bin, argv, 120_000);
+  const out = (await run(bin, argv, { timeoutMs: 120_000 })).stdout;
   const line = out.trim().split("\n").pop() ?? "";
   try {
     return JSON.parse(line) as RawrefResult;
   } catch {
     throw new Error(`rawref printed no JSON: ${JSON.stringify(out)}`);
   }
-}
-
-function exec(cmd: string, args: readonly string[], timeoutMs: number): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolvePromise(stdout);
-      else reject(new Error(`${cmd} ${args.join(" ")} failed (${signal ?? code}): ${stderr.trim()}`));
-    });
-  });
 }

@@ -5,15 +5,14 @@
 // a fraction of a µs). From the capture: when the first probe left, how many probes the wire saw
 // unanswered, the matched rate; from netprobify's probe log, compared probe by probe (by key): the RTT
 // error (reported − wire) and whether every probe reported lost really went unanswered.
-import { spawn } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type WireProbe, wireProbes } from "../../test/integration/support.js";
+import { run } from "../../test/lab/exec.js";
 import { repoRoot } from "../../test/lab/native.js";
-import { mergeByTime } from "./capture.js";
+import { captureInbound, mergeByTime } from "./capture.js";
 import { refBinary, runRawref } from "./rawref.js";
 import { quantile } from "./stats.js";
-import { captureIn } from "./suite-capture.js";
 import {
   type BenchLab,
   type Block,
@@ -120,33 +119,6 @@ export interface Scenario {
 
 export const probesOf = (s: Scenario) => s.targets * s.packets;
 
-function exec(
-  cmd: string,
-  args: readonly string[],
-  timeoutMs: number,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 /**
  * Runs `cmd` and reads what it cost: under GNU time (`-f "%e %U %S %M"`), or with `precise` under
  * bench/ref/rusage.c (the same getrusage figures in µs: GNU time rounds CPU to 10 ms, more than fping
@@ -159,7 +131,7 @@ async function timed(dir: string, cmd: string, args: readonly string[], timeoutM
     ? [await refBinary("rusage"), file]
     : ["/usr/bin/time", "-f", "%e %U %S %M", "-o", file];
   const spawnedAtMs = Date.now();
-  const r = await exec(wrapper[0]!, [...wrapper.slice(1), cmd, ...args], timeoutMs);
+  const r = await run(wrapper[0]!, [...wrapper.slice(1), cmd, ...args], { timeoutMs, allowFail: true });
   const last = readFileSync(file, "utf8").trim().split("\n").pop() ?? "";
   const [e, u, s, m] = last.split(" ").map(Number);
   if (![e, u, s, m].every((x) => Number.isFinite(x)))
@@ -173,19 +145,22 @@ interface Wire {
   dropped: number;
 }
 
+/** Snap length of the referee captures: see captureInbound (192 bytes: no ring drops at 100,000 probes). */
+const REFEREE_SNAPLEN = 192;
+
 /** Starts the ingress captures on the links of these blocks; the result stops them. */
 async function startCaptures(bl: BenchLab, blocks: readonly Block[]): Promise<() => Promise<Wire>> {
   const caps = await Promise.all(
     targetsOf(blocks).flatMap((t) => [
-      captureIn(bl.lab, t.ns, t.targetIf),
-      captureIn(bl.lab, undefined, t.hostIf),
+      captureInbound(bl.lab, t.ns, t.targetIf, REFEREE_SNAPLEN),
+      captureInbound(bl.lab, undefined, t.hostIf, REFEREE_SNAPLEN),
     ]),
   );
   return async () => {
     const got = await Promise.all(caps.map((c) => c.stop(100)));
     return {
-      probes: wireProbes(mergeByTime(got.map((g) => g.records))),
-      dropped: got.reduce((n, g) => n + g.dropped, 0),
+      probes: wireProbes(mergeByTime(got)),
+      dropped: caps.reduce((n, c) => n + c.kernelDrops, 0),
     };
   };
 }
