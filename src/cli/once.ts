@@ -8,7 +8,6 @@
 // the benchmark (bench/suite.ts) compares with a packet capture. docs/cli-once.md describes both.
 import { closeSync, openSync, writeSync } from "node:fs";
 import type { Config } from "../config/load.js";
-import type { Engine } from "../engine/engine.js";
 import { type InFlight, ProbeState } from "../engine/inflight.js";
 import type { ProbePlan } from "../engine/plan.js";
 import { openEngine, prepare } from "../engine/prober.js";
@@ -155,20 +154,10 @@ export function activeSpan(f: InFlight): { sendMs: number | null; activeMs: numb
   };
 }
 
-/**
- * The second (CLOCK_REALTIME) the engine's timestamps count from. The engine keeps it private; it is
- * read here for the probe log, else guessed the way the engine picks it (`guess`, taken around opening).
- */
-function engineEpochSec(engine: Engine, guess: number): number {
-  const v = (engine as unknown as { epochSec?: unknown }).epochSec;
-  return typeof v === "number" && Number.isInteger(v) ? v : guess;
-}
-
 export async function runOnce(config: Config, io: Io, opts: OnceOptions = {}): Promise<number> {
   const prepared = await prepare(config);
   for (const i of prepared.issues)
     io.err(`netprobify: target ${i.target}: ${i.message}${i.disabled ? " (target disabled)" : ""}`);
-  const guess = Math.floor(Date.now() / 1000) - 1;
   const engine = openEngine(config);
   try {
     // The kernel switches RX timestamping on lazily: give it a moment before the first probe.
@@ -220,7 +209,7 @@ export async function runOnce(config: Config, io: Io, opts: OnceOptions = {}): P
         `${probes} probes in ${(r.durationMs / 1000).toFixed(3)} s${r.timedOut ? " (stopped by global.timeout)" : ""}, socket drops ${r.socketDrops}`,
       );
     }
-    if (opts.probeLog) writeProbeLog(opts.probeLog, prepared.plan, r.inflight, engineEpochSec(engine, guess));
+    if (opts.probeLog) writeProbeLog(opts.probeLog, prepared.plan, r.inflight, engine.epochSec);
   } finally {
     engine.close();
   }

@@ -107,8 +107,11 @@ export class Engine {
   private readonly txTs = new Uint32Array(256 * TX_TS_WORDS);
   private readonly counter = new KeyCounter(Math.floor(Math.random() * 2 ** 32));
   private readonly now: () => number;
-  /** Kernel timestamps are CLOCK_REALTIME (sec, nsec); RTT math uses ns since this second. */
-  private readonly epochSec = Math.floor(Date.now() / 1000) - 1;
+  /**
+   * Kernel timestamps are CLOCK_REALTIME (sec, nsec); RTT math and the in-flight table's timestamps
+   * use ns since this second (public so that they can be turned back into absolute times).
+   */
+  readonly epochSec = Math.floor(Date.now() / 1000) - 1;
   /**
    * Per family: TX timestamp id -> probe, until its timestamp arrives. Ids are numbered per socket in
    * send order, so a ring indexed by the id's low bits holds every unread one (the kernel's error
