@@ -43,10 +43,18 @@ export interface InventoryHostOptions {
   maxBackoffMs?: number;
 }
 
-interface Running {
+/** A module to run: a file of the directory, or a built-in with its options. */
+interface Module {
   name: string;
   file: string;
   options?: unknown;
+}
+
+function builtinModule(b: BuiltinInventory): Module {
+  return { name: b.name, file: new URL(`./builtin/${b.type}.js`, import.meta.url).href, options: b.options };
+}
+
+interface Running extends Module {
   /** JSON of the last published list, to tell a new list from a confirmation of the same one. */
   lastJson?: string;
   worker: Worker | undefined;
@@ -72,30 +80,29 @@ export class InventoryHost {
 
   /** Module names found in the directory (sorted), whether disabled or not. */
   discover(): string[] {
+    return this.moduleFiles().map((m) => m.name);
+  }
+
+  /** The directory's modules (.js/.mjs), sorted by file name. */
+  private moduleFiles(): { name: string; file: string }[] {
     if (!existsSync(this.o.dir)) return [];
     return readdirSync(this.o.dir)
+      .sort()
       .filter((f) => f.endsWith(".js") || f.endsWith(".mjs"))
-      .map((f) => basename(f, extname(f)))
-      .sort();
+      .map((f) => ({ name: basename(f, extname(f)), file: join(this.o.dir, f) }));
   }
 
   start(): string[] {
-    const candidates: Omit<Running, "worker" | "failures" | "timer">[] = [];
-    for (const b of this.o.builtins ?? []) {
-      const file = new URL(`./builtin/${b.type}.js`, import.meta.url).href;
-      candidates.push({ name: b.name, file, options: b.options });
-    }
-    for (const f of existsSync(this.o.dir) ? readdirSync(this.o.dir).sort() : []) {
-      if (!f.endsWith(".js") && !f.endsWith(".mjs")) continue;
-      const name = basename(f, extname(f));
-      if (candidates.some((c) => c.name === name)) {
+    const candidates: Module[] = (this.o.builtins ?? []).map(builtinModule);
+    for (const m of this.moduleFiles()) {
+      if (candidates.some((c) => c.name === m.name)) {
         this.o.log("error", "dynamic inventory module not started: its name is already taken", {
-          module: name,
-          file: join(this.o.dir, f),
+          module: m.name,
+          file: m.file,
         });
         continue;
       }
-      candidates.push({ name, file: join(this.o.dir, f) });
+      candidates.push(m);
     }
     const started: string[] = [];
     for (const c of candidates) {
@@ -103,12 +110,16 @@ export class InventoryHost {
         this.o.log("info", "dynamic inventory disabled by configuration", { module: c.name });
         continue;
       }
-      const r: Running = { ...c, worker: undefined, failures: 0, timer: undefined };
-      this.modules.set(c.name, r);
-      this.launch(r);
+      this.begin(c);
       started.push(c.name);
     }
     return started;
+  }
+
+  private begin(m: Module): void {
+    const r: Running = { ...m, worker: undefined, failures: 0, timer: undefined };
+    this.modules.set(m.name, r);
+    this.launch(r);
   }
 
   private launch(r: Running): void {
@@ -200,18 +211,7 @@ export class InventoryHost {
       dropped.push(r.name);
     }
     for (const b of wanted.values()) {
-      if (this.modules.has(b.name)) continue; // a directory module holds the name
-      const file = new URL(`./builtin/${b.type}.js`, import.meta.url).href;
-      const r: Running = {
-        name: b.name,
-        file,
-        options: b.options,
-        worker: undefined,
-        failures: 0,
-        timer: undefined,
-      };
-      this.modules.set(b.name, r);
-      this.launch(r);
+      if (!this.modules.has(b.name)) this.begin(builtinModule(b)); // else a directory module holds the name
     }
     return dropped;
   }
