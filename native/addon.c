@@ -64,6 +64,12 @@ static int configure(int fd, int family, uint32_t flags, const char *device, con
     *what = "setsockopt(SO_SELECT_ERR_QUEUE)";
     if (setint(fd, SOL_SOCKET, SO_SELECT_ERR_QUEUE, 1)) return errno;
   }
+  if (flags & RS_RECVERR) {
+    /* Without it the kernel hides ENOBUFS from raw sockets (raw_send_hdrinc turns it into success):
+     * a packet the qdisc dropped would look sent, and then lost. */
+    *what = family == 4 ? "setsockopt(IP_RECVERR)" : "setsockopt(IPV6_RECVERR)";
+    if (family == 4 ? setint(fd, IPPROTO_IP, IP_RECVERR, 1) : setint(fd, IPPROTO_IPV6, IPV6_RECVERR, 1)) return errno;
+  }
   *what = "setsockopt(SO_RXQ_OVFL)";
   if (setint(fd, SOL_SOCKET, SO_RXQ_OVFL, 1)) return errno;
   return 0;
@@ -110,6 +116,7 @@ static napi_value ctor(napi_env env, napi_callback_info info) {
   s->protocol = (int)protocol;
   s->flags = flags;
   s->env = env;
+  if (flags & RS_FORCE_COUNTER_IDS) s->id_mode = RS_ID_COUNTER;
   if (napi_wrap(env, self, s, finalize, NULL, NULL) != napi_ok) {
     close(fd);
     free(s);
@@ -196,6 +203,10 @@ static napi_value m_read_tx(napi_env env, napi_callback_info info) {
   PROLOGUE(2) return rs_read_tx_timestamps(env, s, argv); }
 static napi_value m_rx_drops(napi_env env, napi_callback_info info) {
   PROLOGUE(0) return rs_u32(env, s->rx_drops); }
+static napi_value m_errq_other(napi_env env, napi_callback_info info) {
+  PROLOGUE(0) return rs_u32(env, s->errq_other); }
+static napi_value m_stale_errors(napi_env env, napi_callback_info info) {
+  PROLOGUE(0) return rs_u32(env, s->stale_errors); }
 
 /* The kernel's drop counter read directly (SO_MEMINFO), without waiting for a packet to carry it. */
 static napi_value m_kernel_drops(napi_env env, napi_callback_info info) {
@@ -237,6 +248,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"readTxTimestamps", 0, m_read_tx, 0, 0, 0, napi_default, 0},
       {"rxDrops", 0, m_rx_drops, 0, 0, 0, napi_default, 0},
       {"kernelDrops", 0, m_kernel_drops, 0, 0, 0, napi_default, 0},
+      {"errorQueueSkipped", 0, m_errq_other, 0, 0, 0, napi_default, 0},
+      {"staleErrors", 0, m_stale_errors, 0, 0, 0, napi_default, 0},
       {"poll", 0, m_poll, 0, 0, 0, napi_default, 0},
       {"stopPoll", 0, m_stop_poll, 0, 0, 0, napi_default, 0},
   };

@@ -15,6 +15,8 @@
 #define RS_TX_TIMESTAMPS 2u      /* TX_SOFTWARE | OPT_ID | OPT_TSONLY, read from the error queue */
 #define RS_RX_TIMESTAMPS 4u      /* RX_SOFTWARE, delivered as SCM_TIMESTAMPING per packet */
 #define RS_NO_SELECT_ERR_QUEUE 8u /* test only: leave SO_SELECT_ERR_QUEUE off to show the libuv failure */
+#define RS_RECVERR 16u           /* IP_RECVERR / IPV6_RECVERR: local refusals (a full qdisc: ENOBUFS) fail the send */
+#define RS_FORCE_COUNTER_IDS 32u /* test only: number TX timestamps with the kernel's counter, as before Linux 6.13 */
 
 /* Layout constants (32-bit words), mirrored in src/native/rawsock.ts */
 #define RS_SEND_REC_WORDS 4 /* offset, length, address index, IPv6 scope id */
@@ -44,6 +46,8 @@ typedef struct rs_sock {
   uint32_t next_tx_id;
   enum rs_id_mode id_mode;
   uint32_t rx_drops; /* last SO_RXQ_OVFL value seen */
+  uint32_t errq_other; /* error-queue entries consumed that were not TX timestamps (local errors, ICMP) */
+  uint32_t stale_errors; /* pending socket errors (sk_err) cleared so they fail no later send/recv */
   napi_env env;
   napi_ref self_ref; /* strong while polling, so the poll handle never points at a collected object */
   napi_ref cb_ref;

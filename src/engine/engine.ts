@@ -404,14 +404,26 @@ class Iteration {
     return buildPacket(this.data, off, o);
   }
 
+  /**
+   * Sends probes [first, first+count) and settles each as sent or refused. A refusal is counted by
+   * errno and never becomes loss; the TX socket has IP_RECVERR on, so a packet the qdisc or netfilter
+   * drops on this host is a refusal (ENOBUFS, EPERM) rather than a silent "sent". A send that throws
+   * (socket closed under us) refuses the whole run instead of escaping into the event loop.
+   */
   private send(family: 4 | 6, first: number, count: number): void {
-    const sock = this.engine.txSocket(family);
-    sock.sendBatch(
-      { data: this.data, records: this.records, addresses: this.addrTable },
-      0,
-      count,
-      this.results,
-    );
+    try {
+      this.engine
+        .txSocket(family)
+        .sendBatch(
+          { data: this.data, records: this.records, addresses: this.addrTable },
+          0,
+          count,
+          this.results,
+        );
+    } catch (err) {
+      this.refuse(first, first + count, errnoOf(err));
+      return;
+    }
     const now = this.engine.clock();
     const ring = this.engine.txRing.get(family)!;
     for (let k = 0; k < count; k++) {
@@ -592,12 +604,19 @@ class Iteration {
     this.timer = setTimeout(() => this.schedule(), Math.max(1, at - now));
   }
 
+  /** Probes [from, to) did not leave this host: refused, counted under `reason` (an errno name). */
+  private refuse(from: number, to: number, reason: string): void {
+    for (let i = from; i < to; i++) this.inflight.markSendFailed(i);
+    if (to > from) bump(this.sendErrors, reason, to - from);
+  }
+
   private checkLimit(now: number): boolean {
     const limitMs = this.engine.options.iterationLimitMs;
     if (limitMs === undefined || now - this.startMs < limitMs || this.finish === undefined) return false;
     this.limitHit = true;
     this.inflight.expire(Infinity);
-    for (let i = this.next; i < this.plan.count; i++) this.inflight.markSendFailed(i);
+    // Not yet sent when global.timeout passed: refused here, never tried.
+    this.refuse(this.next, this.plan.count, "ETIMEDOUT");
     this.next = this.plan.count;
     this.done();
     return true;
@@ -607,7 +626,7 @@ class Iteration {
   abort(): void {
     if (this.finish === undefined) return;
     this.inflight.expire(Number.POSITIVE_INFINITY);
-    for (let i = this.next; i < this.plan.count; i++) this.inflight.markSendFailed(i);
+    this.refuse(this.next, this.plan.count, "ECANCELED");
     this.next = this.plan.count;
     this.done();
   }
@@ -643,6 +662,13 @@ const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) =>
 
 function errnoName(errno: number): string {
   return ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
+}
+
+/** The errno name a thrown send error carries (sysCode of a NativeSocketError), else "EIO". */
+function errnoOf(err: unknown): string {
+  const e = err as { sysCode?: unknown; errno?: unknown };
+  if (typeof e?.sysCode === "string") return e.sysCode;
+  return typeof e?.errno === "number" ? errnoName(e.errno) : "EIO";
 }
 
 /** "type/code" of an ICMP error, built once per pair (not a new string per answer). */

@@ -3,7 +3,10 @@
 // shapes (errno/syscall/code), so `new RawSockets(fake)` exercises the real validation and typing.
 // It records every packet sent (with its TX timestamp id), stamps packets with a settable fake clock,
 // lets a test inject received packets (with or without an RX timestamp), fail sends with an errno,
-// drop TX timestamps, overflow a receive queue, and deny CAP_NET_RAW. It runs no BPF: filters are
+// drop TX timestamps, overflow a receive queue, and deny CAP_NET_RAW. It models IP_RECVERR the way
+// the kernel behaves: without it a local drop (ENOBUFS) is reported as sent and the packet vanishes;
+// with it the send fails; error-queue entries that are not timestamps are skipped and counted; a
+// pending socket error is cleared before it can fail a send or receive. It runs no BPF: filters are
 // only recorded. Poll callbacks fire on setImmediate, like a level-triggered uv_poll.
 import {
   ADDRESS_BYTES,
@@ -13,6 +16,7 @@ import {
   type NativeBinding,
   type NativeRawSocket,
   OPEN_HDRINCL,
+  OPEN_RECVERR,
   OPEN_RX_TIMESTAMPS,
   OPEN_TX_TIMESTAMPS,
   POLL_ERRQUEUE,
@@ -50,14 +54,20 @@ interface Queued {
   tsNs: bigint | null;
 }
 
-const E = { EPERM: 1, EBADF: 9, EAGAIN: 11 } as const;
+const E = { EPERM: 1, EBADF: 9, EAGAIN: 11, ENOBUFS: 105 } as const;
 const NAMES: Record<number, string> = {
   1: "EPERM",
   9: "EBADF",
   11: "EAGAIN",
+  90: "EMSGSIZE",
   101: "ENETUNREACH",
   105: "ENOBUFS",
+  111: "ECONNREFUSED",
+  113: "EHOSTUNREACH",
 };
+
+/** An error-queue entry: a TX timestamp [id, time or null], or "other" (a local or ICMP error). */
+type ErrQueueEntry = [number, bigint | null] | "other";
 
 /** An Error shaped like the addon's (code, errno, syscall). */
 export function fakeErrnoError(errno: number, syscall: string): Error {
@@ -79,8 +89,13 @@ export class FakeSocket implements NativeRawSocket {
   filter: Uint8Array | null = null;
   receiveBuffer = 0;
   readonly rxQueue: Queued[] = [];
-  readonly txTimestamps: [number, bigint | null][] = [];
+  /** The error queue: TX timestamps, and (with IP_RECVERR) other errors readTxTimestamps skips. */
+  readonly txTimestamps: ErrQueueEntry[] = [];
   drops = 0;
+  /** sk_err: a pending socket error that fails the next send or receive (0: none). */
+  pendingError = 0;
+  #skipped = 0;
+  #stale = 0;
   #lastReportedDrops = 0;
   #nextId = 0;
   #cb: PollCallback | null = null;
@@ -137,7 +152,9 @@ export class FakeSocket implements NativeRawSocket {
     count: number,
     results: Uint32Array,
   ): number {
-    this.#check("sendmmsg");
+    this.#check("sendmsg");
+    const recvErr = (this.flags & OPEN_RECVERR) !== 0;
+    if (recvErr) this.#clearStale();
     let sent = 0;
     for (let k = 0; k < count; k++) {
       const r = (first + k) * SEND_RECORD_WORDS;
@@ -145,13 +162,25 @@ export class FakeSocket implements NativeRawSocket {
       const len = records[r + 1]!;
       const a = records[r + 2]! * ADDRESS_BYTES;
       const o = k * SEND_RESULT_WORDS;
-      const errno = this.#net.sendErrors.shift() ?? 0;
+      // A pending socket error fails the send before the packet is built (sock_alloc_send_skb).
+      let errno = this.pendingError || (this.#net.sendErrors.shift() ?? 0);
+      this.pendingError = 0;
+      // Ids are ours per attempt (SCM_TS_OPT_ID): a refused packet leaves a hole, never a shift.
+      const id = this.#nextId++;
+      if (errno === E.ENOBUFS && !recvErr) {
+        // The kernel hides a local drop from a raw socket without IP_RECVERR: "sent", then gone.
+        errno = 0;
+        results[o] = 0;
+        results[o + 1] = id;
+        sent++;
+        this.#net.silentlyDropped++;
+        continue;
+      }
       if (errno !== 0) {
         results[o] = errno;
         results[o + 1] = 0;
         continue;
       }
-      const id = this.#nextId++;
       results[o] = 0;
       results[o + 1] = id;
       sent++;
@@ -173,6 +202,8 @@ export class FakeSocket implements NativeRawSocket {
 
   recvBatch(data: Uint8Array, slotSize: number, maxCount: number, meta: Uint32Array): number {
     this.#check("recvmmsg");
+    // The addon reads again after a pending socket error instead of failing the read.
+    this.#clearStale();
     const bytes = new Uint8Array(meta.buffer, meta.byteOffset, meta.byteLength);
     let n = 0;
     while (n < maxCount && this.rxQueue.length > 0) {
@@ -204,7 +235,12 @@ export class FakeSocket implements NativeRawSocket {
     this.#check("recvmmsg");
     let n = 0;
     while (n < maxCount && this.txTimestamps.length > 0) {
-      const [id, ts] = this.txTimestamps.shift()!;
+      const e = this.txTimestamps.shift()!;
+      if (e === "other") {
+        this.#skipped++;
+        continue;
+      }
+      const [id, ts] = e;
       const o = n * TX_TS_WORDS;
       out[o] = id;
       out[o + 1] = ts === null ? 0 : META_HAS_TIMESTAMP;
@@ -216,6 +252,32 @@ export class FakeSocket implements NativeRawSocket {
 
   rxDrops(): number {
     return this.#lastReportedDrops;
+  }
+
+  errorQueueSkipped(): number {
+    return this.#skipped;
+  }
+
+  staleErrors(): number {
+    return this.#stale;
+  }
+
+  #clearStale(): void {
+    if (this.pendingError !== 0) this.#stale++;
+    this.pendingError = 0;
+  }
+
+  /**
+   * What an ICMP error quoting this socket's protocol, or a local error (EMSGSIZE), does to a socket
+   * with IP_RECVERR: an entry joins the error queue (after the timestamps already there) and, for ICMP,
+   * the socket error is set. Without IP_RECVERR nothing happens. Returns whether it was queued.
+   */
+  queueError(errno: number, icmp = true): boolean {
+    if (!(this.flags & OPEN_RECVERR)) return false;
+    this.txTimestamps.push("other");
+    if (icmp) this.pendingError = errno;
+    this.#wake();
+    return true;
   }
 
   kernelDrops(): number {
@@ -280,6 +342,8 @@ export class FakeBinding implements NativeBinding {
   readonly sendErrors: number[] = [];
   /** When true, TX timestamps are reported as missing. */
   dropTxTimestamps = false;
+  /** ENOBUFS sends a socket without IP_RECVERR reported as sent (the packet went nowhere). */
+  silentlyDropped = 0;
   /** When false, opening a socket fails with EPERM, as without CAP_NET_RAW. */
   hasCapNetRaw = true;
   /** Packets a receive queue holds before the fake "kernel" drops (and counts) more. */

@@ -40,6 +40,11 @@ export const OPEN_TX_TIMESTAMPS = 2;
 export const OPEN_RX_TIMESTAMPS = 4;
 /** Test only: leave SO_SELECT_ERR_QUEUE off and poll without UV_PRIORITIZED (libuv then stops the handle). */
 export const OPEN_NO_SELECT_ERR_QUEUE = 8;
+/** IP_RECVERR / IPV6_RECVERR: local refusals (a full qdisc's ENOBUFS) fail the send instead of vanishing. */
+export const OPEN_RECVERR = 16;
+/** Test only: number TX timestamps with the kernel's per-socket counter, as on Linux < 6.13. */
+export const OPEN_FORCE_COUNTER_IDS = 32;
+const OPEN_FLAGS_MAX = 63;
 
 export type PollCallback = (err: Error | null, events: number) => void;
 
@@ -62,6 +67,8 @@ export interface NativeRawSocket {
   readTxTimestamps(out: Uint32Array, maxCount: number): number;
   rxDrops(): number;
   kernelDrops(): number;
+  errorQueueSkipped(): number;
+  staleErrors(): number;
   poll(cb: PollCallback): void;
   stopPoll(): void;
 }
@@ -95,6 +102,13 @@ export interface OpenOptions {
   txTimestamps?: boolean;
   /** RX software timestamps in receive metadata. */
   rxTimestamps?: boolean;
+  /**
+   * IP_RECVERR / IPV6_RECVERR: without it raw sockets report a packet the qdisc dropped (ENOBUFS) as
+   * sent. Side effects the addon handles: local errors (EMSGSIZE) and ICMP errors quoting the socket's
+   * protocol join the error queue (skipped, counted in errorQueueSkipped()), and a pending socket error
+   * is cleared before it can fail a later send or receive (counted in staleErrors()).
+   */
+  localErrors?: boolean;
   /** SO_BINDTODEVICE. */
   device?: string;
   /** Receive buffer to ask for (SO_RCVBUFFORCE, else SO_RCVBUF); the size obtained is `receiveBuffer`. */
@@ -140,6 +154,10 @@ export interface RawSocket {
   rxDrops(): number;
   /** Kernel drop counter read now (SO_MEMINFO). */
   kernelDrops(): number;
+  /** Error-queue entries readTxTimestamps consumed that were not TX timestamps (local or ICMP errors). */
+  errorQueueSkipped(): number;
+  /** Pending socket errors (sk_err) cleared so that they failed no later send or receive. */
+  staleErrors(): number;
   /** Calls cb when readable or when TX timestamps wait; cb must drain (loop until 0). Keeps the socket alive. */
   poll(cb: PollCallback): void;
   stopPoll(): void;
@@ -366,10 +384,11 @@ function validateOpen(o: OpenOptions): number {
   }
   if (o.receiveBufferBytes !== undefined) positiveInt(o.receiveBufferBytes, "receiveBufferBytes", 0x3fffffff);
   let flags = o.extraFlags ?? 0;
-  uint(flags, "extraFlags", 15);
+  uint(flags, "extraFlags", OPEN_FLAGS_MAX);
   if (o.headerIncluded ?? o.protocol === IPPROTO.RAW) flags |= OPEN_HDRINCL;
   if (o.txTimestamps) flags |= OPEN_TX_TIMESTAMPS;
   if (o.rxTimestamps) flags |= OPEN_RX_TIMESTAMPS;
+  if (o.localErrors) flags |= OPEN_RECVERR;
   return flags;
 }
 
@@ -473,6 +492,14 @@ class CheckedSocket implements RawSocket {
     }
   }
 
+  errorQueueSkipped(): number {
+    return this.closed ? 0 : this.#n.errorQueueSkipped();
+  }
+
+  staleErrors(): number {
+    return this.closed ? 0 : this.#n.staleErrors();
+  }
+
   poll(cb: PollCallback): void {
     if (typeof cb !== "function") throw new TypeError("poll() needs a callback");
     this.#open();
@@ -527,10 +554,11 @@ export class RawSockets {
     return s;
   }
 
-  /** The per-family TX socket: IPPROTO_RAW, we write the IP header, TX timestamps on. */
+  /** The per-family TX socket: IPPROTO_RAW, we write the IP header, TX timestamps and local errors on. */
   openTx(family: Family, options: Partial<OpenOptions> = {}): RawSocket {
     return this.open({
       txTimestamps: true,
+      localErrors: true,
       receiveBufferBytes: 4 << 20,
       ...options,
       family,

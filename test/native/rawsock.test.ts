@@ -46,7 +46,7 @@ describe("native: argument validation", () => {
     socks.openTx(6);
     socks.openRx(4, IPPROTO.TCP, { device: "lo" });
     const [tx, rx] = fake.sockets;
-    assert.deepEqual([tx!.family, tx!.protocol, tx!.flags], [6, 255, 1 | 2]);
+    assert.deepEqual([tx!.family, tx!.protocol, tx!.flags], [6, 255, 1 | 2 | 16], "IP_HDRINCL, TX timestamps, IPV6_RECVERR");
     assert.deepEqual([rx!.family, rx!.protocol, rx!.flags, rx!.device], [4, 6, 4, "lo"]);
     assert.equal(rx!.receiveBuffer, fake.rmemMax * 2, "receive buffer applied at open");
   });
@@ -157,12 +157,13 @@ describe("native: in-memory fake", () => {
     fake.sendErrors.push(0, 101);
     const res = new Uint32Array(3 * SEND_RESULT_WORDS);
     assert.equal(tx.sendBatch(batch, 0, 3, res), 2);
-    assert.deepEqual([...res], [0, 0, 101, 0, 0, 1]);
+    // Ids are per attempt, as the addon's SCM_TS_OPT_ID ids: the refused packet leaves a hole.
+    assert.deepEqual([...res], [0, 0, 101, 0, 0, 2]);
     assert.deepEqual(
       fake.sent.map((p) => [[...p.bytes], [...p.dst], p.txId]),
       [
         [[1, 2, 3], [127, 0, 0, 1], 0],
-        [[6], [127, 0, 0, 1], 1],
+        [[6], [127, 0, 0, 1], 2],
       ],
     );
     fake.dropTxTimestamps = true;
@@ -172,7 +173,7 @@ describe("native: in-memory fake", () => {
     assert.equal(tx.readTxTimestamps(out), 3);
     const [s0, n0] = [out[2]!, out[3]!];
     assert.equal(out[1], META_HAS_TIMESTAMP);
-    assert.deepEqual([out[8], out[9], out[10], out[11]], [2, 0, 0, 0], "missing timestamp flagged");
+    assert.deepEqual([out[8], out[9], out[10], out[11]], [3, 0, 0, 0], "missing timestamp flagged");
     assert.equal(diffNs(s0, n0, s0, n0), 0);
     assert.equal(tx.readTxTimestamps(out), 0);
   });
