@@ -46,7 +46,11 @@ describe("native: argument validation", () => {
     socks.openTx(6);
     socks.openRx(4, IPPROTO.TCP, { device: "lo" });
     const [tx, rx] = fake.sockets;
-    assert.deepEqual([tx!.family, tx!.protocol, tx!.flags], [6, 255, 1 | 2 | 16], "IP_HDRINCL, TX timestamps, IPV6_RECVERR");
+    assert.deepEqual(
+      [tx!.family, tx!.protocol, tx!.flags],
+      [6, 255, 1 | 2 | 16],
+      "IP_HDRINCL, TX timestamps, IPV6_RECVERR",
+    );
     assert.deepEqual([rx!.family, rx!.protocol, rx!.flags, rx!.device], [4, 6, 4, "lo"]);
     assert.equal(rx!.receiveBuffer, fake.rmemMax * 2, "receive buffer applied at open");
   });
