@@ -3,7 +3,8 @@
 // RST we owe a SYN-ACK. Privileges and real packets are covered by the lab tests.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { Engine } from "../../src/engine/engine.js";
+import { Engine, type EngineOptions } from "../../src/engine/engine.js";
+import { ProbeState } from "../../src/engine/inflight.js";
 import { buildPlan, type PlanTargetInput } from "../../src/engine/plan.js";
 import { FakeBinding, type FakeSentPacket } from "../../src/native/fake.js";
 import { RawSockets } from "../../src/native/rawsock.js";
@@ -127,7 +128,12 @@ const T = (o: Partial<PlanTargetInput>): PlanTargetInput => ({
 
 const v6group = [{ name: "g", srcPortA: 65000, srcPortZ: 65009, dscp: 0, src: "fd18::2" }];
 
-async function runWith(targets: PlanTargetInput[], script: Script) {
+async function runWith(
+  targets: PlanTargetInput[],
+  script: Script,
+  setup?: (fake: FakeBinding) => void,
+  options: Partial<EngineOptions> = {},
+) {
   const fake = new FakeBinding();
   fake.clockNs = BigInt(Date.now()) * 1_000_000n;
   const engine = new Engine({
@@ -135,7 +141,9 @@ async function runWith(targets: PlanTargetInput[], script: Script) {
     families: [4, 6],
     ports: { lo: 65000, hi: 65009 },
     iterationLimitMs: 5000,
+    ...options,
   });
+  setup?.(fake);
   const net = network(fake, script);
   try {
     const plan = buildPlan(targets, () => assert.fail("sources are fixed"));
@@ -272,5 +280,89 @@ describe("engine (fake sockets)", () => {
     } finally {
       engine.close();
     }
+  });
+});
+
+describe("engine send path (fake sockets): each probe answered, lost or refused, only lost is loss", () => {
+  const ENOBUFS = 105;
+  const EPERM = 1;
+  const ENETUNREACH = 101;
+  /** Per series: sent + refused = planned, and every refusal counted under an errno. */
+  function assertBooks(result: Awaited<ReturnType<typeof runWith>>["result"], planned: number): void {
+    for (const s of result.series) assert.equal(s.sent + s.failed, planned, `${s.target}: sent + refused`);
+    const failed = result.series.reduce((n, s) => n + s.failed, 0);
+    assert.equal(
+      [...result.sendErrors.values()].reduce((a, b) => a + b, 0),
+      failed,
+    );
+  }
+
+  test("refusals in the middle of a batch are counted by errno; the probes after them are sent and timed", async () => {
+    const { result } = await runWith(
+      [T({ name: "a", nbPackets: 10 }), T({ name: "b", nbPackets: 10, addresses: ["198.18.1.2"] })],
+      () => ({ kind: "reply", rttNs: 300_000n }),
+      (fake) => fake.sendErrors.push(0, ENOBUFS, 0, EPERM, ENOBUFS, 0, 0, ENETUNREACH),
+    );
+    assertBooks(result, 10);
+    assert.deepEqual([...result.sendErrors].sort(), [
+      ["ENETUNREACH", 1],
+      ["ENOBUFS", 2],
+      ["EPERM", 1],
+    ]);
+    for (const s of result.series) {
+      assert.equal(s.lost, 0, `${s.target}: a refusal is never loss`);
+      assert.equal(s.rtts.length, s.sent, `${s.target}: every sent probe timed despite the id holes`);
+      for (const r of s.rtts) assert.ok(Math.abs(r - 0.0003) < 1e-9, `${s.target} rtt ${r}`);
+    }
+  });
+
+  test("a local drop is refused, not lost: the TX socket asks for IP_RECVERR, without which the kernel hides ENOBUFS", async () => {
+    const { result, fake } = await runWith(
+      [T({ nbPackets: 6, timeout: 0.05 })],
+      () => ({ kind: "reply", rttNs: 300_000n }),
+      (f) => f.failNext(ENOBUFS, 4),
+    );
+    assert.deepEqual([result.series[0]!.sent, result.series[0]!.failed, result.series[0]!.lost], [2, 4, 0]);
+    assert.equal(fake.silentlyDropped, 0);
+  });
+
+  test("error-queue entries that are not timestamps, and the socket error they set, shift no RTT and fail no send", async () => {
+    let queued = 0;
+    const { result, fake } = await runWith([T({ nbPackets: 8 })], (_p, sent) => {
+      // An ICMP error for every other probe lands in the TX socket's error queue, after its timestamp.
+      if (queued++ % 2 === 0) sent.socket.queueError(111);
+      return { kind: "reply", rttNs: 200_000n };
+    });
+    const s = result.series[0]!;
+    assert.deepEqual([s.sent, s.failed, s.lost, s.rtts.length], [8, 0, 0, 8]);
+    for (const r of s.rtts) assert.ok(Math.abs(r - 0.0002) < 1e-9, `rtt ${r}`);
+    const tx = fake.sockets[0]!;
+    assert.ok(tx.errorQueueSkipped() > 0, "the entries were consumed");
+  });
+
+  test("a send that throws refuses its probes by errno instead of escaping into the event loop", async () => {
+    const { result } = await runWith(
+      [T({ nbPackets: 4 })],
+      () => ({ kind: "reply", rttNs: 1000n }),
+      (fake) => fake.sockets.find((x) => x.family === 4 && x.protocol === 255)!.close(),
+    );
+    assertBooks(result, 4);
+    assert.deepEqual([...result.sendErrors], [["EBADF", 4]]);
+    assert.equal(result.series[0]!.lost, 0);
+  });
+
+  test("probes still unsent when global.timeout passes are refused (ETIMEDOUT), never lost", async () => {
+    const { result } = await runWith(
+      [T({ nbPackets: 40, timeout: 0.05 })],
+      () => ({ kind: "reply", rttNs: 1000n }),
+      undefined,
+      { pps: 50, batch: 4, iterationLimitMs: 150 },
+    );
+    assertBooks(result, 40);
+    const s = result.series[0]!;
+    assert.ok(s.sent > 0 && s.failed > 0, `sent ${s.sent}, refused ${s.failed}`);
+    assert.deepEqual([...result.sendErrors], [["ETIMEDOUT", s.failed]]);
+    for (let i = 0; i < result.inflight.count; i++)
+      assert.notEqual(result.inflight.state[i], ProbeState.Unsent, "every probe has a fate");
   });
 });
