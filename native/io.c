@@ -101,6 +101,29 @@ static void clear_stale_error(rs_sock *s) {
   if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &e, &l) == 0 && e != 0) s->stale_errors++;
 }
 
+/* Errnos an ICMP error leaves in sk_err (icmp_err_convert, time exceeded, parameter problem). A send
+ * failing with one of them on a RECVERR socket may have failed on an earlier packet's error, which
+ * arrives between two sends (on loopback, during the send that caused it); a failure with one of them
+ * happens before netfilter and the qdisc, so trying the packet once more has no side effect. */
+static int may_be_stale(int e) {
+  switch (e) {
+    case ECONNREFUSED: case EHOSTUNREACH: case ENETUNREACH: case EPROTO: case EMSGSIZE:
+    case ENOPROTOOPT: case EOPNOTSUPP: case EHOSTDOWN: case ENONET:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+/* One packet's send: its errno (0 = sent). Once more after a possibly stale socket error. */
+static int send_packet(rs_sock *s, const struct msghdr *m) {
+  int e = send_one(s, m);
+  if (e == 0 || !(s->flags & RS_RECVERR) || !may_be_stale(e)) return e;
+  int again = send_one(s, m);
+  if (again == 0) s->stale_errors++;
+  return again;
+}
+
 /* args: data, records, addresses, first, count, results.
  * One sendmsg per packet, so that every refused packet reports its own errno and the next one is
  * tried after it: sendmmsg stops at the first failure and, once some packets went, forgets its errno
@@ -149,10 +172,10 @@ napi_value rs_send_batch(napi_env env, rs_sock *s, napi_value *argv) {
       /* our own id per attempt: a refused packet leaves a hole, never a shift */
       id = s->next_tx_id++;
       fill_msg(s, &m, &iov, &sa, ctrl.buf, r, data, addrs, 1, id);
-      e = send_one(s, &m);
+      e = send_packet(s, &m);
     } else {
       fill_msg(s, &m, &iov, &sa, ctrl.buf, r, data, addrs, 0, 0);
-      e = send_one(s, &m);
+      e = send_packet(s, &m);
       /* counter mode: the kernel numbers the packets it built, in order */
       if (ts && (e == 0 || numbered_before_failing(e))) id = s->next_tx_id++;
     }

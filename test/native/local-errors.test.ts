@@ -187,6 +187,44 @@ describe("native local errors (needs root, lab namespace)", () => {
     }
   });
 
+  test("a flood of ICMP errors on a RECVERR socket: its error queue stays bounded by the receive buffer", async (t) => {
+    const limits = ["net.ipv4.icmp_msgs_per_sec", "net.ipv4.icmp_msgs_burst"];
+    const saved = await Promise.all(limits.map(async (k) => (await run("sysctl", ["-n", k])).stdout.trim()));
+    for (const k of limits) await run("sysctl", ["-qw", `${k}=10000000`]);
+    const s = socks.open({
+      family: 4,
+      protocol: IPPROTO.UDP,
+      headerIncluded: true,
+      localErrors: true,
+      receiveBufferBytes: 32 << 10,
+    });
+    try {
+      const n = 3000;
+      const res = sendEach(
+        s,
+        Array.from({ length: n }, (_, i) => udp(4, LO4, LO4, 41000 + (i % 100), 9)),
+        Array.from({ length: n }, () => LO4),
+      );
+      // On loopback each packet's port unreachable sets the socket error during its own send: the
+      // next send fails with it and is tried again (without the retry most of these failed).
+      assert.deepEqual(
+        res.filter(([e]) => e !== 0),
+        [],
+        "every send went, none failed by an earlier packet's error",
+      );
+      assert.ok(s.staleErrors() > 0, "stale errors were met and cleared");
+      await sleep(100);
+      const out = new Uint32Array(64 * TX_TS_WORDS);
+      assert.equal(s.readTxTimestamps(out), 0, "every queued error drained, none taken for a timestamp");
+      const queued = s.errorQueueSkipped();
+      t.diagnostic(`${queued} ICMP errors queued for ${n} port unreachables (64 KiB receive buffer)`);
+      assert.ok(queued > 0 && queued < n / 2, `${queued} of ${n} queued`);
+    } finally {
+      s.close();
+      for (const [i, k] of limits.entries()) await run("sysctl", ["-qw", `${k}=${saved[i]}`]);
+    }
+  });
+
   test("EMSGSIZE: refused, its local error drained from the error queue, which stays bounded", async (t) => {
     await run("ip", ["link", "set", "lo", "mtu", "1500"]);
     const tx = socks.openTx(4, { receiveBufferBytes: 32 << 10 });
