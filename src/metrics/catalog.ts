@@ -178,7 +178,7 @@ export const CATALOG = [
   {
     name: "netprobify_unsent_probes_total",
     type: "counter",
-    help: "Probes the kernel refused to send (counted apart from loss; see netprobify_send_failures_total for why).",
+    help: "Probes refused on this host, never sent (counted apart from loss; see netprobify_send_failures_total for why).",
     labels: TARGET_GROUP_LABELS,
     origin: "new",
   },
@@ -199,7 +199,7 @@ export const CATALOG = [
   {
     name: "netprobify_send_failures_total",
     type: "counter",
-    help: "Probes the kernel refused to send, by errno name (e.g. ENETUNREACH).",
+    help: "Probes refused on this host (never sent, never loss), by errno name: the kernel's (e.g. ENOBUFS from a full qdisc, EPERM from a firewall, ENETUNREACH), or ETIMEDOUT / ECANCELED for probes still unsent when the iteration hit global.timeout or the engine closed.",
     labels: ["probe_name", "errno"],
     origin: "new",
   },
