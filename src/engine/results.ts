@@ -12,7 +12,7 @@ export interface SeriesResult {
   sent: number;
   /** Sent probes that got no answer within their timeout. */
   lost: number;
-  /** Probes the kernel refused to send (errno): not network loss. */
+  /** Probes refused on this host (by the kernel, errno, or never tried): not network loss. */
   failed: number;
   /** Answers that came after their probe timed out (the probe stays lost). */
   late: number;
