@@ -1,7 +1,8 @@
-/* The batched data path: sendmmsg of caller-packed packets with a result per packet (never a silent
- * drop), recvmmsg into fixed-size slots with per-packet metadata written into a Uint32Array (no JS
- * object per packet), and TX timestamps read from the error queue in batches. Layouts are described in
- * docs/native.md and mirrored by constants in src/native/rawsock.ts. */
+/* The batched data path: caller-packed packets sent in one call (a sendmsg each, so every refusal
+ * keeps its own errno: never a silent drop), recvmmsg into fixed-size slots with per-packet metadata
+ * written into a Uint32Array (no JS object per packet), and TX timestamps read from the error queue
+ * in batches. Layouts are described in docs/native.md and mirrored by constants in
+ * src/native/rawsock.ts. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <time.h> /* before linux/errqueue.h, which uses struct timespec */
@@ -68,9 +69,9 @@ static int send_one(rs_sock *s, const struct msghdr *m) {
 /* Counter mode: did the kernel number this refused packet? raw_send_hdrinc (and its IPv6 twin)
  * assigns the id once the packet is built, before netfilter (EPERM) and the qdisc (ENOBUFS) see it;
  * routing (ENETUNREACH, EHOSTUNREACH, EACCES, EINVAL), the MTU check (EMSGSIZE) and a full send
- * buffer (EAGAIN) fail before. ENOBUFS can also be an allocation failure before numbering: rare, and
- * then later ids are off by one until the next iteration's timestamps resynchronise nothing, which
- * is why explicit ids (Linux >= 6.13) are used whenever the kernel has them. */
+ * buffer (EAGAIN) fail before. ENOBUFS can also be an allocation failure before numbering (memory
+ * pressure): later ids are then one off, and a probe gets the next one's TX time. Explicit ids
+ * (Linux >= 6.13) have no such guess, which is why they are used whenever the kernel has them. */
 static int numbered_before_failing(int e) { return e == ENOBUFS || e == EPERM; }
 
 /* The first packet on a TX-timestamping socket learns whether the kernel takes SCM_TS_OPT_ID:
@@ -90,7 +91,6 @@ static int probe_id_mode(rs_sock *s, struct msghdr *m) {
   }
   return e;
 }
-
 
 /* A pending socket error (sk_err: an ICMP error on a RECVERR socket whose protocol the error quotes,
  * or set again when the error queue is read and an ICMP error is next) would make the next send fail
