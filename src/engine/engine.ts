@@ -38,7 +38,8 @@ import {
 } from "../packet/index.js";
 import { PROTOCOL_OF, type ReplyKey, replyKey, stampKey } from "../probes/kinds.js";
 import { writeRst } from "../probes/rst.js";
-import { InFlight, KeyCounter, ProbeState } from "./inflight.js";
+import { InFlight, KeyCounter } from "./inflight.js";
+import { Matcher, sameBytes } from "./match.js";
 import { Pacer } from "./pacer.js";
 import type { ProbePlan } from "./plan.js";
 import {
@@ -286,8 +287,7 @@ class Iteration {
   private readonly results: Uint32Array;
   private readonly opts: PacketOptions;
   private readonly batch: number;
-  /** Distinct data lengths of the plan's TCP SYNs (0 included). */
-  private readonly tcpDataLens: number[];
+  private readonly matcher: Matcher;
   private next = 0;
   private startMs = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -310,10 +310,7 @@ class Iteration {
       this.addrTable.set(a, i * 16);
     });
     this.familyOf = Uint8Array.from(plan.series, (s) => (s.family === "ipv4" ? 4 : 6));
-    const lens = new Set([0]);
-    for (const s of plan.series)
-      if (s.type === "TCPsyn" && s.payloadSize !== undefined) lens.add(s.payloadSize - 20);
-    this.tcpDataLens = [...lens].sort((a, b) => a - b);
+    this.matcher = new Matcher(plan, this.inflight, this.addrBytes);
     this.batch = engine.options.batch ?? 64;
     let largest = 0;
     for (const s of plan.series) largest = Math.max(largest, (s.payloadSize ?? 0) + 40);
@@ -445,7 +442,8 @@ class Iteration {
   ): boolean {
     const plan = this.plan;
     const f = this.inflight;
-    const i = this.locate(key, data, meta, srcOff);
+    const m = this.matcher;
+    const i = m.locate(key, data, meta, srcOff);
     if (i < 0) {
       if (!previous && key.kind === "TCPsyn" && key.how === "direct") {
         bump(this.foreign.tcpAckMismatch, this.addressText(meta, srcOff, family));
@@ -454,11 +452,11 @@ class Iteration {
     }
     const s = plan.seriesOf[i]!;
     const series = plan.series[s]!;
-    if (!this.sameAddress(i, key, data, meta, srcOff)) {
+    if (!m.sameAddress(i, key, data, meta, srcOff)) {
       this.foreign.addressMismatch++;
       return true;
     }
-    if (!this.samePorts(i, key)) {
+    if (!m.samePorts(i, key)) {
       bump(this.foreign.portMismatch, series.target);
       return true;
     }
@@ -473,69 +471,6 @@ class Iteration {
       else (verdict === "late" ? this.counters.late : this.counters.duplicates)[s]!++;
     }
     return true;
-  }
-
-  /**
-   * The probe a reply's key designates, or -1. A RST to a SYN that carried data acknowledges the data
-   * too (ack = seq + 1 + data length), so each data length the plan uses is tried, and a candidate
-   * counts only if it has that length and the reply's flow. Quotes without a tag (IPv4 routers that
-   * quote 8 transport bytes) fall back to the 16-bit IP ID; a quoted tag that matches nothing does not.
-   */
-  private locate(key: ReplyKey, data: Uint8Array, meta: Uint8Array, srcOff: number): number {
-    const f = this.inflight;
-    if (key.key === undefined) {
-      return key.key16 === undefined
-        ? -1
-        : this.byKey16(key.key16, key.probeSrcPort, data, key.quotedDstOffset);
-    }
-    if (key.kind === "TCPsyn" && key.how === "direct" && !key.synAck && this.tcpDataLens.length > 1) {
-      for (const d of this.tcpDataLens) {
-        const i = f.indexOf((key.key - d) >>> 0);
-        if (
-          i >= 0 &&
-          this.tcpDataLen(i) === d &&
-          this.sameAddress(i, key, data, meta, srcOff) &&
-          this.samePorts(i, key)
-        )
-          return i;
-      }
-    }
-    return f.indexOf(key.key);
-  }
-
-  /** Bytes of data after the TCP header in probe i's SYN (0 for other types). */
-  private tcpDataLen(i: number): number {
-    const s = this.plan.series[this.plan.seriesOf[i]!]!;
-    return s.type === "TCPsyn" ? (s.payloadSize ?? 20) - 20 : 0;
-  }
-
-  private sameAddress(i: number, key: ReplyKey, data: Uint8Array, meta: Uint8Array, srcOff: number): boolean {
-    const series = this.plan.series[this.plan.seriesOf[i]!]!;
-    const dst = this.addrBytes[this.plan.dst[i]!]!;
-    return (
-      series.type === key.kind &&
-      (key.quotedDstOffset < 0 ? sameBytes(meta, srcOff, dst) : sameBytes(data, key.quotedDstOffset, dst))
-    );
-  }
-
-  private samePorts(i: number, key: ReplyKey): boolean {
-    const series = this.plan.series[this.plan.seriesOf[i]!]!;
-    return (
-      series.type === "ICMPping" ||
-      (key.probeSrcPort === this.plan.srcPort[i] && key.probeDstPort === series.dstPort)
-    );
-  }
-
-  /** UDP over IPv4 quoted without its tag: the IP ID holds the key's low 16 bits. */
-  private byKey16(key16: number, srcPort: number, data: Uint8Array, dstOff: number): number {
-    const f = this.inflight;
-    for (let i = (key16 - f.base) & 0xffff; i < f.count; i += 0x10000) {
-      if (f.state[i] === ProbeState.Unsent || f.state[i] === ProbeState.SendFailed) continue;
-      if (this.plan.srcPort[i] !== srcPort) continue;
-      if (dstOff >= 0 && !sameBytes(data, dstOff, this.addrBytes[this.plan.dst[i]!]!)) continue;
-      return i;
-    }
-    return -1;
   }
 
   private answerSynAck(i: number, srcPort: number, seq: number): void {
@@ -655,9 +590,4 @@ function icmpLabel(type: number, code: number): string {
     ICMP_LABELS[k] = label;
   }
   return label;
-}
-
-function sameBytes(buf: Uint8Array, off: number, addr: Uint8Array): boolean {
-  for (let k = 0; k < addr.length; k++) if (buf[off + k] !== addr[k]) return false;
-  return true;
 }
