@@ -4,8 +4,56 @@
 // whether the reply really answers that probe (same type, same destination, same ports). Nothing here
 // allocates per packet.
 import type { ReplyKey } from "../probes/kinds.js";
-import { type InFlight, ProbeState } from "./inflight.js";
-import type { ProbePlan } from "./plan.js";
+import { ProbeState } from "./inflight.js";
+import type { ProbeKind, ProbePlan } from "./plan.js";
+
+/** The keys an iteration used: its in-flight table, or for an older iteration just its key range. */
+export interface KeySpace {
+  readonly base: number;
+  readonly count: number;
+  indexOf(key: number): number;
+  /** Per-probe state; absent for an older iteration (then every probe counts as sent). */
+  readonly state?: Uint8Array;
+}
+
+/** The key range of an iteration whose in-flight table is gone (late answers are still recognised). */
+export class KeyRange implements KeySpace {
+  constructor(
+    readonly base: number,
+    readonly count: number,
+  ) {}
+  indexOf(key: number): number {
+    const i = (key - this.base) >>> 0;
+    return i < this.count ? i : -1;
+  }
+}
+
+const ICMP_UNREACHABLE = 3;
+
+/**
+ * Whether an ICMP error answers its probe, as the original netprobify's capture filter decided
+ * (`src net <destination>` plus a protocol; compat.md "What counts as an answer"): only the
+ * destination answers, and only with what the original let in. TCPsyn took only TCP, so no ICMP error
+ * answers a SYN; UDPunreachable over IPv4 took only ICMP type 3 (destination unreachable), over IPv6
+ * any ICMPv6; ICMPping took any ICMP. Anything else is not an answer: a router's "host unreachable"
+ * must not make a dead host look alive with the router's RTT.
+ */
+export function errorAnswers(
+  kind: ProbeKind,
+  family: 4 | 6,
+  icmpType: number,
+  fromDestination: boolean,
+): boolean {
+  if (!fromDestination) return false;
+  switch (kind) {
+    case "TCPsyn":
+      return false;
+    case "UDPunreachable":
+      return family === 6 || icmpType === ICMP_UNREACHABLE;
+    case "ICMPping":
+      return true;
+  }
+}
 
 /** Equal bytes: `addr` against `buf` from `off` (an address in a packet or in the receive metadata). */
 export function sameBytes(buf: Uint8Array, off: number, addr: Uint8Array): boolean {
@@ -19,7 +67,7 @@ export class Matcher {
 
   constructor(
     readonly plan: ProbePlan,
-    readonly inflight: InFlight,
+    readonly inflight: KeySpace,
     /** The plan's addresses as bytes (4 or 16), indexed like plan.addresses. */
     readonly addrBytes: readonly Uint8Array[],
   ) {
@@ -77,6 +125,11 @@ export class Matcher {
     );
   }
 
+  /** The reply's source (receive metadata at `srcOff`) is probe i's destination. */
+  fromDestination(i: number, meta: Uint8Array, srcOff: number): boolean {
+    return sameBytes(meta, srcOff, this.addrBytes[this.plan.dst[i]!]!);
+  }
+
   /**
    * The reply carries probe i's ports (ICMP echo has none): the original counted a matching key with
    * other ports as a port mismatch, not an answer (tcpsyn/udp_unreachable_port_mismatch_count).
@@ -89,14 +142,25 @@ export class Matcher {
     );
   }
 
+  /** The plan's text of the address at meta[off...] (a reply's source), or "unknown". */
+  addressText(meta: Uint8Array, off: number, family: 4 | 6): string {
+    for (let a = 0; a < this.addrBytes.length; a++) {
+      const b = this.addrBytes[a]!;
+      if (b.length === (family === 4 ? 4 : 16) && sameBytes(meta, off, b)) return this.plan.addresses[a]!;
+    }
+    return "unknown";
+  }
+
   /**
    * UDP over IPv4 quoted without its tag: the IP ID holds the key's low 16 bits; the first sent probe
-   * with that ID, source port and (quoted) destination is the one.
+   * with that ID, source port and (quoted) destination is the one (of an older iteration, whose
+   * states are gone, the first planned one).
    */
   byKey16(key16: number, srcPort: number, data: Uint8Array, dstOff: number): number {
     const f = this.inflight;
+    const st = f.state;
     for (let i = (key16 - f.base) & 0xffff; i < f.count; i += 0x10000) {
-      if (f.state[i] === ProbeState.Unsent || f.state[i] === ProbeState.SendFailed) continue;
+      if (st !== undefined && (st[i] === ProbeState.Unsent || st[i] === ProbeState.SendFailed)) continue;
       if (this.plan.srcPort[i] !== srcPort) continue;
       if (dstOff >= 0 && !sameBytes(data, dstOff, this.addrBytes[this.plan.dst[i]!]!)) continue;
       return i;
