@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { InFlight } from "../../src/engine/inflight.js";
-import { Matcher } from "../../src/engine/match.js";
+import { errorAnswers, Matcher } from "../../src/engine/match.js";
 import { buildPlan, type PlanTargetInput, type ProbeKind } from "../../src/engine/plan.js";
 import { addressBytes } from "../../src/packet/index.js";
 import type { ReplyKey } from "../../src/probes/kinds.js";
@@ -166,5 +166,43 @@ describe("reply matching predicates (src/engine/match.ts)", () => {
     ];
     for (const [what, k16, p, data, off, want] of rows)
       assert.equal(m.byKey16(k16, p, data, off), want, what);
+  });
+
+  test("fromDestination: the reply's source address is the probe's destination", () => {
+    const t = probe("tcp");
+    assert.equal(m.fromDestination(t, metaFrom("198.18.1.1"), 16), true);
+    assert.equal(m.fromDestination(t, metaFrom("198.18.0.1"), 16), false);
+  });
+
+  test("errorAnswers: the original's capture filter, per type x family x sender x ICMP type", () => {
+    // [type, family, from the destination, ICMP type, answers] (compat.md "What counts as an answer")
+    const rows: [ProbeKind, 4 | 6, boolean, number, boolean][] = [
+      // TCPsyn: only TCP was let in; no ICMP error answers a SYN, whoever sends it.
+      ["TCPsyn", 4, true, 3, false],
+      ["TCPsyn", 4, false, 3, false],
+      ["TCPsyn", 6, true, 1, false],
+      ["TCPsyn", 6, false, 3, false],
+      // UDPunreachable over IPv4: ICMP type 3 from the destination only.
+      ["UDPunreachable", 4, true, 3, true],
+      ["UDPunreachable", 4, true, 11, false],
+      ["UDPunreachable", 4, false, 3, false],
+      ["UDPunreachable", 4, false, 11, false],
+      // UDPunreachable over IPv6: any ICMPv6 from the destination.
+      ["UDPunreachable", 6, true, 1, true],
+      ["UDPunreachable", 6, true, 3, true],
+      ["UDPunreachable", 6, false, 1, false],
+      // ICMPping: any ICMP from the destination.
+      ["ICMPping", 4, true, 3, true],
+      ["ICMPping", 4, true, 11, true],
+      ["ICMPping", 4, false, 3, false],
+      ["ICMPping", 6, true, 1, true],
+      ["ICMPping", 6, false, 3, false],
+    ];
+    for (const [kind, family, fromDst, type, want] of rows)
+      assert.equal(
+        errorAnswers(kind, family, type, fromDst),
+        want,
+        `${kind} IPv${family} type ${type} from ${fromDst ? "destination" : "elsewhere"}`,
+      );
   });
 });
