@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Engine } from "../../src/engine/engine.js";
 import { buildPlan, type PlanTargetInput } from "../../src/engine/plan.js";
-import { FakeBinding, type FakeSentPacket } from "../../src/native/fake.js";
 import { lossRatio } from "../../src/engine/results.js";
+import { FakeBinding, type FakeSentPacket } from "../../src/native/fake.js";
 import { RawSockets } from "../../src/native/rawsock.js";
 import {
   IPPROTO_ICMP,
