@@ -36,8 +36,8 @@ export function formatResults(series: readonly SeriesResult[], percentiles: read
     "late",
     "dup",
     "failed",
-    "icmp errors",
     "unreachable",
+    "icmp errors",
   ];
   const rows = series.map((s) => [
     s.target,
@@ -49,8 +49,8 @@ export function formatResults(series: readonly SeriesResult[], percentiles: read
     String(s.late),
     String(s.duplicates),
     String(s.failed),
-    [...s.icmpErrors].map(([k, v]) => `${k}:${v}`).join(" ") || "-",
     [...s.unreachableBy].map(([k, v]) => `${k}:${v}`).join(" ") || "-",
+    [...s.icmpErrors].map(([k, v]) => `${k}:${v}`).join(" ") || "-",
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) =>
