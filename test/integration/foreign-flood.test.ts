@@ -42,8 +42,8 @@ describe("a flood of foreign echo replies and SYN-ACKs does not reach JavaScript
       ].join("\n"),
     });
     const targets = [
-      series("ping", "ICMPping", "ipv4", t.v4, src.ipv4, { nbPackets: 20, timeout: 0.3, ports: PORTS }),
-      series("syn", "TCPsyn", "ipv4", t.v4, src.ipv4, { nbPackets: 20, timeout: 0.3, ports: PORTS }),
+      series("ping", "ICMPping", "ipv4", t.v4, src.ipv4, { nbPackets: 20, timeout: 1, ports: PORTS }),
+      series("syn", "TCPsyn", "ipv4", t.v4, src.ipv4, { nbPackets: 20, timeout: 1, ports: PORTS }),
     ];
     const { plan, engine } = planAndEngine(targets);
     const src4 = await sources(f);

@@ -224,7 +224,7 @@ describe("reply matching on the real path (needs root)", () => {
       const first = await engine.run(plan);
       const between = [await engine.run(quickPlan), await engine.run(quickPlan)];
       assert.ok(performance.now() - t0 < 1400, "three iterations ended before the first answers arrived");
-      await sleep(1900 - (performance.now() - t0));
+      await sleep(2600 - (performance.now() - t0));
       await lab.setImpairment("slow", "from", {});
       const third = await engine.run(plan);
       for (const s of slow) {

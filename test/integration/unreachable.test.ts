@@ -70,6 +70,8 @@ describe("ICMP errors from a router make probes unreachable, not answered (needs
     }
   });
   after(async () => {
+    // The table lives in the test namespace, which later test files of the same run share.
+    await lab?.exec(undefined, "nft", ["delete", "table", "inet", "npf_ttl"]).catch(() => {});
     await lab?.destroy();
   });
 
