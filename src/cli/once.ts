@@ -11,7 +11,7 @@ import type { Config } from "../config/load.js";
 import { type InFlight, ProbeState } from "../engine/inflight.js";
 import type { ProbePlan } from "../engine/plan.js";
 import { openEngine, prepare } from "../engine/prober.js";
-import { lossRatio, rttPercentile, type SeriesResult } from "../engine/results.js";
+import { compatLost, lossRatio, rttPercentile, type SeriesResult } from "../engine/results.js";
 import type { Io } from "./main.js";
 
 export interface OnceOptions {
@@ -36,18 +36,20 @@ export function formatResults(series: readonly SeriesResult[], percentiles: read
     "late",
     "dup",
     "failed",
+    "unreachable",
     "icmp errors",
   ];
   const rows = series.map((s) => [
     s.target,
     s.group,
     String(s.sent),
-    String(s.lost),
+    String(compatLost(s)),
     (lossRatio(s) * 100).toFixed(2),
     ...percentiles.map((p) => ms(rttPercentile(s, p))),
     String(s.late),
     String(s.duplicates),
     String(s.failed),
+    [...s.unreachableBy].map(([k, v]) => `${k}:${v}`).join(" ") || "-",
     [...s.icmpErrors].map(([k, v]) => `${k}:${v}`).join(" ") || "-",
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -70,7 +72,9 @@ export function seriesJson(s: SeriesResult, percentiles: readonly number[]) {
     target: s.target,
     group: s.group,
     sent: s.sent,
-    lost: s.lost,
+    lost: compatLost(s),
+    unreachable: s.unreachable,
+    unreachableBy: Object.fromEntries(s.unreachableBy),
     lossRatio: lossRatio(s),
     failed: s.failed,
     late: s.late,

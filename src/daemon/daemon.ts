@@ -17,6 +17,7 @@ import { type BuiltinInventory, InventoryHost } from "../inventory/host.js";
 import { shardFilter } from "../inventory/shard.js";
 import { type Lookup, localAddresses } from "../targets/resolve.js";
 import { type Logger, levelFor } from "./logger.js";
+import { UnreachableLog } from "./unreachable-log.js";
 
 /** What the daemon reports to: the subset of src/metrics' Metrics it calls (tests pass a recorder). */
 export interface DaemonMetrics {
@@ -83,6 +84,8 @@ export class Daemon {
   constructor(private readonly o: DaemonOptions) {
     this.now = o.now ?? (() => performance.now());
   }
+
+  private readonly unreachableLog = new UnreachableLog();
 
   private get log(): Logger {
     return this.o.log;
@@ -174,6 +177,7 @@ export class Daemon {
         );
         for (const [errno, n] of result.sendErrors)
           this.log.warn({ errno, count: n }, "probes not sent (counted as failed, not as loss)");
+        this.unreachableLog.add(result.foreign.unreachableFrom, this.log);
       } else {
         this.iterations++;
       }

@@ -32,18 +32,21 @@ import {
 import {
   addressBytes,
   buildPacket,
+  formatAddress,
   type PacketOptions,
   parseIPv4Packet,
   parseIPv6Transport,
 } from "../packet/index.js";
 import { PROTOCOL_OF, type ReplyKey, replyKey, stampKey } from "../probes/kinds.js";
 import { writeRst } from "../probes/rst.js";
-import { InFlight, KeyCounter, ProbeState } from "./inflight.js";
+import { InFlight, KeyCounter } from "./inflight.js";
+import { errorAnswers, KeyRange, Matcher } from "./match.js";
 import { Pacer } from "./pacer.js";
 import type { ProbePlan } from "./plan.js";
 import {
   bump,
   type ForeignCounters,
+  icmpLabel,
   newForeignCounters,
   SeriesCounters,
   type SeriesResult,
@@ -81,6 +84,8 @@ export interface IterationResult {
   sendErrors: Map<string, number>;
   /** Per-probe detail (keys, states, kernel timestamps), for tests and benchmarks. */
   inflight: InFlight;
+  /** Packets the RX sockets delivered to JavaScript since the previous result (what the filters let in). */
+  received: number;
 }
 
 interface RxSocket {
@@ -90,6 +95,12 @@ interface RxSocket {
 }
 
 const MAX_PACKET = 65535 + 40;
+/** Finished iterations (beyond the previous one) whose late answers are still recognised. */
+const LATE_ITERATIONS = 16;
+/** ... drawn from at most this many distinct plans (each is kept alive while referenced). */
+const LATE_PLANS = 3;
+/** Keys the kernel filters accept beyond the running iteration's, so most iterations re-attach nothing. */
+const WINDOW_AHEAD_MIN = 4096;
 const TX_RING_SIZE = 1 << 16;
 const TX_RING_MASK = TX_RING_SIZE - 1;
 
@@ -124,11 +135,22 @@ export class Engine {
   /** Late and duplicate answers to an iteration already reported, by "target\0group", for the next one. */
   private readonly carriedLate = new Map<string, number>();
   private readonly carriedDuplicates = new Map<string, number>();
+  /** Older iterations' key ranges, newest first: late answers to them are counted, not dropped. */
+  private history: Matcher[] = [];
+  /** Plan addresses as bytes, computed once per plan (iterations of one plan share them). */
+  private readonly addrCache = new WeakMap<ProbePlan, Uint8Array[]>();
+  /** Replies that answered no probe, since the last result (whichever iteration they were about). */
+  foreign = newForeignCounters();
+  private received = 0;
+  /** The keys the kernel filters currently accept (inclusive, mod 2^32). */
+  private window = { lo: 0, hi: 0 };
 
   constructor(private readonly o: EngineOptions) {
     this.socks = o.sockets ?? new RawSockets();
     this.now = o.now ?? (() => performance.now());
     this.bufs = allocRecvBuffers(64, 2048);
+    const first = this.counter.peek();
+    this.window = { lo: first, hi: (first + WINDOW_AHEAD_MIN - 1) >>> 0 };
     try {
       for (const f of o.families) this.openFamily(f);
     } catch (err) {
@@ -148,29 +170,52 @@ export class Engine {
     tx.poll((err, events) => {
       if (!err && events & POLL_ERRQUEUE) this.drainTx(f, tx);
     });
-    const all = { lo: 0, hi: 0xffff };
-    const filters: [number, Uint8Array][] = [
-      [IPPROTO.TCP, encodeBpf(tcpReplyFilter({ family: f, ports: this.o.ports }))],
-      [
-        f === 4 ? IPPROTO.ICMP : IPPROTO.ICMPV6,
-        encodeBpf(
-          (f === 4 ? icmpFilter : icmpv6Filter)({
-            echoReplyIds: [all],
-            quotedPorts: this.o.ports,
-            quotedEchoIds: [all],
-          }),
-        ),
-      ],
-    ];
-    for (const [protocol, program] of filters) {
+    for (const protocol of [IPPROTO.TCP, f === 4 ? IPPROTO.ICMP : IPPROTO.ICMPV6]) {
       const sock = this.socks.openRx(f, protocol, { receiveBufferBytes: 16 << 20 });
-      sock.attachFilter(program);
       const rx: RxSocket = { sock, family: f, protocol };
+      sock.attachFilter(this.filterFor(rx));
       this.rx.push(rx);
       sock.poll((err, events) => {
         if (!err && events & POLL_READABLE) this.drainRx(rx);
       });
     }
+  }
+
+  /**
+   * The kernel filter of one RX socket for the current key window: TCP replies must acknowledge a
+   * sequence number in it, echo replies and quoted echo requests carry an identifier from it (the
+   * key's high 16 bits), and errors quoting TCP/UDP must quote one of our source ports.
+   */
+  private filterFor(rx: RxSocket): Uint8Array {
+    const { lo, hi } = this.window;
+    if (rx.protocol === IPPROTO.TCP) {
+      return encodeBpf(tcpReplyFilter({ family: rx.family, ports: this.o.ports, ackWindow: { lo, hi } }));
+    }
+    const ids = echoIdsOf(lo, hi);
+    return encodeBpf(
+      (rx.family === 4 ? icmpFilter : icmpv6Filter)({
+        echoReplyIds: ids,
+        quotedPorts: this.o.ports,
+        quotedEchoIds: ids,
+      }),
+    );
+  }
+
+  /**
+   * Widens the filters' key window when keys [lo, hi] are not all inside it: the window then runs
+   * from the oldest iteration whose late answers we still count to a margin past the running one.
+   */
+  private cover(lo: number, hi: number, ahead: number): void {
+    const w = this.window;
+    const inside = (k: number) => (k - w.lo) >>> 0 <= (w.hi - w.lo) >>> 0;
+    if (inside(lo) && inside(hi) && (hi - lo) >>> 0 <= (w.hi - w.lo) >>> 0) return;
+    this.window = { lo, hi: (hi + ahead) >>> 0 };
+    for (const rx of this.rx) rx.sock.attachFilter(this.filterFor(rx));
+  }
+
+  /** The keys the kernel filters accept now (inclusive, modulo 2^32), for tests and benchmarks. */
+  get keyWindow(): { lo: number; hi: number } {
+    return { ...this.window };
   }
 
   /** Closes the sockets; an iteration still running is settled first (with what it has so far). */
@@ -183,12 +228,53 @@ export class Engine {
   /** Runs one iteration of `plan`; resolves when every probe is settled or the hard limit passes. */
   run(plan: ProbePlan): Promise<IterationResult> {
     if (this.current) throw new Error("an iteration is already running");
-    const it = new Iteration(this, plan, this.counter.reserve(plan.count), ++this.serials);
+    const base = this.counter.reserve(plan.count);
+    const oldest =
+      this.history[this.history.length - 1]?.inflight.base ?? this.previous?.inflight.base ?? base;
+    // A RST to a SYN with data acknowledges seq + 1 + its length: the window reaches that far.
+    let data = 0;
+    for (const s of plan.series) if (s.type === "TCPsyn") data = Math.max(data, (s.payloadSize ?? 20) - 20);
+    const last = (base + Math.max(plan.count, 1) - 1 + data) >>> 0;
+    this.cover(oldest, last, Math.max(WINDOW_AHEAD_MIN, 4 * plan.count));
+    const it = new Iteration(this, plan, base, ++this.serials);
     this.current = it;
     return it.start().finally(() => {
+      if (this.previous) this.remember(this.previous);
       this.previous = it;
       this.current = undefined;
     });
+  }
+
+  /** Keeps the key range of an iteration that is no longer the previous one, for its late answers. */
+  private remember(it: Iteration): void {
+    const m = it.matcher;
+    this.history.unshift(new Matcher(m.plan, new KeyRange(m.inflight.base, m.inflight.count), m.addrBytes));
+    const plans = new Set<ProbePlan>();
+    let keep = 0;
+    for (const h of this.history) {
+      plans.add(h.plan);
+      if (plans.size > LATE_PLANS || keep === LATE_ITERATIONS) break;
+      keep++;
+    }
+    this.history.length = keep;
+  }
+
+  /** The plan's addresses as bytes, shared by its iterations. */
+  addrBytesOf(plan: ProbePlan): Uint8Array[] {
+    let a = this.addrCache.get(plan);
+    if (!a) {
+      a = plan.addresses.map(addressBytes);
+      this.addrCache.set(plan, a);
+    }
+    return a;
+  }
+
+  /** The foreign counters and the count of packets read since the last call (for an iteration's result). */
+  takeForeign(): { foreign: ForeignCounters; received: number } {
+    const r = { foreign: this.foreign, received: this.received };
+    this.foreign = newForeignCounters();
+    this.received = 0;
+    return r;
   }
 
   // ---- internals shared with Iteration ----
@@ -253,22 +339,61 @@ export class Engine {
         const m = k * RECV_META_WORDS;
         const len = b.meta[m]!;
         const off = k * b.slotSize;
+        this.received++;
         const p =
           rx.family === 4
             ? parseIPv4Packet(b.data, off, len)
             : parseIPv6Transport(b.data, off, len, rx.protocol);
-        if (!p) continue;
-        const key = replyKey(p);
-        if (!key) continue;
+        const key = p && replyKey(p);
+        if (!key) {
+          this.foreign.notAReply++;
+          continue;
+        }
         const rxNs =
           b.meta[m + 1]! & META_HAS_TIMESTAMP
             ? (b.meta[m + 2]! - this.epochSec) * 1e9 + b.meta[m + 3]!
             : Number.NaN;
         const srcOff = m * 4 + 16;
-        const handled = this.current?.onReply(key, b.data, b.metaBytes, srcOff, rxNs, rx.family, false);
-        if (!handled) this.previous?.onReply(key, b.data, b.metaBytes, srcOff, rxNs, rx.family, true);
+        if (this.current?.onReply(key, b.data, b.metaBytes, srcOff, rxNs, rx.family, false)) continue;
+        if (this.previous?.onReply(key, b.data, b.metaBytes, srcOff, rxNs, rx.family, true)) continue;
+        this.unmatched(key, b.data, b.metaBytes, srcOff, rx.family);
       }
     }
+  }
+
+  /**
+   * A reply that answers no probe of the running or the previous iteration: a very late answer to an
+   * older one (counted late for its target), or foreign (counted by reason). Nothing is dropped
+   * uncounted.
+   */
+  private unmatched(key: ReplyKey, data: Uint8Array, meta: Uint8Array, srcOff: number, family: 4 | 6): void {
+    for (const h of this.history) {
+      const i = h.locate(key, data, meta, srcOff);
+      if (i < 0) continue;
+      // Keys of different iterations never overlap: this is the only candidate.
+      if (!h.sameAddress(i, key, data, meta, srcOff) || !h.samePorts(i, key)) break;
+      const series = h.plan.series[h.plan.seriesOf[i]!]!;
+      if (
+        key.how === "icmp-error" &&
+        !errorAnswers(series.type, family, key.icmpType, h.fromDestination(i, meta, srcOff))
+      ) {
+        this.foreign.settledError++;
+      } else {
+        this.carry("late", series.target, series.group);
+      }
+      return;
+    }
+    if (key.kind === "TCPsyn" && key.how === "direct") {
+      // The running iteration counted it already (tcpsyn_match_ack_fail_count); between iterations
+      // nothing has: name the address with the last plan.
+      if (!this.current)
+        bump(
+          this.foreign.tcpAckMismatch,
+          this.previous?.matcher.addressText(meta, srcOff, family) ?? "unknown",
+        );
+      return;
+    }
+    this.foreign.unknownKey++;
   }
 }
 
@@ -276,7 +401,6 @@ export class Engine {
 class Iteration {
   readonly inflight: InFlight;
   readonly counters: SeriesCounters;
-  readonly foreign = newForeignCounters();
   readonly sendErrors = new Map<string, number>();
   private readonly addrBytes: Uint8Array[];
   private readonly addrTable: Uint8Array;
@@ -286,8 +410,7 @@ class Iteration {
   private readonly results: Uint32Array;
   private readonly opts: PacketOptions;
   private readonly batch: number;
-  /** Distinct data lengths of the plan's TCP SYNs (0 included). */
-  private readonly tcpDataLens: number[];
+  readonly matcher: Matcher;
   private next = 0;
   private startMs = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -304,16 +427,13 @@ class Iteration {
   ) {
     this.inflight = new InFlight(base, plan.count, (i) => plan.series[plan.seriesOf[i]!]!.timeout * 1000);
     this.counters = new SeriesCounters(plan.series.length);
-    this.addrBytes = plan.addresses.map(addressBytes);
+    this.addrBytes = engine.addrBytesOf(plan);
     this.addrTable = new Uint8Array(16 * plan.addresses.length);
     this.addrBytes.forEach((a, i) => {
       this.addrTable.set(a, i * 16);
     });
     this.familyOf = Uint8Array.from(plan.series, (s) => (s.family === "ipv4" ? 4 : 6));
-    const lens = new Set([0]);
-    for (const s of plan.series)
-      if (s.type === "TCPsyn" && s.payloadSize !== undefined) lens.add(s.payloadSize - 20);
-    this.tcpDataLens = [...lens].sort((a, b) => a - b);
+    this.matcher = new Matcher(plan, this.inflight, this.addrBytes);
     this.batch = engine.options.batch ?? 64;
     let largest = 0;
     for (const s of plan.series) largest = Math.max(largest, (s.payloadSize ?? 0) + 40);
@@ -457,26 +577,40 @@ class Iteration {
   ): boolean {
     const plan = this.plan;
     const f = this.inflight;
-    const i = this.locate(key, data, meta, srcOff);
+    const m = this.matcher;
+    const foreign = this.engine.foreign;
+    const i = m.locate(key, data, meta, srcOff);
     if (i < 0) {
       if (!previous && key.kind === "TCPsyn" && key.how === "direct") {
-        bump(this.foreign.tcpAckMismatch, this.addressText(meta, srcOff, family));
+        bump(foreign.tcpAckMismatch, m.addressText(meta, srcOff, family));
       }
       return false;
     }
     const s = plan.seriesOf[i]!;
     const series = plan.series[s]!;
-    if (!this.sameAddress(i, key, data, meta, srcOff)) {
-      this.foreign.addressMismatch++;
+    if (!m.sameAddress(i, key, data, meta, srcOff)) {
+      foreign.addressMismatch++;
       return true;
     }
-    if (!this.samePorts(i, key)) {
-      bump(this.foreign.portMismatch, series.target);
+    if (!m.samePorts(i, key)) {
+      bump(foreign.portMismatch, series.target);
+      return true;
+    }
+    if (
+      key.how === "icmp-error" &&
+      !errorAnswers(series.type, family, key.icmpType, m.fromDestination(i, meta, srcOff))
+    ) {
+      // Not an answer (a router's error, or a kind the original never let in): the probe stays
+      // pending and, unanswered, ends unreachable; the sender is kept for the log.
+      if (f.noteError(i, key.icmpType, key.icmpCode) === "noted") {
+        bump(foreign.unreachableFrom, formatAddress(meta, srcOff, family));
+      } else foreign.settledError++;
       return true;
     }
     const verdict = f.reply(i, rxNs);
     if (verdict === "matched") {
-      if (key.how === "icmp-error") bump(this.counters.icmpErrors[s]!, icmpLabel(key.icmpType, key.icmpCode));
+      if (key.how === "icmp-error")
+        bump(this.counters.icmpErrors[s]!, icmpLabel((key.icmpType << 8) | key.icmpCode));
       if (key.synAck) this.answerSynAck(i, key.probeSrcPort, (f.keyOf(i) + 1) >>> 0);
       if (!previous) this.maybeFinish();
     } else if (verdict === "late" || verdict === "duplicate") {
@@ -485,69 +619,6 @@ class Iteration {
       else (verdict === "late" ? this.counters.late : this.counters.duplicates)[s]!++;
     }
     return true;
-  }
-
-  /**
-   * The probe a reply's key designates, or -1. A RST to a SYN that carried data acknowledges the data
-   * too (ack = seq + 1 + data length), so each data length the plan uses is tried, and a candidate
-   * counts only if it has that length and the reply's flow. Quotes without a tag (IPv4 routers that
-   * quote 8 transport bytes) fall back to the 16-bit IP ID; a quoted tag that matches nothing does not.
-   */
-  private locate(key: ReplyKey, data: Uint8Array, meta: Uint8Array, srcOff: number): number {
-    const f = this.inflight;
-    if (key.key === undefined) {
-      return key.key16 === undefined
-        ? -1
-        : this.byKey16(key.key16, key.probeSrcPort, data, key.quotedDstOffset);
-    }
-    if (key.kind === "TCPsyn" && key.how === "direct" && !key.synAck && this.tcpDataLens.length > 1) {
-      for (const d of this.tcpDataLens) {
-        const i = f.indexOf((key.key - d) >>> 0);
-        if (
-          i >= 0 &&
-          this.tcpDataLen(i) === d &&
-          this.sameAddress(i, key, data, meta, srcOff) &&
-          this.samePorts(i, key)
-        )
-          return i;
-      }
-    }
-    return f.indexOf(key.key);
-  }
-
-  /** Bytes of data after the TCP header in probe i's SYN (0 for other types). */
-  private tcpDataLen(i: number): number {
-    const s = this.plan.series[this.plan.seriesOf[i]!]!;
-    return s.type === "TCPsyn" ? (s.payloadSize ?? 20) - 20 : 0;
-  }
-
-  private sameAddress(i: number, key: ReplyKey, data: Uint8Array, meta: Uint8Array, srcOff: number): boolean {
-    const series = this.plan.series[this.plan.seriesOf[i]!]!;
-    const dst = this.addrBytes[this.plan.dst[i]!]!;
-    return (
-      series.type === key.kind &&
-      (key.quotedDstOffset < 0 ? sameBytes(meta, srcOff, dst) : sameBytes(data, key.quotedDstOffset, dst))
-    );
-  }
-
-  private samePorts(i: number, key: ReplyKey): boolean {
-    const series = this.plan.series[this.plan.seriesOf[i]!]!;
-    return (
-      series.type === "ICMPping" ||
-      (key.probeSrcPort === this.plan.srcPort[i] && key.probeDstPort === series.dstPort)
-    );
-  }
-
-  /** UDP over IPv4 quoted without its tag: the IP ID holds the key's low 16 bits. */
-  private byKey16(key16: number, srcPort: number, data: Uint8Array, dstOff: number): number {
-    const f = this.inflight;
-    for (let i = (key16 - f.base) & 0xffff; i < f.count; i += 0x10000) {
-      if (f.state[i] === ProbeState.Unsent || f.state[i] === ProbeState.SendFailed) continue;
-      if (this.plan.srcPort[i] !== srcPort) continue;
-      if (dstOff >= 0 && !sameBytes(data, dstOff, this.addrBytes[this.plan.dst[i]!]!)) continue;
-      return i;
-    }
-    return -1;
   }
 
   private answerSynAck(i: number, srcPort: number, seq: number): void {
@@ -580,14 +651,6 @@ class Iteration {
   private readonly rstBuf = new Uint8Array(64);
   private readonly rstRecords = new Uint32Array(SEND_RECORD_WORDS);
   private readonly rstResults = new Uint32Array(SEND_RESULT_WORDS);
-
-  private addressText(meta: Uint8Array, off: number, family: 4 | 6): string {
-    for (let a = 0; a < this.addrBytes.length; a++) {
-      const b = this.addrBytes[a]!;
-      if (b.length === (family === 4 ? 4 : 16) && sameBytes(meta, off, b)) return this.plan.addresses[a]!;
-    }
-    return "unknown";
-  }
 
   /** Arms the expiry timer for the next deadline, or finishes when nothing is pending. */
   private schedule(): void {
@@ -646,9 +709,11 @@ class Iteration {
       r.late += this.engine.takeCarried("late", r.target, r.group);
       r.duplicates += this.engine.takeCarried("duplicate", r.target, r.group);
     }
+    const { foreign, received } = this.engine.takeForeign();
     finish({
       series,
-      foreign: this.foreign,
+      foreign,
+      received,
       durationMs: this.engine.clock() - this.startMs,
       timedOut: this.limitHit,
       socketDrops: this.engine.kernelDrops() - this.dropsAtStart,
@@ -671,19 +736,15 @@ function errnoOf(err: unknown): string {
   return typeof e?.errno === "number" ? errnoName(e.errno) : "EIO";
 }
 
-/** "type/code" of an ICMP error, built once per pair (not a new string per answer). */
-const ICMP_LABELS: string[] = [];
-function icmpLabel(type: number, code: number): string {
-  const k = ((type & 0xff) << 8) | (code & 0xff);
-  let label = ICMP_LABELS[k];
-  if (label === undefined) {
-    label = `${type}/${code}`;
-    ICMP_LABELS[k] = label;
-  }
-  return label;
-}
-
-function sameBytes(buf: Uint8Array, off: number, addr: Uint8Array): boolean {
-  for (let k = 0; k < addr.length; k++) if (buf[off + k] !== addr[k]) return false;
-  return true;
+/** Echo identifiers (the keys' high 16 bits) of keys lo..hi (inclusive, mod 2^32). */
+function echoIdsOf(lo: number, hi: number): U16Range[] {
+  const a = lo >>> 16;
+  const b = hi >>> 16;
+  if ((hi - lo) >>> 0 >= 0xffff0000) return [{ lo: 0, hi: 0xffff }];
+  return a <= b && lo <= hi
+    ? [{ lo: a, hi: b }]
+    : [
+        { lo: a, hi: 0xffff },
+        { lo: 0, hi: b },
+      ];
 }

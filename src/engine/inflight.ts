@@ -5,19 +5,39 @@
 // overlap (the next base follows the last key), which is how a reply to the previous iteration is
 // recognised as late rather than matched to the wrong probe.
 //
+// A probe that draws an ICMP error from something other than its destination (a router's "host
+// unreachable", "time exceeded", ...) stays pending: the destination may still answer (another path,
+// a retransmitted error); if it does not within the timeout the probe ends Unreachable instead of
+// TimedOut, with the error's type/code kept for the per-type/code counter.
+//
 // Per probe: state, kernel TX and RX timestamps (ns since an epoch the engine picks, as float64: exact
 // for 104 days, and no BigInt per packet; NaN when the kernel gave none). Deadlines are kept per distinct timeout value in
 // FIFO order of sending, so expiring probes is amortised O(1) too.
 
-export const ProbeState = { Unsent: 0, Pending: 1, Answered: 2, TimedOut: 3, SendFailed: 4 } as const;
+export const ProbeState = {
+  Unsent: 0,
+  Pending: 1,
+  Answered: 2,
+  TimedOut: 3,
+  SendFailed: 4,
+  /** Timed out after an ICMP error from something other than the destination. */
+  Unreachable: 5,
+} as const;
 
 export type ReplyVerdict = "matched" | "late" | "duplicate" | "unknown";
+
+/** What an ICMP error from elsewhere did to its probe: noted on a pending one, or came after it settled. */
+export type ErrorVerdict = "noted" | "settled" | "unknown";
 
 /** Distinguishes one iteration's keys from another's; advanced by `count` each iteration. */
 export class KeyCounter {
   private next: number;
   constructor(start = 0) {
     this.next = start >>> 0;
+  }
+  /** The first key the next reserve() will hand out. */
+  peek(): number {
+    return this.next;
   }
   /** Reserves `count` consecutive keys (mod 2^32) and returns the first. */
   reserve(count: number): number {
@@ -81,6 +101,8 @@ export class InFlight {
   /** Kernel timestamps in ns since the engine's epoch; NaN when not known. */
   readonly txNs: Float64Array;
   readonly rxNs: Float64Array;
+  /** The first ICMP error from elsewhere for a pending probe: (type << 8 | code) + 1; 0 when none. */
+  readonly icmpError: Uint32Array;
   /** Send time from the monotonic clock in ms, for deadlines. */
   private readonly sentAtMs: Float64Array;
   private readonly queues = new Map<number, Fifo>();
@@ -88,6 +110,7 @@ export class InFlight {
   pending = 0;
   answered = 0;
   timedOut = 0;
+  unreachable = 0;
   sendFailed = 0;
   late = 0;
   duplicates = 0;
@@ -100,6 +123,7 @@ export class InFlight {
     this.state = new Uint8Array(count);
     this.txNs = new Float64Array(count).fill(Number.NaN);
     this.rxNs = new Float64Array(count).fill(Number.NaN);
+    this.icmpError = new Uint32Array(count);
     this.sentAtMs = new Float64Array(count);
     this.timeoutOf = timeoutMs;
   }
@@ -150,11 +174,31 @@ export class InFlight {
         this.duplicates++;
         return "duplicate";
       case ProbeState.TimedOut:
+      case ProbeState.Unreachable:
         this.late++;
         return "late";
       default:
         return "unknown";
     }
+  }
+
+  /**
+   * An ICMP error from something other than probe `index`'s destination: not an answer. A pending
+   * probe keeps waiting for its destination and, unanswered, ends Unreachable with this error's
+   * type/code (the first one seen); an error for a settled probe changes nothing.
+   */
+  noteError(index: number, type: number, code: number): ErrorVerdict {
+    const st = this.state[index];
+    if (st === ProbeState.Pending) {
+      if (this.icmpError[index] === 0) this.icmpError[index] = (((type & 0xff) << 8) | (code & 0xff)) + 1;
+      return "noted";
+    }
+    return st === ProbeState.Unsent || st === ProbeState.SendFailed ? "unknown" : "settled";
+  }
+
+  /** Type and code of the error that made probe `index` unreachable, as (type << 8 | code), or -1. */
+  errorOf(index: number): number {
+    return this.icmpError[index]! - 1;
   }
 
   /** Marks every pending probe whose timeout has passed; returns how many expired. */
@@ -167,9 +211,14 @@ export class InFlight {
           continue;
         }
         if (this.sentAtMs[i]! + timeout > nowMs) break;
-        this.state[i] = ProbeState.TimedOut;
         this.pending--;
-        this.timedOut++;
+        if (this.icmpError[i] === 0) {
+          this.state[i] = ProbeState.TimedOut;
+          this.timedOut++;
+        } else {
+          this.state[i] = ProbeState.Unreachable;
+          this.unreachable++;
+        }
         q.shift();
         n++;
       }

@@ -10,8 +10,16 @@ export interface SeriesResult {
   group: string;
   /** Probes handed to the kernel. */
   sent: number;
-  /** Sent probes that got no answer within their timeout. */
+  /**
+   * Sent probes that got nothing back within their timeout: lost in the network. answered + lost +
+   * unreachable = sent. The compat *_loss_total / *_loss_ratio count lost + unreachable, as the
+   * original did (see lossRatio).
+   */
   lost: number;
+  /** Sent probes that got no answer but an ICMP error from something other than the destination. */
+  unreachable: number;
+  /** The unreachable probes by the "type/code" of the error they drew (sums to `unreachable`). */
+  unreachableBy: Map<string, number>;
   /** Probes refused on this host (by the kernel, errno, or never tried): not network loss. */
   failed: number;
   /** Answers that came after their probe timed out (the probe stays lost). */
@@ -24,7 +32,7 @@ export interface SeriesResult {
   untimed: number;
   /** RTT samples in seconds, sorted. */
   rtts: Float64Array;
-  /** ICMP errors that answered a probe, by "type/code" (e.g. "3/3" port unreachable). */
+  /** ICMP errors from the destination that answered a probe, by "type/code" (e.g. "3/3" port unreachable). */
   icmpErrors: Map<string, number>;
 }
 
@@ -48,10 +56,38 @@ export interface ForeignCounters {
   portMismatch: Map<string, number>;
   /** Replies whose key matched a probe sent to another address or of another type. */
   addressMismatch: number;
+  /** Echo replies and ICMP errors whose key matched no probe of the recent iterations. */
+  unknownKey: number;
+  /** Packets the filters let through that answer no probe type (e.g. a RST without ACK) or do not parse. */
+  notAReply: number;
+  /** ICMP errors from elsewhere for a probe already answered or timed out. */
+  settledError: number;
+  /** ICMP errors from elsewhere that made a probe unreachable, by the sender's address (for the log). */
+  unreachableFrom: Map<string, number>;
 }
 
 export function newForeignCounters(): ForeignCounters {
-  return { tcpAckMismatch: new Map(), portMismatch: new Map(), addressMismatch: 0 };
+  return {
+    tcpAckMismatch: new Map(),
+    portMismatch: new Map(),
+    addressMismatch: 0,
+    unknownKey: 0,
+    notAReply: 0,
+    settledError: 0,
+    unreachableFrom: new Map(),
+  };
+}
+
+/** "type/code" of an ICMP error given as (type << 8 | code), built once per pair (not per packet). */
+const ICMP_LABELS: string[] = [];
+export function icmpLabel(typeCode: number): string {
+  const k = typeCode & 0xffff;
+  let label = ICMP_LABELS[k];
+  if (label === undefined) {
+    label = `${k >> 8}/${k & 0xff}`;
+    ICMP_LABELS[k] = label;
+  }
+  return label;
 }
 
 export function bump(m: Map<string, number>, k: string, n = 1): void {
@@ -62,6 +98,8 @@ export function summarize(plan: ProbePlan, f: InFlight, c: SeriesCounters): Seri
   const n = plan.series.length;
   const sent = new Uint32Array(n);
   const lost = new Uint32Array(n);
+  const unreachable = new Uint32Array(n);
+  const unreachableBy = Array.from({ length: n }, () => new Map<string, number>());
   const failed = new Uint32Array(n);
   const negative = new Uint32Array(n);
   const untimed = new Uint32Array(n);
@@ -78,6 +116,11 @@ export function summarize(plan: ProbePlan, f: InFlight, c: SeriesCounters): Seri
       case ProbeState.Pending:
         sent[s]!++;
         lost[s]!++;
+        break;
+      case ProbeState.Unreachable:
+        sent[s]!++;
+        unreachable[s]!++;
+        bump(unreachableBy[s]!, icmpLabel(f.errorOf(i)));
         break;
       case ProbeState.Answered: {
         sent[s]!++;
@@ -103,6 +146,8 @@ export function summarize(plan: ProbePlan, f: InFlight, c: SeriesCounters): Seri
     group: series.group,
     sent: sent[s]!,
     lost: lost[s]!,
+    unreachable: unreachable[s]!,
+    unreachableBy: unreachableBy[s]!,
     failed: failed[s]!,
     late: c.late[s]!,
     duplicates: c.duplicates[s]!,
@@ -113,9 +158,17 @@ export function summarize(plan: ProbePlan, f: InFlight, c: SeriesCounters): Seri
   }));
 }
 
-/** Loss ratio (0..1) of a series in this iteration; 0 when nothing was sent. */
+/**
+ * Probes the compat metrics count as lost: no answer from the destination, whether the network was
+ * silent or a router sent an ICMP error (the original's capture filter never let those in).
+ */
+export function compatLost(r: SeriesResult): number {
+  return r.lost + r.unreachable;
+}
+
+/** Loss ratio (0..1) of a series in this iteration, unreachable probes included; 0 when nothing was sent. */
 export function lossRatio(r: SeriesResult): number {
-  return r.sent === 0 ? 0 : r.lost / r.sent;
+  return r.sent === 0 ? 0 : compatLost(r) / r.sent;
 }
 
 /** RTT percentile in seconds, undefined when the iteration has no sample (no fake 0). */

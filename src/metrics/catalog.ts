@@ -46,7 +46,7 @@ function perType(type: ProbeType, what: string): [MetricDecl, MetricDecl, Metric
     {
       name: `${p}_loss_total`,
       type: "counter",
-      help: `${what} probes sent that got no answer within the target's timeout.`,
+      help: `${what} probes sent that got no answer from the destination within the target's timeout (unreachable ones included: see netprobify_unreachable_probes_total).`,
       labels: SERIES_LABELS,
       probeType: type,
       origin: "compat",
@@ -192,7 +192,14 @@ export const CATALOG = [
   {
     name: "netprobify_icmp_errors_total",
     type: "counter",
-    help: "Answers that were ICMP errors quoting a probe (they count as answers), by ICMP type and code.",
+    help: "Answers that were ICMP errors from the destination quoting a probe (they count as answers, as in the original), by ICMP type and code.",
+    labels: [...TARGET_GROUP_LABELS, "icmp_type", "icmp_code"],
+    origin: "new",
+  },
+  {
+    name: "netprobify_unreachable_probes_total",
+    type: "counter",
+    help: "Probes that got no answer but an ICMP error from something other than the destination (a router's host unreachable, time exceeded, prohibited) or of a kind the original never accepted, by the error's ICMP type and code: counted in *_loss_total too.",
     labels: [...TARGET_GROUP_LABELS, "icmp_type", "icmp_code"],
     origin: "new",
   },
@@ -213,7 +220,7 @@ export const CATALOG = [
   {
     name: "netprobify_unmatched_replies_total",
     type: "counter",
-    help: "Replies counted against no target: reason address_mismatch (the key of a probe sent to another address or of another type), unknown_source (a TCP reply matching no SYN, from an address no TCPsyn target probes), port_mismatch (wrong ports, for a target no longer configured).",
+    help: "Replies counted against no target: reason address_mismatch (the key of a probe sent to another address or of another type), unknown_source (a TCP reply matching no SYN, from an address no TCPsyn target probes), port_mismatch (wrong ports, for a target no longer configured), unknown_key (an echo reply or ICMP error whose key matches no probe of the recent iterations), not_a_reply (a packet the filters let in that answers no probe type, or does not parse), settled_error (an ICMP error from elsewhere for a probe already answered or timed out).",
     labels: ["probe_name", "reason"],
     origin: "new",
   },
@@ -278,7 +285,14 @@ export const CATALOG = [
 export type MetricName = (typeof CATALOG)[number]["name"];
 
 /** Label values of netprobify_unmatched_replies_total's reason. */
-export const UNMATCHED_REASONS = ["address_mismatch", "unknown_source", "port_mismatch"] as const;
+export const UNMATCHED_REASONS = [
+  "address_mismatch",
+  "unknown_source",
+  "port_mismatch",
+  "unknown_key",
+  "not_a_reply",
+  "settled_error",
+] as const;
 
 /** Label values of the excluded-target reasons, in the order they are exported. */
 export const EXCLUSION_REASONS = ["self", "unresolved", "no_route"] as const;

@@ -9,7 +9,7 @@ import type { Config, TargetConfig } from "../config/load.js";
 import type { ProbeType } from "../config/schema.js";
 import type { IterationResult } from "../engine/engine.js";
 import type { TargetIssue } from "../engine/prober.js";
-import { lossRatio, rttPercentile } from "../engine/results.js";
+import { compatLost, lossRatio, rttPercentile } from "../engine/results.js";
 import {
   declOf,
   EXCLUSION_REASONS,
@@ -186,7 +186,7 @@ export class Metrics {
       }
       recorded++;
       s.inc(names.sent, l.series, r.sent, l.seriesKey);
-      s.inc(names.loss, l.series, r.lost, l.seriesKey);
+      s.inc(names.loss, l.series, compatLost(r), l.seriesKey);
       s.set(names.ratio, l.series, lossRatio(r), l.seriesKey);
       for (const pc of l.percentiles) {
         const v = rttPercentile(r, pc.value);
@@ -202,6 +202,10 @@ export class Metrics {
       for (const [typeCode, n] of r.icmpErrors) {
         const [icmp_type = "", icmp_code = ""] = typeCode.split("/");
         s.inc("netprobify_icmp_errors_total", { ...l.targetGroup, icmp_type, icmp_code }, n);
+      }
+      for (const [typeCode, n] of r.unreachableBy) {
+        const [icmp_type = "", icmp_code = ""] = typeCode.split("/");
+        s.inc("netprobify_unreachable_probes_total", { ...l.targetGroup, icmp_type, icmp_code }, n);
       }
     }
     this.recordForeign(config, result);
@@ -249,6 +253,9 @@ export class Metrics {
       if (!attributed) unmatched("unknown_source", n);
     }
     if (f.addressMismatch > 0) unmatched("address_mismatch", f.addressMismatch);
+    if (f.unknownKey > 0) unmatched("unknown_key", f.unknownKey);
+    if (f.notAReply > 0) unmatched("not_a_reply", f.notAReply);
+    if (f.settledError > 0) unmatched("settled_error", f.settledError);
   }
 
   /**

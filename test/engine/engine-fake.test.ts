@@ -6,6 +6,7 @@ import { describe, test } from "node:test";
 import { Engine, type EngineOptions } from "../../src/engine/engine.js";
 import { ProbeState } from "../../src/engine/inflight.js";
 import { buildPlan, type PlanTargetInput } from "../../src/engine/plan.js";
+import { lossRatio } from "../../src/engine/results.js";
 import { FakeBinding, type FakeSentPacket } from "../../src/native/fake.js";
 import { RawSockets } from "../../src/native/rawsock.js";
 import {
@@ -209,6 +210,49 @@ describe("engine (fake sockets)", () => {
     assert.equal(result.foreign.tcpAckMismatch.get("198.18.1.1"), 1);
     assert.equal(result.foreign.addressMismatch, 1);
     assert.equal(result.foreign.portMismatch.get("t"), 1);
+  });
+
+  test("an ICMP error from a router is not an answer: the probe ends unreachable, counted by type/code", async () => {
+    const router4 = Uint8Array.of(198, 18, 0, 1);
+    const router6 = Uint8Array.from([0xfd, 0x18, ...new Array(13).fill(0), 1]);
+    const udp = (family: "ipv4" | "ipv6", name: string) =>
+      T({
+        name,
+        type: "UDPunreachable",
+        family,
+        addresses: [family === "ipv4" ? "198.18.1.1" : "fd18::1:1"],
+        dstPort: 33434,
+        payloadSize: 16,
+        nbPackets: 4,
+        timeout: 0.05,
+        ...(family === "ipv6" ? { groups: v6group } : {}),
+      });
+    const { result } = await runWith([udp("ipv4", "u4"), udp("ipv6", "u6")], (p, _s, i) => {
+      // Probes 0 and 1 of each family: port unreachable from a router on the way; the rest from
+      // the destination (the answer).
+      if ((i >> 1) % 2 === 0)
+        return { kind: "reply", rttNs: 1_000_000n, src: p.family === 4 ? router4 : router6 };
+      return { kind: "reply", rttNs: 1_000_000n };
+    });
+    for (const s of result.series) {
+      assert.equal(s.sent, 4, s.target);
+      assert.equal(s.sent - s.lost - s.unreachable, s.rtts.length + s.untimed + s.negativeRtt, s.target);
+      assert.deepEqual([s.lost, s.unreachable], [0, s.sent - s.rtts.length], s.target);
+      assert.ok(s.unreachable > 0, `${s.target}: some probes unreachable`);
+      const code = s.target === "u4" ? "3/3" : "1/4";
+      assert.deepEqual([...s.unreachableBy], [[code, s.unreachable]], s.target);
+      assert.deepEqual(
+        [...s.icmpErrors],
+        [[code, s.rtts.length]],
+        `${s.target}: the destination's errors answer`,
+      );
+      assert.equal(lossRatio(s), s.unreachable / s.sent, `${s.target}: the compat loss counts them`);
+    }
+    assert.deepEqual(
+      [...result.foreign.unreachableFrom.keys()].sort(),
+      ["198.18.0.1", "fd18::1"],
+      "the router's addresses, for the log",
+    );
   });
 
   test("a failed send is counted as failed, not as network loss", async () => {

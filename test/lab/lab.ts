@@ -390,8 +390,13 @@ async function buildTarget(lab: Lab, spec: TargetSpec): Promise<LabTarget> {
     `route add default via ${l.nearV4}`,
     `route add ::/0 via ${l.nearV6}`,
   ];
-  if (range)
+  if (range) {
     targetLines.push(`route add local ${range.v4Cidr} dev lo`, `route add local ${range.v6Cidr} dev lo`);
+    // IPv6 range addresses are also assigned: Linux sends an ICMPv6 error (UDP port unreachable) from
+    // the offending packet's destination only when that address is assigned, else from eth0's; a
+    // real host answers from its own address, and only the destination's errors answer a probe.
+    for (const a of range.all6()) targetLines.push(`addr add ${a}/128 dev lo nodad`);
+  }
   await ipBatch(ns, targetLines);
   if (range) {
     await ipBatch(nearNs, [

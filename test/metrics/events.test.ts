@@ -51,6 +51,10 @@ describe("Metrics: foreign replies", () => {
         ["gone", 7],
       ]),
       addressMismatch: 1,
+      unknownKey: 0,
+      notAReply: 0,
+      settledError: 0,
+      unreachableFrom: new Map(),
     });
     m.recordIteration(c, iteration([], { foreign: foreign() }));
     m.recordIteration(c, iteration([], { foreign: foreign() }));
@@ -80,6 +84,10 @@ describe("Metrics: foreign replies", () => {
       ]),
       portMismatch: new Map<string, number>(),
       addressMismatch: 0,
+      unknownKey: 0,
+      notAReply: 0,
+      settledError: 0,
+      unreachableFrom: new Map(),
     };
     m.recordIteration(c, iteration([], { foreign }));
     const e = await scrape(m);
@@ -98,6 +106,10 @@ describe("Metrics: foreign replies", () => {
       tcpAckMismatch: new Map([["198.18.0.10", 4]]),
       portMismatch: new Map(),
       addressMismatch: 0,
+      unknownKey: 0,
+      notAReply: 0,
+      settledError: 0,
+      unreachableFrom: new Map(),
     };
     m.recordIteration(c, iteration([], { foreign }));
     const e = await scrape(m);

@@ -41,6 +41,10 @@ function measured() {
       ["udp", 2],
     ]),
     addressMismatch: 0,
+    unknownKey: 0,
+    notAReply: 0,
+    settledError: 0,
+    unreachableFrom: new Map(),
   };
   m.recordIteration(c, iteration(all, { foreign }));
   m.setHostResolution("web", true);

@@ -1,0 +1,208 @@
+// Table tests of the reply-matching predicates (src/engine/match.ts): which probe a reply's key
+// designates, and whether the reply's type, address and ports really make it that probe's answer.
+// Pure: no sockets, no root, no lab.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { InFlight } from "../../src/engine/inflight.js";
+import { errorAnswers, Matcher } from "../../src/engine/match.js";
+import { buildPlan, type PlanTargetInput, type ProbeKind } from "../../src/engine/plan.js";
+import { addressBytes } from "../../src/packet/index.js";
+import type { ReplyKey } from "../../src/probes/kinds.js";
+
+const BASE = 0xfffffffc; // keys wrap through 2^32 inside the plan (8 probes)
+const target = (name: string, type: ProbeKind, address: string, o: Partial<PlanTargetInput> = {}) =>
+  ({
+    name,
+    type,
+    family: address.includes(":") ? "ipv6" : "ipv4",
+    addresses: [address],
+    dstPort: type === "ICMPping" ? 0 : 80,
+    nbPackets: 2,
+    dontFragment: true,
+    timeout: 1,
+    groups: [
+      {
+        name: "g",
+        srcPortA: 61000,
+        srcPortZ: 61001,
+        dscp: 0,
+        src: address.includes(":") ? "fd18::2" : "198.18.0.2",
+      },
+    ],
+    ...o,
+  }) satisfies PlanTargetInput;
+
+/** tcp (ipv4, 198.18.1.1), icmp (ipv6, fd18:1::1), udp (ipv4, 198.18.1.3), tcpdata (ipv4, 30 data bytes). */
+function setup() {
+  const plan = buildPlan(
+    [
+      target("tcp", "TCPsyn", "198.18.1.1"),
+      target("icmp", "ICMPping", "fd18:1::1"),
+      target("udp", "UDPunreachable", "198.18.1.3", { payloadSize: 16 }),
+      target("tcpdata", "TCPsyn", "198.18.1.4", { payloadSize: 50 }),
+    ],
+    () => assert.fail("sources are fixed"),
+  );
+  const inflight = new InFlight(BASE, plan.count, () => 1000);
+  for (let i = 0; i < plan.count; i++) inflight.markSent(i, 0);
+  const m = new Matcher(plan, inflight, plan.addresses.map(addressBytes));
+  /** Index of the k-th probe of a target. */
+  const probe = (name: string, k = 0) => {
+    let seen = 0;
+    for (let i = 0; i < plan.count; i++)
+      if (plan.series[plan.seriesOf[i]!]!.target === name && seen++ === k) return i;
+    throw new Error(`no probe ${k} of ${name}`);
+  };
+  return { plan, inflight, m, probe };
+}
+
+function key(o: Partial<ReplyKey>): ReplyKey {
+  return {
+    kind: "TCPsyn",
+    key: undefined,
+    key16: undefined,
+    how: "direct",
+    icmpType: 0,
+    icmpCode: 0,
+    probeSrcPort: 0,
+    probeDstPort: 0,
+    quotedDstOffset: -1,
+    synAck: true,
+    ...o,
+  };
+}
+
+/** Receive metadata with the reply's source address at offset 16 (as the engine reads it). */
+function metaFrom(address: string): Uint8Array {
+  const meta = new Uint8Array(32);
+  meta.set(addressBytes(address), 16);
+  return meta;
+}
+
+/** A packet buffer holding `address` at offset 40 (a quoted destination). */
+function quoting(address: string): Uint8Array {
+  const data = new Uint8Array(64);
+  data.set(addressBytes(address), 40);
+  return data;
+}
+
+describe("reply matching predicates (src/engine/match.ts)", () => {
+  const { plan, inflight, m, probe } = setup();
+  const none = new Uint8Array(64);
+  const portsOf = (i: number) => ({ probeSrcPort: plan.srcPort[i]!, probeDstPort: 80 });
+
+  test("locate: the key minus the base is the index, across the 2^32 wrap; a foreign key is -1", () => {
+    const rows: [string, ReplyKey, number][] = [
+      ["first probe", key({ key: BASE }), 0],
+      ["after the wrap", key({ key: (BASE + 5) >>> 0 }), 5],
+      ["last probe", key({ key: (BASE + plan.count - 1) >>> 0 }), plan.count - 1],
+      ["below the base", key({ key: (BASE - 1) >>> 0 }), -1],
+      ["after the last probe", key({ key: (BASE + plan.count) >>> 0 }), -1],
+      ["no key at all", key({ key: undefined }), -1],
+    ];
+    for (const [what, k, want] of rows) assert.equal(m.locate(k, none, none, 16), want, what);
+  });
+
+  test("locate: a RST-ACK to a SYN with data acknowledges seq + 1 + data length", () => {
+    const i = probe("tcpdata", 1);
+    const meta = metaFrom("198.18.1.4");
+    const rst = key({ key: (inflight.keyOf(i) + 30) >>> 0, synAck: false, ...portsOf(i) });
+    assert.equal(m.tcpDataLen(i), 30);
+    assert.equal(m.locate(rst, none, meta, 16), i);
+    // The same ack from another address is not taken for the data-carrying probe.
+    const j = m.locate(rst, none, metaFrom("198.18.1.9"), 16);
+    assert.notEqual(j, i);
+  });
+
+  test("sameAddress: a direct reply must come from the probe's destination, with the probe's type", () => {
+    const t = probe("tcp");
+    const u = probe("udp");
+    const rows: [string, number, ReplyKey, Uint8Array, Uint8Array, boolean][] = [
+      ["TCP reply from the destination", t, key({}), none, metaFrom("198.18.1.1"), true],
+      ["TCP reply from elsewhere", t, key({}), none, metaFrom("198.18.1.2"), false],
+      ["ICMP echo reply to a TCP probe", t, key({ kind: "ICMPping" }), none, metaFrom("198.18.1.1"), false],
+      [
+        "ICMP error quoting the destination",
+        u,
+        key({ kind: "UDPunreachable", how: "icmp-error", quotedDstOffset: 40 }),
+        quoting("198.18.1.3"),
+        metaFrom("198.18.9.9"),
+        true,
+      ],
+      [
+        "ICMP error quoting another destination",
+        u,
+        key({ kind: "UDPunreachable", how: "icmp-error", quotedDstOffset: 40 }),
+        quoting("198.18.1.4"),
+        metaFrom("198.18.1.3"),
+        false,
+      ],
+    ];
+    for (const [what, i, k, data, meta, want] of rows)
+      assert.equal(m.sameAddress(i, k, data, meta, 16), want, what);
+  });
+
+  test("samePorts: source and destination port must be the probe's; ICMP echo has none", () => {
+    const t = probe("tcp", 1);
+    const e = probe("icmp");
+    const rows: [string, number, ReplyKey, boolean][] = [
+      ["both ports", t, key(portsOf(t)), true],
+      ["other source port", t, key({ ...portsOf(t), probeSrcPort: plan.srcPort[t]! ^ 1 }), false],
+      ["other destination port", t, key({ ...portsOf(t), probeDstPort: 81 }), false],
+      ["echo: ports ignored", e, key({ kind: "ICMPping", probeSrcPort: 5, probeDstPort: 6 }), true],
+    ];
+    for (const [what, i, k, want] of rows) assert.equal(m.samePorts(i, k), want, what);
+  });
+
+  test("byKey16: an IPv4 quote without the tag is found by IP ID, source port and quoted destination", () => {
+    const u = probe("udp", 1);
+    const id = inflight.keyOf(u) & 0xffff;
+    const port = plan.srcPort[u]!;
+    const rows: [string, number, number, Uint8Array, number, number][] = [
+      ["id, port and destination", id, port, quoting("198.18.1.3"), 40, u],
+      ["no quoted destination to check", id, port, none, -1, u],
+      ["other source port", id, port ^ 1, quoting("198.18.1.3"), 40, -1],
+      ["other destination", id, port, quoting("198.18.1.1"), 40, -1],
+    ];
+    for (const [what, k16, p, data, off, want] of rows)
+      assert.equal(m.byKey16(k16, p, data, off), want, what);
+  });
+
+  test("fromDestination: the reply's source address is the probe's destination", () => {
+    const t = probe("tcp");
+    assert.equal(m.fromDestination(t, metaFrom("198.18.1.1"), 16), true);
+    assert.equal(m.fromDestination(t, metaFrom("198.18.0.1"), 16), false);
+  });
+
+  test("errorAnswers: the original's capture filter, per type x family x sender x ICMP type", () => {
+    // [type, family, from the destination, ICMP type, answers] (compat.md "What counts as an answer")
+    const rows: [ProbeKind, 4 | 6, boolean, number, boolean][] = [
+      // TCPsyn: only TCP was let in; no ICMP error answers a SYN, whoever sends it.
+      ["TCPsyn", 4, true, 3, false],
+      ["TCPsyn", 4, false, 3, false],
+      ["TCPsyn", 6, true, 1, false],
+      ["TCPsyn", 6, false, 3, false],
+      // UDPunreachable over IPv4: ICMP type 3 from the destination only.
+      ["UDPunreachable", 4, true, 3, true],
+      ["UDPunreachable", 4, true, 11, false],
+      ["UDPunreachable", 4, false, 3, false],
+      ["UDPunreachable", 4, false, 11, false],
+      // UDPunreachable over IPv6: any ICMPv6 from the destination.
+      ["UDPunreachable", 6, true, 1, true],
+      ["UDPunreachable", 6, true, 3, true],
+      ["UDPunreachable", 6, false, 1, false],
+      // ICMPping: any ICMP from the destination.
+      ["ICMPping", 4, true, 3, true],
+      ["ICMPping", 4, true, 11, true],
+      ["ICMPping", 4, false, 3, false],
+      ["ICMPping", 6, true, 1, true],
+      ["ICMPping", 6, false, 3, false],
+    ];
+    for (const [kind, family, fromDst, type, want] of rows)
+      assert.equal(
+        errorAnswers(kind, family, type, fromDst),
+        want,
+        `${kind} IPv${family} type ${type} from ${fromDst ? "destination" : "elsewhere"}`,
+      );
+  });
+});
