@@ -31,7 +31,11 @@ export interface DaemonMetrics {
   countHostResolutionChange(target: string): boolean;
   countTargetNameDup?(targetName: string): void;
   countInventoryError?(inventory: string, reason: string): void;
-  setInventory?(inventory: string, s: { targets?: number; invalid?: number; lastPublishMs?: number }): void;
+  setInventory?(
+    inventory: string,
+    s: { targets?: number; invalid?: number; lastPublishMs?: number; cpuSeconds?: number; residentBytes?: number },
+  ): void;
+  countInventoryDropped?(inventory: string, reason: string, n: number): void;
   removeInventory?(inventory: string): void;
 }
 
@@ -121,6 +125,10 @@ export class Daemon {
         this.inventoryDirty = true;
       },
       onFailure: (module, reason) => this.o.metrics?.countInventoryError?.(module, reason),
+      onDropped: (module, reason, n) => this.o.metrics?.countInventoryDropped?.(module, reason, n),
+      onUsage: (module, u) =>
+        this.o.metrics?.setInventory?.(module, { cpuSeconds: u.cpuSeconds, residentBytes: u.residentBytes }),
+      memoryBytes: g.dynamic_inventories_memory_mb * 2 ** 20,
       ...this.o.inventoryBackoff,
     });
     return this.inventory.start();
