@@ -33,7 +33,13 @@ export interface DaemonMetrics {
   countInventoryError?(inventory: string, reason: string): void;
   setInventory?(
     inventory: string,
-    s: { targets?: number; invalid?: number; lastPublishMs?: number; cpuSeconds?: number; residentBytes?: number },
+    s: {
+      targets?: number;
+      invalid?: number;
+      lastPublishMs?: number;
+      cpuSeconds?: number;
+      residentBytes?: number;
+    },
   ): void;
   countInventoryDropped?(inventory: string, reason: string, n: number): void;
   removeInventory?(inventory: string): void;

@@ -59,9 +59,6 @@ const init = await new Promise<Init>((resolve) => {
   };
   channel.on("data", onData);
 });
-// From here the channel must not keep the process alive: a module that returned and holds nothing
-// else ends its process (reported as "returned"), as a worker thread's would.
-channel.unref();
 
 function commands(text: string): void {
   if (text.includes('"stop"')) stop();
@@ -103,3 +100,7 @@ await mod.start({
   signal: controller.signal,
 });
 send({ type: "returned" });
+// From here the channel must not keep the process alive: a module that returned and holds nothing
+// else ends its process (reported as "returned"), as a worker thread's would. Until start() settles,
+// it does: a module waiting on its signal is waiting on this channel.
+channel.unref();

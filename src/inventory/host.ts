@@ -100,7 +100,11 @@ function builtinModule(b: BuiltinInventory): Module {
  * heap growth ends in V8's own clear out-of-memory report rather than a failed malloc elsewhere. */
 function nodeCommand(memoryBytes: number): string[] {
   const heapMb = Math.max(16, Math.floor(memoryBytes / 2 ** 20 / 2));
-  return [process.execPath, `--max-old-space-size=${heapMb}`, fileURLToPath(new URL("./bootstrap.js", import.meta.url))];
+  return [
+    process.execPath,
+    `--max-old-space-size=${heapMb}`,
+    fileURLToPath(new URL("./bootstrap.js", import.meta.url)),
+  ];
 }
 
 interface Running extends Module {
@@ -229,7 +233,8 @@ export class InventoryHost {
             stream,
           });
       },
-      onOversize: (stream, bytes) => this.drop(r, stream === "channel" ? "too_large" : "log", 1, { stream, bytes }),
+      onOversize: (stream, bytes) =>
+        this.drop(r, stream === "channel" ? "too_large" : "log", 1, { stream, bytes }),
       onExit: (e) => {
         if (r.box !== box || this.stopped) return;
         r.box = undefined;
@@ -256,7 +261,8 @@ export class InventoryHost {
     if (m.type === "publish") this.publish(r, m.targets, line);
     else if (m.type === "failure") {
       this.count(r.name, "reported");
-      if (this.admitLog(r)) this.o.log("error", String(m.msg ?? "failure").slice(0, LIMITS.logLineChars), { module: r.name });
+      if (this.admitLog(r))
+        this.o.log("error", String(m.msg ?? "failure").slice(0, LIMITS.logLineChars), { module: r.name });
     } else if (m.type === "log") {
       if (!this.admitLog(r)) return;
       const level = (["debug", "info", "warn", "error"] as const).find((l) => l === m.level) ?? "info";

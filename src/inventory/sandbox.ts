@@ -88,7 +88,11 @@ export class Sandbox {
     this.pgid = this.child.pid;
     if (this.pgid !== undefined) live.add(this);
     this.channel = this.child.stdio[3] as Writable & Readable;
-    const reader = (stream: Readable, onLine: (line: string) => void, name: "channel" | "stdout" | "stderr") =>
+    const reader = (
+      stream: Readable,
+      onLine: (line: string) => void,
+      name: "channel" | "stdout" | "stderr",
+    ) =>
       this.readers.push(
         new LineReader(stream, {
           maxLineBytes: o.maxMessageBytes,
