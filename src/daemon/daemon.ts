@@ -37,7 +37,7 @@ export interface DaemonMetrics {
       targets?: number;
       invalid?: number;
       lastPublishMs?: number;
-      cpuSeconds?: number;
+      cpuSecondsAdd?: number;
       residentBytes?: number;
     },
   ): void;
@@ -132,8 +132,8 @@ export class Daemon {
       },
       onFailure: (module, reason) => this.o.metrics?.countInventoryError?.(module, reason),
       onDropped: (module, reason, n) => this.o.metrics?.countInventoryDropped?.(module, reason, n),
-      onUsage: (module, u) =>
-        this.o.metrics?.setInventory?.(module, { cpuSeconds: u.cpuSeconds, residentBytes: u.residentBytes }),
+      onUsage: (module, u, cpuDelta) =>
+        this.o.metrics?.setInventory?.(module, { cpuSecondsAdd: cpuDelta, residentBytes: u.residentBytes }),
       memoryBytes: g.dynamic_inventories_memory_mb * 2 ** 20,
       ...this.o.inventoryBackoff,
     });

@@ -63,8 +63,8 @@ export interface InventoryHostOptions {
   onFailure?: (module: string, reason: FailureReason) => void;
   /** Called when something a module sent or wrote is dropped (n: how many). */
   onDropped?: (module: string, reason: DropReason, n: number) => void;
-  /** Called after each sample of the modules' processes. */
-  onUsage?: (module: string, usage: ModuleUsage) => void;
+  /** Called after each sample of the modules' processes (cpuDelta: CPU seconds since the last one). */
+  onUsage?: (module: string, usage: ModuleUsage, cpuDelta: number) => void;
   /** First restart delay in ms (doubles up to maxBackoffMs). */
   backoffMs?: number;
   maxBackoffMs?: number;
@@ -181,7 +181,13 @@ export class InventoryHost {
       this.begin(c);
       started.push(c.name);
     }
-    this.sampler = setInterval(() => this.sample(), this.o.sampleMs ?? 1000);
+    this.sampler = setInterval(() => {
+      try {
+        this.sample();
+      } catch (err) {
+        this.o.log("error", "sampling the dynamic inventories' processes failed", { err: String(err) });
+      }
+    }, this.o.sampleMs ?? 1000);
     this.sampler.unref();
     return started;
   }
@@ -247,6 +253,11 @@ export class InventoryHost {
       },
     });
     r.box = box;
+    this.o.log("info", "dynamic inventory process started", {
+      module: r.name,
+      pid: box.pgid,
+      memoryLimitMb: Math.round(this.memoryBytes / 2 ** 20),
+    });
     box.send({
       type: "init",
       name: r.name,
@@ -349,6 +360,7 @@ export class InventoryHost {
     const byGroup = new Map<number, Running>();
     for (const r of this.modules.values()) if (r.box?.pgid !== undefined) byGroup.set(r.box.pgid, r);
     const usage = groupUsage(new Set(byGroup.keys()));
+    const before = new Map([...this.modules.values()].map((r) => [r, r.usage.cpuSeconds]));
     for (const [pgid, r] of byGroup) {
       const u: GroupUsage = usage.get(pgid) ?? { cpuSeconds: r.groupCpu, residentBytes: 0, processes: 0 };
       // A process of the group that ended unreaped takes its CPU time with it: never count backwards.
@@ -360,7 +372,7 @@ export class InventoryHost {
         r.box.killGroup("SIGKILL");
       }
     }
-    for (const r of this.modules.values()) this.o.onUsage?.(r.name, r.usage);
+    for (const [r, cpu] of before) this.o.onUsage?.(r.name, r.usage, r.usage.cpuSeconds - cpu);
   }
 
   /**

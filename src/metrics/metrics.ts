@@ -27,7 +27,8 @@ export interface InventoryState {
   targets?: number;
   invalid?: number;
   lastPublishMs?: number;
-  cpuSeconds?: number;
+  /** CPU seconds to add to the inventory's counter. */
+  cpuSecondsAdd?: number;
   residentBytes?: number;
 }
 
@@ -360,8 +361,8 @@ export class Metrics {
   /** A dynamic inventory's state: targets in force and invalid entries (undefined: leave as is). */
   setInventory(inventory: string, s: InventoryState): void {
     const labels = { probe_name: this.requireConfig().global.probe_name, inventory };
-    if (s.cpuSeconds !== undefined)
-      this.store.set("netprobify_inventory_cpu_seconds_total", labels, s.cpuSeconds);
+    if (s.cpuSecondsAdd !== undefined)
+      this.store.inc("netprobify_inventory_cpu_seconds_total", labels, s.cpuSecondsAdd);
     if (s.residentBytes !== undefined)
       this.store.set("netprobify_inventory_resident_memory_bytes", labels, s.residentBytes);
     if (s.targets !== undefined) this.store.set("netprobify_inventory_targets", labels, s.targets);

@@ -7,7 +7,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { type InventoryHostOptions, InventoryHost, LIMITS } from "../../src/inventory/host.js";
+import { InventoryHost, type InventoryHostOptions, LIMITS } from "../../src/inventory/host.js";
 import { FIXTURES } from "../support/paths.js";
 
 const MB = 2 ** 20;
