@@ -5,7 +5,7 @@
 // the misbehaving ones are survived with probing going on, and counted; the file inventory picks up
 // an edit (a target added, one removed with its series); the http one survives a 500 with its last
 // list still probed; an expired entry is never probed. Then hostile modules (memory hoarded in
-// Buffers and in the heap, a spinning one, one ignoring SIGTERM with a forked child): killed by
+// Buffers and in the heap, under the default 256 MB limit; a spinning one, one ignoring SIGTERM with a forked child): killed by
 // their memory limit and counted, the daemon's RSS bounded, probing going on, the spinner's CPU in
 // its metric, and nothing left running after the daemon stops.
 import assert from "node:assert/strict";
@@ -187,7 +187,7 @@ inventories:
     const file = join(base, "netprobify.yaml");
     writeFileSync(
       file,
-      `global: {probe_name: lab, interval: 1, nb_proc: 1, logging_level: INFO, prometheus_port: ${PORT}, prometheus_address: 127.0.0.1, dns_update_interval: 0, dynamic_inventories_memory_mb: 256}
+      `global: {probe_name: lab, interval: 1, nb_proc: 1, logging_level: INFO, prometheus_port: ${PORT}, prometheus_address: 127.0.0.1, dns_update_interval: 0}
 groups:
   standard: {src_port_a: 63100, src_port_z: 63109}
 targets:
@@ -207,22 +207,29 @@ targets:
     // The daemon's resident memory, watched all along; past 300 MB it is killed at once (on code
     // without a kernel limit the modules' memory is the daemon's: this keeps such a run safe).
     let maxRss = 0;
+    let tooBig: (e: Error) => void = () => {};
+    const rssExceeded = new Promise<never>((_, reject) => {
+      tooBig = reject;
+    });
+    rssExceeded.catch(() => {});
     const watch = setInterval(() => {
       try {
         const kb = Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "latin1"))?.[1]);
         maxRss = Math.max(maxRss, kb * 1024);
-        if (maxRss > 300 * 2 ** 20) child?.kill("SIGKILL");
+        if (maxRss > 300 * 2 ** 20) {
+          child?.kill("SIGKILL");
+          tooBig(new Error(`daemon RSS reached ${(maxRss / 2 ** 20).toFixed(0)} MB: killed`));
+        }
       } catch {
         // gone
       }
     }, 50);
     try {
       const crash = (b: string, m: string) => value(b, inv("errors_total", m, ',reason="crash"')) ?? 0;
-      const killed = await until(
-        (b) => crash(b, "hoard") >= 2 && crash(b, "heap") >= 2,
-        "both hoarders killed twice",
-        60_000,
-      );
+      const killed = await Promise.race([
+        rssExceeded,
+        until((b) => crash(b, "hoard") >= 2 && crash(b, "heap") >= 2, "both hoarders killed twice", 60_000),
+      ]);
       assert.ok(maxRss < 300 * 2 ** 20, `daemon RSS reached ${(maxRss / 2 ** 20).toFixed(0)} MB`);
       assert.match(daemonLog, /"module":"hoard","reason":"memory limit reached \(256 MB\)/);
       assert.match(daemonLog, /"module":"heap","reason":"memory limit reached \(256 MB\)/);
