@@ -10,7 +10,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type GroupUsage, groupUsage } from "./procstat.js";
+import { type GroupUsage, treeUsage } from "./procstat.js";
 import { describeExit, Sandbox } from "./sandbox.js";
 
 export type InventoryLog = (
@@ -119,7 +119,7 @@ interface Running extends Module {
   pending?: { targets: unknown; line: string };
   pendingTimer: NodeJS.Timeout | undefined;
   usage: ModuleUsage;
-  /** CPU seconds of the current process group at the last sample. */
+  /** CPU seconds of the current process tree at the last sample. */
   groupCpu: number;
   logTokens: number;
   logTokensAt: number;
@@ -357,12 +357,14 @@ export class InventoryHost {
 
   /** Samples the modules' process groups: CPU (a counter across restarts), memory, processes. */
   sample(): void {
-    const byGroup = new Map<number, Running>();
-    for (const r of this.modules.values()) if (r.box?.pgid !== undefined) byGroup.set(r.box.pgid, r);
-    const usage = groupUsage(new Set(byGroup.keys()));
     const before = new Map([...this.modules.values()].map((r) => [r, r.usage.cpuSeconds]));
-    for (const [pgid, r] of byGroup) {
-      const u: GroupUsage = usage.get(pgid) ?? { cpuSeconds: r.groupCpu, residentBytes: 0, processes: 0 };
+    for (const r of this.modules.values()) {
+      if (r.box?.pgid === undefined) continue;
+      const u: GroupUsage = treeUsage(r.box.pgid) ?? {
+        cpuSeconds: r.groupCpu,
+        residentBytes: 0,
+        processes: 0,
+      };
       // A process of the group that ended unreaped takes its CPU time with it: never count backwards.
       const cpu = r.usage.cpuSeconds + Math.max(0, u.cpuSeconds - r.groupCpu);
       r.groupCpu = u.cpuSeconds;
