@@ -221,6 +221,16 @@ export class InventoryHost {
 
   private launch(r: Running): void {
     if (this.stopped) return;
+    try {
+      this.spawn(r);
+    } catch (err) {
+      // Spawning itself failed (e.g. no pipes left): a crash like any other, retried with backoff.
+      r.box = undefined;
+      this.failed(r, `could not start: ${(err as Error).message}`);
+    }
+  }
+
+  private spawn(r: Running): void {
     r.fatal = undefined;
     r.groupCpu = 0;
     const box: Sandbox = new Sandbox({

@@ -76,6 +76,7 @@ export class Sandbox {
       "prlimit",
       `--data=${l.memoryBytes}:${l.memoryBytes}`,
       `--nofile=${l.openFiles}:${l.openFiles}`,
+      "--core=0", // V8's out-of-memory abort must not leave a core file of the limit's size behind
       "--",
       ...o.argv,
     ];

@@ -96,7 +96,7 @@ describe("dynamic inventories in the lab (needs root)", () => {
     const file = join(dir, "netprobify.yaml");
     writeFileSync(
       file,
-      `global: {probe_name: lab, interval: 1, nb_proc: 1, logging_level: INFO, prometheus_port: ${PORT}, prometheus_address: 127.0.0.1, dns_update_interval: 0, disable_dynamic_inventories: [disabled]}
+      `global: {probe_name: lab, interval: 1, nb_proc: 1, logging_level: INFO, prometheus_port: ${PORT}, prometheus_address: 127.0.0.1, dns_update_interval: 0, disable_dynamic_inventories: [disabled], dynamic_inventories_memory_mb: 300}
 groups:
   standard: {src_port_a: 63100, src_port_z: 63109}
 targets:
@@ -137,6 +137,10 @@ inventories:
     );
     assert.doesNotMatch(body, /destination="disabled_/, "disabled module not started");
     assert.match(daemonLog, /"module":"disabled","msg":"dynamic inventory disabled by configuration"/);
+    assert.match(
+      daemonLog,
+      /"module":"example","pid":\d+,"memoryLimitMb":300,"msg":"dynamic inventory process started"/,
+    );
 
     // Failures: counted, probing goes on.
     assert.ok((value(body, inv("errors_total", "throws", ',reason="crash"')) ?? 0) >= 1, "throws counted");
