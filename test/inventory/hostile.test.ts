@@ -160,6 +160,17 @@ describe("hostile inventory modules (real child processes)", () => {
     }
   });
 
+  test("lines on its channel that are not JSON objects are dropped and counted; the module goes on", async () => {
+    const r = run(["garbage"]);
+    try {
+      await until(() => r.published.length === 1, "published");
+      assert.equal(r.host.dropped.get("garbage")?.get("malformed"), 3);
+      assert.equal(r.failures.length, 0);
+    } finally {
+      await r.host.stop();
+    }
+  });
+
   test("megabytes of stdout and stderr are read at a bounded rate, logged at a bounded rate, and counted", async () => {
     const base = rss();
     const r = run(["flood-output"]);
