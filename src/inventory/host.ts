@@ -3,21 +3,17 @@
 // kernel memory limit (sandbox.ts), and keeps the last list each one published. A module that
 // throws, rejects, exits, is killed or reaches its memory limit is logged (with why), counted as a
 // crash and restarted with exponential backoff; its last published targets stay. What a module can
-// make the daemon do is bounded: messages and output lines are size-capped and rate-limited, a
-// published list is capped in entries and processed at most once per publishIntervalMs (newer ones
-// supersede older ones), every drop is counted. Each module's CPU, memory and process count are
-// sampled from /proc. Modules named in global.disable_dynamic_inventories are not started.
+// make the daemon do is bounded: messages and output lines are size-capped and read at a bounded
+// rate (sandbox.ts), then lists and log lines pass the module's Gate (gate.ts); every drop is
+// counted. Each module's CPU, memory and process count are sampled from /proc (procstat.ts). Modules named in global.disable_dynamic_inventories are not started.
 import { existsSync, readdirSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type DropReason, Gate, type InventoryLog, LIMITS } from "./gate.js";
 import { type GroupUsage, treeUsage } from "./procstat.js";
 import { describeExit, Sandbox } from "./sandbox.js";
 
-export type InventoryLog = (
-  level: "debug" | "info" | "warn" | "error",
-  msg: string,
-  fields: Record<string, unknown>,
-) => void;
+export { type DropReason, type InventoryLog, LIMITS } from "./gate.js";
 
 /** A built-in inventory to run (top-level `inventories` of netprobify.yaml). */
 export interface BuiltinInventory {
@@ -28,24 +24,6 @@ export interface BuiltinInventory {
 
 /** Why a module's failure was counted: it crashed (threw, rejected, exited, was killed), or it said so. */
 export type FailureReason = "crash" | "reported";
-
-/** What of a module's was dropped: see docs/inventories.md. */
-export type DropReason = "too_large" | "too_many_entries" | "superseded" | "log" | "malformed";
-
-/** Bounds on what one module can make the daemon do (docs/inventories.md, "Limits"). */
-export const LIMITS = {
-  memoryBytes: 256 * 2 ** 20,
-  openFiles: 4096,
-  processes: 64,
-  /** One message (a published list, a log line) or output line. */
-  messageBytes: 8 * 2 ** 20,
-  /** Read from each of a module's channel, stdout and stderr. */
-  bytesPerSecond: 16 * 2 ** 20,
-  entries: 50_000,
-  /** Log and output lines per second per module (burst: 10 s worth). */
-  logLinesPerSecond: 20,
-  logLineChars: 2000,
-};
 
 export interface InventoryHostOptions {
   /** Directory holding the modules (default: dynamic_inventories/ beside the configuration file). */
@@ -108,23 +86,17 @@ function nodeCommand(memoryBytes: number): string[] {
 }
 
 interface Running extends Module {
-  /** The line of the last processed publish, to tell a new list from a confirmation of the same one. */
+  /** The line of the last accepted publish, to tell a new list from a confirmation of the same one. */
   lastLine?: string;
   box: Sandbox | undefined;
+  gate: Gate;
   failures: number;
   timer: NodeJS.Timeout | undefined;
   /** Last fatal message of the current process (why it is about to exit). */
   fatal?: string;
-  lastProcessedMs: number;
-  pending?: { targets: unknown; line: string };
-  pendingTimer: NodeJS.Timeout | undefined;
   usage: ModuleUsage;
   /** CPU seconds of the current process tree at the last sample. */
   groupCpu: number;
-  logTokens: number;
-  logTokensAt: number;
-  /** When each drop reason was last logged (logged at most once a minute). */
-  droppedLoggedAt: Map<DropReason, number>;
 }
 
 export class InventoryHost {
@@ -201,15 +173,17 @@ export class InventoryHost {
     const r: Running = {
       ...m,
       box: undefined,
+      gate: new Gate({
+        module: m.name,
+        log: this.o.log,
+        accept: (targets, line) => this.accept(r, targets, line),
+        onDropped: (reason, n) => this.countDrop(m.name, reason, n),
+        publishIntervalMs: this.o.publishIntervalMs ?? 1000,
+      }),
       failures: 0,
       timer: undefined,
-      lastProcessedMs: Number.NEGATIVE_INFINITY,
-      pendingTimer: undefined,
       usage: { cpuSeconds: 0, residentBytes: 0, processes: 0 },
       groupCpu: 0,
-      logTokens: LIMITS.logLinesPerSecond * 10,
-      logTokensAt: performance.now(),
-      droppedLoggedAt: new Map(),
     };
     this.modules.set(m.name, r);
     this.launch(r);
@@ -241,16 +215,10 @@ export class InventoryHost {
       onMessage: (m, line) => {
         if (r.box === box) this.message(r, m, line);
       },
-      onMalformed: (line) => this.drop(r, "malformed", 1, { line: line.slice(0, 200) }),
-      onOutput: (stream, line) => {
-        if (this.admitLog(r))
-          this.o.log(stream === "stderr" ? "warn" : "info", line.slice(0, LIMITS.logLineChars), {
-            module: r.name,
-            stream,
-          });
-      },
+      onMalformed: (line) => r.gate.drop("malformed", { line: line.slice(0, 200) }),
+      onOutput: (stream, line) => r.gate.log(stream === "stderr" ? "warn" : "info", line, { stream }),
       onOversize: (stream, bytes) =>
-        this.drop(r, stream === "channel" ? "too_large" : "log", 1, { stream, bytes }),
+        r.gate.drop(stream === "channel" ? "too_large" : "log", { stream, bytes }),
       onExit: (e) => {
         if (r.box !== box || this.stopped) return;
         r.box = undefined;
@@ -279,77 +247,32 @@ export class InventoryHost {
   }
 
   private message(r: Running, m: Record<string, unknown>, line: string): void {
-    if (m.type === "publish") this.publish(r, m.targets, line);
+    if (m.type === "publish") r.gate.publish(m.targets, line);
     else if (m.type === "failure") {
       this.count(r.name, "reported");
-      if (this.admitLog(r))
-        this.o.log("error", String(m.msg ?? "failure").slice(0, LIMITS.logLineChars), { module: r.name });
+      r.gate.log("error", String(m.msg ?? "failure"), {});
     } else if (m.type === "log") {
-      if (!this.admitLog(r)) return;
       const level = (["debug", "info", "warn", "error"] as const).find((l) => l === m.level) ?? "info";
-      const fields = typeof m.fields === "object" && m.fields !== null ? m.fields : {};
-      this.o.log(level, String(m.msg ?? "").slice(0, LIMITS.logLineChars), { ...fields, module: r.name });
+      r.gate.log(level, String(m.msg ?? ""), m.fields);
     } else if (m.type === "fatal") r.fatal = String(m.msg ?? "").slice(0, LIMITS.logLineChars);
   }
 
-  /** A published list: capped in entries, processed at most once per publishIntervalMs. */
-  private publish(r: Running, targets: unknown, line: string): void {
-    if (Array.isArray(targets) && targets.length > LIMITS.entries) {
-      this.drop(r, "too_many_entries", 1, { entries: targets.length, max: LIMITS.entries });
-      return;
-    }
-    if (r.pending) this.drop(r, "superseded", 1, {});
-    r.pending = { targets, line };
-    if (r.pendingTimer) return;
-    const wait = r.lastProcessedMs + (this.o.publishIntervalMs ?? 1000) - performance.now();
-    if (wait <= 0) this.processPending(r);
-    else {
-      r.pendingTimer = setTimeout(() => this.processPending(r), wait);
-      r.pendingTimer.unref();
-    }
-  }
-
-  private processPending(r: Running): void {
-    r.pendingTimer = undefined;
-    const p = r.pending;
-    if (!p || this.modules.get(r.name) !== r) return;
-    r.pending = undefined;
-    r.lastProcessedMs = performance.now();
+  /** A list through the gate: in force if it differs from the last one, confirmed if not. */
+  private accept(r: Running, targets: unknown, line: string): void {
+    if (this.modules.get(r.name) !== r) return;
     r.failures = 0;
     this.lastPublish.set(r.name, Date.now());
-    if (p.line === r.lastLine) return;
-    r.lastLine = p.line;
-    this.published.set(r.name, p.targets);
-    this.o.onPublish?.(r.name, p.targets);
+    if (line === r.lastLine) return;
+    r.lastLine = line;
+    this.published.set(r.name, targets);
+    this.o.onPublish?.(r.name, targets);
   }
 
-  /** Token bucket of log and output lines. */
-  private admitLog(r: Running): boolean {
-    const now = performance.now();
-    const rate = LIMITS.logLinesPerSecond;
-    r.logTokens = Math.min(rate * 10, r.logTokens + ((now - r.logTokensAt) / 1000) * rate);
-    r.logTokensAt = now;
-    if (r.logTokens >= 1) {
-      r.logTokens--;
-      return true;
-    }
-    this.drop(r, "log", 1, {});
-    return false;
-  }
-
-  private drop(r: Running, reason: DropReason, n: number, fields: Record<string, unknown>): void {
-    const per = this.dropped.get(r.name) ?? new Map<DropReason, number>();
+  private countDrop(module: string, reason: DropReason, n: number): void {
+    const per = this.dropped.get(module) ?? new Map<DropReason, number>();
     per.set(reason, (per.get(reason) ?? 0) + n);
-    this.dropped.set(r.name, per);
-    this.o.onDropped?.(r.name, reason, n);
-    const now = performance.now();
-    if (now - (r.droppedLoggedAt.get(reason) ?? Number.NEGATIVE_INFINITY) < 60_000) return;
-    r.droppedLoggedAt.set(reason, now);
-    this.o.log("warn", `dynamic inventory: ${DROP_TEXT[reason]} (logged once a minute, all counted)`, {
-      ...fields,
-      module: r.name,
-      reason,
-    });
+    this.dropped.set(module, per);
+    this.o.onDropped?.(module, reason, n);
   }
 
   private failed(r: Running, reason: string): void {
@@ -417,7 +340,7 @@ export class InventoryHost {
 
   private async end(r: Running): Promise<void> {
     clearTimeout(r.timer);
-    clearTimeout(r.pendingTimer);
+    r.gate.close();
     const box = r.box;
     r.box = undefined;
     await box?.stop(this.o.stopGraceMs ?? 3000);
@@ -435,11 +358,3 @@ export class InventoryHost {
     await Promise.all([...this.modules.values()].map((r) => this.end(r)));
   }
 }
-
-const DROP_TEXT: Record<DropReason, string> = {
-  too_large: `message over ${LIMITS.messageBytes / 2 ** 20} MiB dropped`,
-  too_many_entries: `published list over ${LIMITS.entries} entries dropped; the last list stays`,
-  superseded: "lists published faster than they are processed: only the newest is kept",
-  log: `log or output lines over ${LIMITS.logLinesPerSecond}/s (or too long) dropped`,
-  malformed: "a message that is not a JSON object dropped",
-};
