@@ -3,6 +3,7 @@
 // SIGTERM ignored with a forked child, fd leaks, fork sprees. The host (here: this test's process,
 // standing for the daemon) must stay small, count and log each, and leave no process behind.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -200,6 +201,28 @@ describe("hostile inventory modules (real child processes)", () => {
     await r.host.stop();
     await until(() => !alive(pid), "the module's child killed", 3000);
     assert.equal(r.failures.length, 0, "a stop is not a crash");
+  });
+
+  test("a daemon killed with SIGKILL takes its modules' processes with it (pdeathsig)", async () => {
+    const dir = join(root, "orphan");
+    mkdirSync(dir);
+    copyFileSync(`${FIXTURES}inventories/loops.mjs`, join(dir, "loops.mjs")); // spins: never sees its channel close
+    const host = new URL("../../src/inventory/host.js", import.meta.url).href;
+    const script = `import { InventoryHost } from ${JSON.stringify(host)};
+      let pid;
+      new InventoryHost({ dir: ${JSON.stringify(dir)}, configFile: ${JSON.stringify(join(dir, "x.yaml"))},
+        loggingLevel: "INFO", log: (l, m, f) => { if (m === "dynamic inventory process started") pid = f.pid; },
+        onPublish: () => console.log(pid) }).start();
+      setInterval(() => {}, 1000);`;
+    const daemon = spawn(process.execPath, ["--input-type=module", "-e", script], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const pid = await new Promise<number>((res) =>
+      daemon.stdout!.once("data", (b) => res(Number(String(b).trim()))),
+    );
+    assert.ok(alive(pid), "module running (it published: now it spins)");
+    daemon.kill("SIGKILL");
+    await until(() => !alive(pid), "module process gone with the daemon", 5000);
   });
 
   test("a module leaking file descriptors exhausts its own limit, not the host's", async () => {
