@@ -112,8 +112,9 @@ export class Sandbox {
       },
       "stderr",
     );
-    // A child that dies early closes the channel: a write to it must not throw in the daemon.
-    this.channel.on("error", () => {});
+    // A child that dies early closes the channel: a write to it (or a read error on any of its
+    // pipes) must not throw in the daemon. Its exit is what counts.
+    for (const s of [this.channel, this.child.stdout, this.child.stderr]) s?.on("error", () => {});
     this.exit = new Promise((resolve) => {
       const done = (code: number | null, signal: NodeJS.Signals | null) => {
         if (this.exited) return;
