@@ -32,7 +32,7 @@ describe("inventory host (child processes)", () => {
     const started = host.start();
     assert.deepEqual(started, ["crashy", "good", "loops", "noexport", "rejects", "throws"]);
     try {
-      // The main thread's timers stay on time while a module spins in its own thread.
+      // The main thread's timers stay on time while a module spins in its own process.
       let worstLag = 0;
       for (let k = 0; k < 20; k++) {
         const t0 = performance.now();

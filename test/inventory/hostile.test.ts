@@ -111,8 +111,9 @@ describe("hostile inventory modules (real child processes)", () => {
       await new Promise((r) => setTimeout(r, 2000));
       const c1 = host.usage("loops")!.cpuSeconds;
       const perSecond = (c1 - c0) / ((performance.now() - t0) / 1000);
-      // One core spinning; the machine's other load can only take some of it away.
-      assert.ok(perSecond > 0.4 && perSecond < 1.3, `CPU seconds per second: ${perSecond.toFixed(2)}`);
+      // One core spinning (about 1 on an idle machine); the machine's other load can only take some
+      // of it away, so the bound is loose: this is about the metric, not the scheduler.
+      assert.ok(perSecond > 0.2 && perSecond < 1.3, `CPU seconds per second: ${perSecond.toFixed(2)}`);
       const u = host.usage("loops")!;
       assert.ok(u.residentBytes > 10 * MB && u.residentBytes < 256 * MB, `resident ${u.residentBytes}`);
       assert.equal(u.processes, 1);
