@@ -1,5 +1,6 @@
 // What one dynamic-inventory module may make the daemon do, per module: published lists capped in
-// entries and processed at most once per interval (a newer list replaces a waiting one), log and
+// entries and processed at most once per interval (a newer list replaces a waiting one, which is
+// then never even parsed: a module publishing in a tight loop costs the daemon little), log and
 // output lines admitted by a token bucket and cut to a length, and every drop counted and logged
 // at most once a minute per reason. The host (host.ts) puts each module's messages through one.
 
@@ -21,6 +22,8 @@ export const LIMITS = {
   messageBytes: 8 * 2 ** 20,
   /** Read from each of a module's channel, stdout and stderr. */
   bytesPerSecond: 16 * 2 ** 20,
+  /** Lines read from each of a module's channel, stdout and stderr per second. */
+  linesPerSecond: 10_000,
   entries: 50_000,
   /** Log and output lines per second per module (burst: 10 s worth). */
   logLinesPerSecond: 20,
@@ -47,7 +50,8 @@ export interface GateOptions {
 
 export class Gate {
   private lastAcceptedMs = Number.NEGATIVE_INFINITY;
-  private pending: { targets: unknown; line: string } | undefined;
+  /** The publish message waiting for its turn, unparsed. */
+  private pending: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private tokens = LIMITS.logLinesPerSecond * 10;
   private tokensAt = performance.now();
@@ -55,14 +59,13 @@ export class Gate {
 
   constructor(private readonly o: GateOptions) {}
 
-  /** A published list: capped in entries, passed on at most once per publishIntervalMs. */
-  publish(targets: unknown, line: string): void {
-    if (Array.isArray(targets) && targets.length > LIMITS.entries) {
-      this.drop("too_many_entries", { entries: targets.length, max: LIMITS.entries });
-      return;
-    }
-    if (this.pending) this.drop("superseded", {});
-    this.pending = { targets, line };
+  /**
+   * A publish message (`{"type":"publish","targets":[...]}`, as its JSON line): the newest one is
+   * parsed and passed on at most once per publishIntervalMs, if it holds at most LIMITS.entries.
+   */
+  publish(line: string): void {
+    if (this.pending !== undefined) this.drop("superseded", {});
+    this.pending = line;
     if (this.timer) return;
     const wait = this.lastAcceptedMs + this.o.publishIntervalMs - performance.now();
     if (wait <= 0) this.flush();
@@ -74,11 +77,22 @@ export class Gate {
 
   private flush(): void {
     this.timer = undefined;
-    const p = this.pending;
-    if (!p) return;
+    const line = this.pending;
+    if (line === undefined) return;
     this.pending = undefined;
     this.lastAcceptedMs = performance.now();
-    this.o.accept(p.targets, p.line);
+    let targets: unknown;
+    try {
+      targets = (JSON.parse(line) as { targets?: unknown }).targets ?? null;
+    } catch {
+      this.drop("malformed", { line: line.slice(0, 200) });
+      return;
+    }
+    if (Array.isArray(targets) && targets.length > LIMITS.entries) {
+      this.drop("too_many_entries", { entries: targets.length, max: LIMITS.entries });
+      return;
+    }
+    this.o.accept(targets, line);
   }
 
   /** Logs a line of the module's (its log calls, its stdout and stderr), if the bucket allows. */

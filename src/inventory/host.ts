@@ -70,6 +70,9 @@ interface Module {
   options?: unknown;
 }
 
+/** How bootstrap.js begins a publish message (JSON.stringify keeps the key order). */
+const PUBLISH_PREFIX = '{"type":"publish",';
+
 function builtinModule(b: BuiltinInventory): Module {
   return { name: b.name, file: new URL(`./builtin/${b.type}.js`, import.meta.url).href, options: b.options };
 }
@@ -212,8 +215,14 @@ export class InventoryHost {
       limits: { memoryBytes: this.memoryBytes, openFiles: LIMITS.openFiles },
       maxMessageBytes: LIMITS.messageBytes,
       bytesPerSecond: LIMITS.bytesPerSecond,
+      linesPerSecond: LIMITS.linesPerSecond,
       onMessage: (m, line) => {
         if (r.box === box) this.message(r, m, line);
+      },
+      // bootstrap.js writes every list with this prefix: the gate parses only the ones it keeps.
+      rawPrefix: PUBLISH_PREFIX,
+      onRaw: (line) => {
+        if (r.box === box) r.gate.publish(line);
       },
       onMalformed: (line) => r.gate.drop("malformed", { line: line.slice(0, 200) }),
       onOutput: (stream, line) => r.gate.log(stream === "stderr" ? "warn" : "info", line, { stream }),
@@ -247,7 +256,7 @@ export class InventoryHost {
   }
 
   private message(r: Running, m: Record<string, unknown>, line: string): void {
-    if (m.type === "publish") r.gate.publish(m.targets, line);
+    if (m.type === "publish") r.gate.publish(line);
     else if (m.type === "failure") {
       this.count(r.name, "reported");
       r.gate.log("error", String(m.msg ?? "failure"), {});

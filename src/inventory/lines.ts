@@ -1,13 +1,15 @@
 // Reads a child's stream (its message channel, its stdout or stderr) line by line without letting the
 // child decide how much memory or CPU the daemon spends on it: a line longer than maxLineBytes is
-// skipped as it streams by (never buffered whole, only counted), and past bytesPerSecond the stream
-// is paused until the next second, so a child writing as fast as it can blocks on its own full pipe
-// instead of keeping the daemon's main thread busy.
+// skipped as it streams by (never buffered whole, only counted), and past bytesPerSecond or
+// linesPerSecond the stream is paused until the next second, so a child writing as fast as it can
+// blocks on its own full pipe instead of keeping the daemon's main thread busy.
 import type { Readable } from "node:stream";
 
 export interface LineReaderOptions {
   maxLineBytes: number;
   bytesPerSecond: number;
+  /** Lines per second (each costs a copy and a callback, however short). */
+  linesPerSecond?: number;
   onLine(line: string): void;
   /** A line longer than maxLineBytes was skipped (bytes: its length). */
   onOversize(bytes: number): void;
@@ -22,6 +24,7 @@ export class LineReader {
   private skipping = -1;
   private windowStart = 0;
   private windowBytes = 0;
+  private windowLines = 0;
   private resumeTimer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
 
@@ -72,6 +75,7 @@ export class LineReader {
     const line = Buffer.concat(this.parts, this.partBytes).toString("utf8");
     this.parts = [];
     this.partBytes = 0;
+    this.windowLines++;
     this.o.onLine(line);
   }
 
@@ -80,15 +84,20 @@ export class LineReader {
     if (t - this.windowStart >= 1000) {
       this.windowStart = t;
       this.windowBytes = 0;
+      this.windowLines = 0;
     }
     this.windowBytes += n;
-    if (this.windowBytes < this.o.bytesPerSecond || this.resumeTimer) return;
+    const over =
+      this.windowBytes >= this.o.bytesPerSecond ||
+      this.windowLines >= (this.o.linesPerSecond ?? Number.POSITIVE_INFINITY);
+    if (!over || this.resumeTimer) return;
     this.stream.pause();
     this.resumeTimer = setTimeout(
       () => {
         this.resumeTimer = undefined;
         this.windowStart = this.now();
         this.windowBytes = 0;
+        this.windowLines = 0;
         this.stream.resume();
       },
       Math.max(1, 1000 - (t - this.windowStart)),

@@ -29,10 +29,14 @@ export interface SandboxOptions {
   limits: SandboxLimits;
   /** A longer message or output line is skipped and reported through onOversize. */
   maxMessageBytes: number;
-  /** Bytes per second read from each of the channel, stdout and stderr; more waits in the pipe. */
+  /** Bytes and lines per second read from each of the channel, stdout and stderr; more waits in the pipe. */
   bytesPerSecond: number;
+  linesPerSecond: number;
   /** A JSON object from the channel, with its line (a cheap identity for repeated messages). */
   onMessage(message: Record<string, unknown>, line: string): void;
+  /** Lines of the channel starting with this are passed to onRaw unparsed (the caller may never need them). */
+  rawPrefix?: string;
+  onRaw?(line: string): void;
   /** A line of the channel that is not a JSON object. */
   onMalformed(line: string): void;
   onOutput(stream: "stdout" | "stderr", line: string): void;
@@ -98,6 +102,7 @@ export class Sandbox {
         new LineReader(stream, {
           maxLineBytes: o.maxMessageBytes,
           bytesPerSecond: o.bytesPerSecond,
+          linesPerSecond: o.linesPerSecond,
           onLine,
           onOversize: (n) => o.onOversize(name, n),
         }),
@@ -146,6 +151,10 @@ export class Sandbox {
   }
 
   private message(line: string): void {
+    if (this.o.rawPrefix !== undefined && this.o.onRaw && line.startsWith(this.o.rawPrefix)) {
+      this.o.onRaw(line);
+      return;
+    }
     if (line.trim() === "") return;
     let m: unknown;
     try {

@@ -1,5 +1,5 @@
 // LineReader: lines split across chunks, a line over the cap skipped without being buffered, and
-// the stream paused once a second's byte budget is spent.
+// the stream paused once a second's byte or line budget is spent.
 import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
 import { test } from "node:test";
@@ -41,5 +41,22 @@ test("past the byte budget the stream is paused, and resumed in the next second"
   t = 1000;
   await new Promise((r) => setTimeout(r, 1100));
   assert.equal(s.isPaused(), false);
+  reader.close();
+});
+
+test("past the line budget the stream is paused too, however short the lines", () => {
+  const s = new PassThrough();
+  const reader = new LineReader(s, {
+    maxLineBytes: 100,
+    bytesPerSecond: 1e9,
+    linesPerSecond: 3,
+    onLine: () => {},
+    onOversize: () => {},
+    now: () => 0,
+  });
+  s.emit("data", Buffer.from("a\nb\n"));
+  assert.equal(s.isPaused(), false);
+  s.emit("data", Buffer.from("c\n"));
+  assert.equal(s.isPaused(), true);
   reader.close();
 });
