@@ -1,5 +1,5 @@
 // An example dynamic inventory for netprobify. Put modules like this one in `dynamic_inventories/`
-// beside netprobify.yaml; netprobify starts each in its own worker thread. This one reads its own
+// beside netprobify.yaml; netprobify starts each in its own child process. This one reads its own
 // configuration (example.yaml beside netprobify.yaml: a list of hosts, their probe settings and a
 // refresh period) and publishes the hosts as targets, again at every refresh, until netprobify stops
 // it. A real module would fetch the list from a CMDB or an API the same way.

@@ -96,6 +96,11 @@ export const globalSchema = expect(
       .describe(
         "New: directory of dynamic inventory modules (relative to this file). Default: dynamic_inventories/ beside it.",
       ),
+    dynamic_inventories_memory_mb: int(128, 1_048_576)
+      .default(256)
+      .describe(
+        "New: memory limit of each dynamic inventory's process, in MiB (the kernel's RLIMIT_DATA: heap, Buffers, stacks; its JavaScript heap gets half). A module reaching it dies, is counted as a crash and restarted; read at start-up.",
+      ),
     shard: expect(
       z.strictObject({
         index: int(0).describe("This instance's index, 0-based."),

@@ -32,7 +32,17 @@ export interface DaemonMetrics {
   countHostResolutionChange(target: string): boolean;
   countTargetNameDup?(targetName: string): void;
   countInventoryError?(inventory: string, reason: string): void;
-  setInventory?(inventory: string, s: { targets?: number; invalid?: number; lastPublishMs?: number }): void;
+  setInventory?(
+    inventory: string,
+    s: {
+      targets?: number;
+      invalid?: number;
+      lastPublishMs?: number;
+      cpuSecondsAdd?: number;
+      residentBytes?: number;
+    },
+  ): void;
+  countInventoryDropped?(inventory: string, reason: string, n: number): void;
   removeInventory?(inventory: string): void;
 }
 
@@ -124,6 +134,10 @@ export class Daemon {
         this.inventoryDirty = true;
       },
       onFailure: (module, reason) => this.o.metrics?.countInventoryError?.(module, reason),
+      onDropped: (module, reason, n) => this.o.metrics?.countInventoryDropped?.(module, reason, n),
+      onUsage: (module, u, cpuDelta) =>
+        this.o.metrics?.setInventory?.(module, { cpuSecondsAdd: cpuDelta, residentBytes: u.residentBytes }),
+      memoryBytes: g.dynamic_inventories_memory_mb * 2 ** 20,
       ...this.o.inventoryBackoff,
     });
     return this.inventory.start();

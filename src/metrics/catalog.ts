@@ -255,7 +255,7 @@ export const CATALOG = [
   {
     name: "netprobify_inventory_errors_total",
     type: "counter",
-    help: "Failures of a dynamic inventory, by reason: crash (the module threw, rejected or its thread died; it is restarted with backoff) or reported (it could not fetch or parse its source, e.g. HTTP 500 or a timeout). Its last good list stays in force.",
+    help: "Failures of a dynamic inventory, by reason: crash (the module threw, rejected, exited, was killed or reached its memory limit: the log says which; it is restarted with backoff) or reported (it could not fetch or parse its source, e.g. HTTP 500 or a timeout). Its last good list stays in force.",
     labels: ["probe_name", "inventory", "reason"],
     origin: "new",
   },
@@ -278,6 +278,27 @@ export const CATALOG = [
     type: "gauge",
     help: "When a dynamic inventory last published its list, or confirmed it (e.g. HTTP 304): alert on time() minus this to catch a stale inventory.",
     labels: ["probe_name", "inventory"],
+    origin: "new",
+  },
+  {
+    name: "netprobify_inventory_cpu_seconds_total",
+    type: "counter",
+    help: "CPU seconds (user + system) used by a dynamic inventory's processes (the module and the children it forked), across its restarts; sampled every second from /proc. A module spinning forever shows 1 per second.",
+    labels: ["probe_name", "inventory"],
+    origin: "new",
+  },
+  {
+    name: "netprobify_inventory_resident_memory_bytes",
+    type: "gauge",
+    help: "Resident memory of a dynamic inventory's processes (sum of VmRSS), sampled every second; 0 while it waits to be restarted. Its limit is global.dynamic_inventories_memory_mb.",
+    labels: ["probe_name", "inventory"],
+    origin: "new",
+  },
+  {
+    name: "netprobify_inventory_dropped_total",
+    type: "counter",
+    help: "What a dynamic inventory sent or wrote that was dropped, by reason: too_large (a message over 8 MiB), too_many_entries (a list over 50,000 entries: the last list stays), superseded (a list replaced by a newer one before it was processed: lists are processed at most once per second), log (log or output lines over 20 per second), malformed (not a JSON object).",
+    labels: ["probe_name", "inventory", "reason"],
     origin: "new",
   },
 ] as const satisfies readonly MetricDecl[];

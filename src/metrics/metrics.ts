@@ -22,6 +22,16 @@ import {
 } from "./catalog.js";
 import { type Labels, SeriesStore } from "./registry.js";
 
+/** A dynamic inventory's state (undefined: leave as is). */
+export interface InventoryState {
+  targets?: number;
+  invalid?: number;
+  lastPublishMs?: number;
+  /** CPU seconds to add to the inventory's counter. */
+  cpuSecondsAdd?: number;
+  residentBytes?: number;
+}
+
 export interface MetricsOptions {
   /** Value of netprobify_info's version label. */
   version: string;
@@ -356,12 +366,22 @@ export class Metrics {
   }
 
   /** A dynamic inventory's state: targets in force and invalid entries (undefined: leave as is). */
-  setInventory(inventory: string, s: { targets?: number; invalid?: number; lastPublishMs?: number }): void {
+  setInventory(inventory: string, s: InventoryState): void {
     const labels = { probe_name: this.requireConfig().global.probe_name, inventory };
+    if (s.cpuSecondsAdd !== undefined)
+      this.store.inc("netprobify_inventory_cpu_seconds_total", labels, s.cpuSecondsAdd);
+    if (s.residentBytes !== undefined)
+      this.store.set("netprobify_inventory_resident_memory_bytes", labels, s.residentBytes);
     if (s.targets !== undefined) this.store.set("netprobify_inventory_targets", labels, s.targets);
     if (s.invalid !== undefined) this.store.set("netprobify_inventory_invalid_entries", labels, s.invalid);
     if (s.lastPublishMs !== undefined)
       this.store.set("netprobify_inventory_last_publish_timestamp_seconds", labels, s.lastPublishMs / 1000);
+  }
+
+  /** Something a dynamic inventory sent or wrote was dropped (reason: see the catalog). */
+  countInventoryDropped(inventory: string, reason: string, n: number): void {
+    const probe_name = this.requireConfig().global.probe_name;
+    this.store.inc("netprobify_inventory_dropped_total", { probe_name, inventory, reason }, n);
   }
 
   /** Drops the gauges of an inventory that no longer runs (its error counter stays). */
@@ -371,6 +391,8 @@ export class Metrics {
       "netprobify_inventory_targets",
       "netprobify_inventory_invalid_entries",
       "netprobify_inventory_last_publish_timestamp_seconds",
+      "netprobify_inventory_resident_memory_bytes",
+      "netprobify_inventory_cpu_seconds_total",
     ] as const)
       this.store.remove(name, labels);
   }

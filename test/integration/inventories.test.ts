@@ -4,10 +4,21 @@
 // test on loopback. Every valid target they publish is probed in the lab (answers counted, no loss);
 // the misbehaving ones are survived with probing going on, and counted; the file inventory picks up
 // an edit (a target added, one removed with its series); the http one survives a 500 with its last
-// list still probed; an expired entry is never probed.
+// list still probed; an expired entry is never probed. Then hostile modules (memory hoarded in
+// Buffers and in the heap, under the default 256 MB limit; a spinning one, one ignoring SIGTERM with a forked child): killed by
+// their memory limit and counted, the daemon's RSS bounded, probing going on, the spinner's CPU in
+// its metric, and nothing left running after the daemon stops.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -15,7 +26,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createLab, type Lab } from "../lab/lab.js";
 import { BIN, FIXTURES, REPO } from "../support/paths.js";
-import { until as untilScrape, value } from "./lib/scrape.js";
+import { scrape, until as untilScrape, value } from "./lib/scrape.js";
 
 const PORT = 19131;
 
@@ -85,7 +96,7 @@ describe("dynamic inventories in the lab (needs root)", () => {
     const file = join(dir, "netprobify.yaml");
     writeFileSync(
       file,
-      `global: {probe_name: lab, interval: 1, nb_proc: 1, logging_level: INFO, prometheus_port: ${PORT}, prometheus_address: 127.0.0.1, dns_update_interval: 0, disable_dynamic_inventories: [disabled]}
+      `global: {probe_name: lab, interval: 1, nb_proc: 1, logging_level: INFO, prometheus_port: ${PORT}, prometheus_address: 127.0.0.1, dns_update_interval: 0, disable_dynamic_inventories: [disabled], dynamic_inventories_memory_mb: 300}
 groups:
   standard: {src_port_a: 63100, src_port_z: 63109}
 targets:
@@ -126,6 +137,10 @@ inventories:
     );
     assert.doesNotMatch(body, /destination="disabled_/, "disabled module not started");
     assert.match(daemonLog, /"module":"disabled","msg":"dynamic inventory disabled by configuration"/);
+    assert.match(
+      daemonLog,
+      /"module":"example","pid":\d+,"memoryLimitMb":300,"msg":"dynamic inventory process started"/,
+    );
 
     // Failures: counted, probing goes on.
     assert.ok((value(body, inv("errors_total", "throws", ',reason="crash"')) ?? 0) >= 1, "throws counted");
@@ -162,5 +177,116 @@ inventories:
 
     child.kill("SIGTERM");
     assert.equal(await exit, 0, daemonLog.slice(-2000));
+  });
+  test("hostile modules: memory limits kill and count them, the daemon stays small and probes on, CPU shown, nothing left after stop", async (t) => {
+    const r = lab.target("inv").range!;
+    const a = (i: number) => r.v4(i);
+    const base = join(dir, "hostile");
+    const mods = join(base, "dynamic_inventories");
+    mkdirSync(mods, { recursive: true });
+    for (const m of ["hoard", "heap", "stubborn"])
+      copyFileSync(`${FIXTURES}inventories/hostile/${m}.mjs`, join(mods, `${m}.mjs`));
+    copyFileSync(`${FIXTURES}inventories/lab/loops.mjs`, join(mods, "loops.mjs"));
+    writeFileSync(join(base, "loops.yaml"), `address: "${a(9)}"\n`);
+    const file = join(base, "netprobify.yaml");
+    writeFileSync(
+      file,
+      `global: {probe_name: lab, interval: 1, nb_proc: 1, logging_level: INFO, prometheus_port: ${PORT}, prometheus_address: 127.0.0.1, dns_update_interval: 0}
+groups:
+  standard: {src_port_a: 63100, src_port_z: 63109}
+targets:
+  static: {type: ICMPping, destination: "${a(7)}", nb_packets: 2}
+`,
+    );
+    child = spawn(process.execPath, [BIN, file], { stdio: ["ignore", "pipe", "pipe"] });
+    const pid = child.pid!;
+    daemonLog = "";
+    child.stderr!.on("data", (b) => {
+      daemonLog = (daemonLog + String(b)).slice(-200_000);
+    });
+    child.stdout!.on("data", (b) => {
+      daemonLog = (daemonLog + String(b)).slice(-200_000);
+    });
+    const exit = new Promise<number | null>((res) => child!.once("exit", (code) => res(code)));
+    // The daemon's resident memory, watched all along; past 300 MB it is killed at once (on code
+    // without a kernel limit the modules' memory is the daemon's: this keeps such a run safe).
+    let maxRss = 0;
+    let tooBig: (e: Error) => void = () => {};
+    const rssExceeded = new Promise<never>((_, reject) => {
+      tooBig = reject;
+    });
+    rssExceeded.catch(() => {});
+    const watch = setInterval(() => {
+      try {
+        const kb = Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "latin1"))?.[1]);
+        maxRss = Math.max(maxRss, kb * 1024);
+        if (maxRss > 300 * 2 ** 20) {
+          child?.kill("SIGKILL");
+          tooBig(new Error(`daemon RSS reached ${(maxRss / 2 ** 20).toFixed(0)} MB: killed`));
+        }
+      } catch {
+        // gone
+      }
+    }, 50);
+    try {
+      const crash = (b: string, m: string) => value(b, inv("errors_total", m, ',reason="crash"')) ?? 0;
+      const killed = await Promise.race([
+        rssExceeded,
+        until((b) => crash(b, "hoard") >= 2 && crash(b, "heap") >= 2, "both hoarders killed twice", 60_000),
+      ]);
+      assert.ok(maxRss < 300 * 2 ** 20, `daemon RSS reached ${(maxRss / 2 ** 20).toFixed(0)} MB`);
+      assert.match(daemonLog, /"module":"hoard","reason":"memory limit reached \(256 MB\)/);
+      assert.match(daemonLog, /"module":"heap","reason":"memory limit reached \(256 MB\)/);
+
+      // Probing goes on, the spinner's target included; its CPU shows about 1 s per second.
+      const cpu = (b: string) => value(b, inv("cpu_seconds_total", "loops")) ?? 0;
+      const t0 = Date.now();
+      const later = await until(
+        (b) =>
+          sent(b, "static") >= sent(killed, "static") + 4 &&
+          sent(b, `loops_${a(9)}`) >= 4 &&
+          Date.now() - t0 >= 3000,
+        "probing goes on",
+        30_000,
+      );
+      const perSecond = (cpu(later) - cpu(killed)) / ((Date.now() - t0) / 1000);
+      // It gets what the two shared cores leave it (about 1 on an idle machine): the metric must
+      // show a busy module, and agree with what the kernel says of its process (sampled each second).
+      assert.ok(perSecond > 0.2 && perSecond < 1.3, `spinner CPU s/s ${perSecond.toFixed(2)}`);
+      const spinner = Number(/"module":"loops","pid":(\d+)/.exec(daemonLog)?.[1]);
+      const stat = readFileSync(`/proc/${spinner}/stat`, "latin1");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const kernel = (Number(f[11]) + Number(f[12])) / 100;
+      const shown = cpu(await scrape(PORT));
+      t.diagnostic(
+        `daemon RSS max ${(maxRss / 2 ** 20).toFixed(0)} MB; spinner ${perSecond.toFixed(2)} CPU s/s; metric ${shown} s, kernel ${kernel} s`,
+      );
+      assert.ok(shown <= kernel + 0.05 && shown > kernel - 2, `metric ${shown} s, kernel ${kernel} s`);
+      assert.ok((value(later, inv("resident_memory_bytes", "loops")) ?? 0) > 10 * 2 ** 20);
+      assert.equal(loss(later, "static"), 0);
+      assert.ok(maxRss < 300 * 2 ** 20, `daemon RSS reached ${(maxRss / 2 ** 20).toFixed(0)} MB`);
+
+      // Stopping the daemon ends every module's process group, the SIGTERM-proof child included.
+      const forked = Number(/"pid":(\d+)[^\n]*"msg":"forked"/.exec(daemonLog)?.[1]);
+      assert.ok(forked > 0, "the stubborn module forked");
+      child.kill("SIGTERM");
+      assert.equal(await exit, 0, daemonLog.slice(-2000));
+      const left = readdirSync("/proc")
+        .filter((p) => /^\d+$/.test(p))
+        .filter((p) => {
+          try {
+            const cmd = readFileSync(`/proc/${p}/cmdline`, "latin1");
+            const zombie = /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${p}/stat`, "latin1"));
+            return (
+              !zombie && (Number(p) === forked || cmd.includes("bootstrap.js") || cmd.startsWith("sleep"))
+            );
+          } catch {
+            return false;
+          }
+        });
+      assert.deepEqual(left, [], "no module process left");
+    } finally {
+      clearInterval(watch);
+    }
   });
 });

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { HttpInventoryInput } from "../../src/config/schema.js";
-import { start } from "../../src/inventory/builtin/http.js";
+import { MAX_BODY, start } from "../../src/inventory/builtin/http.js";
 import { Recorder } from "./builtin-support.js";
 
 type Reply = { status: number; body?: string; etag?: string; hang?: boolean };
@@ -122,6 +122,17 @@ describe("built-in http inventory (local HTTP server on loopback)", () => {
     b.controller.abort();
     await run2;
     assert.equal(seen[0]!.authorization, `Basic ${Buffer.from("np:pw").toString("base64")}`);
+  });
+
+  test("a body over 16 MiB is a failure, not read to the end", async () => {
+    reply = () => ({ status: 200, body: `[${'"x",'.repeat(MAX_BODY / 4)}"x"]` });
+    const r = new Recorder(options({ timeout: 10 }));
+    const run = start(r.ctx);
+    const e = await r.next(1, 10_000);
+    r.controller.abort();
+    await run;
+    assert.equal(e.kind, "failure");
+    assert.match((e as { message: string }).message, /body larger than 16777216 bytes/);
   });
 
   test("a connection refused is a failure; stop is prompt even in the middle of a poll", async () => {

@@ -11,8 +11,12 @@ import { request as httpsRequest } from "node:https";
 import type { HttpInventoryInput } from "../../config/schema.js";
 import { type BuiltinContext, parseList, sleep } from "./list.js";
 
-/** Largest body accepted (a list of a million short entries fits). */
-const MAX_BODY = 256 * 1024 * 1024;
+/**
+ * Largest body accepted: 16 MiB. A longer list could not be published anyway (a published list is
+ * capped at 8 MiB and 50,000 entries, gate.ts), and parsing it would take the inventory's process
+ * towards its memory limit (dynamic_inventories_memory_mb, 256 MiB by default).
+ */
+export const MAX_BODY = 16 * 2 ** 20;
 
 function secret(value: string | undefined, file: string | undefined): string | undefined {
   return value ?? (file === undefined ? undefined : readFileSync(file, "utf8").replace(/\r?\n$/, ""));
