@@ -349,8 +349,13 @@ export class Metrics {
   }
 
   /** A dynamic inventory's state: targets in force and invalid entries (undefined: leave as is). */
-  setInventory(inventory: string, s: { targets?: number; invalid?: number; lastPublishMs?: number }): void {
+  setInventory(
+    inventory: string,
+    s: { targets?: number; invalid?: number; overCeiling?: number; lastPublishMs?: number },
+  ): void {
     const labels = { probe_name: this.requireConfig().global.probe_name, inventory };
+    if (s.overCeiling !== undefined)
+      this.store.set("netprobify_inventory_targets_over_ceiling", labels, s.overCeiling);
     if (s.targets !== undefined) this.store.set("netprobify_inventory_targets", labels, s.targets);
     if (s.invalid !== undefined) this.store.set("netprobify_inventory_invalid_entries", labels, s.invalid);
     if (s.lastPublishMs !== undefined)
@@ -363,6 +368,7 @@ export class Metrics {
     for (const name of [
       "netprobify_inventory_targets",
       "netprobify_inventory_invalid_entries",
+      "netprobify_inventory_targets_over_ceiling",
       "netprobify_inventory_last_publish_timestamp_seconds",
     ] as const)
       this.store.remove(name, labels);
