@@ -22,7 +22,7 @@ interface Level {
   last: number;
 }
 
-const isBlank = (c: number) => c === 32 || c === 9 || c === 13 || Number.isNaN(c);
+const isBlank = (c: number) => c === 32 || c === 9 || c === 10 || c === 13 || Number.isNaN(c);
 
 /**
  * Returns the text offset where the nesting first exceeds `max` levels, or undefined. The estimate
