@@ -4,8 +4,8 @@
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, test } from "node:test";
-import { loadConfigText } from "../../src/config/load.js";
 import { expandedValues, MAX_DEPTH, nestingTooDeep } from "../../src/config/limits.js";
+import { loadConfigText } from "../../src/config/load.js";
 import { parseConfigSource, parsePositioned } from "../../src/config/source.js";
 import { ConfigError } from "../../src/errors.js";
 import { FIXTURES } from "../support/paths.js";
