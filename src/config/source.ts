@@ -26,6 +26,7 @@ import {
   MAX_VALUES,
   nestingTooDeep,
 } from "./limits.js";
+import { locateInText, positionAt } from "./text-locate.js";
 
 export type KeyPath = readonly (string | number)[];
 
@@ -106,17 +107,6 @@ function tooLarge(file: string): ConfigSource {
   return d;
 }
 
-/** Line and column (1-based) of a text offset, without building a parser's line table. */
-function positionAt(text: string, offset: number): SourcePosition {
-  let line = 1;
-  let start = 0;
-  for (let i = text.indexOf("\n"); i >= 0 && i < offset; i = text.indexOf("\n", i + 1)) {
-    line++;
-    start = i + 1;
-  }
-  return { line, col: offset - start + 1 };
-}
-
 /** A file refused by a limit of limits.ts, pointing at where it was crossed. */
 function refused(file: string, text: string, offset: number, message: string, rule: string): ConfigSource {
   const d = failed(file, message, rule);
@@ -142,18 +132,21 @@ const TOO_MANY = `aliases expand the document to more than ${MAX_VALUES} values:
  * the positioned document of the `yaml` library is only built when a diagnostic needs a position,
  * or when js-yaml refuses the text (then that document gives the data and the messages).
  */
-export function parseConfigSource(file: string, text: string): ConfigSource {
+export function parseConfigSource(file: string, input: string): ConfigSource {
+  // YAML reads CRLF and a lone CR as line breaks (and turns them into LF in values); the positioned
+  // parser does not know a lone CR, so both parsers get LF only. Lines and columns stay the same.
+  const text = input.includes("\r") ? input.replace(/\r\n?/g, "\n") : input;
   if (text.length > MAX_FILE_BYTES && Buffer.byteLength(text) > MAX_FILE_BYTES) return tooLarge(file);
   const deep = nestingTooDeep(text);
   if (deep !== undefined) return refused(file, text, deep, TOO_DEEP, "yaml-depth");
   let data: unknown;
   try {
     data = loadYaml(text, { schema: YAML11_SCHEMA, filename: file });
-  } catch {
+  } catch (err) {
     // Syntax errors and duplicate keys get the positioned parser's messages. Where js-yaml is
     // stricter than YAML 1.1 as PyYAML reads it (it refuses an explicit key that overrides a merged
     // one), the positioned parser's reading stands.
-    return parsePositioned(file, text);
+    return parsePositioned(file, text, err);
   }
   if (data === null || data === undefined || typeof data !== "object" || Array.isArray(data)) {
     return parsePositioned(file, text); // empty or not a map: its messages, with positions
@@ -164,12 +157,20 @@ export function parseConfigSource(file: string, text: string): ConfigSource {
     positioned ??= parsePositioned(file, text);
     return positioned;
   };
+  // When the positioned parser cannot read what js-yaml read, the key is looked for in the text.
+  const orText = (path: KeyPath, how: (s: ConfigSource) => SourcePosition | undefined) => {
+    try {
+      return how(located()) ?? locateInText(text, path);
+    } catch {
+      return locateInText(text, path);
+    }
+  };
   return {
     file,
     data,
     diagnostics: [],
-    locate: (path) => located().locate(path),
-    locateKey: (path) => located().locateKey(path),
+    locate: (path) => orText(path, (s) => s.locate(path)),
+    locateKey: (path) => orText(path, (s) => s.locateKey(path)),
   };
 }
 
@@ -179,7 +180,22 @@ export function dataSource(file: string, data: unknown): ConfigSource {
 }
 
 /** Parses with the `yaml` library's positioned document: every node knows its line and column. */
-export function parsePositioned(file: string, text: string): ConfigSource {
+export function parsePositioned(file: string, text: string, fastError?: unknown): ConfigSource {
+  try {
+    return positioned(file, text);
+  } catch (err) {
+    // The `yaml` parser recurses once per line after some syntax errors (a bad indentation in a long
+    // file overflows the stack). js-yaml's error, when it refused the text, has the position.
+    const mark = (fastError as { mark?: { line: number; column: number } })?.mark;
+    const reason = (fastError as { reason?: string })?.reason;
+    const message = `not valid YAML: ${reason ?? (err as Error).message}`;
+    const d = failed(file, message, "yaml-syntax");
+    d.diagnostics[0]!.pos = mark ? { line: mark.line + 1, col: mark.column + 1 } : { line: 1, col: 1 };
+    return d;
+  }
+}
+
+function positioned(file: string, text: string): ConfigSource {
   const deep = nestingTooDeep(text);
   if (deep !== undefined) return refused(file, text, deep, TOO_DEEP, "yaml-depth");
   const lineCounter = new LineCounter();
@@ -206,11 +222,13 @@ export function parsePositioned(file: string, text: string): ConfigSource {
   if (diagnostics.length > 0) return { ...failed(file, "", "yaml-syntax"), diagnostics };
 
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
-    return failed(
+    const d = failed(
       file,
       "the file is empty: expected a map with the keys global, groups and targets",
       "empty-file",
     );
+    d.diagnostics[0]!.pos = { line: 1, col: 1 };
+    return d;
   }
   if (!isMap(doc.contents)) {
     const d = failed(
