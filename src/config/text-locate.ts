@@ -15,7 +15,7 @@ export function positionAt(text: string, offset: number): SourcePosition {
   return { line, col: offset - start + 1 };
 }
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** The position of the deepest key of `path` found, each one searched below the previous one. */
 export function locateInText(text: string, path: readonly (string | number)[]): SourcePosition | undefined {
@@ -24,7 +24,7 @@ export function locateInText(text: string, path: readonly (string | number)[]): 
   let found: number | undefined;
   for (const seg of path) {
     if (typeof seg === "number") continue; // a list item: its parent's line is close enough
-    const k = escape(seg);
+    const k = escapeRegExp(seg);
     const re = new RegExp(`^( *)(?:- +)?(?:"${k}"|'${k}'|${k})[ \\t]*:`, "gm");
     re.lastIndex = from;
     let m: RegExpExecArray | null = re.exec(text);
