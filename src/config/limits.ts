@@ -7,7 +7,7 @@
 
 /** Largest configuration file read (a 10,000-target file is about 1.4 MB). */
 export const MAX_FILE_BYTES = 8 * 1024 * 1024;
-/** Deepest nesting of maps and lists accepted (a netprobify file needs 4; parsers overflow near 800). */
+/** Deepest nesting of maps and lists accepted (a netprobify file nests 5; parsers overflow near 800). */
 export const MAX_DEPTH = 100;
 /** Most values (maps, lists and scalars) a document may hold once its aliases are expanded. */
 export const MAX_VALUES = 2_000_000;

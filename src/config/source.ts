@@ -122,7 +122,7 @@ function tooManyValues(file: string, text: string): ConfigSource {
     : refused(file, text, alias, TOO_MANY, "yaml-aliases");
 }
 
-const TOO_DEEP = `nesting deeper than ${MAX_DEPTH} levels: refused before parsing (a netprobify file needs 4)`;
+const TOO_DEEP = `nesting deeper than ${MAX_DEPTH} levels: refused before parsing (a netprobify file nests 5)`;
 const TOO_BIG = `the document holds more than ${MAX_VALUES} values, the most netprobify reads`;
 const TOO_MANY = `aliases expand the document to more than ${MAX_VALUES} values: refused before expanding them (an alias bomb?)`;
 
@@ -148,8 +148,10 @@ export function parseConfigSource(file: string, input: string): ConfigSource {
     // one), the positioned parser's reading stands.
     return parsePositioned(file, text, err);
   }
-  if (data === null || data === undefined || typeof data !== "object" || Array.isArray(data)) {
-    return parsePositioned(file, text); // empty or not a map: its messages, with positions
+  const proto = data !== null && typeof data === "object" ? Object.getPrototypeOf(data) : undefined;
+  if (proto !== Object.prototype && proto !== null) {
+    // Empty, or not a map (a list, a scalar, a !!binary buffer, a date): its messages, with positions.
+    return parsePositioned(file, text);
   }
   if (expandedValues(data) > MAX_VALUES) return tooManyValues(file, text);
   let positioned: ConfigSource | undefined;
@@ -159,11 +161,11 @@ export function parseConfigSource(file: string, input: string): ConfigSource {
   };
   // When the positioned parser cannot read what js-yaml read, the key is looked for in the text.
   const orText = (path: KeyPath, how: (s: ConfigSource) => SourcePosition | undefined) => {
+    let at: SourcePosition | undefined;
     try {
-      return how(located()) ?? locateInText(text, path);
-    } catch {
-      return locateInText(text, path);
-    }
+      at = how(located());
+    } catch {}
+    return at ?? locateInText(text, path) ?? { line: 1, col: 1 };
   };
   return {
     file,

@@ -122,3 +122,27 @@ describe("reading limits", () => {
     }
   });
 });
+
+describe("file size", () => {
+  test("a file over 8 MiB, or an endless one, is refused without being read whole", async () => {
+    const { mkdtempSync, rmSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { loadConfig } = await import("../../src/config/load.js");
+    const dir = mkdtempSync(join(tmpdir(), "npf-limits-"));
+    try {
+      const big = join(dir, "big.yaml");
+      writeFileSync(big, `${GLOBAL}groups: {}\n#${"x".repeat(9 * 1024 * 1024)}\n`);
+      for (const file of [big, "/dev/zero"]) {
+        await assert.rejects(loadConfig(file), (err: unknown) => {
+          assert.ok(err instanceof ConfigError);
+          assert.equal(err.diagnostics[0]!.rule, "file-too-large");
+          assert.deepEqual(err.diagnostics[0]!.pos, { line: 1, col: 1 });
+          return true;
+        });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
