@@ -7,6 +7,7 @@ import { describe, test } from "node:test";
 import { expandedValues, MAX_DEPTH, nestingTooDeep } from "../../src/config/limits.js";
 import { loadConfigText } from "../../src/config/load.js";
 import { parseConfigSource, parsePositioned } from "../../src/config/source.js";
+import { locateInText } from "../../src/config/text-locate.js";
 import { ConfigError } from "../../src/errors.js";
 import { FIXTURES } from "../support/paths.js";
 
@@ -144,5 +145,25 @@ describe("file size", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("positions when the positioned parser cannot help", () => {
+  test("a bad indentation in a long file (the yaml parser overflowed its stack) is located by js-yaml", () => {
+    const lines = [...GLOBAL.trimEnd().split("\n"), ...Array(20_000).fill("  nb_proc: 1")];
+    lines.splice(600, 0, " !!timestamp 2001-12-14");
+    const r = refusal(`${lines.join("\n")}\ngroups: {}\n`);
+    assert.equal(r.rule, "yaml-syntax");
+    assert.equal(r.at, "601:2");
+    assert.doesNotMatch(r.message, /call stack/);
+  });
+
+  test("locateInText follows the key path through indentation", () => {
+    const text = "global:\n  interval: 1\ntargets:\n  a:\n    interval: 2\n  b:\n    - dst_port: 3\n";
+    assert.deepEqual(locateInText(text, ["targets", "a", "interval"]), { line: 5, col: 5 });
+    assert.deepEqual(locateInText(text, ["global", "interval"]), { line: 2, col: 3 });
+    assert.deepEqual(locateInText(text, ["targets", "b", 0, "dst_port"]), { line: 7, col: 5 });
+    assert.deepEqual(locateInText(text, ["targets", "zzz"]), { line: 3, col: 1 });
+    assert.equal(locateInText(text, ["nothing"]), undefined);
   });
 });
