@@ -12,6 +12,7 @@ import { Daemon, type DaemonMetrics } from "../../src/daemon/daemon.js";
 import { createLogger } from "../../src/daemon/logger.js";
 import { Engine } from "../../src/engine/engine.js";
 import { engineOptions } from "../../src/engine/from-config.js";
+import { ConfigError } from "../../src/errors.js";
 import { FakeBinding } from "../../src/native/fake.js";
 import { RawSockets } from "../../src/native/rawsock.js";
 import { FIXTURES } from "../support/paths.js";
@@ -80,7 +81,10 @@ const BAD = [
 
 describe("reload with files the parsers used to throw on", () => {
   for (const [name, expected] of BAD) {
-    test(`${name}: the running configuration stays, the failure gauge is 1, the log names file and line`, async () => {
+    test(`${name}: start-up refuses it; on reload the running configuration stays, the failure gauge is 1, the log names file and line`, async () => {
+      // Start-up with the file: a configuration error (exit 65 in runDaemon), no sockets opened.
+      const bad = daemon(`${FIXTURES}config/invalid/${name}.yaml`);
+      await assert.rejects(bad.d.init(), (e: unknown) => e instanceof ConfigError && e.exitCode === 65);
       const file = join(dir, `${name}.yaml`);
       writeFileSync(file, GOOD);
       const { d, lines, metrics } = daemon(file);
