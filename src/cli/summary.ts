@@ -1,6 +1,7 @@
 // What `netprobify check` reports about a valid configuration: how much probing it asks for, so an
 // operator sees the cost of a change (e.g. a /16 added by mistake) before deploying it.
 import type { Config } from "../config/load.js";
+import { probeMemory } from "../config/plan-size.js";
 
 export interface Summary {
   probe_name: string;
@@ -15,6 +16,8 @@ export interface Summary {
   hostnames: number;
   probes_per_iteration: number;
   probes_per_second: number;
+  /** The plan ceiling (global.max_probes_per_iteration) the probes per iteration are held to. */
+  max_probes_per_iteration: number;
 }
 
 const bump = (m: Record<string, number>, k: string, n = 1) => {
@@ -35,6 +38,7 @@ export function summarize(config: Config): Summary {
     hostnames: 0,
     probes_per_iteration: 0,
     probes_per_second: 0,
+    max_probes_per_iteration: config.global.max_probes_per_iteration,
   };
   for (const t of config.targets.values()) {
     if (!t.enabled) {
@@ -68,6 +72,7 @@ export function formatSummary(s: Summary): string {
     `  by group:  ${list(s.by_group)}`,
     `addresses: ${s.addresses}${s.hostnames > 0 ? ` (${s.hostnames} hostname${s.hostnames === 1 ? "" : "s"}, counted as one address each until resolved)` : ""}`,
     `probes per iteration: ${s.probes_per_iteration}`,
+    `  memory: ${probeMemory(s.probes_per_iteration)} (ceiling ${s.max_probes_per_iteration} probes, ${probeMemory(s.max_probes_per_iteration)})`,
     `probe rate: ${rate} probes/s (${s.probes_per_iteration} every ${s.interval} s)`,
   ].join("\n");
 }

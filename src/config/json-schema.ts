@@ -4,6 +4,8 @@
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { MAX_DEPTH, MAX_FILE_BYTES, MAX_VALUES } from "./limits.js";
+import { DEFAULT_MAX_PROBES, MAX_MAX_PROBES, PROBE_BYTES } from "./plan-size.js";
 import { RULES } from "./rules.js";
 import {
   basicAuthSchema,
@@ -13,6 +15,7 @@ import {
   globalSchema,
   groupSchema,
   httpInventorySchema,
+  MAX_SECONDS,
   targetSchema,
   thresholdSchema,
 } from "./schema.js";
@@ -94,6 +97,26 @@ export function referenceText(): string {
     "| rule | severity | what it checks |",
     "|---|---|---|",
     ...RULES.map((r) => `| \`${r.name}\` | ${r.severity} | ${r.summary} |`),
+    "",
+    "## Limits",
+    "",
+    "A file over a limit is refused like any invalid file (exit code 65 from `check` and at start-up; a",
+    "reload keeps the running configuration and sets `app_reload_conf_failed_status` to 1), with the",
+    "position where the limit was crossed and the rule name in brackets below. Reading limits are",
+    "checked before a YAML parser builds anything, so an alias bomb or a deep nesting costs milliseconds.",
+    "",
+    "| limit | value | rule | why |",
+    "|---|---|---|---|",
+    `| file size | ${MAX_FILE_BYTES / 1024 / 1024} MiB | \`file-too-large\` | a 10,000-target file is about 1.4 MB; reading is bounded, so \`/dev/zero\` is refused too |`,
+    `| nesting of maps and lists | ${MAX_DEPTH} levels | \`yaml-depth\` | a netprobify file nests 5; both YAML parsers recurse per level and overflowed the stack near 800 |`,
+    `| values with aliases expanded | ${MAX_VALUES.toLocaleString("en-US")} | \`yaml-aliases\` (\`yaml-values\` without aliases) | a dozen lines of nested aliases stand for billions of values (an alias bomb); a 10,000-target file holds about 70,000 |`,
+    `| probes per iteration | \`global.max_probes_per_iteration\`, default ${DEFAULT_MAX_PROBES.toLocaleString("en-US")}, at most ${MAX_MAX_PROBES.toLocaleString("en-US")} | \`plan-ceiling\` | every probe of an iteration is held in memory, about ${PROBE_BYTES} B each (docs/performance.md); the message gives the total, the memory it implies and the three biggest targets. Inventory targets that would cross it are left out (\`netprobify_inventory_targets_over_ceiling\`) |`,
+    `| durations (intervals, timeouts) | ${MAX_SECONDS.toLocaleString("en-US")} s (24.8 days) | \`schema\` | a Node timer longer than 2^31-1 ms fires at once: a longer interval would spin |`,
+    "",
+    "Other YAML problems found before the data is used: an alias without an anchor before it",
+    "(`yaml-alias`), a merge key `<<` whose value is not a map or a list of maps (`yaml-merge`). An",
+    "unexpected error while checking a file (a bug) is reported as rule `internal` at line 1 and still",
+    "refuses the file; please report it.",
     "",
     "## Notes on compatibility keys",
     "",

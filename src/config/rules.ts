@@ -4,6 +4,7 @@
 import type { Severity } from "../errors.js";
 import { addressCount, formatCidr, isMultiAddress } from "../targets/destination.js";
 import type { Drafts, TargetDraft } from "./drafts.js";
+import { overCeilingMessage, type PlanShare, planShare } from "./plan-size.js";
 import type { ProbeType } from "./schema.js";
 
 export interface Finding {
@@ -265,6 +266,32 @@ export const RULES: readonly Rule[] = [
             message: `expands to ${n} addresses, more than the ceiling of ${ceiling} (global.max_addresses_per_target)`,
           };
       }
+    },
+  },
+  {
+    name: "plan-ceiling",
+    severity: "error",
+    summary:
+      "The probes of one iteration (addresses × groups × nb_packets, summed) may be at most global.max_probes_per_iteration (default 5,000,000, about 750 MB).",
+    *check(d) {
+      const ceiling = d.global.max_probes_per_iteration;
+      const shares: PlanShare[] = [];
+      let total = 0;
+      for (const td of d.targets.values()) {
+        if (!td.destination.ok || td.input.type === "iperf") continue;
+        const addresses = addressCount(td.destination.value);
+        if (addresses > BigInt(d.global.max_addresses_per_target)) continue; // destination-too-large
+        const s = planShare(td.name, Number(addresses), td.membership.groups.length, td.input.nb_packets);
+        shares.push(s);
+        total += s.probes;
+      }
+      if (total <= ceiling) return;
+      const top = shares.reduce((a, b) => (b.probes > a.probes ? b : a));
+      const td = d.targets.get(top.name)!;
+      yield {
+        path: t(td, td.input.nb_packets > 1 ? "nb_packets" : "destination"),
+        message: overCeilingMessage(total, ceiling, shares),
+      };
     },
   },
   {

@@ -3,6 +3,7 @@
 // from it, and error messages take their "expected ..." text from it. Rules that need more than one key
 // at a time live in rules.ts. Compatibility with the original netprobify: ../shared/spec/compat.md.
 import { z } from "zod";
+import { DEFAULT_MAX_PROBES, MAX_MAX_PROBES } from "./plan-size.js";
 
 export const NAME_PATTERN = /^[a-z0-9_\-.]+$/;
 
@@ -31,11 +32,19 @@ const int = (min?: number, max?: number) => {
   return expect(s, `an integer${range(min, max)}`);
 };
 
+/**
+ * Longest duration in seconds: a Node timer longer than 2^31-1 ms fires at once, so a longer interval
+ * or timeout would turn into a busy loop (about 24.8 days).
+ */
+export const MAX_SECONDS = 2_147_483;
+
 const seconds = (opts: { positive: boolean }) =>
   expect(
-    opts.positive ? z.number().positive() : z.number().min(0),
-    opts.positive ? "a number of seconds > 0" : "a number of seconds >= 0",
+    (opts.positive ? z.number().positive() : z.number().min(0)).max(MAX_SECONDS),
+    opts.positive ? `a number of seconds > 0 and <= ${MAX_SECONDS}` : `a number of seconds 0..${MAX_SECONDS}`,
   );
+/** Whole seconds (intervals), bounded like `seconds`. */
+const intSeconds = (min: number) => int(min, MAX_SECONDS);
 
 const bool = () => expect(z.boolean(), "true or false");
 const text = () => expect(z.string().min(1), "a non-empty string");
@@ -57,7 +66,7 @@ export const STATES = ["in production", "validation"] as const;
 export const globalSchema = expect(
   z.strictObject({
     probe_name: nameSchema.describe("Value of the `probe_name` label on every metric."),
-    interval: int(1).describe("Seconds between the starts of two probing iterations."),
+    interval: intSeconds(1).describe("Seconds between the starts of two probing iterations."),
     interval_packets: seconds({ positive: false })
       .default(0)
       .describe("Minimum spacing in seconds between two packets sent to the same target."),
@@ -70,8 +79,10 @@ export const globalSchema = expect(
     logging_level: oneOf(LOGGING_LEVELS).describe("Lowest level of log messages written."),
     prometheus_port: int(1, 65535).describe("TCP port of the /metrics HTTP listener."),
     prometheus_address: text().default("0.0.0.0").describe("Address the /metrics HTTP listener binds to."),
-    dns_update_interval: int(0).describe("Seconds between DNS re-resolutions of hostnames; 0 resolves once."),
-    reload_conf_interval: int(0)
+    dns_update_interval: intSeconds(0).describe(
+      "Seconds between DNS re-resolutions of hostnames; 0 resolves once.",
+    ),
+    reload_conf_interval: intSeconds(0)
       .default(0)
       .describe("Seconds between automatic reloads of this file; 0 reloads only on SIGHUP."),
     l3_raw_socket: bool()
@@ -115,6 +126,11 @@ export const globalSchema = expect(
     max_addresses_per_target: int(1)
       .default(65536)
       .describe("New in this implementation: the most addresses one target's subnet or range may expand to."),
+    max_probes_per_iteration: int(1, MAX_MAX_PROBES)
+      .default(DEFAULT_MAX_PROBES)
+      .describe(
+        "New in this implementation: the most probes one iteration may hold (addresses × groups × nb_packets over all targets, inventories included); each costs about 150 B of memory.",
+      ),
   }),
   "a map of global settings",
 );
@@ -209,7 +225,9 @@ export const targetSchema = expect(
       .describe("Label `alert_level` of the threshold gauge."),
     state: oneOf(STATES).optional().describe("Label `state` of the target's metrics."),
     timeout: seconds({ positive: true }).default(1).describe("Seconds to wait for a probe's reply."),
-    dns_update_interval: int(0).optional().describe("Overrides global.dns_update_interval for this target."),
+    dns_update_interval: intSeconds(0)
+      .optional()
+      .describe("Overrides global.dns_update_interval for this target."),
     auto_register_to_groups: bool()
       .default(true)
       .describe("Join every group that permits auto-registration."),

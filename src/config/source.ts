@@ -2,7 +2,7 @@
 // so that every later check can point at a line and column. YAML 1.1 is used on purpose: the original
 // netprobify read its files with PyYAML (YAML 1.1), where `yes`/`no`/`on`/`off` are booleans and
 // `<<` merge keys work; existing files must mean the same thing here. JSON files load too (a subset).
-import { readFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { load as loadYaml, YAML11_SCHEMA } from "js-yaml";
 import {
   isAlias,
@@ -17,6 +17,16 @@ import {
   type YAMLMap,
 } from "yaml";
 import type { Diagnostic, SourcePosition } from "../errors.js";
+import { checkAliases, isMergeKey } from "./aliases.js";
+import {
+  expandedValues,
+  firstAlias,
+  MAX_DEPTH,
+  MAX_FILE_BYTES,
+  MAX_VALUES,
+  nestingTooDeep,
+} from "./limits.js";
+import { locateInText, positionAt } from "./text-locate.js";
 
 export type KeyPath = readonly (string | number)[];
 
@@ -52,9 +62,9 @@ function failed(file: string, message: string, rule: string): ConfigSource {
 }
 
 export async function readConfigSource(file: string): Promise<ConfigSource> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(file, "utf8");
+    bytes = await readBounded(file, MAX_FILE_BYTES);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? "";
     return failed(
@@ -63,8 +73,58 @@ export async function readConfigSource(file: string): Promise<ConfigSource> {
       "file-read",
     );
   }
-  return parseConfigSource(file, text);
+  if (bytes.length > MAX_FILE_BYTES) return tooLarge(file);
+  return parseConfigSource(file, bytes.toString("utf8"));
 }
+
+/** Reads at most `max` + 1 bytes: a huge file (or /dev/zero) is refused without being read whole. */
+async function readBounded(file: string, max: number): Promise<Buffer> {
+  const fh = await open(file, "r");
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(Math.min(1 << 20, max + 1 - total));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      chunks.push(buf.subarray(0, bytesRead));
+      total += bytesRead;
+      if (total > max) break;
+    }
+    return Buffer.concat(chunks);
+  } finally {
+    await fh.close();
+  }
+}
+
+function tooLarge(file: string): ConfigSource {
+  const d = failed(
+    file,
+    `the file is larger than ${MAX_FILE_BYTES / 1024 / 1024} MiB, the most netprobify reads (a 10,000-target file is about 1.4 MB)`,
+    "file-too-large",
+  );
+  d.diagnostics[0]!.pos = { line: 1, col: 1 };
+  return d;
+}
+
+/** A file refused by a limit of limits.ts, pointing at where it was crossed. */
+function refused(file: string, text: string, offset: number, message: string, rule: string): ConfigSource {
+  const d = failed(file, message, rule);
+  d.diagnostics[0]!.pos = positionAt(text, offset);
+  return d;
+}
+
+/** Points at the first alias (the likely bomb), or at the start when the file has none. */
+function tooManyValues(file: string, text: string): ConfigSource {
+  const alias = firstAlias(text);
+  return alias === undefined
+    ? refused(file, text, 0, TOO_BIG, "yaml-values")
+    : refused(file, text, alias, TOO_MANY, "yaml-aliases");
+}
+
+const TOO_DEEP = `nesting deeper than ${MAX_DEPTH} levels: refused before parsing (a netprobify file nests 5)`;
+const TOO_BIG = `the document holds more than ${MAX_VALUES} values, the most netprobify reads`;
+const TOO_MANY = `aliases expand the document to more than ${MAX_VALUES} values: refused before expanding them (an alias bomb?)`;
 
 /**
  * Parses configuration text; never throws. The data comes from js-yaml (YAML 1.1 schema, about 15
@@ -72,30 +132,47 @@ export async function readConfigSource(file: string): Promise<ConfigSource> {
  * the positioned document of the `yaml` library is only built when a diagnostic needs a position,
  * or when js-yaml refuses the text (then that document gives the data and the messages).
  */
-export function parseConfigSource(file: string, text: string): ConfigSource {
+export function parseConfigSource(file: string, input: string): ConfigSource {
+  // YAML reads CRLF and a lone CR as line breaks (and turns them into LF in values); the positioned
+  // parser does not know a lone CR, so both parsers get LF only. Lines and columns stay the same.
+  const text = input.includes("\r") ? input.replace(/\r\n?/g, "\n") : input;
+  if (text.length > MAX_FILE_BYTES && Buffer.byteLength(text) > MAX_FILE_BYTES) return tooLarge(file);
+  const deep = nestingTooDeep(text);
+  if (deep !== undefined) return refused(file, text, deep, TOO_DEEP, "yaml-depth");
   let data: unknown;
   try {
     data = loadYaml(text, { schema: YAML11_SCHEMA, filename: file });
-  } catch {
+  } catch (err) {
     // Syntax errors and duplicate keys get the positioned parser's messages. Where js-yaml is
     // stricter than YAML 1.1 as PyYAML reads it (it refuses an explicit key that overrides a merged
     // one), the positioned parser's reading stands.
+    return parsePositioned(file, text, err);
+  }
+  const proto = data !== null && typeof data === "object" ? Object.getPrototypeOf(data) : undefined;
+  if (proto !== Object.prototype && proto !== null) {
+    // Empty, or not a map (a list, a scalar, a !!binary buffer, a date): its messages, with positions.
     return parsePositioned(file, text);
   }
-  if (data === null || data === undefined || typeof data !== "object" || Array.isArray(data)) {
-    return parsePositioned(file, text); // empty or not a map: its messages, with positions
-  }
+  if (expandedValues(data) > MAX_VALUES) return tooManyValues(file, text);
   let positioned: ConfigSource | undefined;
   const located = () => {
     positioned ??= parsePositioned(file, text);
     return positioned;
   };
+  // When the positioned parser cannot read what js-yaml read, the key is looked for in the text.
+  const orText = (path: KeyPath, how: (s: ConfigSource) => SourcePosition | undefined) => {
+    let at: SourcePosition | undefined;
+    try {
+      at = how(located());
+    } catch {}
+    return at ?? locateInText(text, path) ?? { line: 1, col: 1 };
+  };
   return {
     file,
     data,
     diagnostics: [],
-    locate: (path) => located().locate(path),
-    locateKey: (path) => located().locateKey(path),
+    locate: (path) => orText(path, (s) => s.locate(path)),
+    locateKey: (path) => orText(path, (s) => s.locateKey(path)),
   };
 }
 
@@ -105,7 +182,24 @@ export function dataSource(file: string, data: unknown): ConfigSource {
 }
 
 /** Parses with the `yaml` library's positioned document: every node knows its line and column. */
-export function parsePositioned(file: string, text: string): ConfigSource {
+export function parsePositioned(file: string, text: string, fastError?: unknown): ConfigSource {
+  try {
+    return positioned(file, text);
+  } catch (err) {
+    // The `yaml` parser recurses once per line after some syntax errors (a bad indentation in a long
+    // file overflows the stack). js-yaml's error, when it refused the text, has the position.
+    const mark = (fastError as { mark?: { line: number; column: number } })?.mark;
+    const reason = (fastError as { reason?: string })?.reason;
+    const message = `not valid YAML: ${reason ?? (err as Error).message}`;
+    const d = failed(file, message, "yaml-syntax");
+    d.diagnostics[0]!.pos = mark ? { line: mark.line + 1, col: mark.column + 1 } : { line: 1, col: 1 };
+    return d;
+  }
+}
+
+function positioned(file: string, text: string): ConfigSource {
+  const deep = nestingTooDeep(text);
+  if (deep !== undefined) return refused(file, text, deep, TOO_DEEP, "yaml-depth");
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, {
     version: "1.1",
@@ -130,11 +224,13 @@ export function parsePositioned(file: string, text: string): ConfigSource {
   if (diagnostics.length > 0) return { ...failed(file, "", "yaml-syntax"), diagnostics };
 
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
-    return failed(
+    const d = failed(
       file,
       "the file is empty: expected a map with the keys global, groups and targets",
       "empty-file",
     );
+    d.diagnostics[0]!.pos = { line: 1, col: 1 };
+    return d;
   }
   if (!isMap(doc.contents)) {
     const d = failed(
@@ -147,6 +243,21 @@ export function parsePositioned(file: string, text: string): ConfigSource {
   }
 
   checkDuplicateKeys(doc.contents, [], diagnostics, pos);
+  const aliases = checkAliases(doc.contents, pos, MAX_VALUES);
+  if (aliases.values > MAX_VALUES) return tooManyValues(file, text);
+  if (aliases.diagnostics.length > 0)
+    return { ...failed(file, "", "yaml-alias"), diagnostics: aliases.diagnostics };
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: -1 });
+  } catch (err) {
+    // Not expected after the checks above; still a refused file, never a crash.
+    const message = `not valid YAML: ${(err as Error).message}`;
+    return {
+      ...failed(file, message, "yaml-syntax"),
+      diagnostics: [{ severity: "error", path: [], message, rule: "yaml-syntax", pos: pos(0) }],
+    };
+  }
 
   const resolve = (n: unknown): unknown => (isAlias(n) ? n.resolve(doc) : n);
 
@@ -158,7 +269,7 @@ export function parsePositioned(file: string, text: string): ConfigSource {
       if (isPair(item) && isScalar(item.key) && String(item.key.value) === String(key)) return item;
     }
     for (const item of map.items) {
-      if (isPair(item) && isScalar(item.key) && item.key.value === "<<") {
+      if (isPair(item) && isMergeKey(item.key)) {
         const sources = resolve(item.value);
         const list = isSeq(sources) ? sources.items.map(resolve) : [sources];
         for (const src of list) {
@@ -201,7 +312,7 @@ export function parsePositioned(file: string, text: string): ConfigSource {
 
   return {
     file,
-    data: doc.toJS({ maxAliasCount: 10000 }),
+    data,
     diagnostics,
     locate(path) {
       const w = walk(path);
@@ -234,7 +345,7 @@ function checkDuplicateKeys(
     for (const item of node.items) {
       if (!isPair(item)) continue;
       const key = isScalar(item.key) ? String(item.key.value) : undefined;
-      if (key !== undefined && key !== "<<" && item.key && (item.key as Node).range) {
+      if (key !== undefined && !isMergeKey(item.key) && item.key && (item.key as Node).range) {
         const here = pos((item.key as Node).range![0]);
         const first = seen.get(key);
         if (first !== undefined) {

@@ -7,6 +7,7 @@
 import { dirname, resolve as resolvePath } from "node:path";
 import { formatDiagnostic } from "../config/format.js";
 import { type Config, loadConfig } from "../config/load.js";
+import { targetProbes } from "../config/plan-size.js";
 import type { Engine, IterationResult } from "../engine/engine.js";
 import { engineOptions } from "../engine/from-config.js";
 import type { ProbePlan } from "../engine/plan.js";
@@ -37,6 +38,7 @@ export interface DaemonMetrics {
     s: {
       targets?: number;
       invalid?: number;
+      overCeiling?: number;
       lastPublishMs?: number;
       cpuSecondsAdd?: number;
       residentBytes?: number;
@@ -55,6 +57,8 @@ export interface DaemonOptions {
   lookup?: Lookup;
   /** Monotonic ms clock. */
   now?: () => number;
+  /** Reads and validates the file (tests inject failures); default loadConfig. */
+  loadConfig?: (file: string) => Promise<Config>;
   /** Restart backoff of inventory modules (tests shorten it). */
   inventoryBackoff?: { backoffMs?: number; maxBackoffMs?: number };
 }
@@ -222,10 +226,12 @@ export class Daemon {
     this.reloadRequested = false;
     let next: Config;
     try {
-      next = await loadConfig(this.o.file);
+      next = await (this.o.loadConfig ?? loadConfig)(this.o.file);
     } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      for (const d of err.diagnostics) this.log.error({ rule: d.rule }, formatDiagnostic(err.file, d));
+      // Any error, not only a ConfigError, refuses the reload: the running configuration goes on.
+      if (err instanceof ConfigError)
+        for (const d of err.diagnostics) this.log.error({ rule: d.rule }, formatDiagnostic(err.file, d));
+      else this.log.error({ err: (err as Error)?.stack ?? String(err) }, `${this.o.file}: reload failed`);
       this.log.error("reload refused: the running configuration stays in force");
       this.o.metrics?.setReloadConfFailed(true);
       return false;
@@ -282,14 +288,21 @@ export class Daemon {
     return true;
   }
 
-  /** The file's configuration plus the valid, unexpired, in-shard targets the inventories published. */
+  /**
+   * The file's configuration plus the valid, unexpired, in-shard targets the inventories published,
+   * as long as the plan stays within global.max_probes_per_iteration (the excess is refused).
+   */
   private withInventory(file: Config, report: boolean): Config {
     if (this.inventoryLists.size === 0) return file;
     const targets = new Map(file.targets);
     const now = new Date(Date.now());
+    const ceiling = file.global.max_probes_per_iteration;
+    let planned = 0;
+    for (const t of file.targets.values()) planned += targetProbes(t);
     for (const [module, list] of this.inventoryLists) {
       const r = validateEntries(module, list, file, now);
       let added = 0;
+      let overCeiling = 0;
       if (report) {
         for (const p of r.invalid)
           this.log.warn(
@@ -306,10 +319,21 @@ export class Daemon {
           if (report) this.o.metrics?.countTargetNameDup?.(t.name);
           continue;
         }
+        if (planned + targetProbes(t) > ceiling) {
+          overCeiling++;
+          continue;
+        }
+        planned += targetProbes(t);
         targets.set(t.name, t);
         added++;
       }
-      if (report) this.o.metrics?.setInventory?.(module, { targets: added, invalid: r.invalid.length });
+      if (report && overCeiling > 0)
+        this.log.warn(
+          { module, refused: overCeiling, ceiling },
+          "inventory targets refused: they would take the plan over global.max_probes_per_iteration",
+        );
+      if (report)
+        this.o.metrics?.setInventory?.(module, { targets: added, invalid: r.invalid.length, overCeiling });
     }
     return { ...file, targets };
   }

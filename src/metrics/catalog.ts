@@ -274,6 +274,13 @@ export const CATALOG = [
     origin: "new",
   },
   {
+    name: "netprobify_inventory_targets_over_ceiling",
+    type: "gauge",
+    help: "Valid targets of a dynamic inventory's current list left out because they would take the plan over global.max_probes_per_iteration (logged); the file's targets keep probing.",
+    labels: ["probe_name", "inventory"],
+    origin: "new",
+  },
+  {
     name: "netprobify_inventory_last_publish_timestamp_seconds",
     type: "gauge",
     help: "When a dynamic inventory last published its list, or confirmed it (e.g. HTTP 304): alert on time() minus this to catch a stale inventory.",

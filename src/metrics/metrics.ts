@@ -26,6 +26,8 @@ import { type Labels, SeriesStore } from "./registry.js";
 export interface InventoryState {
   targets?: number;
   invalid?: number;
+  /** Targets left out because they would push the plan over max_probes_per_iteration. */
+  overCeiling?: number;
   lastPublishMs?: number;
   /** CPU seconds to add to the inventory's counter. */
   cpuSecondsAdd?: number;
@@ -372,6 +374,8 @@ export class Metrics {
       this.store.inc("netprobify_inventory_cpu_seconds_total", labels, s.cpuSecondsAdd);
     if (s.residentBytes !== undefined)
       this.store.set("netprobify_inventory_resident_memory_bytes", labels, s.residentBytes);
+    if (s.overCeiling !== undefined)
+      this.store.set("netprobify_inventory_targets_over_ceiling", labels, s.overCeiling);
     if (s.targets !== undefined) this.store.set("netprobify_inventory_targets", labels, s.targets);
     if (s.invalid !== undefined) this.store.set("netprobify_inventory_invalid_entries", labels, s.invalid);
     if (s.lastPublishMs !== undefined)
@@ -390,6 +394,7 @@ export class Metrics {
     for (const name of [
       "netprobify_inventory_targets",
       "netprobify_inventory_invalid_entries",
+      "netprobify_inventory_targets_over_ceiling",
       "netprobify_inventory_last_publish_timestamp_seconds",
       "netprobify_inventory_resident_memory_bytes",
       "netprobify_inventory_cpu_seconds_total",

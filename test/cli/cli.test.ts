@@ -19,7 +19,10 @@ describe("netprobify command", () => {
     assert.match(r.out, /valid\n/);
     assert.match(r.out, /targets: 3 \(3 enabled, 0 disabled\)/);
     assert.match(r.out, /by type: {3}TCPsyn 3/);
-    assert.match(r.out, /probes per iteration: 300\n/);
+    assert.match(
+      r.out,
+      /probes per iteration: 300\n {2}memory: about 1 MB \(ceiling 5000000 probes, about 750 MB\)\n/,
+    );
     assert.match(r.out, /probe rate: 10\.00 probes\/s \(300 every 30 s\)/);
     assert.equal(r.err, "");
   });
@@ -30,6 +33,7 @@ describe("netprobify command", () => {
     const j = JSON.parse(r.out);
     assert.equal(j.valid, true);
     assert.equal(j.summary.probes_per_iteration, 6454);
+    assert.equal(j.summary.max_probes_per_iteration, 1_000_000);
     assert.deepEqual(j.summary.by_group, { standard: 6, legacy: 4, ecmp: 2, fixed: 1 });
     assert.equal(j.summary.addresses, 774);
     assert.deepEqual(

@@ -81,6 +81,18 @@ const CASES: Record<string, [string, string, string][]> = {
   "destination-syntax": [
     [g() + t("{type: ICMPping, destination: 'a b'}"), "targets.t.destination", "hostname"],
   ],
+  "plan-ceiling": [
+    [
+      g() + t("{type: ICMPping, destination: 198.18.0.0/24, is_subnet: true, nb_packets: 100000000}"),
+      "targets.t.nb_packets",
+      "25,600,000,000 probes",
+    ],
+    [
+      `  max_probes_per_iteration: 10\n${g()}${t("{type: ICMPping, destination: 198.18.0.0/28, is_subnet: true}")}`,
+      "targets.t.destination",
+      "more than the ceiling of 10",
+    ],
+  ],
   "destination-too-large": [
     [
       g() + t("{type: ICMPping, destination: 198.18.0.0/15, is_subnet: true}"),
