@@ -1,0 +1,73 @@
+// The exposition served to scrapers, produced once per change instead of once per scrape. The series
+// change when an iteration is recorded or a configuration applied; rendering every series for each of
+// many back-to-back scrapers is what starved probing (with 3,000 targets, 16 scrapers cut the
+// iteration rate tenfold). publish() renders the registry into one Buffer right after such a change
+// (between iterations, off the probing path); every scrape until the next change is served that
+// same Buffer: no per-scrape work but the socket write, and every series of one answer comes from
+// the same iteration. prom-client stays the registry: whatever is registered there (default or
+// process metrics too) is rendered.
+import type { Registry } from "prom-client";
+
+export interface Exposition {
+  contentType: string;
+  body: Buffer;
+  /** performance.now() when it was rendered. */
+  renderedAt: number;
+  /** How long rendering took, in ms. */
+  renderMs: number;
+}
+
+export class Snapshot {
+  private current: Exposition | undefined;
+  private rendering: Promise<Exposition> | undefined;
+  private again = false;
+
+  /** `beforeRender` runs just before each rendering (e.g. to copy outside counters into the registry). */
+  constructor(
+    private readonly registry: Registry,
+    private readonly beforeRender: () => void = () => {},
+  ) {}
+
+  /** Renders the registry now (a rendering in progress is followed by one more). */
+  publish(): Promise<Exposition> {
+    if (this.rendering) {
+      this.again = true;
+      return this.rendering;
+    }
+    this.rendering = this.render().finally(() => {
+      this.rendering = undefined;
+      if (this.again) {
+        this.again = false;
+        void this.publish().catch(() => {}); // a failure is seen by the next get()
+      }
+    });
+    return this.rendering;
+  }
+
+  /** The last rendering; the first call renders one. */
+  get(): Promise<Exposition> {
+    if (this.current) return Promise.resolve(this.current);
+    return this.rendering ?? this.publish();
+  }
+
+  /** Size in bytes of the last rendering (0 before the first). */
+  get bytes(): number {
+    return this.current?.body.length ?? 0;
+  }
+
+  private async render(): Promise<Exposition> {
+    const t0 = performance.now();
+    this.beforeRender();
+    // prom-client reads every metric's values synchronously when metrics() is called, then formats
+    // in microtasks: no timer or I/O callback (hence no other write) can run in between.
+    const text = await this.registry.metrics();
+    const t1 = performance.now();
+    this.current = {
+      contentType: this.registry.contentType,
+      body: Buffer.from(text),
+      renderedAt: t1,
+      renderMs: t1 - t0,
+    };
+    return this.current;
+  }
+}
