@@ -243,7 +243,12 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
     log("debug", "http client error", { code: err.code, msg: err.message });
     if (socket.writable && !socket.destroyed) {
-      const status = err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
+      const status =
+        err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? "408 Request Timeout"
+          : err.code === "HPE_HEADER_OVERFLOW"
+            ? "431 Request Header Fields Too Large"
+            : "400 Bad Request";
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     } else {
       socket.destroy();
