@@ -5,7 +5,16 @@
 // (`netprobify ... 2>&1 | head -1`: EPIPE). Needs root (lab, mount, raw sockets).
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -63,7 +72,9 @@ describe("logging faults do not stop the daemon (needs root)", () => {
   });
 
   // verbose + DEBUG: every iteration and every scrape writes a line, so the log keeps trying.
-  const cfg = (port: number) => `global: {probe_name: lab, interval: 1, nb_proc: 1, verbose: 1, logging_level: DEBUG, prometheus_port: ${port}, prometheus_address: 127.0.0.1, dns_update_interval: 0}
+  const cfg = (
+    port: number,
+  ) => `global: {probe_name: lab, interval: 1, nb_proc: 1, verbose: 1, logging_level: DEBUG, prometheus_port: ${port}, prometheus_address: 127.0.0.1, dns_update_interval: 0}
 groups:
   standard: {src_port_a: 63100, src_port_z: 63109}
 targets:

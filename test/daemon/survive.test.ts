@@ -162,7 +162,10 @@ describe("the daemon loop survives throws (fake sockets)", () => {
 
   test("a background DNS re-resolution whose handler throws: counted as dns, no unhandled rejection", async () => {
     const file = join(dir, "dns.yaml");
-    writeFileSync(file, yaml("  h: {type: ICMPping, destination: web.example, timeout: 0.05, dns_update_interval: 1}\n"));
+    writeFileSync(
+      file,
+      yaml("  h: {type: ICMPping, destination: web.example, timeout: 0.05, dns_update_interval: 1}\n"),
+    );
     const m = new Faulty();
     const { d } = daemon(file, m);
     const unhandled: unknown[] = [];
