@@ -44,10 +44,10 @@ export class Snapshot {
     return this.rendering;
   }
 
-  /** The last rendering; the first call renders one. */
+  /** The rendering in progress if any (it ends within the same turn), else the last; the first call renders one. */
   get(): Promise<Exposition> {
-    if (this.current) return Promise.resolve(this.current);
-    return this.rendering ?? this.publish();
+    if (this.rendering) return this.rendering;
+    return this.current ? Promise.resolve(this.current) : this.publish();
   }
 
   /** Size in bytes of the last rendering (0 before the first). */
