@@ -7,6 +7,7 @@
 // the same iteration. prom-client stays the registry: whatever is registered there (default or
 // process metrics too) is rendered.
 import type { Registry } from "prom-client";
+import { render } from "./render.js";
 
 export interface Exposition {
   contentType: string;
@@ -60,7 +61,7 @@ export class Snapshot {
     this.beforeRender();
     // prom-client reads every metric's values synchronously when metrics() is called, then formats
     // in microtasks: no timer or I/O callback (hence no other write) can run in between.
-    const text = await this.registry.metrics();
+    const text = await render(this.registry);
     const t1 = performance.now();
     this.current = {
       contentType: this.registry.contentType,

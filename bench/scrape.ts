@@ -1,0 +1,286 @@
+// Scrape benchmark (issue 11, item 5): do Prometheus scrapes slow the probing down? The real daemon
+// (`netprobify CONFIG` as a separate process) probes N single-address TCPsyn targets in the lab
+// (two targets whose loopbacks own 4,096 + 8,192 addresses; closed port, the kernel answers RST),
+// and for each phase (0, 4, 16 scrapers scraping /metrics back to back over keep-alive connections)
+// it measures the iteration rate (from the daemon's own "iteration done" log lines: their time minus
+// their duration gives each start; rate = (n - 1) / (last start - first start)), scrape latency p50/p99/max, the exposition size
+// and the daemon's CPU (utime + stime from /proc). Then, with the most scrapers running, the time
+// from SIGHUP to "configuration reloaded" in the log. Prints a table and the ratio of each rate to
+// the rate without scrapers (the target is >= 0.95); writes build/bench/scrape.json.
+// Run: npm run bench:scrape [-- --targets 10000 --seconds 30 --scrapers 0,4,16 --interval 1 --smoke]
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { Agent, request } from "node:http";
+import { cpus, release, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createLab, type Lab } from "../test/lab/lab.js";
+import { BIN } from "../test/support/paths.js";
+import { intFlag, markdownTable, quantile, stringFlag, thousands } from "./lib/stats.js";
+
+const argv = process.argv.slice(2);
+const SMOKE = argv.includes("--smoke");
+const TARGETS = intFlag(argv, "targets", SMOKE ? 50 : 10_000);
+const SECONDS = intFlag(argv, "seconds", SMOKE ? 3 : 30);
+const INTERVAL = intFlag(argv, "interval", 1);
+const SCRAPERS = stringFlag(argv, "scrapers", SMOKE ? "0,2" : "0,4,16")
+  .split(",")
+  .map(Number);
+const OUT = stringFlag(argv, "out", resolve("build/bench"));
+const PORT = 19141;
+
+/** The first n lab addresses over the two ranged targets. */
+function addresses(lab: Lab, n: number): string[] {
+  const out: string[] = [];
+  for (const name of ["small", "big"]) {
+    const r = lab.target(name).range!;
+    out.push(...r.all4(Math.min(n - out.length, r.size)));
+  }
+  if (out.length < n) throw new Error(`the lab has ${out.length} addresses, fewer than ${n}`);
+  return out;
+}
+
+function configYaml(dsts: readonly string[], probeName: string): string {
+  const head = `global: {probe_name: ${probeName}, interval: ${INTERVAL}, nb_proc: 1, verbose: 1, logging_level: INFO, prometheus_port: ${PORT}, prometheus_address: 127.0.0.1, dns_update_interval: 0}
+groups:
+  g: {src_port_a: 61000, src_port_z: 61015}
+targets:
+`;
+  return (
+    head +
+    dsts.map((d, i) => `  t${i}: {type: TCPsyn, destination: "${d}", dst_port: 81, timeout: 1}\n`).join("")
+  );
+}
+
+/** One log line of the daemon, with the time the bench read it. */
+interface LogLine {
+  msg: string;
+  time: number;
+  readAt: number;
+  fields: Record<string, unknown>;
+}
+
+class Daemon {
+  readonly lines: LogLine[] = [];
+  private waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+  constructor(readonly child: ChildProcess) {
+    let rest = "";
+    child.stderr!.on("data", (b: Buffer) => {
+      const readAt = Date.now();
+      const parts = (rest + String(b)).split("\n");
+      rest = parts.pop()!;
+      for (const p of parts) {
+        try {
+          const o = JSON.parse(p) as Record<string, unknown>;
+          const l = { msg: String(o.msg), time: Number(o.time), readAt, fields: o };
+          this.lines.push(l);
+          this.waiters = this.waiters.filter((w) => !(w.pred(l) && (w.resolve(l), true)));
+        } catch {
+          // not JSON: ignore
+        }
+      }
+    });
+  }
+  next(pred: (l: LogLine) => boolean, ms: number): Promise<LogLine> {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no matching log line within ${ms} ms`)), ms);
+      this.waiters.push({
+        pred,
+        resolve: (l) => {
+          clearTimeout(t);
+          resolve(l);
+        },
+      });
+    });
+  }
+  /** utime + stime of the daemon in seconds. */
+  cpu(): number {
+    const f = readFileSync(`/proc/${this.child.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  }
+}
+
+interface Scrape {
+  ms: number;
+  bytes: number;
+  status: number;
+}
+
+function scrapeOnce(agent: Agent): Promise<Scrape> {
+  const t0 = performance.now();
+  return new Promise((res, rej) => {
+    const req = request({ host: "127.0.0.1", port: PORT, path: "/metrics", agent }, (r) => {
+      let bytes = 0;
+      r.on("data", (c: Buffer) => {
+        bytes += c.length;
+      });
+      r.on("end", () => res({ ms: performance.now() - t0, bytes, status: r.statusCode ?? 0 }));
+      r.on("error", rej);
+    });
+    req.on("error", rej);
+    req.end();
+  });
+}
+
+/** n scrapers scraping back to back until stopped. */
+function scrapers(n: number) {
+  const results: Scrape[] = [];
+  let errors = 0;
+  let running = true;
+  const loops = Array.from({ length: n }, async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    while (running) {
+      try {
+        results.push(await scrapeOnce(agent));
+      } catch {
+        errors++;
+      }
+    }
+    agent.destroy();
+  });
+  return {
+    results,
+    get errors() {
+      return errors;
+    },
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
+interface Phase {
+  scrapers: number;
+  iterations: number;
+  rate: number;
+  scrapes: number;
+  scrapeErrors: number;
+  non200: number;
+  p50ms: number;
+  p99ms: number;
+  maxms: number;
+  bytes: number;
+  cpu: number;
+  meanIterationMs: number;
+}
+
+async function phase(d: Daemon, n: number): Promise<Phase> {
+  const s = scrapers(n);
+  await new Promise((r) => setTimeout(r, 1000)); // let the scrapers reach their pace
+  const from = Date.now();
+  const cpu0 = d.cpu();
+  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  const to = Date.now();
+  const cpu1 = d.cpu();
+  await s.stop();
+  const done = d.lines.filter((l) => l.msg === "iteration done" && l.time >= from && l.time <= to);
+  // Start to start: (n - 1) intervals between the starts of the first and the last iteration.
+  const start = (l: LogLine) => l.time - Number(l.fields.ms);
+  const span = done.length > 1 ? start(done.at(-1)!) - start(done[0]!) : 0;
+  const ok = s.results.filter((r) => r.status === 200);
+  const ms = ok.map((r) => r.ms);
+  return {
+    scrapers: n,
+    iterations: done.length,
+    rate: span > 0 ? ((done.length - 1) * 1000) / span : 0,
+    scrapes: ok.length,
+    scrapeErrors: s.errors,
+    non200: s.results.length - ok.length,
+    p50ms: ms.length ? quantile(ms, 0.5) : Number.NaN,
+    p99ms: ms.length ? quantile(ms, 0.99) : Number.NaN,
+    maxms: ms.length ? Math.max(...ms) : Number.NaN,
+    bytes: ok.at(-1)?.bytes ?? 0,
+    cpu: (cpu1 - cpu0) / ((to - from) / 1000),
+    meanIterationMs: done.length ? done.reduce((a, l) => a + Number(l.fields.ms), 0) / done.length : 0,
+  };
+}
+
+/** SIGHUP with a changed file; ms until the log says the reload is applied (by the log's clock). */
+async function reload(d: Daemon, file: string, dsts: readonly string[], probeName: string): Promise<number> {
+  writeFileSync(file, configYaml(dsts, probeName));
+  const applied = d.next((l) => l.msg === "configuration reloaded", 120_000);
+  const t0 = Date.now();
+  d.child.kill("SIGHUP");
+  return (await applied).time - t0;
+}
+
+async function main(): Promise<void> {
+  const lab = await createLab({
+    targets: [
+      { name: "small", rangeSize: 4096 },
+      { name: "big", rangeSize: 8192 },
+    ],
+  });
+  const dir = mkdtempSync(join(tmpdir(), "npf-bench-scrape-"));
+  let child: ChildProcess | undefined;
+  try {
+    const dsts = addresses(lab, TARGETS);
+    const file = join(dir, "netprobify.yaml");
+    writeFileSync(file, configYaml(dsts, "bench"));
+    child = spawn(process.execPath, [BIN, file], { stdio: ["ignore", "ignore", "pipe"] });
+    const d = new Daemon(child);
+    // Warm up: two iterations done.
+    await d.next((l) => l.msg === "iteration done", 120_000);
+    await d.next((l) => l.msg === "iteration done", 120_000);
+    const phases: Phase[] = [];
+    for (const n of SCRAPERS) {
+      phases.push(await phase(d, n));
+      process.stderr.write(`scrapers ${n}: ${phases.at(-1)!.rate.toFixed(3)} iterations/s\n`);
+    }
+    const most = Math.max(...SCRAPERS);
+    const reloadIdleMs = await reload(d, file, dsts, "bench2");
+    const load = scrapers(most);
+    await new Promise((r) => setTimeout(r, 2000));
+    const reloadLoadedMs = await reload(d, file, dsts, "bench3");
+    await load.stop();
+    child.kill("SIGTERM");
+    const base = phases.find((p) => p.scrapers === 0)?.rate ?? phases[0]!.rate;
+    const rows = phases.map((p) => [
+      String(p.scrapers),
+      String(p.iterations),
+      p.rate.toFixed(3),
+      (p.rate / base).toFixed(3),
+      p.meanIterationMs.toFixed(0),
+      thousands(p.scrapes),
+      String(p.scrapeErrors + p.non200),
+      p.scrapers ? p.p50ms.toFixed(1) : "",
+      p.scrapers ? p.p99ms.toFixed(1) : "",
+      p.scrapers ? p.maxms.toFixed(1) : "",
+      p.bytes ? thousands(p.bytes) : "",
+      `${(p.cpu * 100).toFixed(0)} %`,
+    ]);
+    const header = [
+      "scrapers",
+      "iterations",
+      "iterations/s",
+      "÷ 0 scrapers",
+      "mean iteration ms",
+      "scrapes",
+      "failed",
+      "scrape p50 ms",
+      "p99 ms",
+      "max ms",
+      "exposition bytes",
+      "daemon CPU",
+    ];
+    const info = `${cpus().length} CPUs, kernel ${release()}, Node ${process.versions.node}; ${thousands(TARGETS)} TCPsyn targets × 1 packet, interval ${INTERVAL} s, timeout 1 s, ${SECONDS} s per phase`;
+    const table = markdownTable(header, rows);
+    const reloads = `SIGHUP → reload applied: ${reloadIdleMs} ms with no scraper, ${reloadLoadedMs} ms with ${most} scrapers (interval ${INTERVAL * 1000} ms)`;
+    process.stdout.write(`${info}\n\n${table}\n${reloads}\n`);
+    const ratios = phases
+      .filter((p) => p.scrapers > 0)
+      .map((p) => `${p.scrapers}: ${(p.rate / base).toFixed(3)}`);
+    process.stdout.write(`ratio to the rate without scrapers (target >= 0.95): ${ratios.join(", ")}\n`);
+    mkdirSync(OUT, { recursive: true });
+    writeFileSync(
+      join(OUT, "scrape.json"),
+      `${JSON.stringify({ info, targets: TARGETS, interval: INTERVAL, phases, reloadIdleMs, reloadLoadedMs }, null, 2)}\n`,
+    );
+  } finally {
+    child?.kill("SIGKILL");
+    await lab.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
