@@ -11,6 +11,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
+import { gunzip } from "node:zlib";
 import { cpus, release, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createLab, type Lab } from "../test/lab/lab.js";
@@ -20,11 +21,15 @@ import { intFlag, markdownTable, quantile, stringFlag, thousands } from "./lib/s
 const argv = process.argv.slice(2);
 const SMOKE = argv.includes("--smoke");
 const TARGETS = intFlag(argv, "targets", SMOKE ? 50 : 10_000);
-const SECONDS = intFlag(argv, "seconds", SMOKE ? 3 : 30);
+const SECONDS = intFlag(argv, "seconds", SMOKE ? 3 : 20);
 const INTERVAL = intFlag(argv, "interval", 1);
 const SCRAPERS = stringFlag(argv, "scrapers", SMOKE ? "0,2" : "0,4,16")
   .split(",")
   .map(Number);
+/** Phases run in this many rounds, interleaved (0, 4, 16, 0, 4, 16...), so load drifts hit all alike. */
+const ROUNDS = intFlag(argv, "rounds", SMOKE ? 1 : 2);
+/** gzip: scrapers ask for gzip and decompress, as Prometheus does; identity: plain text. */
+const ENCODING = stringFlag(argv, "encoding", "gzip");
 const OUT = stringFlag(argv, "out", resolve("build/bench"));
 const PORT = 19141;
 
@@ -101,19 +106,32 @@ class Daemon {
 
 interface Scrape {
   ms: number;
+  /** Exposition bytes (decompressed). */
   bytes: number;
+  /** Bytes on the wire. */
+  wire: number;
   status: number;
 }
 
 function scrapeOnce(agent: Agent): Promise<Scrape> {
   const t0 = performance.now();
+  const headers = ENCODING === "gzip" ? { "accept-encoding": "gzip" } : {};
   return new Promise((res, rej) => {
-    const req = request({ host: "127.0.0.1", port: PORT, path: "/metrics", agent }, (r) => {
-      let bytes = 0;
-      r.on("data", (c: Buffer) => {
-        bytes += c.length;
+    const req = request({ host: "127.0.0.1", port: PORT, path: "/metrics", agent, headers }, (r) => {
+      const chunks: Buffer[] = [];
+      r.on("data", (c: Buffer) => chunks.push(c));
+      r.on("end", () => {
+        const body = Buffer.concat(chunks);
+        const done = (plain: Buffer) =>
+          res({
+            ms: performance.now() - t0,
+            bytes: plain.length,
+            wire: body.length,
+            status: r.statusCode ?? 0,
+          });
+        if (r.headers["content-encoding"] !== "gzip") return done(body);
+        gunzip(body, (err, plain) => (err ? rej(err) : done(plain)));
       });
-      r.on("end", () => res({ ms: performance.now() - t0, bytes, status: r.statusCode ?? 0 }));
       r.on("error", rej);
     });
     req.on("error", rej);
@@ -160,6 +178,7 @@ interface Phase {
   p99ms: number;
   maxms: number;
   bytes: number;
+  wire: number;
   cpu: number;
   meanIterationMs: number;
 }
@@ -190,8 +209,31 @@ async function phase(d: Daemon, n: number): Promise<Phase> {
     p99ms: ms.length ? quantile(ms, 0.99) : Number.NaN,
     maxms: ms.length ? Math.max(...ms) : Number.NaN,
     bytes: ok.at(-1)?.bytes ?? 0,
+    wire: ok.at(-1)?.wire ?? 0,
     cpu: (cpu1 - cpu0) / ((to - from) / 1000),
     meanIterationMs: done.length ? done.reduce((a, l) => a + Number(l.fields.ms), 0) / done.length : 0,
+  };
+}
+
+/** Phases of one scraper count over the rounds: iterations and time summed (rate = iterations / time). */
+function merge(ps: Phase[]): Phase {
+  const first = ps[0]!;
+  if (ps.length === 1) return first;
+  const spans = ps.map((p) => (p.rate > 0 ? (p.iterations - 1) / p.rate : 0));
+  const span = spans.reduce((a, b) => a + b, 0);
+  const sum = (f: (p: Phase) => number) => ps.reduce((a, p) => a + f(p), 0);
+  return {
+    ...first,
+    iterations: sum((p) => p.iterations),
+    rate: span > 0 ? sum((p) => p.iterations - 1) / span : 0,
+    scrapes: sum((p) => p.scrapes),
+    scrapeErrors: sum((p) => p.scrapeErrors),
+    non200: sum((p) => p.non200),
+    p50ms: Math.max(...ps.map((p) => p.p50ms)),
+    p99ms: Math.max(...ps.map((p) => p.p99ms)),
+    maxms: Math.max(...ps.map((p) => p.maxms)),
+    cpu: sum((p) => p.cpu) / ps.length,
+    meanIterationMs: sum((p) => p.meanIterationMs * p.iterations) / sum((p) => p.iterations),
   };
 }
 
@@ -222,11 +264,15 @@ async function main(): Promise<void> {
     // Warm up: two iterations done.
     await d.next((l) => l.msg === "iteration done", 120_000);
     await d.next((l) => l.msg === "iteration done", 120_000);
-    const phases: Phase[] = [];
-    for (const n of SCRAPERS) {
-      phases.push(await phase(d, n));
-      process.stderr.write(`scrapers ${n}: ${phases.at(-1)!.rate.toFixed(3)} iterations/s\n`);
-    }
+    const runs: Phase[] = [];
+    for (let round = 0; round < ROUNDS; round++)
+      for (const n of SCRAPERS) {
+        runs.push(await phase(d, n));
+        process.stderr.write(
+          `round ${round + 1}, scrapers ${n}: ${runs.at(-1)!.rate.toFixed(3)} iterations/s\n`,
+        );
+      }
+    const phases = SCRAPERS.map((n) => merge(runs.filter((p) => p.scrapers === n)));
     const most = Math.max(...SCRAPERS);
     const reloadIdleMs = await reload(d, file, dsts, "bench2");
     const load = scrapers(most);
@@ -247,6 +293,7 @@ async function main(): Promise<void> {
       p.scrapers ? p.p99ms.toFixed(1) : "",
       p.scrapers ? p.maxms.toFixed(1) : "",
       p.bytes ? thousands(p.bytes) : "",
+      p.wire ? thousands(p.wire) : "",
       `${(p.cpu * 100).toFixed(0)} %`,
     ]);
     const header = [
@@ -261,9 +308,10 @@ async function main(): Promise<void> {
       "p99 ms",
       "max ms",
       "exposition bytes",
+      "bytes on the wire",
       "daemon CPU",
     ];
-    const info = `${cpus().length} CPUs, kernel ${release()}, Node ${process.versions.node}; ${thousands(TARGETS)} TCPsyn targets × 1 packet, interval ${INTERVAL} s, timeout 1 s, ${SECONDS} s per phase`;
+    const info = `${cpus().length} CPUs, kernel ${release()}, Node ${process.versions.node}; ${thousands(TARGETS)} TCPsyn targets × 1 packet, interval ${INTERVAL} s, timeout 1 s, ${ROUNDS} × ${SECONDS} s per scraper count (interleaved), scrapers ask for ${ENCODING}`;
     const table = markdownTable(header, rows);
     const reloads = `SIGHUP → reload applied: ${reloadIdleMs} ms with no scraper, ${reloadLoadedMs} ms with ${most} scrapers (interval ${INTERVAL * 1000} ms)`;
     process.stdout.write(`${info}\n\n${table}\n${reloads}\n`);
@@ -274,7 +322,7 @@ async function main(): Promise<void> {
     mkdirSync(OUT, { recursive: true });
     writeFileSync(
       join(OUT, "scrape.json"),
-      `${JSON.stringify({ info, targets: TARGETS, interval: INTERVAL, phases, reloadIdleMs, reloadLoadedMs }, null, 2)}\n`,
+      `${JSON.stringify({ info, targets: TARGETS, interval: INTERVAL, phases, runs, reloadIdleMs, reloadLoadedMs }, null, 2)}\n`,
     );
   } finally {
     child?.kill("SIGKILL");

@@ -14,6 +14,8 @@ export interface MetricsPayload {
   contentType: string;
   /** A Buffer is sent as is, never copied: many scrapers can share one rendering. */
   body: string | Buffer;
+  /** The same body gzip-compressed, if available: sent to clients that accept gzip. */
+  gzip?: Buffer;
 }
 
 export interface Health {
@@ -218,7 +220,12 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
       log("error", "metrics collection failed", { err: errorFields(err) });
       return send(res, 500, TEXT, "metrics collection failed; see the netprobify log\n");
     }
-    return send(res, 200, payload.contentType, payload.body);
+    if (payload.gzip && acceptsGzip(req.headers["accept-encoding"]))
+      return send(res, 200, payload.contentType, payload.gzip, {
+        "Content-Encoding": "gzip",
+        Vary: "Accept-Encoding",
+      });
+    return send(res, 200, payload.contentType, payload.body, { Vary: "Accept-Encoding" });
   };
 
   server.on("request", (req, res) => {
@@ -300,6 +307,18 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
       return done;
     };
   }
+}
+
+/** Whether an Accept-Encoding header allows gzip (listed, and not with q=0). */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (!header) return false;
+  for (const part of header.split(",")) {
+    const [coding = "", ...params] = part.trim().toLowerCase().split(";");
+    if (coding.trim() !== "gzip" && coding.trim() !== "*") continue;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith("q="));
+    return q === undefined || Number(q.slice(2)) > 0;
+  }
+  return false;
 }
 
 /** The path of a request target (origin or absolute form), without the query; undefined if unparsable. */

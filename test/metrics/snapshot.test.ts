@@ -4,8 +4,9 @@
 // once); outside totals (dropped log lines, refused connections) are copied in at each rendering.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { Registry } from "prom-client";
+import { Gauge, Registry } from "prom-client";
 import { Metrics } from "../../src/metrics/metrics.js";
+import { render } from "../../src/metrics/render.js";
 import { config, iteration, parseExposition, series, value } from "./exposition.js";
 
 const WEB_G1 = {
@@ -23,8 +24,9 @@ async function served(m: Metrics) {
 describe("Metrics.snapshot: one rendering per change", () => {
   test("scrapes between two publishes share one rendering; an iteration shows once published", async () => {
     const renders = { n: 0 };
-    const original = Registry.prototype.metrics;
-    Registry.prototype.metrics = function (this: Registry) {
+    // Every rendering reads the registry's metrics once.
+    const original = Registry.prototype.getMetricsAsArray;
+    Registry.prototype.getMetricsAsArray = function (this: Registry) {
       renders.n++;
       return original.call(this);
     };
@@ -52,7 +54,7 @@ describe("Metrics.snapshot: one rendering per change", () => {
       assert.equal(value(next, "netprobify_iterations_total", { probe_name: "lab" }), 2);
       assert.equal(renders.n, 2);
     } finally {
-      Registry.prototype.metrics = original;
+      Registry.prototype.getMetricsAsArray = original;
     }
   });
 
@@ -87,5 +89,25 @@ describe("Metrics.snapshot: one rendering per change", () => {
     const e = await served(m);
     assert.equal(value(e, "netprobify_internal_errors_total", { probe_name: "lab", where: "iteration" }), 2);
     assert.equal(value(e, "netprobify_internal_errors_total", { probe_name: "lab", where: "dns" }), 0);
+  });
+});
+
+describe("render: the exposition as prom-client writes it", () => {
+  test("byte for byte registry.metrics(), escapes and special values included, twice (cached labels)", async () => {
+    const m = new Metrics({ version: 'a"b\\c\nd' });
+    const c = config();
+    m.applyConfig(c);
+    m.recordIteration(c, iteration([series("web", "g1", { sent: 3, lost: 1 })]));
+    const registry = (m as unknown as { store: { registry: Registry } }).store.registry;
+    const g = new Gauge({
+      name: "t_special",
+      help: "help \\ with\nnewline",
+      labelNames: ["l"],
+      registers: [registry],
+    });
+    g.set({ l: "x" }, Number.NaN);
+    g.set({ l: "y" }, Number.POSITIVE_INFINITY);
+    g.set({ l: "z" }, Number.NEGATIVE_INFINITY);
+    for (let i = 0; i < 2; i++) assert.equal(await render(registry), await registry.metrics());
   });
 });
