@@ -11,9 +11,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
-import { gunzip } from "node:zlib";
-import { cpus, release, tmpdir } from "node:os";
+import { cpus, loadavg, release, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { gunzip } from "node:zlib";
 import { createLab, type Lab } from "../test/lab/lab.js";
 import { BIN } from "../test/support/paths.js";
 import { intFlag, markdownTable, quantile, stringFlag, thousands } from "./lib/stats.js";
@@ -261,6 +261,7 @@ async function main(): Promise<void> {
     writeFileSync(file, configYaml(dsts, "bench"));
     child = spawn(process.execPath, [BIN, file], { stdio: ["ignore", "ignore", "pipe"] });
     const d = new Daemon(child);
+    const loadBefore = loadavg()[0]!;
     // Warm up: two iterations done.
     await d.next((l) => l.msg === "iteration done", 120_000);
     await d.next((l) => l.msg === "iteration done", 120_000);
@@ -311,7 +312,7 @@ async function main(): Promise<void> {
       "bytes on the wire",
       "daemon CPU",
     ];
-    const info = `${cpus().length} CPUs, kernel ${release()}, Node ${process.versions.node}; ${thousands(TARGETS)} TCPsyn targets × 1 packet, interval ${INTERVAL} s, timeout 1 s, ${ROUNDS} × ${SECONDS} s per scraper count (interleaved), scrapers ask for ${ENCODING}`;
+    const info = `${cpus().length} CPUs, kernel ${release()}, Node ${process.versions.node}; ${thousands(TARGETS)} TCPsyn targets × 1 packet, interval ${INTERVAL} s, timeout 1 s, ${ROUNDS} × ${SECONDS} s per scraper count (interleaved), scrapers ask for ${ENCODING}; machine load average ${loadBefore.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end`;
     const table = markdownTable(header, rows);
     const reloads = `SIGHUP → reload applied: ${reloadIdleMs} ms with no scraper, ${reloadLoadedMs} ms with ${most} scrapers (interval ${INTERVAL * 1000} ms)`;
     process.stdout.write(`${info}\n\n${table}\n${reloads}\n`);

@@ -4,6 +4,7 @@
 // once); outside totals (dropped log lines, refused connections) are copied in at each rendering.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { gunzipSync } from "node:zlib";
 import { Gauge, Registry } from "prom-client";
 import { Metrics } from "../../src/metrics/metrics.js";
 import { render } from "../../src/metrics/render.js";
@@ -109,5 +110,18 @@ describe("render: the exposition as prom-client writes it", () => {
     g.set({ l: "y" }, Number.POSITIVE_INFINITY);
     g.set({ l: "z" }, Number.NEGATIVE_INFINITY);
     for (let i = 0; i < 2; i++) assert.equal(await render(registry), await registry.metrics());
+  });
+});
+
+describe("the gzip copy of a rendering", () => {
+  test("is made once per rendering, off the event loop, and decompresses to the body", async () => {
+    const m = new Metrics({ version: "t" });
+    m.applyConfig(config());
+    m.publish();
+    const e = await m.snapshot();
+    for (let i = 0; i < 200 && e.gzip === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(e.gzip, "compressed within 2 s");
+    assert.deepEqual(gunzipSync(e.gzip), e.body);
+    assert.ok(e.gzip.length < e.body.length / 4);
   });
 });
