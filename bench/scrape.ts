@@ -181,6 +181,8 @@ interface Phase {
   wire: number;
   cpu: number;
   meanIterationMs: number;
+  /** Each iteration's start (ms since the phase began) and duration. */
+  timeline?: [number, number][];
 }
 
 async function phase(d: Daemon, n: number): Promise<Phase> {
@@ -209,9 +211,10 @@ async function phase(d: Daemon, n: number): Promise<Phase> {
     p99ms: ms.length ? quantile(ms, 0.99) : Number.NaN,
     maxms: ms.length ? Math.max(...ms) : Number.NaN,
     bytes: ok.at(-1)?.bytes ?? 0,
-    wire: ok.at(-1)?.wire ?? 0,
+    wire: ok.length ? quantile(ok.map((r) => r.wire), 0.5) : 0,
     cpu: (cpu1 - cpu0) / ((to - from) / 1000),
     meanIterationMs: done.length ? done.reduce((a, l) => a + Number(l.fields.ms), 0) / done.length : 0,
+    timeline: done.map((l) => [start(l) - from, Number(l.fields.ms)]),
   };
 }
 
@@ -309,7 +312,7 @@ async function main(): Promise<void> {
       "p99 ms",
       "max ms",
       "exposition bytes",
-      "bytes on the wire",
+      "bytes on the wire (p50)",
       "daemon CPU",
     ];
     const info = `${cpus().length} CPUs, kernel ${release()}, Node ${process.versions.node}; ${thousands(TARGETS)} TCPsyn targets × 1 packet, interval ${INTERVAL} s, timeout 1 s, ${ROUNDS} × ${SECONDS} s per scraper count (interleaved), scrapers ask for ${ENCODING}; machine load average ${loadBefore.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end`;

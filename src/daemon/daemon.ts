@@ -227,10 +227,7 @@ export class Daemon {
     this.iterating = false;
     if (!this.running || result === undefined) return;
     this.iterations++;
-    await this.guard("metrics", () => {
-      this.o.metrics?.recordIteration(this.config, result);
-      this.o.metrics?.publish?.();
-    });
+    // Logged first: the line's time is the iteration's end (the scrape benchmark reads it).
     const lost = result.series.reduce((n, s) => n + s.lost, 0);
     const sent = result.series.reduce((n, s) => n + s.sent, 0);
     this.log[this.config.global.verbose ? "info" : "debug"](
@@ -239,6 +236,10 @@ export class Daemon {
     );
     for (const [errno, n] of result.sendErrors)
       this.log.warn({ errno, count: n }, "probes not sent (counted as failed, not as loss)");
+    await this.guard("metrics", () => {
+      this.o.metrics?.recordIteration(this.config, result);
+      this.o.metrics?.publish?.();
+    });
   }
 
   private sleep(ms: number): Promise<void> {
