@@ -211,7 +211,12 @@ async function phase(d: Daemon, n: number): Promise<Phase> {
     p99ms: ms.length ? quantile(ms, 0.99) : Number.NaN,
     maxms: ms.length ? Math.max(...ms) : Number.NaN,
     bytes: ok.at(-1)?.bytes ?? 0,
-    wire: ok.length ? quantile(ok.map((r) => r.wire), 0.5) : 0,
+    wire: ok.length
+      ? quantile(
+          ok.map((r) => r.wire),
+          0.5,
+        )
+      : 0,
     cpu: (cpu1 - cpu0) / ((to - from) / 1000),
     meanIterationMs: done.length ? done.reduce((a, l) => a + Number(l.fields.ms), 0) / done.length : 0,
     timeline: done.map((l) => [start(l) - from, Number(l.fields.ms)]),
@@ -277,12 +282,26 @@ async function main(): Promise<void> {
         );
       }
     const phases = SCRAPERS.map((n) => merge(runs.filter((p) => p.scrapers === n)));
+    // Reloads: one target added (an operator's usual change), then the worst case, a new
+    // probe_name (every series removed and created again); each with no scraper, then with the most.
     const most = Math.max(...SCRAPERS);
-    const reloadIdleMs = await reload(d, file, dsts, "bench2");
-    const load = scrapers(most);
-    await new Promise((r) => setTimeout(r, 2000));
-    const reloadLoadedMs = await reload(d, file, dsts, "bench3");
-    await load.stop();
+    const extra = addresses(lab, TARGETS + 2).slice(TARGETS);
+    const reloads: { change: string; scrapers: number; ms: number }[] = [];
+    const changes: [string, string[], string][] = [
+      ["one target added", [...dsts, extra[0]!], "bench"],
+      ["one more target added", [...dsts, ...extra], "bench"],
+      ["new probe_name", [...dsts, ...extra], "bench2"],
+      ["new probe_name", [...dsts, ...extra], "bench3"],
+    ];
+    for (const [i, [change, list, name]] of changes.entries()) {
+      const n = i % 2 === 0 ? 0 : most;
+      const load = scrapers(n);
+      await new Promise((r) => setTimeout(r, 2000));
+      reloads.push({ change, scrapers: n, ms: await reload(d, file, list, name) });
+      await load.stop();
+    }
+    const reloadIdleMs = reloads[0]!.ms;
+    const reloadLoadedMs = reloads[1]!.ms;
     child.kill("SIGTERM");
     const base = phases.find((p) => p.scrapers === 0)?.rate ?? phases[0]!.rate;
     const rows = phases.map((p) => [
@@ -317,8 +336,10 @@ async function main(): Promise<void> {
     ];
     const info = `${cpus().length} CPUs, kernel ${release()}, Node ${process.versions.node}; ${thousands(TARGETS)} TCPsyn targets × 1 packet, interval ${INTERVAL} s, timeout 1 s, ${ROUNDS} × ${SECONDS} s per scraper count (interleaved), scrapers ask for ${ENCODING}; machine load average ${loadBefore.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end`;
     const table = markdownTable(header, rows);
-    const reloads = `SIGHUP → reload applied: ${reloadIdleMs} ms with no scraper, ${reloadLoadedMs} ms with ${most} scrapers (interval ${INTERVAL * 1000} ms)`;
-    process.stdout.write(`${info}\n\n${table}\n${reloads}\n`);
+    const reloadText = reloads
+      .map((r) => `- SIGHUP → reload applied (${r.change}, ${r.scrapers} scrapers): ${r.ms} ms`)
+      .join("\n");
+    process.stdout.write(`${info}\n\n${table}\n${reloadText}\n(interval ${INTERVAL * 1000} ms)\n`);
     const ratios = phases
       .filter((p) => p.scrapers > 0)
       .map((p) => `${p.scrapers}: ${(p.rate / base).toFixed(3)}`);
@@ -326,7 +347,7 @@ async function main(): Promise<void> {
     mkdirSync(OUT, { recursive: true });
     writeFileSync(
       join(OUT, "scrape.json"),
-      `${JSON.stringify({ info, targets: TARGETS, interval: INTERVAL, phases, runs, reloadIdleMs, reloadLoadedMs }, null, 2)}\n`,
+      `${JSON.stringify({ info, targets: TARGETS, interval: INTERVAL, phases, runs, reloads, reloadIdleMs, reloadLoadedMs }, null, 2)}\n`,
     );
   } finally {
     child?.kill("SIGKILL");
