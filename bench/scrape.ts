@@ -78,7 +78,9 @@ class Daemon {
           const o = JSON.parse(p) as Record<string, unknown>;
           const l = { msg: String(o.msg), time: Number(o.time), readAt, fields: o };
           this.lines.push(l);
-          this.waiters = this.waiters.filter((w) => !(w.pred(l) && (w.resolve(l), true)));
+          const matched = this.waiters.filter((w) => w.pred(l));
+          this.waiters = this.waiters.filter((w) => !matched.includes(w));
+          for (const w of matched) w.resolve(l);
         } catch {
           // not JSON: ignore
         }

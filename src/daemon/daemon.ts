@@ -219,6 +219,8 @@ export class Daemon {
     const engine = this.engine;
     if (!engine || !this.plan || this.plan.count === 0) {
       this.iterations++;
+      // Nothing to probe (e.g. every target unresolved): the changes still reach the scrapes.
+      await this.guard("metrics", () => this.o.metrics?.publish?.());
       return;
     }
     // stop() closes the engine, which settles a running iteration at once.

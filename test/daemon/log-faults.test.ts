@@ -85,7 +85,7 @@ targets:
     const mnt = join(dir, "tiny");
     mkdirSync(mnt);
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=128k", "npf-tiny", mnt]);
-    const port = 19121;
+    const port = 19151;
     const file = join(dir, "full.yaml");
     writeFileSync(file, cfg(port));
     const logPath = join(mnt, "netprobify.log");
@@ -139,7 +139,7 @@ targets:
   });
 
   test("standard output and error closed by the reader (EPIPE, `2>&1 | head -1`): probing and /metrics go on", async () => {
-    const port = 19122;
+    const port = 19152;
     const file = join(dir, "pipe.yaml");
     writeFileSync(file, cfg(port));
     const child = spawn(process.execPath, [BIN, file], { stdio: ["ignore", "pipe", "pipe"] });
