@@ -81,6 +81,7 @@ export class Daemon {
   private reloadRequested = false;
   /** True while engine.run() is in progress (a SIGHUP then validates the file at once). */
   private iterating = false;
+  private validating = false;
   private readonly now: () => number;
   /** Resolves when the loop has ended. */
   done: Promise<void> = Promise.resolve();
@@ -158,7 +159,13 @@ export class Daemon {
    */
   requestReload(): void {
     this.reloadRequested = true;
-    if (this.iterating) void this.guard("reload", () => this.validateEarly());
+    if (this.iterating && !this.validating) {
+      // One validation at a time: a burst of SIGHUPs does not read the file a hundred times.
+      this.validating = true;
+      void this.guard("reload", () => this.validateEarly()).finally(() => {
+        this.validating = false;
+      });
+    }
     this.wake?.();
   }
 
