@@ -3,7 +3,7 @@
 // nobody awaits: unhandled, hence fatal, before), a reload. Each is logged, counted by where, and the
 // next iteration runs. And a SIGHUP during a long iteration is validated at once, not at its end.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -16,6 +16,7 @@ import { engineOptions } from "../../src/engine/from-config.js";
 import type { ProbePlan } from "../../src/engine/plan.js";
 import { FakeBinding } from "../../src/native/fake.js";
 import { RawSockets } from "../../src/native/rawsock.js";
+import { FIXTURES } from "../support/paths.js";
 
 const dir = mkdtempSync(join(tmpdir(), "npf-survive-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -200,6 +201,28 @@ describe("the daemon loop survives throws (fake sockets)", () => {
       await until(() => m.errors.includes("reload"));
       const before = m.iterations;
       m.throwIn.delete("applyConfig");
+      await until(() => m.iterations > before);
+    } finally {
+      await d.stop();
+    }
+    await d.done;
+  });
+
+  test("folding inventory targets in throws: counted as inventory, probing goes on", async () => {
+    const base = join(dir, "inv");
+    mkdirSync(join(base, "dynamic_inventories"), { recursive: true });
+    copyFileSync(`${FIXTURES}inventories/good.mjs`, join(base, "dynamic_inventories", "good.mjs"));
+    const file = join(base, "netprobify.yaml");
+    writeFileSync(file, yaml(ICMP));
+    const m = new Faulty();
+    const { d } = daemon(file, m);
+    await d.init();
+    m.throwIn.add("applyConfig"); // the inventory's targets cannot be applied
+    d.startInventories();
+    d.start();
+    try {
+      await until(() => m.errors.includes("inventory"));
+      const before = m.iterations;
       await until(() => m.iterations > before);
     } finally {
       await d.stop();
