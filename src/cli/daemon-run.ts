@@ -5,6 +5,8 @@
 // stop promptly and close everything, exit 0.
 import { Daemon } from "../daemon/daemon.js";
 import { dropTo, lookupUser } from "../daemon/drop.js";
+import { surviveFaults } from "../daemon/faults.js";
+import { LogSink } from "../daemon/log-sink.js";
 import { createLogger } from "../daemon/logger.js";
 import { ExitCode } from "../errors.js";
 import { Metrics } from "../metrics/metrics.js";
@@ -14,10 +16,24 @@ import { VERSION } from "./version.js";
 
 export async function runDaemon(file: string, opts: { user?: string } = {}): Promise<number> {
   const account = opts.user === undefined ? undefined : lookupUser(opts.user);
-  const log = createLogger("INFO");
+  // Logging never stops probing: lines that cannot be written are dropped and counted.
+  const sink = new LogSink({ fd: 2 });
+  const log = createLogger("INFO", { destination: sink, pretty: Boolean(process.stderr.isTTY) });
   const metrics = new Metrics({ version: VERSION });
   const daemon = new Daemon({ file, log, metrics });
-  await daemon.init();
+  let storm: (() => void) | undefined;
+  const removeFaultHandlers = surviveFaults({
+    log,
+    count: (where) => metrics.countInternalError(where),
+    onStorm: () => storm?.(),
+  });
+  try {
+    await daemon.init();
+  } catch (err) {
+    removeFaultHandlers();
+    sink.flushSync();
+    throw err;
+  }
   const g = daemon.config.global;
   const warning = authEnvWarning(process.env);
   if (warning) log.warn(warning);
@@ -27,7 +43,8 @@ export async function runDaemon(file: string, opts: { user?: string } = {}): Pro
       address: g.prometheus_address,
       port: g.prometheus_port,
       auth: authFromEnv(process.env),
-      metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metricsText() }),
+      // Every scrape gets the exposition rendered after the last change (iteration, reload).
+      metrics: () => metrics.snapshot(),
       health: () => ({
         ok: true,
         detail: { iterations: daemon.iterations, probe_name: daemon.config.global.probe_name },
@@ -36,8 +53,14 @@ export async function runDaemon(file: string, opts: { user?: string } = {}): Pro
     });
   } catch (err) {
     await daemon.stop();
+    removeFaultHandlers();
+    sink.flushSync();
     throw err;
   }
+  metrics.setOutsideTotals({
+    logLinesDropped: () => sink.dropped,
+    httpConnectionsRefused: () => server.refused,
+  });
   if (account) {
     dropTo(account);
     log.info({ user: account.name, uid: account.uid }, "privileges dropped: sockets stay open");
@@ -48,15 +71,18 @@ export async function runDaemon(file: string, opts: { user?: string } = {}): Pro
   daemon.start();
   return new Promise((resolve) => {
     let stopping = false;
-    const stop = async (signal: string) => {
+    const stop = async (signal: string, code: number = ExitCode.OK) => {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, "stopping");
       await daemon.stop();
       await server.close();
       await daemon.done;
-      resolve(ExitCode.OK);
+      removeFaultHandlers();
+      sink.flushSync();
+      resolve(code);
     };
+    storm = () => void stop("exception storm", ExitCode.SOFTWARE);
     process.on("SIGTERM", () => void stop("SIGTERM"));
     process.on("SIGINT", () => void stop("SIGINT"));
     process.on("SIGHUP", () => {

@@ -17,7 +17,7 @@ import { validateEntries } from "../inventory/entries.js";
 import { type BuiltinInventory, InventoryHost } from "../inventory/host.js";
 import { shardFilter } from "../inventory/shard.js";
 import { type Lookup, localAddresses } from "../targets/resolve.js";
-import { type Logger, levelFor } from "./logger.js";
+import { errorFields, type Logger, levelFor } from "./logger.js";
 import { UnreachableLog } from "./unreachable-log.js";
 
 /** What the daemon reports to: the subset of src/metrics' Metrics it calls (tests pass a recorder). */
@@ -46,6 +46,10 @@ export interface DaemonMetrics {
   ): void;
   countInventoryDropped?(inventory: string, reason: string, n: number): void;
   removeInventory?(inventory: string): void;
+  /** One throw or rejection the loop survived (where: INTERNAL_ERROR_PLACES of src/metrics/catalog.ts). */
+  countInternalError?(where: string): void;
+  /** The series changed (an iteration, a reload): produce the exposition served to scrapers once. */
+  publish?(): void;
 }
 
 export interface DaemonOptions {
@@ -90,6 +94,9 @@ export class Daemon {
   private sleepTimer: NodeJS.Timeout | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
   private reloadRequested = false;
+  /** True while engine.run() is in progress (a SIGHUP then validates the file at once). */
+  private iterating = false;
+  private validating = false;
   private readonly now: () => number;
   /** Resolves when the loop has ended. */
   done: Promise<void> = Promise.resolve();
@@ -115,6 +122,7 @@ export class Daemon {
     this.o.metrics?.applyConfig(this.config);
     this.o.metrics?.setReloadConfFailed(false);
     await this.resolveDue(true);
+    this.o.metrics?.publish?.();
   }
 
   /**
@@ -166,42 +174,102 @@ export class Daemon {
     await this.inventory?.stop();
   }
 
-  /** Asks for a reload; it is applied between iterations. */
+  /**
+   * Asks for a reload; it is applied between iterations. During an iteration the file is validated
+   * at once, so a bad one is reported (log, failed gauge) without waiting for the iteration to end.
+   */
   requestReload(): void {
     this.reloadRequested = true;
+    if (this.iterating && !this.validating) {
+      // One validation at a time: a burst of SIGHUPs does not read the file a hundred times.
+      this.validating = true;
+      void this.guard("reload", () => this.validateEarly()).finally(() => {
+        this.validating = false;
+      });
+    }
     this.wake?.();
+  }
+
+  /** Reads the file during an iteration: a bad one is refused now (and not read again at the end). */
+  private async validateEarly(): Promise<void> {
+    try {
+      await (this.o.loadConfig ?? loadConfig)(this.o.file);
+    } catch {
+      // Any error refuses the file, as in reload(). The loop's reload() reads the file again at the
+      // end of the iteration and reports it then, once; here only the gauge goes up at once.
+      this.o.metrics?.setReloadConfFailed(true);
+      this.o.metrics?.publish?.();
+      this.log.error(
+        { file: this.o.file },
+        "reload refused: the file is invalid (details after this iteration)",
+      );
+    }
+  }
+
+  /**
+   * Runs one step of the loop; a throw or rejection is logged and counted (netprobify_internal_errors_total
+   * {where}) and the loop goes on: a daemon that stops probing is worse than one iteration lost.
+   */
+  private async guard<T>(where: string, step: () => T | Promise<T>): Promise<T | undefined> {
+    try {
+      return await step();
+    } catch (err) {
+      this.log.error({ where, err: errorFields(err) }, "internal error: the daemon goes on");
+      try {
+        this.o.metrics?.countInternalError?.(where);
+      } catch {
+        // counting must not be what stops the loop
+      }
+      return undefined;
+    }
   }
 
   private async loop(): Promise<void> {
     while (this.running) {
       const t0 = this.now();
-      if (this.reloadRequested) await this.reload();
+      if (this.reloadRequested) await this.guard("reload", () => this.reload());
       if (!this.running) break;
-      await this.refreshInventory();
-      void this.resolveDue(false);
-      if (this.planDirty) await this.rebuildPlan();
-      const engine = this.engine;
-      if (engine && this.plan && this.plan.count > 0) {
-        // stop() closes the engine, which settles a running iteration at once.
-        const result = await engine.run(this.plan);
-        if (!this.running) break;
-        this.iterations++;
-        this.o.metrics?.recordIteration(this.config, result);
-        const lost = result.series.reduce((n, s) => n + s.lost, 0);
-        const sent = result.series.reduce((n, s) => n + s.sent, 0);
-        this.log[this.config.global.verbose ? "info" : "debug"](
-          { sent, lost, ms: Math.round(result.durationMs), timedOut: result.timedOut },
-          "iteration done",
-        );
-        for (const [errno, n] of result.sendErrors)
-          this.log.warn({ errno, count: n }, "probes not sent (counted as failed, not as loss)");
-        this.unreachableLog.add(result.foreign.unreachableFrom, this.log);
-      } else {
-        this.iterations++;
-      }
+      await this.guard("inventory", () => this.refreshInventory());
+      void this.guard("dns", () => this.resolveDue(false));
+      if (this.planDirty) await this.guard("plan", () => this.rebuildPlan());
+      await this.iterate();
+      if (!this.running) break;
+      // A SIGHUP that came during the iteration is applied now, not after the sleep.
+      if (this.reloadRequested) await this.guard("reload", () => this.reload());
       const wait = t0 + this.config.global.interval * 1000 - this.now();
       if (wait > 0) await this.sleep(wait);
     }
+  }
+
+  /** One probing iteration and its recording; failures are survived (see guard). */
+  private async iterate(): Promise<void> {
+    const engine = this.engine;
+    if (!engine || !this.plan || this.plan.count === 0) {
+      this.iterations++;
+      // Nothing to probe (e.g. every target unresolved): the changes still reach the scrapes.
+      await this.guard("metrics", () => this.o.metrics?.publish?.());
+      return;
+    }
+    // stop() closes the engine, which settles a running iteration at once.
+    this.iterating = true;
+    const result = await this.guard("iteration", () => engine.run(this.plan!));
+    this.iterating = false;
+    if (!this.running || result === undefined) return;
+    this.iterations++;
+    // Logged first: the line's time is the iteration's end (the scrape benchmark reads it).
+    const lost = result.series.reduce((n, s) => n + s.lost, 0);
+    const sent = result.series.reduce((n, s) => n + s.sent, 0);
+    this.log[this.config.global.verbose ? "info" : "debug"](
+      { sent, lost, ms: Math.round(result.durationMs), timedOut: result.timedOut },
+      "iteration done",
+    );
+    for (const [errno, n] of result.sendErrors)
+      this.log.warn({ errno, count: n }, "probes not sent (counted as failed, not as loss)");
+    this.unreachableLog.add(result.foreign.unreachableFrom, this.log);
+    await this.guard("metrics", () => {
+      this.o.metrics?.recordIteration(this.config, result);
+      this.o.metrics?.publish?.();
+    });
   }
 
   private sleep(ms: number): Promise<void> {
@@ -234,6 +302,7 @@ export class Daemon {
       else this.log.error({ err: (err as Error)?.stack ?? String(err) }, `${this.o.file}: reload failed`);
       this.log.error("reload refused: the running configuration stays in force");
       this.o.metrics?.setReloadConfFailed(true);
+      this.o.metrics?.publish?.();
       return false;
     }
     this.logWarnings(next);
@@ -245,9 +314,11 @@ export class Daemon {
     }
     if (!(await this.apply(this.withInventory(next, true)))) {
       this.o.metrics?.setReloadConfFailed(true);
+      this.o.metrics?.publish?.();
       return false;
     }
     this.o.metrics?.setReloadConfFailed(false);
+    this.o.metrics?.publish?.();
     this.armReloadTimer();
     this.log.info({ targets: this.config.targets.size, groups: next.groups.size }, "configuration reloaded");
     return true;
@@ -351,6 +422,7 @@ export class Daemon {
     if (stableJson([...next.targets.keys()]) === stableJson([...this.config.targets.keys()]) && !report)
       return;
     await this.apply(next);
+    this.o.metrics?.publish?.();
   }
 
   /** Resolves targets that were never resolved, or whose dns_update_interval has passed. */
@@ -387,6 +459,11 @@ export class Daemon {
               if (res.issue?.kind === "unresolved") this.log.warn({ target: t.name }, res.issue.message);
             }
             if (changed || r === undefined || r.issue?.message !== res.issue?.message) this.planDirty = true;
+          })
+          // Not awaited by the loop: a rejection here would be unhandled (fatal in Node).
+          .catch((err) => {
+            this.log.error({ target: t.name, err: errorFields(err) }, "internal error while resolving");
+            this.o.metrics?.countInternalError?.("dns");
           })
           .finally(() => this.resolving.delete(t.name)),
       );

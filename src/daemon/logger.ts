@@ -1,6 +1,7 @@
 // Structured logs for the daemon: JSON lines (pino) for log collectors, or one readable line per
 // event when standard error is a terminal. The configuration's logging_level (the original's Python
-// levels) maps onto pino's levels.
+// levels) maps onto pino's levels. The daemon passes a LogSink (log-sink.ts) as the destination, so
+// that a log that cannot be written never stops it.
 import pino, { type Logger } from "pino";
 
 export type { Logger };
@@ -21,7 +22,7 @@ export function levelFor(loggingLevel: string): pino.LevelWithSilent {
 /** A logger writing to standard error: JSON lines, or readable lines on a terminal. */
 export function createLogger(
   level = "INFO",
-  opts: { pretty?: boolean; destination?: NodeJS.WritableStream } = {},
+  opts: { pretty?: boolean; destination?: { write(line: string): unknown } } = {},
 ): Logger {
   const pretty = opts.pretty ?? Boolean(process.stderr.isTTY);
   const dest = opts.destination ?? process.stderr;
@@ -40,4 +41,10 @@ export function createLogger(
       },
     },
   );
+}
+
+/** An error as log fields (a thrown non-Error too). */
+export function errorFields(err: unknown): Record<string, unknown> {
+  if (err instanceof Error) return { name: err.name, message: err.message, stack: err.stack };
+  return { value: String(err) };
 }

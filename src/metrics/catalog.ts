@@ -239,6 +239,27 @@ export const CATALOG = [
     origin: "new",
   },
   {
+    name: "netprobify_internal_errors_total",
+    type: "counter",
+    help: "Throws and rejections the daemon survived, by where: iteration, plan, metrics, reload, inventory, dns (the loop logs them and goes on with the next step), unhandled_rejection, uncaught_exception (anywhere else in the process). Any increase is a bug to report.",
+    labels: ["probe_name", "where"],
+    origin: "new",
+  },
+  {
+    name: "netprobify_log_lines_dropped_total",
+    type: "counter",
+    help: "Log lines not written because the log could not take them (disk full, reader gone: ENOSPC, EPIPE, EAGAIN, EIO) or the log queue was full; probing and serving go on.",
+    labels: ["probe_name"],
+    origin: "new",
+  },
+  {
+    name: "netprobify_http_connections_refused_total",
+    type: "counter",
+    help: "HTTP connections answered 503 and closed at once because the connection cap was reached.",
+    labels: ["probe_name"],
+    origin: "new",
+  },
+  {
     name: "netprobify_targets_excluded",
     type: "gauge",
     help: "Enabled targets that probe nothing, by reason: self (every address is this host's), unresolved (DNS failed), no_route (no source address).",
@@ -320,6 +341,18 @@ export const UNMATCHED_REASONS = [
   "unknown_key",
   "not_a_reply",
   "settled_error",
+] as const;
+
+/** Label values of netprobify_internal_errors_total's where. */
+export const INTERNAL_ERROR_PLACES = [
+  "iteration",
+  "plan",
+  "metrics",
+  "reload",
+  "inventory",
+  "dns",
+  "unhandled_rejection",
+  "uncaught_exception",
 ] as const;
 
 /** Label values of the excluded-target reasons, in the order they are exported. */

@@ -13,6 +13,7 @@ import { compatLost, lossRatio, rttPercentile } from "../engine/results.js";
 import {
   declOf,
   EXCLUSION_REASONS,
+  INTERNAL_ERROR_PLACES,
   type MetricDecl,
   type MetricName,
   PREFIX,
@@ -21,6 +22,7 @@ import {
   UNMATCHED_REASONS,
 } from "./catalog.js";
 import { type Labels, SeriesStore } from "./registry.js";
+import { type Exposition, Snapshot } from "./snapshot.js";
 
 /** A dynamic inventory's state (undefined: leave as is). */
 export interface InventoryState {
@@ -37,6 +39,12 @@ export interface InventoryState {
 export interface MetricsOptions {
   /** Value of netprobify_info's version label. */
   version: string;
+}
+
+/** Totals kept outside the registry (log sink, HTTP server), copied in before each rendering. */
+export interface OutsideTotals {
+  logLinesDropped?: () => number;
+  httpConnectionsRefused?: () => number;
 }
 
 /** What the prober found while preparing a plan (src/engine/prober.ts `Prepared`). */
@@ -78,8 +86,52 @@ export class Metrics {
   /** Address -> TCPsyn targets probing it, for the applied configuration and addresses. */
   private tcpByAddress: Map<string, string[]> | undefined;
 
+  /** The exposition served to scrapers, rendered once per change (publish()). */
+  private readonly exposition = new Snapshot(this.store.registry, () => this.copyOutsideTotals());
+  private outside: OutsideTotals = {};
+  /** The outside totals already added to the counters, per counter. */
+  private readonly copied = new Map<MetricName, number>();
+
   constructor(opts: MetricsOptions) {
     this.store.set("netprobify_info", { version: opts.version }, 1);
+  }
+
+  /** Where the outside totals are read from (log sink, HTTP server). */
+  setOutsideTotals(totals: OutsideTotals): void {
+    this.outside = totals;
+  }
+
+  /** Renders the exposition once, now (after an iteration, a reload): every scrape is served it. */
+  publish(): void {
+    void this.exposition.publish().catch(() => {}); // a failure shows on the next snapshot()
+  }
+
+  /** The last rendered exposition (rendered now if none yet). */
+  snapshot(): Promise<Exposition> {
+    return this.exposition.get();
+  }
+
+  /** One throw or rejection the daemon survived, by where (INTERNAL_ERROR_PLACES). */
+  countInternalError(where: string): void {
+    if (!this.config) return;
+    const probe_name = this.config.global.probe_name;
+    this.store.inc("netprobify_internal_errors_total", { probe_name, where }, 1);
+  }
+
+  private copyOutsideTotals(): void {
+    if (!this.config) return;
+    const probe = { probe_name: this.config.global.probe_name };
+    const pairs: [MetricName, (() => number) | undefined][] = [
+      ["netprobify_log_lines_dropped_total", this.outside.logLinesDropped],
+      ["netprobify_http_connections_refused_total", this.outside.httpConnectionsRefused],
+    ];
+    for (const [name, read] of pairs) {
+      if (!read) continue;
+      const total = read();
+      const delta = total - (this.copied.get(name) ?? 0);
+      if (delta > 0) this.store.inc(name, probe, delta);
+      this.copied.set(name, total);
+    }
   }
 
   /** Content-Type of metricsText(), for the HTTP response. */
@@ -132,6 +184,8 @@ export class Metrics {
       }
     }
     for (const m of PER_PROBE_COUNTERS) s.inc(m, probe, 0);
+    for (const where of INTERNAL_ERROR_PLACES)
+      s.inc("netprobify_internal_errors_total", { ...probe, where }, 0);
     s.set("app_reload_conf_failed_status", probe, 0);
     for (const reason of UNMATCHED_REASONS) {
       s.inc("netprobify_unmatched_replies_total", { ...probe, reason }, 0);
@@ -485,6 +539,8 @@ const PER_PROBE_COUNTERS = [
   "app_process_timed_out_total",
   "netprobify_iterations_total",
   "netprobify_socket_drops_total",
+  "netprobify_log_lines_dropped_total",
+  "netprobify_http_connections_refused_total",
 ] as const satisfies readonly MetricName[];
 
 function targetLabels(config: Config, t: TargetConfig): Labels {

@@ -2,6 +2,11 @@
 // so tests and several daemons in one process do not share series), plus a record of every series
 // ever written. prom-client cannot list a metric's label sets synchronously; keeping them here lets a
 // reload remove exactly the series that no longer belong to the configuration, in one pass.
+// The record also keeps, per series, the value cell prom-client stores it in: after the first write
+// through prom-client, later writes update the cell directly, without prom-client's label hashing
+// and validation per write (with 10,000 targets, ~120,000 writes per iteration: 3-4 µs each before).
+// The cell is found with prom-client's own key format; if a future prom-client stores series
+// differently the cell is not found and every write simply goes through prom-client.
 import { Counter, Gauge, Registry } from "prom-client";
 import { CATALOG, type MetricDecl, type MetricName } from "./catalog.js";
 
@@ -10,8 +15,25 @@ export type Labels = Readonly<Record<string, string>>;
 interface Entry {
   decl: MetricDecl;
   metric: Counter<string> | Gauge<string>;
-  /** Series written so far: key (label values in declaration order) -> labels. */
-  series: Map<string, Labels>;
+  /** Label names sorted, as prom-client keys its series. */
+  sortedLabels: string[];
+  /** Series written so far: key (label values in declaration order) -> labels and value cell. */
+  series: Map<string, Series>;
+}
+
+interface Series {
+  labels: Labels;
+  /** prom-client's stored { value } of this series, once known. */
+  cell?: { value: number };
+}
+
+/** The object prom-client keeps a series' value in (its hashMap entry), if it can be found. */
+function cellOf(e: Entry, labels: Labels): { value: number } | undefined {
+  const map = (e.metric as unknown as { hashMap?: Record<string, { value: number }> }).hashMap;
+  let h = "";
+  for (const l of e.sortedLabels) h += `${l}:${labels[l]},`;
+  const cell = map?.[h];
+  return cell !== undefined && typeof cell.value === "number" ? cell : undefined;
 }
 
 export class SeriesStore {
@@ -27,7 +49,7 @@ export class SeriesStore {
         registers: [this.registry],
       };
       const metric = decl.type === "counter" ? new Counter(opts) : new Gauge(opts);
-      this.entries.set(decl.name, { decl, metric, series: new Map() });
+      this.entries.set(decl.name, { decl, metric, sortedLabels: [...decl.labels].sort(), series: new Map() });
     }
   }
 
@@ -55,13 +77,15 @@ export class SeriesStore {
     return k;
   }
 
-  private track(e: Entry, labels: Labels, key?: string): void {
-    const k = key ?? this.key(e, labels);
-    if (e.series.has(k)) return;
+  private track(e: Entry, labels: Labels, k: string): Series {
+    const known = e.series.get(k);
+    if (known) return known;
     // Checked once per new series (prom-client would silently accept a missing label).
     if (Object.keys(labels).length !== e.decl.labels.length)
       throw new Error(`metric ${e.decl.name}: unexpected labels ${Object.keys(labels).join(", ")}`);
-    e.series.set(k, { ...labels });
+    const s: Series = { labels: { ...labels } };
+    e.series.set(k, s);
+    return s;
   }
 
   /**
@@ -70,16 +94,26 @@ export class SeriesStore {
    */
   inc(name: MetricName, labels: Labels, n = 1, key?: string): void {
     const e = this.entry(name);
-    this.track(e, labels, key);
-    e.metric.inc(labels, n);
+    const s = this.track(e, labels, key ?? this.key(e, labels));
+    if (s.cell && n >= 0 && Number.isFinite(n)) {
+      s.cell.value += n;
+      return;
+    }
+    e.metric.inc(labels, n); // validates (throws on a negative or non-finite n)
+    s.cell = cellOf(e, labels);
   }
 
   /** Sets a gauge (`key`: as for inc()). */
   set(name: MetricName, labels: Labels, value: number, key?: string): void {
     const e = this.entry(name);
     if (e.decl.type !== "gauge") throw new Error(`metric ${name} is a counter`);
-    this.track(e, labels, key);
+    const s = this.track(e, labels, key ?? this.key(e, labels));
+    if (s.cell && typeof value === "number") {
+      s.cell.value = value;
+      return;
+    }
     (e.metric as Gauge<string>).set(labels, value);
+    s.cell = cellOf(e, labels);
   }
 
   /** Removes one series (nothing happens if it does not exist; `key`: as for inc()). */
@@ -99,7 +133,7 @@ export class SeriesStore {
   retain(keep: (decl: MetricDecl, labels: Labels) => boolean): number {
     let n = 0;
     for (const e of this.entries.values()) {
-      for (const [k, labels] of e.series) {
+      for (const [k, { labels }] of e.series) {
         if (keep(e.decl, labels)) continue;
         e.series.delete(k);
         e.metric.remove(labels);
@@ -111,7 +145,7 @@ export class SeriesStore {
 
   /** The series of one metric (labels), for bookkeeping by the caller. */
   seriesOf(name: MetricName): Labels[] {
-    return [...this.entry(name).series.values()];
+    return [...this.entry(name).series.values()].map((s) => s.labels);
   }
 
   /** Total number of series held. */

@@ -12,7 +12,10 @@ export type LogFn = (level: LogLevel, msg: string, fields: Record<string, unknow
 
 export interface MetricsPayload {
   contentType: string;
-  body: string;
+  /** A Buffer is sent as is, never copied: many scrapers can share one rendering. */
+  body: string | Buffer;
+  /** The same body gzip-compressed, if available: sent to clients that accept gzip. */
+  gzip?: Buffer;
 }
 
 export interface Health {
@@ -32,6 +35,24 @@ export interface ServerTimeouts {
   idleMs?: number;
   /** On close(), how long requests in progress may take to finish before their sockets are cut (default 1,000). */
   closeGraceMs?: number;
+  /**
+   * Time a client has to read a whole answer once it is written (default 30,000): a scraper that
+   * reads too slowly is cut, so it cannot hold an old exposition in memory for long.
+   */
+  responseMs?: number;
+}
+
+/** Limits on what clients can make the server hold. */
+export interface ServerLimits {
+  /**
+   * Open connections at most (default 64). Beyond it a new connection is answered
+   * `503 Service Unavailable` with `Retry-After` and closed at once, before its request is read.
+   */
+  maxConnections?: number;
+  /** Most bytes of request line and headers (default 8,192; node answers 431 beyond). */
+  maxHeaderBytes?: number;
+  /** Requests served on one connection before it is closed (default 1,000; the client reconnects). */
+  maxRequestsPerConnection?: number;
 }
 
 export interface ServerOptions {
@@ -46,6 +67,7 @@ export interface ServerOptions {
   auth?: BasicAuth;
   log?: LogFn;
   timeouts?: ServerTimeouts;
+  limits?: ServerLimits;
 }
 
 export interface RunningServer {
@@ -55,6 +77,10 @@ export interface RunningServer {
   address: string;
   /** Stops listening, closes idle keep-alive connections at once and busy ones after the grace time. */
   close(): Promise<void>;
+  /** Connections refused (503) because maxConnections were open. */
+  readonly refused: number;
+  /** Connections open now. */
+  readonly connections: number;
 }
 
 export const DEFAULT_ADDRESS = "0.0.0.0";
@@ -66,6 +92,9 @@ const INDEX_PAGE = `netprobify
 `;
 
 const TEXT = "text/plain; charset=utf-8";
+
+const REFUSED_BODY = "too many connections; retry later\n";
+const REFUSED = `HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\nContent-Type: ${TEXT}\r\nContent-Length: ${REFUSED_BODY.length}\r\n\r\n${REFUSED_BODY}`;
 
 /**
  * Binds the listener and resolves once it accepts connections. Rejects with a NetprobifyError
@@ -81,10 +110,17 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
   const keepAliveMs = t.keepAliveMs ?? 5_000;
   const idleMs = t.idleMs ?? 60_000;
   const closeGraceMs = t.closeGraceMs ?? 1_000;
+  const responseMs = t.responseMs ?? 30_000;
+  const l = opts.limits ?? {};
+  const maxConnections = l.maxConnections ?? 64;
   const authorized = opts.auth ? basicAuthChecker(opts.auth) : undefined;
   let closing = false;
+  let open = 0;
+  let refused = 0;
+  const refusedSockets = new WeakSet<Socket>();
 
   const server = createServer({
+    maxHeaderSize: l.maxHeaderBytes ?? 8192,
     headersTimeout: headersMs,
     requestTimeout: requestMs,
     keepAliveTimeout: keepAliveMs,
@@ -93,8 +129,37 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
     connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersMs / 2))),
   });
   server.setTimeout(idleMs);
+  server.maxRequestsPerSocket = l.maxRequestsPerConnection ?? 1_000;
 
-  const send = (res: ServerResponse, status: number, contentType: string, body: string, extra = {}) => {
+  // The connection cap. This listener runs after node's own (which attached the HTTP parser): a
+  // refused socket is marked, answered 503 and ended, and its request, if one arrives, is ignored.
+  server.on("connection", (socket: Socket) => {
+    if (open >= maxConnections) {
+      refused++;
+      refusedSockets.add(socket);
+      socket.end(REFUSED);
+      const kill = setTimeout(() => socket.destroy(), 1_000);
+      kill.unref();
+      socket.once("close", () => {
+        clearTimeout(kill);
+        refusedSockets.delete(socket);
+      });
+      socket.on("error", () => {});
+      if (refused === 1 || refused % 1000 === 0)
+        log("warn", "http connection cap reached: new connections get 503", { maxConnections, refused });
+      return;
+    }
+    open++;
+    socket.once("close", () => open--);
+  });
+
+  const send = (
+    res: ServerResponse,
+    status: number,
+    contentType: string,
+    body: string | Buffer,
+    extra = {},
+  ) => {
     const headers: Record<string, string | number> = {
       "Content-Type": contentType,
       "Content-Length": Buffer.byteLength(body),
@@ -105,6 +170,12 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (closing) headers.Connection = "close";
     res.writeHead(status, headers);
     res.end(body); // node drops the body of an answer to HEAD and keeps Content-Length
+    if (!res.writableFinished) {
+      // A reader too slow for the whole answer is cut: it cannot hold the body for long.
+      const cut = setTimeout(() => res.destroy(), responseMs);
+      cut.unref();
+      res.once("close", () => clearTimeout(cut));
+    }
     return status;
   };
 
@@ -149,10 +220,18 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
       log("error", "metrics collection failed", { err: errorFields(err) });
       return send(res, 500, TEXT, "metrics collection failed; see the netprobify log\n");
     }
-    return send(res, 200, payload.contentType, payload.body);
+    if (payload.gzip && acceptsGzip(req.headers["accept-encoding"]))
+      return send(res, 200, payload.contentType, payload.gzip, {
+        "Content-Encoding": "gzip",
+        Vary: "Accept-Encoding",
+      });
+    return send(res, 200, payload.contentType, payload.body, { Vary: "Accept-Encoding" });
   };
 
   server.on("request", (req, res) => {
+    if (refusedSockets.has(req.socket)) return; // already answered 503, closing
+    // A client that vanished mid-answer makes the socket emit errors; the answer is simply dropped.
+    res.on("error", () => {});
     const started = process.hrtime.bigint();
     handle(req, res).then(
       (status) => {
@@ -171,7 +250,12 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
     log("debug", "http client error", { code: err.code, msg: err.message });
     if (socket.writable && !socket.destroyed) {
-      const status = err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
+      const status =
+        err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? "408 Request Timeout"
+          : err.code === "HPE_HEADER_OVERFLOW"
+            ? "431 Request Header Fields Too Large"
+            : "400 Bad Request";
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     } else {
       socket.destroy();
@@ -190,7 +274,17 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
         server.on("error", (err) => log("error", "http server error", { err: errorFields(err) }));
         const bound = server.address() as AddressInfo;
         log("info", "serving metrics", { url: `http://${hostPort(bound.address, bound.port)}/metrics` });
-        resolve({ port: bound.port, address: bound.address, close: makeClose() });
+        resolve({
+          port: bound.port,
+          address: bound.address,
+          close: makeClose(),
+          get refused() {
+            return refused;
+          },
+          get connections() {
+            return open;
+          },
+        });
       });
     } catch (err) {
       // A port out of range is thrown synchronously (ERR_SOCKET_BAD_PORT).
@@ -213,6 +307,18 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
       return done;
     };
   }
+}
+
+/** Whether an Accept-Encoding header allows gzip (listed, and not with q=0). */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (!header) return false;
+  for (const part of header.split(",")) {
+    const [coding = "", ...params] = part.trim().toLowerCase().split(";");
+    if (coding.trim() !== "gzip" && coding.trim() !== "*") continue;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith("q="));
+    return q === undefined || Number(q.slice(2)) > 0;
+  }
+  return false;
 }
 
 /** The path of a request target (origin or absolute form), without the query; undefined if unparsable. */
