@@ -47,7 +47,7 @@ export interface DaemonMetrics {
   countInventoryDropped?(inventory: string, reason: string, n: number): void;
   removeInventory?(inventory: string): void;
   /** One throw or rejection the loop survived (where: INTERNAL_ERROR_PLACES of src/metrics/catalog.ts). */
-  countInternalError?(where: string): void;
+  countInternalError?(where: string, n?: number): void;
   /** The series changed (an iteration, a reload): produce the exposition served to scrapers once. */
   publish?(): void;
 }
@@ -266,6 +266,10 @@ export class Daemon {
     for (const [errno, n] of result.sendErrors)
       this.log.warn({ errno, count: n }, "probes not sent (counted as failed, not as loss)");
     this.unreachableLog.add(result.foreign.unreachableFrom, this.log);
+    for (const [where, n] of result.faults) {
+      this.log.error({ where, count: n }, "socket fault survived (counted; the sockets are read again)");
+      this.o.metrics?.countInternalError?.(where, n);
+    }
     await this.guard("metrics", () => {
       this.o.metrics?.recordIteration(this.config, result);
       this.o.metrics?.publish?.();

@@ -86,7 +86,18 @@ export interface IterationResult {
   inflight: InFlight;
   /** Packets the RX sockets delivered to JavaScript since the previous result (what the filters let in). */
   received: number;
+  /**
+   * Socket faults the engine survived since the previous result, by where: "receive" (reading or
+   * matching replies threw, or the RX poll failed and was re-armed), "timestamps" (the same for TX
+   * timestamps), "rst" (sending our RST after a SYN-ACK failed; the probe is answered all the same).
+   */
+  faults: Map<EngineFault, number>;
 }
+
+export type EngineFault = "receive" | "timestamps" | "rst";
+
+/** Delay before a poll that libuv stopped with an error is started again. */
+const RE_POLL_MS = 50;
 
 interface RxSocket {
   sock: RawSocket;
@@ -142,6 +153,10 @@ export class Engine {
   /** Replies that answered no probe, since the last result (whichever iteration they were about). */
   foreign = newForeignCounters();
   private received = 0;
+  /** Socket faults survived since the last result (see watch()). */
+  private faults = new Map<EngineFault, number>();
+  private readonly rearm = new Set<NodeJS.Timeout>();
+  private closed = false;
   /** The keys the kernel filters currently accept (inclusive, mod 2^32). */
   private window = { lo: 0, hi: 0 };
 
@@ -167,18 +182,54 @@ export class Engine {
       index: new Uint32Array(TX_RING_SIZE),
       owner: new Uint32Array(TX_RING_SIZE),
     });
-    tx.poll((err, events) => {
-      if (!err && events & POLL_ERRQUEUE) this.drainTx(f, tx);
+    this.watch(tx, "timestamps", (events) => {
+      if (events & POLL_ERRQUEUE) this.drainTx(f, tx);
     });
     for (const protocol of [IPPROTO.TCP, f === 4 ? IPPROTO.ICMP : IPPROTO.ICMPV6]) {
       const sock = this.socks.openRx(f, protocol, { receiveBufferBytes: 16 << 20 });
       const rx: RxSocket = { sock, family: f, protocol };
       sock.attachFilter(this.filterFor(rx));
       this.rx.push(rx);
-      sock.poll((err, events) => {
-        if (!err && events & POLL_READABLE) this.drainRx(rx);
+      this.watch(sock, "receive", (events) => {
+        if (events & POLL_READABLE) this.drainRx(rx);
       });
     }
+  }
+
+  /**
+   * Polls a socket with a callback that can neither throw into the event loop nor stop silently: a
+   * handler that throws (a bug, a malformed packet the parsers missed) is counted and the socket read
+   * again at the next event; a poll that libuv reports failed (it then stops the handle) is counted
+   * and re-armed after RE_POLL_MS, so answers never stop being read while the daemon runs.
+   */
+  private watch(sock: RawSocket, where: EngineFault, handle: (events: number) => void): void {
+    sock.poll((err, events) => {
+      if (err) {
+        this.fault(where);
+        if (this.closed) return;
+        const t = setTimeout(() => {
+          this.rearm.delete(t);
+          if (!this.closed) this.watch(sock, where, handle);
+        }, RE_POLL_MS);
+        t.unref();
+        this.rearm.add(t);
+        return;
+      }
+      try {
+        handle(events);
+      } catch {
+        this.fault(where);
+      }
+    });
+  }
+
+  /** Counts a fault an iteration survived (see IterationResult.faults). */
+  noteFault(where: EngineFault): void {
+    this.fault(where);
+  }
+
+  private fault(where: EngineFault): void {
+    this.faults.set(where, (this.faults.get(where) ?? 0) + 1);
   }
 
   /**
@@ -220,6 +271,9 @@ export class Engine {
 
   /** Closes the sockets; an iteration still running is settled first (with what it has so far). */
   close(): void {
+    this.closed = true;
+    for (const t of this.rearm) clearTimeout(t);
+    this.rearm.clear();
     this.current?.abort();
     for (const s of this.tx.values()) s.close();
     for (const r of this.rx) r.sock.close();
@@ -270,10 +324,11 @@ export class Engine {
   }
 
   /** The foreign counters and the count of packets read since the last call (for an iteration's result). */
-  takeForeign(): { foreign: ForeignCounters; received: number } {
-    const r = { foreign: this.foreign, received: this.received };
+  takeForeign(): { foreign: ForeignCounters; received: number; faults: Map<EngineFault, number> } {
+    const r = { foreign: this.foreign, received: this.received, faults: this.faults };
     this.foreign = newForeignCounters();
     this.received = 0;
+    this.faults = new Map();
     return r;
   }
 
@@ -611,7 +666,15 @@ class Iteration {
     if (verdict === "matched") {
       if (key.how === "icmp-error")
         bump(this.counters.icmpErrors[s]!, icmpLabel((key.icmpType << 8) | key.icmpCode));
-      if (key.synAck) this.answerSynAck(i, key.probeSrcPort, (f.keyOf(i) + 1) >>> 0);
+      if (key.synAck) {
+        try {
+          this.answerSynAck(i, key.probeSrcPort, (f.keyOf(i) + 1) >>> 0);
+        } catch {
+          // The answer counts; without our RST the target's kernel retransmits its SYN-ACK and then
+          // gives up (its SYN queue entry expires): counted, never thrown into the event loop.
+          this.engine.noteFault("rst");
+        }
+      }
       if (!previous) this.maybeFinish();
     } else if (verdict === "late" || verdict === "duplicate") {
       // After this iteration reported, the answer is counted with the next one.
@@ -709,11 +772,12 @@ class Iteration {
       r.late += this.engine.takeCarried("late", r.target, r.group);
       r.duplicates += this.engine.takeCarried("duplicate", r.target, r.group);
     }
-    const { foreign, received } = this.engine.takeForeign();
+    const { foreign, received, faults } = this.engine.takeForeign();
     finish({
       series,
       foreign,
       received,
+      faults,
       durationMs: this.engine.clock() - this.startMs,
       timedOut: this.limitHit,
       socketDrops: this.engine.kernelDrops() - this.dropsAtStart,

@@ -112,10 +112,10 @@ export class Metrics {
   }
 
   /** One throw or rejection the daemon survived, by where (INTERNAL_ERROR_PLACES). */
-  countInternalError(where: string): void {
+  countInternalError(where: string, n = 1): void {
     if (!this.config) return;
     const probe_name = this.config.global.probe_name;
-    this.store.inc("netprobify_internal_errors_total", { probe_name, where }, 1);
+    this.store.inc("netprobify_internal_errors_total", { probe_name, where }, n);
   }
 
   private copyOutsideTotals(): void {

@@ -100,6 +100,9 @@ export class FakeSocket implements NativeRawSocket {
   #nextId = 0;
   #cb: PollCallback | null = null;
   #scheduled = false;
+  #pollError = 0;
+  /** Test: the next `throwOnRecv` receive calls throw (a bug in a handler stands in). */
+  throwOnRecv = 0;
   readonly #net: FakeBinding;
 
   constructor(net: FakeBinding, family: 4 | 6, protocol: number, flags: number, device: string | null) {
@@ -202,6 +205,10 @@ export class FakeSocket implements NativeRawSocket {
 
   recvBatch(data: Uint8Array, slotSize: number, maxCount: number, meta: Uint32Array): number {
     this.#check("recvmmsg");
+    if (this.throwOnRecv > 0) {
+      this.throwOnRecv--;
+      throw new TypeError("fake: a receive handler failed");
+    }
     // The addon reads again after a pending socket error instead of failing the read.
     this.#clearStale();
     const bytes = new Uint8Array(meta.buffer, meta.byteOffset, meta.byteLength);
@@ -295,6 +302,12 @@ export class FakeSocket implements NativeRawSocket {
     this.#cb = null;
   }
 
+  /** Test: the next poll event reports `errno` instead, and the handle stops, as libuv's does. */
+  failPoll(errno: number): void {
+    this.#pollError = errno;
+    this.#wake();
+  }
+
   /** Queues a received packet (used by FakeBinding.inject). Returns false when the queue overflowed. */
   deliver(q: Queued): boolean {
     if (this.rxQueue.length >= this.#net.rxQueueLimit) {
@@ -313,6 +326,13 @@ export class FakeSocket implements NativeRawSocket {
       this.#scheduled = false;
       const cb = this.#cb;
       if (cb === null || this.closed) return;
+      if (this.#pollError !== 0) {
+        const errno = this.#pollError;
+        this.#pollError = 0;
+        this.#cb = null;
+        cb(fakeErrnoError(errno, "uv_poll"), 0);
+        return;
+      }
       const ev =
         (this.rxQueue.length > 0 ? POLL_READABLE : 0) | (this.txTimestamps.length > 0 ? POLL_ERRQUEUE : 0);
       if (ev === 0) return;

@@ -58,8 +58,8 @@ class Faulty implements DaemonMetrics {
   countHostResolutionChange() {
     return true;
   }
-  countInternalError(where: string) {
-    this.errors.push(where);
+  countInternalError(where: string, n = 1) {
+    for (let k = 0; k < n; k++) this.errors.push(where);
   }
 }
 
@@ -122,6 +122,27 @@ describe("the daemon loop survives throws (fake sockets)", () => {
       await d.stop();
     }
     await d.done; // the loop ended normally, it did not reject
+  });
+
+  test("socket faults the engine survived are logged and counted by where", async () => {
+    const file = join(dir, "faults.yaml");
+    writeFileSync(file, yaml(ICMP));
+    const m = new Faulty();
+    const { d, lines } = daemon(file, m, async (real, plan) => {
+      const r = await real.run(plan);
+      r.faults.set("receive", 3);
+      return r;
+    });
+    await d.init();
+    d.start();
+    try {
+      await until(() => m.iterations >= 1);
+      assert.deepEqual(m.errors.slice(0, 3), ["receive", "receive", "receive"]);
+      assert.ok(lines.some((l) => l.includes("socket fault survived") && l.includes('"count":3')));
+    } finally {
+      await d.stop();
+    }
+    await d.done;
   });
 
   test("recording an iteration throws: counted as metrics, iterations go on", async () => {

@@ -275,6 +275,23 @@ describe("engine (fake sockets)", () => {
     }
   });
 
+  test("a receive handler that throws and a poll that libuv stops are counted, and the sockets are read again", async () => {
+    const { result } = await runWith(
+      [
+        T({ name: "tcp", nbPackets: 4, timeout: 5 }),
+        T({ name: "ping", type: "ICMPping", nbPackets: 4, timeout: 5 }),
+      ],
+      () => ({ kind: "reply", rttNs: 1000n }),
+      (fake) => {
+        const rx = (protocol: number) => fake.sockets.find((x) => x.family === 4 && x.protocol === protocol)!;
+        rx(6).throwOnRecv = 1;
+        rx(1).failPoll(9); // EBADF: libuv stops the handle after a POLLERR it cannot clear
+      },
+    );
+    for (const s of result.series) assert.deepEqual([s.target, s.sent, s.lost], [s.target, 4, 0]);
+    assert.deepEqual([...result.faults], [["receive", 2]]);
+  });
+
   test("a settled iteration leaves no timer behind (the process can exit)", async () => {
     await runWith([T({ nbPackets: 3, timeout: 30 })], () => ({ kind: "reply", rttNs: 1000n }));
     await new Promise((r) => setImmediate(r));

@@ -96,6 +96,7 @@ export function iteration(list: SeriesResult[], o: Partial<IterationResult> = {}
     durationMs: 1000,
     timedOut: false,
     received: 0,
+    faults: new Map(),
     socketDrops: 0,
     sendErrors: new Map(),
     inflight: new InFlight(0, 0, () => 1000),
