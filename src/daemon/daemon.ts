@@ -4,6 +4,7 @@
 // on and the failure is visible), and a prompt, clean stop on SIGTERM/SIGINT. Metrics and the HTTP
 // endpoint are reached through the small interfaces below, so the loop is tested without them.
 
+import { statSync } from "node:fs";
 import { dirname, resolve as resolvePath } from "node:path";
 import { formatDiagnostic } from "../config/format.js";
 import { type Config, loadConfig } from "../config/load.js";
@@ -94,6 +95,8 @@ export class Daemon {
   private sleepTimer: NodeJS.Timeout | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
   private reloadRequested = false;
+  /** The configuration validated during the last iteration, and the identity of the file it came from. */
+  private early: { config: Config; stamp: string } | undefined;
   /** True while engine.run() is in progress (a SIGHUP then validates the file at once). */
   private iterating = false;
   private validating = false;
@@ -114,7 +117,7 @@ export class Daemon {
 
   /** Loads the configuration and opens the sockets; throws ConfigError or a socket error. */
   async init(): Promise<void> {
-    this.config = await loadConfig(this.o.file);
+    this.config = await (this.o.loadConfig ?? loadConfig)(this.o.file);
     this.fileConfig = this.config;
     this.logWarnings(this.config);
     this.log.level = levelFor(this.config.global.logging_level);
@@ -190,10 +193,17 @@ export class Daemon {
     this.wake?.();
   }
 
-  /** Reads the file during an iteration: a bad one is refused now (and not read again at the end). */
+  /**
+   * Reads the file during an iteration: a bad one is refused now; a good one is kept with the file's
+   * identity, so that reload() at the iteration's end applies it without reading it again (a large
+   * file takes a good part of a second to validate) unless the file changed meanwhile.
+   */
   private async validateEarly(): Promise<void> {
+    this.early = undefined;
     try {
-      await (this.o.loadConfig ?? loadConfig)(this.o.file);
+      const stamp = fileStamp(this.o.file);
+      const config = await (this.o.loadConfig ?? loadConfig)(this.o.file);
+      if (stamp !== undefined) this.early = { config, stamp };
     } catch {
       // Any error refuses the file, as in reload(). The loop's reload() reads the file again at the
       // end of the iteration and reports it then, once; here only the gauge goes up at once.
@@ -296,9 +306,14 @@ export class Daemon {
   /** Validates the file again; a bad one keeps everything as it is. */
   async reload(): Promise<boolean> {
     this.reloadRequested = false;
+    const early = this.early;
+    this.early = undefined;
     let next: Config;
     try {
-      next = await (this.o.loadConfig ?? loadConfig)(this.o.file);
+      next =
+        early !== undefined && early.stamp === fileStamp(this.o.file)
+          ? early.config
+          : await (this.o.loadConfig ?? loadConfig)(this.o.file);
     } catch (err) {
       // Any error, not only a ConfigError, refuses the reload: the running configuration goes on.
       if (err instanceof ConfigError)
@@ -507,4 +522,14 @@ function builtinsOf(config: Config): BuiltinInventory[] {
 /** JSON for comparing configurations (bigints, e.g. subnet networks, as strings). */
 function stableJson(v: unknown): string {
   return JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? x.toString() : x));
+}
+
+/** The file's identity (device, inode, size, change and modification times in ns); undefined if unreadable. */
+function fileStamp(file: string): string | undefined {
+  try {
+    const st = statSync(file, { bigint: true });
+    return `${st.dev}:${st.ino}:${st.size}:${st.ctimeNs}:${st.mtimeNs}`;
+  } catch {
+    return undefined;
+  }
 }

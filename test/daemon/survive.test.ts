@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, describe, test } from "node:test";
-import type { Config } from "../../src/config/load.js";
-import { Daemon, type DaemonMetrics } from "../../src/daemon/daemon.js";
+import { type Config, loadConfig } from "../../src/config/load.js";
+import { Daemon, type DaemonMetrics, type DaemonOptions } from "../../src/daemon/daemon.js";
 import { createLogger } from "../../src/daemon/logger.js";
 import { Engine, type IterationResult } from "../../src/engine/engine.js";
 import { engineOptions } from "../../src/engine/from-config.js";
@@ -63,7 +63,12 @@ class Faulty implements DaemonMetrics {
   }
 }
 
-function daemon(file: string, m: Faulty, run?: (real: Engine, plan: ProbePlan) => Promise<IterationResult>) {
+function daemon(
+  file: string,
+  m: Faulty,
+  run?: (real: Engine, plan: ProbePlan) => Promise<IterationResult>,
+  extra: Partial<DaemonOptions> = {},
+) {
   const lines: string[] = [];
   const log = createLogger("INFO", {
     pretty: false,
@@ -87,6 +92,7 @@ function daemon(file: string, m: Faulty, run?: (real: Engine, plan: ProbePlan) =
       return e;
     },
     lookup: async () => ["198.18.1.9"],
+    ...extra,
   });
   return { d, lines };
 }
@@ -275,5 +281,50 @@ describe("the daemon loop survives throws (fake sockets)", () => {
       await d.stop();
     }
     await d.done;
+  });
+
+  test("a good file validated during an iteration is applied at its end without reading it again, unless it changed", async () => {
+    for (const changedAfter of [false, true]) {
+      const file = join(dir, `early-good-${changedAfter}.yaml`);
+      writeFileSync(file, yaml(ICMP));
+      const m = new Faulty();
+      let release: (() => void) | undefined;
+      let started = 0;
+      let loads = 0;
+      const { d } = daemon(
+        file,
+        m,
+        async (real, plan) => {
+          started++;
+          if (started === 2) await new Promise<void>((r) => (release = r)); // a stretched iteration
+          return real.run(plan);
+        },
+        {
+          loadConfig: (f) => {
+            loads++;
+            return loadConfig(f);
+          },
+        },
+      );
+      await d.init();
+      d.start();
+      try {
+        await until(() => release !== undefined);
+        writeFileSync(file, yaml("  b: {type: ICMPping, destination: 198.18.1.2, timeout: 0.05}\n"));
+        d.requestReload();
+        await until(() => loads === 2); // init, then the early validation
+        await sleep(20);
+        if (changedAfter)
+          writeFileSync(file, yaml("  c: {type: ICMPping, destination: 198.18.1.3, timeout: 0.05}\n"));
+        release!();
+        const want = changedAfter ? "c" : "b";
+        await until(() => d.config.targets.has(want));
+        assert.equal(loads, changedAfter ? 3 : 2);
+      } finally {
+        release?.();
+        await d.stop();
+      }
+      await d.done;
+    }
   });
 });
