@@ -19,8 +19,9 @@ export interface Exposition {
   /** How long rendering took, in ms. */
   renderMs: number;
   /**
-   * The body gzip-compressed (level 1, on the thread pool), once it is ready: scrapers that accept
-   * gzip (Prometheus does) get it, about 20 times fewer bytes to write. Undefined until then.
+   * The body gzip-compressed (level 1, on the thread pool) before the rendering is served: scrapers
+   * that accept gzip (Prometheus does) get it, about 30 times fewer bytes to write. Undefined only
+   * when compression failed.
    */
   gzip?: Buffer;
 }
@@ -54,7 +55,7 @@ export class Snapshot {
     return this.rendering;
   }
 
-  /** The rendering in progress if any (it ends within the same turn), else the last; the first call renders one. */
+  /** The rendering in progress if any (it ends once compressed), else the last; the first call renders one. */
   get(): Promise<Exposition> {
     if (this.rendering) return this.rendering;
     return this.current ? Promise.resolve(this.current) : this.publish();
@@ -78,13 +79,16 @@ export class Snapshot {
       renderedAt: t1,
       renderMs: t1 - t0,
     };
+    // The compressed copy is made before the rendering is served: scrapes that come meanwhile wait
+    // for it (tens of ms on the thread pool; the event loop stays free for probing). Served at once,
+    // the plain body went to every scraper of that window: with 16 back-to-back scrapers of a
+    // 12.7 MB exposition, most got the plain text and writing it cost the probing 3 % of its rate.
+    try {
+      e.gzip = await gzip(e.body, { level: 1 });
+    } catch {
+      // no compressed copy: the plain body is served
+    }
     this.current = e;
-    gzip(e.body, { level: 1 }).then(
-      (z) => {
-        e.gzip = z;
-      },
-      () => {}, // no compressed copy: the plain body is served
-    );
     return e;
   }
 }
