@@ -17,6 +17,7 @@ import { ConfigError } from "../errors.js";
 import { validateEntries } from "../inventory/entries.js";
 import { type BuiltinInventory, InventoryHost } from "../inventory/host.js";
 import { shardFilter } from "../inventory/shard.js";
+import type { InventoryState } from "../metrics/metrics.js";
 import { type Lookup, localAddresses } from "../targets/resolve.js";
 import { errorFields, type Logger, levelFor } from "./logger.js";
 import { UnreachableLog } from "./unreachable-log.js";
@@ -34,17 +35,7 @@ export interface DaemonMetrics {
   countHostResolutionChange(target: string): boolean;
   countTargetNameDup?(targetName: string): void;
   countInventoryError?(inventory: string, reason: string): void;
-  setInventory?(
-    inventory: string,
-    s: {
-      targets?: number;
-      invalid?: number;
-      overCeiling?: number;
-      lastPublishMs?: number;
-      cpuSecondsAdd?: number;
-      residentBytes?: number;
-    },
-  ): void;
+  setInventory?(inventory: string, s: InventoryState): void;
   countInventoryDropped?(inventory: string, reason: string, n: number): void;
   removeInventory?(inventory: string): void;
   /** One throw or rejection the loop survived (where: INTERNAL_ERROR_PLACES of src/metrics/catalog.ts). */

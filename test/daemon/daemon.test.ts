@@ -4,16 +4,15 @@ import assert from "node:assert/strict";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { after, describe, test } from "node:test";
 import type { Config } from "../../src/config/load.js";
 import { Daemon, type DaemonMetrics } from "../../src/daemon/daemon.js";
-import { createLogger } from "../../src/daemon/logger.js";
 import { Engine, type IterationResult } from "../../src/engine/engine.js";
 import { engineOptions } from "../../src/engine/from-config.js";
 import type { TargetIssue } from "../../src/engine/prober.js";
 import { FakeBinding } from "../../src/native/fake.js";
 import { RawSockets } from "../../src/native/rawsock.js";
+import { capturedLogger } from "../support/log-capture.js";
 import { FIXTURES } from "../support/paths.js";
 
 const dir = mkdtempSync(join(tmpdir(), "npf-daemon-"));
@@ -56,16 +55,7 @@ class Recorder implements DaemonMetrics {
 }
 
 function daemon(file: string, metrics: Recorder, lookup?: (n: string) => Promise<string[]>) {
-  const lines: string[] = [];
-  const log = createLogger("DEBUG", {
-    pretty: false,
-    destination: new Writable({
-      write(chunk, _e, cb) {
-        lines.push(String(chunk));
-        cb();
-      },
-    }),
-  });
+  const { log, lines } = capturedLogger("DEBUG");
   const fake = new FakeBinding();
   const d = new Daemon({
     file,

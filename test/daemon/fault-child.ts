@@ -2,22 +2,12 @@
 // that are fatal in Node by default, and prints what was counted. Argument "storm": throws until
 // the storm limit stops it.
 import { writeSync } from "node:fs";
-import { Writable } from "node:stream";
 import { surviveFaults } from "../../src/daemon/faults.js";
-import { createLogger } from "../../src/daemon/logger.js";
+import { capturedLogger } from "../support/log-capture.js";
 
 const storm = process.argv[2] === "storm";
 const counted: string[] = [];
-const logged: string[] = [];
-const log = createLogger("INFO", {
-  pretty: false,
-  destination: new Writable({
-    write(chunk, _e, cb) {
-      logged.push(String(chunk));
-      cb();
-    },
-  }),
-});
+const { log, lines: logged } = capturedLogger("INFO");
 surviveFaults({
   log,
   count: (where) => counted.push(where),

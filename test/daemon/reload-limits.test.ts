@@ -6,15 +6,14 @@ import assert from "node:assert/strict";
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { after, describe, test } from "node:test";
 import { Daemon, type DaemonMetrics } from "../../src/daemon/daemon.js";
-import { createLogger } from "../../src/daemon/logger.js";
 import { Engine } from "../../src/engine/engine.js";
 import { engineOptions } from "../../src/engine/from-config.js";
 import { ConfigError } from "../../src/errors.js";
 import { FakeBinding } from "../../src/native/fake.js";
 import { RawSockets } from "../../src/native/rawsock.js";
+import { capturedLogger } from "../support/log-capture.js";
 import { FIXTURES } from "../support/paths.js";
 
 const dir = mkdtempSync(join(tmpdir(), "npf-reload-limits-"));
@@ -47,16 +46,7 @@ class Recorder implements DaemonMetrics {
 }
 
 function daemon(file: string, extra: Partial<ConstructorParameters<typeof Daemon>[0]> = {}) {
-  const lines: string[] = [];
-  const log = createLogger("INFO", {
-    pretty: false,
-    destination: new Writable({
-      write(chunk, _e, cb) {
-        lines.push(String(chunk));
-        cb();
-      },
-    }),
-  });
+  const { log, lines } = capturedLogger("INFO");
   const metrics = new Recorder();
   const fake = new FakeBinding();
   const d = new Daemon({

@@ -6,16 +6,15 @@ import assert from "node:assert/strict";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { after, describe, test } from "node:test";
 import { type Config, loadConfig } from "../../src/config/load.js";
 import { Daemon, type DaemonMetrics, type DaemonOptions } from "../../src/daemon/daemon.js";
-import { createLogger } from "../../src/daemon/logger.js";
 import { Engine, type IterationResult } from "../../src/engine/engine.js";
 import { engineOptions } from "../../src/engine/from-config.js";
 import type { ProbePlan } from "../../src/engine/plan.js";
 import { FakeBinding } from "../../src/native/fake.js";
 import { RawSockets } from "../../src/native/rawsock.js";
+import { capturedLogger } from "../support/log-capture.js";
 import { FIXTURES } from "../support/paths.js";
 
 const dir = mkdtempSync(join(tmpdir(), "npf-survive-"));
@@ -69,16 +68,7 @@ function daemon(
   run?: (real: Engine, plan: ProbePlan) => Promise<IterationResult>,
   extra: Partial<DaemonOptions> = {},
 ) {
-  const lines: string[] = [];
-  const log = createLogger("INFO", {
-    pretty: false,
-    destination: new Writable({
-      write(chunk, _e, cb) {
-        lines.push(String(chunk));
-        cb();
-      },
-    }),
-  });
+  const { log, lines } = capturedLogger("INFO");
   const d = new Daemon({
     file,
     log,
