@@ -30,3 +30,8 @@ export function helperBinary(name: HelperName): Promise<string> {
   }
   return Promise.resolve(bin);
 }
+
+/** The lab's outer wall, shipped in the package (docs/lab.md). */
+export function enterScript(): string {
+  return resolve(repoRoot(), "src/lab/enter.sh");
+}
