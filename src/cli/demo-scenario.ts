@@ -14,8 +14,10 @@ export const CYCLE_S = 45;
 export const LOSSY_TOR_PCT = 10;
 export const FAR_DELAY_MS = 20;
 export const FAR_JITTER_MS = 2;
-export const EPISODE = { fromS: 9, toS: 18, pct: 30 };
-export const UNREACHABLE = { fromS: 12, toS: 36 };
+// Iterations start every INTERVAL_S seconds from 0 and last about a second (the probes' timeout):
+// faults change in the quiet second before an iteration, so each iteration sees one state.
+export const EPISODE = { fromS: 8, toS: 17, pct: 30 };
+export const UNREACHABLE = { fromS: 11, toS: 35 };
 const DEMO_PORTS = { dc: [61000, 61031], wan: [61100, 61131] } as const;
 
 export type ProbeType = "TCPsyn" | "ICMPping" | "UDPunreachable";

@@ -57,14 +57,9 @@ export function runDemo(opts: DemoOptions, io: Io): Promise<number> {
 }
 
 function cannotIsolate(detail: string): NetprobifyError {
-  const root = process.getuid?.() === 0;
   return new NetprobifyError(
     "NPF_DEMO_NO_NAMESPACES",
-    `the demo needs network namespaces and they cannot be created here (${detail}). ${
-      root
-        ? "Run it on a machine or container that allows unshare(CLONE_NEWNET), e.g. a VM, or a container started with --privileged."
-        : "Run it as root: `sudo npx netprobify demo`; or allow unprivileged user namespaces: `sudo sysctl -w user.max_user_namespaces=15000` (Ubuntu: also `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`)."
-    }`,
+    `the demo builds its network in namespaces, and this machine refuses them (${detail}). Run it as root: \`sudo npx netprobify demo\` (in a container: one started with --privileged, or a VM); or, as a normal user, allow unprivileged user namespaces: \`sudo sysctl -w user.max_user_namespaces=15000\` (Ubuntu 24.04 and later: also \`sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0\`)`,
     ExitCode.NOPERM,
   );
 }
