@@ -180,6 +180,20 @@ class Faults {
 async function inside(opts: DemoOptions, io: Io): Promise<number> {
   const sock = process.env.NETPROBIFY_DEMO_SOCKET;
   if (!sock) throw new NetprobifyError("NPF_USAGE", "NETPROBIFY_DEMO_SOCKET is not set", ExitCode.USAGE);
+  // From the start: a signal while the network is being built stops the demo cleanly once it is.
+  let finish: () => void = () => undefined;
+  let stopped = false;
+  const finished = new Promise<void>((r) => {
+    finish = () => {
+      stopped = true;
+      r();
+    };
+  });
+  const handlers = ["SIGINT", "SIGTERM", "SIGHUP"].map((s) => {
+    const h = () => finish();
+    process.on(s, h);
+    return [s, h] as const;
+  });
   let lab: Lab;
   try {
     // Before anything is built or sent: this must be a sealed namespace with no route out.
@@ -187,6 +201,7 @@ async function inside(opts: DemoOptions, io: Io): Promise<number> {
     lab = await createLab(LAB_SPEC);
     await lab.setLoss("torlossy", LOSSY_TOR_PCT);
   } catch (e) {
+    for (const [s, h] of handlers) process.off(s, h);
     if (e instanceof LabError)
       throw new NetprobifyError(`NPF_DEMO_LAB`, `building the demo network failed: ${e.message}`);
     throw e;
@@ -235,15 +250,6 @@ async function inside(opts: DemoOptions, io: Io): Promise<number> {
   let server: Awaited<ReturnType<typeof startServer>> | undefined;
   let relay: Awaited<ReturnType<typeof labRelay>> | undefined;
   const timers: NodeJS.Timeout[] = [];
-  let finish: () => void = () => undefined;
-  const finished = new Promise<void>((r) => {
-    finish = r;
-  });
-  const handlers = ["SIGINT", "SIGTERM", "SIGHUP"].map((s) => {
-    const h = () => finish();
-    process.on(s, h);
-    return [s, h] as const;
-  });
   try {
     await daemon.init();
     server = await startServer({
@@ -258,7 +264,7 @@ async function inside(opts: DemoOptions, io: Io): Promise<number> {
     t0 = performance.now();
     wall = t0;
     cpu = process.cpuUsage();
-    daemon.start();
+    if (!stopped) daemon.start();
     timers.push(setInterval(() => void faults.apply(phaseAt((performance.now() - t0) / 1000)), 250));
     if (opts.forS !== undefined) timers.push(setTimeout(finish, opts.forS * 1000));
     await finished;

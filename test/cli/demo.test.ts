@@ -10,7 +10,7 @@
 // packets and, if the demo were broken, let it leak onto the real network; here a leak is both
 // caught and harmless.
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,39 +39,47 @@ interface Run {
   scraped: string;
 }
 
-/** Runs the demo through the bin; fetches the printed metrics URL once it has iterated. */
-function runDemo(args: string[], prefix: string[] = []): Promise<Run> {
+/** Polls the printed metrics URL until the demo's series are there (the first iteration is done). */
+async function scrapeWhenReady(url: string, stop: () => boolean): Promise<string> {
+  let last = "";
+  while (!stop()) {
+    try {
+      last = await (await fetch(url)).text();
+      if (/destination="wan_far_v4"/.test(last)) return last;
+    } catch (e) {
+      last = `fetch failed: ${e}`;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return last;
+}
+
+/** Starts the demo through the bin; scrapes the printed metrics URL once it has iterated. */
+function startDemo(args: string[], prefix: string[] = []): { child: ChildProcess; done: Promise<Run> } {
   const argv = [...prefix, process.execPath, BIN, "demo", ...args];
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], cwd: tmpdir() });
   let stdout = "";
   let stderr = "";
-  let scraped = "";
-  let scraping: Promise<void> | undefined;
-  child.stdout.on("data", (d) => {
+  let exited = false;
+  let scraping: Promise<string> | undefined;
+  child.stdout!.on("data", (d) => {
     stdout += d;
   });
-  child.stderr.on("data", (d) => {
+  child.stderr!.on("data", (d) => {
     stderr += d;
     const url = /curl (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(stderr)?.[1];
-    // The view's first line comes after the first iteration: the series exist by then.
-    if (url && !scraping && /iterations=1/.test(stderr)) {
-      scraping = fetch(url)
-        .then((r) => r.text())
-        .then((t) => {
-          scraped = t;
-        })
-        .catch((e) => {
-          scraped = `fetch failed: ${e}`;
-        });
-    }
+    if (url && !scraping) scraping = scrapeWhenReady(url, () => exited);
   });
-  return new Promise((resolve) => {
+  const done = new Promise<Run>((resolve) => {
     child.on("close", async (code) => {
-      await scraping;
-      resolve({ code, stdout, stderr, scraped });
+      exited = true;
+      resolve({ code, stdout, stderr, scraped: (await scraping) ?? "" });
     });
   });
+  return { child, done };
 }
+
+const runDemo = (args: string[], prefix: string[] = []) => startDemo(args, prefix).done;
 
 const sh = (cmd: string) => spawnSync("sh", ["-c", cmd], { encoding: "utf8" }).stdout;
 const row = (s: Summary, name: string) => {
@@ -206,6 +214,35 @@ describe("netprobify demo (needs root)", () => {
     checkSummary(JSON.parse(r.stdout) as Summary, 10);
     checkNothingLeft(tmpBefore);
   });
+
+  for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+    test(`${signal} to the demo while it probes: everything it built goes (needs root)`, async () => {
+      const tmpBefore = readdirSync(tmpdir());
+      const { child, done } = startDemo([]);
+      // Wait until it probes: the lab, its helpers and the relay exist once the URL is printed.
+      let stderr = "";
+      child.stderr!.on("data", (d) => {
+        stderr += d;
+      });
+      while (!/curl http/.test(stderr)) {
+        assert.equal(child.exitCode, null, "the demo ended on its own");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      child.kill(signal);
+      const r = await done;
+      if (signal === "SIGTERM") assert.equal(r.code, 0, r.stderr);
+      // SIGKILL: the kernel takes the namespace down (pdeathsig chain); wait for it to finish.
+      while (/lab-impair|lab-responder|unshare/.test(sh("ps -e -o comm=")))
+        await new Promise((res) => setTimeout(res, 100));
+      if (signal === "SIGKILL") {
+        // Only the private temporary directory (socket, generated configuration) can stay.
+        for (const d of readdirSync(tmpdir()))
+          if (d.startsWith("netprobify-demo-") && !tmpBefore.includes(d))
+            rmSync(join(tmpdir(), d), { recursive: true });
+      }
+      checkNothingLeft(tmpBefore);
+    });
+  }
 
   test("where namespaces are refused: exit 77, NPF_DEMO_NO_NAMESPACES and what to run instead (needs root)", () => {
     // A private user namespace whose limit on network namespaces is 0: the machine refuses them.
