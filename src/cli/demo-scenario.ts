@@ -154,8 +154,28 @@ export function injected(t: DemoTarget, p: Phase): string {
         ? "route unreachable"
         : `unreachable ${UNREACHABLE.fromS}-${UNREACHABLE.toS}s/${CYCLE_S}s`;
     default:
-      return "none";
+      return "";
   }
+}
+
+const clock = (s: number) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, "0")}`;
+
+/** One line for the view's header: what the demo does to the network now, or what comes next. */
+export function hintAt(t: number): string {
+  const cycle = Math.floor(t / CYCLE_S) * CYCLE_S;
+  const c = t - cycle;
+  const now: string[] = [];
+  if (c >= EPISODE.fromS && c < EPISODE.toS)
+    now.push(`loss episode on wan_dc3 until ${clock(cycle + EPISODE.toS)}`);
+  if (c >= UNREACHABLE.fromS && c < UNREACHABLE.toS)
+    now.push(`inet_gone unreachable until ${clock(cycle + UNREACHABLE.toS)}`);
+  if (now.length > 0) return now.join("; ");
+  const next = (at: number) => (c < at ? cycle + at : cycle + CYCLE_S + at);
+  const ep = next(EPISODE.fromS);
+  const un = next(UNREACHABLE.fromS);
+  return ep <= un
+    ? `next: loss episode on wan_dc3 at ${clock(ep)}`
+    : `next: inet_gone unreachable at ${clock(un)}`;
 }
 
 function destination(lab: Lab, t: DemoTarget): string {

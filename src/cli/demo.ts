@@ -22,6 +22,7 @@ import { hostRelay, labRelay } from "./demo-relay.js";
 import {
   demoConfig,
   EPISODE,
+  hintAt,
   INTERVAL_S,
   injected,
   LAB_SPEC,
@@ -238,8 +239,8 @@ async function inside(opts: DemoOptions, io: Io): Promise<number> {
         iterations: stats.iterations,
         probesPerSecond: stats.probesLastIteration / INTERVAL_S,
         cpuPercent,
-        ...(url ? { metricsUrl: url } : {}),
-        hint: "q or Ctrl-C quits",
+        ...(url ? { metricsUrl: `curl -s ${url}` } : {}),
+        hint: hintAt((now - t0) / 1000),
       },
       stats.viewRows(inj),
     );
