@@ -11,7 +11,7 @@
 // caught and harmless.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -24,7 +24,7 @@ import {
   UNREACHABLE,
 } from "../../src/cli/demo-scenario.js";
 import type { SummaryRow } from "../../src/cli/demo-stats.js";
-import { BIN } from "../support/paths.js";
+import { BIN, REPO } from "../support/paths.js";
 
 interface Summary {
   iterations: number;
@@ -269,6 +269,37 @@ describe("netprobify demo (needs root)", () => {
     assert.match(r.stderr, /\[NPF_DEMO_NO_NAMESPACES\]$/m);
     assert.equal(r.stdout, "");
     assert.ok(!existsSync(join(tmpdir(), "netprobify-demo-")));
+  });
+});
+
+describe("netprobify demo: the package ships the lab", () => {
+  test("npm pack holds the lab's library, enter.sh, the helpers' sources and binding.gyp, which builds them", () => {
+    const r = spawnSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], {
+      cwd: REPO,
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const files = new Set(
+      (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path),
+    );
+    for (const f of [
+      "bin/netprobify.js",
+      "dist/src/cli/demo.js",
+      "dist/src/lab/lab.js",
+      "dist/src/lab/isolation.js",
+      "src/lab/enter.sh",
+      "src/lab/impair/impair.c",
+      "src/lab/impair/responder.c",
+      "binding.gyp",
+    ])
+      assert.ok(files.has(f), `${f} is not in the package`);
+    assert.ok(![...files].some((f) => f.startsWith("test/")), "tests are not shipped");
+    const gyp = JSON.parse(readFileSync(join(REPO, "binding.gyp"), "utf8")) as {
+      targets: { target_name: string; sources: string[] }[];
+    };
+    const built = new Map(gyp.targets.map((t) => [t.target_name, t.sources]));
+    assert.deepEqual(built.get("lab-impair"), ["src/lab/impair/impair.c"]);
+    assert.deepEqual(built.get("lab-responder"), ["src/lab/impair/responder.c"]);
   });
 });
 
