@@ -101,8 +101,13 @@ function assertBinomial(lost: number, sent: number, p: number, what: string): vo
   );
 }
 
-/** What the measurements must show, whoever runs the demo. */
-function checkSummary(s: Summary, seconds: number): void {
+/**
+ * What the measurements must show, whoever runs the demo. `lateMs`: how late the impairment stage
+ * may release packets. As root it runs SCHED_FIFO and the far datacenter's p50 stays within 1 ms of
+ * the injected delay however busy the machine is; in a user namespace it cannot (no CAP_SYS_NICE),
+ * and with other test suites on two cores its wake-ups were measured up to 1.3 ms late.
+ */
+function checkSummary(s: Summary, seconds: number, lateMs = 1): void {
   assert.ok(s.iterations >= Math.floor(seconds / INTERVAL_S), `only ${s.iterations} iterations`);
   for (const r of s.targets) {
     assert.ok(r.sent > 0, `${r.name}: nothing sent`);
@@ -117,7 +122,7 @@ function checkSummary(s: Summary, seconds: number): void {
     const injected = (2 * FAR_DELAY_MS) / 1000;
     assert.equal(r.lost, 0, name);
     assert.ok(
-      r.p50 !== null && Math.abs(r.p50 - injected) <= 0.001,
+      r.p50 !== null && r.p50 >= injected - 0.001 && r.p50 <= injected + lateMs / 1000,
       `${name}: p50 ${r.p50} s, injected ${injected} s`,
     );
   }
@@ -211,7 +216,7 @@ describe("netprobify demo (needs root)", () => {
       ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"],
     );
     assert.equal(r.code, 0, r.stderr);
-    checkSummary(JSON.parse(r.stdout) as Summary, 10);
+    checkSummary(JSON.parse(r.stdout) as Summary, 10, 5);
     checkNothingLeft(tmpBefore);
   });
 
