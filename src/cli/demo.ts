@@ -164,7 +164,7 @@ class Faults {
   apply(next: Phase): Promise<void> {
     const prev = this.phase;
     this.phase = next;
-    this.chain = this.chain.then(async () => {
+    const step = this.chain.then(async () => {
       if (next.episode !== prev.episode) await this.lab.setLoss("dc3", next.episode ? EPISODE.pct : 0);
       if (next.unreachable !== prev.unreachable) {
         const router = this.lab.router!;
@@ -174,7 +174,8 @@ class Faults {
         await this.lab.exec(router.ns, "ip", ["-6", "route", verb, "unreachable", `${gone.v6}/128`]);
       }
     });
-    return this.chain;
+    this.chain = step.catch(() => undefined);
+    return step;
   }
 }
 
@@ -266,7 +267,12 @@ async function inside(opts: DemoOptions, io: Io): Promise<number> {
     wall = t0;
     cpu = process.cpuUsage();
     if (!stopped) daemon.start();
-    timers.push(setInterval(() => void faults.apply(phaseAt((performance.now() - t0) / 1000)), 250));
+    const tick = () =>
+      faults.apply(phaseAt((performance.now() - t0) / 1000)).catch((e: unknown) => {
+        // A fault that cannot be switched is shown, not fatal: the demo goes on measuring.
+        log.error({ err: (e as Error).message }, "demo fault schedule");
+      });
+    timers.push(setInterval(tick, 250));
     if (opts.forS !== undefined) timers.push(setTimeout(finish, opts.forS * 1000));
     await finished;
   } finally {
