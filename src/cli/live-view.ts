@@ -1,9 +1,10 @@
 // The demo's live terminal view: one screen redrawn in place each iteration (alternate screen,
 // hidden cursor, cursor home + overwrite + clear-to-end-of-line: no flicker), redrawn on resize,
 // coloured where the terminal supports it (NO_COLOR respected), `q`/Ctrl-C to quit, and the terminal
-// restored however the process ends (close, exit, uncaught error, SIGTERM). When stdout is not a
-// terminal it prints plain lines instead. The screen itself is pure text from view/frame.ts; plain
-// ANSI escape codes are all this needs, so no terminal library.
+// restored however the process ends (close, exit, an uncaught error: Node emits 'exit' before it
+// prints the error, SIGTERM; only SIGKILL cannot be caught). When stdout is not a terminal it prints
+// plain lines instead. The screen itself is pure text from view/frame.ts; plain ANSI escape codes
+// are all this needs, so no terminal library (string-width measures display width).
 import { type FrameOptions, renderFrame as frame, plainLines } from "./view/frame.js";
 import type { LiveView, ViewHeader, ViewRow } from "./view/types.js";
 
@@ -123,7 +124,6 @@ function terminalView(out: NodeJS.WriteStream, opts: LiveViewOptions): LiveView 
     out.on("resize", draw);
     process.on("SIGTERM", onSigterm);
     process.on("exit", close);
-    process.on("uncaughtExceptionMonitor", close);
   };
 
   function close(): void {
@@ -137,7 +137,6 @@ function terminalView(out: NodeJS.WriteStream, opts: LiveViewOptions): LiveView 
     input.pause();
     process.removeListener("SIGTERM", onSigterm);
     process.removeListener("exit", close);
-    process.removeListener("uncaughtExceptionMonitor", close);
     out.write(`${SYNC_OFF}${LEAVE}`);
   }
 

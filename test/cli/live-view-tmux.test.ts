@@ -2,8 +2,9 @@
 // detached 80x24 session on a private server (its socket in a temporary directory of its own); the
 // test reads the screen with capture-pane, checks every target shows and the screen changes,
 // resizes the window, then quits with `q` (and, in a second session, Ctrl-C) and checks the exit
-// status and that the terminal was restored: main screen, cursor shown, canonical mode and echo. No root needed; the tmux server is killed at
-// the end, even on failure. Waits poll for a state with a generous deadline, never a fixed sleep.
+// status and that the terminal was restored: main screen, cursor shown, canonical mode and echo;
+// then the same restore after an uncaught error and a SIGTERM. No root needed; the tmux server is
+// killed at the end, even on failure. Waits poll for a state with a generous deadline, never a fixed sleep.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -39,7 +40,10 @@ async function until<T>(what: string, get: () => T, ok: (v: T) => boolean, ms = 
   return v;
 }
 
-async function session(key: "q" | "C-c"): Promise<void> {
+/** How the driver ends: a key pressed, or on its own ("throw": an uncaught error, "term": SIGTERM). */
+type Ending = { key: "q" | "C-c" } | { self: "throw" | "term"; status: number; message?: RegExp };
+
+async function session(ending: Ending): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "npf-live-view-"));
   // A private server: its socket in our own directory, gone with it.
   const socket = join(dir, "tmux.sock");
@@ -54,8 +58,15 @@ async function session(key: "q" | "C-c"): Promise<void> {
   const stty = join(dir, "stty");
   // The pane's shell runs the driver, then records the terminal modes and the exit status (in that
   // order: the status file appearing means both are there), then stays so the screen can be read.
+  const restored = async () => {
+    const modes = readFileSync(stty, "utf8");
+    assert.match(modes, /(^|\s)icanon(\s|$)/, "canonical mode back");
+    assert.match(modes, /(^|\s)echo(\s|$)/, "echo back");
+    assert.equal(state(), "0 1", "main screen, cursor shown");
+    assert.doesNotMatch(screen(), /iter \d+/, "the live view is not left on the main screen");
+  };
   const script = [
-    `${quote(process.execPath)} ${quote(DRIVER)} ${TARGETS}`,
+    `${quote(process.execPath)} ${quote(DRIVER)} ${TARGETS} ${"self" in ending ? ending.self : ""}`,
     "rc=$?",
     `stty -a > ${quote(stty)}`,
     `echo $rc > ${quote(`${status}.tmp`)}`,
@@ -65,6 +76,18 @@ async function session(key: "q" | "C-c"): Promise<void> {
   try {
     tmux("new-session", "-d", "-s", "lv", "-x", "80", "-y", "24", `sh -c ${quote(script)}`);
 
+    if ("self" in ending) {
+      // Killed or crashed by itself: the status says so, the terminal is restored all the same.
+      await until(
+        "the driver's exit status",
+        () => existsSync(status),
+        (v) => v,
+      );
+      assert.equal(readFileSync(status, "utf8").trim(), String(ending.status));
+      await restored();
+      if (ending.message) assert.match(screen(), ending.message, "the error is on the main screen");
+      return;
+    }
     const first = await until("every target on screen", screen, (s) =>
       SHOWN.every((n) => s.split("\n").some((l) => l.startsWith(n))),
     );
@@ -87,18 +110,14 @@ async function session(key: "q" | "C-c"): Promise<void> {
     assert.equal(small.trimEnd().split("\n").length, 10, small);
     tmux("resize-window", "-t", "lv", "-x", "80", "-y", "24");
 
-    tmux("send-keys", "-t", "lv", key);
+    tmux("send-keys", "-t", "lv", ending.key);
     await until(
       "the driver's exit status",
       () => existsSync(status),
       (v) => v,
     );
-    assert.equal(readFileSync(status, "utf8").trim(), "0", `exit status after ${key}`);
-    const modes = readFileSync(stty, "utf8");
-    assert.match(modes, /(^|\s)icanon(\s|$)/, "canonical mode back");
-    assert.match(modes, /(^|\s)echo(\s|$)/, "echo back");
-    assert.equal(state(), "0 1", "main screen, cursor shown");
-    assert.doesNotMatch(screen(), /iter \d+/, "the live view is not left on the main screen");
+    assert.equal(readFileSync(status, "utf8").trim(), "0", `exit status after ${ending.key}`);
+    await restored();
   } finally {
     spawnSync("tmux", ["-S", socket, "kill-server"], { env, timeout: 20_000 });
     rmSync(dir, { recursive: true, force: true });
@@ -107,6 +126,10 @@ async function session(key: "q" | "C-c"): Promise<void> {
 
 describe("live view in a real terminal (tmux 80x24)", () => {
   test("every target shows, the screen updates and fits a resize, q exits 0 and restores the terminal", () =>
-    session("q"));
-  test("Ctrl-C exits 0 and restores the terminal", () => session("C-c"));
+    session({ key: "q" }));
+  test("Ctrl-C exits 0 and restores the terminal", () => session({ key: "C-c" }));
+  test("an uncaught error restores the terminal and its message stays on screen", () =>
+    session({ self: "throw", status: 1, message: /driver: a crash on purpose/ }));
+  test("SIGTERM restores the terminal and still ends the process", () =>
+    session({ self: "term", status: 143 }));
 });
