@@ -63,20 +63,21 @@ export function count(n: number, width = 4): string {
 const BLOCKS = "▁▂▃▄▅▆▇█";
 
 /**
- * The last `width` values as block characters, one column each, scaled between the window's
- * minimum and maximum (a spread under 10% of the maximum is drawn flat: noise is not news). NaN
- * (an iteration without a sample) is a blank. Right-aligned: the newest value is the last column.
+ * The last `width` values as block characters, one column each, newest last (right-aligned). The
+ * scale runs from the window's minimum over at least half its maximum: a jitter of 10% stays low
+ * (▁▂), a doubling reaches the top (█); noise does not look like news. NaN (an iteration without a
+ * sample) is a blank.
  */
 export function sparkline(values: readonly number[], width: number): string[] {
   const win = values.slice(Math.max(0, values.length - width));
   const ok = win.filter((v) => Number.isFinite(v));
   const lo = Math.min(...ok);
   const hi = Math.max(...ok);
-  const span = hi - lo;
+  const span = Math.max(hi - lo, hi / 2);
   const cells = win.map((v) => {
     if (!Number.isFinite(v)) return " ";
-    if (span <= 0 || span < hi * 0.1) return BLOCKS[1] as string;
-    return BLOCKS[Math.min(7, Math.floor(((v - lo) / span) * 8))] as string;
+    const level = span > 0 ? Math.floor(((v - lo) / span) * BLOCKS.length) : 0;
+    return BLOCKS[Math.min(BLOCKS.length - 1, level)] as string;
   });
   while (cells.length < width) cells.unshift(" ");
   return cells;
