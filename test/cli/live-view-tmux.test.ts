@@ -41,7 +41,9 @@ async function until<T>(what: string, get: () => T, ok: (v: T) => boolean, ms = 
 }
 
 /** How the driver ends: a key pressed, or on its own ("throw": an uncaught error, "term": SIGTERM). */
-type Ending = { key: "q" | "C-c" } | { self: "throw" | "term"; status: number; message?: RegExp };
+type Ending =
+  | { key: "q" | "C-c"; mode?: "close" }
+  | { self: "throw" | "term"; status: number; message?: RegExp };
 
 async function session(ending: Ending): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "npf-live-view-"));
@@ -56,8 +58,6 @@ async function session(ending: Ending): Promise<void> {
   const state = () => tmux("display-message", "-p", "-t", "lv", "#{alternate_on} #{cursor_flag}").trim();
   const status = join(dir, "status");
   const stty = join(dir, "stty");
-  // The pane's shell runs the driver, then records the terminal modes and the exit status (in that
-  // order: the status file appearing means both are there), then stays so the screen can be read.
   const restored = async () => {
     const modes = readFileSync(stty, "utf8");
     assert.match(modes, /(^|\s)icanon(\s|$)/, "canonical mode back");
@@ -65,8 +65,10 @@ async function session(ending: Ending): Promise<void> {
     assert.equal(state(), "0 1", "main screen, cursor shown");
     assert.doesNotMatch(screen(), /iter \d+/, "the live view is not left on the main screen");
   };
+  // The pane's shell runs the driver, then records the terminal modes and the exit status (in that
+  // order: the status file appearing means both are there), then stays so the screen can be read.
   const script = [
-    `${quote(process.execPath)} ${quote(DRIVER)} ${TARGETS} ${"self" in ending ? ending.self : ""}`,
+    `${quote(process.execPath)} ${quote(DRIVER)} ${TARGETS} ${"self" in ending ? ending.self : (ending.mode ?? "")}`,
     "rc=$?",
     `stty -a > ${quote(stty)}`,
     `echo $rc > ${quote(`${status}.tmp`)}`,
@@ -128,6 +130,8 @@ describe("live view in a real terminal (tmux 80x24)", () => {
   test("every target shows, the screen updates and fits a resize, q exits 0 and restores the terminal", () =>
     session({ key: "q" }));
   test("Ctrl-C exits 0 and restores the terminal", () => session({ key: "C-c" }));
+  test("after close() nothing keeps the process alive: it ends by itself (0)", () =>
+    session({ key: "q", mode: "close" }));
   test("an uncaught error restores the terminal and its message stays on screen", () =>
     session({ self: "throw", status: 1, message: /driver: a crash on purpose/ }));
   test("SIGTERM restores the terminal and still ends the process", () =>
