@@ -95,9 +95,10 @@ function terminalView(out: NodeJS.WriteStream, opts: LiveViewOptions): LiveView 
 
   const fireQuit = () => {
     if (quit.length === 0) {
-      // Nobody listens: behave like Ctrl-C without a raw terminal would.
+      // Nobody listens: do what Ctrl-C does on a terminal that is not raw, a SIGINT to ourselves.
       close();
-      process.exit(130);
+      process.kill(process.pid, "SIGINT");
+      return;
     }
     for (const cb of quit) cb();
   };

@@ -3,7 +3,8 @@
 // test reads the screen with capture-pane, checks every target shows and the screen changes,
 // resizes the window, then quits with `q` (and, in a second session, Ctrl-C) and checks the exit
 // status and that the terminal was restored: main screen, cursor shown, canonical mode and echo;
-// then the same restore after an uncaught error and a SIGTERM. No root needed; the tmux server is
+// then the same restore after an uncaught error, a SIGTERM, and a quit nobody listens for; and that
+// a closed view keeps nothing alive. No root needed; the tmux server is
 // killed at the end, even on failure. Waits poll for a state with a generous deadline, never a fixed sleep.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -42,7 +43,7 @@ async function until<T>(what: string, get: () => T, ok: (v: T) => boolean, ms = 
 
 /** How the driver ends: a key pressed, or on its own ("throw": an uncaught error, "term": SIGTERM). */
 type Ending =
-  | { key: "q" | "C-c"; mode?: "close" }
+  | { key: "q" | "C-c"; mode?: "close" | "unheard"; status?: number }
   | { self: "throw" | "term"; status: number; message?: RegExp };
 
 async function session(ending: Ending): Promise<void> {
@@ -118,7 +119,11 @@ async function session(ending: Ending): Promise<void> {
       () => existsSync(status),
       (v) => v,
     );
-    assert.equal(readFileSync(status, "utf8").trim(), "0", `exit status after ${ending.key}`);
+    assert.equal(
+      readFileSync(status, "utf8").trim(),
+      String(ending.status ?? 0),
+      `exit status after ${ending.key}`,
+    );
     await restored();
   } finally {
     spawnSync("tmux", ["-S", socket, "kill-server"], { env, timeout: 20_000 });
@@ -132,6 +137,8 @@ describe("live view in a real terminal (tmux 80x24)", () => {
   test("Ctrl-C exits 0 and restores the terminal", () => session({ key: "C-c" }));
   test("after close() nothing keeps the process alive: it ends by itself (0)", () =>
     session({ key: "q", mode: "close" }));
+  test("q with no quit listener: the terminal restored, then a SIGINT ends the process (130)", () =>
+    session({ key: "q", mode: "unheard", status: 130 }));
   test("an uncaught error restores the terminal and its message stays on screen", () =>
     session({ self: "throw", status: 1, message: /driver: a crash on purpose/ }));
   test("SIGTERM restores the terminal and still ends the process", () =>

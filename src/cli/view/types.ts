@@ -47,6 +47,9 @@ export interface LiveView {
   update(header: ViewHeader, rows: readonly ViewRow[]): void;
   /** Restore the terminal (idempotent; also on process exit). */
   close(): void;
-  /** 'q', 'Q' or Ctrl-C pressed (TTY only; also SIGINT). */
+  /**
+   * 'q', 'Q' or Ctrl-C pressed (TTY only; also SIGINT). With no callback registered, a key restores
+   * the terminal and raises SIGINT, as Ctrl-C would on a terminal that is not raw.
+   */
   onQuit(cb: () => void): void;
 }
