@@ -4,8 +4,8 @@
 // resizes the window, then quits with `q` (and, in a second session, Ctrl-C) and checks the exit
 // status and that the terminal was restored: main screen, cursor shown, canonical mode and echo;
 // then the same restore after an uncaught error, a SIGTERM, and a quit nobody listens for; and that
-// a closed view keeps nothing alive. No root needed; the tmux server is
-// killed at the end, even on failure. Waits poll for a state with a generous deadline, never a fixed sleep.
+// a closed view keeps nothing alive. No root needed; the tmux server is killed at the end, even on
+// failure. Waits poll for a state with a generous deadline, never a fixed sleep.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
