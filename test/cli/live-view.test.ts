@@ -131,6 +131,8 @@ describe("renderFrame", () => {
     // Jitter of a few percent stays low; a doubling reaches the top.
     assert.deepEqual(sparkline([0.01, 0.0105, 0.0102], 3), ["▁", "▁", "▁"]);
     assert.deepEqual(sparkline([0.01, 0.02, 0.015, 0.04], 4), ["▁", "▃", "▂", "█"]);
+    // Whatever is fed in, one block or blank per column (the span itself overflowing included).
+    assert.deepEqual(sparkline([-1e308, 1e308, Number.POSITIVE_INFINITY, -5], 4), ["▁", "▁", " ", "▁"]);
     const lines = renderFrame(
       header,
       [row("gappy", { history: [0.001, 0.004, Number.NaN, Number.NaN, 0.008] })],
@@ -166,11 +168,29 @@ describe("renderFrame", () => {
       fc.property(
         fc.integer({ min: 1, max: 220 }),
         fc.integer({ min: 1, max: 60 }),
-        fc.array(fc.tuple(name, fc.string({ maxLength: 30 }), fc.nat(1000), fc.nat(1000)), { maxLength: 70 }),
+        fc.array(
+          fc.tuple(
+            name,
+            fc.string({ maxLength: 30 }),
+            fc.nat(1_000_000),
+            fc.nat(1_000_000),
+            fc.option(fc.double({ min: 0, max: 1e4 }), { nil: undefined }),
+            fc.array(fc.double(), { maxLength: 50 }),
+          ),
+          { maxLength: 70 },
+        ),
         fc.boolean(),
         (width, height, specs, color) => {
-          const rs = specs.map(([n, inj, sent, lost]) =>
-            row(n, { injected: inj, sent, lost: Math.min(lost, sent) }),
+          const rs = specs.map(([n, inj, sent, lost, p50, history]) =>
+            row(n, {
+              injected: inj,
+              sent,
+              lost: Math.min(lost, sent),
+              p50,
+              p95: p50,
+              history,
+              icmpErrors: lost,
+            }),
           );
           const lines = renderFrame(header, rs, width, height, { color });
           assert.ok(lines.length <= height);

@@ -76,8 +76,8 @@ export function sparkline(values: readonly number[], width: number): string[] {
   const span = Math.max(hi - lo, hi / 2);
   const cells = win.map((v) => {
     if (!Number.isFinite(v)) return " ";
-    const level = span > 0 ? Math.floor(((v - lo) / span) * BLOCKS.length) : 0;
-    return BLOCKS[Math.min(BLOCKS.length - 1, level)] as string;
+    const level = Math.floor(((v - lo) / span) * BLOCKS.length);
+    return BLOCKS[Number.isFinite(level) ? Math.min(BLOCKS.length - 1, Math.max(0, level)) : 0] as string;
   });
   while (cells.length < width) cells.unshift(" ");
   return cells;

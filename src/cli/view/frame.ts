@@ -48,6 +48,19 @@ const lossStyle = (lost: number, sent: number): Style | undefined =>
 const nonZero = (n: number): Style | undefined => (n > 0 ? "yellow" : undefined);
 const TYPE: Record<ViewRow["type"], string> = { TCPsyn: "tcp", ICMPping: "icmp", UDPunreachable: "udp" };
 
+/** A count of the last iteration, yellow when not 0. */
+function counter(title: string, drop: number, pick: (r: ViewRow) => number): Column {
+  return {
+    title,
+    min: title.length,
+    max: 5,
+    align: "right",
+    drop,
+    text: (r) => count(pick(r)),
+    style: (r) => nonZero(pick(r)),
+  };
+}
+
 const COLUMNS: Column[] = [
   { title: "target", min: 12, max: 28, align: "left", drop: 0, flex: true, text: (r) => printable(r.name) },
   // netstat's way: tcp4, udp6, icmp6.
@@ -94,42 +107,10 @@ const COLUMNS: Column[] = [
         .join("");
     },
   },
-  {
-    title: "icmp",
-    min: 4,
-    max: 5,
-    align: "right",
-    drop: 8,
-    text: (r) => count(r.icmpErrors),
-    style: (r) => nonZero(r.icmpErrors),
-  },
-  {
-    title: "unr",
-    min: 3,
-    max: 5,
-    align: "right",
-    drop: 10,
-    text: (r) => count(r.unreachable),
-    style: (r) => nonZero(r.unreachable),
-  },
-  {
-    title: "late",
-    min: 4,
-    max: 5,
-    align: "right",
-    drop: 9,
-    text: (r) => count(r.late),
-    style: (r) => nonZero(r.late),
-  },
-  {
-    title: "dup",
-    min: 3,
-    max: 5,
-    align: "right",
-    drop: 9,
-    text: (r) => count(r.duplicates),
-    style: (r) => nonZero(r.duplicates),
-  },
+  counter("icmp", 8, (r) => r.icmpErrors),
+  counter("unr", 10, (r) => r.unreachable),
+  counter("late", 9, (r) => r.late),
+  counter("dup", 9, (r) => r.duplicates),
   {
     title: "injected",
     min: 11,
@@ -156,7 +137,7 @@ function worstFirst(a: ViewRow, b: ViewRow): number {
   const y = badness(b);
   for (let i = 0; i < x.length; i++) {
     const d = (y[i] as number) - (x[i] as number);
-    if (d !== 0) return d;
+    if (d > 0 || d < 0) return d; // NaN (a NaN fed in) orders as equal
   }
   return 0;
 }
@@ -172,13 +153,10 @@ function layout(rows: readonly ViewRow[], width: number): { col: Column; w: numb
   });
   const total = () => cols.reduce((n, c) => n + c.w, 0) + cols.length - 1;
   while (total() > width) {
-    let worst = -1;
-    for (let i = 0; i < cols.length; i++) {
-      const d = (cols[i] as (typeof cols)[number]).col.drop;
-      if (d > 0 && (worst < 0 || d > (cols[worst] as (typeof cols)[number]).col.drop)) worst = i;
-    }
-    if (worst < 0) break;
-    cols.splice(worst, 1);
+    const droppable = cols.filter((c) => c.col.drop > 0);
+    if (droppable.length === 0) break;
+    const next = droppable.reduce((a, b) => (b.col.drop > a.col.drop ? b : a));
+    cols.splice(cols.indexOf(next), 1);
   }
   // Room left goes to the flexible columns in their order of importance: name, injected, history.
   for (const title of ["target", "injected", "history"]) {
