@@ -5,7 +5,7 @@
 import type { IterationResult } from "../engine/engine.js";
 import { percentile } from "../engine/percentile.js";
 import type { DemoTarget } from "./demo-scenario.js";
-import type { ViewRow } from "./live-view-plain.js";
+import type { ViewRow } from "./live-view.js";
 
 /** Iterations that make the "recent" loss. */
 const RECENT = 5;

@@ -32,7 +32,7 @@ import {
   TARGETS,
 } from "./demo-scenario.js";
 import { DemoStats } from "./demo-stats.js";
-import { createLiveView } from "./live-view-plain.js";
+import { createLiveView } from "./live-view.js";
 import { VERSION } from "./version.js";
 
 /** Where the command writes (main.ts's Io). */
