@@ -136,25 +136,28 @@ export const TARGETS: DemoTarget[] = [
   ),
 ];
 
-/** What the demo injects on a target's path, now. */
-export function injected(t: DemoTarget, p: Phase): string {
+/**
+ * What the demo injects on a target's path: now, in a few characters for the live view's last
+ * column; or (phase undefined) the whole schedule, for the --json summary.
+ */
+export function injected(t: DemoTarget, p?: Phase): string {
   switch (t.lab) {
     case "torlossy":
       return `${LOSSY_TOR_PCT}% loss`;
     case "dcfar":
-      return `${FAR_DELAY_MS}ms±${FAR_JITTER_MS} + ${FAR_DELAY_MS}ms`;
+      return p
+        ? `${2 * FAR_DELAY_MS}ms ±${FAR_JITTER_MS}ms`
+        : `delay ${FAR_DELAY_MS}ms ±${FAR_JITTER_MS}ms there, ${FAR_DELAY_MS}ms back`;
     case "dc3":
-      return p.episode
-        ? `${EPISODE.pct}% loss (episode)`
-        : `${EPISODE.pct}% loss ${EPISODE.fromS}-${EPISODE.toS}s/${CYCLE_S}s`;
+      if (!p) return `${EPISODE.pct}% loss ${EPISODE.fromS}-${EPISODE.toS}s of every ${CYCLE_S}s`;
+      return p.episode ? `${EPISODE.pct}% loss` : "";
     case "dns":
-      return "ICMP rate limit";
+      return p ? "ICMP 1/s" : "Linux ICMP rate limits (about 1 error/s after a burst)";
     case "gone":
-      return p.unreachable
-        ? "route unreachable"
-        : `unreachable ${UNREACHABLE.fromS}-${UNREACHABLE.toS}s/${CYCLE_S}s`;
+      if (!p) return `route unreachable ${UNREACHABLE.fromS}-${UNREACHABLE.toS}s of every ${CYCLE_S}s`;
+      return p.unreachable ? "no route" : "";
     default:
-      return "";
+      return p ? "" : "none";
   }
 }
 

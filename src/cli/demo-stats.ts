@@ -145,7 +145,7 @@ export class DemoStats {
         type: r.target.type,
         family: r.target.family,
         story: r.target.story,
-        injected: injected(r.target) || "none",
+        injected: injected(r.target),
         sent,
         lost,
         unreachable: sum(r.iters, "unreachable"),

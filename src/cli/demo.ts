@@ -295,7 +295,7 @@ async function inside(opts: DemoOptions, io: Io): Promise<number> {
           iterations: stats.iterations,
           intervalS: INTERVAL_S,
           // The schedule, not the phase the run happened to end in.
-          targets: stats.summary((t) => injected(t, { episode: false, unreachable: false })),
+          targets: stats.summary((t) => injected(t)),
         },
         null,
         2,
