@@ -146,7 +146,7 @@ export function injected(t: DemoTarget, p?: Phase): string {
       return `${LOSSY_TOR_PCT}% loss`;
     case "dcfar":
       return p
-        ? `${2 * FAR_DELAY_MS}ms ±${FAR_JITTER_MS}ms`
+        ? `${2 * FAR_DELAY_MS}ms±${FAR_JITTER_MS}ms`
         : `delay ${FAR_DELAY_MS}ms ±${FAR_JITTER_MS}ms there, ${FAR_DELAY_MS}ms back`;
     case "dc3":
       if (!p) return `${EPISODE.pct}% loss ${EPISODE.fromS}-${EPISODE.toS}s of every ${CYCLE_S}s`;
