@@ -6,6 +6,20 @@
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
       "conditions": [["OS!='linux'", {"type": "none"}]]
+    },
+    {
+      "target_name": "lab-impair",
+      "type": "executable",
+      "sources": ["src/lab/impair/impair.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
+      "conditions": [["OS!='linux'", {"type": "none"}]]
+    },
+    {
+      "target_name": "lab-responder",
+      "type": "executable",
+      "sources": ["src/lab/impair/responder.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
+      "conditions": [["OS!='linux'", {"type": "none"}]]
     }
   ]
 }

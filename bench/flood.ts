@@ -6,11 +6,12 @@
 // JavaScript in each phase. Before the filters followed our keys, every foreign echo reply and
 // SYN-ACK reached JavaScript (60k/s took the prober from 3 % to 18 % CPU). Not a test: numbers depend
 // on the machine and its load.
-// Run: npx tsc -p tsconfig.json && sh test/lab/enter.sh node dist/bench/flood.js [--rate 60000] [--seconds 5]
+// Run: npx tsc -p tsconfig.json && sh src/lab/enter.sh node dist/bench/flood.js [--rate 60000] [--seconds 5]
+
+import { createLab } from "../src/lab/lab.js";
 import { kernelSource } from "../src/targets/source.js";
 import { flood } from "../test/integration/lib/flood.js";
 import { buildPlan, labEngine, type PlanTargetInput, warmUp } from "../test/integration/support.js";
-import { createLab } from "../test/lab/lab.js";
 import { intFlag } from "./lib/stats.js";
 
 const argv = process.argv.slice(2);

@@ -7,11 +7,13 @@
 //     timestamps), matched probes per second = answered probes / iteration time;
 // each a few times after a warm-up (the kernel enables timestamping lazily), and prints best and
 // median, ratios addon ÷ C, a markdown table, and JSON in build/bench/rate.json.
-// Run: npx tsc -p tsconfig.json && sh test/lab/enter.sh node dist/bench/rate.js [--count N] [--runs R]
+// Run: npx tsc -p tsconfig.json && sh src/lab/enter.sh node dist/bench/rate.js [--count N] [--runs R]
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, release } from "node:os";
 import { resolve } from "node:path";
 import { ProbeState } from "../src/engine/inflight.js";
+import { createLab } from "../src/lab/lab.js";
+import { repoRoot } from "../src/lab/native.js";
 import {
   type RawSocket,
   RawSockets,
@@ -22,8 +24,6 @@ import {
 import { addressBytes, buildPacket } from "../src/packet/index.js";
 import { kernelSource } from "../src/targets/source.js";
 import { buildPlan, labEngine, type PlanTargetInput, warmUp } from "../test/integration/support.js";
-import { createLab } from "../test/lab/lab.js";
-import { repoRoot } from "../test/lab/native.js";
 import { runRawref } from "./lib/rawref.js";
 import { intFlag, markdownTable, type RateSummary, summarizeRates, thousands } from "./lib/stats.js";
 

@@ -8,14 +8,14 @@
 //            end of the link, answers on the test namespace's veth;
 //   far      both directions at the far end of the link.
 // Writes JSON to build/bench/rtt-accuracy.json. The goal is p99 within 5 µs.
-// Run: npx tsc -p tsconfig.json && sh test/lab/enter.sh node dist/bench/rtt-accuracy.js
+// Run: npx tsc -p tsconfig.json && sh src/lab/enter.sh node dist/bench/rtt-accuracy.js
 //        [--addresses 100] [--packets 9] [--pps 20000|max] [--capture host,ingress] [--delay-us 1000]
 //        [--jitter-us 500]
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, release } from "node:os";
 import { resolve } from "node:path";
-import { createLab } from "../test/lab/lab.js";
-import { repoRoot } from "../test/lab/native.js";
+import { createLab } from "../src/lab/lab.js";
+import { repoRoot } from "../src/lab/native.js";
 import {
   type AccuracyReport,
   accuracyLabSpec,

@@ -10,7 +10,7 @@
 //             engine iteration each, against the C reference (bench/ref/rawref.c, TCP only), with
 //             the engine process's CPU time per probe.
 // Prints a table per part and writes build/bench/scale.json.
-// Run: npx tsc -p tsconfig.json && sh test/lab/enter.sh node dist/bench/scale.js [--only startup,loss,rate]
+// Run: npx tsc -p tsconfig.json && sh src/lab/enter.sh node dist/bench/scale.js [--only startup,loss,rate]
 //        [--probes 1000000] [--startup-targets 10000] [--rate-count 200000] [--runs 3] [--prof DIR]
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -18,11 +18,11 @@ import { cpus, release, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ProbeState } from "../src/engine/inflight.js";
 import type { ProbeKind } from "../src/engine/plan.js";
+import { waitForOutput } from "../src/lab/exec.js";
+import { createLab, type Lab } from "../src/lab/lab.js";
+import { repoRoot } from "../src/lab/native.js";
 import { kernelSource } from "../src/targets/source.js";
 import { buildPlan, labEngine, type PlanTargetInput, warmUp } from "../test/integration/support.js";
-import { waitForOutput } from "../test/lab/exec.js";
-import { createLab, type Lab } from "../test/lab/lab.js";
-import { repoRoot } from "../test/lab/native.js";
 import { runRawref } from "./lib/rawref.js";
 import { intFlag, markdownTable, median, stringFlag, thousands } from "./lib/stats.js";
 

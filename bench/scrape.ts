@@ -14,7 +14,7 @@ import { Agent, request } from "node:http";
 import { cpus, loadavg, release, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { gunzip } from "node:zlib";
-import { createLab, type Lab } from "../test/lab/lab.js";
+import { createLab, type Lab } from "../src/lab/lab.js";
 import { BIN } from "../test/support/paths.js";
 import { intFlag, markdownTable, quantile, stringFlag, thousands } from "./lib/stats.js";
 

@@ -11,13 +11,13 @@
 //
 // Run: npm run bench [-- --smoke] [--only tcp,icmp,udp,ipv4,ipv6] [--sizes 100x100,1000x100]
 //      [--loss 0,5] [--runs N] [--c-runs N] [--steps N] [--timeout S] [--memory 10000x100|none] [--out DIR]
-// (inside the lab: sh test/lab/enter.sh node dist/bench/suite.js ...). docs/performance.md has the results.
+// (inside the lab: sh src/lab/enter.sh node dist/bench/suite.js ...). docs/performance.md has the results.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, release, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { ProbeKind } from "../src/engine/plan.js";
-import { repoRoot } from "../test/lab/native.js";
+import { repoRoot } from "../src/lab/native.js";
 import { intFlag, median, stringFlag, thousands } from "./lib/stats.js";
 import { addressesOf, type BenchLab, blocksFor, createBenchLab, type FamilyName } from "./lib/suite-lab.js";
 import {

@@ -9,8 +9,8 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { stopChild, waitForOutput } from "../../test/lab/exec.js";
-import { type Lab, type PcapRecord, parsePcap } from "../../test/lab/lab.js";
+import { stopChild, waitForOutput } from "../../src/lab/exec.js";
+import { type Lab, type PcapRecord, parsePcap } from "../../src/lab/lab.js";
 
 export interface DirectedCapture {
   /** Stops tcpdump (after `settleMs` for packets still on their way) and returns its records. */

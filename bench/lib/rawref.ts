@@ -5,8 +5,8 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { run } from "../../test/lab/exec.js";
-import { repoRoot } from "../../test/lab/native.js";
+import { run } from "../../src/lab/exec.js";
+import { repoRoot } from "../../src/lab/native.js";
 
 /** What rawref prints (one JSON object). */
 export interface RawrefResult {

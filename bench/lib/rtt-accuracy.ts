@@ -8,6 +8,7 @@
 import type { EngineOptions } from "../../src/engine/engine.js";
 import { ProbeState } from "../../src/engine/inflight.js";
 import type { ProbeKind } from "../../src/engine/plan.js";
+import type { Impairment, Lab, LabSpec, LabTarget, PcapRecord } from "../../src/lab/lab.js";
 import { kernelSource } from "../../src/targets/source.js";
 import {
   buildPlan,
@@ -17,7 +18,6 @@ import {
   warmUp,
   wireProbes,
 } from "../../test/integration/support.js";
-import type { Impairment, Lab, LabSpec, LabTarget, PcapRecord } from "../../test/lab/lab.js";
 import { captureInbound, mergeByTime } from "./capture.js";
 import { markdownTable, sortedQuantile, thousands } from "./stats.js";
 

@@ -10,8 +10,8 @@
 // each, so netprobify's plan sends them in exactly this order, round by round.
 import { writeFileSync } from "node:fs";
 import type { ProbeKind } from "../../src/engine/plan.js";
+import { createLab, type Lab, type LabTarget } from "../../src/lab/lab.js";
 import { kernelSource } from "../../src/targets/source.js";
-import { createLab, type Lab, type LabTarget } from "../../test/lab/lab.js";
 
 export type FamilyName = "ipv4" | "ipv6";
 

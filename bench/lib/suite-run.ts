@@ -7,9 +7,9 @@
 // error (reported − wire) and whether every probe reported lost really went unanswered.
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { run } from "../../src/lab/exec.js";
+import { repoRoot } from "../../src/lab/native.js";
 import { type WireProbe, wireProbes } from "../../test/integration/support.js";
-import { run } from "../../test/lab/exec.js";
-import { repoRoot } from "../../test/lab/native.js";
 import { captureInbound, mergeByTime } from "./capture.js";
 import { refBinary, runRawref } from "./rawref.js";
 import { quantile } from "./stats.js";

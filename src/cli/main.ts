@@ -6,6 +6,7 @@ import { formatDiagnostic } from "../config/format.js";
 import { loadConfig } from "../config/load.js";
 import { ConfigError, ExitCode, exitCodeFor, NetprobifyError, UsageError } from "../errors.js";
 import { runDaemon } from "./daemon-run.js";
+import { runDemo } from "./demo.js";
 import { type OnceOptions, runOnce } from "./once.js";
 import { formatSummary, summarize } from "./summary.js";
 import { VERSION } from "./version.js";
@@ -33,6 +34,11 @@ Usage:
                                    (docs/cli-once.md)
   netprobify check [--json] [CONFIG]
                                    validate CONFIG and print what it will probe
+  netprobify demo [--for SECONDS] [--json] [--write-config FILE]
+                                   build a small network in sealed namespaces on this machine and
+                                   probe it with the daemon, live (root, or unprivileged user
+                                   namespaces); --json: a final summary; --write-config: save the
+                                   generated configuration (docs/demo.md)
   netprobify --help | --version
 
 Exit codes: 0 success, 64 usage error, 65 invalid or unreadable configuration,
@@ -64,6 +70,9 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     return ExitCode.OK;
   }
   const [first, ...rest] = positionals;
+  if (first === "demo") return demo(rest, values, io);
+  if (values.for !== undefined || values["write-config"] !== undefined)
+    throw new UsageError("--for and --write-config apply to the demo command only");
   const command = first === "check" || first === "run" ? first : "run";
   const args = first === "check" || first === "run" ? rest : positionals;
   if (args.length > 1) throw new UsageError(`too many arguments: ${args.join(" ")}`);
@@ -96,8 +105,31 @@ function parse(argv: string[]) {
       once: { type: "boolean" },
       user: { type: "string" },
       "probe-log": { type: "string" },
+      for: { type: "string" },
+      "write-config": { type: "string" },
     },
   });
+}
+
+function demo(args: string[], values: ReturnType<typeof parse>["values"], io: Io): Promise<number> {
+  if (args.length > 0) throw new UsageError(`demo takes no arguments: ${args.join(" ")}`);
+  if (values.once || values.user !== undefined || values["probe-log"] !== undefined)
+    throw new UsageError("--once, --user and --probe-log apply to the run command only");
+  let forS: number | undefined;
+  if (values.for !== undefined) {
+    forS = Number(values.for);
+    if (!(Number.isFinite(forS) && forS > 0 && forS <= 31 * 86400))
+      throw new UsageError(`--for needs a number of seconds > 0, got ${JSON.stringify(values.for)}`);
+  }
+  if (values["write-config"] === "") throw new UsageError("--write-config needs a file name");
+  return runDemo(
+    {
+      json: values.json === true,
+      ...(forS !== undefined ? { forS } : {}),
+      ...(values["write-config"] !== undefined ? { writeConfig: values["write-config"] } : {}),
+    },
+    io,
+  );
 }
 
 async function check(file: string, json: boolean, io: Io): Promise<number> {

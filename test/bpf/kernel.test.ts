@@ -2,7 +2,7 @@
 // kernel replies on loopback: SYN-ACKs from a listening socket, RST-ACKs from a closed port, a bare RST,
 // echo replies, ICMP port unreachable from closed UDP ports, plus crafted ICMP errors injected through
 // a raw TX socket. Needs root, and runs only in a fresh network namespace whose traffic stays on lo
-// (`sh test/lab/enter.sh node --test dist/test/bpf/`).
+// (`sh src/lab/enter.sh node --test dist/test/bpf/`).
 //
 // Two checks per filtered socket: (1) exactly the expected replies arrive, and (2) an unfiltered
 // control socket of the same protocol saw every packet of the scenario, and the filtered socket got
@@ -70,7 +70,7 @@ function assertLab(): void {
   if (process.env.NETPROBIFY_LAB !== "1" && !onlyLo) {
     throw new Error(
       `refusing to send: interfaces here are [${ifs.join(", ")}]; run inside a fresh namespace, ` +
-        "e.g. `sh test/lab/enter.sh node --test dist/test/bpf/`",
+        "e.g. `sh src/lab/enter.sh node --test dist/test/bpf/`",
     );
   }
   if (!ifs.includes("lo")) throw new Error("no loopback interface in this namespace");

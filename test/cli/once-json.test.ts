@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { PROBE_LOG_HEADER } from "../../src/cli/once.js";
-import { createLab, type Lab } from "../lab/lab.js";
+import { createLab, type Lab } from "../../src/lab/lab.js";
 import { BIN, FIXTURES } from "../support/paths.js";
 
 const run = (args: string[]) =>

@@ -18,7 +18,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { createLab, type Lab } from "../lab/lab.js";
+import { createLab, type Lab } from "../../src/lab/lab.js";
 import { BIN } from "../support/paths.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,13 +1,13 @@
 // The probing engine on the real path (raw sockets, kernel timestamps, BPF) against lab targets, with
 // a tcpdump capture of the same link as the referee: what netprobify reports must be what happened on
-// the wire. Needs root (lab namespaces, raw sockets, tcpdump); runs inside test/lab/enter.sh.
+// the wire. Needs root (lab namespaces, raw sockets, tcpdump); runs inside src/lab/enter.sh.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { captureInbound, mergeByTime } from "../../bench/lib/capture.js";
 import { percentile } from "../../src/engine/percentile.js";
 import type { ProbeKind } from "../../src/engine/plan.js";
+import { createLab, type Lab } from "../../src/lab/lab.js";
 import { kernelSources } from "../../src/targets/source.js";
-import { createLab, type Lab } from "../lab/lab.js";
 import { buildPlan, labEngine, type PlanTargetInput, warmUp, wireProbes } from "./support.js";
 
 const KINDS: ProbeKind[] = ["TCPsyn", "ICMPping", "UDPunreachable"];

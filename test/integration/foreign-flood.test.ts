@@ -4,10 +4,10 @@
 // and the TCP filter every acknowledgement, so each of them woke JavaScript, uncounted. Now the
 // filters accept only the keys of the recent iterations: almost nothing of the flood is read (the
 // engine's `received` count), and the probes are all answered.
-// Needs root (lab namespaces, raw sockets, python3, nftables); runs inside test/lab/enter.sh.
+// Needs root (lab namespaces, raw sockets, python3, nftables); runs inside src/lab/enter.sh.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { createLab, type Lab } from "../lab/lab.js";
+import { createLab, type Lab } from "../../src/lab/lab.js";
 import { flood } from "./lib/flood.js";
 import { planAndEngine, series, sources, warmUp } from "./lib/labkit.js";
 

@@ -24,7 +24,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { createLab, type Lab } from "../lab/lab.js";
+import { createLab, type Lab } from "../../src/lab/lab.js";
 import { BIN, FIXTURES, REPO } from "../support/paths.js";
 import { scrape, until as untilScrape, value } from "./lib/scrape.js";
 

@@ -4,15 +4,15 @@
 // refusals equal what the kernel itself counted (qdisc drops, nftables counters), no refused probe
 // reached the wire and every sent one did, and lost equals the sent probes the wire saw unanswered
 // (a tcpdump capture at the target is the referee). Needs root (lab namespaces, raw sockets, tc, nft,
-// tcpdump); runs inside test/lab/enter.sh.
+// tcpdump); runs inside src/lab/enter.sh.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { IterationResult } from "../../src/engine/engine.js";
 import { ProbeState } from "../../src/engine/inflight.js";
 import type { ProbeKind } from "../../src/engine/plan.js";
+import { run } from "../../src/lab/exec.js";
+import { createLab, type Lab, type LabTarget } from "../../src/lab/lab.js";
 import { kernelSources } from "../../src/targets/source.js";
-import { run } from "../lab/exec.js";
-import { createLab, type Lab, type LabTarget } from "../lab/lab.js";
 import { buildPlan, labEngine, type PlanTargetInput, warmUp, wireProbes } from "./support.js";
 
 const PORTS = { srcPortA: 61100, srcPortZ: 61115 };

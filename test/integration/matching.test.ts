@@ -4,11 +4,11 @@
 // port, outside our port range, wrong quoted IP ID / tag / destination), sent from a lab namespace
 // by a raw AF_PACKET forger (lib/forge.py) while the engine runs. Assertions are exact counts of the
 // IterationResult, checked against the tcpdump capture and the forger's own count.
-// Needs root (lab namespaces, raw sockets, tcpdump, python3); runs inside test/lab/enter.sh.
+// Needs root (lab namespaces, raw sockets, tcpdump, python3); runs inside src/lab/enter.sh.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { IterationResult } from "../../src/engine/engine.js";
-import { createLab, type Lab } from "../lab/lab.js";
+import { createLab, type Lab } from "../../src/lab/lab.js";
 import { type ForgeMode, Forger } from "./lib/forger.js";
 import {
   counts,

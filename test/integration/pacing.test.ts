@@ -2,11 +2,11 @@
 // limits, a burst of UDPunreachable probes shows false loss that pacing (global pps, or
 // interval_packets per target) removes; the global pps cap sets the iteration's length; and
 // interval_packets spaces each target's packets on the wire.
-// Needs root (lab namespaces, raw sockets, tcpdump); runs inside test/lab/enter.sh.
+// Needs root (lab namespaces, raw sockets, tcpdump); runs inside src/lab/enter.sh.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { EngineOptions, IterationResult } from "../../src/engine/engine.js";
-import { createLab, type Lab } from "../lab/lab.js";
+import { createLab, type Lab } from "../../src/lab/lab.js";
 import {
   FAMILIES,
   planAndEngine,

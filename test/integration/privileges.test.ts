@@ -9,7 +9,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { createLab, type Lab } from "../lab/lab.js";
+import { createLab, type Lab } from "../../src/lab/lab.js";
 import { BIN, REPO } from "../support/paths.js";
 
 const NOBODY = ["--reuid=65534", "--regid=65534", "--clear-groups"];

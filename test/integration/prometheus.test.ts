@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { createLab, type Lab } from "../lab/lab.js";
+import { createLab, type Lab } from "../../src/lab/lab.js";
 import { BIN } from "../support/paths.js";
 
 const RULES = `groups:

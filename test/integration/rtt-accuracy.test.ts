@@ -4,11 +4,11 @@
 // a TX timestamp matched to the wrong probe shows as an error of hundreds of µs instead of hiding
 // inside a batch. The referee captures each direction where it enters the next namespace (`-Q in`):
 // a capture on the sending side stamps before its own copy and wake-up, which the kernel's TX
-// timestamp then includes (docs/performance.md). Needs root; runs inside test/lab/enter.sh.
+// timestamp then includes (docs/performance.md). Needs root; runs inside src/lab/enter.sh.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { accuracyLabSpec, KINDS, measureRttAccuracy } from "../../bench/lib/rtt-accuracy.js";
-import { createLab, type Lab } from "../lab/lab.js";
+import { createLab, type Lab } from "../../src/lab/lab.js";
 
 const ADDRESSES = 50;
 const PACKETS = 4;

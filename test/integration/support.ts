@@ -3,9 +3,9 @@
 // back into per-probe wire times, so tests can compare what netprobify reports with what happened.
 import { Engine, type EngineOptions } from "../../src/engine/engine.js";
 import { buildPlan, type PlanTargetInput, type ProbePlan } from "../../src/engine/plan.js";
+import type { PcapRecord } from "../../src/lab/pcap.js";
 import { type ParsedPacket, parseIPv4Packet, parseIPv6Packet } from "../../src/packet/index.js";
 import { replyKey } from "../../src/probes/kinds.js";
-import type { PcapRecord } from "../lab/pcap.js";
 
 export type { PlanTargetInput, ProbePlan };
 export { buildPlan, Engine };

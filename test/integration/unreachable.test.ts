@@ -5,12 +5,12 @@
 // a TTL forced to 1 on the way out), and to a live target behind the same router. The probes to the
 // dead destinations are all unreachable (lost in the compat loss ratio), counted by ICMP type/code,
 // with the router as the sender; the live target's are all answered.
-// Needs root (lab namespaces, raw sockets, nftables); runs inside test/lab/enter.sh.
+// Needs root (lab namespaces, raw sockets, nftables); runs inside src/lab/enter.sh.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { IterationResult } from "../../src/engine/engine.js";
 import { lossRatio } from "../../src/engine/results.js";
-import { createLab, type Lab } from "../lab/lab.js";
+import { createLab, type Lab } from "../../src/lab/lab.js";
 import { FAMILIES, type Fam, KINDS, planAndEngine, series, seriesOf, sources, warmUp } from "./lib/labkit.js";
 import type { PlanTargetInput } from "./support.js";
 

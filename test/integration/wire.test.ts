@@ -3,12 +3,12 @@
 // robin, a flow (5-tuple, IPv6 flow label) that stays the same per source port across iterations,
 // and padding that is not constant. Every type and family where the field applies. One plan, run
 // twice; every series has its own destination address, so packets are attributed to series by it.
-// Needs root (lab namespaces, raw sockets, tcpdump); runs inside test/lab/enter.sh.
+// Needs root (lab namespaces, raw sockets, tcpdump); runs inside src/lab/enter.sh.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { IterationResult } from "../../src/engine/engine.js";
 import type { ProbeKind } from "../../src/engine/plan.js";
-import { type Capture, createLab, type Lab } from "../lab/lab.js";
+import { type Capture, createLab, type Lab } from "../../src/lab/lab.js";
 import {
   counts,
   FAMILIES,

@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
-import { readSysctl, run } from "./exec.js";
-import { assertIsolated, createLab, type Lab } from "./lab.js";
-import { ping } from "./ping.js";
+import { readSysctl, run } from "../../src/lab/exec.js";
+import { assertIsolated, createLab, type Lab } from "../../src/lab/lab.js";
+import { ping } from "../../src/lab/ping.js";
 
 /** Resolves "connected" or the error code of a TCP connect. */
 function tcpConnect(host: string, port: number): Promise<string> {

@@ -17,9 +17,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { run } from "./exec.js";
-import { createLab } from "./lab.js";
-import { repoRoot } from "./native.js";
+import { run } from "../../src/lab/exec.js";
+import { createLab } from "../../src/lab/lab.js";
+import { repoRoot } from "../../src/lab/native.js";
 
 async function netnsList(): Promise<string[]> {
   return (await run("ip", ["netns", "list"])).stdout
@@ -138,7 +138,7 @@ describe("lab cleanup (needs root)", () => {
     await run("mount", ["--bind", `/proc/${process.pid}/ns/net`, nsFile]);
     const proc = spawn(
       "sh",
-      [join(root, "test/lab/enter.sh"), "node", join(root, "dist/test/lab/lab-child.js"), "crash", nsFile],
+      [join(root, "src/lab/enter.sh"), "node", join(root, "dist/test/lab/lab-child.js"), "crash", nsFile],
       {
         stdio: ["pipe", "pipe", "pipe"],
       },

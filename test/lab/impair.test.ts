@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createLab, type Lab } from "./lab.js";
-import { inversions, mean, ping, stddev } from "./ping.js";
+import { createLab, type Lab } from "../../src/lab/lab.js";
+import { inversions, mean, ping, stddev } from "../../src/lab/ping.js";
 
 /** The target kernel's count of UDP datagrams to closed ports (/proc/net/snmp "Udp: NoPorts"). */
 async function udpNoPorts(lab: Lab, ns: string): Promise<number> {

@@ -3,8 +3,8 @@
 //   node lab-child.js crash FILE   (inside a nested enter.sh) builds a lab with helpers, links a veth
 //                                  into the namespace bind-mounted at FILE, prints READY, waits to be killed
 
-import { run } from "./exec.js";
-import { createLab } from "./lab.js";
+import { run } from "../../src/lab/exec.js";
+import { createLab } from "../../src/lab/lab.js";
 
 const [mode, parentNsFile] = process.argv.slice(2);
 // `node --test dist/test/` (Node 20) runs every .js under a test/ directory as a test file, this

@@ -3,8 +3,8 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { createLab, type Lab, parsePcap } from "./lab.js";
-import { ping } from "./ping.js";
+import { createLab, type Lab, parsePcap } from "../../src/lab/lab.js";
+import { ping } from "../../src/lab/ping.js";
 
 /** Builds a pcap file: magic chosen by `nano`, fields written in the given byte order. */
 function buildPcap(le: boolean, nano: boolean, recs: { sec: number; frac: number; data: Buffer }[]): Buffer {

@@ -4,8 +4,8 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { createLab, type Lab } from "./lab.js";
-import { ping } from "./ping.js";
+import { createLab, type Lab } from "../../src/lab/lab.js";
+import { ping } from "../../src/lab/ping.js";
 
 describe("lab router (needs root)", () => {
   let lab: Lab;

@@ -22,12 +22,12 @@ export function interfaces(): string[] {
 
 /**
  * Throws unless this process may send probes: it must be root (raw sockets) and inside the lab, i.e.
- * NETPROBIFY_LAB=1 (set by test/lab/enter.sh) or a network namespace whose only link is `lo`.
+ * NETPROBIFY_LAB=1 (set by src/lab/enter.sh) or a network namespace whose only link is `lo`.
  */
 export function assertLab(): void {
   if (process.getuid?.() !== 0) {
     throw new Error(
-      "native integration tests need root (CAP_NET_RAW): run them through test/lab/enter.sh as root",
+      "native integration tests need root (CAP_NET_RAW): run them through src/lab/enter.sh as root",
     );
   }
   const ifs = interfaces();
@@ -35,7 +35,7 @@ export function assertLab(): void {
   if (process.env.NETPROBIFY_LAB !== "1" && !onlyLo) {
     throw new Error(
       `refusing to send packets outside the lab: interfaces here are [${ifs.join(", ")}]. Run ` +
-        "`sh test/lab/enter.sh node --test dist/test/native/` (fresh network namespace, loopback only)",
+        "`sh src/lab/enter.sh node --test dist/test/native/` (fresh network namespace, loopback only)",
     );
   }
   if (!ifs.includes("lo")) throw new Error("no loopback interface in this namespace");

@@ -5,6 +5,7 @@
 // the kernel's own counter, as before Linux 6.13), and an error queue that must stay bounded.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { run } from "../../src/lab/exec.js";
 import {
   allocRecvBuffers,
   IPPROTO,
@@ -14,7 +15,6 @@ import {
   SEND_RESULT_WORDS,
   TX_TS_WORDS,
 } from "../../src/native/rawsock.js";
-import { run } from "../lab/exec.js";
 import { assertLab, pack, receive, sleep, txStamps } from "./lab.js";
 import { echo, LO4, udp } from "./pkt.js";
 

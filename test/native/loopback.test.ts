@@ -1,5 +1,5 @@
 // Integration tests of the native addon on 127.0.0.1 and ::1 with real raw sockets (needs root, inside
-// a fresh network namespace with loopback only: `sh test/lab/enter.sh node --test dist/test/native/`).
+// a fresh network namespace with loopback only: `sh src/lab/enter.sh node --test dist/test/native/`).
 // Every probe is answered by the namespace's own kernel; the guard in lab.ts refuses to run elsewhere.
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:net";

@@ -6,10 +6,10 @@
 import assert from "node:assert/strict";
 import { constants } from "node:os";
 import { after, before, describe, test } from "node:test";
+import { run } from "../../src/lab/exec.js";
 import { routeSources } from "../../src/native/rawsock.js";
 import { addressBytes, formatAddress } from "../../src/packet/addr.js";
 import { kernelSource, kernelSources } from "../../src/targets/source.js";
-import { run } from "../lab/exec.js";
 import { assertLab } from "./lab.js";
 
 function pack(addrs: string[]): Uint8Array {

@@ -1,8 +1,8 @@
 // Runs lib/flood.py inside a lab namespace: foreign ICMP echo replies and TCP SYN-ACKs toward the
 // prober (see the script). Used by the filter test and bench/flood.ts. The lab owns the process.
 import { join } from "node:path";
-import type { Lab } from "../../lab/lab.js";
-import { repoRoot } from "../../lab/native.js";
+import type { Lab } from "../../../src/lab/lab.js";
+import { repoRoot } from "../../../src/lab/native.js";
 
 export interface FloodDone {
   echo: number;

@@ -3,8 +3,8 @@
 // and reports how many it forged. The lab owns the process (killed on destroy, even on failure).
 import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import type { Lab } from "../../lab/lab.js";
-import { repoRoot } from "../../lab/native.js";
+import type { Lab } from "../../../src/lab/lab.js";
+import { repoRoot } from "../../../src/lab/native.js";
 
 export type ForgeMode =
   | "tcp-ok"

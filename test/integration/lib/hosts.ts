@@ -1,5 +1,5 @@
 // Lets a lab test decide what the system resolver answers: /etc/hosts (and /etc/resolv.conf) are
-// replaced by bind mounts inside the lab's private mount namespace (test/lab/enter.sh), never on the
+// replaced by bind mounts inside the lab's private mount namespace (src/lab/enter.sh), never on the
 // machine itself. Each change mounts a fresh file on top of the previous one, so a concurrent
 // getaddrinfo() opens either the old file or the new one, never a half-written file.
 import { execFileSync, spawnSync } from "node:child_process";
@@ -12,7 +12,7 @@ import { join } from "node:path";
  */
 export function assertPrivateMounts(): void {
   if (process.env.NETPROBIFY_LAB !== "1")
-    throw new Error("refusing to bind-mount system files outside the lab (run through test/lab/enter.sh)");
+    throw new Error("refusing to bind-mount system files outside the lab (run through src/lab/enter.sh)");
   const propagation = execFileSync("findmnt", ["-no", "PROPAGATION", "/"], { encoding: "utf8" }).trim();
   if (propagation !== "private")
     throw new Error(`refusing to bind-mount system files: / has propagation "${propagation}", not private`);

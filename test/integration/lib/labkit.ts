@@ -6,10 +6,10 @@ import assert from "node:assert/strict";
 import type { EngineOptions, IterationResult } from "../../../src/engine/engine.js";
 import type { ProbeKind } from "../../../src/engine/plan.js";
 import type { SeriesResult } from "../../../src/engine/results.js";
+import { ipBatch } from "../../../src/lab/exec.js";
+import type { Lab, LabTarget } from "../../../src/lab/lab.js";
 import { type Cidr, parseCidr, subnetHost, subnetHostCount } from "../../../src/targets/destination.js";
 import { kernelSource } from "../../../src/targets/source.js";
-import { ipBatch } from "../../lab/exec.js";
-import type { Lab, LabTarget } from "../../lab/lab.js";
 import { buildPlan, labEngine, type PlanTargetInput, type ProbePlan, warmUp } from "../support.js";
 
 export const KINDS: readonly ProbeKind[] = ["TCPsyn", "ICMPping", "UDPunreachable"];

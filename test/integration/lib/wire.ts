@@ -3,7 +3,7 @@
 // share the code under test. Only what the assertions need: the IP header fields netprobify sets
 // (DSCP, DF, lengths, ID, flow label), the 5-tuple, the matching key a probe carries and where its
 // padding starts. Frames are Ethernet (the lab's veths), so the IP header is at byte 14.
-import type { PcapRecord } from "../../lab/pcap.js";
+import type { PcapRecord } from "../../../src/lab/pcap.js";
 
 export interface WirePacket {
   tsNs: bigint;

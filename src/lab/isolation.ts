@@ -1,5 +1,5 @@
 // The lab's safety interlock. Probes may only reach namespaces the run created, so before building
-// anything the lab checks that it runs inside test/lab/enter.sh (NETPROBIFY_LAB=1) and that the
+// anything the lab checks that it runs inside src/lab/enter.sh (NETPROBIFY_LAB=1) and that the
 // current network namespace is sealed: no default route, no interface except lo and the lab's own
 // veths, no address outside loopback, link-local and the lab ranges 198.18.0.0/15 and fd18::/16.
 // A test run by mistake in the host namespace stops here instead of sending packets to real hosts.
@@ -36,7 +36,7 @@ export async function assertIsolated(): Promise<void> {
   if (process.env.NETPROBIFY_LAB !== "1") {
     throw new LabError(
       "LAB_NOT_ISOLATED",
-      "NETPROBIFY_LAB is not 1: run this inside the lab, e.g. `sh test/lab/enter.sh node --test dist/test/lab/`",
+      "NETPROBIFY_LAB is not 1: run this inside the lab, e.g. `sh src/lab/enter.sh node --test dist/test/lab/`",
     );
   }
   const problems: string[] = [];

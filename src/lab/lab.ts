@@ -1,6 +1,6 @@
 // Builds the network every netprobify integration test and benchmark probes: child namespaces
 // ("targets", an optional "router", "impair" stages) wired by veth pairs to the test's namespace,
-// which must itself be a sealed namespace made by test/lab/enter.sh (checked by assertIsolated()).
+// which must itself be a sealed namespace made by src/lab/enter.sh (checked by assertIsolated()).
 // Targets answer from their kernel (SYN-ACK, RST, ICMP port unreachable, echo reply) with ICMP rate
 // limits off unless asked; whole ranges are routed to a target's loopback so thousands of addresses
 // answer; loss comes from nftables, delay/jitter/duplication/reordering from a C stage (impair.c).

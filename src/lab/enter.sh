@@ -3,7 +3,7 @@
 # Every probe, namespace, veth and helper process a test creates lives inside it, and the kernel
 # destroys all of it when the namespace's PID 1 dies, even after a crash, `kill -9` or a timeout.
 #
-#   sh test/lab/enter.sh CMD [ARGS...]     exit code = CMD's exit code
+#   sh src/lab/enter.sh CMD [ARGS...]     exit code = CMD's exit code
 #
 # Inside: loopback is up, no other interface, no route out; /run/netns is a private tmpfs, so
 # `ip netns add` works and its bind mounts vanish with the mount namespace; NETPROBIFY_LAB=1.
@@ -49,7 +49,7 @@ if [ "${NETPROBIFY_LAB_STAGE:-}" = "inside" ]; then
 fi
 
 if [ "$#" -eq 0 ]; then
-  echo "usage: sh test/lab/enter.sh CMD [ARGS...]" >&2
+  echo "usage: sh src/lab/enter.sh CMD [ARGS...]" >&2
   exit 64
 fi
 

@@ -1,0 +1,37 @@
+// Finds the lab's small C helpers (impairment stage, TCP responder). binding.gyp builds them next to
+// the addon (build/Release/lab-*) when the package is installed, so a user's `netprobify demo` needs
+// no compiler at run time and every test runs the same binaries the package ships.
+
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { LabError } from "./exec.js";
+
+/** The repository root: the nearest ancestor of this module holding package.json. */
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, "package.json"))) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new LabError("LAB_LAYOUT", "cannot find the repository root (package.json)");
+    dir = up;
+  }
+}
+
+export type HelperName = "impair" | "responder";
+
+/** Path of a lab helper; binding.gyp builds it with the addon (`npm ci`, `npm run rebuild:native`). */
+export function helperBinary(name: HelperName): Promise<string> {
+  const bin = resolve(repoRoot(), "build/Release", `lab-${name}`);
+  if (!existsSync(bin)) {
+    return Promise.reject(
+      new LabError("LAB_LAYOUT", `lab helper ${bin} is missing: build it with \`npm run rebuild:native\``),
+    );
+  }
+  return Promise.resolve(bin);
+}
+
+/** The lab's outer wall, shipped in the package (docs/lab.md). */
+export function enterScript(): string {
+  return resolve(repoRoot(), "src/lab/enter.sh");
+}
