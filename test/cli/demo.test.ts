@@ -11,9 +11,9 @@
 // caught and harmless.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { after, before, describe, test } from "node:test";
 import {
   EPISODE,
@@ -55,8 +55,12 @@ async function scrapeWhenReady(url: string, stop: () => boolean): Promise<string
 }
 
 /** Starts the demo through the bin; scrapes the printed metrics URL once it has iterated. */
-function startDemo(args: string[], prefix: string[] = []): { child: ChildProcess; done: Promise<Run> } {
-  const argv = [...prefix, process.execPath, BIN, "demo", ...args];
+function startDemo(
+  args: string[],
+  prefix: string[] = [],
+  bin = BIN,
+): { child: ChildProcess; done: Promise<Run> } {
+  const argv = [...prefix, process.execPath, bin, "demo", ...args];
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], cwd: tmpdir() });
   let stdout = "";
   let stderr = "";
@@ -79,7 +83,38 @@ function startDemo(args: string[], prefix: string[] = []): { child: ChildProcess
   return { child, done };
 }
 
-const runDemo = (args: string[], prefix: string[] = []) => startDemo(args, prefix).done;
+const runDemo = (args: string[], prefix: string[] = [], bin = BIN) => startDemo(args, prefix, bin).done;
+
+/**
+ * The package as another user can read it: the checkout may sit below directories only root can
+ * enter (a CI clone in a 0700 temporary directory, /root). An overlay of it (no copy) is mounted on
+ * a tmpfs with a world-readable root, in this test's private mount namespace; cleanup() unmounts it.
+ */
+function packageForOthers(): { bin: string; cleanup: () => void } {
+  const base = mkdtempSync(join(tmpdir(), "npf-demo-pkg-"));
+  const mount = (a: string[]) => {
+    const r = spawnSync("mount", a, { encoding: "utf8" });
+    assert.equal(r.status, 0, `mount ${a.join(" ")}: ${r.stderr}`);
+  };
+  mount(["-t", "tmpfs", "-o", "mode=0755,size=16m", "npf-demo-pkg", base]);
+  for (const d of ["upper", "work", "pkg"]) mkdirSync(join(base, d), { mode: 0o755 });
+  mount([
+    "-t",
+    "overlay",
+    "npf-demo-pkg",
+    "-o",
+    `lowerdir=${REPO},upperdir=${join(base, "upper")},workdir=${join(base, "work")}`,
+    join(base, "pkg"),
+  ]);
+  return {
+    bin: join(base, "pkg", relative(REPO, BIN)),
+    cleanup: () => {
+      spawnSync("umount", [join(base, "pkg")]);
+      spawnSync("umount", [base]);
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+}
 
 const sh = (cmd: string) => spawnSync("sh", ["-c", cmd], { encoding: "utf8" }).stdout;
 const row = (s: Summary, name: string) => {
@@ -211,10 +246,17 @@ describe("netprobify demo (needs root)", () => {
 
   test("as a normal user through an unprivileged user namespace (needs root to become nobody)", async () => {
     const tmpBefore = readdirSync(tmpdir());
-    const r = await runDemo(
-      ["--for", "10", "--json"],
-      ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"],
-    );
+    const pkg = packageForOthers();
+    let r: Run;
+    try {
+      r = await runDemo(
+        ["--for", "10", "--json"],
+        ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"],
+        pkg.bin,
+      );
+    } finally {
+      pkg.cleanup();
+    }
     assert.equal(r.code, 0, r.stderr);
     checkSummary(JSON.parse(r.stdout) as Summary, 10, 5);
     checkNothingLeft(tmpBefore);
