@@ -11,6 +11,7 @@
 //   test ns ── nl<s>-<i> ═══ uplink [router] down<j> ═══ eth0 [target]  (behind the router)
 
 import type { ChildProcess } from "node:child_process";
+import { rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { AddressPlan, type AddrRange, type LinkAddrs, SLOTS } from "./addr.js";
 import {
@@ -129,6 +130,7 @@ export class Lab {
   readonly hostIfs: string[] = [];
   readonly procs = new ProcessSet();
   private destroyed = false;
+  private readonly captureDirs: string[] = [];
   private nextHostIf = 0;
 
   constructor(
@@ -163,8 +165,10 @@ export class Lab {
   }
 
   /** Starts tcpdump (nanosecond timestamps) in a namespace on an interface. */
-  capture(opts: CaptureOptions): Promise<Capture> {
-    return startCapture(this.procs, opts);
+  async capture(opts: CaptureOptions): Promise<Capture> {
+    const c = await startCapture(this.procs, opts);
+    this.captureDirs.push(c.dir);
+    return c;
   }
 
   /** nftables random loss for one target; pct 0 removes it. */
@@ -211,6 +215,7 @@ export class Lab {
     if (del.length > 0)
       await run("ip", ["-force", "-batch", "-"], { input: `${del.join("\n")}\n`, allowFail: true });
     for (const ns of this.namespaces) await run("ip", ["netns", "del", ns], { allowFail: true });
+    this.removeCaptureFiles();
     this.slotServer.close();
   }
 
@@ -222,7 +227,13 @@ export class Lab {
     this.procs.killAllSync();
     for (const i of this.hostIfs) runSync("ip", ["link", "del", "dev", i]);
     for (const ns of this.namespaces) runSync("ip", ["netns", "del", ns]);
+    this.removeCaptureFiles();
     this.slotServer.close();
+  }
+
+  /** Captures never stopped leave their file in the host's temporary directory: removed here. */
+  private removeCaptureFiles(): void {
+    for (const d of this.captureDirs.splice(0)) rmSync(d, { recursive: true, force: true });
   }
 }
 

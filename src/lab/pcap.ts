@@ -97,7 +97,8 @@ export class Capture {
 
   constructor(
     private readonly child: import("node:child_process").ChildProcess,
-    private readonly dir: string,
+    /** The temporary directory holding the file (removed by stop(), or by the lab's teardown). */
+    readonly dir: string,
     readonly file: string,
   ) {}
 

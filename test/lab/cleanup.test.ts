@@ -172,6 +172,9 @@ describe("lab cleanup (needs root)", () => {
       // parent-death signal kills unshare, --kill-child kills the namespace's PID 1, and the
       // kernel kills everything else in it.
       proc.kill("SIGKILL");
+      // What the kernel cannot remove: the killed lab's capture file in the host's /tmp.
+      const captureDir = /READY (\S+)/.exec(out)?.[1];
+      if (captureDir?.includes("netprobify-pcap-")) rmSync(captureDir, { recursive: true, force: true });
 
       assert.ok(await until(() => tree.every((p) => !alive(p)), 5000), `left: ${tree.filter(alive)}`);
       // The veth's far end was in a nested namespace: it vanishes only when the kernel frees it.

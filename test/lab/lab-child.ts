@@ -13,7 +13,7 @@ const lab =
   mode === undefined
     ? undefined
     : await createLab({ targets: [{ name: "x", impair: { to: { delayMs: 1 } }, tcpPorts: [80] }] });
-if (lab) await lab.capture({ iface: lab.target("x").hostIf });
+const capture = lab ? await lab.capture({ iface: lab.target("x").hostIf }) : undefined;
 
 if (mode === undefined || !lab) {
   // imported or run bare: nothing to do
@@ -41,7 +41,7 @@ if (mode === undefined || !lab) {
     "netns",
     "parent",
   ]);
-  process.stdout.write("READY\n");
+  process.stdout.write(`READY ${capture?.dir}\n`);
   setInterval(() => undefined, 1000);
 } else {
   process.stderr.write("usage: lab-child.js exit | crash FILE\n");
