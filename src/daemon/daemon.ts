@@ -395,16 +395,18 @@ export class Daemon {
       }
       for (const t of shardFilter(r.targets, (x) => x.name, file.global.shard)) {
         if (targets.has(t.name)) {
-          if (report)
+          if (report) {
             this.log.warn({ module, target: t.name }, "inventory target name already in use: skipped");
-          if (report) this.o.metrics?.countTargetNameDup?.(t.name);
+            this.o.metrics?.countTargetNameDup?.(t.name);
+          }
           continue;
         }
-        if (planned + targetProbes(t) > ceiling) {
+        const probes = targetProbes(t);
+        if (planned + probes > ceiling) {
           overCeiling++;
           continue;
         }
-        planned += targetProbes(t);
+        planned += probes;
         targets.set(t.name, t);
         added++;
       }

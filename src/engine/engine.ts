@@ -40,7 +40,7 @@ import {
 import { PROTOCOL_OF, type ReplyKey, replyKey, stampKey } from "../probes/kinds.js";
 import { writeRst } from "../probes/rst.js";
 import { InFlight, KeyCounter } from "./inflight.js";
-import { errorAnswers, KeyRange, Matcher } from "./match.js";
+import { KeyRange, Matcher } from "./match.js";
 import { Pacer } from "./pacer.js";
 import type { ProbePlan } from "./plan.js";
 import {
@@ -205,7 +205,7 @@ export class Engine {
   private watch(sock: RawSocket, where: EngineFault, handle: (events: number) => void): void {
     sock.poll((err, events) => {
       if (err) {
-        this.fault(where);
+        this.noteFault(where);
         if (this.closed) return;
         const t = setTimeout(() => {
           this.rearm.delete(t);
@@ -218,17 +218,13 @@ export class Engine {
       try {
         handle(events);
       } catch {
-        this.fault(where);
+        this.noteFault(where);
       }
     });
   }
 
-  /** Counts a fault an iteration survived (see IterationResult.faults). */
+  /** Counts a fault the engine survived (see IterationResult.faults). */
   noteFault(where: EngineFault): void {
-    this.fault(where);
-  }
-
-  private fault(where: EngineFault): void {
     this.faults.set(where, (this.faults.get(where) ?? 0) + 1);
   }
 
@@ -428,14 +424,8 @@ export class Engine {
       // Keys of different iterations never overlap: this is the only candidate.
       if (!h.sameAddress(i, key, data, meta, srcOff) || !h.samePorts(i, key)) break;
       const series = h.plan.series[h.plan.seriesOf[i]!]!;
-      if (
-        key.how === "icmp-error" &&
-        !errorAnswers(series.type, family, key.icmpType, h.fromDestination(i, meta, srcOff))
-      ) {
-        this.foreign.settledError++;
-      } else {
-        this.carry("late", series.target, series.group);
-      }
+      if (h.answers(i, key, meta, srcOff, family)) this.carry("late", series.target, series.group);
+      else this.foreign.settledError++;
       return;
     }
     if (key.kind === "TCPsyn" && key.how === "direct") {
@@ -651,10 +641,7 @@ class Iteration {
       bump(foreign.portMismatch, series.target);
       return true;
     }
-    if (
-      key.how === "icmp-error" &&
-      !errorAnswers(series.type, family, key.icmpType, m.fromDestination(i, meta, srcOff))
-    ) {
+    if (!m.answers(i, key, meta, srcOff, family)) {
       // Not an answer (a router's error, or a kind the original never let in): the probe stays
       // pending and, unanswered, ends unreachable; the sender is kept for the log.
       if (f.noteError(i, key.icmpType, key.icmpCode) === "noted") {

@@ -131,6 +131,16 @@ export class Matcher {
   }
 
   /**
+   * Whether a reply that located probe i answers it: a direct reply does; an ICMP error does only
+   * when errorAnswers() says so for the probe's type, the family and the error's sender.
+   */
+  answers(i: number, key: ReplyKey, meta: Uint8Array, srcOff: number, family: 4 | 6): boolean {
+    if (key.how !== "icmp-error") return true;
+    const type = this.plan.series[this.plan.seriesOf[i]!]!.type;
+    return errorAnswers(type, family, key.icmpType, this.fromDestination(i, meta, srcOff));
+  }
+
+  /**
    * The reply carries probe i's ports (ICMP echo has none): the original counted a matching key with
    * other ports as a port mismatch, not an answer (tcpsyn/udp_unreachable_port_mismatch_count).
    */
