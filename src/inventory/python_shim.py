@@ -100,9 +100,6 @@ def encode_entry(entry):
     hostname = out.get("hostname")
     if hostname is not None and not isinstance(hostname, str):
         out["hostname"] = str(hostname)  # the original formatted it into the target's name
-    groups = out.get("groups")
-    if isinstance(groups, str):
-        out["groups"] = [groups]
     return out
 
 
