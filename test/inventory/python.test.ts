@@ -3,8 +3,10 @@
 // example.yaml (found where the original found it: in netprobify's working directory, beside the
 // configuration), then dies of its NameError: its list stays, the crash is counted and the module
 // restarted with doubling delays. Its logging reaches the host's log. A spinning module, a memory
-// hog, a module without start() and a missing interpreter are handled as for JavaScript modules.
+// hog, a module without start(), a missing interpreter and a daemon killed with SIGKILL are handled as
+// for JavaScript modules.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -168,6 +170,36 @@ describe("the original's Python inventory modules (real python3 child processes)
     } finally {
       await r.host.stop();
     }
+  });
+
+  test("a daemon killed with SIGKILL takes its Python modules with it (pdeathsig)", async () => {
+    const base = join(root, "killed");
+    mkdirSync(join(base, "dynamic_inventories"), { recursive: true });
+    copyFileSync(`${FIXTURES}inventories/python/spin.py`, join(base, "dynamic_inventories", "spin.py"));
+    writeFileSync(join(base, "spin.yaml"), "address: 198.18.0.31\n");
+    // A stand-in daemon: prints the module's pid once the module has published (it spins from then).
+    const host = new URL("../../src/inventory/host.js", import.meta.url).href;
+    const daemon = spawn(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `import { InventoryHost } from ${JSON.stringify(host)};
+        let pid;
+        new InventoryHost({ dir: ${JSON.stringify(join(base, "dynamic_inventories"))},
+          configFile: ${JSON.stringify(join(base, "netprobify.yaml"))}, loggingLevel: "INFO",
+          python: ${JSON.stringify(PYTHON)},
+          log: (l, m, f) => { if (f.pid) pid = f.pid; }, onPublish: () => console.log(pid) }).start();
+        setInterval(() => {}, 1000);`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    const pid = await new Promise<number>((res) =>
+      daemon.stdout!.once("data", (b) => res(Number(String(b)))),
+    );
+    assert.ok(alive(pid), "the module runs");
+    daemon.kill("SIGKILL");
+    await until(() => !alive(pid), "the module gone with its daemon", 5000);
   });
 
   test("a module without start(), and a missing interpreter: crashes saying why", async () => {
