@@ -120,6 +120,21 @@ describe("the original's Python inventory modules (real python3 child processes)
     }
   });
 
+  test("a process that ran healthyMs before failing starts the delays again", async () => {
+    const r = run(["example"], { "example.yaml": "additional_targets: []\n" }, { healthyMs: 0 });
+    try {
+      await until(() => r.failures.length >= 3, "three crashes");
+      assert.deepEqual(
+        failedLogs(r)
+          .slice(0, 3)
+          .map(([, , f]) => f.restartInMs),
+        [100, 100, 100],
+      );
+    } finally {
+      await r.host.stop();
+    }
+  });
+
   test("the module's logging reaches the host's log: level, message, logger, traceback, tagged with the module", async () => {
     // No example.yaml: the example logs the exception and publishes an empty list.
     const r = run(["example"], {}, { backoffMs: 60_000 });
