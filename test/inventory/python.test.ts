@@ -217,6 +217,17 @@ describe("the original's Python inventory modules (real python3 child processes)
     await until(() => !alive(pid), "the module gone with its daemon", 5000);
   });
 
+  test("a module whose start() returns (its thread publishing) ends without a crash; its list stays", async () => {
+    const r = run(["returns"]);
+    try {
+      await until(() => r.logs.some(([, m]) => m === "dynamic inventory returned"), "returned");
+      assert.deepEqual(r.host.published.get("returns"), [{ hostname: "198.18.0.32", type: "ICMPping" }]);
+      assert.equal(r.failures.length, 0);
+    } finally {
+      await r.host.stop();
+    }
+  });
+
   test("a module without start(), and a missing interpreter: crashes saying why", async () => {
     const r = run(["nostart"], {}, { backoffMs: 60_000 });
     const missing = run(["spin"], {}, { backoffMs: 60_000, python: join(root, "no-such-python3") });
