@@ -107,6 +107,11 @@ export const globalSchema = expect(
       .describe(
         "New: directory of dynamic inventory modules (relative to this file). Default: dynamic_inventories/ beside it.",
       ),
+    dynamic_inventories_python: text()
+      .default("python3")
+      .describe(
+        "New: Python interpreter running the original's Python dynamic inventory modules (.py), a command looked up in PATH or a path, e.g. /usr/bin/python3 for Debian's python3-yaml; read at start-up.",
+      ),
     dynamic_inventories_memory_mb: int(128, 1_048_576)
       .default(256)
       .describe(

@@ -144,6 +144,7 @@ export class Daemon {
       onUsage: (module, u, cpuDelta) =>
         this.o.metrics?.setInventory?.(module, { cpuSecondsAdd: cpuDelta, residentBytes: u.residentBytes }),
       memoryBytes: g.dynamic_inventories_memory_mb * 2 ** 20,
+      python: g.dynamic_inventories_python,
       ...this.o.inventoryBackoff,
     });
     return this.inventory.start();

@@ -1,4 +1,5 @@
-// Starts every dynamic-inventory module found in a directory (.js/.mjs), and the built-in ones
+// Starts every dynamic-inventory module found in a directory (.js/.mjs, and the original's Python
+// modules, .py, through python.ts), and the built-in ones
 // configured under `inventories` (src/inventory/builtin), each in its own child process under a
 // kernel memory limit (sandbox.ts), and keeps the last list each one published. A module that
 // throws, rejects, exits, is killed or reaches its memory limit is logged (with why), counted as a
@@ -11,6 +12,7 @@ import { basename, dirname, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type DropReason, Gate, type InventoryLog, LIMITS } from "./gate.js";
 import { type GroupUsage, treeUsage } from "./procstat.js";
+import { isPythonModule, pythonCommand } from "./python.js";
 import { describeExit, Sandbox } from "./sandbox.js";
 
 export { type DropReason, type InventoryLog, LIMITS } from "./gate.js";
@@ -46,6 +48,10 @@ export interface InventoryHostOptions {
   /** First restart delay in ms (doubles up to maxBackoffMs). */
   backoffMs?: number;
   maxBackoffMs?: number;
+  /** A process that ran this long before failing starts a new series of delays (default maxBackoffMs). */
+  healthyMs?: number;
+  /** Interpreter of the Python modules (default python3, from PATH). */
+  python?: string;
   /** Memory limit of each module's process (RLIMIT_DATA), bytes. */
   memoryBytes?: number;
   /** Time a stopped module has to end before its process group is killed (default 3 s). */
@@ -68,6 +74,8 @@ interface Module {
   name: string;
   file: string;
   options?: unknown;
+  /** One of the original's Python modules (run through python_shim.py). */
+  python?: boolean;
 }
 
 /** How bootstrap.js begins a publish message (JSON.stringify keeps the key order). */
@@ -100,6 +108,8 @@ interface Running extends Module {
   usage: ModuleUsage;
   /** CPU seconds of the current process tree at the last sample. */
   groupCpu: number;
+  /** When the current process was started (performance.now()). */
+  startedAt: number;
 }
 
 export class InventoryHost {
@@ -126,13 +136,13 @@ export class InventoryHost {
     return this.moduleFiles().map((m) => m.name);
   }
 
-  /** The directory's modules (.js/.mjs), sorted by file name. */
-  private moduleFiles(): { name: string; file: string }[] {
+  /** The directory's modules (.js/.mjs/.py), sorted by file name. */
+  private moduleFiles(): Module[] {
     if (!existsSync(this.o.dir)) return [];
     return readdirSync(this.o.dir)
       .sort()
-      .filter((f) => f.endsWith(".js") || f.endsWith(".mjs"))
-      .map((f) => ({ name: basename(f, extname(f)), file: join(this.o.dir, f) }));
+      .filter((f) => f.endsWith(".js") || f.endsWith(".mjs") || isPythonModule(f))
+      .map((f) => ({ name: basename(f, extname(f)), file: join(this.o.dir, f), python: isPythonModule(f) }));
   }
 
   start(): string[] {
@@ -187,6 +197,7 @@ export class InventoryHost {
       timer: undefined,
       usage: { cpuSeconds: 0, residentBytes: 0, processes: 0 },
       groupCpu: 0,
+      startedAt: 0,
     };
     this.modules.set(m.name, r);
     this.launch(r);
@@ -210,8 +221,13 @@ export class InventoryHost {
   private spawn(r: Running): void {
     r.fatal = undefined;
     r.groupCpu = 0;
+    r.startedAt = performance.now();
+    // A Python module runs where the original ran: in the directory of netprobify's configuration
+    // (its working directory), given its file's name relative to it, "<module>.yaml".
+    const cwd = r.python ? dirname(this.o.configFile) : undefined;
     const box: Sandbox = new Sandbox({
-      argv: nodeCommand(this.memoryBytes),
+      argv: r.python ? pythonCommand(this.o.python) : nodeCommand(this.memoryBytes),
+      cwd,
       limits: { memoryBytes: this.memoryBytes, openFiles: LIMITS.openFiles },
       maxMessageBytes: LIMITS.messageBytes,
       bytesPerSecond: LIMITS.bytesPerSecond,
@@ -250,7 +266,7 @@ export class InventoryHost {
       name: r.name,
       file: r.file,
       loggingLevel: this.o.loggingLevel,
-      configPath: join(dirname(this.o.configFile), `${r.name}.yaml`),
+      configPath: r.python ? `${r.name}.yaml` : join(dirname(this.o.configFile), `${r.name}.yaml`),
       options: r.options,
     });
   }
@@ -269,7 +285,6 @@ export class InventoryHost {
   /** A list through the gate: in force if it differs from the last one, confirmed if not. */
   private accept(r: Running, targets: unknown, line: string): void {
     if (this.modules.get(r.name) !== r) return;
-    r.failures = 0;
     this.lastPublish.set(r.name, Date.now());
     if (line === r.lastLine) return;
     r.lastLine = line;
@@ -285,9 +300,13 @@ export class InventoryHost {
   }
 
   private failed(r: Running, reason: string): void {
+    // Delays double while the module keeps failing soon after each start, even if it publishes
+    // first (the original's example publishes, then dies of a NameError); a long run resets them.
+    const maxBackoff = this.o.maxBackoffMs ?? 60_000;
+    if (performance.now() - r.startedAt >= (this.o.healthyMs ?? maxBackoff)) r.failures = 0;
     r.failures++;
     this.count(r.name, "crash");
-    const delay = Math.min(this.o.maxBackoffMs ?? 60_000, (this.o.backoffMs ?? 1000) * 2 ** (r.failures - 1));
+    const delay = Math.min(maxBackoff, (this.o.backoffMs ?? 1000) * 2 ** (r.failures - 1));
     this.o.log("error", "dynamic inventory failed; its last published targets stay", {
       module: r.name,
       reason,

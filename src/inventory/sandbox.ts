@@ -1,7 +1,7 @@
 // Runs one command in a child process the kernel keeps in bounds, so that whatever the command does
 // (hoard memory, spin, fork, leak fds, flood its output, ignore SIGTERM) costs the daemon nothing but
 // a bounded read of its output. Generic over the command: JavaScript modules run through
-// bootstrap.js, the original's Python modules can run the same way. Trade-offs:
+// bootstrap.js, the original's Python modules through python_shim.py (python.ts). Trade-offs:
 // - Memory: RLIMIT_DATA (private writable memory: heaps, Buffers, thread stacks), set by util-linux
 //   `prlimit` before the command starts. RLIMIT_AS does not fit Node: V8 reserves ~700 MB of address
 //   space at start-up, and WebAssembly far more, none of it used. A cgroup would need delegation.
@@ -211,7 +211,7 @@ export function describeExit(e: SandboxExit, memoryBytes: number, lastError?: st
   const mb = Math.round(memoryBytes / 2 ** 20);
   const detail = (lastError ?? e.stderrTail.trim().split("\n").slice(-1)[0] ?? "").slice(0, 500);
   const how = e.signal ? `killed by ${e.signal}` : `exited with code ${e.code}`;
-  if (/out of memory|allocation failed|Cannot allocate memory|bad_alloc|ENOMEM/i.test(text))
+  if (/out of memory|allocation failed|Cannot allocate memory|bad_alloc|ENOMEM|MemoryError/i.test(text))
     return `memory limit reached (${mb} MB), ${how}${detail ? `: ${detail}` : ""}`;
   return `${how}${detail ? `: ${detail}` : ""}`;
 }
