@@ -190,8 +190,7 @@ ${tcp("clean", clean.v4, paging)}${tcp("lossy", lab.target("lossy").v4)}${tcp("s
   test("a refused reload and the daemon's death fire their alerts", async () => {
     writeFileSync(config, "global: {probe_name: lab\n");
     daemon.proc.kill("SIGHUP");
-    let firing: string[] = [];
-    await waitFor(30_000, async () => (firing = await prom.firing()).includes("NetprobifyReloadFailed/-"));
+    let firing = await prom.untilFiring("NetprobifyReloadFailed/-", 30_000);
     assert.ok(
       firing.includes("NetprobifyReloadFailed/-"),
       `${firing.join(", ")}; daemon log: ${daemon.log()}`,
@@ -199,7 +198,7 @@ ${tcp("clean", clean.v4, paging)}${tcp("lossy", lab.target("lossy").v4)}${tcp("s
     assert.equal((await prom.query('app_reload_conf_failed_status{probe_name="lab"} > 0')).length, 1);
 
     daemon.proc.kill("SIGTERM");
-    await waitFor(30_000, async () => (firing = await prom.firing()).includes("NetprobifyExporterDown/-"));
+    firing = await prom.untilFiring("NetprobifyExporterDown/-", 30_000);
     assert.ok(firing.includes("NetprobifyExporterDown/-"), firing.join(", "));
     assert.ok(!firing.includes("NetprobifyExporterAbsent/-"), "the target is down, not absent");
   });

@@ -61,6 +61,16 @@ export class Prometheus {
       .map((a) => `${a.labels.alertname}/${a.labels.destination ?? "-"}`)
       .sort();
   }
+
+  /** Polls the firing alerts until `alert` ("alertname/destination") is among them; returns the last list. */
+  async untilFiring(alert: string, ms: number): Promise<string[]> {
+    let last: string[] = [];
+    await waitFor(ms, async () => {
+      last = await this.firing();
+      return last.includes(alert);
+    });
+    return last;
+  }
 }
 
 /** Starts Prometheus with its data in `dir`; resolves once its API answers. */
