@@ -16,7 +16,10 @@ const TEST_FILES = readdirSync(`${DIR}tests`)
   .map((f) => `${DIR}tests/${f}`);
 
 interface RuleFile {
-  groups: { name: string; rules: { alert?: string; record?: string; expr: string; for?: string }[] }[];
+  groups: {
+    name: string;
+    rules: { alert?: string; record?: string; expr: string; for?: string; labels?: Record<string, string> }[];
+  }[];
 }
 interface UnitTests {
   tests: {
@@ -86,5 +89,19 @@ describe("shipped Prometheus rules", () => {
     assert.match(expr("NetprobifyReloadFailed"), /^app_reload_conf_failed_status > 0$/);
     assert.match(expr("NetprobifyExporterDown"), /^up\{job="netprobify"\} == 0$/);
     assert.match(expr("NetprobifyLatencyOverThreshold"), /threshold\{type="latency"/);
+  });
+
+  test("docs/deployment.md lists every alert with its for: and severity", () => {
+    const doc = readFileSync(`${REPO}docs/deployment.md`, "utf8");
+    const alerts = rules.filter((r) => r.alert);
+    for (const r of alerts) {
+      const line = doc.split("\n").find((l) => l.startsWith(`| \`${r.alert}\` |`));
+      assert.ok(line, `${r.alert} is documented`);
+      const cells = line.split("|").map((c) => c.trim());
+      assert.equal(cells[3], r.for ?? "", `${r.alert}: for`);
+      assert.equal(cells[4], r.labels?.severity, `${r.alert}: severity`);
+    }
+    const documented = doc.match(/^\| `Netprobify\w+` \|/gm) ?? [];
+    assert.equal(documented.length, alerts.length, "no alert documented that does not exist");
   });
 });
