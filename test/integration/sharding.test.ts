@@ -23,7 +23,7 @@ import { decodeAll, isProbe } from "./lib/wire.js";
 
 const COUNT = 3;
 const TARGETS = 12;
-const PORTS = [19121, 19122, 19123];
+const PORTS = [19161, 19162, 19163];
 const PROM_PORT = 19192;
 const SRC_PORT = (i: number) => 61000 + i * 100; // instance i sends from SRC_PORT(i)..SRC_PORT(i)+9
 
