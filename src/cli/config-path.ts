@@ -45,6 +45,6 @@ export function refuseUnknownCommand(word: string): void {
   const best = closest(word, [...COMMANDS]);
   const near = distance(word, best) <= 2 ? ` (did you mean "${best}"?)` : "";
   throw new UsageError(
-    `unknown command "${word}"${near}; commands: ${COMMANDS.join(", ")}; a configuration file must exist`,
+    `unknown command "${word}"${near}; commands: ${COMMANDS.join(", ")} (and no file of that name exists)`,
   );
 }
