@@ -1,5 +1,5 @@
 // A real Prometheus server (Debian's package) scrapes the daemon in the lab, with basic auth, and
-// evaluates the alert rules users already run (compat.md), verbatim: they fire for the target behind
+// evaluates the alert rules users of the original already run (docs/migration.md), verbatim: they fire for the target behind
 // injected loss or delay and stay silent for the clean one. promtool checks the rules first. Needs
 // root (lab, raw sockets) and the prometheus package (.ci/run installs it).
 import assert from "node:assert/strict";
