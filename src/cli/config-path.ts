@@ -31,7 +31,7 @@ export function chooseConfig(given: string | undefined): ConfigChoice {
   throw new NetprobifyError(
     Code.NPF_CONFIG_NOT_FOUND,
     `no configuration file given, and the working directory ${process.cwd()} has neither ./${preferred} ` +
-      `nor ./${original}: write one (examples/netprobify.yaml is a template), or name it: netprobify check FILE`,
+      `nor ./${original}: name the file (netprobify FILE, netprobify check FILE), or start from examples/netprobify.yaml`,
   );
 }
 
