@@ -10,8 +10,14 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { Daemon } from "../../src/daemon/daemon.js";
 import { errorFields } from "../../src/daemon/logger.js";
+import { Engine } from "../../src/engine/engine.js";
+import { engineOptions } from "../../src/engine/from-config.js";
 import { Code, NetprobifyError } from "../../src/errors.js";
+import { FakeBinding } from "../../src/native/fake.js";
+import { RawSockets } from "../../src/native/rawsock.js";
+import { capturedLogger } from "../support/log-capture.js";
 import { BIN, FIXTURES } from "../support/paths.js";
 
 const dir = mkdtempSync(join(tmpdir(), "npf-err-out-"));
@@ -86,6 +92,43 @@ describe("an error's code is printed once", () => {
       assert.equal(r.code, 65, r.err);
       assertCodeOnce(r.err, Code.NPF_PROM_USER_INVALID);
     });
+  });
+
+  test("a reload whose sockets cannot be opened logs the error with its code once", async () => {
+    const file = join(dir, "reload.yaml");
+    const yaml = (portA: number) =>
+      `global: {probe_name: lab, interval: 3600, nb_proc: 1, logging_level: INFO, prometheus_port: 9100, dns_update_interval: 0}
+groups: {g: {src_ipv4: 198.18.0.2, src_port_a: ${portA}, src_port_z: 64200}}
+targets:
+  a: {type: TCPsyn, destination: 198.18.1.1, dst_port: 80}
+`;
+    writeFileSync(file, yaml(64100));
+    const { log, lines } = capturedLogger("INFO");
+    const fake = new FakeBinding();
+    const d = new Daemon({
+      file,
+      log,
+      metrics: {
+        applyConfig() {},
+        applyPrepared() {},
+        recordIteration() {},
+        setReloadConfFailed() {},
+        setHostResolution: () => true,
+        countHostResolutionChange: () => true,
+      },
+      openEngine: (c) => new Engine({ ...engineOptions(c), sockets: new RawSockets(fake) }),
+    });
+    await d.init();
+    try {
+      fake.hasCapNetRaw = false; // as after --user dropped root
+      writeFileSync(file, yaml(64000)); // a wider port range: the engine's sockets are reopened
+      assert.equal(await d.reload(), false);
+      const line = lines.find((l) => l.includes("configuration change refused"));
+      assert.ok(line, lines.join(""));
+      assertCodeOnce(line, Code.NPF_NO_CAP_NET_RAW);
+    } finally {
+      await d.stop();
+    }
   });
 
   test("a logged error carries its code as a field, its message without it", () => {
