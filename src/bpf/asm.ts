@@ -7,6 +7,7 @@
 // Conditional jumps only go forward and at most 255 instructions (u8 offsets); the assembler refuses
 // anything else instead of silently wrapping. Long-distance targets need an explicit `ja` trampoline.
 
+import { Code } from "../errors.js";
 import { checkProgram } from "./check.js";
 import { BpfError } from "./errors.js";
 import {
@@ -161,7 +162,7 @@ export const ret = (k: number, note?: string) => insn(BPF_RET | BPF_K, k, note);
 export const reta = (note?: string) => insn(BPF_RET | BPF_A, 0, note);
 
 function fail(message: string): never {
-  throw new BpfError("NPF_BPF_ASSEMBLY", message);
+  throw new BpfError(Code.NPF_BPF_ASSEMBLY, message);
 }
 
 /**

@@ -2,7 +2,7 @@
 // socket exists, so a bad port range or an unencodable program is reported with a stable code instead
 // of reaching setsockopt, where the kernel would only say EINVAL.
 
-import { ExitCode, NetprobifyError } from "../errors.js";
+import { type Code, NetprobifyError } from "../errors.js";
 
 /**
  * NPF_BPF_PARAM: a builder got parameters it cannot turn into a filter (port outside 0..65535,
@@ -11,8 +11,8 @@ import { ExitCode, NetprobifyError } from "../errors.js";
  * Both are programming or validation errors upstream, hence exit code SOFTWARE.
  */
 export class BpfError extends NetprobifyError {
-  constructor(code: "NPF_BPF_PARAM" | "NPF_BPF_ASSEMBLY", message: string) {
-    super(code, message, ExitCode.SOFTWARE);
+  constructor(code: typeof Code.NPF_BPF_PARAM | typeof Code.NPF_BPF_ASSEMBLY, message: string) {
+    super(code, message);
     this.name = "BpfError";
   }
 }

@@ -16,6 +16,7 @@
 // The quote must reach the fields read (source port: 2 bytes; echo id: 6 bytes); a shorter quote is
 // dropped, as a load beyond the end of the packet ends the program with 0.
 
+import { Code } from "../errors.js";
 import {
   type AsmItem,
   alu,
@@ -106,7 +107,7 @@ export function icmpv6Filter(opts: IcmpFilterOptions): BpfProgram {
 }
 
 function bad(message: string): never {
-  throw new BpfError("NPF_BPF_PARAM", message);
+  throw new BpfError(Code.NPF_BPF_PARAM, message);
 }
 
 function build(l: Layout, opts: IcmpFilterOptions): BpfProgram {

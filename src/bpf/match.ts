@@ -3,6 +3,7 @@
 // acknowledgement numbers). Parameters come from configuration, so they are checked here with a
 // message naming the parameter, before any instruction is emitted.
 
+import { Code } from "../errors.js";
 import { type AsmItem, alu, jeq, jge, jgt, label } from "./asm.js";
 import { BpfError } from "./errors.js";
 import { BPF_SUB } from "./opcodes.js";
@@ -31,7 +32,7 @@ export const ACCEPT = 0xffffffff;
 export const DROP = 0;
 
 function bad(message: string): never {
-  throw new BpfError("NPF_BPF_PARAM", message);
+  throw new BpfError(Code.NPF_BPF_PARAM, message);
 }
 
 function checkU16(name: string, v: unknown): number {

@@ -8,6 +8,7 @@
 // Optionally the acknowledgement number is checked too: a reply to a SYN with sequence number s
 // acknowledges s + 1, so ack - 1 must lie in the window of sequence numbers we sent.
 
+import { Code } from "../errors.js";
 import {
   type AsmItem,
   alu,
@@ -77,13 +78,14 @@ const IPPROTO_TCP = 6;
 /** Builds the filter; throws BpfError NPF_BPF_PARAM on invalid options. */
 export function tcpReplyFilter(opts: TcpReplyFilterOptions): BpfProgram {
   if (opts.family !== 4 && opts.family !== 6) {
-    throw new BpfError("NPF_BPF_PARAM", `family must be 4 or 6, got ${String(opts.family)}`);
+    throw new BpfError(Code.NPF_BPF_PARAM, `family must be 4 or 6, got ${String(opts.family)}`);
   }
   const ports = checkRange("ports", opts.ports);
   const synAck = opts.accept?.synAck ?? true;
   const rstAck = opts.accept?.rstAck ?? true;
   const rst = opts.accept?.rst ?? true;
-  if (!synAck && !rstAck && !rst) throw new BpfError("NPF_BPF_PARAM", "accept: every reply kind is disabled");
+  if (!synAck && !rstAck && !rst)
+    throw new BpfError(Code.NPF_BPF_PARAM, "accept: every reply kind is disabled");
   const window = opts.ackWindow === undefined ? undefined : checkWindow("ackWindow", opts.ackWindow);
 
   const v4 = opts.family === 4;

@@ -14,11 +14,13 @@ import { authEnvWarning, authFromEnv } from "../server/auth.js";
 import { startServer } from "../server/http.js";
 import { VERSION } from "./version.js";
 
-export async function runDaemon(file: string, opts: { user?: string } = {}): Promise<number> {
+export async function runDaemon(file: string, opts: { user?: string; note?: string } = {}): Promise<number> {
   const account = opts.user === undefined ? undefined : lookupUser(opts.user);
   // Logging never stops probing: lines that cannot be written are dropped and counted.
   const sink = new LogSink({ fd: 2 });
   const log = createLogger("INFO", { destination: sink, pretty: Boolean(process.stderr.isTTY) });
+  // Which file, when the default lookup chose it (./netprobify.yaml, else the original's ./config.yaml).
+  if (opts.note) log.info({ file }, opts.note);
   const metrics = new Metrics({ version: VERSION });
   const daemon = new Daemon({ file, log, metrics });
   let storm: (() => void) | undefined;

@@ -12,7 +12,7 @@ import { dirname, join, resolve } from "node:path";
 import { Daemon } from "../daemon/daemon.js";
 import { LogSink } from "../daemon/log-sink.js";
 import { createLogger } from "../daemon/logger.js";
-import { ExitCode, NetprobifyError } from "../errors.js";
+import { Code, ExitCode, NetprobifyError, UsageError } from "../errors.js";
 import { LabError } from "../lab/exec.js";
 import { assertIsolated, createLab, type Lab } from "../lab/lab.js";
 import { enterScript, repoRoot } from "../lab/native.js";
@@ -59,9 +59,8 @@ export function runDemo(opts: DemoOptions, io: Io): Promise<number> {
 
 function cannotIsolate(detail: string): NetprobifyError {
   return new NetprobifyError(
-    "NPF_DEMO_NO_NAMESPACES",
+    Code.NPF_DEMO_NO_NAMESPACES,
     `the demo builds its network in namespaces, and this machine refuses them (${detail}). Run it as root: \`sudo npx netprobify demo\` (in a container: one started with --privileged, or a VM); or, as a normal user, allow unprivileged user namespaces: \`sudo sysctl -w user.max_user_namespaces=15000\` (Ubuntu 24.04 and later: also \`sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0\`)`,
-    ExitCode.NOPERM,
   );
 }
 
@@ -76,9 +75,8 @@ function preflight(): void {
     const r = spawnSync(tool, ["--version"], { stdio: "ignore" });
     if (r.error)
       throw new NetprobifyError(
-        "NPF_DEMO_MISSING_TOOL",
+        Code.NPF_DEMO_MISSING_TOOL,
         `the demo needs \`${tool}\` (Debian/Ubuntu package ${pkg}): install it and run again`,
-        ExitCode.UNAVAILABLE,
       );
   }
   const user = process.getuid?.() === 0 ? [] : ["--user", "--map-root-user"];
@@ -181,7 +179,7 @@ class Faults {
 
 async function inside(opts: DemoOptions, io: Io): Promise<number> {
   const sock = process.env.NETPROBIFY_DEMO_SOCKET;
-  if (!sock) throw new NetprobifyError("NPF_USAGE", "NETPROBIFY_DEMO_SOCKET is not set", ExitCode.USAGE);
+  if (!sock) throw new UsageError("NETPROBIFY_DEMO_SOCKET is not set");
   // From the start: a signal while the network is being built stops the demo cleanly once it is.
   let finish: () => void = () => undefined;
   let stopped = false;
@@ -205,7 +203,7 @@ async function inside(opts: DemoOptions, io: Io): Promise<number> {
   } catch (e) {
     for (const [s, h] of handlers) process.off(s, h);
     if (e instanceof LabError)
-      throw new NetprobifyError(`NPF_DEMO_LAB`, `building the demo network failed: ${e.message}`);
+      throw new NetprobifyError(Code.NPF_DEMO_LAB, `building the demo network failed: ${e.message}`);
     throw e;
   }
   const file = join(dirname(sock), "netprobify.yaml");

@@ -4,7 +4,8 @@
 import { parseArgs } from "node:util";
 import { formatDiagnostic } from "../config/format.js";
 import { loadConfig } from "../config/load.js";
-import { ConfigError, ExitCode, exitCodeFor, NetprobifyError, UsageError } from "../errors.js";
+import { ConfigError, ExitCode, errorText, exitCodeFor, NetprobifyError, UsageError } from "../errors.js";
+import { type ConfigChoice, chooseConfig, DEFAULT_CONFIGS, refuseUnknownCommand } from "./config-path.js";
 import { runDaemon } from "./daemon-run.js";
 import { runDemo } from "./demo.js";
 import { type OnceOptions, runOnce } from "./once.js";
@@ -18,13 +19,11 @@ export interface Io {
 
 export { VERSION };
 
-const DEFAULT_CONFIG = "netprobify.yaml";
-
 const HELP = `netprobify ${VERSION}: packet loss and latency prober for Prometheus
 
 Usage:
-  netprobify [CONFIG]              run the prober daemon (CONFIG defaults to ./${DEFAULT_CONFIG});
-                                   SIGHUP reloads, SIGTERM/SIGINT stop
+  netprobify [CONFIG]              run the prober daemon (CONFIG defaults to ./${DEFAULT_CONFIGS[0]},
+                                   else ./${DEFAULT_CONFIGS[1]}); SIGHUP reloads, SIGTERM/SIGINT stop
   netprobify run [CONFIG]          same
   netprobify [run] --user NAME [CONFIG]
                                    drop root to NAME once sockets and the metrics port are open
@@ -39,9 +38,9 @@ Usage:
                                    probe it with the daemon, live (root, or unprivileged user
                                    namespaces); --json: a final summary; --write-config: save the
                                    generated configuration (docs/demo.md)
-  netprobify --help | --version
+  netprobify help | --help | --version
 
-Exit codes: 0 success, 64 usage error, 65 invalid or unreadable configuration,
+Exit codes: 0 success, 64 usage error, 65 invalid, unreadable or no configuration,
 69 metrics port unavailable, 70 internal error, 77 missing privilege (docs/exit-codes.md).
 `;
 
@@ -61,7 +60,8 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     throw new UsageError((e as Error).message);
   }
   const { values, positionals } = parsed;
-  if (values.help) {
+  const [first, ...rest] = positionals;
+  if (values.help || first === "help") {
     io.out(HELP);
     return ExitCode.OK;
   }
@@ -69,25 +69,24 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     io.out(VERSION);
     return ExitCode.OK;
   }
-  const [first, ...rest] = positionals;
   if (first === "demo") return demo(rest, values, io);
   if (values.for !== undefined || values["write-config"] !== undefined)
     throw new UsageError("--for and --write-config apply to the demo command only");
   const command = first === "check" || first === "run" ? first : "run";
   const args = first === "check" || first === "run" ? rest : positionals;
   if (args.length > 1) throw new UsageError(`too many arguments: ${args.join(" ")}`);
-  const file = args[0] ?? DEFAULT_CONFIG;
+  if (command !== first && first !== undefined) refuseUnknownCommand(first);
   if (command === "check") {
     if (values.once || values.user !== undefined || values["probe-log"] !== undefined)
       throw new UsageError("--once, --user and --probe-log apply to the run command only");
-    return check(file, values.json === true, io);
+    return check(args[0], values.json === true, io);
   }
   if (!values.once && (values.json || values["probe-log"] !== undefined))
     throw new UsageError("--json and --probe-log apply to check (--json) or run --once only");
   if (values.once && values.user !== undefined)
     throw new UsageError("--user applies to the daemon, not to --once");
   if (values["probe-log"] === "") throw new UsageError("--probe-log needs a file name");
-  return run(file, values.once === true, io, values.user, {
+  return run(args[0], values.once === true, io, values.user, {
     json: values.json === true,
     probeLog: values["probe-log"],
   });
@@ -132,8 +131,19 @@ function demo(args: string[], values: ReturnType<typeof parse>["values"], io: Io
   );
 }
 
-async function check(file: string, json: boolean, io: Io): Promise<number> {
-  const config = await loadConfig(file);
+async function check(given: string | undefined, json: boolean, io: Io): Promise<number> {
+  let choice: ConfigChoice | undefined;
+  let config: Awaited<ReturnType<typeof loadConfig>>;
+  try {
+    choice = chooseConfig(given);
+    if (choice.note) io.err(`netprobify: ${choice.note}`);
+    config = await loadConfig(choice.file);
+  } catch (err) {
+    // Scripts get the refusal on stdout too; the readable report still goes to stderr (report()).
+    if (json && err instanceof NetprobifyError) io.out(JSON.stringify(refusal(err, choice?.file), null, 2));
+    throw err;
+  }
+  const file = choice.file;
   for (const w of config.warnings) io.err(formatDiagnostic(file, w));
   const summary = summarize(config);
   if (json) io.out(JSON.stringify({ valid: true, file, warnings: config.warnings, summary }, null, 2));
@@ -144,14 +154,29 @@ async function check(file: string, json: boolean, io: Io): Promise<number> {
   return ExitCode.OK;
 }
 
+/** What `check --json` prints for a file it refuses (docs/errors.md). */
+function refusal(err: NetprobifyError, file: string | undefined) {
+  const diagnostics = err instanceof ConfigError ? err.diagnostics : [];
+  return {
+    valid: false,
+    file: file ?? null,
+    code: err.code,
+    message: err.message,
+    errors: diagnostics.filter((d) => d.severity === "error"),
+    warnings: diagnostics.filter((d) => d.severity === "warning"),
+  };
+}
+
 async function run(
-  file: string,
+  given: string | undefined,
   once: boolean,
   io: Io,
   user: string | undefined,
   onceOptions: OnceOptions,
 ): Promise<number> {
-  if (!once) return runDaemon(file, { user });
+  const { file, note } = chooseConfig(given);
+  if (!once) return runDaemon(file, { user, ...(note ? { note } : {}) });
+  if (note) io.err(`netprobify: ${note}`);
   const config = await loadConfig(file);
   for (const w of config.warnings) io.err(formatDiagnostic(file, w));
   return runOnce(config, io, onceOptions);
@@ -165,9 +190,9 @@ function report(err: unknown, io: Io): number {
       `netprobify: ${err.file}: ${errors} error${errors === 1 ? "" : "s"}, configuration refused [${err.code}]`,
     );
   } else if (err instanceof UsageError) {
-    io.err(`netprobify: ${err.message}\nTry 'netprobify --help'.`);
+    io.err(`netprobify: ${errorText(err)}\nTry 'netprobify --help'.`);
   } else if (err instanceof NetprobifyError) {
-    io.err(`netprobify: ${err.message} [${err.code}]`);
+    io.err(`netprobify: ${errorText(err)}`);
   } else {
     io.err(`netprobify: internal error: ${(err as Error)?.stack ?? String(err)}`);
   }

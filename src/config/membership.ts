@@ -1,4 +1,4 @@
-// Which groups a target belongs to, decided in exactly one place (compat.md "Group membership"):
+// Which groups a target belongs to, decided in exactly one place (the original netprobify's rule):
 //   every group whose permit_target_auto_register is true, when the target's auto_register_to_groups
 //   is true; plus explicit_groups.register_to (unknown names: warning, ignored); minus
 //   explicit_groups.exclude_from (unknown names: warning). exclude_from wins over register_to.

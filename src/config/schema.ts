@@ -1,7 +1,7 @@
 // The single source of truth for netprobify.yaml: every key with its type, default and meaning.
 // The loader validates with it, docs/configuration.md and schema/netprobify.schema.json are generated
 // from it, and error messages take their "expected ..." text from it. Rules that need more than one key
-// at a time live in rules.ts. Compatibility with the original netprobify: ../shared/spec/compat.md.
+// at a time live in rules.ts. Compatibility with the original netprobify: docs/migration.md.
 import { z } from "zod";
 import { DEFAULT_MAX_PROBES, MAX_MAX_PROBES } from "./plan-size.js";
 
@@ -71,7 +71,7 @@ export const globalSchema = expect(
       .default(0)
       .describe("Minimum spacing in seconds between two packets sent to the same target."),
     nb_proc: int(1).describe(
-      "Parallelism of the original (number of processes). Accepted for compatibility; see docs/configuration.md.",
+      "Number of processes the original forked. Accepted for compatibility and not used: netprobify probes from one event loop with batched raw-socket I/O.",
     ),
     verbose: expect(z.union([z.literal(0), z.literal(1)]), "0 or 1")
       .default(0)

@@ -13,7 +13,7 @@ import type { Engine, IterationResult } from "../engine/engine.js";
 import { engineOptions } from "../engine/from-config.js";
 import type { ProbePlan } from "../engine/plan.js";
 import { openEngine, planFor, resolveOne, type TargetIssue } from "../engine/prober.js";
-import { ConfigError } from "../errors.js";
+import { ConfigError, errorText } from "../errors.js";
 import { validateEntries } from "../inventory/entries.js";
 import { type BuiltinInventory, InventoryHost } from "../inventory/host.js";
 import { shardFilter } from "../inventory/shard.js";
@@ -310,7 +310,7 @@ export class Daemon {
       // Any error, not only a ConfigError, refuses the reload: the running configuration goes on.
       if (err instanceof ConfigError)
         for (const d of err.diagnostics) this.log.error({ rule: d.rule }, formatDiagnostic(err.file, d));
-      else this.log.error({ err: (err as Error)?.stack ?? String(err) }, `${this.o.file}: reload failed`);
+      else this.log.error({ err: errorFields(err) }, `${this.o.file}: reload failed: ${errorText(err)}`);
       this.log.error("reload refused: the running configuration stays in force");
       this.o.metrics?.setReloadConfFailed(true);
       this.o.metrics?.publish?.();
@@ -349,7 +349,7 @@ export class Daemon {
       } catch (err) {
         // E.g. privileges dropped with --user: new raw sockets cannot be opened. Keep what runs.
         this.log.error(
-          { err: (err as Error).message },
+          { err: errorText(err) },
           "configuration change refused: cannot open the sockets it needs",
         );
         return false;

@@ -3,7 +3,7 @@
 // keep working; what would need new privileged sockets later (a reload that changes the families or
 // the source-port range) is refused and reported, and the running configuration stays.
 import { execFileSync } from "node:child_process";
-import { NetprobifyError, UsageError } from "../errors.js";
+import { Code, NetprobifyError, UsageError } from "../errors.js";
 
 export interface Account {
   name: string;
@@ -26,10 +26,7 @@ export function lookupUser(name: string): Account {
 /** Switches the whole process to the account (groups, gid, then uid: order matters). */
 export function dropTo(account: Account): void {
   if (process.getuid?.() !== 0) {
-    throw new NetprobifyError(
-      "NPF_DROP_NOT_ROOT",
-      `--user ${account.name}: only root can switch user [NPF_DROP_NOT_ROOT]`,
-    );
+    throw new NetprobifyError(Code.NPF_DROP_NOT_ROOT, `--user ${account.name}: only root can switch user`);
   }
   process.setgroups?.([account.gid]);
   process.setgid?.(account.gid);

@@ -3,6 +3,7 @@
 // levels) maps onto pino's levels. The daemon passes a LogSink (log-sink.ts) as the destination, so
 // that a log that cannot be written never stops it.
 import pino, { type Logger } from "pino";
+import { NetprobifyError } from "../errors.js";
 
 export type { Logger };
 
@@ -45,6 +46,8 @@ export function createLogger(
 
 /** An error as log fields (a thrown non-Error too). */
 export function errorFields(err: unknown): Record<string, unknown> {
+  if (err instanceof NetprobifyError)
+    return { name: err.name, code: err.code, message: err.message, stack: err.stack };
   if (err instanceof Error) return { name: err.name, message: err.message, stack: err.stack };
   return { value: String(err) };
 }

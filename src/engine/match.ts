@@ -32,7 +32,7 @@ const ICMP_UNREACHABLE = 3;
 
 /**
  * Whether an ICMP error answers its probe, as the original netprobify's capture filter decided
- * (`src net <destination>` plus a protocol; compat.md "What counts as an answer"): only the
+ * (`src net <destination>` plus a protocol per type; docs/engine.md "Which replies answer"): only the
  * destination answers, and only with what the original let in. TCPsyn took only TCP, so no ICMP error
  * answers a SYN; UDPunreachable over IPv4 took only ICMP type 3 (destination unreachable), over IPv6
  * any ICMPv6; ICMPping took any ICMP. Anything else is not an answer: a router's "host unreachable"

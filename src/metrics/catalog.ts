@@ -1,7 +1,7 @@
 // Every metric netprobify exports, declared once: name, type, help and label names. The registry
 // (registry.ts) is built from this table and docs/metrics.md is checked against it by a test, so a
 // metric cannot exist without being documented nor be documented without existing. Names, types and
-// labels of the compat metrics are a contract with users' alert rules (shared/spec/compat.md): change
+// labels of the compat metrics are a contract with users' alert rules (docs/migration.md): change
 // them only with that contract.
 import type { ProbeType } from "../config/schema.js";
 

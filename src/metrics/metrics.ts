@@ -1,5 +1,5 @@
 // The daemon's metrics: turns configurations, iteration results and application events into the
-// Prometheus series users' alert rules read (names and labels: shared/spec/compat.md, declared in
+// Prometheus series users' alert rules read (names and labels: the original's, docs/migration.md; declared in
 // catalog.ts). The configuration last applied decides which series may exist: a reload removes every
 // series of a target, group, percentile or probe_name that is gone (or whose labels changed), and
 // creates the counters of new target × group pairs at 0 so `increase()` works from the first scrape.

@@ -6,7 +6,7 @@
 // Buffer layouts are documented in docs/native.md; the word counts below are checked against the
 // addon's own exports at load time.
 import { createRequire } from "node:module";
-import { ExitCode, NetprobifyError } from "../errors.js";
+import { Code, type ErrorCode, NetprobifyError } from "../errors.js";
 
 export type Family = 4 | 6;
 
@@ -171,14 +171,14 @@ export class NativeSocketError extends NetprobifyError {
   readonly syscall: string;
   readonly sysCode: string;
   constructor(
-    code: string,
+    code: ErrorCode,
     message: string,
     errno: number,
     syscall: string,
     sysCode: string,
     cause?: unknown,
   ) {
-    super(code, message, code === "NPF_NO_CAP_NET_RAW" ? ExitCode.NOPERM : ExitCode.SOFTWARE, { cause });
+    super(code, message, { cause });
     this.name = "NativeSocketError";
     this.errno = errno;
     this.syscall = syscall;
@@ -203,15 +203,15 @@ export function toTypedError(err: unknown): unknown {
   const needsCap = e.syscall === "socket" || e.syscall === "setsockopt(SO_BINDTODEVICE)";
   if (needsCap && (e.errno === EPERM || e.errno === EACCES)) {
     return new NativeSocketError(
-      "NPF_NO_CAP_NET_RAW",
-      `${NO_CAP_HINT} (${e.syscall}: ${sysCode}) [NPF_NO_CAP_NET_RAW]`,
+      Code.NPF_NO_CAP_NET_RAW,
+      `${NO_CAP_HINT} (${e.syscall}: ${sysCode})`,
       e.errno,
       e.syscall,
       sysCode,
       err,
     );
   }
-  return new NativeSocketError("NPF_SOCKET", `${e.message} [NPF_SOCKET]`, e.errno, e.syscall, sysCode, err);
+  return new NativeSocketError(Code.NPF_SOCKET, e.message, e.errno, e.syscall, sysCode, err);
 }
 
 function rethrow(err: unknown): never {
@@ -231,10 +231,9 @@ export function loadBinding(): NativeBinding {
     b = require(path) as NativeBinding;
   } catch (err) {
     throw new NetprobifyError(
-      "NPF_NATIVE_UNAVAILABLE",
+      Code.NPF_NATIVE_UNAVAILABLE,
       `cannot load the raw-socket addon ${path}: ${(err as Error).message}; ` +
-        "build it with `npm ci` or `npm rebuild` (needs g++, make, python3) [NPF_NATIVE_UNAVAILABLE]",
-      ExitCode.SOFTWARE,
+        "build it with `npm ci` or `npm rebuild` (needs g++, make, python3)",
       { cause: err },
     );
   }
@@ -255,8 +254,8 @@ export function checkLayout(b: NativeBinding): void {
   for (const [name, native, ts] of pairs) {
     if (native !== ts) {
       throw new NetprobifyError(
-        "NPF_NATIVE_UNAVAILABLE",
-        `raw-socket addon layout mismatch: ${name} is ${native} in C, ${ts} in TypeScript; rebuild [NPF_NATIVE_UNAVAILABLE]`,
+        Code.NPF_NATIVE_UNAVAILABLE,
+        `raw-socket addon layout mismatch: ${name} is ${native} in C, ${ts} in TypeScript; rebuild`,
       );
     }
   }
@@ -279,7 +278,8 @@ export function routeSources(
   if (dsts.length < count * ADDRESS_BYTES || out.length < count * ADDRESS_BYTES || errors.length < count)
     throw new RangeError("routeSources: buffers too small for count");
   const b = loadBinding();
-  if (!b.routeSources) throw new NetprobifyError("NPF_NATIVE_UNAVAILABLE", "the addon has no routeSources");
+  if (!b.routeSources)
+    throw new NetprobifyError(Code.NPF_NATIVE_UNAVAILABLE, "the addon has no routeSources");
   try {
     b.routeSources(family, dsts, count, out, errors);
   } catch (err) {
@@ -406,8 +406,7 @@ class CheckedSocket implements RawSocket {
   }
 
   #open(): void {
-    if (this.closed)
-      throw new NativeSocketError("NPF_SOCKET", "socket is closed [NPF_SOCKET]", 9, "use", "EBADF");
+    if (this.closed) throw new NativeSocketError(Code.NPF_SOCKET, "socket is closed", 9, "use", "EBADF");
   }
 
   fd(): number {

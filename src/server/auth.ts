@@ -3,7 +3,7 @@
 // credentials and checks Authorization headers against them without leaking, through timing, how
 // much of a guess was right or how long the expected values are.
 import { createHash, timingSafeEqual } from "node:crypto";
-import { ExitCode, NetprobifyError } from "../errors.js";
+import { Code, NetprobifyError } from "../errors.js";
 
 export interface BasicAuth {
   user: string;
@@ -26,10 +26,9 @@ export function authFromEnv(env: Env): BasicAuth | undefined {
   if (user === "" || password === "") return undefined;
   if (user.includes(":")) {
     throw new NetprobifyError(
-      "NPF_PROM_USER_INVALID",
+      Code.NPF_PROM_USER_INVALID,
       "PROM_USER contains a colon, which HTTP basic authentication cannot carry (RFC 7617): " +
         "no client could ever log in; choose a user name without ':'",
-      ExitCode.CONFIG,
     );
   }
   return { user, password };

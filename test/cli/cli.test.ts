@@ -53,16 +53,106 @@ describe("netprobify command", () => {
     assert.match(lines[5]!, /5 errors, configuration refused \[NPF_CONFIG_INVALID\]$/);
   });
 
-  test("the default configuration is ./netprobify.yaml", () => {
+  test("no CONFIG: ./netprobify.yaml, else the original's ./config.yaml, and it says which", () => {
     const dir = mkdtempSync(join(tmpdir(), "npf-cli-"));
     try {
-      assert.equal(run(["check"], dir).code, 65);
+      const none = run(["check"], dir);
+      assert.equal(none.code, 65);
+      assert.equal(none.out, "");
+      assert.match(none.err, /neither \.\/netprobify\.yaml nor \.\/config\.yaml/);
+      assert.match(none.err, /\[NPF_CONFIG_NOT_FOUND\]\n$/);
+      copyFileSync(`${FIXTURES}config/valid/seed-example.yaml`, join(dir, "config.yaml"));
+      const original = run(["check"], dir);
+      assert.equal(original.code, 0, original.err);
       assert.match(
-        run(["check"], dir).err,
-        /^netprobify\.yaml: cannot read the configuration: no such file$/m,
+        original.err,
+        /reading \.\/config\.yaml \(the original netprobify's name; \.\/netprobify\.yaml does not exist\)/,
       );
-      copyFileSync(`${FIXTURES}config/valid/seed-example.yaml`, join(dir, "netprobify.yaml"));
-      assert.equal(run(["check"], dir).code, 0);
+      assert.match(original.out, /^config\.yaml: valid\n/);
+      copyFileSync(`${FIXTURES}config/invalid/empty-file.yaml`, join(dir, "netprobify.yaml"));
+      const preferred = run(["check"], dir);
+      assert.equal(preferred.code, 65, "netprobify.yaml comes first");
+      assert.match(preferred.err, /^netprobify: no CONFIG given: reading \.\/netprobify\.yaml$/m);
+      assert.match(preferred.err, /^netprobify\.yaml:1:1 /m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("the daemon started without CONFIG logs which file it reads", () => {
+    const dir = mkdtempSync(join(tmpdir(), "npf-cli-"));
+    try {
+      copyFileSync(`${FIXTURES}config/invalid/empty-file.yaml`, join(dir, "config.yaml"));
+      const r = run([], dir);
+      assert.equal(r.code, 65);
+      const first = JSON.parse(r.err.split("\n")[0]!);
+      assert.equal(first.file, "config.yaml");
+      assert.match(first.msg, /no CONFIG given: reading \.\/config\.yaml/);
+      assert.match(r.err, /^config\.yaml:1:1 /m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("check --json on a refused file: the problems as JSON on stdout, exit 65", () => {
+    const file = `${FIXTURES}config/invalid/many-errors-at-once.yaml`;
+    const r = run(["check", "--json", file]);
+    assert.equal(r.code, 65);
+    const j = JSON.parse(r.out);
+    assert.equal(j.valid, false);
+    assert.equal(j.file, file);
+    assert.equal(j.code, "NPF_CONFIG_INVALID");
+    const count = Number(/(\d+) errors, configuration refused/.exec(r.err)?.[1]);
+    assert.equal(j.errors.length, count, "the same errors as the text report");
+    assert.ok(j.errors.every((e: { severity: string; pos?: unknown }) => e.severity === "error" && e.pos));
+    assert.deepEqual(
+      j.errors.find((e: { path: unknown[] }) => e.path.join(".") === "global.prometheus_port"),
+      {
+        severity: "error",
+        path: ["global", "prometheus_port"],
+        message: "expected an integer 1..65535, got 99999",
+        rule: "schema",
+        pos: { line: 6, col: 20 },
+      },
+    );
+    const dir = mkdtempSync(join(tmpdir(), "npf-cli-"));
+    try {
+      const none = run(["check", "--json"], dir);
+      assert.equal(none.code, 65);
+      assert.deepEqual(
+        { ...JSON.parse(none.out), message: "" },
+        { valid: false, file: null, code: "NPF_CONFIG_NOT_FOUND", message: "", errors: [], warnings: [] },
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("help and misspelt commands are not file names; an existing file still is", () => {
+    for (const args of [["help"], ["help", "check"], ["--help"]]) {
+      const h = run(args);
+      assert.equal(h.code, 0, args.join(" "));
+      assert.match(h.out, /netprobify check/);
+    }
+    const typo = run(["chekc"]);
+    assert.equal(typo.code, 64);
+    assert.match(typo.err, /^netprobify: unknown command "chekc" \(did you mean "check"\?\)/);
+    assert.match(typo.err, /\[NPF_USAGE\]/);
+    assert.doesNotMatch(typo.err, /cannot read the configuration/);
+    assert.equal(run(["dmeo"]).code, 64);
+    assert.match(
+      run(["frobnicate"]).err,
+      /unknown command "frobnicate"; commands: run, check, demo, help \(and no file of that name exists\)/,
+    );
+    // A name with a dot or a slash is a file, missing or not (65 as the original).
+    assert.match(run(["missing.yaml"]).err, /^missing\.yaml: cannot read the configuration: no such file$/m);
+    assert.equal(run(["missing.yaml"]).code, 65);
+    const dir = mkdtempSync(join(tmpdir(), "npf-cli-"));
+    try {
+      copyFileSync(`${FIXTURES}config/invalid/empty-file.yaml`, join(dir, "chekc"));
+      const file = run(["chekc"], dir);
+      assert.equal(file.code, 65, "an existing file named like a typo is read");
+      assert.match(file.err, /^chekc:1:1 /m);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -85,5 +175,9 @@ describe("netprobify command", () => {
     assert.equal(run(["--nope"]).code, 64);
     assert.equal(run(["check", "a.yaml", "b.yaml"]).code, 64);
     assert.match(run(["--nope"]).err, /Try 'netprobify --help'/);
+    assert.match(
+      run(["check", "a.yaml", "b.yaml"]).err,
+      /^netprobify: too many arguments: a\.yaml b\.yaml \[NPF_USAGE\]\n/,
+    );
   });
 });

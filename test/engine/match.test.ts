@@ -175,7 +175,7 @@ describe("reply matching predicates (src/engine/match.ts)", () => {
   });
 
   test("errorAnswers: the original's capture filter, per type x family x sender x ICMP type", () => {
-    // [type, family, from the destination, ICMP type, answers] (compat.md "What counts as an answer")
+    // [type, family, from the destination, ICMP type, answers] (docs/engine.md "Which replies answer")
     const rows: [ProbeKind, 4 | 6, boolean, number, boolean][] = [
       // TCPsyn: only TCP was let in; no ICMP error answers a SYN, whoever sends it.
       ["TCPsyn", 4, true, 3, false],

@@ -2,7 +2,7 @@
 // evaluates the shipped alert rules (prometheus/alerts.yml, without their `for:` so that they act
 // within seconds): they fire for the faulty targets (injected loss, delay, a router's host
 // unreachable, a firewall refusing the probes) and stay silent for the healthy ones; a refused reload
-// and the daemon's death fire theirs. The rules users already run (compat.md) are evaluated verbatim
+// and the daemon's death fire theirs. The rules users of the original already run (docs/migration.md) are evaluated verbatim
 // too. Then every query of the shipped Grafana dashboard (grafana/netprobify.json), variables
 // substituted as Grafana does, must return data. Needs root (lab, raw sockets) and the prometheus
 // package (.ci/run installs it).
@@ -21,7 +21,7 @@ const DAEMON_PORT = 19111;
 const PROM_PORT = 19190;
 const AUTH = `Basic ${Buffer.from("prom:s3cret").toString("base64")}`;
 
-/** The rules users of the original run (compat.md), verbatim, and the destinations each selects here. */
+/** The rules users of the original run (docs/migration.md), verbatim, and the destinations each selects here. */
 const USERS_RULES: [string, string[]][] = [
   ['tcpsyn_loss_ratio{probe_name="lab"} * 100 > 0.1', ["lossy", "unreach"]],
   ['tcpsyn_round_trip_seconds{probe_name="lab",percentile="95"} * 1000 > 100', ["slow"]],

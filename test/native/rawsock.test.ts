@@ -2,7 +2,7 @@
 // in-memory fake used by engine tests. No privileges, no sockets.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ExitCode, NetprobifyError } from "../../src/errors.js";
+import { Code, ExitCode, NetprobifyError } from "../../src/errors.js";
 import { FakeBinding, fakeErrnoError } from "../../src/native/fake.js";
 import {
   allocRecvBuffers,
@@ -131,7 +131,7 @@ describe("native: errno to typed errors", () => {
   test("errors without errno pass through unchanged", () => {
     const t = new TypeError("x");
     assert.equal(toTypedError(t), t);
-    const n = new NetprobifyError("NPF_X", "y");
+    const n = new NetprobifyError(Code.NPF_SOCKET, "y");
     assert.equal(toTypedError(n), n);
   });
 
