@@ -20,7 +20,7 @@ const NAME = "moving.netprobify.test";
 const PORT = 19121;
 const NB = 5;
 const T = `probe_name="lab",destination="moving",address_family="ipv4"`;
-const S = `${T},state="",group="standard"`;
+const S = `${T},state="None",group="standard"`;
 const HOSTS_BASE = "127.0.0.1 localhost\n::1 localhost\n";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
