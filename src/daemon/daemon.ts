@@ -467,7 +467,10 @@ export class Daemon {
             // Every target, not only hostnames: IP literals, subnets and ranges "resolve" too (status
             // 1, one change the first time), as in the original.
             const failed = res.issue?.kind === "unresolved";
-            this.o.metrics?.hostResolved(t.name, failed ? undefined : [...res.addresses, ...(res.self ?? [])]);
+            this.o.metrics?.hostResolved(
+              t.name,
+              failed ? undefined : [...res.addresses, ...(res.self ?? [])],
+            );
             if (t.destination.kind === "hostname") {
               if (changed) this.log.info({ target: t.name, addresses: res.addresses }, "resolution changed");
               if (res.issue?.kind === "unresolved") this.log.warn({ target: t.name }, res.issue.message);

@@ -30,7 +30,8 @@ targets:
     auto_register_to_groups: false
 `;
 
-const status = (e: Exposition, destination: string) => value(e, "app_host_resolution_status", { destination });
+const status = (e: Exposition, destination: string) =>
+  value(e, "app_host_resolution_status", { destination });
 const changes = (e: Exposition, destination: string) =>
   value(e, "app_host_resolution_change_total", { destination });
 
