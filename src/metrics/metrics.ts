@@ -5,6 +5,8 @@
 // creates the counters of new target × group pairs at 0 so `increase()` works from the first scrape.
 // Results of an iteration that ran under an older configuration are only recorded where the current
 // one still allows them, so a removed series never comes back from a late result.
+
+import { collectDefaultMetrics, Registry } from "prom-client";
 import type { Config, TargetConfig } from "../config/load.js";
 import type { ProbeType } from "../config/schema.js";
 import type { IterationResult } from "../engine/engine.js";
@@ -40,6 +42,13 @@ export interface InventoryState {
 export interface MetricsOptions {
   /** Value of netprobify_info's version label. */
   version: string;
+  /**
+   * Export prom-client's default metrics (process_cpu_seconds_total, process_resident_memory_bytes,
+   * process_open_fds, process_start_time_seconds, nodejs_*), fresh at every scrape (default true).
+   */
+  processMetrics?: boolean;
+  /** Age beyond which a scrape renders the process metrics again, in ms (default 1000). */
+  processMetricsMaxAgeMs?: number;
 }
 
 /** Totals kept outside the registry (log sink, HTTP server), copied in before each rendering. */
@@ -97,14 +106,29 @@ export class Metrics {
   /** Address -> TCPsyn targets probing it, for the applied configuration and addresses. */
   private tcpByAddress: Map<string, string[]> | undefined;
 
+  /**
+   * The process's own metrics (prom-client's default metrics, as the original's Prometheus client
+   * exported its process_* ones), in a registry of their own: they are rendered per scrape (at most
+   * once a second), the probe series once per change.
+   */
+  private readonly runtime: Registry | undefined;
   /** The exposition served to scrapers, rendered once per change (publish()). */
-  private readonly exposition = new Snapshot(this.store.registry, () => this.copyOutsideTotals());
+  private readonly exposition: Snapshot;
   private outside: OutsideTotals = {};
   /** The outside totals already added to the counters, per counter. */
   private readonly copied = new Map<MetricName, number>();
 
   constructor(opts: MetricsOptions) {
     this.store.set("netprobify_info", { version: opts.version }, 1);
+    if (opts.processMetrics !== false) {
+      this.runtime = new Registry();
+      collectDefaultMetrics({ register: this.runtime });
+    }
+    this.exposition = new Snapshot(this.store.registry, {
+      beforeRender: () => this.copyOutsideTotals(),
+      live: this.runtime,
+      liveMaxAgeMs: opts.processMetricsMaxAgeMs,
+    });
   }
 
   /** Where the outside totals are read from (log sink, HTTP server). */
@@ -150,9 +174,10 @@ export class Metrics {
     return this.store.registry.contentType;
   }
 
-  /** The exposition text of every series. */
-  metricsText(): Promise<string> {
-    return this.store.registry.metrics();
+  /** The exposition text of every series, the process metrics' included, rendered now by prom-client. */
+  async metricsText(): Promise<string> {
+    const main = await this.store.registry.metrics();
+    return this.runtime ? `${main}\n${await this.runtime.metrics()}` : main;
   }
 
   /** The configuration currently applied, if any. */
