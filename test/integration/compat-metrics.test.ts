@@ -18,7 +18,7 @@ import { createLab, type Lab } from "../../src/lab/lab.js";
 import { BIN } from "../support/paths.js";
 import { until as untilScrape, value } from "./lib/scrape.js";
 
-const PORT = 19161;
+const PORT = 19171;
 const NB = 3;
 const T = (d: string) => `probe_name="lab",destination="${d}",address_family="ipv4"`;
 const S = (d: string, state: string, group: string) => `${T(d)},state="${state}",group="${group}"`;
