@@ -110,7 +110,9 @@ export class Snapshot {
   async get(): Promise<Exposition> {
     const part = await (this.rendering ??
       (this.current ? Promise.resolve(this.current) : this.publishPart()));
-    const live = this.opts.live ? await this.freshLive() : undefined;
+    // The process metrics never cost a scrape its probe series: if they cannot be read, the last
+    // reading (or none) is served.
+    const live = this.opts.live ? await this.freshLive().catch(() => this.live) : undefined;
     const c = this.composed;
     if (c && c.part === part && c.live === live) return c.e;
     const e = compose(this.registry.contentType, part, live);

@@ -152,6 +152,18 @@ describe("process metrics (prom-client's default metrics): fresh at scrape time"
     assert.deepEqual(inflateRawSync(gz.subarray(10, gz.length - 8)), e.body);
   });
 
+  test("process metrics that cannot be read never fail a scrape: the probe series are served", async () => {
+    const m = new Metrics({ version: "t" });
+    m.applyConfig(config());
+    const runtime = (m as unknown as { runtime: Registry }).runtime;
+    runtime.getSingleMetric("process_open_fds")!.get = async () => {
+      throw new Error("EMFILE (test)");
+    };
+    const e = parseExposition((await m.snapshot()).body.toString());
+    assert.equal(value(e, "netprobify_info", { version: "t" }), 1);
+    assert.deepEqual(find(e, "process_open_fds"), []);
+  });
+
   test("processMetrics: false serves the probe series only", async () => {
     const m = new Metrics({ version: "t", processMetrics: false });
     m.applyConfig(config());
