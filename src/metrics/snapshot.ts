@@ -83,9 +83,12 @@ export class Snapshot {
     this.now = opts.now ?? (() => performance.now());
   }
 
-  /** Renders the registry now (a rendering in progress is followed by one more). */
-  publish(): Promise<Exposition> {
-    return this.publishPart().then(() => this.get());
+  /**
+   * Renders the registry now (a rendering in progress is followed by one more). The process metrics
+   * are left for the next scrape to read: no scraper, no cost.
+   */
+  async publish(): Promise<void> {
+    await this.publishPart();
   }
 
   private publishPart(): Promise<Part> {
