@@ -31,8 +31,8 @@ export interface DaemonMetrics {
   }): void;
   recordIteration(config: Config, result: IterationResult): unknown;
   setReloadConfFailed(failed: boolean): void;
-  setHostResolution(target: string, resolved: boolean): boolean;
-  countHostResolutionChange(target: string): boolean;
+  /** A target was resolved to `addresses` (this host's included), or not (undefined). */
+  hostResolved(target: string, addresses: readonly string[] | undefined): boolean;
   countTargetNameDup?(targetName: string): void;
   countInventoryError?(inventory: string, reason: string): void;
   setInventory?(inventory: string, s: InventoryState): void;
@@ -465,9 +465,14 @@ export class Daemon {
             const changed =
               r !== undefined && res.addresses.length > 0 && r.addresses.join() !== res.addresses.join();
             this.resolved.set(t.name, { addresses: res.addresses, issue: res.issue, at: this.now() });
+            // Every target, not only hostnames: IP literals, subnets and ranges "resolve" too (status
+            // 1, one change the first time), as in the original.
+            const failed = res.issue?.kind === "unresolved";
+            this.o.metrics?.hostResolved(
+              t.name,
+              failed ? undefined : [...res.addresses, ...(res.self ?? [])],
+            );
             if (t.destination.kind === "hostname") {
-              this.o.metrics?.setHostResolution(t.name, res.addresses.length > 0);
-              if (changed) this.o.metrics?.countHostResolutionChange(t.name);
               if (changed) this.log.info({ target: t.name, addresses: res.addresses }, "resolution changed");
               if (res.issue?.kind === "unresolved") this.log.warn({ target: t.name }, res.issue.message);
             }

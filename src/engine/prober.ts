@@ -39,7 +39,7 @@ export async function resolveOne(
   config: Config,
   t: TargetConfig,
   opts: { lookup?: Lookup; local?: ReadonlySet<string> } = {},
-): Promise<{ addresses: string[]; issue?: TargetIssue }> {
+): Promise<{ addresses: string[]; self?: string[]; issue?: TargetIssue }> {
   const r = await resolveTarget(t, {
     ceiling: config.global.max_addresses_per_target,
     lookup: opts.lookup,
@@ -49,6 +49,7 @@ export async function resolveOne(
     const message = `${r.self.join(", ")} belong${r.self.length === 1 ? "s" : ""} to this host: not probed`;
     return {
       addresses: r.addresses,
+      self: r.self,
       issue: { target: t.name, kind: "self", message, disabled: r.addresses.length === 0 },
     };
   }

@@ -108,14 +108,14 @@ export const CATALOG = [
   {
     name: "app_host_resolution_status",
     type: "gauge",
-    help: "1 when the target's hostname resolved at the last attempt, 0 when it did not.",
+    help: "1 when the target resolved at its last resolution (an IP literal, subnet or range always does, this host's own address included), 0 when its hostname did not.",
     labels: TARGET_LABELS,
     origin: "compat",
   },
   {
     name: "app_host_resolution_change_total",
     type: "counter",
-    help: "Times a re-resolution of the target's hostname gave different addresses.",
+    help: "Resolutions of the target that gave addresses other than the previous outcome: the first success counts 1 (as in the original), a success after a failure counts 1, a reload counts none.",
     labels: TARGET_LABELS,
     origin: "compat",
   },

@@ -5,6 +5,8 @@
 // creates the counters of new target × group pairs at 0 so `increase()` works from the first scrape.
 // Results of an iteration that ran under an older configuration are only recorded where the current
 // one still allows them, so a removed series never comes back from a late result.
+
+import { collectDefaultMetrics, Registry } from "prom-client";
 import type { Config, TargetConfig } from "../config/load.js";
 import type { ProbeType } from "../config/schema.js";
 import type { IterationResult } from "../engine/engine.js";
@@ -19,6 +21,7 @@ import {
   PREFIX,
   SERIES_LABELS,
   TARGET_GROUP_LABELS,
+  TARGET_LABELS,
   UNMATCHED_REASONS,
 } from "./catalog.js";
 import { type Labels, SeriesStore } from "./registry.js";
@@ -39,6 +42,13 @@ export interface InventoryState {
 export interface MetricsOptions {
   /** Value of netprobify_info's version label. */
   version: string;
+  /**
+   * Export prom-client's default metrics (process_cpu_seconds_total, process_resident_memory_bytes,
+   * process_open_fds, process_start_time_seconds, nodejs_*), fresh at every scrape (default true).
+   */
+  processMetrics?: boolean;
+  /** Age beyond which a scrape renders the process metrics again, in ms (default 1000). */
+  processMetricsMaxAgeMs?: number;
 }
 
 /** Totals kept outside the registry (log sink, HTTP server), copied in before each rendering. */
@@ -66,9 +76,14 @@ export interface RecordReport {
   skipped: number;
 }
 
-/** The `state` label of a target: its configured state, "" when unset. */
-export function stateLabel(t: TargetConfig): string {
-  return t.state ?? "";
+/**
+ * The `state` label of a target: its configured state, else "None", the original's value (its
+ * Prometheus client wrote Python's None as "None"). An empty state counts as unset: the original
+ * refused `state: ""` (not one of its states) and exported "None" for an empty `state:`.
+ */
+export const NO_STATE = "None";
+export function stateLabel(t: { state?: string | null }): string {
+  return t.state ? t.state : NO_STATE;
 }
 
 const REASON_LABEL: Record<TargetIssue["kind"], (typeof EXCLUSION_REASONS)[number]> = {
@@ -83,17 +98,37 @@ export class Metrics {
   private addresses: ReadonlyMap<string, readonly string[]> = new Map();
   /** Label sets of target × group series under the applied configuration (see seriesLabels). */
   private labelCache = new Map<string, SeriesLabelSet>();
+  /**
+   * The last resolution outcome per app_host_resolution_* series (fingerprint of the addresses, null:
+   * failed): kept across reloads while the series exists, so a reload is no resolution change.
+   */
+  private readonly lastResolution = new Map<string, { labels: Labels; fingerprint: string | null }>();
   /** Address -> TCPsyn targets probing it, for the applied configuration and addresses. */
   private tcpByAddress: Map<string, string[]> | undefined;
 
+  /**
+   * The process's own metrics (prom-client's default metrics, as the original's Prometheus client
+   * exported its process_* ones), in a registry of their own: they are rendered per scrape (at most
+   * once a second), the probe series once per change.
+   */
+  private readonly runtime: Registry | undefined;
   /** The exposition served to scrapers, rendered once per change (publish()). */
-  private readonly exposition = new Snapshot(this.store.registry, () => this.copyOutsideTotals());
+  private readonly exposition: Snapshot;
   private outside: OutsideTotals = {};
   /** The outside totals already added to the counters, per counter. */
   private readonly copied = new Map<MetricName, number>();
 
   constructor(opts: MetricsOptions) {
     this.store.set("netprobify_info", { version: opts.version }, 1);
+    if (opts.processMetrics !== false) {
+      this.runtime = new Registry();
+      collectDefaultMetrics({ register: this.runtime });
+    }
+    this.exposition = new Snapshot(this.store.registry, {
+      beforeRender: () => this.copyOutsideTotals(),
+      live: this.runtime,
+      liveMaxAgeMs: opts.processMetricsMaxAgeMs,
+    });
   }
 
   /** Where the outside totals are read from (log sink, HTTP server). */
@@ -139,9 +174,10 @@ export class Metrics {
     return this.store.registry.contentType;
   }
 
-  /** The exposition text of every series. */
-  metricsText(): Promise<string> {
-    return this.store.registry.metrics();
+  /** The exposition text of every series, the process metrics' included, rendered now by prom-client. */
+  async metricsText(): Promise<string> {
+    const main = await this.store.registry.metrics();
+    return this.runtime ? `${main}\n${await this.runtime.metrics()}` : main;
   }
 
   /** The configuration currently applied, if any. */
@@ -158,6 +194,8 @@ export class Metrics {
     this.tcpByAddress = undefined;
     this.labelCache = new Map();
     const removed = this.store.retain((decl, labels) => this.allowed(decl, labels));
+    for (const [key, r] of this.lastResolution)
+      if (!this.store.has("app_host_resolution_change_total", r.labels)) this.lastResolution.delete(key);
     const s = this.store;
     const probe = { probe_name: config.global.probe_name };
     for (const t of config.targets.values()) {
@@ -391,22 +429,24 @@ export class Metrics {
   }
 
   /**
-   * app_host_resolution_status of a target of the applied configuration (1 resolved, 0 failed);
-   * creates its app_host_resolution_change_total at 0. Returns false for an unknown or disabled target.
+   * A target of the applied configuration was resolved (any destination: hostname, IP literal, subnet,
+   * range): `addresses` is what it resolved to, this host's own addresses included, or undefined when
+   * the resolution failed. Sets app_host_resolution_status (1 resolved, 0 failed) and counts in
+   * app_host_resolution_change_total the first success of the series and every success after it
+   * that gave other addresses than the last outcome (a failure in between makes the next success a
+   * change, as in the original). A reload that keeps the series keeps what it last resolved to, so
+   * resolving again to the same addresses is no change. Returns false for an unknown or disabled target.
    */
-  setHostResolution(target: string, resolved: boolean): boolean {
+  hostResolved(target: string, addresses: readonly string[] | undefined): boolean {
     const labels = this.enabledTargetLabels(target);
     if (!labels) return false;
-    this.store.set("app_host_resolution_status", labels, resolved ? 1 : 0);
-    this.store.inc("app_host_resolution_change_total", labels, 0);
-    return true;
-  }
-
-  /** app_host_resolution_change_total += 1: a re-resolution gave other addresses. False if unknown target. */
-  countHostResolutionChange(target: string): boolean {
-    const labels = this.enabledTargetLabels(target);
-    if (!labels) return false;
-    this.store.inc("app_host_resolution_change_total", labels, 1);
+    const key = SeriesStore.keyOf(TARGET_LABELS, labels);
+    const last = this.lastResolution.get(key);
+    const now = addresses === undefined ? null : addressesFingerprint(addresses);
+    this.store.set("app_host_resolution_status", labels, now === null ? 0 : 1, key);
+    const changed = now !== null && (last === undefined || last.fingerprint !== now);
+    this.store.inc("app_host_resolution_change_total", labels, changed ? 1 : 0, key);
+    this.lastResolution.set(key, { labels, fingerprint: now });
     return true;
   }
 
@@ -542,6 +582,22 @@ const PER_PROBE_COUNTERS = [
   "netprobify_log_lines_dropped_total",
   "netprobify_http_connections_refused_total",
 ] as const satisfies readonly MetricName[];
+
+/**
+ * An order-free fingerprint of a set of addresses (count and two sums of FNV-1a hashes): a subnet's
+ * thousands of addresses are remembered in a few bytes, and the same set in another order is the same.
+ */
+function addressesFingerprint(addresses: readonly string[]): string {
+  let xor = 0;
+  let sum = 0;
+  for (const a of addresses) {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < a.length; i++) h = Math.imul(h ^ a.charCodeAt(i), 0x01000193);
+    xor ^= h;
+    sum = (sum + (h >>> 0)) % 0x100000000;
+  }
+  return `${addresses.length}:${xor >>> 0}:${sum}`;
+}
 
 function targetLabels(config: Config, t: TargetConfig): Labels {
   return { probe_name: config.global.probe_name, destination: t.name, address_family: t.address_family };

@@ -29,8 +29,7 @@ class Recorder implements DaemonMetrics {
   applied: string[][] = [];
   iterations: IterationResult[] = [];
   reloadFailed: boolean[] = [];
-  resolutions: [string, boolean][] = [];
-  changes: string[] = [];
+  resolutions: [string, readonly string[] | undefined][] = [];
   excluded: TargetIssue[][] = [];
   applyConfig(c: Config) {
     this.applied.push([...c.targets.keys()]);
@@ -44,12 +43,8 @@ class Recorder implements DaemonMetrics {
   setReloadConfFailed(f: boolean) {
     this.reloadFailed.push(f);
   }
-  setHostResolution(name: string, ok: boolean) {
-    this.resolutions.push([name, ok]);
-    return true;
-  }
-  countHostResolutionChange(name: string) {
-    this.changes.push(name);
+  hostResolved(name: string, addresses: readonly string[] | undefined) {
+    this.resolutions.push([name, addresses]);
     return true;
   }
 }
@@ -118,7 +113,14 @@ describe("daemon (fake sockets)", () => {
     await d.stop();
     await d.done;
     assert.ok(performance.now() - t0 < 200, "stops promptly");
-    assert.deepEqual(m.resolutions, [["h", false]]);
+    // Every target's resolution reaches the metrics, the IP literal's too (the original's status 1).
+    assert.deepEqual(
+      m.resolutions.sort((a, b) => a[0].localeCompare(b[0])),
+      [
+        ["h", undefined],
+        ["i", ["198.18.1.1"]],
+      ],
+    );
     assert.equal(m.excluded[0]![0]!.kind, "unresolved");
     assert.deepEqual(
       m.iterations[0]!.series.map((s) => s.target),

@@ -34,10 +34,7 @@ class Recorder implements DaemonMetrics {
   setReloadConfFailed(f: boolean) {
     this.reloadFailed.push(f);
   }
-  setHostResolution() {
-    return true;
-  }
-  countHostResolutionChange() {
+  hostResolved() {
     return true;
   }
   setInventory(name: string, s: { targets?: number; overCeiling?: number }) {

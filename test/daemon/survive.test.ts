@@ -50,11 +50,8 @@ class Faulty implements DaemonMetrics {
   setReloadConfFailed(f: boolean) {
     this.reloadFailed.push(f);
   }
-  setHostResolution() {
-    this.maybe("setHostResolution");
-    return true;
-  }
-  countHostResolutionChange() {
+  hostResolved() {
+    this.maybe("hostResolved");
     return true;
   }
   countInternalError(where: string, n = 1) {
@@ -190,7 +187,7 @@ describe("the daemon loop survives throws (fake sockets)", () => {
     const onUnhandled = (r: unknown) => unhandled.push(r);
     process.on("unhandledRejection", onUnhandled);
     await d.init();
-    m.throwIn.add("setHostResolution");
+    m.throwIn.add("hostResolved");
     d.start();
     try {
       await until(() => m.errors.includes("dns"));

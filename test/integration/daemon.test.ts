@@ -100,7 +100,7 @@ ${targets}`;
     );
     const d = start(file, AUTH);
     try {
-      const L = `probe_name="lab",destination="https",address_family="ipv4",state="",group="standard"`;
+      const L = `probe_name="lab",destination="https",address_family="ipv4",state="None",group="standard"`;
       const body = await until(port, (b) => (value(b, `tcpsyn_sent_total{${L}}`) ?? 0) >= 20);
       assert.equal(value(body, `tcpsyn_loss_ratio{${L}}`), 0);
       assert.ok((value(body, `tcpsyn_round_trip_seconds{${L},percentile="95"}`) ?? 1) < 0.05);
@@ -130,7 +130,7 @@ ${targets}`;
       // Good reload: the target is replaced, its series disappear, the new one appears.
       writeFileSync(file, cfg(port, `  ping: {type: ICMPping, destination: "${t.v6}", nb_packets: 5}\n`));
       d.child.kill("SIGHUP");
-      const P = `probe_name="lab",destination="ping",address_family="ipv6",state="",group="standard"`;
+      const P = `probe_name="lab",destination="ping",address_family="ipv6",state="None",group="standard"`;
       const after = await until(port, (b) => (value(b, `icmp_sent_total{${P}}`) ?? 0) >= 5);
       assert.equal(value(after, `app_reload_conf_failed_status{probe_name="lab"}`), 0);
       assert.doesNotMatch(after, /destination="https"/);

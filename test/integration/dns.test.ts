@@ -20,7 +20,7 @@ const NAME = "moving.netprobify.test";
 const PORT = 19121;
 const NB = 5;
 const T = `probe_name="lab",destination="moving",address_family="ipv4"`;
-const S = `${T},state="",group="standard"`;
+const S = `${T},state="None",group="standard"`;
 const HOSTS_BASE = "127.0.0.1 localhost\n::1 localhost\n";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -90,10 +90,10 @@ targets:
     const exited = new Promise<number | null>((r) => daemon!.once("exit", (c) => r(c)));
     let caps: Capture[] = [];
     try {
-      // 1. Resolved to a: probing, no change yet.
+      // 1. Resolved to a: probing; the first resolution counts as one change, as in the original.
       let body = await until("first probes", (x) => (value(x, `tcpsyn_sent_total{${S}}`) ?? 0) >= 2 * NB);
       assert.equal(value(body, `app_host_resolution_status{${T}}`), 1);
-      assert.equal(value(body, `app_host_resolution_change_total{${T}}`), 0);
+      assert.equal(value(body, `app_host_resolution_change_total{${T}}`), 1);
       assert.equal(value(body, `tcpsyn_loss_total{${S}}`), 0);
 
       // 2. The name moves to b: one change, probes go to b on the wire, nothing lost.
@@ -104,7 +104,7 @@ targets:
       hosts!.set(`${HOSTS_BASE}${b.v4} ${NAME}\n`);
       body = await until(
         "resolution change",
-        (x) => value(x, `app_host_resolution_change_total{${T}}`) === 1,
+        (x) => value(x, `app_host_resolution_change_total{${T}}`) === 2,
       );
       // The iteration running when the change was seen still used a; the next one uses b.
       const atChange = value(body, `tcpsyn_sent_total{${S}}`)!;
@@ -132,7 +132,7 @@ targets:
       assert.equal(value(body, `tcpsyn_loss_total{${S}}`), 0);
       assert.equal(value(body, `tcpsyn_loss_ratio{${S}}`), 0);
       assert.equal(value(body, `app_host_resolution_status{${T}}`), 1);
-      assert.equal(value(body, `app_host_resolution_change_total{${T}}`), 1);
+      assert.equal(value(body, `app_host_resolution_change_total{${T}}`), 2);
 
       // 3. The name disappears: status 0, target excluded as unresolved, nothing sent any more.
       changesBeforeRemoval = value(body, `app_host_resolution_change_total{${T}}`);

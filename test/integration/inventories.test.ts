@@ -41,7 +41,7 @@ const until = (pred: (body: string) => boolean, what: string, ms = 15000) =>
   });
 
 const S = (dest: string) =>
-  `probe_name="lab",destination="${dest}",address_family="ipv4",state="",group="standard"`;
+  `probe_name="lab",destination="${dest}",address_family="ipv4",state="None",group="standard"`;
 const sent = (b: string, dest: string) => value(b, `icmp_sent_total{${S(dest)}}`) ?? 0;
 const loss = (b: string, dest: string) => value(b, `icmp_loss_total{${S(dest)}}`);
 const inv = (metric: string, name: string, extra = "") =>

@@ -98,7 +98,7 @@ targets:
       err += String(b);
     });
     try {
-      const sent = `tcpsyn_sent_total{probe_name="lab",destination="https",address_family="ipv4",state="",group="standard"}`;
+      const sent = `tcpsyn_sent_total{probe_name="lab",destination="https",address_family="ipv4",state="None",group="standard"}`;
       let body = "";
       for (let k = 0; k < 80 && !body.includes(`${sent} 10`); k++) {
         await new Promise((r) => setTimeout(r, 100));

@@ -73,7 +73,7 @@ describe("metric catalog", () => {
   });
 
   test("the registry serves each catalog metric once, with the catalog's HELP and TYPE", async () => {
-    const m = new Metrics({ version: "1" });
+    const m = new Metrics({ version: "1", processMetrics: false });
     const c = config();
     m.applyConfig(c);
     m.recordIteration(c, iteration([]));
@@ -91,6 +91,28 @@ describe("metric catalog", () => {
       const d = decls.find((x) => x.name === s.name);
       assert.ok(d, s.name);
       assert.deepEqual(Object.keys(s.labels), [...d.labels], s.name);
+    }
+  });
+
+  test("the metrics served beside the catalog are prom-client's process_* and nodejs_*, each in docs/metrics.md", async () => {
+    const m = new Metrics({ version: "1" });
+    m.applyConfig(config());
+    const e = parseExposition((await m.snapshot()).body.toString());
+    const others = [...e.type.keys()].filter((n) => !decls.some((d) => d.name === n));
+    for (const n of ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds"])
+      assert.ok(others.includes(n), n);
+    const doc = readFileSync(DOC_PATH, "utf8");
+    for (const n of others) {
+      assert.match(n, /^(process|nodejs)_/);
+      const documented =
+        doc.includes(`\`${n}\``) ||
+        doc.includes(
+          n.replace(
+            /_(min|max|mean|stddev|p50|p90|p99)_seconds$/,
+            "_{min,max,mean,stddev,p50,p90,p99}_seconds",
+          ),
+        );
+      assert.ok(documented, `${n} is named in docs/metrics.md`);
     }
   });
 

@@ -185,10 +185,10 @@ describe("Metrics: engine and application events", () => {
     assert.throws(() => m.setReloadConfFailed(true), /applyConfig/);
     m.applyConfig(config(SHARED));
     m.setReloadConfFailed(true);
-    assert.equal(m.setHostResolution("web", false), true);
-    assert.equal(m.setHostResolution("nope", true), false);
-    assert.equal(m.countHostResolutionChange("web2"), true);
-    m.countHostResolutionChange("web2");
+    assert.equal(m.hostResolved("web", undefined), true);
+    assert.equal(m.hostResolved("nope", ["198.18.0.1"]), false);
+    assert.equal(m.hostResolved("web2", ["198.18.0.10"]), true);
+    m.hostResolved("web2", ["198.18.0.11"]);
     m.countTargetNameDup("inv_host1");
     m.countTargetNameDup("inv_host1");
     let e = await scrape(m);

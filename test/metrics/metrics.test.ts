@@ -204,7 +204,7 @@ describe("Metrics.recordIteration", () => {
     );
   });
 
-  test("label values are exactly the compat ones: state '' when unset, percentile as an integer string", async () => {
+  test(`label values are exactly the compat ones: state "None" when unset (the original's), percentile as an integer string`, async () => {
     const m = new Metrics({ version: "0" });
     const c = config();
     m.applyConfig(c);
@@ -217,7 +217,7 @@ describe("Metrics.recordIteration", () => {
           probe_name: "lab",
           destination: "ping6",
           address_family: "ipv6",
-          state: "",
+          state: "None",
           group: "g1",
           percentile: "95",
         },
@@ -225,7 +225,7 @@ describe("Metrics.recordIteration", () => {
           probe_name: "lab",
           destination: "ping6",
           address_family: "ipv6",
-          state: "",
+          state: "None",
           group: "g1",
           percentile: "50",
         },

@@ -47,7 +47,7 @@ function measured() {
     unreachableFrom: new Map(),
   };
   m.recordIteration(c, iteration(all, { foreign }));
-  m.setHostResolution("web", true);
+  m.hostResolved("web", ["198.18.0.10"]);
   m.applyPrepared({
     issues: [{ target: "udp", kind: "self", message: "", disabled: false }],
     addresses: new Map(),

@@ -4,11 +4,11 @@
 // once); outside totals (dropped log lines, refused connections) are copied in at each rendering.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { gunzipSync } from "node:zlib";
-import { Gauge, Registry } from "prom-client";
+import { crc32, gunzipSync, inflateRawSync } from "node:zlib";
+import { collectDefaultMetrics, Gauge, Histogram, Registry, Summary } from "prom-client";
 import { Metrics } from "../../src/metrics/metrics.js";
 import { render } from "../../src/metrics/render.js";
-import { config, iteration, parseExposition, series, value } from "./exposition.js";
+import { config, find, iteration, parseExposition, series, value } from "./exposition.js";
 
 const WEB_G1 = {
   probe_name: "lab",
@@ -18,6 +18,12 @@ const WEB_G1 = {
   group: "g1",
 };
 
+/** A prom-client metric whose readings the test replaces. */
+interface Frozen {
+  get: () => Promise<unknown>;
+  getForPromString?: () => Promise<unknown>;
+}
+
 async function served(m: Metrics) {
   return parseExposition((await m.snapshot()).body.toString());
 }
@@ -25,14 +31,15 @@ async function served(m: Metrics) {
 describe("Metrics.snapshot: one rendering per change", () => {
   test("scrapes between two publishes share one rendering; an iteration shows once published", async () => {
     const renders = { n: 0 };
-    // Every rendering reads the registry's metrics once.
+    // Every rendering reads the registry's metrics once (the process metrics' own small registry, a
+    // live part rendered per scrape, is left out here: see "process metrics" below).
     const original = Registry.prototype.getMetricsAsArray;
     Registry.prototype.getMetricsAsArray = function (this: Registry) {
       renders.n++;
       return original.call(this);
     };
     try {
-      const m = new Metrics({ version: "t" });
+      const m = new Metrics({ version: "t", processMetrics: false });
       const c = config();
       m.applyConfig(c);
       m.recordIteration(c, iteration([series("web", "g1", { sent: 10, lost: 1 })]));
@@ -93,7 +100,122 @@ describe("Metrics.snapshot: one rendering per change", () => {
   });
 });
 
+describe("process metrics (prom-client's default metrics): fresh at scrape time", () => {
+  test("served with every scrape, re-rendered once older than the maximum age, the probe part unchanged", async () => {
+    let clock = 0;
+    const m = new Metrics({ version: "t" });
+    // The snapshot's clock, made explicit so the test does not depend on how fast it runs.
+    (m as unknown as { exposition: { now: () => number } }).exposition.now = () => clock;
+    m.applyConfig(config());
+    m.publish();
+    const first = await m.snapshot();
+    const e1 = parseExposition(first.body.toString());
+    for (const name of [
+      "process_cpu_seconds_total",
+      "process_resident_memory_bytes",
+      "process_open_fds",
+      "process_max_fds",
+      "process_start_time_seconds",
+      "nodejs_heap_size_used_bytes",
+      "nodejs_eventloop_lag_seconds",
+    ])
+      assert.equal(find(e1, name).length, 1, name);
+    assert.equal(e1.type.get("nodejs_gc_duration_seconds"), "histogram");
+    assert.equal(value(e1, "netprobify_info", { version: "t" }), 1);
+    // Within the maximum age: the same exposition, not rendered again.
+    clock = 999;
+    assert.equal(await m.snapshot(), first);
+    // Older: rendered again, with the CPU time spent meanwhile; the probe part is the same rendering.
+    const spin = performance.now() + 20;
+    while (performance.now() < spin) {}
+    clock = 1000;
+    const second = await m.snapshot();
+    assert.notEqual(second, first);
+    const e2 = parseExposition(second.body.toString());
+    assert.ok(
+      value(e2, "process_cpu_seconds_total", {})! > value(e1, "process_cpu_seconds_total", {})!,
+      "CPU seconds moved between the two scrapes",
+    );
+    assert.equal(second.renderedAt, first.renderedAt, "the probe series were not rendered again");
+    assert.deepEqual(gunzipSync(second.gzip!), second.body, "one gzip member decoding to the whole body");
+  });
+
+  test("the gzip copy is one member whose deflate stream and CRC cover both parts", async () => {
+    const m = new Metrics({ version: "t" });
+    m.applyConfig(config());
+    m.publish();
+    const e = await m.snapshot();
+    const gz = e.gzip!;
+    // One member: the trailer's size is the whole body's, and nothing follows it.
+    assert.equal(gz.readUInt32LE(gz.length - 4), e.body.length);
+    assert.equal(gz.readUInt32LE(gz.length - 8), crc32(e.body));
+    assert.deepEqual(inflateRawSync(gz.subarray(10, gz.length - 8)), e.body);
+  });
+
+  test("process metrics that cannot be read never fail a scrape: the probe series are served", async () => {
+    const m = new Metrics({ version: "t" });
+    m.applyConfig(config());
+    const runtime = (m as unknown as { runtime: Registry }).runtime;
+    runtime.getSingleMetric("process_open_fds")!.get = async () => {
+      throw new Error("EMFILE (test)");
+    };
+    const e = parseExposition((await m.snapshot()).body.toString());
+    assert.equal(value(e, "netprobify_info", { version: "t" }), 1);
+    assert.deepEqual(find(e, "process_open_fds"), []);
+  });
+
+  test("processMetrics: false serves the probe series only", async () => {
+    const m = new Metrics({ version: "t", processMetrics: false });
+    m.applyConfig(config());
+    const e = parseExposition((await m.snapshot()).body.toString());
+    assert.deepEqual(
+      e.samples.filter((s) => /^(process|nodejs)_/.test(s.name)),
+      [],
+    );
+  });
+});
+
 describe("render: the exposition as prom-client writes it", () => {
+  test("histograms and summaries, labelled or not, byte for byte", async () => {
+    const registry = new Registry();
+    const h = new Histogram({
+      name: "t_h",
+      help: "h",
+      labelNames: ["kind"],
+      buckets: [0.001, 0.1, 1],
+      registers: [registry],
+    });
+    h.observe({ kind: "minor" }, 0.0005);
+    h.observe({ kind: "major" }, 0.5);
+    h.observe({ kind: "major" }, 7);
+    new Histogram({ name: "t_h_bare", help: "h", registers: [registry] }).observe(0.2);
+    const s = new Summary({ name: "t_s", help: "s", percentiles: [0.5, 0.99], registers: [registry] });
+    for (const v of [1, 2, 3]) s.observe(v);
+    for (let i = 0; i < 2; i++) assert.equal(await render(registry), await registry.metrics());
+  });
+
+  test("prom-client's default metrics (GC histogram included), byte for byte", async () => {
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry });
+    // Garbage until the GC histogram has observations (delivered asynchronously after each GC).
+    const gc = registry.getSingleMetric("nodejs_gc_duration_seconds")!;
+    const observed = async () => (await gc.get()).values.some((v) => v.value > 0);
+    while (!(await observed())) {
+      for (let i = 0; i < 1e5; i++) void new Array(64);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // Their values move between two readings: read each metric once and serve that reading to both.
+    for (const metric of registry.getMetricsAsArray() as unknown as Frozen[]) {
+      const reading = await (metric.getForPromString ?? metric.get).call(metric);
+      metric.get = async () => reading;
+      if (metric.getForPromString) metric.getForPromString = async () => reading;
+    }
+    const ours = await render(registry);
+    assert.match(ours, /\n# TYPE nodejs_gc_duration_seconds histogram\n/);
+    assert.match(ours, /\nnodejs_gc_duration_seconds_bucket\{le="\+Inf",kind="minor"\} \d+\n/);
+    assert.equal(ours, await registry.metrics());
+  });
+
   test("byte for byte registry.metrics(), escapes and special values included, twice (cached labels)", async () => {
     const m = new Metrics({ version: 'a"b\\c\nd' });
     const c = config();
