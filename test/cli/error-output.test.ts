@@ -113,8 +113,7 @@ targets:
         applyPrepared() {},
         recordIteration() {},
         setReloadConfFailed() {},
-        setHostResolution: () => true,
-        countHostResolutionChange: () => true,
+        hostResolved: () => true,
       },
       openEngine: (c) => new Engine({ ...engineOptions(c), sockets: new RawSockets(fake) }),
     });

@@ -108,7 +108,7 @@ describe("buildPlan", () => {
     assert.deepEqual(a.flowLabel, b.flowLabel);
     for (let i = 0; i < a.count; i++) {
       assert.ok(a.flowLabel[i]! > 0 && a.flowLabel[i]! < 1 << 20);
-      const same = [...a.srcPort].findIndex((p) => p === a.srcPort[i]);
+      const same = [...a.srcPort].indexOf(a.srcPort[i]!);
       assert.equal(a.flowLabel[i], a.flowLabel[same], "same source port, same label");
     }
     assert.notEqual(
