@@ -22,7 +22,7 @@ import {
   UNMATCHED_REASONS,
 } from "./catalog.js";
 import { type Labels, SeriesStore } from "./registry.js";
-import { type Exposition, Snapshot } from "./snapshot.js";
+import { type Exposition, type Format, Snapshot } from "./snapshot.js";
 
 /** A dynamic inventory's state (undefined: leave as is). */
 export interface InventoryState {
@@ -106,9 +106,9 @@ export class Metrics {
     void this.exposition.publish().catch(() => {}); // a failure shows on the next snapshot()
   }
 
-  /** The last rendered exposition (rendered now if none yet). */
-  snapshot(): Promise<Exposition> {
-    return this.exposition.get();
+  /** The last rendered exposition in `format` (rendered now if none yet). */
+  snapshot(format: Format = "text"): Promise<Exposition> {
+    return this.exposition.get(format);
   }
 
   /** One throw or rejection the daemon survived, by where (INTERNAL_ERROR_PLACES). */
