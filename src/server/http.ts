@@ -289,14 +289,17 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
 
     let payload: MetricsPayload;
+    const format = negotiateFormat(req.headers.accept);
     try {
-      payload = await opts.metrics(negotiateFormat(req.headers.accept));
+      payload = await opts.metrics(format);
     } catch (err) {
       log("error", "metrics collection failed", { err: errorFields(err) });
       return send(res, 500, TEXT, "metrics collection failed; see the netprobify log\n");
     }
     const vary = "Accept, Accept-Encoding";
-    if (payload.gzip && acceptsGzip(req.headers["accept-encoding"]))
+    const gzip = payload.gzip !== undefined && acceptsGzip(req.headers["accept-encoding"]);
+    log("debug", "metrics served", { format, gzip });
+    if (gzip && payload.gzip)
       return send(res, 200, payload.contentType, payload.gzip, { "Content-Encoding": "gzip", Vary: vary });
     return send(res, 200, payload.contentType, payload.body, { Vary: vary });
   };

@@ -2,8 +2,7 @@
 // made by openssl, bcrypt users, mutual TLS in each client_auth_type, and a reload that changes
 // users and certificates for new connections, or is refused whole when it would switch TLS off.
 import assert from "node:assert/strict";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
-import { request as httpsRequest } from "node:https";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import bcrypt from "bcryptjs";
@@ -11,52 +10,7 @@ import { NetprobifyError } from "../../src/errors.js";
 import { type RunningServer, startServer } from "../../src/server/http.js";
 import { loadWebConfig, type WebConfig } from "../../src/server/web-config.js";
 import { makeCerts, type TestCerts } from "../support/certs.js";
-import { basic, get } from "./client.js";
-
-interface TlsReply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-interface ClientTls {
-  ca?: string;
-  cert?: string;
-  key?: string;
-  headers?: Record<string, string>;
-}
-
-/** One request on a fresh TLS connection; rejects when the handshake or connection fails. */
-function tget(port: number, path: string, o: ClientTls): Promise<TlsReply> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      {
-        host: "127.0.0.1",
-        port,
-        path,
-        agent: false,
-        headers: o.headers ?? {},
-        ...(o.ca ? { ca: readFileSync(o.ca) } : {}),
-        ...(o.cert ? { cert: readFileSync(o.cert) } : {}),
-        ...(o.key ? { key: readFileSync(o.key) } : {}),
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (b: Buffer) => chunks.push(b));
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString(),
-          }),
-        );
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.end();
-  });
-}
+import { basic, type ClientTls, get, tlsGet as tget } from "./client.js";
 
 describe("TLS listener from a web configuration", () => {
   let c: TestCerts;
