@@ -3,17 +3,16 @@
 // web configuration asks for TLS), because a handful of routes do not need a framework, and the few
 // things that matter here (auth that leaks nothing, binding errors that stop the daemon, a scrape
 // failure that does not take the listener down, a prompt shutdown) are easier to see without one.
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import type { TLSSocket } from "node:tls";
 import { ExitCode, NetprobifyError } from "../errors.js";
 import { type Authorizer, authorizer, type BasicAuth, WWW_AUTHENTICATE } from "./auth.js";
 import { BcryptUsers, VerdictCache } from "./bcrypt-users.js";
 import { landingPage } from "./landing.js";
 import { hostPort, listenError } from "./listen-errors.js";
 import { acceptsGzip, type ExpositionFormat, negotiateFormat } from "./negotiate.js";
-import type { ClientAuthType, TlsSettings, WebConfig } from "./web-config.js";
+import { createListener } from "./tls-listener.js";
+import type { WebConfig } from "./web-config.js";
 
 export { acceptsGzip };
 
@@ -160,7 +159,6 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
   const verdicts = new VerdictCache();
   let web: WebConfig | undefined;
   let authorized: Authorizer | undefined;
-  let clientAuth: ClientAuthType = "NoClientCert";
   const landing = opts.landing ?? landingPage("");
   let closing = false;
   let open = 0;
@@ -176,9 +174,8 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
     // hold a connection far longer than they say.
     connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersMs / 2))),
   };
-  const server = opts.web?.tls
-    ? createHttpsServer({ ...httpOptions, ...opts.web.tls.context, handshakeTimeout: headersMs })
-    : createHttpServer(httpOptions);
+  const listener = createListener(httpOptions, opts.web?.tls, headersMs, log);
+  const server = listener.server;
   applyWeb(opts.web);
   server.setTimeout(idleMs);
   server.maxRequestsPerSocket = l.maxRequestsPerConnection ?? 1_000;
@@ -322,21 +319,6 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
       },
     );
   });
-  if (tls) {
-    // A handshake that failed (no client certificate, an untrusted one, not TLS at all): the
-    // client sees the TLS alert; here it is a debug line.
-    server.on("tlsClientError", (err: NodeJS.ErrnoException, socket: TLSSocket) => {
-      log("debug", "tls handshake failed", { code: err.code, msg: err.message });
-      socket.destroy();
-    });
-    // The client authentication modes node has no option for: checked once the handshake is done.
-    server.on("secureConnection", (socket: TLSSocket) => {
-      if (!clientCertAccepted(clientAuth, socket)) {
-        log("debug", "tls client refused: certificate missing or not verified", { clientAuth });
-        socket.destroy();
-      }
-    });
-  }
   // Bytes that are not HTTP: node answers 400 by default only when nobody listens; do the same, quietly.
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
     log("debug", "http client error", { code: err.code, msg: err.message });
@@ -394,12 +376,7 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
           "the running web configuration stays in force",
         ExitCode.CONFIG,
       );
-    if (next?.tls) {
-      const s = server as ReturnType<typeof createHttpsServer>;
-      s.setSecureContext(next.tls.context);
-      Object.assign(s, clientCertOptions(next.tls));
-      clientAuth = next.tls.clientAuth;
-    }
+    if (next?.tls) listener.setTls(next.tls);
     web = next;
     authorized = authorizer(opts.auth, next && new BcryptUsers(next.users, verdicts));
   }
@@ -419,25 +396,6 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
       return done;
     };
   }
-}
-
-/**
- * node's per-connection TLS options for a client_auth_type (read by the server for every new
- * connection, so a reload changes them). Modes node cannot express are finished by clientCertAccepted.
- */
-function clientCertOptions(t: TlsSettings): { requestCert: boolean; rejectUnauthorized: boolean } {
-  return {
-    requestCert: t.clientAuth !== "NoClientCert",
-    rejectUnauthorized: t.clientAuth === "RequireAndVerifyClientCert",
-  };
-}
-
-/** After the handshake: RequireAnyClientCert needs a certificate; VerifyClientCertIfGiven a valid one if any. */
-function clientCertAccepted(mode: ClientAuthType, socket: TLSSocket): boolean {
-  const given = Object.keys(socket.getPeerCertificate() ?? {}).length > 0;
-  if (mode === "RequireAnyClientCert" || mode === "RequireClientCert") return given;
-  if (mode === "VerifyClientCertIfGiven") return !given || socket.authorized;
-  return true;
 }
 
 /** The path of a request target (origin or absolute form), without the query; undefined if unparsable. */

@@ -12,9 +12,9 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import bcrypt from "bcryptjs";
 import { createLab, type Lab } from "../../src/lab/lab.js";
+import { basic, tlsGet } from "../server/client.js";
 import { makeCerts, type TestCerts } from "../support/certs.js";
 import { BIN } from "../support/paths.js";
-import { basic, tlsGet } from "../server/client.js";
 
 interface Series {
   metric: Record<string, string>;

@@ -4,8 +4,8 @@
 import assert from "node:assert/strict";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { getCiphers } from "node:tls";
 import { after, before, describe, test } from "node:test";
+import { getCiphers } from "node:tls";
 import { formatDiagnostic } from "../../src/config/format.js";
 import { ConfigError, ExitCode } from "../../src/errors.js";
 import { CIPHER_SUITES, loadWebConfig } from "../../src/server/web-config.js";
