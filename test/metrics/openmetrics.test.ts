@@ -3,10 +3,11 @@
 // Debian's package), without breaking the text format (prom-client renames counters in place when it
 // renders OpenMetrics itself); and rendered per change only when scrapers asked for it lately.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { describe, test } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { CATALOG } from "../../src/metrics/catalog.js";
 import { Metrics } from "../../src/metrics/metrics.js";
 import { render } from "../../src/metrics/render.js";
 import { config, iteration, parseExposition, series, value } from "./exposition.js";
@@ -96,6 +97,26 @@ describe("OpenMetrics rendering", () => {
     assert.equal(sent?.[2], 10);
     assert.ok(families.tcpsyn_loss_ratio, "gauges too");
   });
+});
+
+test("promtool check metrics reads the text format: no finding but the original's _count names", async () => {
+  const { registry } = daemonMetrics();
+  const r = spawnSync("promtool", ["check", "metrics"], {
+    input: await render(registry, "text"),
+    encoding: "utf8",
+  });
+  const lines = `${r.stdout}${r.stderr}`.trim().split("\n");
+  assert.ok(!lines.some((l) => /error while linting|parse/i.test(l)), lines.join("\n"));
+  // Findings on the catalog's metrics (others' are prom-client's): only names kept from the original
+  // netprobify (compat.md), which promtool would have end otherwise.
+  const ours = new Set(CATALOG.map((d) => d.name));
+  const findings = lines.filter((l) => ours.has(l.split(" ")[0]!)).sort();
+  assert.deepEqual(
+    findings,
+    ["tcpsyn_match_ack_fail_count", "tcpsyn_port_mismatch_count", "udp_unreachable_port_mismatch_count"].map(
+      (n) => `${n} non-histogram and non-summary metrics should not have "_count" suffix`,
+    ),
+  );
 });
 
 describe("Snapshot: each format rendered once per change, OpenMetrics only when asked", () => {
