@@ -2,9 +2,11 @@
 // made by openssl, bcrypt users, mutual TLS in each client_auth_type, and a reload that changes
 // users and certificates for new connections, or is refused whole when it would switch TLS off.
 import assert from "node:assert/strict";
-import { rmSync, writeFileSync } from "node:fs";
+import { once } from "node:events";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { connect as tlsConnect } from "node:tls";
 import bcrypt from "bcryptjs";
 import { NetprobifyError } from "../../src/errors.js";
 import { type RunningServer, startServer } from "../../src/server/http.js";
@@ -128,6 +130,22 @@ basic_auth_users: {prometheus: "${hashA}"}
       assert.equal((await tget(srv.port, "/metrics", { ca: c2.caCert, headers: auth })).status, 200);
       await assert.rejects(tget(srv.port, "/metrics", { ca: c.caCert, headers: auth }));
     });
+  });
+
+  test("over TLS a connection beyond the cap is closed before the handshake", async () => {
+    const srv = await serve(
+      await webFile("cap.yml", "tls_server_config: {cert_file: server.pem, key_file: server.key}\n"),
+      { limits: { maxConnections: 1 } },
+    );
+    const held = tlsConnect({ host: "127.0.0.1", port: srv.port, ca: readFileSync(c.caCert) });
+    try {
+      await once(held, "secureConnect");
+      await assert.rejects(tget(srv.port, "/metrics", { ca: c.caCert }));
+      assert.equal(srv.refused, 1);
+    } finally {
+      held.destroy();
+      await srv.close();
+    }
   });
 
   describe("mutual TLS", () => {
