@@ -5,6 +5,7 @@
 import { createServer as createHttpServer, type Server as HttpServer, type ServerOptions } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { TLSSocket } from "node:tls";
+import { sanAllowed } from "./client-sans.js";
 import type { ClientAuthType, TlsSettings } from "./web-config.js";
 
 type Log = (level: "debug", msg: string, fields: Record<string, unknown>) => void;
@@ -23,11 +24,11 @@ export function createListener(
 ): Listener {
   if (!tls) return { server: createHttpServer(httpOptions), setTls: () => {} };
   const server = createHttpsServer({ ...httpOptions, ...tls.context, handshakeTimeout: handshakeMs });
-  let clientAuth: ClientAuthType = tls.clientAuth;
+  let current = tls;
   const setTls = (t: TlsSettings) => {
     server.setSecureContext(t.context);
     Object.assign(server, clientCertOptions(t.clientAuth));
-    clientAuth = t.clientAuth;
+    current = t;
   };
   setTls(tls);
   // A handshake that failed (no client certificate, an untrusted one, not TLS at all): the client
@@ -37,8 +38,13 @@ export function createListener(
     socket.destroy();
   });
   server.on("secureConnection", (socket: TLSSocket) => {
+    const { clientAuth, allowedSans } = current;
     if (!clientCertAccepted(clientAuth, socket)) {
       log("debug", "tls client refused: certificate missing or not verified", { clientAuth });
+      socket.destroy();
+    } else if (allowedSans && !sanAllowed(socket.getPeerX509Certificate()?.subjectAltName, allowedSans)) {
+      // A client without a certificate has no name either: refused too.
+      log("debug", "tls client refused: no allowed subject alternative name", { allowedSans });
       socket.destroy();
     }
   });

@@ -76,7 +76,7 @@ const tlsSchema = z.strictObject({
   key_file: z.string().optional(),
   client_auth_type: name(CLIENT_AUTH_TYPES).optional(),
   client_ca_file: z.string().optional(),
-  client_allowed_sans: z.unknown().optional(),
+  client_allowed_sans: z.array(z.string()).nullish(),
   min_version: tlsVersion.optional(),
   max_version: tlsVersion.optional(),
   cipher_suites: z.array(name(Object.keys(CIPHER_SUITES) as [string, ...string[]])).nullish(),
@@ -104,6 +104,8 @@ export interface TlsSettings {
   /** What tls.createSecureContext (and server.setSecureContext) take: PEM read from the files. */
   context: SecureContextOptions;
   clientAuth: ClientAuthType;
+  /** client_allowed_sans: a client certificate must carry one of these names (absent: any). */
+  allowedSans?: readonly string[];
 }
 
 export interface WebConfig {
@@ -122,10 +124,6 @@ const UNSUPPORTED: readonly [KeyPath, string][] = [
   [
     ["rate_limit"],
     "not supported by netprobify: its listener already bounds connections and request sizes (docs/http.md#limits)",
-  ],
-  [
-    ["tls_server_config", "client_allowed_sans"],
-    "not supported by netprobify: restrict clients with client_ca_file (a CA that signs only the scrapers' certificates)",
   ],
 ];
 
@@ -265,6 +263,12 @@ async function tlsSettings(t: TlsInput, file: string, bad: Bad): Promise<TlsSett
     );
   if (ca !== undefined && !ca.includes("-----BEGIN CERTIFICATE-----"))
     bad([P, caKey], "holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+  const sans = t.client_allowed_sans ?? undefined;
+  if (sans && clientAuth === "NoClientCert")
+    bad(
+      [P, "client_allowed_sans"],
+      "needs a client_auth_type that asks for a certificate: set RequireAndVerifyClientCert",
+    );
   const min = t.min_version ?? "TLS12";
   const max = t.max_version ?? "TLS13";
   if (min > max) bad([P, "min_version"], `min_version ${min} is above max_version ${max}`);
@@ -292,5 +296,5 @@ async function tlsSettings(t: TlsInput, file: string, bad: Bad): Promise<TlsSett
     );
     return undefined;
   }
-  return { context, clientAuth };
+  return { context, clientAuth, ...(sans ? { allowedSans: sans } : {}) };
 }

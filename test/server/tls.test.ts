@@ -201,6 +201,29 @@ ${clientAuth === "RequireAnyClientCert" ? "" : "  client_ca_file: ca.pem\n"}`,
       }
     });
 
+    test("client_allowed_sans: the CA's certificate must also carry one of the names", async () => {
+      const sans = async (list: string) =>
+        serve(
+          await webFile(
+            "sans.yml",
+            `tls_server_config: {cert_file: server.pem, key_file: server.key, client_auth_type: RequireAndVerifyClientCert, client_ca_file: ca.pem, client_allowed_sans: ${list}}\n`,
+          ),
+        );
+      for (const [list, good] of [
+        ["[spiffe://lab/prometheus]", true],
+        ['["198.18.0.9"]', true],
+        ["[other.lab, prometheus.lab]", true],
+        ["[spiffe://lab/other, prometheus]", false],
+      ] as const) {
+        const srv = await sans(list);
+        try {
+          assert.deepEqual(await served(srv), { none: false, good, rogue: false }, list);
+        } finally {
+          await srv.close();
+        }
+      }
+    });
+
     test("a reload from no client certificate to RequireAndVerifyClientCert applies to new connections", async () => {
       const srv = await modes("RequestClientCert");
       try {

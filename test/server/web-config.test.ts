@@ -170,6 +170,12 @@ basic_auth_users:
         ],
       ],
       ["- a\n", ["NAME:1:1 expected a map of web configuration keys at the top level"]],
+      [
+        `tls_server_config:\n  cert_file: ${c.serverCert}\n  key_file: ${c.serverKey}\n  client_allowed_sans: [prometheus.lab]\n`,
+        [
+          "NAME:4:24 tls_server_config.client_allowed_sans: needs a client_auth_type that asks for a certificate: set RequireAndVerifyClientCert",
+        ],
+      ],
     ];
     for (const [text, expected] of cases) assert.deepEqual(await refusal(text), expected, text);
   });

@@ -1,6 +1,7 @@
 // Certificates for the TLS tests, made by openssl at test time (nothing secret is committed): a CA,
-// a server certificate for 127.0.0.1 and localhost signed by it, a client certificate signed by it,
-// and a self-signed client certificate no CA vouches for. EC P-256 keys: fast to make.
+// a server certificate for 127.0.0.1 and localhost signed by it, a client certificate signed by it
+// (with DNS, IP and URI subject alternative names), and a self-signed client certificate no CA
+// vouches for. EC P-256 keys: fast to make.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -69,7 +70,11 @@ export function makeCerts(): TestCerts {
     "/CN=localhost",
     "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
   );
-  signed("client", "/CN=prometheus", "extendedKeyUsage=clientAuth\n");
+  signed(
+    "client",
+    "/CN=prometheus",
+    "subjectAltName=DNS:prometheus.lab,IP:198.18.0.9,URI:spiffe://lab/prometheus\nextendedKeyUsage=clientAuth\n",
+  );
   key(dir, "rogue.key");
   openssl(dir, [
     "req",
