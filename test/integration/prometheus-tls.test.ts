@@ -39,8 +39,8 @@ describe("a real Prometheus scrapes the daemon over mutual TLS with a bcrypt use
   });
 
   test("scraped over TLS with OpenMetrics; refused without password or certificate; reloads", async () => {
-    const daemonPort = 19121;
-    const promPort = 19191;
+    const daemonPort = 19181;
+    const promPort = 19193;
     const config = join(dir, "netprobify.yaml");
     writeFileSync(
       config,
