@@ -21,8 +21,9 @@ import {
   TARGET_GROUP_LABELS,
   UNMATCHED_REASONS,
 } from "./catalog.js";
+import { Expositions, type Format } from "./expositions.js";
 import { type Labels, SeriesStore } from "./registry.js";
-import { type Exposition, type Format, Snapshot } from "./snapshot.js";
+import { type Exposition, Snapshot } from "./snapshot.js";
 
 /** A dynamic inventory's state (undefined: leave as is). */
 export interface InventoryState {
@@ -87,7 +88,10 @@ export class Metrics {
   private tcpByAddress: Map<string, string[]> | undefined;
 
   /** The exposition served to scrapers, rendered once per change (publish()). */
-  private readonly exposition = new Snapshot(this.store.registry, () => this.copyOutsideTotals());
+  private readonly exposition = new Expositions(
+    this.store.registry,
+    (registry) => new Snapshot(registry, () => this.copyOutsideTotals()),
+  );
   private outside: OutsideTotals = {};
   /** The outside totals already added to the counters, per counter. */
   private readonly copied = new Map<MetricName, number>();
@@ -103,7 +107,7 @@ export class Metrics {
 
   /** Renders the exposition once, now (after an iteration, a reload): every scrape is served it. */
   publish(): void {
-    void this.exposition.publish().catch(() => {}); // a failure shows on the next snapshot()
+    this.exposition.publish(); // a failure shows on the next snapshot()
   }
 
   /** The last rendered exposition in `format` (rendered now if none yet). */

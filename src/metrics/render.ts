@@ -102,6 +102,23 @@ export async function render(registry: Registry, format?: Format): Promise<strin
   return om ? `${out.join("\n")}\n# EOF\n` : `${out.join("\n\n")}\n`;
 }
 
+/**
+ * The registry's metrics seen as a registry of content type OpenMetrics: what a Snapshot renders to
+ * serve OpenMetrics. It reads the registry's metrics at every rendering (metrics registered later
+ * are in it) and never changes them.
+ */
+export function openMetricsView(registry: Registry): Registry {
+  const view = {
+    contentType: CONTENT_TYPES.openmetrics,
+    get _defaultLabels() {
+      return (registry as unknown as { _defaultLabels?: object })._defaultLabels;
+    },
+    getMetricsAsArray: () => registry.getMetricsAsArray(),
+    metrics: () => render(registry, "openmetrics"),
+  };
+  return view as unknown as Registry;
+}
+
 /** prom-client's own text rendering of a registry, whatever the registry's content type. */
 async function promClientText(registry: Registry): Promise<string> {
   if (registry.contentType === CONTENT_TYPES.text) return registry.metrics();

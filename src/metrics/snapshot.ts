@@ -5,15 +5,11 @@
 // (between iterations, off the probing path); every scrape until the next change is served that
 // same Buffer: no per-scrape work but the socket write, and every series of one answer comes from
 // the same iteration. prom-client stays the registry: whatever is registered there (default or
-// process metrics too) is rendered. Each format (Prometheus text, OpenMetrics) is rendered at a
-// change only if scrapers asked for it lately, else once when first asked: a Prometheus that always
-// asks for OpenMetrics does not also pay for a text rendering nobody reads.
+// process metrics too) is rendered.
 import { promisify } from "node:util";
 import { gzip as gzipCb } from "node:zlib";
 import type { Registry } from "prom-client";
-import { CONTENT_TYPES, type Format, render } from "./render.js";
-
-export type { Format };
+import { render } from "./render.js";
 
 export interface Exposition {
   contentType: string;
@@ -32,24 +28,10 @@ export interface Exposition {
 
 const gzip = promisify(gzipCb);
 
-/**
- * A format asked for within this long is rendered at every change; one not asked for since is
- * rendered only when a scraper asks (once per change). Prometheus asks for OpenMetrics at every
- * scrape; curl or an older scraper for the text format. Longer than any sensible scrape interval.
- */
-export const WANTED_MS = 10 * 60_000;
-
-const FORMATS: readonly Format[] = ["text", "openmetrics"];
-
 export class Snapshot {
-  /** The renderings of the last change, by format. */
-  private current = new Map<Format, Exposition>();
-  private rendering: Promise<Map<Format, Exposition>> | undefined;
+  private current: Exposition | undefined;
+  private rendering: Promise<Exposition> | undefined;
   private again = false;
-  /** When each format was last asked for (performance.now()). */
-  private readonly asked = new Map<Format, number>();
-  /** Renderings of a format nobody had asked for at the last change, made when first asked. */
-  private readonly late = new Map<Format, Promise<Exposition>>();
 
   /** `beforeRender` runs just before each rendering (e.g. to copy outside counters into the registry). */
   constructor(
@@ -57,13 +39,13 @@ export class Snapshot {
     private readonly beforeRender: () => void = () => {},
   ) {}
 
-  /** Renders the registry now in the formats asked for lately (a rendering in progress is followed by one more). */
-  publish(): Promise<Map<Format, Exposition>> {
+  /** Renders the registry now (a rendering in progress is followed by one more). */
+  publish(): Promise<Exposition> {
     if (this.rendering) {
       this.again = true;
       return this.rendering;
     }
-    this.rendering = this.renderAll().finally(() => {
+    this.rendering = this.render().finally(() => {
       this.rendering = undefined;
       if (this.again) {
         this.again = false;
@@ -73,57 +55,26 @@ export class Snapshot {
     return this.rendering;
   }
 
-  /**
-   * The rendering in progress if any (it ends once compressed), else the last; the first call
-   * renders one. A format not rendered at the last change is rendered now, once for all its scrapers.
-   */
-  async get(format: Format = "text"): Promise<Exposition> {
-    this.asked.set(format, performance.now());
-    const all = this.rendering
-      ? await this.rendering
-      : this.current.size > 0
-        ? this.current
-        : await this.publish();
-    const e = all.get(format);
-    if (e) return e;
-    let late = this.late.get(format);
-    if (!late) {
-      late = this.renderOne(format).then((x) => {
-        if (this.current === all) all.set(format, x);
-        return x;
-      });
-      this.late.set(format, late);
-      void late.finally(() => this.late.delete(format)).catch(() => {});
-    }
-    return late;
+  /** The rendering in progress if any (it ends once compressed), else the last; the first call renders one. */
+  get(): Promise<Exposition> {
+    if (this.rendering) return this.rendering;
+    return this.current ? Promise.resolve(this.current) : this.publish();
   }
 
-  /** Size in bytes of the last text rendering (0 before the first). */
+  /** Size in bytes of the last rendering (0 before the first). */
   get bytes(): number {
-    return this.current.get("text")?.body.length ?? 0;
+    return this.current?.body.length ?? 0;
   }
 
-  private async renderAll(): Promise<Map<Format, Exposition>> {
-    this.beforeRender();
-    const now = performance.now();
-    let formats = FORMATS.filter((f) => now - (this.asked.get(f) ?? Number.NEGATIVE_INFINITY) < WANTED_MS);
-    if (formats.length === 0) formats = ["text"];
-    // Each rendering reads every metric's values in the turn it starts (see renderOne): started
-    // together, they show the same moment.
-    const done = await Promise.all(formats.map((f) => this.renderOne(f)));
-    const all = new Map(formats.map((f, i) => [f, done[i]!]));
-    this.current = all;
-    return all;
-  }
-
-  private async renderOne(format: Format): Promise<Exposition> {
+  private async render(): Promise<Exposition> {
     const t0 = performance.now();
+    this.beforeRender();
     // prom-client reads every metric's values synchronously when metrics() is called, then formats
     // in microtasks: no timer or I/O callback (hence no other write) can run in between.
-    const text = await render(this.registry, format);
+    const text = await render(this.registry);
     const t1 = performance.now();
     const e: Exposition = {
-      contentType: CONTENT_TYPES[format],
+      contentType: this.registry.contentType,
       body: Buffer.from(text),
       renderedAt: t1,
       renderMs: t1 - t0,
@@ -137,6 +88,7 @@ export class Snapshot {
     } catch {
       // no compressed copy: the plain body is served
     }
+    this.current = e;
     return e;
   }
 }
