@@ -5,7 +5,7 @@
 // failure that does not take the listener down, a prompt shutdown) are easier to see without one.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { ExitCode, NetprobifyError } from "../errors.js";
+import { ConfigError } from "../errors.js";
 import { type Authorizer, authorizer, type BasicAuth, WWW_AUTHENTICATE } from "./auth.js";
 import { BcryptUsers, VerdictCache } from "./bcrypt-users.js";
 import { landingPage } from "./landing.js";
@@ -105,8 +105,8 @@ export interface RunningServer {
   readonly tls: boolean;
   /**
    * Makes a reloaded web configuration the running one, for new connections and requests: users,
-   * headers, certificates, client authentication. Throws NPF_WEB_CONFIG_RESTART, changing nothing,
-   * when it would switch TLS on or off (that takes a restart).
+   * headers, certificates, client authentication. Throws a ConfigError (rule web-restart), changing
+   * nothing, when it would switch TLS on or off (that takes a restart).
    */
   applyWeb(web: WebConfig | undefined): void;
 }
@@ -370,12 +370,14 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   function applyWeb(next: WebConfig | undefined): void {
     if ((next?.tls !== undefined) !== tls)
-      throw new NetprobifyError(
-        "NPF_WEB_CONFIG_RESTART",
-        `${next?.file ?? "the web configuration"}: switching TLS ${tls ? "off" : "on"} takes a restart; ` +
-          "the running web configuration stays in force",
-        ExitCode.CONFIG,
-      );
+      throw new ConfigError(next?.file ?? "the web configuration", [
+        {
+          severity: "error",
+          path: ["tls_server_config"],
+          message: `switching TLS ${tls ? "off" : "on"} takes a restart; the running web configuration stays in force`,
+          rule: "web-restart",
+        },
+      ]);
     if (next?.tls) listener.setTls(next.tls);
     web = next;
     authorized = authorizer(opts.auth, next && new BcryptUsers(next.users, verdicts));

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { connect as tlsConnect } from "node:tls";
 import bcrypt from "bcryptjs";
-import { NetprobifyError } from "../../src/errors.js";
+import { ConfigError } from "../../src/errors.js";
 import { type RunningServer, startServer } from "../../src/server/http.js";
 import { loadWebConfig, type WebConfig } from "../../src/server/web-config.js";
 import { makeCerts, type TestCerts } from "../support/certs.js";
@@ -115,7 +115,10 @@ basic_auth_users: {prometheus: "${hashA}"}
       const plain = await webFile("plain.yml", `basic_auth_users: {prometheus: "${hashA}"}\n`);
       assert.throws(
         () => srv.applyWeb(plain),
-        (e: unknown) => e instanceof NetprobifyError && e.code === "NPF_WEB_CONFIG_RESTART",
+        (e: unknown) =>
+          e instanceof ConfigError &&
+          e.diagnostics.map((d) => `${d.path.join(".")}: ${d.message} [${d.rule}]`).join() ===
+            "tls_server_config: switching TLS off takes a restart; the running web configuration stays in force [web-restart]",
       );
       assert.equal((await as("n3w")).status, 200, "the running configuration stays");
     });
