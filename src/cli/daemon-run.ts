@@ -12,17 +12,34 @@ import { ExitCode } from "../errors.js";
 import { Metrics } from "../metrics/metrics.js";
 import { authEnvWarning, authFromEnv } from "../server/auth.js";
 import { startServer } from "../server/http.js";
+import { landingPage } from "../server/landing.js";
+import { loadWebConfig } from "../server/web-config.js";
 import { VERSION } from "./version.js";
+import { Reloads } from "./web-reload.js";
 
-export async function runDaemon(file: string, opts: { user?: string; note?: string } = {}): Promise<number> {
+export async function runDaemon(
+  file: string,
+  opts: { user?: string; webConfigFile?: string; note?: string } = {},
+): Promise<number> {
   const account = opts.user === undefined ? undefined : lookupUser(opts.user);
+  // A bad web configuration is a configuration error (65), found before any socket is opened.
+  const web = opts.webConfigFile === undefined ? undefined : await loadWebConfig(opts.webConfigFile);
   // Logging never stops probing: lines that cannot be written are dropped and counted.
   const sink = new LogSink({ fd: 2 });
   const log = createLogger("INFO", { destination: sink, pretty: Boolean(process.stderr.isTTY) });
   // Which file, when the default lookup chose it (./netprobify.yaml, else the original's ./config.yaml).
   if (opts.note) log.info({ file }, opts.note);
   const metrics = new Metrics({ version: VERSION });
-  const daemon = new Daemon({ file, log, metrics });
+  const reloads = new Reloads(metrics, log, opts.webConfigFile);
+  // The daemon's reload-failed state is combined with the web configuration's (web-reload.ts).
+  const daemonMetrics = new Proxy(metrics, {
+    get(target, key) {
+      if (key === "setReloadConfFailed") return (failed: boolean) => reloads.setDaemonFailed(failed);
+      const v = Reflect.get(target, key);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  const daemon = new Daemon({ file, log, metrics: daemonMetrics });
   let storm: (() => void) | undefined;
   const removeFaultHandlers = surviveFaults({
     log,
@@ -39,18 +56,25 @@ export async function runDaemon(file: string, opts: { user?: string; note?: stri
   const g = daemon.config.global;
   const warning = authEnvWarning(process.env);
   if (warning) log.warn(warning);
+  const auth = authFromEnv(process.env);
+  if (auth && web && web.users.size > 0)
+    log.warn("PROM_USER/PROM_PASSWORD and basic_auth_users are both set: either credentials are accepted");
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer({
       address: g.prometheus_address,
       port: g.prometheus_port,
-      auth: authFromEnv(process.env),
+      auth,
+      ...(web ? { web } : {}),
       // Every scrape gets the exposition rendered after the last change (iteration, reload).
-      metrics: () => metrics.snapshot(),
+      metrics: (format) => metrics.snapshot(format),
       health: () => ({
         ok: true,
         detail: { iterations: daemon.iterations, probe_name: daemon.config.global.probe_name },
       }),
+      ready: () => daemon.iterations > 0,
+      reload: () => reloads.reloadBoth(server, daemon),
+      landing: landingPage(VERSION, g.probe_name),
       log: (level, msg, fields) => log[level](fields, msg),
     });
   } catch (err) {
@@ -89,6 +113,7 @@ export async function runDaemon(file: string, opts: { user?: string; note?: stri
     process.on("SIGINT", () => void stop("SIGINT"));
     process.on("SIGHUP", () => {
       log.info("SIGHUP: reloading the configuration");
+      void reloads.reloadWeb(server);
       daemon.requestReload();
     });
   });

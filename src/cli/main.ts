@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { formatDiagnostic } from "../config/format.js";
 import { loadConfig } from "../config/load.js";
 import { ConfigError, ExitCode, errorText, exitCodeFor, NetprobifyError, UsageError } from "../errors.js";
+import { loadWebConfig } from "../server/web-config.js";
 import { type ConfigChoice, chooseConfig, DEFAULT_CONFIGS, refuseUnknownCommand } from "./config-path.js";
 import { runDaemon } from "./daemon-run.js";
 import { runDemo } from "./demo.js";
@@ -27,6 +28,10 @@ Usage:
   netprobify run [CONFIG]          same
   netprobify [run] --user NAME [CONFIG]
                                    drop root to NAME once sockets and the metrics port are open
+  netprobify [run|check] --web.config.file FILE [CONFIG]
+                                   serve the endpoint as FILE says: TLS, mutual TLS, bcrypt basic
+                                   auth users, headers (Prometheus exporter-toolkit format, reloaded
+                                   with SIGHUP; docs/http.md); check validates it too
   netprobify run --once [--json] [--probe-log FILE] [CONFIG]
                                    probe one iteration and print the results (needs CAP_NET_RAW);
                                    --json: one JSON object; --probe-log: one CSV line per probe
@@ -76,20 +81,34 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
   const args = first === "check" || first === "run" ? rest : positionals;
   if (args.length > 1) throw new UsageError(`too many arguments: ${args.join(" ")}`);
   if (command !== first && first !== undefined) refuseUnknownCommand(first);
+  const webConfigFile = values["web.config.file"];
+  if (webConfigFile === "") throw new UsageError("--web.config.file needs a file name");
   if (command === "check") {
     if (values.once || values.user !== undefined || values["probe-log"] !== undefined)
       throw new UsageError("--once, --user and --probe-log apply to the run command only");
+    if (webConfigFile !== undefined) {
+      await loadWebConfig(webConfigFile);
+      io.err(`${webConfigFile}: valid web configuration`);
+    }
     return check(args[0], values.json === true, io);
   }
+  if (values.once && webConfigFile !== undefined)
+    throw new UsageError("--web.config.file applies to the daemon, not to --once");
   if (!values.once && (values.json || values["probe-log"] !== undefined))
     throw new UsageError("--json and --probe-log apply to check (--json) or run --once only");
   if (values.once && values.user !== undefined)
     throw new UsageError("--user applies to the daemon, not to --once");
   if (values["probe-log"] === "") throw new UsageError("--probe-log needs a file name");
-  return run(args[0], values.once === true, io, values.user, {
-    json: values.json === true,
-    probeLog: values["probe-log"],
-  });
+  return run(
+    args[0],
+    values.once === true,
+    io,
+    { user: values.user, webConfigFile },
+    {
+      json: values.json === true,
+      probeLog: values["probe-log"],
+    },
+  );
 }
 
 function parse(argv: string[]) {
@@ -106,12 +125,15 @@ function parse(argv: string[]) {
       "probe-log": { type: "string" },
       for: { type: "string" },
       "write-config": { type: "string" },
+      "web.config.file": { type: "string" },
     },
   });
 }
 
 function demo(args: string[], values: ReturnType<typeof parse>["values"], io: Io): Promise<number> {
   if (args.length > 0) throw new UsageError(`demo takes no arguments: ${args.join(" ")}`);
+  if (values["web.config.file"] !== undefined)
+    throw new UsageError("--web.config.file applies to the daemon (run), not to the demo");
   if (values.once || values.user !== undefined || values["probe-log"] !== undefined)
     throw new UsageError("--once, --user and --probe-log apply to the run command only");
   let forS: number | undefined;
@@ -171,11 +193,11 @@ async function run(
   given: string | undefined,
   once: boolean,
   io: Io,
-  user: string | undefined,
+  daemonOptions: Parameters<typeof runDaemon>[1],
   onceOptions: OnceOptions,
 ): Promise<number> {
   const { file, note } = chooseConfig(given);
-  if (!once) return runDaemon(file, { user, ...(note ? { note } : {}) });
+  if (!once) return runDaemon(file, { ...daemonOptions, ...(note ? { note } : {}) });
   if (note) io.err(`netprobify: ${note}`);
   const config = await loadConfig(file);
   for (const w of config.warnings) io.err(formatDiagnostic(file, w));

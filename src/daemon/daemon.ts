@@ -295,8 +295,29 @@ export class Daemon {
     if (every > 0) this.reloadTimer = setInterval(() => this.requestReload(), every * 1000);
   }
 
+  /** Callers of reloadAndWait, told the outcome of the next reload. */
+  private reloadWaiters: ((ok: boolean) => void)[] = [];
+
+  /** requestReload, resolving with the outcome once the reload is done (POST /-/reload answers it). */
+  reloadAndWait(): Promise<boolean> {
+    const outcome = new Promise<boolean>((resolve) => this.reloadWaiters.push(resolve));
+    this.requestReload();
+    return outcome;
+  }
+
   /** Validates the file again; a bad one keeps everything as it is. */
   async reload(): Promise<boolean> {
+    const waiters = this.reloadWaiters.splice(0);
+    let ok = false;
+    try {
+      ok = await this.reloadNow();
+      return ok;
+    } finally {
+      for (const tell of waiters) tell(ok);
+    }
+  }
+
+  private async reloadNow(): Promise<boolean> {
     this.reloadRequested = false;
     const early = this.early;
     this.early = undefined;

@@ -24,6 +24,7 @@ import {
   TARGET_LABELS,
   UNMATCHED_REASONS,
 } from "./catalog.js";
+import { Expositions, type Format } from "./expositions.js";
 import { type Labels, SeriesStore } from "./registry.js";
 import { type Exposition, Snapshot } from "./snapshot.js";
 
@@ -113,7 +114,7 @@ export class Metrics {
    */
   private readonly runtime: Registry | undefined;
   /** The exposition served to scrapers, rendered once per change (publish()). */
-  private readonly exposition: Snapshot;
+  private readonly exposition: Expositions;
   private outside: OutsideTotals = {};
   /** The outside totals already added to the counters, per counter. */
   private readonly copied = new Map<MetricName, number>();
@@ -124,11 +125,16 @@ export class Metrics {
       this.runtime = new Registry();
       collectDefaultMetrics({ register: this.runtime });
     }
-    this.exposition = new Snapshot(this.store.registry, {
-      beforeRender: () => this.copyOutsideTotals(),
-      live: this.runtime,
-      liveMaxAgeMs: opts.processMetricsMaxAgeMs,
-    });
+    const runtime = this.runtime;
+    this.exposition = new Expositions(
+      this.store.registry,
+      (registry) =>
+        new Snapshot(registry, {
+          beforeRender: () => this.copyOutsideTotals(),
+          live: runtime,
+          liveMaxAgeMs: opts.processMetricsMaxAgeMs,
+        }),
+    );
   }
 
   /** Where the outside totals are read from (log sink, HTTP server). */
@@ -138,12 +144,12 @@ export class Metrics {
 
   /** Renders the exposition once, now (after an iteration, a reload): every scrape is served it. */
   publish(): void {
-    void this.exposition.publish().catch(() => {}); // a failure shows on the next snapshot()
+    this.exposition.publish(); // a failure shows on the next snapshot()
   }
 
-  /** The last rendered exposition (rendered now if none yet). */
-  snapshot(): Promise<Exposition> {
-    return this.exposition.get();
+  /** The last rendered exposition in `format` (rendered now if none yet). */
+  snapshot(format: Format = "text"): Promise<Exposition> {
+    return this.exposition.get(format);
   }
 
   /** One throw or rejection the daemon survived, by where (INTERNAL_ERROR_PLACES). */

@@ -4,8 +4,21 @@
 // series while it exists) and only the value is formatted per rendering. With 10,000 targets
 // (~130,000 series, 12 MB) prom-client took 450-800 ms per rendering on the development machine, a
 // CPU cost paid after every iteration. Registries this renderer does not cover (default labels,
-// OpenMetrics, shared labels, exemplars) are handed to prom-client itself.
+// shared labels, exemplars) are handed to prom-client itself.
+// OpenMetrics (what Prometheus asks for first) is rendered the same way, byte for byte what
+// prom-client writes for a registry of content type Registry.OPENMETRICS_CONTENT_TYPE. It is not
+// asked of prom-client for the daemon's registry because prom-client's OpenMetrics rendering renames
+// every counter in place (drops `_total` from metric.name): the next text rendering would then
+// publish `tcpsyn_sent` instead of `tcpsyn_sent_total`. Where prom-client must render OpenMetrics
+// (the uncovered cases), it does so through a registry of its own and the names are put back.
 import { Registry } from "prom-client";
+
+export type Format = "text" | "openmetrics";
+
+export const CONTENT_TYPES: Readonly<Record<Format, string>> = {
+  text: Registry.PROMETHEUS_CONTENT_TYPE,
+  openmetrics: Registry.OPENMETRICS_CONTENT_TYPE,
+};
 
 /** What a prom-client metric's get() gives (its typings do not export one name for it). */
 interface MetricJson {
@@ -56,14 +69,16 @@ function valueString(v: number): string {
   return `${v}`;
 }
 
-/** The exposition text of `registry`, as registry.metrics() would give it. */
-export async function render(registry: Registry): Promise<string> {
+/**
+ * The exposition of `registry` in `format` (default: the registry's own), as prom-client would give
+ * it: registry.metrics() for the text format, a registry of content type OpenMetrics for OpenMetrics.
+ */
+export async function render(registry: Registry, format?: Format): Promise<string> {
   const r = registry as unknown as { _defaultLabels?: object; contentType: string };
-  if (
-    r.contentType !== Registry.PROMETHEUS_CONTENT_TYPE ||
-    (r._defaultLabels !== undefined && Object.keys(r._defaultLabels).length > 0)
-  )
-    return registry.metrics();
+  const om =
+    (format ?? (r.contentType === CONTENT_TYPES.openmetrics ? "openmetrics" : "text")) === "openmetrics";
+  const fallback = () => (om ? promClientOpenMetrics(registry) : promClientText(registry));
+  if (r._defaultLabels !== undefined && Object.keys(r._defaultLabels).length > 0) return fallback();
   // Every metric's values are read in this turn (get() runs synchronously up to its collect()), so
   // the rendering is of one moment.
   const all = await Promise.all(
@@ -73,13 +88,61 @@ export async function render(registry: Registry): Promise<string> {
   );
   const out: string[] = [];
   for (const metric of all) {
-    const name = escapeString(metric.name);
+    // OpenMetrics names a counter's family without `_total` and its samples with it.
+    const counter = om && metric.type === "counter";
+    const name = escapeString(counter ? metric.name.replace(/_total$/, "") : metric.name);
+    const suffix = counter ? "_total" : "";
     let text = `# HELP ${name} ${escapeString(metric.help)}\n# TYPE ${name} ${metric.type}`;
     for (const val of metric.values ?? []) {
-      if (val.sharedLabels !== undefined || val.exemplar !== undefined) return registry.metrics();
-      text += `\n${val.metricName ?? name}${labelsPart(val.labels)} ${valueString(val.value)}`;
+      if (val.sharedLabels !== undefined || val.exemplar !== undefined) return fallback();
+      text += `\n${val.metricName ?? name}${suffix}${labelsPart(val.labels)} ${valueString(val.value)}`;
     }
     out.push(text);
   }
-  return `${out.join("\n\n")}\n`;
+  return om ? `${out.join("\n")}\n# EOF\n` : `${out.join("\n\n")}\n`;
+}
+
+/**
+ * The registry's metrics seen as a registry of content type OpenMetrics: what a Snapshot renders to
+ * serve OpenMetrics. It reads the registry's metrics at every rendering (metrics registered later
+ * are in it) and never changes them.
+ */
+export function openMetricsView(registry: Registry): Registry {
+  const view = {
+    contentType: CONTENT_TYPES.openmetrics,
+    get _defaultLabels() {
+      return (registry as unknown as { _defaultLabels?: object })._defaultLabels;
+    },
+    getMetricsAsArray: () => registry.getMetricsAsArray(),
+    metrics: () => render(registry, "openmetrics"),
+  };
+  return view as unknown as Registry;
+}
+
+/** prom-client's own text rendering of a registry, whatever the registry's content type. */
+async function promClientText(registry: Registry): Promise<string> {
+  if (registry.contentType === CONTENT_TYPES.text) return registry.metrics();
+  return withRegistry(registry, CONTENT_TYPES.text);
+}
+
+/** prom-client's own OpenMetrics rendering, through a registry of its own; the names are put back. */
+function promClientOpenMetrics(registry: Registry): Promise<string> {
+  return withRegistry(registry, CONTENT_TYPES.openmetrics);
+}
+
+async function withRegistry(registry: Registry, contentType: string): Promise<string> {
+  const metrics = registry.getMetricsAsArray() as unknown as { name: string }[];
+  const names = metrics.map((m) => m.name);
+  const other = new Registry();
+  (other as unknown as { setContentType(type: string): void }).setContentType(contentType);
+  const defaults = (registry as unknown as { _defaultLabels?: object })._defaultLabels;
+  if (defaults) other.setDefaultLabels(defaults);
+  for (const m of metrics) other.registerMetric(m as never);
+  try {
+    return await other.metrics();
+  } finally {
+    metrics.forEach((m, i) => {
+      m.name = names[i]!;
+    });
+  }
 }

@@ -13,10 +13,12 @@
 // the small part is deflated on its own and follows it, and the gzip header and trailer (CRC-32 of
 // the whole, chained from the big part's) frame both: one standard gzip member, which every client
 // decodes (several members, the simpler way, are dropped after the first by some clients).
+// In OpenMetrics (a registry of that content type) the exposition ends with `# EOF`: the big part is
+// kept without it and the live part, rendered in OpenMetrics too, ends the whole.
 import { promisify } from "node:util";
 import * as zlib from "node:zlib";
 import type { Registry } from "prom-client";
-import { render } from "./render.js";
+import { CONTENT_TYPES, render } from "./render.js";
 
 export interface Exposition {
   contentType: string;
@@ -74,6 +76,8 @@ export class Snapshot {
   private composed: { part: Part; live: LivePart | undefined; e: Exposition } | undefined;
   private readonly beforeRender: () => void;
   private readonly now: () => number;
+  /** OpenMetrics: the live part is rendered in it and the big part's `# EOF` is left to the live part. */
+  private readonly openMetrics: boolean;
 
   constructor(
     private readonly registry: Registry,
@@ -81,6 +85,7 @@ export class Snapshot {
   ) {
     this.beforeRender = opts.beforeRender ?? (() => {});
     this.now = opts.now ?? (() => performance.now());
+    this.openMetrics = registry.contentType === CONTENT_TYPES.openmetrics;
   }
 
   /**
@@ -133,8 +138,11 @@ export class Snapshot {
     if (this.live && this.now() - this.live.at < maxAge) return Promise.resolve(this.live);
     this.liveRendering ??= (async () => {
       try {
-        // A blank line between the two parts, as prom-client puts between metrics.
-        const body = Buffer.from(`\n${await render(this.opts.live!)}`);
+        // Text: a blank line between the two parts, as prom-client puts between metrics. OpenMetrics:
+        // no blank line, and this part's `# EOF` ends the exposition.
+        const body = Buffer.from(
+          this.openMetrics ? await render(this.opts.live!, "openmetrics") : `\n${await render(this.opts.live!)}`,
+        );
         this.live = { body, deflated: zlib.deflateRawSync(body, { level: 1 }), at: this.now() };
         return this.live;
       } finally {
@@ -149,7 +157,8 @@ export class Snapshot {
     this.beforeRender();
     // prom-client reads every metric's values synchronously when metrics() is called, then formats
     // in microtasks: no timer or I/O callback (hence no other write) can run in between.
-    const text = await render(this.registry);
+    let text = await render(this.registry);
+    if (this.openMetrics && this.opts.live && text.endsWith("# EOF\n")) text = text.slice(0, -"# EOF\n".length);
     const t1 = performance.now();
     const body = Buffer.from(text);
     const part: Part = { body, renderedAt: t1, renderMs: t1 - t0, crc: crc32(body) };

@@ -87,3 +87,31 @@ export function basicAuthChecker(expected: BasicAuth): (header: string | undefin
     return given !== undefined && userOk && passwordOk;
   };
 }
+
+/** Decides on an Authorization header; a Promise when a bcrypt check has to run. */
+export type Authorizer = (header: string | undefined) => boolean | Promise<boolean>;
+
+/** What a checker of bcrypt users (bcrypt-users.ts) offers: kept structural to keep this file small. */
+export interface PasswordChecker {
+  readonly empty: boolean;
+  check(user: string, password: string): Promise<boolean>;
+}
+
+/**
+ * The credentials the listener accepts: PROM_USER/PROM_PASSWORD (the original's way) and the
+ * web configuration's basic_auth_users, either one; undefined when neither is set (no authentication).
+ */
+export function authorizer(
+  env: BasicAuth | undefined,
+  users: PasswordChecker | undefined,
+): Authorizer | undefined {
+  const fromEnv = env ? basicAuthChecker(env) : undefined;
+  const bcryptUsers = users && !users.empty ? users : undefined;
+  if (!fromEnv && !bcryptUsers) return undefined;
+  if (!bcryptUsers) return fromEnv;
+  return (header) => {
+    if (fromEnv?.(header)) return true;
+    const given = parseBasicAuth(header);
+    return given === undefined ? false : bcryptUsers.check(given.user, given.password);
+  };
+}

@@ -1,11 +1,20 @@
 // The daemon's HTTP listener: Prometheus scrapes /metrics, load balancers and orchestrators ask
-// /health. Plain node:http, because three read-only routes do not need a framework, and the few
+// /health, /-/healthy and /-/ready, operators POST /-/reload. Plain node:http (node:https when the
+// web configuration asks for TLS), because a handful of routes do not need a framework, and the few
 // things that matter here (auth that leaks nothing, binding errors that stop the daemon, a scrape
 // failure that does not take the listener down, a prompt shutdown) are easier to see without one.
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { type BasicAuth, basicAuthChecker, WWW_AUTHENTICATE } from "./auth.js";
+import { ConfigError } from "../errors.js";
+import { type Authorizer, authorizer, type BasicAuth, WWW_AUTHENTICATE } from "./auth.js";
+import { BcryptUsers, VerdictCache } from "./bcrypt-users.js";
+import { landingPage } from "./landing.js";
 import { hostPort, listenError } from "./listen-errors.js";
+import { acceptsGzip, type ExpositionFormat, negotiateFormat } from "./negotiate.js";
+import { createListener } from "./tls-listener.js";
+import type { WebConfig } from "./web-config.js";
+
+export { acceptsGzip };
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFn = (level: LogLevel, msg: string, fields: Record<string, unknown>) => void;
@@ -60,11 +69,22 @@ export interface ServerOptions {
   address?: string;
   /** TCP port; 0 picks a free one (tests). */
   port: number;
-  /** The Prometheus exposition and its content type; may throw or reject (answered with 500). */
-  metrics: () => Promise<MetricsPayload>;
+  /**
+   * The exposition in the format the scraper negotiated (Accept), with its content type; may throw
+   * or reject (answered with 500).
+   */
+  metrics: (format: ExpositionFormat) => Promise<MetricsPayload>;
   health: () => Health;
   /** Credentials required on every route but /health; see authFromEnv. */
   auth?: BasicAuth;
+  /** The --web.config.file: TLS, bcrypt users (with `auth`, either is accepted), response headers. */
+  web?: WebConfig;
+  /** Whether the daemon is ready (/-/ready): its first iteration has finished. Default: always. */
+  ready?: () => boolean;
+  /** What POST /-/reload does (as SIGHUP); without it the route is 404. */
+  reload?: () => Promise<ReloadOutcome>;
+  /** The HTML page at `/` (default: the landing page without version). */
+  landing?: string;
   log?: LogFn;
   timeouts?: ServerTimeouts;
   limits?: ServerLimits;
@@ -81,17 +101,37 @@ export interface RunningServer {
   readonly refused: number;
   /** Connections open now. */
   readonly connections: number;
+  /** Whether the listener speaks TLS (decided at start by the web configuration). */
+  readonly tls: boolean;
+  /**
+   * Makes a reloaded web configuration the running one, for new connections and requests: users,
+   * headers, certificates, client authentication. Throws a ConfigError (rule web-restart), changing
+   * nothing, when it would switch TLS on or off (that takes a restart).
+   */
+  applyWeb(web: WebConfig | undefined): void;
+}
+
+/** The answer of POST /-/reload: `status` if given, else 200 with the message when ok, 500 otherwise. */
+export interface ReloadOutcome {
+  ok: boolean;
+  message: string;
+  status?: number;
 }
 
 export const DEFAULT_ADDRESS = "0.0.0.0";
 
-const INDEX_PAGE = `netprobify
-
-/metrics  Prometheus metrics (text exposition format)
-/health   health check: 200 when healthy, 503 otherwise (JSON)
-`;
-
 const TEXT = "text/plain; charset=utf-8";
+const HTML = "text/html; charset=utf-8";
+
+/** The methods each route answers (anything else: 405 with Allow). */
+const READ = "GET, HEAD";
+const ROUTES: Readonly<Record<string, string>> = {
+  "/": READ,
+  "/metrics": READ,
+  "/-/healthy": READ,
+  "/-/ready": READ,
+  "/-/reload": "POST, PUT",
+};
 
 const REFUSED_BODY = "too many connections; retry later\n";
 const REFUSED = `HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\nContent-Type: ${TEXT}\r\nContent-Length: ${REFUSED_BODY.length}\r\n\r\n${REFUSED_BODY}`;
@@ -113,13 +153,19 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
   const responseMs = t.responseMs ?? 30_000;
   const l = opts.limits ?? {};
   const maxConnections = l.maxConnections ?? 64;
-  const authorized = opts.auth ? basicAuthChecker(opts.auth) : undefined;
+  const tls = opts.web?.tls !== undefined;
+  // Verdicts on bcrypt passwords outlive reloads: their keys include the hash, so a change of
+  // password is never answered from memory.
+  const verdicts = new VerdictCache();
+  let web: WebConfig | undefined;
+  let authorized: Authorizer | undefined;
+  const landing = opts.landing ?? landingPage("");
   let closing = false;
   let open = 0;
   let refused = 0;
   const refusedSockets = new WeakSet<Socket>();
 
-  const server = createServer({
+  const httpOptions = {
     maxHeaderSize: l.maxHeaderBytes ?? 8192,
     headersTimeout: headersMs,
     requestTimeout: requestMs,
@@ -127,7 +173,10 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
     // How often node checks the two timeouts above; its default (30 s) would let a slow client
     // hold a connection far longer than they say.
     connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersMs / 2))),
-  });
+  };
+  const listener = createListener(httpOptions, opts.web?.tls, headersMs, log);
+  const server = listener.server;
+  applyWeb(opts.web);
   server.setTimeout(idleMs);
   server.maxRequestsPerSocket = l.maxRequestsPerConnection ?? 1_000;
 
@@ -137,7 +186,9 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (open >= maxConnections) {
       refused++;
       refusedSockets.add(socket);
-      socket.end(REFUSED);
+      // Over TLS a plain answer would be noise to the client; it is cut before the handshake's cost.
+      if (tls) socket.destroy();
+      else socket.end(REFUSED);
       const kill = setTimeout(() => socket.destroy(), 1_000);
       kill.unref();
       socket.once("close", () => {
@@ -165,6 +216,7 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
       "Content-Length": Buffer.byteLength(body),
       "Cache-Control": "no-store",
       "X-Content-Type-Options": "nosniff",
+      ...web?.headers,
       ...extra,
     };
     if (closing) headers.Connection = "close";
@@ -183,8 +235,9 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
     const path = pathOf(req.url);
     if (path === undefined) return send(res, 400, TEXT, "bad request target\n");
     const isRead = req.method === "GET" || req.method === "HEAD";
-    const allow = { Allow: "GET, HEAD" };
-    const authOk = authorized === undefined || authorized(req.headers.authorization);
+    const allow = { Allow: READ };
+    const check = authorized;
+    const authOk = check === undefined || (await check(req.headers.authorization));
 
     if (path === "/health") {
       // Open to everyone: orchestrators probe without credentials. The status code is the answer;
@@ -206,26 +259,46 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
       return send(res, health.ok ? 200 : 503, "application/json; charset=utf-8", `${safeJson(body, log)}\n`);
     }
 
+    // Every other route needs the credentials, /-/healthy and /-/ready included, as exporter-toolkit does.
     if (!authOk) {
       return send(res, 401, TEXT, "authentication required\n", { "WWW-Authenticate": WWW_AUTHENTICATE });
     }
-    if (path !== "/" && path !== "/metrics") return send(res, 404, TEXT, "not found; see /\n");
-    if (!isRead) return send(res, 405, TEXT, "method not allowed\n", allow);
-    if (path === "/") return send(res, 200, TEXT, INDEX_PAGE);
+    const methods = ROUTES[path];
+    if (methods === undefined || (path === "/-/reload" && !opts.reload))
+      return send(res, 404, TEXT, "not found; see /\n");
+    if (!methods.split(", ").includes(req.method ?? ""))
+      return send(res, 405, TEXT, "method not allowed\n", { Allow: methods });
+    if (path === "/") return send(res, 200, HTML, landing);
+    if (path === "/-/healthy") return send(res, 200, TEXT, "netprobify is healthy.\n");
+    if (path === "/-/ready")
+      return (opts.ready?.() ?? true)
+        ? send(res, 200, TEXT, "netprobify is ready.\n")
+        : send(res, 503, TEXT, "netprobify is not ready: the first iteration has not finished.\n");
+    if (path === "/-/reload") {
+      let outcome: ReloadOutcome;
+      try {
+        outcome = await opts.reload!();
+      } catch (err) {
+        log("error", "reload callback failed", { err: errorFields(err) });
+        outcome = { ok: false, message: "reload failed; see the netprobify log" };
+      }
+      return send(res, outcome.status ?? (outcome.ok ? 200 : 500), TEXT, `${outcome.message}\n`);
+    }
 
     let payload: MetricsPayload;
+    const format = negotiateFormat(req.headers.accept);
     try {
-      payload = await opts.metrics();
+      payload = await opts.metrics(format);
     } catch (err) {
       log("error", "metrics collection failed", { err: errorFields(err) });
       return send(res, 500, TEXT, "metrics collection failed; see the netprobify log\n");
     }
-    if (payload.gzip && acceptsGzip(req.headers["accept-encoding"]))
-      return send(res, 200, payload.contentType, payload.gzip, {
-        "Content-Encoding": "gzip",
-        Vary: "Accept-Encoding",
-      });
-    return send(res, 200, payload.contentType, payload.body, { Vary: "Accept-Encoding" });
+    const vary = "Accept, Accept-Encoding";
+    const gzip = payload.gzip !== undefined && acceptsGzip(req.headers["accept-encoding"]);
+    log("debug", "metrics served", { format, gzip });
+    if (gzip && payload.gzip)
+      return send(res, 200, payload.contentType, payload.gzip, { "Content-Encoding": "gzip", Vary: vary });
+    return send(res, 200, payload.contentType, payload.body, { Vary: vary });
   };
 
   server.on("request", (req, res) => {
@@ -273,7 +346,8 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
         server.off("error", onListenError);
         server.on("error", (err) => log("error", "http server error", { err: errorFields(err) }));
         const bound = server.address() as AddressInfo;
-        log("info", "serving metrics", { url: `http://${hostPort(bound.address, bound.port)}/metrics` });
+        const scheme = tls ? "https" : "http";
+        log("info", "serving metrics", { url: `${scheme}://${hostPort(bound.address, bound.port)}/metrics` });
         resolve({
           port: bound.port,
           address: bound.address,
@@ -284,6 +358,8 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
           get connections() {
             return open;
           },
+          tls,
+          applyWeb,
         });
       });
     } catch (err) {
@@ -291,6 +367,21 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
       reject(listenError(err, address, opts.port));
     }
   });
+
+  function applyWeb(next: WebConfig | undefined): void {
+    if ((next?.tls !== undefined) !== tls)
+      throw new ConfigError(next?.file ?? "the web configuration", [
+        {
+          severity: "error",
+          path: ["tls_server_config"],
+          message: `switching TLS ${tls ? "off" : "on"} takes a restart; the running web configuration stays in force`,
+          rule: "web-restart",
+        },
+      ]);
+    if (next?.tls) listener.setTls(next.tls);
+    web = next;
+    authorized = authorizer(opts.auth, next && new BcryptUsers(next.users, verdicts));
+  }
 
   function makeClose(): () => Promise<void> {
     let done: Promise<void> | undefined;
@@ -307,18 +398,6 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
       return done;
     };
   }
-}
-
-/** Whether an Accept-Encoding header allows gzip (listed, and not with q=0). */
-export function acceptsGzip(header: string | undefined): boolean {
-  if (!header) return false;
-  for (const part of header.split(",")) {
-    const [coding = "", ...params] = part.trim().toLowerCase().split(";");
-    if (coding.trim() !== "gzip" && coding.trim() !== "*") continue;
-    const q = params.map((p) => p.trim()).find((p) => p.startsWith("q="));
-    return q === undefined || Number(q.slice(2)) > 0;
-  }
-  return false;
 }
 
 /** The path of a request target (origin or absolute form), without the query; undefined if unparsable. */

@@ -96,6 +96,26 @@ describe("daemon (fake sockets)", () => {
     await d.done;
   });
 
+  test("reloadAndWait resolves with the outcome of the reload it asked for (POST /-/reload)", async () => {
+    const file = join(dir, "w.yaml");
+    writeFileSync(file, config("  a: {type: ICMPping, destination: 198.18.1.1, timeout: 0.05}\n"));
+    const m = new Recorder();
+    const { d } = daemon(file, m);
+    await d.init();
+    d.start();
+    try {
+      writeFileSync(file, "global: [broken\n");
+      assert.equal(await d.reloadAndWait(), false);
+      assert.deepEqual([...d.config.targets.keys()], ["a"]);
+      writeFileSync(file, config("  b: {type: ICMPping, destination: 198.18.1.2, timeout: 0.05}\n"));
+      assert.deepEqual(await Promise.all([d.reloadAndWait(), d.reloadAndWait()]), [true, true]);
+      assert.deepEqual([...d.config.targets.keys()], ["b"]);
+    } finally {
+      await d.stop();
+    }
+    await d.done;
+  });
+
   test("a hostname that stops resolving is reported and left out; stop is prompt", async () => {
     const file = join(dir, "b.yaml");
     writeFileSync(

@@ -1,8 +1,10 @@
 // A small HTTP client for the server tests: real requests over loopback with node:http, one fresh
 // connection each unless an agent is given, so a test controls exactly which headers go out.
 
+import { readFileSync } from "node:fs";
 import type { IncomingHttpHeaders } from "node:http";
 import { type Agent, request } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
 
 export interface Reply {
@@ -55,5 +57,48 @@ export function raw(host: string, port: number, data: string): Promise<{ text: s
     s.on("data", (c: Buffer) => chunks.push(c));
     s.on("error", reject);
     s.on("close", () => resolve({ text: Buffer.concat(chunks).toString(), ms: performance.now() - started }));
+  });
+}
+
+/** TLS material of a client (PEM file paths), and what to send. */
+export interface ClientTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  headers?: Record<string, string>;
+  method?: string;
+  host?: string;
+}
+
+/** One request on a fresh TLS connection; rejects when the handshake or the connection fails. */
+export function tlsGet(port: number, path: string, o: ClientTls): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      {
+        host: o.host ?? "127.0.0.1",
+        port,
+        path,
+        method: o.method ?? "GET",
+        agent: false,
+        headers: o.headers ?? {},
+        ...(o.ca ? { ca: readFileSync(o.ca) } : {}),
+        ...(o.cert ? { cert: readFileSync(o.cert) } : {}),
+        ...(o.key ? { key: readFileSync(o.key) } : {}),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (b: Buffer) => chunks.push(b));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString(),
+          }),
+        );
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end();
   });
 }

@@ -63,12 +63,12 @@ describe("http server without auth", () => {
     healthy = true;
   });
 
-  test("GET / lists the endpoints", async () => {
+  test("GET / is an HTML page linking the endpoints", async () => {
     const r = await get("127.0.0.1", srv.port, "/");
     assert.equal(r.status, 200);
-    assert.match(r.headers["content-type"] ?? "", /^text\/plain/);
-    assert.match(r.body, /\/metrics/);
-    assert.match(r.body, /\/health/);
+    assert.match(r.headers["content-type"] ?? "", /^text\/html; charset=utf-8/);
+    for (const p of ["/metrics", "/-/healthy", "/-/ready", "/health"])
+      assert.match(r.body, new RegExp(`<a href="\\.${p}">`), p);
   });
 
   test("unknown paths are 404", async () => {
