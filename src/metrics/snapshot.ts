@@ -141,7 +141,9 @@ export class Snapshot {
         // Text: a blank line between the two parts, as prom-client puts between metrics. OpenMetrics:
         // no blank line, and this part's `# EOF` ends the exposition.
         const body = Buffer.from(
-          this.openMetrics ? await render(this.opts.live!, "openmetrics") : `\n${await render(this.opts.live!)}`,
+          this.openMetrics
+            ? await render(this.opts.live!, "openmetrics")
+            : `\n${await render(this.opts.live!)}`,
         );
         this.live = { body, deflated: zlib.deflateRawSync(body, { level: 1 }), at: this.now() };
         return this.live;
@@ -158,7 +160,8 @@ export class Snapshot {
     // prom-client reads every metric's values synchronously when metrics() is called, then formats
     // in microtasks: no timer or I/O callback (hence no other write) can run in between.
     let text = await render(this.registry);
-    if (this.openMetrics && this.opts.live && text.endsWith("# EOF\n")) text = text.slice(0, -"# EOF\n".length);
+    if (this.openMetrics && this.opts.live && text.endsWith("# EOF\n"))
+      text = text.slice(0, -"# EOF\n".length);
     const t1 = performance.now();
     const body = Buffer.from(text);
     const part: Part = { body, renderedAt: t1, renderMs: t1 - t0, crc: crc32(body) };

@@ -12,8 +12,8 @@ import { Metrics } from "../../src/metrics/metrics.js";
 import { render } from "../../src/metrics/render.js";
 import { config, iteration, parseExposition, series, value } from "./exposition.js";
 
-function daemonMetrics(): { m: Metrics; registry: Registry } {
-  const m = new Metrics({ version: "t" });
+function daemonMetrics(processMetrics = true): { m: Metrics; registry: Registry } {
+  const m = new Metrics({ version: "t", processMetrics });
   const c = config();
   m.applyConfig(c);
   m.recordIteration(c, iteration([series("web", "g1", { sent: 10, lost: 2 })]));
@@ -89,7 +89,8 @@ describe("OpenMetrics rendering", () => {
         "-c",
         "import sys,json\nfrom prometheus_client.openmetrics.parser import text_string_to_metric_families as p\n" +
           "fams=list(p(sys.stdin.read()))\n" +
-          "print(json.dumps({f.name: [[s.name, s.labels, s.value] for s in f.samples] for f in fams}))",
+          "v=lambda x: x if x == x else 'NaN'\n" +
+          "print(json.dumps({f.name: [[s.name, s.labels, v(s.value)] for s in f.samples] for f in fams}))",
       ],
       { input: om },
     ).toString();
@@ -97,6 +98,10 @@ describe("OpenMetrics rendering", () => {
     const sent = families.tcpsyn_sent?.find(([n, l]) => n === "tcpsyn_sent_total" && l.destination === "web");
     assert.equal(sent?.[2], 10);
     assert.ok(families.tcpsyn_loss_ratio, "gauges too");
+    // The process metrics (rendered per scrape, appended) end the exposition, with its one # EOF.
+    assert.ok(families.process_cpu_seconds, "process metrics in OpenMetrics");
+    assert.equal(om.match(/^# EOF$/gm)?.length, 1);
+    assert.ok(om.endsWith("\n# EOF\n"));
   });
 });
 
@@ -124,7 +129,8 @@ describe("Snapshot: each format rendered once per change, OpenMetrics only when 
   test("nobody asked: text only; asked once: rendered then, and at every change after", async () => {
     const counted = { n: 0 };
     const original = Registry.prototype.getMetricsAsArray;
-    const { m } = daemonMetrics();
+    // Without the process metrics, whose registry is read by each scrape's rendering too.
+    const { m } = daemonMetrics(false);
     m.publish();
     const text = await m.snapshot("text");
     // Every rendering reads the registry's metrics once.

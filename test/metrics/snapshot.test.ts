@@ -105,7 +105,9 @@ describe("process metrics (prom-client's default metrics): fresh at scrape time"
     let clock = 0;
     const m = new Metrics({ version: "t" });
     // The snapshot's clock, made explicit so the test does not depend on how fast it runs.
-    (m as unknown as { exposition: { now: () => number } }).exposition.now = () => clock;
+    (
+      m as unknown as { exposition: { snapshots: { text: { now: () => number } } } }
+    ).exposition.snapshots.text.now = () => clock;
     m.applyConfig(config());
     m.publish();
     const first = await m.snapshot();
