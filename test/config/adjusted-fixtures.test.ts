@@ -10,6 +10,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { formatDiagnostic } from "../../src/config/format.js";
 import { type Config, loadConfig, payloadSize } from "../../src/config/load.js";
+import { portEnvelope } from "../../src/engine/from-config.js";
 import { sourceFor } from "../../src/engine/plan.js";
 import { resolveTarget } from "../../src/targets/resolve.js";
 import { FIXTURES } from "../support/paths.js";
@@ -26,6 +27,7 @@ function show(v: unknown): string {
  *   global.KEY, groups.NAME.KEY, targets.NAME.KEY   a key of the loaded configuration
  *   payload(TARGET,GROUP)                           the IP payload size the target's packets carry there
  *   ports(GROUP,N)                                  the source ports of the group's first N packets
+ *   envelope()                                      the source-port range the kernel filter lets in
  *   probed(TARGET)                                  the addresses probed, or the reason for none
  */
 async function effective(config: Config, query: string): Promise<string> {
@@ -41,6 +43,7 @@ async function effective(config: Config, query: string): Promise<string> {
       const n = Number(args[1]);
       return show(Array.from({ length: n }, (_, k) => sourceFor(k, g.src_port_a, g.src_port_z, 1).port));
     }
+    if (fn === "envelope") return show(portEnvelope(config));
     if (fn === "probed") {
       const t = config.targets.get(args[0]!)!;
       if (!t.enabled) return "nothing: disabled";
