@@ -60,9 +60,9 @@ export const NEGATIVE_AS_ZERO: Record<"global" | "targets", Record<string, strin
   global: {
     interval: "iterations run back to back, as in the original",
     reload_conf_interval: "no automatic reload, as in the original",
-    dns_update_interval: "read as 0",
+    dns_update_interval: "the original's `> 0` test treated it like 0",
   },
-  targets: { dns_update_interval: "read as 0" },
+  targets: { dns_update_interval: "the original's `> 0` test treated it like 0" },
 };
 
 function isMap(v: unknown): v is Record<string, unknown> {
