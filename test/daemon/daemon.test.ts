@@ -198,4 +198,21 @@ describe("daemon (fake sockets)", () => {
     await idle.stop();
     await idle.done;
   });
+  test("the original's af_detect shape: a disabled target's fe80-sized subnet loads and is never expanded", async () => {
+    const m = new Recorder();
+    const { d, lines } = daemon(`${FIXTURES}config/adjusted/disabled-target-too-large.yaml`, m);
+    await d.init();
+    d.start();
+    try {
+      while (d.iterations < 1) await new Promise((r) => setTimeout(r, 10)); // the plan was built
+      assert.deepEqual(m.iterations, [], "nothing probed");
+      assert.ok(
+        lines.some((l) => l.includes("[disabled-too-large]")),
+        "the warning is logged with its rule",
+      );
+    } finally {
+      await d.stop();
+    }
+    await d.done;
+  });
 });
