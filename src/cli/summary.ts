@@ -15,7 +15,8 @@ export interface Summary {
   addresses: number;
   hostnames: number;
   probes_per_iteration: number;
-  probes_per_second: number;
+  /** null for interval 0: iterations run back to back, as fast as they complete. */
+  probes_per_second: number | null;
   /** The plan ceiling (global.max_probes_per_iteration) the probes per iteration are held to. */
   max_probes_per_iteration: number;
 }
@@ -53,7 +54,7 @@ export function summarize(config: Config): Summary {
     if (t.destination.kind === "hostname") s.hostnames++;
     s.probes_per_iteration += t.address_count * t.groups.length * t.nb_packets;
   }
-  s.probes_per_second = s.probes_per_iteration / s.interval;
+  s.probes_per_second = s.interval > 0 ? s.probes_per_iteration / s.interval : null;
   return s;
 }
 
@@ -63,7 +64,11 @@ const list = (m: Record<string, number>) =>
     .join(", ") || "none";
 
 export function formatSummary(s: Summary): string {
-  const rate = s.probes_per_second >= 100 ? s.probes_per_second.toFixed(0) : s.probes_per_second.toFixed(2);
+  const pps = s.probes_per_second;
+  const rate =
+    pps === null
+      ? `back to back (interval 0): ${s.probes_per_iteration} per iteration, as often as iterations complete`
+      : `${pps >= 100 ? pps.toFixed(0) : pps.toFixed(2)} probes/s (${s.probes_per_iteration} every ${s.interval} s)`;
   return [
     `probe_name: ${s.probe_name}, interval: ${s.interval} s`,
     `targets: ${s.targets} (${s.enabled} enabled, ${s.disabled} disabled)`,
@@ -73,6 +78,6 @@ export function formatSummary(s: Summary): string {
     `addresses: ${s.addresses}${s.hostnames > 0 ? ` (${s.hostnames} hostname${s.hostnames === 1 ? "" : "s"}, counted as one address each until resolved)` : ""}`,
     `probes per iteration: ${s.probes_per_iteration}`,
     `  memory: ${probeMemory(s.probes_per_iteration)} (ceiling ${s.max_probes_per_iteration} probes, ${probeMemory(s.max_probes_per_iteration)})`,
-    `probe rate: ${rate} probes/s (${s.probes_per_iteration} every ${s.interval} s)`,
+    `probe rate: ${rate}`,
   ].join("\n");
 }

@@ -28,6 +28,8 @@ export interface GroupDraft {
   input: GroupInput;
   src: Partial<Record<Family, SrcAddress>>;
   subnet: Partial<Record<Family, ParseResult<Cidr>>>;
+  /** Which of src_port_a and src_port_z the file gives (the other takes the original's default). */
+  givenPorts: { a: boolean; z: boolean };
 }
 
 export interface TargetDraft {
@@ -49,7 +51,11 @@ export interface Drafts {
   inventories: Map<string, InventoryInput>;
 }
 
-export function groupDraft(name: string, input: GroupInput): GroupDraft {
+export function groupDraft(
+  name: string,
+  input: GroupInput,
+  givenPorts: GroupDraft["givenPorts"] = { a: true, z: true },
+): GroupDraft {
   const src: GroupDraft["src"] = {};
   const v4Key = input.src_ipv4 !== undefined ? "src_ipv4" : input.src_ip !== undefined ? "src_ip" : undefined;
   if (v4Key) src.ipv4 = srcAddress(v4Key, input[v4Key] as string);
@@ -57,7 +63,7 @@ export function groupDraft(name: string, input: GroupInput): GroupDraft {
   const subnet: GroupDraft["subnet"] = {};
   if (input.src_subnet_ipv4 !== undefined) subnet.ipv4 = parseCidr(input.src_subnet_ipv4);
   if (input.src_subnet_ipv6 !== undefined) subnet.ipv6 = parseCidr(input.src_subnet_ipv6);
-  return { name, input, src, subnet };
+  return { name, input, src, subnet, givenPorts };
 }
 
 function srcAddress(key: SrcAddress["key"], text: string): SrcAddress {
@@ -93,4 +99,13 @@ export function effectiveSubnet(g: GroupDraft, family: Family): Cidr | undefined
   if (g.input.src_ip_round_robin === false) return undefined;
   const s = g.subnet[family];
   return s?.ok && s.value.family === family ? s.value : undefined;
+}
+
+/**
+ * The source ports a group's round robin uses. The original computed `a + n % (z - a + 1)` with
+ * Python's modulo, so a range written backwards (a > z + 1) cycled a, z + 2, ..., a - 1: the ports
+ * z + 2..a. The engine's sourceFor does the same arithmetic.
+ */
+export function portSpan(a: number, z: number): { lo: number; hi: number } {
+  return a <= z ? { lo: a, hi: z } : { lo: z + 2, hi: a };
 }

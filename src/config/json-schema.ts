@@ -4,6 +4,7 @@
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { EMPTY_KEYS, NEGATIVE_AS_ZERO } from "./adjust.js";
 import { MAX_DEPTH, MAX_FILE_BYTES, MAX_VALUES } from "./limits.js";
 import { DEFAULT_MAX_PROBES, MAX_MAX_PROBES, PROBE_BYTES } from "./plan-size.js";
 import { RULES } from "./rules.js";
@@ -98,6 +99,37 @@ export function referenceText(): string {
     "|---|---|---|",
     ...RULES.map((r) => `| \`${r.name}\` | ${r.severity} | ${r.summary} |`),
     "",
+    "## Adjusted as the original did",
+    "",
+    "A file the original netprobify ran loads here too. Where it silently made something of a value, the",
+    "same is done with a warning naming the rule, the line and the key (the rules above marked warning",
+    "cover the rest: `ip-payload-size-raised`, `src-port-partial`, `src-port-reversed`, `src-ip-conflict`,",
+    "`src-address-family`, `address-family-mismatch`, `disabled-too-large`, `threshold-negative`). Before",
+    "the types are checked, an empty key (`key:` with no value) and a negative interval are replaced:",
+    "",
+    "| key | empty (`empty-value`) or negative (`negative-interval`) means |",
+    "|---|---|",
+    ...(["global", "groups", "targets"] as const).flatMap((kind) =>
+      Object.entries(EMPTY_KEYS[kind]).map(
+        ([key, m]) => `| \`${kind === "global" ? "global" : `${kind}.NAME`}.${key}\` empty | ${m.why} |`,
+      ),
+    ),
+    ...(["global", "targets"] as const).flatMap((kind) =>
+      Object.entries(NEGATIVE_AS_ZERO[kind]).map(
+        ([key, why]) =>
+          `| \`${kind === "global" ? "global" : `${kind}.NAME`}.${key}\` negative | 0: ${why} |`,
+      ),
+    ),
+    "",
+    "Other empty keys, and what the original crashed on, hung on or never measured with, stay refused:",
+    "an empty `nb_packets`, `timeout`, `dst_port`, `dscp`, `src_port_a`/`src_port_z`, `explicit_groups`,",
+    "`dns_update_interval`, `interval_packets`, `reload_conf_interval`, `alert_level`, `prometheus_address`",
+    "or `disable_dynamic_inventories`; ports outside 1..65535 and `src_port_a` = `src_port_z` + 1 (an empty",
+    "range: the original divided by zero); `dscp` outside 0..63; `nb_packets` below 1; a timeout of 0 or",
+    "less; a negative `interval_packets`; an `ip_payload_size` that does not fit in an IP packet; a bad",
+    "CIDR or destination; a subnet of the wrong family (`address-family-subnet-mismatch`,",
+    "`src-subnet-family`); a probed target over `max_addresses_per_target`.",
+    "",
     "## Limits",
     "",
     "A file over a limit is refused like any invalid file (exit code 65 from `check` and at start-up; a",
@@ -125,8 +157,8 @@ export function referenceText(): string {
     "  threads should the engine use them.",
     "- `l3_raw_socket`: the original chose layer-3 raw sockets or AF_PACKET. This implementation always sends",
     "  through layer-3 raw sockets (IP header written by netprobify); the key is accepted for compatibility.",
-    "- `src_ipv4`/`src_ipv6` that are not IP addresses are ignored with a warning (the original treated them",
-    "  as unset); an address of the wrong family is an error.",
+    "- `src_ipv4`/`src_ipv6` that are not IP addresses, or addresses of the other family, are ignored with a",
+    "  warning (the original treated them as unset).",
     "",
   ].join("\n");
 }

@@ -6,6 +6,7 @@ import { dirname, resolve as resolvePath } from "node:path";
 import type { z } from "zod";
 import { ConfigError, type Diagnostic } from "../errors.js";
 import { addressCount, type Cidr, type Destination, type Family } from "../targets/destination.js";
+import { adjustSection } from "./adjust.js";
 import {
   type Drafts,
   effectiveSrc,
@@ -16,7 +17,7 @@ import {
   targetDraft,
 } from "./drafts.js";
 import { DEFAULT_MAX_PROBES } from "./plan-size.js";
-import { RULES } from "./rules.js";
+import { L4_HEADER, RULES } from "./rules.js";
 import {
   type GlobalInput,
   globalSchema,
@@ -186,7 +187,22 @@ function check(source: ConfigSource, skip?: ReadonlySet<string>): Config {
     return undefined;
   };
 
-  const global = "global" in data ? parse(globalSchema, data.global, ["global"]) : undefined;
+  // What the original made of values our types refuse (an empty key, a negative interval), with a warning.
+  const adjust = (kind: "global" | "groups" | "targets", value: unknown, base: (string | number)[]) => {
+    const r = adjustSection(kind, value, base);
+    for (const a of r.adjusted)
+      diags.push({
+        severity: "warning",
+        path: a.path,
+        message: a.message,
+        rule: a.rule,
+        pos: source.locate(a.path),
+      });
+    return r.value;
+  };
+
+  const global =
+    "global" in data ? parse(globalSchema, adjust("global", data.global, ["global"]), ["global"]) : undefined;
   // Rules still run when global is broken; the global settings they read fall back to their defaults.
   const globalForRules =
     global ??
@@ -222,13 +238,14 @@ function check(source: ConfigSource, skip?: ReadonlySet<string>): Config {
   const groups = new Map<string, GroupDraft>();
   const invalidGroups = new Set<string>();
   for (const [name, value] of entries("groups")) {
-    const g = parse(groupSchema, value ?? {}, ["groups", name]);
-    if (g) groups.set(name, groupDraft(name, g));
+    const g = parse(groupSchema, adjust("groups", value ?? {}, ["groups", name]), ["groups", name]);
+    const given = (k: string) => isPlainMap(value) && value[k] !== undefined;
+    if (g) groups.set(name, groupDraft(name, g, { a: given("src_port_a"), z: given("src_port_z") }));
     else invalidGroups.add(name);
   }
   const targets = new Map<string, TargetDraft>();
   for (const [name, value] of entries("targets")) {
-    const tgt = parse(targetSchema, value, ["targets", name]);
+    const tgt = parse(targetSchema, adjust("targets", value, ["targets", name]), ["targets", name]);
     if (tgt) targets.set(name, targetDraft(name, tgt, groups));
   }
 
@@ -315,7 +332,7 @@ function build(file: string, global: GlobalInput, d: Drafts, warnings: Diagnosti
       is_subnet: i.is_subnet,
       dst_port: i.type === "ICMPping" ? undefined : i.dst_port,
       nb_packets: i.nb_packets,
-      ip_payload_size: i.ip_payload_size,
+      ip_payload_size: raisedPayload(i.ip_payload_size, i.type as ProbeType),
       threshold: { ...i.threshold },
       alert_level: i.alert_level,
       state: i.state,
@@ -347,7 +364,14 @@ function resolveInventoryPaths(name: string, i: InventoryInput, dir: string): In
   };
 }
 
-/** The IP payload size a target's packets have in a group, or undefined for the probe's minimum. */
+/**
+ * The IP payload size a target's packets have in a group, or undefined for the probe's minimum. A size
+ * below the L4 header (0 included) is raised to it, as the original did (rule ip-payload-size-raised).
+ */
 export function payloadSize(target: TargetConfig, group: GroupConfig): number | undefined {
-  return target.ip_payload_size ?? group.ip_payload_size;
+  return raisedPayload(target.ip_payload_size ?? group.ip_payload_size, target.type);
+}
+
+function raisedPayload(size: number | undefined, type: ProbeType): number | undefined {
+  return size === undefined ? undefined : Math.max(size, L4_HEADER[type]);
 }

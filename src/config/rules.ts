@@ -3,7 +3,7 @@
 // errors refuse the file, warnings are printed and the file loads. Rules only read drafts.
 import type { Severity } from "../errors.js";
 import { addressCount, formatCidr, isMultiAddress } from "../targets/destination.js";
-import type { Drafts, TargetDraft } from "./drafts.js";
+import { type Drafts, portSpan, type TargetDraft } from "./drafts.js";
 import { overCeilingMessage, type PlanShare, planShare } from "./plan-size.js";
 import type { ProbeType } from "./schema.js";
 
@@ -27,6 +27,19 @@ export const L4_HEADER: Record<ProbeType, number> = { TCPsyn: 20, UDPunreachable
 export const MAX_IP_PAYLOAD = { ipv4: 65535 - 20, ipv6: 65535 } as const;
 
 const t = (d: TargetDraft, key: string) => ["targets", d.name, key];
+
+/** A target that is probed: in a group and of a measured type. */
+const probed = (td: TargetDraft) => td.membership.groups.length > 0 && td.input.type !== "iperf";
+
+/** The ip_payload_size values a target's packets use: its own, else each group's, with their paths. */
+function payloadSources(d: Drafts, td: TargetDraft): [number | undefined, (string | number)[]][] {
+  const own = td.input.ip_payload_size;
+  if (own !== undefined) return [[own, t(td, "ip_payload_size")]];
+  return td.membership.groups.map((g) => [
+    d.groups.get(g)?.input.ip_payload_size,
+    ["groups", g, "ip_payload_size"],
+  ]);
+}
 
 export const RULES: readonly Rule[] = [
   {
@@ -102,14 +115,15 @@ export const RULES: readonly Rule[] = [
   },
   {
     name: "src-ip-conflict",
-    severity: "error",
-    summary: "src_ip and src_ipv4 are the same setting; a group may not give both.",
+    severity: "warning",
+    summary:
+      "src_ip and src_ipv4 are the same setting: when a group gives both, src_ipv4 is used (as in the original).",
     *check(d) {
       for (const g of d.groups.values()) {
         if (g.input.src_ip !== undefined && g.input.src_ipv4 !== undefined) {
           yield {
             path: ["groups", g.name, "src_ip"],
-            message: "both src_ip (deprecated) and src_ipv4 are set: keep only src_ipv4",
+            message: `both src_ip (deprecated) and src_ipv4 are set: src_ipv4 (${g.input.src_ipv4}) is used, src_ip is ignored`,
             at: "key",
           };
         }
@@ -135,18 +149,28 @@ export const RULES: readonly Rule[] = [
   },
   {
     name: "src-address-family",
-    severity: "error",
-    summary: "src_ipv4/src_subnet_ipv4 must hold IPv4 values and src_ipv6/src_subnet_ipv6 IPv6 values.",
+    severity: "warning",
+    summary:
+      "A src_ip/src_ipv4 holding an IPv6 address, or a src_ipv6 holding an IPv4 one, is ignored (treated as unset), as in the original.",
     *check(d) {
       for (const g of d.groups.values()) {
         for (const [family, s] of Object.entries(g.src)) {
           if (s.parsed && s.parsed.family !== family) {
             yield {
               path: ["groups", g.name, s.key],
-              message: `expected an ${family === "ipv4" ? "IPv4" : "IPv6"} address, got "${s.text}" (${s.parsed.family})`,
+              message: `"${s.text}" is an ${s.parsed.family === "ipv4" ? "IPv4" : "IPv6"} address, not an ${family === "ipv4" ? "IPv4" : "IPv6"} one: ignored, the kernel's route chooses the source`,
             };
           }
         }
+      }
+    },
+  },
+  {
+    name: "src-subnet-family",
+    severity: "error",
+    summary: "src_subnet_ipv4 must be an IPv4 subnet and src_subnet_ipv6 an IPv6 one.",
+    *check(d) {
+      for (const g of d.groups.values()) {
         for (const [family, c] of Object.entries(g.subnet)) {
           if (c.ok && c.value.family !== family) {
             yield {
@@ -201,16 +225,52 @@ export const RULES: readonly Rule[] = [
     },
   },
   {
+    name: "src-port-partial",
+    severity: "warning",
+    summary:
+      "A group giving only one of src_port_a and src_port_z gets the original's default for the other (65000 and 65001).",
+    *check(d) {
+      for (const g of d.groups.values()) {
+        const [given, missing] = g.givenPorts.a ? ["src_port_a", "src_port_z"] : ["src_port_z", "src_port_a"];
+        if (g.givenPorts.a === g.givenPorts.z) continue;
+        const { src_port_a: a, src_port_z: z } = g.input;
+        const span = portSpan(a, z);
+        const order = a > z ? `, starting at ${a} (the original's modulo of a negative width)` : "";
+        yield {
+          path: ["groups", g.name, given],
+          message: `${missing} is not set: ${g.input[missing as "src_port_a"]} (the original's default) is used, so the source ports are ${span.lo}..${span.hi}${order}`,
+        };
+      }
+    },
+  },
+  {
     name: "src-port-range",
     severity: "error",
-    summary: "src_port_a must not be greater than src_port_z (both within 1..65535).",
+    summary:
+      "src_port_a equal to src_port_z + 1: the original divided by zero and never probed (both within 1..65535).",
     *check(d) {
       for (const g of d.groups.values()) {
         const { src_port_a: a, src_port_z: z } = g.input;
-        if (a > z)
+        if (a === z + 1)
           yield {
             path: ["groups", g.name, "src_port_a"],
-            message: `src_port_a (${a}) is greater than src_port_z (${z})`,
+            message: `src_port_a (${a}) is src_port_z (${z}) + 1: an empty range (write src_port_z: ${a} for one port)`,
+          };
+      }
+    },
+  },
+  {
+    name: "src-port-reversed",
+    severity: "warning",
+    summary:
+      "src_port_a above src_port_z + 1: as in the original (whose round robin took the modulo of a negative width), the source ports cycle src_port_a, then src_port_z + 2 up to src_port_a - 1.",
+    *check(d) {
+      for (const g of d.groups.values()) {
+        const { src_port_a: a, src_port_z: z } = g.input;
+        if (a > z + 1 && g.givenPorts.a && g.givenPorts.z)
+          yield {
+            path: ["groups", g.name, "src_port_a"],
+            message: `src_port_a (${a}) is greater than src_port_z (${z}): the source ports are ${z + 2}..${a}, starting at ${a}, as the original sent them`,
           };
       }
     },
@@ -220,15 +280,15 @@ export const RULES: readonly Rule[] = [
     severity: "warning",
     summary: "Two groups with overlapping source-port ranges would mix their results.",
     *check(d) {
-      const groups = [...d.groups.values()].filter((g) => g.input.src_port_a <= g.input.src_port_z);
+      const groups = [...d.groups.values()].filter((g) => g.input.src_port_a !== g.input.src_port_z + 1);
       for (let i = 0; i < groups.length; i++) {
         for (let j = 0; j < i; j++) {
-          const a = groups[j]!.input;
-          const b = groups[i]!.input;
-          if (a.src_port_a <= b.src_port_z && b.src_port_a <= a.src_port_z) {
+          const a = portSpan(groups[j]!.input.src_port_a, groups[j]!.input.src_port_z);
+          const b = portSpan(groups[i]!.input.src_port_a, groups[i]!.input.src_port_z);
+          if (a.lo <= b.hi && b.lo <= a.hi) {
             yield {
               path: ["groups", groups[i]!.name],
-              message: `source ports ${b.src_port_a}..${b.src_port_z} overlap those of group "${groups[j]!.name}" (${a.src_port_a}..${a.src_port_z}): replies could be counted for the wrong group`,
+              message: `source ports ${b.lo}..${b.hi} overlap those of group "${groups[j]!.name}" (${a.lo}..${a.hi}): replies could be counted for the wrong group`,
               at: "key",
             };
           }
@@ -254,16 +314,34 @@ export const RULES: readonly Rule[] = [
     name: "destination-too-large",
     severity: "error",
     summary:
-      "A subnet or range may expand to at most global.max_addresses_per_target addresses (default 65536).",
+      "A subnet or range of a probed target may expand to at most global.max_addresses_per_target addresses (default 65536).",
     *check(d) {
       const ceiling = BigInt(d.global.max_addresses_per_target);
       for (const td of d.targets.values()) {
-        if (!td.destination.ok) continue;
+        if (!td.destination.ok || !probed(td)) continue;
         const n = addressCount(td.destination.value);
         if (n > ceiling)
           yield {
             path: t(td, "destination"),
             message: `expands to ${n} addresses, more than the ceiling of ${ceiling} (global.max_addresses_per_target)`,
+          };
+      }
+    },
+  },
+  {
+    name: "disabled-too-large",
+    severity: "warning",
+    summary:
+      "A target that is not probed (no group, or iperf) never fails on the size of its destination, as in the original: warned, never expanded.",
+    *check(d) {
+      const ceiling = BigInt(d.global.max_addresses_per_target);
+      for (const td of d.targets.values()) {
+        if (!td.destination.ok || probed(td)) continue;
+        const n = addressCount(td.destination.value);
+        if (n > ceiling)
+          yield {
+            path: t(td, "destination"),
+            message: `expands to ${n} addresses, more than the ceiling of ${ceiling}: accepted because the target is not probed (it would be refused once in a group)`,
           };
       }
     },
@@ -296,12 +374,31 @@ export const RULES: readonly Rule[] = [
   },
   {
     name: "address-family-mismatch",
-    severity: "error",
-    summary: "address_family must agree with an IP-literal or subnet destination.",
+    severity: "warning",
+    summary:
+      "address_family disagreeing with an IP-address destination: the target is never probed, as in the original (its resolution for that family failed; app_host_resolution_status 0).",
     *check(d) {
       for (const td of d.targets.values()) {
         const dst = td.destination;
-        if (!dst.ok || dst.value.kind === "hostname" || td.input.address_family === undefined) continue;
+        if (!dst.ok || dst.value.kind !== "ip" || td.input.address_family === undefined) continue;
+        if (dst.value.family !== td.input.address_family) {
+          yield {
+            path: t(td, "address_family"),
+            message: `is ${td.input.address_family} but destination "${td.input.destination}" is ${dst.value.family}: the target is never probed, as in the original`,
+          };
+        }
+      }
+    },
+  },
+  {
+    name: "address-family-subnet-mismatch",
+    severity: "error",
+    summary: "address_family must agree with a subnet or range destination.",
+    *check(d) {
+      for (const td of d.targets.values()) {
+        const dst = td.destination;
+        if (!dst.ok || td.input.address_family === undefined) continue;
+        if (dst.value.kind !== "cidr" && dst.value.kind !== "range") continue;
         if (dst.value.family !== td.input.address_family) {
           yield {
             path: t(td, "address_family"),
@@ -354,16 +451,36 @@ export const RULES: readonly Rule[] = [
     },
   },
   {
-    name: "ip-payload-size",
-    severity: "error",
-    summary: "ip_payload_size (target, else group) must hold the probe's L4 header and fit in an IP packet.",
+    name: "ip-payload-size-raised",
+    severity: "warning",
+    summary:
+      "ip_payload_size (target, else group) below the probe's L4 header size, 0 or negative: raised to the header size, as in the original.",
     *check(d) {
       for (const td of d.targets.values()) {
         if (td.input.type === "iperf") continue;
+        // UDPunreachable over IPv6 is raised further, to 12 (udp-ipv6-tag says so).
+        if (td.input.type === "UDPunreachable" && td.family === "ipv6") continue;
         const min = L4_HEADER[td.input.type];
+        for (const [size, path] of payloadSources(d, td)) {
+          if (size !== undefined && size < min)
+            yield {
+              path,
+              message: `${size} is below the ${td.input.type} header size: raised to ${min} for target "${td.name}"`,
+            };
+        }
+      }
+    },
+  },
+  {
+    name: "ip-payload-size",
+    severity: "error",
+    summary: "ip_payload_size (target, else group) must fit in an IP packet.",
+    *check(d) {
+      for (const td of d.targets.values()) {
+        if (td.input.type === "iperf") continue;
         const max = MAX_IP_PAYLOAD[td.family];
-        const bad = (size: number | undefined) => size !== undefined && (size < min || size > max);
-        const want = `an IP payload size ${min}..${max} for ${td.input.type} over ${td.family}`;
+        const bad = (size: number | undefined) => size !== undefined && size > max;
+        const want = `an IP payload size of at most ${max} for ${td.input.type} over ${td.family}`;
         if (td.input.ip_payload_size !== undefined) {
           if (bad(td.input.ip_payload_size))
             yield {
@@ -391,21 +508,27 @@ export const RULES: readonly Rule[] = [
     *check(d) {
       for (const td of d.targets.values()) {
         if (td.input.type !== "UDPunreachable" || td.family !== "ipv6") continue;
-        const own = td.input.ip_payload_size;
-        const sizes: [number | undefined, (string | number)[]][] =
-          own !== undefined
-            ? [[own, t(td, "ip_payload_size")]]
-            : td.membership.groups.map((g) => [
-                d.groups.get(g)?.input.ip_payload_size,
-                ["groups", g, "ip_payload_size"],
-              ]);
-        for (const [size, path] of sizes) {
-          if (size !== undefined && size >= 8 && size < 12) {
+        for (const [size, path] of payloadSources(d, td)) {
+          if (size !== undefined && size < 12) {
             yield {
               path,
               message: `${size} is raised to 12 for UDPunreachable over IPv6 (target "${td.name}"): the probe's 4-byte tag is how ICMPv6 errors are matched`,
             };
           }
+        }
+      }
+    },
+  },
+  {
+    name: "threshold-negative",
+    severity: "warning",
+    summary:
+      "A negative threshold is exported as written (the original did the same); no alert can use it as meant.",
+    *check(d) {
+      for (const td of d.targets.values()) {
+        for (const [key, v] of Object.entries(td.input.threshold ?? {})) {
+          if (typeof v === "number" && v < 0)
+            yield { path: [...t(td, "threshold"), key], message: `${v} is negative: exported as it is` };
         }
       }
     },

@@ -66,7 +66,9 @@ export const STATES = ["in production", "validation"] as const;
 export const globalSchema = expect(
   z.strictObject({
     probe_name: nameSchema.describe("Value of the `probe_name` label on every metric."),
-    interval: intSeconds(1).describe("Seconds between the starts of two probing iterations."),
+    interval: intSeconds(0).describe(
+      "Seconds between the starts of two probing iterations; 0 runs them back to back, as the original did.",
+    ),
     interval_packets: seconds({ positive: false })
       .default(0)
       .describe("Minimum spacing in seconds between two packets sent to the same target."),
@@ -162,9 +164,11 @@ export const groupSchema = expect(
       ),
     src_port_a: int(1, 65535).default(65000).describe("First source port (inclusive) of the round robin."),
     src_port_z: int(1, 65535).default(65001).describe("Last source port (inclusive) of the round robin."),
-    ip_payload_size: int(0, 65535)
+    ip_payload_size: int(undefined, 65535)
       .optional()
-      .describe("IP payload size in bytes (L4 header + data) of the group's packets."),
+      .describe(
+        "IP payload size in bytes (L4 header + data) of the group's packets; below the L4 header size it is raised to it.",
+      ),
     dscp: int(0, 63)
       .default(0)
       .describe("DSCP of every packet of the group (IPv4 TOS = dscp << 2; IPv6 traffic class)."),
@@ -177,8 +181,10 @@ export const groupSchema = expect(
 
 export const thresholdSchema = expect(
   z.strictObject({
-    latency: seconds({ positive: false }).optional().describe("Latency threshold in seconds."),
-    loss: expect(z.number().min(0), "a number >= 0")
+    latency: expect(z.number().max(MAX_SECONDS), `a number of seconds <= ${MAX_SECONDS}`)
+      .optional()
+      .describe("Latency threshold in seconds (exported as written, even negative, as in the original)."),
+    loss: expect(z.number(), "a number")
       .optional()
       .describe("Loss threshold (ratio or percent, as your rules use it)."),
   }),
@@ -223,7 +229,9 @@ export const targetSchema = expect(
       .describe("Probe every address of the subnet/range, aggregated under the target name."),
     dst_port: int(1, 65535).optional().describe("Destination port (TCPsyn, UDPunreachable)."),
     nb_packets: int(1).default(1).describe("Packets sent per group per iteration."),
-    ip_payload_size: int(0, 65535).optional().describe("Overrides the group's ip_payload_size."),
+    ip_payload_size: int(undefined, 65535)
+      .optional()
+      .describe("Overrides the group's ip_payload_size; below the L4 header size it is raised to it."),
     threshold: thresholdSchema.optional().describe("Exposed as the `threshold` gauge."),
     alert_level: oneOf(ALERT_LEVELS)
       .default("no_alert")

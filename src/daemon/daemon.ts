@@ -239,7 +239,9 @@ export class Daemon {
       // A SIGHUP that came during the iteration is applied now, not after the sleep.
       if (this.reloadRequested) await this.guard("reload", () => this.reload());
       const wait = t0 + this.config.global.interval * 1000 - this.now();
-      if (wait > 0) await this.sleep(wait);
+      // interval 0 (or an iteration longer than it): the next starts at once, as in the original, but
+      // through a timer, so HTTP scrapes, signals and reloads are served between iterations.
+      await this.sleep(Math.max(0, wait));
     }
   }
 

@@ -3,7 +3,8 @@
 // subnet round robin, or the kernel's route) and which port range the kernel filters let through.
 
 import type { U16Range } from "../bpf/index.js";
-import type { Config } from "../config/load.js";
+import { portSpan } from "../config/drafts.js";
+import { type Config, payloadSize } from "../config/load.js";
 import type { EngineOptions } from "./engine.js";
 import type { PlanGroupInput, PlanTargetInput } from "./plan.js";
 
@@ -23,7 +24,7 @@ export function planInputs(
         srcPortA: g.src_port_a,
         srcPortZ: g.src_port_z,
         dscp: g.dscp,
-        payloadSize: g.ip_payload_size,
+        payloadSize: payloadSize(t, g),
         src: v4 ? g.src_ipv4 : g.src_ipv6,
         srcSubnet: v4 ? g.src_subnet_ipv4 : g.src_subnet_ipv6,
       };
@@ -49,8 +50,9 @@ export function portEnvelope(config: Config): U16Range {
   let lo = 65535;
   let hi = 1;
   for (const g of config.groups.values()) {
-    lo = Math.min(lo, g.src_port_a);
-    hi = Math.max(hi, g.src_port_z);
+    const span = portSpan(g.src_port_a, g.src_port_z);
+    lo = Math.min(lo, span.lo);
+    hi = Math.max(hi, span.hi);
   }
   return lo <= hi ? { lo, hi } : { lo: 65000, hi: 65001 };
 }

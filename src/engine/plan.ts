@@ -83,8 +83,11 @@ export function sourceFor(
   portZ: number,
   hosts: number,
 ): { port: number; host: number } {
+  // The original's arithmetic, Python's modulo included: a backwards range (portA > portZ + 1) has a
+  // negative width and cycles portA, portZ + 2, ..., portA - 1 (config rule src-port-reversed).
   const ports = portZ - portA + 1;
-  return { host: k % hosts, port: portA + (Math.floor(k / hosts) % ports) };
+  const r = Math.floor(k / hosts) % ports;
+  return { host: k % hosts, port: portA + (r !== 0 && r < 0 !== ports < 0 ? r + ports : r) };
 }
 
 /** A 20-bit, never-zero IPv6 flow label derived from the flow, so it is the same every iteration. */

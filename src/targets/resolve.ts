@@ -63,6 +63,14 @@ export async function resolveTarget(
     }
     if (candidates.length === 0)
       return { addresses: [], self: [], error: `${t.destination.name} has no ${t.address_family} address` };
+  } else if (t.destination.kind === "ip" && t.destination.family !== t.address_family) {
+    // The original resolved the literal for address_family, which failed: never probed (rule
+    // address-family-mismatch warns at load).
+    return {
+      addresses: [],
+      self: [],
+      error: `${t.destination.address} is not an ${t.address_family} address (address_family): not probed`,
+    };
   } else {
     candidates = [...expandDestination(t.destination, opts.ceiling)];
   }

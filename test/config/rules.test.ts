@@ -55,12 +55,15 @@ const CASES: Record<string, [string, string, string][]> = {
     ],
   ],
   "src-ip-deprecated": [[g("{src_ip: 198.18.0.1}"), "groups.g.src_ip", "deprecated"]],
-  "src-ip-conflict": [[g("{src_ip: 198.18.0.1, src_ipv4: 198.18.0.2}"), "groups.g.src_ip", "both"]],
+  "src-ip-conflict": [
+    [g("{src_ip: 198.18.0.1, src_ipv4: 198.18.0.2}"), "groups.g.src_ip", "src_ipv4 (198.18.0.2) is used"],
+  ],
   "src-address-invalid": [[g("{src_ipv6: not-an-ip}"), "groups.g.src_ipv6", "ignored"]],
   "src-address-family": [
-    [g("{src_ipv6: 198.18.0.1}"), "groups.g.src_ipv6", "IPv6 address"],
-    [g("{src_subnet_ipv4: 'fd18::/120'}"), "groups.g.src_subnet_ipv4", "IPv4 subnet"],
+    [g("{src_ipv6: 198.18.0.1}"), "groups.g.src_ipv6", "not an IPv6 one: ignored"],
+    [g("{src_ipv4: 'fd18::1'}"), "groups.g.src_ipv4", "not an IPv4 one: ignored"],
   ],
+  "src-subnet-family": [[g("{src_subnet_ipv4: 'fd18::/120'}"), "groups.g.src_subnet_ipv4", "IPv4 subnet"]],
   "src-subnet-invalid": [[g("{src_subnet_ipv6: 'fd18::'}"), "groups.g.src_subnet_ipv6", "missing /prefix"]],
   "subnet-host-bits": [
     [g("{src_subnet_ipv4: 198.18.0.5/28}"), "groups.g.src_subnet_ipv4", "198.18.0.0/28"],
@@ -70,7 +73,14 @@ const CASES: Record<string, [string, string, string][]> = {
       "198.18.0.4/30",
     ],
   ],
-  "src-port-range": [[g("{src_port_a: 2, src_port_z: 1}"), "groups.g.src_port_a", "greater than"]],
+  "src-port-partial": [
+    [g("{src_port_a: 64000}"), "groups.g.src_port_a", "src_port_z is not set: 65001"],
+    [g("{src_port_z: 64000}"), "groups.g.src_port_z", "ports are 64002..65000"],
+  ],
+  "src-port-range": [[g("{src_port_a: 2, src_port_z: 1}"), "groups.g.src_port_a", "empty range"]],
+  "src-port-reversed": [
+    [g("{src_port_a: 20, src_port_z: 10}"), "groups.g.src_port_a", "12..20, starting at 20"],
+  ],
   "src-port-overlap": [
     [
       `groups:\n  a: {src_port_a: 100, src_port_z: 200}\n  b: {src_port_a: 200, src_port_z: 300}\n`,
@@ -100,9 +110,24 @@ const CASES: Record<string, [string, string, string][]> = {
       "131072",
     ],
   ],
+  "disabled-too-large": [
+    [
+      g("{permit_target_auto_register: false}") +
+        t("{type: ICMPping, destination: 'fd18::/16', is_subnet: true}"),
+      "targets.t.destination",
+      "not probed",
+    ],
+  ],
   "address-family-mismatch": [
     [
       g() + t("{type: ICMPping, destination: 198.18.0.1, address_family: ipv6}"),
+      "targets.t.address_family",
+      "never probed",
+    ],
+  ],
+  "address-family-subnet-mismatch": [
+    [
+      g() + t("{type: ICMPping, destination: 198.18.0.0/30, is_subnet: true, address_family: ipv6}"),
       "targets.t.address_family",
       "ipv4",
     ],
@@ -116,16 +141,35 @@ const CASES: Record<string, [string, string, string][]> = {
   "dst-port-ignored": [
     [g() + t("{type: ICMPping, destination: 198.18.0.1, dst_port: 1}"), "targets.t.dst_port", "ignored"],
   ],
-  "ip-payload-size": [
+  "ip-payload-size-raised": [
     [
       g() + t("{type: UDPunreachable, destination: 198.18.0.1, dst_port: 9, ip_payload_size: 7}"),
       "targets.t.ip_payload_size",
-      "8..65515",
+      "raised to 8",
     ],
     [
       g("{ip_payload_size: 12}") + t("{type: TCPsyn, destination: 198.18.0.1, dst_port: 9}"),
       "groups.g.ip_payload_size",
+      'raised to 20 for target "t"',
+    ],
+  ],
+  "ip-payload-size": [
+    [
+      g() + t("{type: UDPunreachable, destination: 198.18.0.1, dst_port: 9, ip_payload_size: 65516}"),
+      "targets.t.ip_payload_size",
+      "at most 65515",
+    ],
+    [
+      g("{ip_payload_size: 65516}") + t("{type: TCPsyn, destination: 198.18.0.1, dst_port: 9}"),
+      "groups.g.ip_payload_size",
       'target "t"',
+    ],
+  ],
+  "threshold-negative": [
+    [
+      g() + t("{type: ICMPping, destination: 198.18.0.1, threshold: {loss: -1}}"),
+      "targets.t.threshold.loss",
+      "exported as it is",
     ],
   ],
   "udp-ipv6-tag": [

@@ -172,4 +172,69 @@ describe("daemon (fake sockets)", () => {
     }
     await d.done;
   });
+  test("interval 0: iterations run back to back, and timers, scrapes and stop still get their turn", {
+    timeout: 30_000,
+  }, async () => {
+    const file = join(dir, "zero.yaml");
+    // Both the disabled target (nothing to probe: an iteration is all promises) and a probed one.
+    writeFileSync(
+      file,
+      config("  a: {type: ICMPping, destination: 198.18.1.1, timeout: 0.05}\n").replace(
+        "interval: 1,",
+        "interval: 0,",
+      ),
+    );
+    const ends: number[] = [];
+    const m = new Recorder();
+    const record = m.recordIteration.bind(m);
+    m.recordIteration = (c, r) => {
+      ends.push(performance.now());
+      record(c, r);
+    };
+    const { d } = daemon(file, m);
+    await d.init();
+    d.start();
+    try {
+      // A timer fires while the loop runs (an event loop starved by the loop would never get here).
+      while (m.iterations.length < 6) await new Promise((r) => setTimeout(r, 20));
+      // Between the end of one iteration and the end of the next: that iteration's own time only.
+      const gaps = m.iterations.slice(1, 6).map((r, i) => ends[i + 1]! - ends[i]! - r.durationMs);
+      assert.ok(Math.min(...gaps) < 500, `iterations wait between them: ${gaps.join(", ")} ms`);
+    } finally {
+      await d.stop();
+    }
+    await d.done;
+
+    writeFileSync(
+      file,
+      config(
+        "  a: {type: ICMPping, destination: 198.18.1.1, explicit_groups: {exclude_from: [g]}}\n",
+      ).replace("interval: 1,", "interval: 0,"),
+    );
+    const idle = daemon(file, new Recorder()).d;
+    await idle.init();
+    idle.start();
+    const before = idle.iterations;
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(idle.iterations > before + 1, "empty iterations go on, back to back");
+    await idle.stop();
+    await idle.done;
+  });
+  test("the original's af_detect shape: a disabled target's fe80-sized subnet loads and is never expanded", async () => {
+    const m = new Recorder();
+    const { d, lines } = daemon(`${FIXTURES}config/adjusted/disabled-target-too-large.yaml`, m);
+    await d.init();
+    d.start();
+    try {
+      while (d.iterations < 1) await new Promise((r) => setTimeout(r, 10)); // the plan was built
+      assert.deepEqual(m.iterations, [], "nothing probed");
+      assert.ok(
+        lines.some((l) => l.includes("[disabled-too-large]")),
+        "the warning is logged with its rule",
+      );
+    } finally {
+      await d.stop();
+    }
+    await d.done;
+  });
 });

@@ -1,7 +1,8 @@
 // The daemon as deployed: `netprobify CONFIG` in a subprocess, probing lab targets, scraped over
 // HTTP with basic auth; SIGHUP with a good file (target added/removed, series gone) and a bad one
 // (old configuration still probing, failed status 1); the metrics port already in use (exit 69,
-// nothing probed); SIGTERM (exit 0). Needs root (lab, raw sockets).
+// nothing probed); SIGTERM (exit 0); interval 0 (back to back, scrapes and reloads still served).
+// Needs root (lab, raw sockets).
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -157,6 +158,39 @@ ${targets}`;
       assert.doesNotMatch(d.stderr(), /netprobify started/, "probing never started");
     } finally {
       taken.close();
+    }
+  });
+  test("interval 0: iterations back to back, /metrics answers and a reload applies meanwhile", async () => {
+    const port = 19103;
+    const file = join(dir, "zero.yaml");
+    const zero = (targets: string) => cfg(port, targets).replace("interval: 1,", "interval: 0,");
+    writeFileSync(file, zero(`  ping: {type: ICMPping, destination: "${lab.target("web").v4}"}\n`));
+    const d = start(file, AUTH);
+    try {
+      const I = `netprobify_iterations_total{probe_name="lab"}`;
+      const first = await until(port, (b) => (value(b, I) ?? 0) >= 1);
+      const t0 = Date.now();
+      const n0 = value(first, I)!;
+      // 30 more iterations: with interval 1 they would take 30 s; every poll is also a scrape answered.
+      const later = await until(port, (b) => value(b, I)! >= n0 + 30, 25_000);
+      const seconds = (Date.now() - t0) / 1000;
+      assert.ok(
+        value(later, I)! - n0 >= 30 && seconds < 30,
+        `${value(later, I)! - n0} iterations in ${seconds} s`,
+      );
+      const P = `probe_name="lab",destination="ping",address_family="ipv4",state="",group="standard"`;
+      assert.equal(value(later, `icmp_loss_ratio{${P}}`), 0);
+
+      writeFileSync(file, zero(`  pong: {type: ICMPping, destination: "${lab.target("web").v6}"}\n`));
+      d.child.kill("SIGHUP");
+      await until(
+        port,
+        (b) => (value(b, `icmp_sent_total{${P.replace("ping", "pong").replace("ipv4", "ipv6")}}`) ?? 0) >= 1,
+      );
+      d.child.kill("SIGTERM");
+      assert.equal(await d.exit, 0, d.stderr());
+    } finally {
+      d.child.kill("SIGKILL");
     }
   });
 });
