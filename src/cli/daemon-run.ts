@@ -24,6 +24,8 @@ export async function runDaemon(
   const account = opts.user === undefined ? undefined : lookupUser(opts.user);
   // A bad web configuration is a configuration error (65), found before any socket is opened.
   const web = opts.webConfigFile === undefined ? undefined : await loadWebConfig(opts.webConfigFile);
+  // So is an unusable PROM_USER/PROM_PASSWORD (65): refused before the engine opens anything.
+  const auth = authFromEnv(process.env);
   // Logging never stops probing: lines that cannot be written are dropped and counted.
   const sink = new LogSink({ fd: 2 });
   const log = createLogger("INFO", { destination: sink, pretty: Boolean(process.stderr.isTTY) });
@@ -56,7 +58,6 @@ export async function runDaemon(
   const g = daemon.config.global;
   const warning = authEnvWarning(process.env);
   if (warning) log.warn(warning);
-  const auth = authFromEnv(process.env);
   if (auth && web && web.users.size > 0)
     log.warn("PROM_USER/PROM_PASSWORD and basic_auth_users are both set: either credentials are accepted");
   let server: Awaited<ReturnType<typeof startServer>>;

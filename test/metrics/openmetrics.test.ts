@@ -114,7 +114,7 @@ test("promtool check metrics reads the text format: no finding but the original'
   const lines = `${r.stdout}${r.stderr}`.trim().split("\n");
   assert.ok(!lines.some((l) => /error while linting|parse/i.test(l)), lines.join("\n"));
   // Findings on the catalog's metrics (others' are prom-client's): only names kept from the original
-  // netprobify (compat.md), which promtool would have end otherwise.
+  // netprobify (docs/migration.md), which promtool would have end otherwise.
   const ours = new Set(CATALOG.map((d) => d.name));
   const findings = lines.filter((l) => ours.has(l.split(" ")[0]!)).sort();
   assert.deepEqual(
