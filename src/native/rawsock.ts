@@ -6,6 +6,7 @@
 // Buffer layouts are documented in docs/native.md; the word counts below are checked against the
 // addon's own exports at load time.
 import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 import { ExitCode, NetprobifyError } from "../errors.js";
 
 export type Family = 4 | 6;
@@ -220,20 +221,33 @@ function rethrow(err: unknown): never {
 
 let cached: NativeBinding | undefined;
 
-/** Loads build/Release/rawsock.node (built by `npm ci` through binding.gyp). */
+/** The package root: dist/src/native/rawsock.js -> ../../.. */
+const PACKAGE_ROOT = fileURLToPath(new URL("../../..", import.meta.url));
+
+/**
+ * Where the addon is: build/Release/rawsock.node when it was built from source (`npm ci` in the
+ * repository, or an install that found no prebuild), else the package's prebuild for this platform
+ * (prebuilds/linux-<arch>/netprobify.glibc.node, docs/native.md). node-gyp-build picks the file.
+ */
+export function addonPath(root = PACKAGE_ROOT): string {
+  const require = createRequire(import.meta.url);
+  const gypBuild = require("node-gyp-build") as { path(dir: string): string };
+  return gypBuild.path(root);
+}
+
+/** Loads the addon (see addonPath). */
 export function loadBinding(): NativeBinding {
   if (cached !== undefined) return cached;
   const require = createRequire(import.meta.url);
-  // dist/src/native/rawsock.js -> repository root
-  const path = new URL("../../../build/Release/rawsock.node", import.meta.url).pathname;
   let b: NativeBinding;
   try {
-    b = require(path) as NativeBinding;
+    b = require(addonPath()) as NativeBinding;
   } catch (err) {
     throw new NetprobifyError(
       "NPF_NATIVE_UNAVAILABLE",
-      `cannot load the raw-socket addon ${path}: ${(err as Error).message}; ` +
-        "build it with `npm ci` or `npm rebuild` (needs g++, make, python3) [NPF_NATIVE_UNAVAILABLE]",
+      `cannot load the raw-socket addon from ${PACKAGE_ROOT}: ${(err as Error).message.trim()}; ` +
+        "no prebuilt binary fits this platform (the package has linux-x64 and linux-arm64, glibc): " +
+        "build it with `npm rebuild netprobify` (`npm ci` in the repository; needs g++, make, python3) [NPF_NATIVE_UNAVAILABLE]",
       ExitCode.SOFTWARE,
       { cause: err },
     );
