@@ -18,6 +18,8 @@ export interface Summary {
   probes_per_second: number;
   /** The plan ceiling (global.max_probes_per_iteration) the probes per iteration are held to. */
   max_probes_per_iteration: number;
+  /** global.shard (its index possibly from NETPROBIFY_SHARD_INDEX); only inventory targets are split. */
+  shard?: { index: number; count: number };
 }
 
 const bump = (m: Record<string, number>, k: string, n = 1) => {
@@ -39,6 +41,7 @@ export function summarize(config: Config): Summary {
     probes_per_iteration: 0,
     probes_per_second: 0,
     max_probes_per_iteration: config.global.max_probes_per_iteration,
+    ...(config.global.shard ? { shard: { ...config.global.shard } } : {}),
   };
   for (const t of config.targets.values()) {
     if (!t.enabled) {
@@ -74,5 +77,10 @@ export function formatSummary(s: Summary): string {
     `probes per iteration: ${s.probes_per_iteration}`,
     `  memory: ${probeMemory(s.probes_per_iteration)} (ceiling ${s.max_probes_per_iteration} probes, ${probeMemory(s.max_probes_per_iteration)})`,
     `probe rate: ${rate} probes/s (${s.probes_per_iteration} every ${s.interval} s)`,
+    ...(s.shard
+      ? [
+          `shard: index ${s.shard.index} of 0..${s.shard.count - 1} (inventory targets split over ${s.shard.count} instances)`,
+        ]
+      : []),
   ].join("\n");
 }
