@@ -107,11 +107,7 @@ describe("Kubernetes manifests: what the schemas cannot check", () => {
       assert.ok(pod.securityContext.runAsUser > 0);
       assert.equal(pod.securityContext.seccompProfile.type, "RuntimeDefault");
       assert.deepEqual(c.securityContext.capabilities, { drop: ["ALL"], add: ["NET_RAW"] });
-      assert.equal(
-        c.securityContext.allowPrivilegeEscalation,
-        true,
-        "no_new_privs would disable node's file capability",
-      );
+      assert.equal(c.securityContext.allowPrivilegeEscalation, false);
       assert.equal(c.securityContext.readOnlyRootFilesystem, true);
       assert.equal(c.securityContext.privileged, undefined);
 
