@@ -1,6 +1,6 @@
 // The npm package as a user gets it: what `npm pack` puts in (prebuilt binaries built from the
 // sources by prepack, examples, no tests, no source maps), and that the packed tarball, installed
-// with `--ignore-scripts` by a PATH holding no compiler, probes a lab target with its prebuilt addon.
+// with `--ignore-scripts` by a PATH holding no compiler, probes lab targets with its prebuilt addon.
 // Both build the prebuilds (native/prebuild.sh: x64 and, cross-compiled, arm64). Needs root (lab).
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -30,6 +30,41 @@ function pack(args: string[]): PackResult {
   assert.equal(r.status, 0, r.stderr);
   // prepack's output (the prebuild's listing) goes to stderr; stdout is npm's JSON alone.
   return (JSON.parse(r.stdout) as PackResult[])[0]!;
+}
+
+/**
+ * An application depending on the packed tarball alone, with a lockfile holding the tarball and the
+ * repository's locked production dependencies (what `npm install TARBALL` would pick today).
+ */
+function appLock(prefix: string, tarball: string): void {
+  const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8"));
+  const lock = JSON.parse(readFileSync(join(REPO, "package-lock.json"), "utf8")) as {
+    packages: Record<string, { dev?: boolean }>;
+  };
+  const spec = `file:${tarball}`;
+  const packages: Record<string, unknown> = {
+    "": { dependencies: { netprobify: spec } },
+    "node_modules/netprobify": {
+      version: pkg.version,
+      resolved: spec,
+      license: pkg.license,
+      dependencies: pkg.dependencies,
+      bin: pkg.bin,
+      engines: pkg.engines,
+      os: pkg.os,
+      hasInstallScript: true,
+    },
+  };
+  for (const [path, entry] of Object.entries(lock.packages)) {
+    if (path === "" || entry.dev) continue;
+    packages[path] = entry;
+  }
+  const app = { name: "app", private: true, dependencies: { netprobify: spec } };
+  writeFileSync(join(prefix, "package.json"), JSON.stringify(app));
+  writeFileSync(
+    join(prefix, "package-lock.json"),
+    JSON.stringify({ ...app, lockfileVersion: 3, requires: true, packages }),
+  );
 }
 
 /** ELF e_machine of a binary: 62 x86-64, 183 AArch64. */
@@ -96,7 +131,7 @@ describe("the packed tarball, installed without a compiler, probes (needs root)"
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test("npm pack, npm install --ignore-scripts --offline, run --once: answered, with the prebuilt addon", () => {
+  test("npm pack, npm ci --ignore-scripts --offline of an app depending on it, run --once: answered, with the prebuilt addon", () => {
     const npmCli = realpathSync(execFileSync("sh", ["-c", "command -v npm"], { encoding: "utf8" }).trim());
     const { filename } = pack(["--pack-destination", dir]);
     const tarball = join(dir, filename);
@@ -112,21 +147,13 @@ describe("the packed tarball, installed without a compiler, probes (needs root)"
     }
     const prefix = join(dir, "app");
     mkdirSync(prefix);
-    // --offline: the lab has no route out; the dependencies come from npm's cache (filled by `npm ci`).
+    appLock(prefix, tarball);
+    // --offline: the lab has no route out. The lockfile pins the dependencies to the repository's, so
+    // npm takes them from its cache by integrity (`npm ci` put them there) and resolves nothing.
     const inst = spawnSync(
       process.execPath,
-      [
-        npmCli,
-        "install",
-        "--offline",
-        "--ignore-scripts",
-        "--no-audit",
-        "--no-fund",
-        "--prefix",
-        prefix,
-        tarball,
-      ],
-      { env, encoding: "utf8", timeout: 300_000 },
+      [npmCli, "ci", "--offline", "--ignore-scripts", "--no-audit", "--no-fund"],
+      { cwd: prefix, env, encoding: "utf8", timeout: 300_000 },
     );
     assert.equal(inst.status, 0, inst.stderr);
     const pkgDir = join(prefix, "node_modules/netprobify");
