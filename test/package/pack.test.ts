@@ -115,7 +115,7 @@ describe("npm pack --dry-run: the package's content", () => {
     assert.deepEqual(pkg.os, ["linux"]);
     assert.equal(pkg.scripts.install, "node-gyp-build", "source build only when no prebuild loads");
     assert.ok(pkg.dependencies["node-gyp-build"]);
-    assert.equal(pkg.engines.node, "^20.19.0 || ^22 || ^24", "the Node versions .ci/run tests");
+    assert.equal(pkg.engines.node, "^20 || ^22 || ^24", "the Node versions .ci/run tests");
   });
 });
 
