@@ -6,7 +6,6 @@
 // Buffer layouts are documented in docs/native.md; the word counts below are checked against the
 // addon's own exports at load time.
 import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
 import { ExitCode, NetprobifyError } from "../errors.js";
 
 export type Family = 4 | 6;
@@ -221,8 +220,8 @@ function rethrow(err: unknown): never {
 
 let cached: NativeBinding | undefined;
 
-/** The package root: dist/src/native/rawsock.js -> ../../.. */
-const PACKAGE_ROOT = fileURLToPath(new URL("../../..", import.meta.url));
+/** dist/src/native/rawsock.js -> the package root. */
+const PACKAGE_ROOT = decodeURIComponent(new URL("../../..", import.meta.url).pathname);
 
 /**
  * Where the addon is: build/Release/rawsock.node when it was built from source (`npm ci` in the
@@ -231,23 +230,23 @@ const PACKAGE_ROOT = fileURLToPath(new URL("../../..", import.meta.url));
  */
 export function addonPath(root = PACKAGE_ROOT): string {
   const require = createRequire(import.meta.url);
-  const gypBuild = require("node-gyp-build") as { path(dir: string): string };
-  return gypBuild.path(root);
+  return (require("node-gyp-build") as { path(dir: string): string }).path(root);
 }
 
 /** Loads the addon (see addonPath). */
 export function loadBinding(): NativeBinding {
   if (cached !== undefined) return cached;
   const require = createRequire(import.meta.url);
+  // the package root: node-gyp-build's message says which builds it looked for
+  const path = PACKAGE_ROOT;
   let b: NativeBinding;
   try {
-    b = require(addonPath()) as NativeBinding;
+    b = require(addonPath(path)) as NativeBinding;
   } catch (err) {
     throw new NetprobifyError(
       "NPF_NATIVE_UNAVAILABLE",
-      `cannot load the raw-socket addon from ${PACKAGE_ROOT}: ${(err as Error).message.trim()}; ` +
-        "no prebuilt binary fits this platform (the package has linux-x64 and linux-arm64, glibc): " +
-        "build it with `npm rebuild netprobify` (`npm ci` in the repository; needs g++, make, python3) [NPF_NATIVE_UNAVAILABLE]",
+      `cannot load the raw-socket addon ${path}: ${(err as Error).message}; ` +
+        "build it with `npm ci` or `npm rebuild` (needs g++, make, python3) [NPF_NATIVE_UNAVAILABLE]",
       ExitCode.SOFTWARE,
       { cause: err },
     );
