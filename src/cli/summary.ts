@@ -69,6 +69,11 @@ export function formatSummary(s: Summary): string {
   const rate = s.probes_per_second >= 100 ? s.probes_per_second.toFixed(0) : s.probes_per_second.toFixed(2);
   return [
     `probe_name: ${s.probe_name}, interval: ${s.interval} s`,
+    ...(s.shard
+      ? [
+          `shard: index ${s.shard.index} of 0..${s.shard.count - 1} (inventory targets split over ${s.shard.count} instances)`,
+        ]
+      : []),
     `targets: ${s.targets} (${s.enabled} enabled, ${s.disabled} disabled)`,
     `  by type:   ${list(s.by_type)}`,
     `  by family: ${list(s.by_family)}`,
@@ -77,10 +82,5 @@ export function formatSummary(s: Summary): string {
     `probes per iteration: ${s.probes_per_iteration}`,
     `  memory: ${probeMemory(s.probes_per_iteration)} (ceiling ${s.max_probes_per_iteration} probes, ${probeMemory(s.max_probes_per_iteration)})`,
     `probe rate: ${rate} probes/s (${s.probes_per_iteration} every ${s.interval} s)`,
-    ...(s.shard
-      ? [
-          `shard: index ${s.shard.index} of 0..${s.shard.count - 1} (inventory targets split over ${s.shard.count} instances)`,
-        ]
-      : []),
   ].join("\n");
 }
