@@ -19,6 +19,8 @@ export interface Summary {
   probes_per_second: number | null;
   /** The plan ceiling (global.max_probes_per_iteration) the probes per iteration are held to. */
   max_probes_per_iteration: number;
+  /** global.shard (its index possibly from NETPROBIFY_SHARD_INDEX); only inventory targets are split. */
+  shard?: { index: number; count: number };
 }
 
 const bump = (m: Record<string, number>, k: string, n = 1) => {
@@ -40,6 +42,7 @@ export function summarize(config: Config): Summary {
     probes_per_iteration: 0,
     probes_per_second: 0,
     max_probes_per_iteration: config.global.max_probes_per_iteration,
+    ...(config.global.shard ? { shard: { ...config.global.shard } } : {}),
   };
   for (const t of config.targets.values()) {
     if (!t.enabled) {
@@ -71,6 +74,11 @@ export function formatSummary(s: Summary): string {
       : `${pps >= 100 ? pps.toFixed(0) : pps.toFixed(2)} probes/s (${s.probes_per_iteration} every ${s.interval} s)`;
   return [
     `probe_name: ${s.probe_name}, interval: ${s.interval} s`,
+    ...(s.shard
+      ? [
+          `shard: index ${s.shard.index} of 0..${s.shard.count - 1} (inventory targets split over ${s.shard.count} instances)`,
+        ]
+      : []),
     `targets: ${s.targets} (${s.enabled} enabled, ${s.disabled} disabled)`,
     `  by type:   ${list(s.by_type)}`,
     `  by family: ${list(s.by_family)}`,

@@ -31,6 +31,7 @@ import {
   targetSchema,
 } from "./schema.js";
 import { describeValue, didYouMean, issuesToDiagnostics } from "./schema-issues.js";
+import { applyShardIndexEnv } from "./shard-env.js";
 import { type ConfigSource, dataSource, parseConfigSource, readConfigSource } from "./source.js";
 
 export interface GroupConfig {
@@ -87,7 +88,10 @@ export interface Config {
   raw: Record<string, unknown>;
 }
 
-/** Reads and validates a configuration file. Throws ConfigError with every problem found. */
+/**
+ * Reads and validates a configuration file (with NETPROBIFY_SHARD_INDEX applied, see shard-env.ts).
+ * Throws ConfigError with every problem found.
+ */
 export async function loadConfig(file: string): Promise<Config> {
   let source: ConfigSource;
   try {
@@ -95,6 +99,7 @@ export async function loadConfig(file: string): Promise<Config> {
   } catch (err) {
     throw unexpected(file, err);
   }
+  applyShardIndexEnv(source);
   return validate(source);
 }
 

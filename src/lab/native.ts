@@ -1,6 +1,6 @@
 // Finds the lab's small C helpers (impairment stage, TCP responder). binding.gyp builds them next to
-// the addon (build/Release/lab-*) when the package is installed, so a user's `netprobify demo` needs
-// no compiler at run time and every test runs the same binaries the package ships.
+// the addon (build/Release/lab-*) when built from source, and the package ships them prebuilt beside
+// the addon's prebuild, so a user's `netprobify demo` needs no compiler at install or run time.
 
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -20,12 +20,22 @@ export function repoRoot(): string {
 
 export type HelperName = "impair" | "responder";
 
-/** Path of a lab helper; binding.gyp builds it with the addon (`npm ci`, `npm run rebuild:native`). */
+/**
+ * Path of a lab helper: build/Release/lab-NAME when built from source (`npm ci`, `npm run
+ * rebuild:native`), else the one the package ships in prebuilds/linux-<arch>/ (native/prebuild.sh).
+ */
 export function helperBinary(name: HelperName): Promise<string> {
-  const bin = resolve(repoRoot(), "build/Release", `lab-${name}`);
-  if (!existsSync(bin)) {
+  const candidates = [
+    resolve(repoRoot(), "build/Release", `lab-${name}`),
+    resolve(repoRoot(), "prebuilds", `${process.platform}-${process.arch}`, `lab-${name}`),
+  ];
+  const bin = candidates.find((c) => existsSync(c));
+  if (bin === undefined) {
     return Promise.reject(
-      new LabError("LAB_LAYOUT", `lab helper ${bin} is missing: build it with \`npm run rebuild:native\``),
+      new LabError(
+        "LAB_LAYOUT",
+        `lab helper ${candidates[0]} is missing: build it with \`npm run rebuild:native\``,
+      ),
     );
   }
   return Promise.resolve(bin);

@@ -220,15 +220,28 @@ function rethrow(err: unknown): never {
 
 let cached: NativeBinding | undefined;
 
-/** Loads build/Release/rawsock.node (built by `npm ci` through binding.gyp). */
+/** dist/src/native/rawsock.js -> the package root. */
+const PACKAGE_ROOT = decodeURIComponent(new URL("../../..", import.meta.url).pathname);
+
+/**
+ * Where the addon is: build/Release/rawsock.node when it was built from source (`npm ci` in the
+ * repository, or an install that found no prebuild), else the package's prebuild for this platform
+ * (prebuilds/linux-<arch>/netprobify.glibc.node, docs/native.md). node-gyp-build picks the file.
+ */
+export function addonPath(root = PACKAGE_ROOT): string {
+  const require = createRequire(import.meta.url);
+  return (require("node-gyp-build") as { path(dir: string): string }).path(root);
+}
+
+/** Loads the addon (see addonPath). */
 export function loadBinding(): NativeBinding {
   if (cached !== undefined) return cached;
   const require = createRequire(import.meta.url);
-  // dist/src/native/rawsock.js -> repository root
-  const path = new URL("../../../build/Release/rawsock.node", import.meta.url).pathname;
+  // the package root: node-gyp-build's message says which builds it looked for
+  const path = PACKAGE_ROOT;
   let b: NativeBinding;
   try {
-    b = require(path) as NativeBinding;
+    b = require(addonPath(path)) as NativeBinding;
   } catch (err) {
     throw new NetprobifyError(
       Code.NPF_NATIVE_UNAVAILABLE,

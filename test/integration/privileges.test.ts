@@ -4,8 +4,17 @@
 // it sits in a 0700 directory (CI clones into mktemp -d), the test opens the path with o+x for its
 // duration and restores every mode afterwards.
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -85,6 +94,38 @@ targets:
     assert.equal(r.status, 77, r.stderr);
     assert.match(r.stderr, /CAP_NET_RAW/);
     assert.match(r.stderr, /setcap cap_net_raw\+ep/);
+    assert.match(r.stderr, /NPF_NO_CAP_NET_RAW/);
+  });
+
+  // A Kubernetes pod as deploy/kubernetes/ runs it: non-root, capabilities dropped but NET_RAW (the
+  // bounding set; the runtime also puts it in the permitted set before exec), no ambient capability
+  // (Kubernetes sets none), allowPrivilegeEscalation: false (no_new_privs). `node` needs the file
+  // capability cap_net_raw+ep: no_new_privs lets it through, as it gains nothing beyond that set.
+  function asPod(fileCapability: boolean) {
+    const node = join(dir, fileCapability ? "node-cap" : "node");
+    if (!existsSync(node)) {
+      copyFileSync(process.execPath, node);
+      chmodSync(node, 0o755);
+      if (fileCapability) execFileSync("setcap", ["cap_net_raw+ep", node]);
+    }
+    const pod = ["--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all,+net_raw", "--no-new-privs"];
+    return spawnSync("setpriv", [...NOBODY, ...pod, node, BIN, "run", "--once", config()], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+  }
+
+  test("as a Kubernetes pod (non-root, NET_RAW, no_new_privs), node with cap_net_raw+ep: probes", () => {
+    const r = asPod(true);
+    assert.equal(r.status, 0, r.stderr);
+    const rows = r.stdout.split("\n").filter((l) => /^(https|ping6)\s/.test(l));
+    assert.equal(rows.length, 2, r.stdout);
+    for (const row of rows) assert.deepEqual(row.split(/\s+/).slice(2, 5), ["10", "0", "0.00"], row);
+  });
+
+  test("the same pod with a node lacking the file capability: exit 77 (Kubernetes sets no ambient capability)", () => {
+    const r = asPod(false);
+    assert.equal(r.status, 77, r.stderr);
     assert.match(r.stderr, /NPF_NO_CAP_NET_RAW/);
   });
 

@@ -223,11 +223,15 @@ describe("native: in-memory fake", () => {
     });
     fake.inject({ family: 4, protocol: 1, bytes: new Uint8Array(28), src: LO });
     tx.sendBatch(pack([new Uint8Array(28)], [LO]), 0, 1, new Uint32Array(2));
-    await new Promise((r) => setTimeout(r, 10));
+    // The fake fires on setImmediate: an immediate queued after its own runs after it (a timer may
+    // not: under load a 10 ms timer came first).
+    const turn = () => new Promise((r) => setImmediate(r));
+    await turn();
     assert.deepEqual(events.sort(), [`rx:${POLL_READABLE}`, `tx:${POLL_ERRQUEUE}`]);
     rx.close();
     fake.inject({ family: 4, protocol: 1, bytes: new Uint8Array(28), src: LO });
-    await new Promise((r) => setTimeout(r, 10));
+    await turn();
+    await turn();
     assert.equal(events.length, 2);
   });
 });
