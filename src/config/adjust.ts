@@ -40,6 +40,10 @@ export const EMPTY_KEYS: Record<"global" | "groups" | "targets", Record<string, 
   targets: {
     description: unset("the target's name is its description"),
     state: unset("no state"),
+    alert_level: {
+      value: null,
+      why: 'the threshold gauge is labelled alert_level="None", as the original exported it (not no_alert)',
+    },
     address_family: unset("detected from the destination, as in the original"),
     threshold: unset("no threshold gauge, as in the original"),
     ip_payload_size: unset("the smallest size applies, as in the original"),

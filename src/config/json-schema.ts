@@ -123,7 +123,7 @@ export function referenceText(): string {
     "",
     "Other empty keys, and what the original crashed on, hung on or never measured with, stay refused:",
     "an empty `nb_packets`, `timeout`, `dst_port`, `dscp`, `src_port_a`/`src_port_z`, `explicit_groups`,",
-    "`dns_update_interval`, `interval_packets`, `reload_conf_interval`, `alert_level`, `prometheus_address`",
+    "`dns_update_interval`, `interval_packets`, `reload_conf_interval`, `prometheus_address`",
     "or `disable_dynamic_inventories`; ports outside 1..65535 and `src_port_a` = `src_port_z` + 1 (an empty",
     "range: the original divided by zero); `dscp` outside 0..63; `nb_packets` below 1; a timeout of 0 or",
     "less; a negative `interval_packets`; an `ip_payload_size` that does not fit in an IP packet; a bad",

@@ -64,7 +64,8 @@ export interface TargetConfig {
   /** As written on the target; the group's value applies otherwise (see payloadSize). */
   ip_payload_size?: number;
   threshold: { latency?: number; loss?: number };
-  alert_level: "paging" | "paging_validation" | "sandbox" | "no_alert";
+  /** null: left empty in the file; the label is then "None", as the original exported it. */
+  alert_level: "paging" | "paging_validation" | "sandbox" | "no_alert" | null;
   state?: "in production" | "validation";
   timeout: number;
   dns_update_interval: number;

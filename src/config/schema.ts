@@ -234,8 +234,9 @@ export const targetSchema = expect(
       .describe("Overrides the group's ip_payload_size; below the L4 header size it is raised to it."),
     threshold: thresholdSchema.optional().describe("Exposed as the `threshold` gauge."),
     alert_level: oneOf(ALERT_LEVELS)
+      .nullable()
       .default("no_alert")
-      .describe("Label `alert_level` of the threshold gauge."),
+      .describe('Label `alert_level` of the threshold gauge (left empty: "None", as the original).'),
     state: oneOf(STATES).optional().describe("Label `state` of the target's metrics."),
     timeout: seconds({ positive: true }).default(1).describe("Seconds to wait for a probe's reply."),
     dns_update_interval: intSeconds(0)

@@ -217,7 +217,7 @@ export class Metrics {
         for (const type of ["latency", "loss"] as const) {
           const v = t.threshold[type];
           if (v === undefined) continue;
-          s.set("threshold", { ...target, type, state: stateLabel(t), alert_level: t.alert_level, group }, v);
+          s.set("threshold", { ...target, type, state: stateLabel(t), alert_level: t.alert_level ?? "None", group }, v);
         }
       }
       if (t.type === "TCPsyn") {
@@ -537,7 +537,7 @@ export class Metrics {
     if (labels.address_family !== undefined && labels.address_family !== t.address_family) return false;
     if (labels.state !== undefined && labels.state !== stateLabel(t)) return false;
     if (labels.group !== undefined && !t.groups.includes(labels.group)) return false;
-    if (labels.alert_level !== undefined && labels.alert_level !== t.alert_level) return false;
+    if (labels.alert_level !== undefined && labels.alert_level !== (t.alert_level ?? "None")) return false;
     if (labels.type !== undefined && t.threshold[labels.type as "latency" | "loss"] === undefined)
       return false;
     return true;

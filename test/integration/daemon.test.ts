@@ -178,7 +178,7 @@ ${targets}`;
         value(later, I)! - n0 >= 30 && seconds < 30,
         `${value(later, I)! - n0} iterations in ${seconds} s`,
       );
-      const P = `probe_name="lab",destination="ping",address_family="ipv4",state="",group="standard"`;
+      const P = `probe_name="lab",destination="ping",address_family="ipv4",state="None",group="standard"`;
       assert.equal(value(later, `icmp_loss_ratio{${P}}`), 0);
 
       writeFileSync(file, zero(`  pong: {type: ICMPping, destination: "${lab.target("web").v6}"}\n`));

@@ -3,7 +3,9 @@
 // compat contract and users' alert rules rely on. Results are built by hand; no sockets.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { loadConfig } from "../../src/config/load.js";
 import { Metrics } from "../../src/metrics/metrics.js";
+import { FIXTURES } from "../support/paths.js";
 import { config, type Exposition, find, iteration, parseExposition, series, value } from "./exposition.js";
 
 async function scrape(m: Metrics): Promise<Exposition> {
@@ -101,6 +103,17 @@ describe("Metrics after applyConfig, before any iteration", () => {
       .sort();
     assert.deepEqual(got, want);
   });
+});
+
+test('an alert_level left empty labels the threshold gauge alert_level="None", as the original exported it', async () => {
+  const c = await loadConfig(`${FIXTURES}config/adjusted/empty-alert-level.yaml`);
+  const m = new Metrics({ version: "0", processMetrics: false });
+  m.applyConfig(c);
+  const e = await scrape(m);
+  const t = find(e, "threshold");
+  assert.equal(t.length, 1);
+  assert.equal(t[0]!.labels.alert_level, "None");
+  assert.equal(t[0]!.labels.type, "loss");
 });
 
 describe("Metrics.recordIteration", () => {
