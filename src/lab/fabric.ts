@@ -301,8 +301,8 @@ async function build(f: Fabric): Promise<void> {
   f.upLinks = up;
   const delay = new Set(spec.delayLinks ?? []);
   for (const id of delay) {
-    if (!/^(leaf1-spine\d+|spine\d+-leaf2)$/.test(id) || Number(/\d+/.exec(id.slice(4))?.[0]) > n)
-      throw new LabError("LAB_BAD_ARGUMENT", `delayLinks: no member link ${id}`);
+    const k = Number(/^(?:leaf1-spine(\d+)|spine(\d+)-leaf2)$/.exec(id)?.slice(1).join("") || 0);
+    if (!(k >= 1 && k <= n)) throw new LabError("LAB_BAD_ARGUMENT", `delayLinks: no member link ${id}`);
   }
 
   f.proberIf = lab.newHostIf();
@@ -384,7 +384,7 @@ async function build(f: Fabric): Promise<void> {
     ipBatch(leaf2, l2),
     ipBatch(tgt, tg),
     ipBatch(undefined, host),
-    ...spines.map((k, i) =>
+    ...spines.map((_, i) =>
       ipBatch(spineNs[i], [
         `route add default via ${(up[i] as LinkAddrs).nearV4}`,
         `route add ::/0 via ${(up[i] as LinkAddrs).nearV6}`,
