@@ -24,7 +24,7 @@
     {
       "target_name": "lab-sethash",
       "type": "executable",
-      "sources": ["src/lab/fabric/sethash.c"],
+      "sources": ["src/lab/impair/sethash.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
       "conditions": [["OS!='linux'", {"type": "none"}]]
     }
