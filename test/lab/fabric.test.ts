@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, describe, test } from "node:test";
-import { run } from "../../src/lab/exec.js";
+import { readSysctl, run, setSysctls } from "../../src/lab/exec.js";
 import { createFabric, type Fabric } from "../../src/lab/fabric.js";
 import { ping } from "../../src/lab/ping.js";
 import { bySport, type IcmpReply, probe, range, sendSyn, sendUdp, spineOf, tcpTtl } from "./fabric-probe.js";
@@ -121,6 +121,32 @@ describe("fabric (needs root)", () => {
     console.log(`# TCP flows whose second SYN took another spine: ${JSON.stringify(results)}`);
     // New sockets get new random hashes: with 64 flows over 8 ways, many move (expected 7/8 of them).
     assert.ok((results["kept-4-moved"] ?? 0) > 16, JSON.stringify(results));
+  });
+
+  test("IPv6 hash policy 0 follows the flow label, not the ports (needs root)", async () => {
+    const f = await createFabric({ ways: 4, targets: 1, hashPolicy: { ipv6: 0 } });
+    live.push(f);
+    const key = "net.ipv6.auto_flowlabels";
+    const saved = await readSysctl(undefined, key);
+    const ports = range(25000, 64);
+    try {
+      // Auto flow labels (the default) differ per 5-tuple: the flows spread.
+      const labelled = counts(await spines(f, f.targets.v6(0), ports), 4);
+      // Without them every datagram carries label 0: one path for all ports.
+      await setSysctls(undefined, { [key]: 0 });
+      const unlabelled = counts(await spines(f, f.targets.v6(0), ports), 4);
+      console.log(
+        `# IPv6 policy 0, flows per spine: labels ${labelled.slice(1)}, no labels ${unlabelled.slice(1)}`,
+      );
+      assert.ok(
+        labelled.slice(1).every((c) => c > 0),
+        `${labelled}`,
+      );
+      assert.equal(Math.max(...unlabelled), 64, `${unlabelled}`);
+    } finally {
+      await setSysctls(undefined, { [key]: saved });
+      await f.destroy();
+    }
   });
 
   test("ICMP echo is one flow per target under policy 1: one spine for every ping (needs root)", async () => {
