@@ -13,115 +13,21 @@
 import type { LinkAddrs } from "./addr.js";
 import { ipBatch, LabError, run } from "./exec.js";
 import { clearHashAt } from "./fabric/hash.js";
+import { nexthops, perPacket, ROUTER_SYSCTLS, rateLimitSysctls } from "./fabric/routing.js";
+import type { FabricLink, FabricRouter, FabricSpec, Fault, MemberLink } from "./fabric/types.js";
 import { ImpairStage } from "./impair.js";
 import { type AddrRange, addVeth, createLab, ICMP_UNLIMITED, type Lab, linkAddrLines, noDad } from "./lab.js";
 
-export type Family = "ipv4" | "ipv6";
-export type HashPolicy = 0 | 1 | 2 | 3;
-
-export interface FabricSpec {
-  ways: 2 | 4 | 8 | 16;
-  /** Families routed through the fabric (both by default); addresses of both are always assigned. */
-  families?: Family[];
-  /** fib_multipath_hash_policy per family; default 1 (L4 5-tuple) for both. */
-  hashPolicy?: { ipv4?: HashPolicy; ipv6?: HashPolicy };
-  /** Clear skb->hash where packets enter the fabric (default true); false shows the kernel's reuse. */
-  clearHash?: boolean;
-  /** Random next hop per packet in leaf1 (toward targets) and leaf2 (back) instead of per flow. */
-  perPacket?: boolean;
-  /** Routers' ICMP error rate limits: "off" (default), "on" (Linux defaults) or explicit values. */
-  icmpRateLimit?: "on" | "off" | { ratelimitMs?: number; msgsPerSec?: number; burst?: number };
-  /** Number of target addresses (per family) on the target namespace's loopback. */
-  targets: number;
-  /** Member links (ids) built through an impairment stage, so that fault() can add delay on them. */
-  delayLinks?: string[];
-}
-
-export interface FabricIface {
-  name: string;
-  v4: string;
-  v6: string;
-}
-
-export interface FabricRouter {
-  /** "leaf1", "spine1".."spineN", "leaf2". */
-  name: string;
-  ns: string;
-  ifaces: FabricIface[];
-}
-
-export interface LinkEnd {
-  router: string;
-  /** The address a traceroute from the prober sees for this router on this path. */
-  v4: string;
-  v6: string;
-}
-
-export interface FabricLink {
-  /** "leaf1-spineK" or "spineK-leaf2". */
-  id: string;
-  /** 1-based spine index of the path this member link belongs to. */
-  spine: number;
-  from: LinkEnd;
-  to: LinkEnd;
-}
-
-export interface Fault {
-  /** Ratio 0..1 of packets dropped (nftables numgen random). */
-  loss?: number;
-  blackhole?: boolean;
-  /** Added one-way delay (needs the link in `delayLinks`). */
-  delayMs?: number;
-  /** "forward" = toward the targets, "reverse" = toward the prober; default "both". */
-  direction?: "forward" | "reverse" | "both";
-}
-
-interface MemberLink extends FabricLink {
-  upNs: string;
-  upIf: string;
-  downNs: string;
-  downIf: string;
-  stage?: ImpairStage;
-}
-
-const ROUTER_SYSCTLS = {
-  "net.ipv4.ip_forward": 1,
-  "net.ipv6.conf.all.forwarding": 1,
-  "net.ipv4.conf.all.send_redirects": 0,
-  "net.ipv4.conf.default.send_redirects": 0,
-  // Time exceeded from the interface the probe arrived on (leaf2 has N ways back to the prober).
-  "net.ipv4.icmp_errors_use_inbound_ifaddr": 1,
-  // Spines see only one direction of asymmetric flows: no reverse-path filtering anywhere.
-  "net.ipv4.conf.all.rp_filter": 0,
-  "net.ipv4.conf.default.rp_filter": 0,
-};
-
-function rateLimitSysctls(spec: FabricSpec["icmpRateLimit"]): Record<string, number> {
-  if (spec === undefined || spec === "off") return ICMP_UNLIMITED;
-  if (spec === "on") return {};
-  const out: Record<string, number> = {};
-  if (spec.ratelimitMs !== undefined) {
-    out["net.ipv4.icmp_ratelimit"] = spec.ratelimitMs;
-    out["net.ipv6.icmp.ratelimit"] = spec.ratelimitMs;
-  }
-  if (spec.msgsPerSec !== undefined) out["net.ipv4.icmp_msgs_per_sec"] = spec.msgsPerSec;
-  if (spec.burst !== undefined) out["net.ipv4.icmp_msgs_burst"] = spec.burst;
-  return out;
-}
-
-/** Multipath next hops over `links`: their far ends (toward the targets) or near ends (back). */
-function nexthops(links: readonly LinkAddrs[], fam: 4 | 6, weights: readonly number[], far = true): string {
-  return links
-    .map((l, i) => [l, weights[i] ?? 1] as const)
-    .filter(([, w]) => w > 0)
-    .map(([l, w]) => `nexthop via ${gw(l, fam, far)} weight ${w}`)
-    .join(" ");
-}
-
-function gw(l: LinkAddrs, fam: 4 | 6, far: boolean): string {
-  if (fam === 4) return far ? l.farV4 : l.nearV4;
-  return far ? l.farV6 : l.nearV6;
-}
+export type {
+  FabricIface,
+  FabricLink,
+  FabricRouter,
+  FabricSpec,
+  Family,
+  Fault,
+  HashPolicy,
+  LinkEnd,
+} from "./fabric/types.js";
 
 export class Fabric {
   readonly routers: FabricRouter[] = [];
@@ -435,37 +341,6 @@ async function build(f: Fabric): Promise<void> {
       { name: "tgt", v4: last.nearV4, v6: last.nearV6 },
     ],
   });
-}
-
-/**
- * Per-packet balancing: packets arriving on `iif` get a random mark 1..N, and policy routing sends
- * mark k to next hop k (table 100 + k); other traffic keeps the multipath routes.
- */
-async function perPacket(
-  ns: string,
-  iif: string,
-  links: LinkAddrs[],
-  dsts: string[],
-  far: boolean,
-): Promise<void> {
-  const nft = [
-    "table inet fabric_balance {",
-    "  chain prerouting {",
-    "    type filter hook prerouting priority -150; policy accept;",
-    `    iifname "${iif}" meta mark set numgen random mod ${links.length} offset 1`,
-    "  }",
-    "}",
-  ];
-  await run("nft", ["-f", "-"], { ns, input: `${nft.join("\n")}\n` });
-  const lines: string[] = [];
-  const rules = links.map((_, i) => `rule add fwmark ${i + 1} table ${101 + i}`);
-  links.forEach((l, i) => {
-    for (const dst of dsts)
-      lines.push(`route add ${dst} via ${gw(l, dst.includes(":") ? 6 : 4, far)} table ${101 + i}`);
-  });
-  await ipBatch(ns, [...rules, ...lines]);
-  // `ip rule` needs its family on the command line, which a batch line cannot carry.
-  await run("ip", ["-n", ns, "-6", "-batch", "-"], { input: `${rules.join("\n")}\n` });
 }
 
 /** Builds the fabric in a new lab. Always destroy() it; on a build failure everything is removed. */
