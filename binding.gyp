@@ -20,6 +20,13 @@
       "sources": ["src/lab/impair/responder.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
       "conditions": [["OS!='linux'", {"type": "none"}]]
+    },
+    {
+      "target_name": "lab-sethash",
+      "type": "executable",
+      "sources": ["src/lab/impair/sethash.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
+      "conditions": [["OS!='linux'", {"type": "none"}]]
     }
   ]
 }

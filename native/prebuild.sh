@@ -44,7 +44,7 @@ build() {
   "$root/node_modules/.bin/prebuildify" --napi --strip --tag-libc --strip-bin "$strip" \
     --node-gyp "$npm_config_node_gyp" --arch "$arch" --target "$(node -p process.versions.node)" \
     --cwd "$work" --out "$root" --quiet
-  for helper in lab-impair lab-responder; do
+  for helper in lab-impair lab-responder lab-sethash; do
     cp "$work/build/Release/$helper" "$out/$helper"
     "$strip" --strip-all "$out/$helper"
   done

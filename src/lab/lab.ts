@@ -100,7 +100,7 @@ function installExitHook(): void {
   });
 }
 
-const ICMP_UNLIMITED = {
+export const ICMP_UNLIMITED = {
   "net.ipv4.icmp_ratelimit": 0,
   "net.ipv4.icmp_msgs_per_sec": 10_000_000,
   "net.ipv4.icmp_msgs_burst": 10_000_000,
@@ -249,12 +249,12 @@ async function startResponder(lab: Lab, ns: string, ports: number[]): Promise<vo
 }
 
 /** Host-side veths: no DAD (see addNamespace), set before the link goes up. */
-async function noDad(ns: string | undefined, dev: string): Promise<void> {
+export async function noDad(ns: string | undefined, dev: string): Promise<void> {
   await setSysctls(ns, { [`net.ipv6.conf.${dev}.accept_dad`]: 0 });
 }
 
 /** Creates a veth pair; `ns` undefined = the test namespace. The peer is created in `peerNs`. */
-async function addVeth(
+export async function addVeth(
   ns: string | undefined,
   name: string,
   mac: string | undefined,
@@ -275,7 +275,7 @@ async function addVeth(
  * Addresses, a permanent neighbour entry for the other end (no ARP or neighbour discovery: the
  * first probe is not delayed, no resolution traffic crosses impairments or captures) and link up.
  */
-function linkAddrLines(dev: string, l: LinkAddrs, near: boolean): string[] {
+export function linkAddrLines(dev: string, l: LinkAddrs, near: boolean): string[] {
   const [a4, a6] = near ? [l.nearV4, l.nearV6] : [l.farV4, l.farV6];
   const [o4, o6, omac] = near ? [l.farV4, l.farV6, l.farMac] : [l.nearV4, l.nearV6, l.nearMac];
   return [

@@ -18,7 +18,7 @@ export function repoRoot(): string {
   }
 }
 
-export type HelperName = "impair" | "responder";
+export type HelperName = "impair" | "responder" | "sethash";
 
 /**
  * Path of a lab helper: build/Release/lab-NAME when built from source (`npm ci`, `npm run
