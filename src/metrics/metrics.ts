@@ -217,7 +217,11 @@ export class Metrics {
         for (const type of ["latency", "loss"] as const) {
           const v = t.threshold[type];
           if (v === undefined) continue;
-          s.set("threshold", { ...target, type, state: stateLabel(t), alert_level: t.alert_level ?? "None", group }, v);
+          s.set(
+            "threshold",
+            { ...target, type, state: stateLabel(t), alert_level: t.alert_level ?? "None", group },
+            v,
+          );
         }
       }
       if (t.type === "TCPsyn") {
