@@ -119,7 +119,9 @@ export const globalSchema = expect(
       .describe("New: extra (trace) probes one incident may send, retraces included."),
     path_tracing_packets_per_second: int(1, 100_000)
       .default(1000)
-      .describe("New: trace probes sent per second, all incidents together (routers rate-limit their ICMP errors)."),
+      .describe(
+        "New: trace probes sent per second, all incidents together (routers rate-limit their ICMP errors).",
+      ),
     path_tracing_max_incidents: int(1, 64)
       .default(4)
       .describe("New: trace incidents open at once; further anomalies wait for a free one."),

@@ -27,6 +27,7 @@ import {
 import { Expositions, type Format } from "./expositions.js";
 import { type Labels, SeriesStore } from "./registry.js";
 import { type Exposition, Snapshot } from "./snapshot.js";
+import { type IncidentRow, TraceSeries, type TraceTotals } from "./trace-series.js";
 
 /** A dynamic inventory's state (undefined: leave as is). */
 export interface InventoryState {
@@ -106,6 +107,8 @@ export class Metrics {
   private readonly lastResolution = new Map<string, { labels: Labels; fingerprint: string | null }>();
   /** Address -> TCPsyn targets probing it, for the applied configuration and addresses. */
   private tcpByAddress: Map<string, string[]> | undefined;
+  /** The trace-on-loss series (open incidents, trace probes): docs/paths.md. */
+  private readonly traces = new TraceSeries(this.store);
 
   /**
    * The process's own metrics (prom-client's default metrics, as the original's Prometheus client
@@ -202,6 +205,7 @@ export class Metrics {
     const removed = this.store.retain((decl, labels) => this.allowed(decl, labels));
     for (const [key, r] of this.lastResolution)
       if (!this.store.has("app_host_resolution_change_total", r.labels)) this.lastResolution.delete(key);
+    this.traces.prune();
     const s = this.store;
     const probe = { probe_name: config.global.probe_name };
     for (const t of config.targets.values()) {
@@ -332,6 +336,14 @@ export class Metrics {
     s.inc("netprobify_iterations_total", probe, 1);
     s.set("netprobify_iteration_probes", probe, probes);
     return { recorded, skipped };
+  }
+
+  /** Writes the trace-on-loss series: open incidents' rows (their series only), and the totals. */
+  recordTraces(config: Config, rows: readonly IncidentRow[], totals: TraceTotals): void {
+    if (!this.config) this.applyConfig(config);
+    const allowed = (r: IncidentRow) =>
+      this.allowed(declOf("netprobify_path_hops"), { destination: r.target, group: r.group });
+    this.traces.write(this.config!.global.probe_name, rows.filter(allowed), totals);
   }
 
   /** Foreign replies: per-target gauges where a target can be named, else netprobify_unmatched_replies_total. */
