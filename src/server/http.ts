@@ -83,6 +83,8 @@ export interface ServerOptions {
   ready?: () => boolean;
   /** What POST /-/reload does (as SIGHUP); without it the route is 404. */
   reload?: () => Promise<ReloadOutcome>;
+  /** The /paths document (trace-on-loss: per-flow hop lists and verdicts, docs/http.md); without it 404. */
+  paths?: () => unknown;
   /** The HTML page at `/` (default: the landing page without version). */
   landing?: string;
   log?: LogFn;
@@ -131,6 +133,7 @@ const ROUTES: Readonly<Record<string, string>> = {
   "/-/healthy": READ,
   "/-/ready": READ,
   "/-/reload": "POST, PUT",
+  "/paths": READ,
 };
 
 const REFUSED_BODY = "too many connections; retry later\n";
@@ -264,7 +267,7 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
       return send(res, 401, TEXT, "authentication required\n", { "WWW-Authenticate": WWW_AUTHENTICATE });
     }
     const methods = ROUTES[path];
-    if (methods === undefined || (path === "/-/reload" && !opts.reload))
+    if (methods === undefined || (path === "/-/reload" && !opts.reload) || (path === "/paths" && !opts.paths))
       return send(res, 404, TEXT, "not found; see /\n");
     if (!methods.split(", ").includes(req.method ?? ""))
       return send(res, 405, TEXT, "method not allowed\n", { Allow: methods });
@@ -274,6 +277,16 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
       return (opts.ready?.() ?? true)
         ? send(res, 200, TEXT, "netprobify is ready.\n")
         : send(res, 503, TEXT, "netprobify is not ready: the first iteration has not finished.\n");
+    if (path === "/paths") {
+      let doc: string;
+      try {
+        doc = JSON.stringify(opts.paths!());
+      } catch (err) {
+        log("error", "paths document failed", { err: errorFields(err) });
+        return send(res, 500, TEXT, "paths document failed; see the netprobify log\n");
+      }
+      return send(res, 200, "application/json; charset=utf-8", `${doc}\n`);
+    }
     if (path === "/-/reload") {
       let outcome: ReloadOutcome;
       try {
