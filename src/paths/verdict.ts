@@ -77,10 +77,13 @@ export interface IncidentAnalysis {
   pathChanges: number;
 }
 
-/** Rate at which a healthy hop's answer goes missing for reasons that are not a link (ICMP drops, noise). */
+/**
+ * Least rate at which an answer goes missing for reasons that are not a link (ICMP drops, noise); the
+ * healthy flows' own miss rate replaces it when higher.
+ */
 export const BACKGROUND_MISS = 1e-3;
-/** Likelihood-ratio statistic a link needs to be named (chi-square, 1 dof: far beyond p = 1e-6). */
-export const MIN_STATISTIC = 30;
+/** Likelihood-ratio statistic a link needs to be named (chi-square, 1 dof: p < 1e-5 per link). */
+export const MIN_STATISTIC = 20;
 /** A hop whose misses exceed those of the TTLs after it by this many standard errors rate-limits. */
 const RATE_LIMIT_Z = 5;
 /**
@@ -262,6 +265,7 @@ function decide(models: readonly Model[], alias: (a: string) => string): Verdict
       stats.flows += `${m.trace.flow}\n`;
     }
   }
+  const background = backgroundMiss(models);
   // A link loses the same share of every flow crossing it: drop links whose healthy flows lose less.
   const qualified = new Map([...candidates].filter(([, st]) => heterogeneity(st) <= MAX_HETEROGENEITY));
   // 007-style votes: each flagged flow votes for the qualified link after which its own answers drop
@@ -271,7 +275,7 @@ function decide(models: readonly Model[], alias: (a: string) => string): Verdict
     let own: { key: string; g: number } | undefined;
     for (const c of cuts(m)) {
       const key = linkKey(m, c) as string;
-      const g = statistic(...after(m, c));
+      const g = statistic(...after(m, c), background);
       if (qualified.has(key) && g > 0 && (!own || g >= own.g)) own = { key, g };
     }
     if (own) votes.set(own.key, (votes.get(own.key) ?? 0) + 1);
@@ -279,7 +283,7 @@ function decide(models: readonly Model[], alias: (a: string) => string): Verdict
   const ranked = [...qualified].map(([key, st]) => ({
     key,
     st,
-    g: statistic(st.answered, st.sent),
+    g: statistic(st.answered, st.sent, background),
     votes: votes.get(key) ?? 0,
   }));
   const leader = ranked.filter((r) => r.votes > 0).sort((x, y) => y.votes - x.votes || y.g - x.g)[0];
@@ -304,7 +308,7 @@ function decide(models: readonly Model[], alias: (a: string) => string): Verdict
     kind: "link",
     from: best.st.from,
     to: best.st.to,
-    lossEstimate: Math.min(1, Math.max(0, 1 - q / (1 - BACKGROUND_MISS))),
+    lossEstimate: Math.min(1, Math.max(0, 1 - q / (1 - background))),
     confidence: (familyVotes / flagged.length) * (1 - Math.exp(-(best.g - runnerUp) / 2)),
     votes: familyVotes,
   };
@@ -338,14 +342,34 @@ function after(m: Model, c: number): [number, number] {
 }
 
 /** 2 × log-likelihood ratio of "answers missing at the observed rate" vs "at the background rate". */
-function statistic(answered: number, sent: number): number {
+function statistic(answered: number, sent: number, background: number): number {
   if (sent === 0) return 0;
-  const r = 1 - BACKGROUND_MISS;
+  const r = 1 - background;
   const q = answered / sent;
   if (q >= r) return 0;
   const missed = sent - answered;
   const xlogy = (x: number, y: number): number => (x === 0 ? 0 : x * Math.log(y));
   return 2 * (xlogy(answered, q) + xlogy(missed, 1 - q) - xlogy(answered, r) - xlogy(missed, 1 - r));
+}
+
+/**
+ * The least lossy healthy flow's miss rate over its evidence TTLs, at least BACKGROUND_MISS: some
+ * "healthy" flows may cross the faulty link (the detector missed them), the least lossy one rarely does.
+ */
+function backgroundMiss(models: readonly Model[]): number {
+  let least = Number.POSITIVE_INFINITY;
+  for (const m of models) {
+    if (m.trace.flagged) continue;
+    let missed = 0;
+    let sent = 0;
+    for (let t = 1; t < m.s.length; t++) {
+      if (!m.evidence[t]) continue;
+      missed += (m.s[t] ?? 0) - (m.a[t] ?? 0);
+      sent += m.s[t] ?? 0;
+    }
+    if (sent > 0) least = Math.min(least, missed / sent);
+  }
+  return Number.isFinite(least) ? Math.max(BACKGROUND_MISS, least) : BACKGROUND_MISS;
 }
 
 /** 2×2 likelihood-ratio statistic: do the healthy flows crossing the link lose less than the flagged ones? */
