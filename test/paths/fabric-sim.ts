@@ -8,7 +8,7 @@ import {
   TRACE_PROBES_PER_TTL,
   TRACE_TTLS,
 } from "../../src/paths/budget.js";
-import type { FlowTrace, TtlObservation } from "../../src/paths/verdict.js";
+import type { FlowTrace, TtlObservation, Verdict } from "../../src/paths/verdict.js";
 
 export type FaultLink = "leaf1-spine" | "spine-leaf2" | "leaf2-target";
 
@@ -167,4 +167,61 @@ function truthOf(f: Fault): { from: string; to: string } {
   if (f.link === "leaf1-spine") return { from: LEAF1, to: spineAddr(f.spine) };
   if (f.link === "spine-leaf2") return { from: spineAddr(f.spine), to: leaf2Addr(f.spine) };
   return { from: "leaf2", to: targetAddr(f.spine) }; // leaf2 answers from one address per spine
+}
+
+/** The verdict names the faulty link: exact addresses, or an unseen far end for a blackhole. */
+export function namesFault(v: Verdict, truth: Incident["truth"], loss: number): boolean {
+  if (v.kind !== "link" || !truth) return false;
+  const fromOk = truth.from === "leaf2" ? v.from.startsWith("198.18.2.") : v.from === truth.from;
+  return fromOk && (v.to === truth.to || (v.to === null && loss === 1));
+}
+
+export interface Tally {
+  scenario: string;
+  runs: number;
+  correct: number;
+  maxProbes: number;
+}
+
+/** Faulty-fabric scenarios: widths × member link × loss × direction, optionally with leaf1 rate limiting. */
+export function faultScenarios(rateLimited: Scenario["rateLimited"]): Omit<Scenario, "seed">[] {
+  const out: Omit<Scenario, "seed">[] = [];
+  for (const width of [2, 4, 8, 16]) {
+    for (const link of ["leaf1-spine", "spine-leaf2", "leaf2-target"] as const) {
+      for (const loss of [0.01, 0.05, 1]) {
+        for (const direction of ["forward", "reverse"] as const) {
+          out.push({ width, fault: { link, spine: 0, direction, loss }, rateLimited });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+export function scenarioName(sc: Omit<Scenario, "seed">): string {
+  const f = sc.fault;
+  const rl = sc.rateLimited?.length ? ` rate-limited:${sc.rateLimited.join("+")}` : "";
+  return f
+    ? `${sc.width}-way ${f.link} ${f.loss * 100}% ${f.direction}${rl}`
+    : `${sc.width}-way healthy${rl}`;
+}
+
+/** Runs `runs` seeded incidents of a scenario (the faulty member varies with the run). */
+export function runScenario(
+  sc: Omit<Scenario, "seed">,
+  runs: number,
+  analyze: (t: FlowTrace[]) => Verdict,
+): Tally {
+  let correct = 0;
+  let maxProbes = 0;
+  for (let r = 0; r < runs; r++) {
+    const seed =
+      r * 7919 + sc.width * 31 + Math.round((sc.fault?.loss ?? 0) * 1000) + scenarioName(sc).length;
+    const fault = sc.fault && { ...sc.fault, spine: r };
+    const inc = simulateIncident({ ...sc, seed, ...(fault ? { fault } : {}) });
+    maxProbes = Math.max(maxProbes, inc.probes);
+    const v = analyze(inc.traces);
+    if (fault ? namesFault(v, inc.truth, fault.loss) : v.kind !== "link") correct++;
+  }
+  return { scenario: scenarioName(sc), runs, correct, maxProbes };
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { INCIDENT_PROBE_LIMIT, TRACE_BUDGET, probesPerTtl } from "../../src/paths/budget.js";
-import { type FlowTrace, type TtlObservation, analyzeIncident } from "../../src/paths/verdict.js";
+import { INCIDENT_PROBE_LIMIT, probesPerTtl, TRACE_BUDGET } from "../../src/paths/budget.js";
+import { analyzeIncident, type FlowTrace, type TtlObservation } from "../../src/paths/verdict.js";
 
 const SRC = "198.18.0.2";
 const LEAF1 = "198.18.0.1";
