@@ -22,6 +22,8 @@ export interface Scenario {
   /** leaf1 sends every packet to a random spine. */
   perPacket?: boolean;
   targets?: number;
+  /** Loss of every link in each direction that is no fault (default 5e-5). */
+  background?: number;
   flowsPerTarget?: number;
   probesPerTtl?: number;
 }
@@ -39,7 +41,6 @@ export const spineAddr = (k: number): string => `198.18.1.${k + 1}`;
 /** leaf2 answers from its interface toward the spine the flow crossed (symmetric return). */
 export const leaf2Addr = (k: number): string => `198.18.2.${k + 1}`;
 export const targetAddr = (i: number): string => `198.18.10.${i + 1}`;
-const BACKGROUND = 5e-5; // per link and direction
 const RATE_LIMIT_ANSWER = 0.5;
 
 export function rng(seed: number): () => number {
@@ -95,6 +96,7 @@ export function simulateIncident(sc: Scenario): Incident {
     if (!chosen.includes(e.x)) chosen.push(e.x);
   }
   const rl = new Set(sc.rateLimited ?? []);
+  const bg = sc.background ?? 5e-5;
   let sent = 0;
   const traces = chosen.map((fl): FlowTrace => {
     const ttls: TtlObservation[] = [];
@@ -106,9 +108,9 @@ export function simulateIncident(sc: Scenario): Incident {
         const crossed = Math.min(t, 4); // links 0..3: src-leaf1, leaf1-spine, spine-leaf2, leaf2-target
         let ok = true;
         for (let l = 0; l < crossed && ok; l++)
-          ok = rand() >= BACKGROUND + lossOn(f, l, spine, fl, "forward");
+          ok = rand() >= bg + lossOn(f, l, spine, fl, "forward");
         for (let l = crossed - 1; l >= 0 && ok; l--)
-          ok = rand() >= BACKGROUND + lossOn(f, l, spine, fl, "reverse");
+          ok = rand() >= bg + lossOn(f, l, spine, fl, "reverse");
         if (!ok) continue;
         if (t >= 4) {
           reached++;
@@ -200,7 +202,9 @@ export function faultScenarios(rateLimited: Scenario["rateLimited"]): Omit<Scena
 
 export function scenarioName(sc: Omit<Scenario, "seed">): string {
   const f = sc.fault;
-  const rl = sc.rateLimited?.length ? ` rate-limited:${sc.rateLimited.join("+")}` : "";
+  const rl =
+    (sc.rateLimited?.length ? ` rate-limited:${sc.rateLimited.join("+")}` : "") +
+    (sc.background ? ` background:${sc.background}` : "");
   return f
     ? `${sc.width}-way ${f.link} ${f.loss * 100}% ${f.direction}${rl}`
     : `${sc.width}-way healthy${rl}`;
