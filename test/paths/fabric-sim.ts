@@ -107,10 +107,8 @@ export function simulateIncident(sc: Scenario): Incident {
         const spine = sc.perPacket ? Math.floor(rand() * sc.width) : fl.spine;
         const crossed = Math.min(t, 4); // links 0..3: src-leaf1, leaf1-spine, spine-leaf2, leaf2-target
         let ok = true;
-        for (let l = 0; l < crossed && ok; l++)
-          ok = rand() >= bg + lossOn(f, l, spine, fl, "forward");
-        for (let l = crossed - 1; l >= 0 && ok; l--)
-          ok = rand() >= bg + lossOn(f, l, spine, fl, "reverse");
+        for (let l = 0; l < crossed && ok; l++) ok = rand() >= bg + lossOn(f, l, spine, fl, "forward");
+        for (let l = crossed - 1; l >= 0 && ok; l--) ok = rand() >= bg + lossOn(f, l, spine, fl, "reverse");
         if (!ok) continue;
         if (t >= 4) {
           reached++;

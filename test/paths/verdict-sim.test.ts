@@ -38,7 +38,9 @@ describe("paths/verdict on a simulated leaf-spine fabric", () => {
       for (const rateLimited of [[], ["leaf1"], ["leaf1", "spines", "leaf2"]] as const) {
         tallies.push(runScenario({ width, rateLimited: [...rateLimited] }, RUNS * 4, analyze));
         // Noisy: 2e-4 per link and direction, up to 0.16 % of destination probes, above BACKGROUND_MISS.
-        tallies.push(runScenario({ width, rateLimited: [...rateLimited], background: 2e-4 }, RUNS * 4, analyze));
+        tallies.push(
+          runScenario({ width, rateLimited: [...rateLimited], background: 2e-4 }, RUNS * 4, analyze),
+        );
       }
     }
     const s = share(tallies);
