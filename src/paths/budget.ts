@@ -25,3 +25,33 @@ export function probesPerTtl(flows: number, ttls: number, limit = INCIDENT_PROBE
   if (flows <= 0 || ttls <= 0) return 0;
   return Math.min(TRACE_PROBES_PER_TTL, Math.floor(limit / (flows * ttls)));
 }
+
+/**
+ * Probes per TTL summed over the flagged flows: what localises 1 % loss whether 1 or 4 flows are flagged
+ * (1,600 probes at the TTL after the link: 0.99^1600 ≈ 1e-7 that none is lost).
+ */
+export const TRACE_FLAGGED_PROBES_PER_TTL = TRACE_FLAGGED_FLOWS * TRACE_PROBES_PER_TTL;
+
+/**
+ * Probes per TTL for each flagged and each healthy flow of one incident: the flagged flows share
+ * TRACE_FLAGGED_PROBES_PER_TTL (fewer flagged flows get more each), the healthy ones get what is left,
+ * at most TRACE_PROBES_PER_TTL each, and the whole stays within `limit`.
+ */
+export function splitBudget(
+  flagged: number,
+  healthy: number,
+  ttls: number,
+  limit = INCIDENT_PROBE_LIMIT,
+): { flagged: number; healthy: number } {
+  if (ttls <= 0 || flagged + healthy <= 0) return { flagged: 0, healthy: 0 };
+  const even = probesPerTtl(flagged + healthy, ttls, limit);
+  if (flagged === 0) return { flagged: 0, healthy: even };
+  const perFlagged = Math.max(
+    even,
+    Math.floor(Math.min(TRACE_FLAGGED_PROBES_PER_TTL, limit / (2 * ttls)) / flagged),
+  );
+  const left = limit - flagged * ttls * perFlagged;
+  const perHealthy =
+    healthy > 0 ? Math.min(TRACE_PROBES_PER_TTL, perFlagged, Math.floor(left / (healthy * ttls))) : 0;
+  return { flagged: perFlagged, healthy: perHealthy };
+}

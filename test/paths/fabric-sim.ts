@@ -2,12 +2,7 @@
 // trace budget into trace outcomes the way the orchestrator will see them, so the verdict can be scored
 // over thousands of incidents without a lab. The real fabric lives in src/lab; this is its statistics.
 
-import {
-  TRACE_FLAGGED_FLOWS,
-  TRACE_FLOWS,
-  TRACE_PROBES_PER_TTL,
-  TRACE_TTLS,
-} from "../../src/paths/budget.js";
+import { splitBudget, TRACE_FLAGGED_FLOWS, TRACE_FLOWS, TRACE_TTLS } from "../../src/paths/budget.js";
 import type { FlowTrace, TtlObservation, Verdict } from "../../src/paths/verdict.js";
 
 export type FaultLink = "leaf1-spine" | "spine-leaf2" | "leaf2-target";
@@ -65,7 +60,6 @@ export function simulateIncident(sc: Scenario): Incident {
   const rand = rng(sc.seed);
   const nTargets = sc.targets ?? (sc.fault?.link === "leaf2-target" ? 2 : 1);
   const perTarget = sc.flowsPerTarget ?? 64;
-  const probes = sc.probesPerTtl ?? TRACE_PROBES_PER_TTL;
   const all: SimFlow[] = [];
   for (let i = 0; i < nTargets; i++) {
     for (let p = 0; p < perTarget; p++) {
@@ -98,7 +92,9 @@ export function simulateIncident(sc: Scenario): Incident {
   const rl = new Set(sc.rateLimited ?? []);
   const bg = sc.background ?? 5e-5;
   let sent = 0;
+  const split = splitBudget(flaggedIds.size, chosen.length - flaggedIds.size, TRACE_TTLS);
   const traces = chosen.map((fl): FlowTrace => {
+    const probes = sc.probesPerTtl ?? (flaggedIds.has(fl.id) ? split.flagged : split.healthy);
     const ttls: TtlObservation[] = [];
     for (let t = 1; t <= TRACE_TTLS; t++) {
       const te: Record<string, number> = {};

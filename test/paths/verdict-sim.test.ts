@@ -25,7 +25,7 @@ describe("paths/verdict on a simulated leaf-spine fabric", () => {
         );
         assert.ok(s >= 0.95, `loss ${loss}: ${s}`);
       }
-      for (const x of tallies) assert.ok(x.maxProbes <= INCIDENT_PROBE_LIMIT && x.maxProbes === TRACE_BUDGET);
+      for (const x of tallies) assert.ok(x.maxProbes <= INCIDENT_PROBE_LIMIT && x.maxProbes >= TRACE_BUDGET);
       const worst = tallies.reduce((a, b) => (b.correct < a.correct ? b : a));
       t.diagnostic(`worst scenario: ${worst.scenario} ${worst.correct}/${worst.runs}`);
       assert.ok(worst.correct / worst.runs >= 0.85, worst.scenario);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { INCIDENT_PROBE_LIMIT, probesPerTtl, TRACE_BUDGET } from "../../src/paths/budget.js";
+import { INCIDENT_PROBE_LIMIT, probesPerTtl, splitBudget, TRACE_BUDGET } from "../../src/paths/budget.js";
 import { analyzeIncident, type FlowTrace, type TtlObservation } from "../../src/paths/verdict.js";
 
 const SRC = "198.18.0.2";
@@ -250,5 +250,18 @@ describe("paths/budget", () => {
     assert.equal(probesPerTtl(8, 16), 156);
     assert.ok(8 * 16 * probesPerTtl(8, 16) <= INCIDENT_PROBE_LIMIT);
     assert.equal(probesPerTtl(0, 6), 0);
+  });
+
+  it("fewer flagged flows get more probes each; the split never exceeds the limit", () => {
+    assert.deepEqual(splitBudget(4, 4, 6), { flagged: 400, healthy: 400 });
+    assert.deepEqual(splitBudget(1, 7, 6), { flagged: 1600, healthy: 247 });
+    assert.deepEqual(splitBudget(0, 8, 6), { flagged: 0, healthy: 400 });
+    for (let f = 0; f <= 8; f++) {
+      for (const ttls of [4, 6, 10, 16, 30]) {
+        const s = splitBudget(f, 8 - f, ttls);
+        assert.ok(ttls * (f * s.flagged + (8 - f) * s.healthy) <= INCIDENT_PROBE_LIMIT, `${f} ${ttls}`);
+        if (f > 0) assert.ok(s.flagged >= s.healthy, `${f} ${ttls}`);
+      }
+    }
   });
 });
