@@ -2,7 +2,13 @@
 // (test/paths/fabric-sim.ts), with the recommended trace budget (src/paths/budget.ts). Pure
 // computation: no packets. Prints one line per scenario and the totals the issue asks for.
 // Run: npx tsc -p tsconfig.json && node dist/bench/paths-verdict.js [runs per scenario, default 100]
-import { TRACE_BUDGET, TRACE_FLOWS, TRACE_PROBES_PER_TTL, TRACE_TTLS } from "../src/paths/budget.js";
+import {
+  TRACE_BUDGET,
+  TRACE_FLAGGED_PROBES_PER_TTL,
+  TRACE_FLOWS,
+  TRACE_PROBES_PER_TTL,
+  TRACE_TTLS,
+} from "../src/paths/budget.js";
 import { analyzeIncident } from "../src/paths/verdict.js";
 import { faultScenarios, runScenario, type Tally } from "../test/paths/fabric-sim.js";
 
@@ -12,7 +18,8 @@ const pct = (t: Tally[]) =>
   ((100 * t.reduce((n, x) => n + x.correct, 0)) / t.reduce((n, x) => n + x.runs, 0)).toFixed(1);
 
 console.log(
-  `budget: ${TRACE_FLOWS} flows x ${TRACE_TTLS} TTLs x ${TRACE_PROBES_PER_TTL} probes = ${TRACE_BUDGET} per incident`,
+  `budget: ${TRACE_FLOWS} flows x ${TRACE_TTLS} TTLs x ${TRACE_PROBES_PER_TTL} probes = ${TRACE_BUDGET} per incident; ` +
+    `flagged flows share ${TRACE_FLAGGED_PROBES_PER_TTL} probes per TTL (splitBudget)`,
 );
 const faulty: Tally[] = [];
 for (const rl of [[], ["leaf1"]] as const) {
