@@ -165,16 +165,17 @@ function buildModel(trace: FlowTrace, alias: (a: string) => string): Model {
   const s: number[] = [0];
   for (let t = 1; t <= maxTtl; t++) {
     const o = obs.find((x) => x.ttl === t);
-    s.push(o?.sent ?? 0);
+    const sent = Math.max(0, o?.sent ?? 0);
+    s.push(sent);
     if (destTtl !== null && t >= destTtl) {
       if (t === destTtl) nodes.push(alias(trace.target));
-      a.push(o?.reached ?? 0);
+      a.push(Math.min(sent, Math.max(0, o?.reached ?? 0))); // answers never exceed probes
       continue;
     }
     const counts = answersByRouter(o, alias);
     const best = [...counts.entries()].sort((x, y) => y[1] - x[1])[0];
     nodes.push(best ? best[0] : null);
-    a.push(best ? best[1] : 0);
+    a.push(best ? Math.min(sent, best[1]) : 0);
   }
   let lastAnswer = 0;
   for (let t = 1; t < nodes.length; t++) if (nodes[t] !== null) lastAnswer = t;

@@ -224,6 +224,34 @@ describe("paths/verdict: hand-made traces", () => {
     assert.deepEqual([a.verdict.from, a.verdict.to, a.verdict.votes], ["leaf2", T1, 2]);
   });
 
+  it("IPv6 paths work the same (addresses are opaque), and answers above `sent` are capped", () => {
+    const v6 = ["fd18::1", "fd18:1::1", "fd18:2::1"];
+    const a = analyzeIncident([
+      {
+        ...trace({ flow: "f1", flagged: true, path: v6, answered: lossFrom(3, 0) }),
+        source: "fd18::2",
+        target: "fd18:10::1",
+      },
+      {
+        ...trace({ flow: "h1", path: [v6[0] as string, "fd18:1::2", "fd18:2::2"] }),
+        source: "fd18::2",
+        target: "fd18:10::1",
+      },
+    ]);
+    assert.deepEqual(a.verdict, {
+      kind: "link",
+      from: "fd18:1::1",
+      to: null,
+      lossEstimate: 1,
+      confidence: 1,
+      votes: 1,
+    });
+    const over = trace({ flow: "f1", flagged: true, path: viaA });
+    const first = over.ttls[0] as TtlObservation;
+    over.ttls = [{ ...first, timeExceeded: { [LEAF1]: 900 } }, ...over.ttls.slice(1)];
+    assert.deepEqual(analyzeIncident([over]).verdict, { kind: "none" });
+  });
+
   it("no flagged flow, or flagged flows that lose nothing, give no suspect; empty traces are inconclusive", () => {
     assert.deepEqual(analyzeIncident([trace({ flow: "h1", path: viaA })]).verdict, { kind: "none" });
     assert.deepEqual(analyzeIncident([trace({ flow: "f1", flagged: true, path: viaA })]).verdict, {
