@@ -5,7 +5,7 @@ import { analyzeIncident } from "../../src/paths/verdict.js";
 import { faultScenarios, runScenario, simulateIncident, type Tally } from "./fabric-sim.js";
 
 // Seeded, so the counts are the same on every run; 20 incidents per scenario keeps it a few seconds
-// (`npm run bench:paths` runs more and prints every scenario).
+// (`npm run bench:verdict` runs more and prints every scenario).
 const RUNS = 20;
 const analyze = (t: Parameters<typeof analyzeIncident>[0]) => analyzeIncident(t).verdict;
 
