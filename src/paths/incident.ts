@@ -3,6 +3,9 @@
 // orchestrator (trace.ts) hands it the outcomes of the probes it asked for and the current time, so
 // budget, retries of silent hops and path-change handling are tested with plain data.
 
+import { splitBudget } from "./budget.js";
+import type { TtlObservation } from "./verdict.js";
+
 /** One flow of a target × group, as the ledger names it. */
 export interface FlowRef {
   dst: string;
@@ -14,15 +17,8 @@ export interface FlowRef {
 /** How one trace probe ended (the engine's fates, see src/engine/trace.ts). */
 export type ProbeFate = "answered" | "time-exceeded" | "error" | "lost" | "refused";
 
-/** One TTL of one flow after the retries: the shape the verdict reads (src/paths/verdict.ts). */
-export interface TtlCounts {
-  ttl: number;
-  sent: number;
-  timeExceeded: Record<string, number>;
-  reached: number;
-  noAnswer: number;
-  rateLimited?: boolean;
-}
+/** One TTL of one flow after the retries (the verdict's TtlObservation, counted in place). */
+export type TtlCounts = TtlObservation & { timeExceeded: Record<string, number> };
 
 /** A batch entry: probes of one flow at one TTL. */
 export interface TraceAsk {
@@ -37,7 +33,7 @@ export interface IncidentLimits {
   budget: number;
   /** Highest TTL tried while the destination's distance is unknown. */
   maxTtl: number;
-  /** Probes per flow and TTL of the full trace. */
+  /** At most this many probes per flow and TTL of the full trace (the budget split decides below it). */
   perTtl: number;
   /** Probes per TTL while discovering the path, and per TTL of a retrace. */
   discovery: number;
@@ -74,8 +70,8 @@ export class Incident {
   used = 0;
   exhausted = false;
   pathChanges = 0;
-  /** Probes per flow and TTL of the full trace (sized to the budget when discovery ends). */
-  perTtl: number;
+  /** Probes per TTL of the full trace, per flagged and per healthy flow (sized when discovery ends). */
+  private goal: { flagged: number; healthy: number };
   /** Set while a retrace is being collected. */
   private retracing = false;
 
@@ -91,7 +87,7 @@ export class Incident {
       ...flagged.map((ref) => ({ ref, flagged: true })),
       ...healthy.map((ref) => ({ ref, flagged: false })),
     ].map(({ ref, flagged }) => ({ ref, flagged, seq: 0, cells: new Map(), retrace: undefined }));
-    this.perTtl = limits.perTtl;
+    this.goal = { flagged: limits.perTtl, healthy: limits.perTtl };
   }
 
   get remaining(): number {
@@ -133,7 +129,7 @@ export class Incident {
         continue;
       }
       const top = this.phase === "discover" ? this.limits.maxTtl : this.span(f);
-      const goal = this.phase === "discover" ? this.limits.discovery : this.perTtl;
+      const goal = this.phase === "discover" ? this.limits.discovery : this.perTtl(f);
       for (let t = 1; t <= top; t++) {
         const c = f.cells.get(t);
         if (c?.given || (c && c.notBefore > now)) continue;
@@ -253,7 +249,7 @@ export class Incident {
       const done = this.flows.every((f) => {
         for (let t = 1; t <= this.span(f); t++) {
           const c = f.cells.get(t);
-          if (!c?.given && (c?.counts.sent ?? 0) < this.perTtl) return false;
+          if (!c?.given && (c?.counts.sent ?? 0) < this.perTtl(f)) return false;
         }
         return true;
       });
@@ -261,17 +257,22 @@ export class Incident {
     }
   }
 
+  /** Probes per TTL of a flow's full trace. */
+  perTtl(f: TracedFlow): number {
+    return f.flagged ? this.goal.flagged : this.goal.healthy;
+  }
+
   /**
-   * Probes per TTL of the full trace, now that the paths' lengths are known: the limit's figure, or
-   * less so that the cells still to fill take at most 90 % of what is left (the rest: retraces).
+   * Sizes the full trace now that the paths' lengths are known: the verdict's split (src/paths/budget.ts:
+   * flagged flows get more probes per TTL than healthy ones) of 90 % of what is left (the rest:
+   * retraces), at most limits.perTtl each.
    */
   private sizeTrace(): void {
-    let cells = 0;
-    for (const f of this.flows) cells += this.span(f);
-    this.perTtl = Math.max(
-      1,
-      Math.min(this.limits.perTtl, Math.floor((this.remaining * 0.9) / Math.max(1, cells))),
-    );
+    const flagged = this.flows.filter((f) => f.flagged).length;
+    const ttls = Math.max(1, ...this.flows.map((f) => this.span(f)));
+    const split = splitBudget(flagged, this.flows.length - flagged, ttls, Math.floor(this.remaining * 0.9));
+    const cap = (n: number) => Math.max(1, Math.min(this.limits.perTtl, n));
+    this.goal = { flagged: cap(split.flagged), healthy: cap(split.healthy) };
   }
 
   /** Starts a retrace (monitor phase only): a few probes per TTL to see whether paths moved. */

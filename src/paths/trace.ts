@@ -4,16 +4,11 @@
 // found; the probes themselves, the anomalies and the verdict come through the three narrow
 // interfaces below (the engine, src/paths/anomaly.ts and src/paths/verdict.ts in the daemon; fakes in
 // tests). Method, limits and metrics: docs/paths.md.
-import {
-  type FlowRef,
-  Incident,
-  type IncidentLimits,
-  type ProbeFate,
-  type TraceAsk,
-  type TtlCounts,
-} from "./incident.js";
+import { type FlowRef, Incident, type IncidentLimits, type ProbeFate, type TraceAsk } from "./incident.js";
+import { analyzeIncident, type FlowTrace, type Verdict } from "./verdict.js";
 
 export type { FlowRef } from "./incident.js";
+export type { Verdict } from "./verdict.js";
 
 /** One probe asked of the runner: a flow of a target × group at one TTL. */
 export interface RunnerAsk {
@@ -45,25 +40,15 @@ export interface AnomalySource {
   current(): readonly AnomalyView[];
 }
 
-/** What the verdict is given: one flow's trace (the shape of src/paths/verdict.ts's FlowTrace). */
-export interface JudgedTrace {
-  flow: string;
-  source: string;
-  target: string;
-  flagged: boolean;
-  seq?: number;
-  ttls: readonly TtlCounts[];
-}
-
-export type Verdict =
-  | { kind: "link"; from: string; to: string | null; lossEstimate: number; confidence: number; votes: number }
-  | { kind: "per-packet"; ttl: number; flow: string; addresses: string[] }
-  | { kind: "none" }
-  | { kind: "inconclusive"; why: string };
+/** What the verdict is given: one flow's trace. */
+export type JudgedTrace = FlowTrace;
 
 export interface Judge {
   judge(traces: readonly JudgedTrace[]): Verdict;
 }
+
+/** The verdict of src/paths/verdict.ts. */
+export const verdictJudge: Judge = { judge: (traces) => analyzeIncident(traces).verdict };
 
 export interface TraceSettings {
   /** anomaly: open on flagged flows; any: on any loss. */

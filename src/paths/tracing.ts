@@ -4,15 +4,16 @@
 // through four calls (configure, afterIteration, document, stop), so daemon.ts stays about probing.
 import type { Config } from "../config/load.js";
 import type { IncidentRow, TraceTotals } from "../metrics/trace-series.js";
+import { TRACE_FLAGGED_FLOWS, TRACE_FLAGGED_PROBES_PER_TTL, TRACE_FLOWS } from "./budget.js";
 import { type AnomalySource, type Judge, type TraceRunner, Tracer, type TraceSettings } from "./trace.js";
 import { incidentRows, type PathsDocument, pathsDocument } from "./trace-export.js";
 
 /** Tuning not in the configuration (docs/paths.md). */
 export const TRACE_DEFAULTS = {
   maxTtl: 16,
-  flows: 8,
-  flaggedFlows: 4,
-  perTtl: 400,
+  flows: TRACE_FLOWS,
+  flaggedFlows: TRACE_FLAGGED_FLOWS,
+  perTtl: TRACE_FLAGGED_PROBES_PER_TTL,
   discovery: 3,
   silentRetries: 2,
   retryMs: 1000,

@@ -12,6 +12,7 @@ import {
   Tracer,
   type TraceSettings,
   type Verdict,
+  verdictJudge,
 } from "../../src/paths/trace.js";
 
 const SETTINGS: TraceSettings = {
@@ -67,10 +68,9 @@ class FakeNet {
     this.calls.push([...asks]);
     const out: { fate: ProbeFate; from?: string }[] = [];
     for (const a of asks) {
-      const routers = this.path(a.flow.srcPort);
       for (let n = 0; n < a.count; n++) {
         this.probes++;
-        out.push(this.one(a, routers));
+        out.push(this.one(a, this.path(a.flow.srcPort)));
       }
     }
     return out;
@@ -344,5 +344,54 @@ describe("trace-on-loss orchestration", () => {
     const last = judge.given[judge.given.length - 1]!;
     assert.equal(last[1]!.seq, 1);
     assert.equal(last[1]!.ttls[1]!.sent, SETTINGS.perTtl);
+  });
+
+  describe("with the real verdict (src/paths/verdict.ts) on the fake 4-way fabric", () => {
+    const ports = [1, 5, 2, 3, 4, 6, 7, 8];
+    const judged = async (net: FakeNet, flagged: number[]) => {
+      const t = new Tracer({ ...SETTINGS, perTtl: 400, flows: 8, flaggedFlows: 4 }, net, verdictJudge);
+      const healthy = ports.filter((p) => !flagged.includes(p));
+      t.update(
+        [
+          view(
+            flagged.map((p) => flow(p)),
+            healthy.map((p) => flow(p)),
+          ),
+        ],
+        0,
+      );
+      await run(t, () => t.report()[0]!.verdict !== undefined, 0, 100_000);
+      return { verdict: t.report()[0]!.verdict!, probes: net.probes };
+    };
+
+    for (const loss of [1, 0.05, 0.01]) {
+      test(`${loss * 100} % loss on spine 1 -> leaf 2 is named, within the budget`, async () => {
+        const net = new FakeNet(
+          fabric,
+          (port, hop) => (port % 4 === 1 && hop === 2 ? loss : 0),
+          undefined,
+          0,
+          rng(11),
+        );
+        const { verdict, probes } = await judged(net, [1, 5]);
+        assert.equal(verdict.kind, "link", JSON.stringify(verdict));
+        if (verdict.kind !== "link") return;
+        assert.equal(verdict.from, "198.18.2.1");
+        assert.equal(verdict.to, loss === 1 ? null : "198.18.3.1");
+        assert.ok(probes <= SETTINGS.budget, `${probes} probes`);
+      });
+    }
+
+    test("a healthy fabric (flows flagged by chance): no link", async () => {
+      const { verdict } = await judged(new FakeNet(fabric, () => 0, undefined, 0, rng(3)), [1, 5]);
+      assert.equal(verdict.kind, "none");
+    });
+
+    test("a per-packet balancer is reported as such, no link blamed", async () => {
+      const random = rng(5);
+      const spray = () => ["198.18.1.1", `198.18.2.${Math.floor(random() * 4)}`, "198.18.3.1"];
+      const { verdict } = await judged(new FakeNet(spray, () => 0.02, undefined, 0, rng(9)), [1, 5]);
+      assert.equal(verdict.kind, "per-packet");
+    });
   });
 });
