@@ -4,6 +4,7 @@
 // whether the reply really answers that probe (same type, same destination, same ports). Nothing here
 // allocates per packet.
 import type { ReplyKey } from "../probes/kinds.js";
+import { PROBE_TYPE, tcpDataBytes } from "../probes/types.js";
 import { ProbeState } from "./inflight.js";
 import type { ProbeKind, ProbePlan } from "./plan.js";
 
@@ -72,8 +73,7 @@ export class Matcher {
     readonly addrBytes: readonly Uint8Array[],
   ) {
     const lens = new Set([0]);
-    for (const s of plan.series)
-      if (s.type === "TCPsyn" && s.payloadSize !== undefined) lens.add(s.payloadSize - 20);
+    for (const s of plan.series) lens.add(tcpDataBytes(s.type, s.payloadSize));
     this.tcpDataLens = [...lens].sort((a, b) => a - b);
   }
 
@@ -90,7 +90,7 @@ export class Matcher {
         ? -1
         : this.byKey16(key.key16, key.probeSrcPort, data, key.quotedDstOffset);
     }
-    if (key.kind === "TCPsyn" && key.how === "direct" && !key.synAck && this.tcpDataLens.length > 1) {
+    if (PROBE_TYPE[key.kind].tcp && key.how === "direct" && !key.synAck && this.tcpDataLens.length > 1) {
       for (const d of this.tcpDataLens) {
         const i = f.indexOf((key.key - d) >>> 0);
         if (
@@ -108,7 +108,7 @@ export class Matcher {
   /** Bytes of data after the TCP header in probe i's SYN (0 for other types). */
   tcpDataLen(i: number): number {
     const s = this.plan.series[this.plan.seriesOf[i]!]!;
-    return s.type === "TCPsyn" ? (s.payloadSize ?? 20) - 20 : 0;
+    return tcpDataBytes(s.type, s.payloadSize);
   }
 
   /**
@@ -147,7 +147,7 @@ export class Matcher {
   samePorts(i: number, key: ReplyKey): boolean {
     const series = this.plan.series[this.plan.seriesOf[i]!]!;
     return (
-      series.type === "ICMPping" ||
+      !PROBE_TYPE[series.type].hasPorts ||
       (key.probeSrcPort === this.plan.srcPort[i] && key.probeDstPort === series.dstPort)
     );
   }

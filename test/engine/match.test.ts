@@ -68,6 +68,7 @@ function key(o: Partial<ReplyKey>): ReplyKey {
     probeDstPort: 0,
     quotedDstOffset: -1,
     synAck: true,
+    quotedTtl: 0,
     ...o,
   };
 }
