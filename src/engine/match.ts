@@ -3,6 +3,7 @@
 // A reply's key (src/probes/kinds.ts) names a candidate probe in O(1); the predicates below decide
 // whether the reply really answers that probe (same type, same destination, same ports). Nothing here
 // allocates per packet.
+import { Icmp6Type, IcmpType } from "../packet/layout.js";
 import type { ReplyKey } from "../probes/kinds.js";
 import { PROBE_TYPE, tcpDataBytes } from "../probes/types.js";
 import { ProbeState } from "./inflight.js";
@@ -29,7 +30,7 @@ export class KeyRange implements KeySpace {
   }
 }
 
-const ICMP_UNREACHABLE = 3;
+const ICMP_UNREACHABLE = IcmpType.DEST_UNREACHABLE;
 
 /**
  * Whether an ICMP error answers its probe, as the original netprobify's capture filter decided
@@ -54,6 +55,26 @@ export function errorAnswers(
     case "ICMPping":
       return true;
   }
+}
+
+/** ICMP time exceeded (type 11) or ICMPv6 time exceeded (type 3): a probe's TTL / hop limit ran out. */
+export function isTimeExceeded(family: 4 | 6, icmpType: number): boolean {
+  return icmpType === (family === 4 ? IcmpType.TIME_EXCEEDED : Icmp6Type.TIME_EXCEEDED);
+}
+
+/**
+ * How the first reply that located a trace probe (src/engine/trace.ts) ends it: what would answer a
+ * regular probe answers it; otherwise a time exceeded is a router's report of where the TTL ran out
+ * (the point of a trace, from the router or from the destination itself); any other error ends it as
+ * an error. Regular probes never get here: for them a router's error is never an answer.
+ */
+export function traceFate(
+  key: ReplyKey,
+  answers: boolean,
+  family: 4 | 6,
+): "answered" | "time-exceeded" | "error" {
+  if (answers) return "answered";
+  return key.how === "icmp-error" && isTimeExceeded(family, key.icmpType) ? "time-exceeded" : "error";
 }
 
 /** Equal bytes: `addr` against `buf` from `off` (an address in a packet or in the receive metadata). */

@@ -4,11 +4,10 @@
 // as the flow's regular probes, and only its TTL / hop limit differs. The engine runs a batch of such
 // probes as one iteration of a small plan built here (engine.trace); this module holds that plan, the
 // keys it puts on the wire, and the fate of each probe.
-import { Icmp6Type, IcmpType } from "../packet/layout.js";
 import type { ReplyKey } from "../probes/kinds.js";
 import { PROBE_TYPE } from "../probes/types.js";
 import { type InFlight, ProbeState } from "./inflight.js";
-import type { KeySpace } from "./match.js";
+import { type KeySpace, traceFate } from "./match.js";
 import type { ProbePlan, Series } from "./plan.js";
 
 export interface TraceRequest {
@@ -57,8 +56,6 @@ export interface TraceResult {
   key: number;
 }
 
-const FATE = { unset: 0, answered: 1, timeExceeded: 2, error: 3 } as const;
-
 /** The plan, wire keys and outcomes of one batch of trace probes. */
 export class Trace {
   readonly plan: ProbePlan;
@@ -66,7 +63,8 @@ export class Trace {
   readonly requestOf: Uint32Array;
   /** Per probe: the key on the wire (differs from the in-flight key for ICMP, whose id is the flow's). */
   readonly wire: Uint32Array;
-  private readonly fate: Uint8Array;
+  /** Per probe: how its first reply ended it (undefined: no reply yet). */
+  private readonly fate: (TraceFate | undefined)[];
   private readonly from: (string | undefined)[];
   private readonly icmp: Uint16Array;
   private readonly quotedTtl: Uint8Array;
@@ -139,7 +137,7 @@ export class Trace {
     });
     this.plan = plan;
     this.base = base;
-    this.fate = new Uint8Array(count);
+    this.fate = new Array(count).fill(undefined);
     this.from = new Array(count).fill(undefined);
     this.icmp = new Uint16Array(count);
     this.quotedTtl = new Uint8Array(count);
@@ -167,13 +165,8 @@ export class Trace {
    * destination, a router's time exceeded, or another error.
    */
   note(i: number, key: ReplyKey, answers: boolean, from: string, family: 4 | 6): void {
-    if (this.fate[i] !== FATE.unset) return;
-    const exceeded = key.icmpType === (family === 4 ? IcmpType.TIME_EXCEEDED : Icmp6Type.TIME_EXCEEDED);
-    this.fate[i] = answers
-      ? FATE.answered
-      : key.how === "icmp-error" && exceeded
-        ? FATE.timeExceeded
-        : FATE.error;
+    if (this.fate[i] !== undefined) return;
+    this.fate[i] = traceFate(key, answers, family);
     this.from[i] = from;
     this.icmp[i] = (key.icmpType << 8) | key.icmpCode;
     this.quotedTtl[i] = key.how === "icmp-error" ? key.quotedTtl : 0;
@@ -183,23 +176,15 @@ export class Trace {
   results(f: InFlight): TraceResult[] {
     const out: TraceResult[] = [];
     for (let i = 0; i < this.plan.count; i++) {
-      const fate = this.fate[i]!;
+      const fate = this.fate[i];
       const st = f.state[i];
       const refused = st === ProbeState.SendFailed || st === ProbeState.Unsent;
       out.push({
         request: this.requestOf[i]!,
         ttl: this.plan.ttl![i]!,
-        fate: refused
-          ? "refused"
-          : fate === FATE.answered
-            ? "answered"
-            : fate === FATE.timeExceeded
-              ? "time-exceeded"
-              : fate === FATE.error
-                ? "error"
-                : "lost",
+        fate: refused ? "refused" : (fate ?? "lost"),
         from: this.from[i],
-        rtt: fate === FATE.unset || refused ? Number.NaN : f.rttNs(i) / 1e9,
+        rtt: fate === undefined || refused ? Number.NaN : f.rttNs(i) / 1e9,
         icmpType: this.icmp[i]! >> 8,
         icmpCode: this.icmp[i]! & 0xff,
         quotedTtl: this.quotedTtl[i]!,
