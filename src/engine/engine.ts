@@ -33,9 +33,14 @@ import {
   addressBytes,
   buildPacket,
   formatAddress,
+  ICMP,
+  ICMP_HEADER_LEN,
+  IPV4_HEADER_LEN,
+  IPV6_HEADER_LEN,
   type PacketOptions,
   parseIPv4Packet,
   parseIPv6Transport,
+  pinChecksum,
 } from "../packet/index.js";
 import { PROTOCOL_OF, type ReplyKey, replyKey, stampKey } from "../probes/kinds.js";
 import { writeRst } from "../probes/rst.js";
@@ -43,7 +48,7 @@ import { PROBE_TYPE, tcpDataBytes } from "../probes/types.js";
 import { InFlight, KeyCounter } from "./inflight.js";
 import { KeyRange, Matcher } from "./match.js";
 import { Pacer } from "./pacer.js";
-import type { ProbePlan } from "./plan.js";
+import type { ProbeKind, ProbePlan } from "./plan.js";
 import {
   bump,
   type ForeignCounters,
@@ -598,12 +603,36 @@ class Iteration {
     o.flowLabel = plan.flowLabel[i]!;
     o.payloadSize = s.payloadSize;
     const t = this.trace;
-    if (t === undefined) stampKey(o, s.type, this.inflight.keyOf(i));
-    else {
-      o.ttl = plan.ttl![i]!;
-      stampKey(o, s.type, t.wire[i]!);
+    if (t === undefined) {
+      stampKey(o, s.type, this.inflight.keyOf(i));
+      return buildPacket(this.data, off, o);
     }
-    return buildPacket(this.data, off, o);
+    o.ttl = plan.ttl![i]!;
+    const copy = t.reference.get(i);
+    if (copy === undefined) {
+      stampKey(o, s.type, t.wire[i]!);
+      return buildPacket(this.data, off, o);
+    }
+    return this.buildCopy(i, off, s.type, copy, t.wire[i]!);
+  }
+
+  /**
+   * A trace probe that copies the ICMP echo of key `copy` (Paris style): built once as that probe to
+   * read its checksum, then with its own key (same identifier, own sequence number) and the same
+   * padding, whose first word, when the echo has one, restores the checksum.
+   */
+  private buildCopy(i: number, off: number, kind: ProbeKind, copy: number, wire: number): number {
+    const o = this.opts;
+    const d = this.data;
+    stampKey(o, kind, copy);
+    const len = buildPacket(d, off, o);
+    const l4 = off + (this.familyOf[this.plan.seriesOf[i]!] === 4 ? IPV4_HEADER_LEN : IPV6_HEADER_LEN);
+    const sum = (d[l4 + ICMP.CHECKSUM]! << 8) | d[l4 + ICMP.CHECKSUM + 1]!;
+    stampKey(o, kind, wire);
+    o.patternSeed = copy;
+    buildPacket(d, off, o);
+    if (off + len - l4 >= ICMP_HEADER_LEN + 2) pinChecksum(d, l4 + ICMP_HEADER_LEN, l4 + ICMP.CHECKSUM, sum);
+    return len;
   }
 
   /**

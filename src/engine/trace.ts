@@ -18,8 +18,13 @@ export interface TraceRequest {
   src: string;
   srcPort: number;
   flowLabel: number;
-  /** ICMPping: the echo identifier of the regular probe to hash like (its key >>> 16). */
-  icmpId?: number;
+  /**
+   * The key of the regular probe to copy, for types whose key partly lies in hashed fields (ICMP echo:
+   * the identifier is the key's high 16 bits, and the checksum covers the sequence number). The trace
+   * probe then carries the same identifier and, when the echo has at least 2 data bytes (ip_payload_size
+   * ≥ 10), the same checksum: its first data word absorbs the different sequence number.
+   */
+  copyKey?: number;
   /** TTL / hop limit (1..255). */
   ttl: number;
   /** Probes to send with this TTL (default 1). */
@@ -69,6 +74,8 @@ export class Trace {
   private readonly icmp: Uint16Array;
   private readonly quotedTtl: Uint8Array;
   private readonly byWire = new Map<number, number>();
+  /** Per probe copying a regular one's hashed fields (ICMP echo): that probe's key. */
+  readonly reference = new Map<number, number>();
   /** The in-flight key of probe 0. */
   readonly base: number;
 
@@ -126,12 +133,11 @@ export class Trace {
         plan.ttl![i] = r.ttl;
         this.requestOf[i] = q;
         const key = (base + i) >>> 0;
-        // ICMP echo: the flow's identifier, and the fresh key's low 16 bits as sequence number.
-        const w =
-          r.series.type === "ICMPping" && r.icmpId !== undefined
-            ? ((r.icmpId << 16) | (key & 0xffff)) >>> 0
-            : key;
+        // ICMP echo: the copied probe's identifier, and the fresh key's low 16 bits as sequence number.
+        const copy = PROBE_TYPE[r.series.type].keyHashed && r.copyKey !== undefined;
+        const w = copy ? ((r.copyKey! & 0xffff0000) | (key & 0xffff)) >>> 0 : key;
         this.wire[i] = w;
+        if (copy) this.reference.set(i, r.copyKey! >>> 0);
         if (w !== key) this.byWire.set(w, i);
       }
     });

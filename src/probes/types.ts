@@ -31,6 +31,11 @@ export interface ProbeTypeFacts {
   readonly taggedPayload?: { readonly 4: number; readonly 6: number };
   /** The type has ports (TCP, UDP): dst_port is required; without, dst_port is ignored. */
   readonly hasPorts: boolean;
+  /**
+   * Part of the matching key lies in fields ECMP may hash (ICMP echo: the identifier; the checksum
+   * covers it all): a trace probe copies those from a regular probe (src/engine/trace.ts).
+   */
+  readonly keyHashed: boolean;
   /** A TCP SYN: answered by SYN-ACK/RST (a RST to a SYN with data acknowledges the data too). */
   readonly tcp: boolean;
   /** Prefix of the compat metrics (`<prefix>_sent_total`, ...). */
@@ -50,6 +55,7 @@ export const PROBE_TYPE: { readonly [K in ProbeKind]: ProbeTypeFacts } = {
     l4Header: TCP_HEADER_LEN,
     tagBytes: 0,
     hasPorts: true,
+    keyHashed: false,
     tcp: true,
     metricPrefix: "tcpsyn",
     what: "TCP SYN",
@@ -61,6 +67,7 @@ export const PROBE_TYPE: { readonly [K in ProbeKind]: ProbeTypeFacts } = {
     l4Header: ICMP_HEADER_LEN,
     tagBytes: 0,
     hasPorts: false,
+    keyHashed: true,
     tcp: false,
     metricPrefix: "icmp",
     what: "ICMP echo",
@@ -73,6 +80,7 @@ export const PROBE_TYPE: { readonly [K in ProbeKind]: ProbeTypeFacts } = {
     // Tagged by default; over IPv6 always (ICMPv6 errors quote the tag, IPv6 has no IP ID to fall back on).
     taggedPayload: { 4: UDP_HEADER_LEN + UDP_TAG_BYTES, 6: UDP_HEADER_LEN + UDP_TAG_BYTES },
     hasPorts: true,
+    keyHashed: false,
     tcp: false,
     metricPrefix: "udp_unreachable",
     what: "UDP",

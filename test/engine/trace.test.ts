@@ -28,6 +28,8 @@ function target(type: ProbeKind, family: 4 | 6): PlanTargetInput {
     family: family === 4 ? "ipv4" : "ipv6",
     addresses: [DST[family]],
     dstPort: type === "ICMPping" ? undefined : 33434,
+    // ICMP echoes with data, so that a trace probe can keep the copied probe's checksum.
+    payloadSize: type === "ICMPping" ? 16 : undefined,
     nbPackets: 2,
     dontFragment: true,
     timeout: 0.2,
@@ -49,6 +51,10 @@ function flowOf(s: FakeSentPacket) {
     dst: l4?.dstPort,
     label,
     icmpId: p.icmp?.kind === "echo" ? p.icmp.id : undefined,
+    // What routers hashing "the 4 bytes after the IP header" read for ICMP: type, code, checksum.
+    icmpHead: p.icmp
+      ? new DataView(s.bytes.buffer, s.bytes.byteOffset).getUint32(s.socket.family === 4 ? 20 : 40)
+      : undefined,
   };
 }
 
@@ -123,7 +129,7 @@ function copyFlow(
     src: plan.addresses[plan.src[i]!]!,
     srcPort: plan.srcPort[i]!,
     flowLabel: plan.flowLabel[i]!,
-    icmpId: icmpKey >>> 16,
+    copyKey: icmpKey,
     ttl,
   }));
 }

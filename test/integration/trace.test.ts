@@ -36,6 +36,8 @@ const flowOf = (p: WirePacket) => ({
   dport: p.dport,
   flowLabel: p.flowLabel,
   icmpId: p.proto === 1 || p.proto === 58 ? p.frame.readUInt16BE(p.l4 + 4) : undefined,
+  // Type, code and checksum: what routers hashing "the 4 bytes after the IP header" read for ICMP.
+  icmpHead: p.proto === 1 || p.proto === 58 ? p.frame.readUInt32BE(p.l4) : undefined,
 });
 
 describe("engine.trace through the lab router (needs root)", () => {
@@ -60,6 +62,8 @@ describe("engine.trace through the lab router (needs root)", () => {
             nbPackets: N,
             timeout: 1,
             ports: [61000, 61003],
+            // ICMP echoes with data: a trace probe keeps the copied probe's checksum.
+            payloadSize: type === "ICMPping" ? 16 : undefined,
           }),
         );
       }
@@ -81,7 +85,7 @@ describe("engine.trace through the lab router (needs root)", () => {
             src: plan.addresses[plan.src[i]!]!,
             srcPort: plan.srcPort[i]!,
             flowLabel: plan.flowLabel[i]!,
-            icmpId: regular.inflight.keyOf(i) >>> 16,
+            copyKey: regular.inflight.keyOf(i),
             ttl,
           });
       }
