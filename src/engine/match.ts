@@ -47,14 +47,8 @@ export function errorAnswers(
   fromDestination: boolean,
 ): boolean {
   if (!fromDestination) return false;
-  switch (kind) {
-    case "TCPsyn":
-      return false;
-    case "UDPunreachable":
-      return family === 6 || icmpType === ICMP_UNREACHABLE;
-    case "ICMPping":
-      return true;
-  }
+  const which = PROBE_TYPE[kind].answeringErrors[family];
+  return which === "any" || (which === "unreachable" && icmpType === ICMP_UNREACHABLE);
 }
 
 /** ICMP time exceeded (type 11) or ICMPv6 time exceeded (type 3): a probe's TTL / hop limit ran out. */

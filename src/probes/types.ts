@@ -18,6 +18,9 @@ import {
 export const PROBE_KINDS = ["TCPsyn", "ICMPping", "UDPunreachable"] as const;
 export type ProbeKind = (typeof PROBE_KINDS)[number];
 
+/** "none", every ICMP error ("any"), or only destination unreachable (ICMP type 3). */
+export type AnsweringErrors = "none" | "any" | "unreachable";
+
 export interface ProbeTypeFacts {
   /** The packet the codec builds (src/packet). */
   readonly protocol: ProbeProtocol;
@@ -36,6 +39,11 @@ export interface ProbeTypeFacts {
    * covers it all): a trace probe copies those from a regular probe (src/engine/trace.ts).
    */
   readonly keyHashed: boolean;
+  /**
+   * Which ICMP errors from the destination answer a probe, per family, as the original's capture
+   * filter let them in (docs/engine.md "Which replies answer"); from anything else, none ever does.
+   */
+  readonly answeringErrors: { readonly 4: AnsweringErrors; readonly 6: AnsweringErrors };
   /** A TCP SYN: answered by SYN-ACK/RST (a RST to a SYN with data acknowledges the data too). */
   readonly tcp: boolean;
   /** Prefix of the compat metrics (`<prefix>_sent_total`, ...). */
@@ -56,6 +64,8 @@ export const PROBE_TYPE: { readonly [K in ProbeKind]: ProbeTypeFacts } = {
     tagBytes: 0,
     hasPorts: true,
     keyHashed: false,
+    // The original captured only TCP for a SYN.
+    answeringErrors: { 4: "none", 6: "none" },
     tcp: true,
     metricPrefix: "tcpsyn",
     what: "TCP SYN",
@@ -68,6 +78,7 @@ export const PROBE_TYPE: { readonly [K in ProbeKind]: ProbeTypeFacts } = {
     tagBytes: 0,
     hasPorts: false,
     keyHashed: true,
+    answeringErrors: { 4: "any", 6: "any" },
     tcp: false,
     metricPrefix: "icmp",
     what: "ICMP echo",
@@ -81,6 +92,8 @@ export const PROBE_TYPE: { readonly [K in ProbeKind]: ProbeTypeFacts } = {
     taggedPayload: { 4: UDP_HEADER_LEN + UDP_TAG_BYTES, 6: UDP_HEADER_LEN + UDP_TAG_BYTES },
     hasPorts: true,
     keyHashed: false,
+    // IPv4: "icmp[0] == 3" in the original's filter; IPv6: any ICMPv6.
+    answeringErrors: { 4: "unreachable", 6: "any" },
     tcp: false,
     metricPrefix: "udp_unreachable",
     what: "UDP",
