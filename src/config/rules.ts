@@ -2,6 +2,7 @@
 // Each rule has a stable name (printed in docs/configuration.md, asserted in tests) and a severity:
 // errors refuse the file, warnings are printed and the file loads. Rules only read drafts.
 import type { Severity } from "../errors.js";
+import { IPV4_HEADER_LEN } from "../packet/layout.js";
 import { isProbeKind, PROBE_TYPE } from "../probes/types.js";
 import { addressCount, formatCidr, isMultiAddress } from "../targets/destination.js";
 import { type Drafts, portSpan, type TargetDraft } from "./drafts.js";
@@ -29,7 +30,7 @@ export const L4_HEADER: Record<ProbeType, number> = {
   ICMPping: PROBE_TYPE.ICMPping.l4Header,
 };
 /** Largest IP payload: the IPv4 total length (65535) less its 20-byte header; IPv6's payload length field. */
-export const MAX_IP_PAYLOAD = { ipv4: 65535 - 20, ipv6: 65535 } as const;
+export const MAX_IP_PAYLOAD = { ipv4: 65535 - IPV4_HEADER_LEN, ipv6: 65535 } as const;
 
 const t = (d: TargetDraft, key: string) => ["targets", d.name, key];
 
