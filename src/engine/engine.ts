@@ -315,8 +315,10 @@ export class Engine {
     if (this.closed) throw new Error("the engine is closed");
     const t = new Trace(requests, (n) => this.counter.reserve(n));
     if (t.plan.count === 0) return [];
-    const oldest =
+    let oldest =
       this.history[this.history.length - 1]?.inflight.base ?? this.previous?.inflight.base ?? t.base;
+    // Echo replies carry the copied probes' identifiers: the filters' window reaches back to them.
+    for (const k of t.reference.values()) if ((oldest - k) >>> 0 < 0x80000000) oldest = k;
     const last = (t.base + t.plan.count - 1 + maxTcpData(t.plan)) >>> 0;
     this.cover(oldest, last, WINDOW_AHEAD_MIN);
     const it = new Iteration(this, t.plan, t.base, ++this.serials, t);

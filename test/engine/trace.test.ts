@@ -174,6 +174,19 @@ describe("engine.trace (fake sockets)", () => {
         });
       });
 
+  test("the kernel filters' key window reaches back to an old copied ICMP probe's identifier", async () => {
+    await withEngine(oneHop(), async (engine) => {
+      const plan = buildPlan([target("ICMPping", 4)], () => assert.fail("fixed sources"));
+      await engine.run(plan);
+      const old = (engine.keyWindow.lo - 5 * 65536) >>> 0;
+      const traced = await engine.trace(copyFlow(plan, 0, old, [1]));
+      assert.equal(traced[0]!.key >>> 16, old >>> 16, "the old identifier on the wire");
+      const w = engine.keyWindow;
+      assert.ok((old - w.lo) >>> 0 <= (w.hi - w.lo) >>> 0, `window ${w.lo}..${w.hi} holds ${old}`);
+      assert.equal(traced[0]!.fate, "time-exceeded");
+    });
+  });
+
   test("a silent router: lost; another error: error (with its type); nothing counted in the next iteration", async () => {
     await withEngine(oneHop({ silent: true, destinationDown: true }), async (engine) => {
       const plan = buildPlan([target("TCPsyn", 4)], () => assert.fail("fixed sources"));
