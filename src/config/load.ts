@@ -5,6 +5,7 @@
 import { dirname, resolve as resolvePath } from "node:path";
 import type { z } from "zod";
 import { ConfigError, type Diagnostic } from "../errors.js";
+import { PROBE_TYPE } from "../probes/types.js";
 import { addressCount, type Cidr, type Destination, type Family } from "../targets/destination.js";
 import { adjustSection } from "./adjust.js";
 import {
@@ -336,7 +337,7 @@ function build(file: string, global: GlobalInput, d: Drafts, warnings: Diagnosti
       address_family: td.family,
       dont_fragment: i.dont_fragment,
       is_subnet: i.is_subnet,
-      dst_port: i.type === "ICMPping" ? undefined : i.dst_port,
+      dst_port: PROBE_TYPE[i.type].hasPorts ? i.dst_port : undefined,
       nb_packets: i.nb_packets,
       ip_payload_size: raisedPayload(i.ip_payload_size, i.type as ProbeType),
       threshold: { ...i.threshold },

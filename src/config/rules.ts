@@ -2,6 +2,8 @@
 // Each rule has a stable name (printed in docs/configuration.md, asserted in tests) and a severity:
 // errors refuse the file, warnings are printed and the file loads. Rules only read drafts.
 import type { Severity } from "../errors.js";
+import { IPV4_HEADER_LEN } from "../packet/layout.js";
+import { isProbeKind, PROBE_TYPE } from "../probes/types.js";
 import { addressCount, formatCidr, isMultiAddress } from "../targets/destination.js";
 import { type Drafts, portSpan, type TargetDraft } from "./drafts.js";
 import { overCeilingMessage, type PlanShare, planShare } from "./plan-size.js";
@@ -22,11 +24,20 @@ export interface Rule {
 }
 
 /** Transport header size, the smallest possible IP payload of each probe type. */
-export const L4_HEADER: Record<ProbeType, number> = { TCPsyn: 20, UDPunreachable: 8, ICMPping: 8 };
+export const L4_HEADER: Record<ProbeType, number> = {
+  TCPsyn: PROBE_TYPE.TCPsyn.l4Header,
+  UDPunreachable: PROBE_TYPE.UDPunreachable.l4Header,
+  ICMPping: PROBE_TYPE.ICMPping.l4Header,
+};
 /** Largest IP payload: the IPv4 total length (65535) less its 20-byte header; IPv6's payload length field. */
-export const MAX_IP_PAYLOAD = { ipv4: 65535 - 20, ipv6: 65535 } as const;
+export const MAX_IP_PAYLOAD = { ipv4: 65535 - IPV4_HEADER_LEN, ipv6: 65535 } as const;
 
 const t = (d: TargetDraft, key: string) => ["targets", d.name, key];
+
+/** Over IPv6 a tagged type always carries its tag: smaller payload sizes are raised to fit it. */
+function tagRaises(type: string, family: "ipv4" | "ipv6"): type is ProbeType {
+  return family === "ipv6" && isProbeKind(type) && PROBE_TYPE[type].taggedPayload !== undefined;
+}
 
 /** A target that is probed: in a group and of a measured type. */
 const probed = (td: TargetDraft) => td.membership.groups.length > 0 && td.input.type !== "iperf";
@@ -430,7 +441,8 @@ export const RULES: readonly Rule[] = [
     *check(d) {
       for (const td of d.targets.values()) {
         if (
-          (td.input.type === "TCPsyn" || td.input.type === "UDPunreachable") &&
+          isProbeKind(td.input.type) &&
+          PROBE_TYPE[td.input.type].hasPorts &&
           td.input.dst_port === undefined
         ) {
           yield { path: t(td, "dst_port"), message: `required for type ${td.input.type}`, at: "key" };
@@ -444,7 +456,11 @@ export const RULES: readonly Rule[] = [
     summary: "dst_port means nothing for ICMPping; it is ignored.",
     *check(d) {
       for (const td of d.targets.values()) {
-        if (td.input.type === "ICMPping" && td.input.dst_port !== undefined) {
+        if (
+          isProbeKind(td.input.type) &&
+          !PROBE_TYPE[td.input.type].hasPorts &&
+          td.input.dst_port !== undefined
+        ) {
           yield { path: t(td, "dst_port"), message: "ignored: ICMPping has no ports", at: "key" };
         }
       }
@@ -459,7 +475,7 @@ export const RULES: readonly Rule[] = [
       for (const td of d.targets.values()) {
         if (td.input.type === "iperf") continue;
         // UDPunreachable over IPv6 is raised further, to 12 (udp-ipv6-tag says so).
-        if (td.input.type === "UDPunreachable" && td.family === "ipv6") continue;
+        if (tagRaises(td.input.type, td.family)) continue;
         const min = L4_HEADER[td.input.type];
         for (const [size, path] of payloadSources(d, td)) {
           if (size !== undefined && size < min)
@@ -507,9 +523,10 @@ export const RULES: readonly Rule[] = [
       "UDPunreachable over IPv6 sends at least 12 bytes of IP payload (a 4-byte tag identifies each probe in ICMPv6 errors); smaller sizes are raised.",
     *check(d) {
       for (const td of d.targets.values()) {
-        if (td.input.type !== "UDPunreachable" || td.family !== "ipv6") continue;
+        if (!tagRaises(td.input.type, td.family)) continue;
+        const min = PROBE_TYPE[td.input.type].taggedPayload![6];
         for (const [size, path] of payloadSources(d, td)) {
-          if (size !== undefined && size < 12) {
+          if (size !== undefined && size < min) {
             yield {
               path,
               message: `${size} is raised to 12 for UDPunreachable over IPv6 (target "${td.name}"): the probe's 4-byte tag is how ICMPv6 errors are matched`,

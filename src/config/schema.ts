@@ -3,6 +3,7 @@
 // from it, and error messages take their "expected ..." text from it. Rules that need more than one key
 // at a time live in rules.ts. Compatibility with the original netprobify: docs/migration.md.
 import { z } from "zod";
+import { PROBE_KINDS } from "../probes/types.js";
 import { DEFAULT_MAX_PROBES, MAX_MAX_PROBES } from "./plan-size.js";
 
 export const NAME_PATTERN = /^[a-z0-9_\-.]+$/;
@@ -56,7 +57,7 @@ export const nameSchema = expect(
 );
 const list = <T extends z.ZodType>(item: T, what: string) => expect(z.array(item), `a list of ${what}`);
 
-export const PROBE_TYPES = ["TCPsyn", "ICMPping", "UDPunreachable"] as const;
+export const PROBE_TYPES = PROBE_KINDS;
 /** The original also had "iperf" targets: still accepted so existing files load, but not measured. */
 export const TARGET_TYPES = [...PROBE_TYPES, "iperf"] as const;
 export const LOGGING_LEVELS = ["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG", "NOTSET"] as const;

@@ -33,16 +33,22 @@ import {
   addressBytes,
   buildPacket,
   formatAddress,
+  ICMP,
+  ICMP_HEADER_LEN,
+  IPV4_HEADER_LEN,
+  IPV6_HEADER_LEN,
   type PacketOptions,
   parseIPv4Packet,
   parseIPv6Transport,
+  pinChecksum,
 } from "../packet/index.js";
 import { PROTOCOL_OF, type ReplyKey, replyKey, stampKey } from "../probes/kinds.js";
 import { writeRst } from "../probes/rst.js";
+import { PROBE_TYPE, tcpDataBytes } from "../probes/types.js";
 import { InFlight, KeyCounter } from "./inflight.js";
 import { KeyRange, Matcher } from "./match.js";
 import { Pacer } from "./pacer.js";
-import type { ProbePlan } from "./plan.js";
+import type { ProbeKind, ProbePlan } from "./plan.js";
 import {
   bump,
   type ForeignCounters,
@@ -52,6 +58,7 @@ import {
   type SeriesResult,
   summarize,
 } from "./results.js";
+import { Trace, type TraceRequest, type TraceResult } from "./trace.js";
 
 export interface EngineOptions {
   /** Raw sockets: the real addon by default, a fake in unit tests. */
@@ -277,22 +284,50 @@ export class Engine {
 
   /** Runs one iteration of `plan`; resolves when every probe is settled or the hard limit passes. */
   run(plan: ProbePlan): Promise<IterationResult> {
+    // A trace in progress is short (one timeout): the iteration starts after it.
+    if (this.current?.trace) return this.current.ended.then(() => this.run(plan));
     if (this.current) throw new Error("an iteration is already running");
     const base = this.counter.reserve(plan.count);
     const oldest =
       this.history[this.history.length - 1]?.inflight.base ?? this.previous?.inflight.base ?? base;
     // A RST to a SYN with data acknowledges seq + 1 + its length: the window reaches that far.
-    let data = 0;
-    for (const s of plan.series) if (s.type === "TCPsyn") data = Math.max(data, (s.payloadSize ?? 20) - 20);
-    const last = (base + Math.max(plan.count, 1) - 1 + data) >>> 0;
+    const last = (base + Math.max(plan.count, 1) - 1 + maxTcpData(plan)) >>> 0;
     this.cover(oldest, last, Math.max(WINDOW_AHEAD_MIN, 4 * plan.count));
     const it = new Iteration(this, plan, base, ++this.serials);
     this.current = it;
-    return it.start().finally(() => {
+    it.ended = it.start().finally(() => {
       if (this.previous) this.remember(this.previous);
       this.previous = it;
       this.current = undefined;
     });
+    return it.ended;
+  }
+
+  /**
+   * Sends TTL-limited probes that copy regular flows exactly (src/engine/trace.ts) and resolves with
+   * one result per probe, in request order, once each is answered, reported by a router, or timed out
+   * (its series' timeout). Runs between iterations: it waits for a running one, and an iteration asked
+   * for meanwhile waits for it. A trace leaves no trace in iteration results: its probes, answers and
+   * faults are its own, and late replies to it count as foreign (unknown_key).
+   */
+  async trace(requests: readonly TraceRequest[]): Promise<TraceResult[]> {
+    while (this.current) await this.current.ended.catch(() => undefined);
+    if (this.closed) throw new Error("the engine is closed");
+    const t = new Trace(requests, (n) => this.counter.reserve(n));
+    if (t.plan.count === 0) return [];
+    let oldest =
+      this.history[this.history.length - 1]?.inflight.base ?? this.previous?.inflight.base ?? t.base;
+    // Echo replies carry the copied probes' identifiers: the filters' window reaches back to them.
+    for (const k of t.reference.values()) if ((oldest - k) >>> 0 < 0x80000000) oldest = k;
+    const last = (t.base + t.plan.count - 1 + maxTcpData(t.plan)) >>> 0;
+    this.cover(oldest, last, WINDOW_AHEAD_MIN);
+    const it = new Iteration(this, t.plan, t.base, ++this.serials, t);
+    this.current = it;
+    it.ended = it.start().finally(() => {
+      this.current = undefined;
+    });
+    await it.ended;
+    return t.results(it.inflight);
   }
 
   /** Keeps the key range of an iteration that is no longer the previous one, for its late answers. */
@@ -428,7 +463,7 @@ export class Engine {
       else this.foreign.settledError++;
       return;
     }
-    if (key.kind === "TCPsyn" && key.how === "direct") {
+    if (PROBE_TYPE[key.kind].tcp && key.how === "direct") {
       // The running iteration counted it already (tcpsyn_match_ack_fail_count); between iterations
       // nothing has: name the address with the last plan.
       if (!this.current)
@@ -462,6 +497,8 @@ class Iteration {
   private finish: ((r: IterationResult) => void) | undefined;
   private limitHit = false;
   private dropsAtStart = 0;
+  /** Settles when the iteration has ended and the engine let go of it. */
+  ended: Promise<IterationResult> = Promise.resolve(undefined as never);
 
   constructor(
     private readonly engine: Engine,
@@ -469,6 +506,8 @@ class Iteration {
     base: number,
     /** Never 0 (0 marks a free TX ring slot). */
     readonly serial: number,
+    /** Set when this runs trace probes (engine.trace) rather than a regular plan. */
+    readonly trace?: Trace,
   ) {
     this.inflight = new InFlight(base, plan.count, (i) => plan.series[plan.seriesOf[i]!]!.timeout * 1000);
     this.counters = new SeriesCounters(plan.series.length);
@@ -478,7 +517,7 @@ class Iteration {
       this.addrTable.set(a, i * 16);
     });
     this.familyOf = Uint8Array.from(plan.series, (s) => (s.family === "ipv4" ? 4 : 6));
-    this.matcher = new Matcher(plan, this.inflight, this.addrBytes);
+    this.matcher = new Matcher(plan, trace ? trace.keySpace(this.inflight) : this.inflight, this.addrBytes);
     this.batch = engine.options.batch ?? 64;
     let largest = 0;
     for (const s of plan.series) largest = Math.max(largest, (s.payloadSize ?? 0) + 40);
@@ -565,8 +604,37 @@ class Iteration {
     o.df = s.dontFragment;
     o.flowLabel = plan.flowLabel[i]!;
     o.payloadSize = s.payloadSize;
-    stampKey(o, s.type, this.inflight.keyOf(i));
-    return buildPacket(this.data, off, o);
+    const t = this.trace;
+    if (t === undefined) {
+      stampKey(o, s.type, this.inflight.keyOf(i));
+      return buildPacket(this.data, off, o);
+    }
+    o.ttl = plan.ttl![i]!;
+    const copy = t.reference.get(i);
+    if (copy === undefined) {
+      stampKey(o, s.type, t.wire[i]!);
+      return buildPacket(this.data, off, o);
+    }
+    return this.buildCopy(i, off, s.type, copy, t.wire[i]!);
+  }
+
+  /**
+   * A trace probe that copies the ICMP echo of key `copy` (Paris style): built once as that probe to
+   * read its checksum, then with its own key (same identifier, own sequence number) and the same
+   * padding, whose first word, when the echo has one, restores the checksum.
+   */
+  private buildCopy(i: number, off: number, kind: ProbeKind, copy: number, wire: number): number {
+    const o = this.opts;
+    const d = this.data;
+    stampKey(o, kind, copy);
+    const len = buildPacket(d, off, o);
+    const l4 = off + (this.familyOf[this.plan.seriesOf[i]!] === 4 ? IPV4_HEADER_LEN : IPV6_HEADER_LEN);
+    const sum = (d[l4 + ICMP.CHECKSUM]! << 8) | d[l4 + ICMP.CHECKSUM + 1]!;
+    stampKey(o, kind, wire);
+    o.patternSeed = copy;
+    buildPacket(d, off, o);
+    if (off + len - l4 >= ICMP_HEADER_LEN + 2) pinChecksum(d, l4 + ICMP_HEADER_LEN, l4 + ICMP.CHECKSUM, sum);
+    return len;
   }
 
   /**
@@ -626,7 +694,7 @@ class Iteration {
     const foreign = this.engine.foreign;
     const i = m.locate(key, data, meta, srcOff);
     if (i < 0) {
-      if (!previous && key.kind === "TCPsyn" && key.how === "direct") {
+      if (!previous && PROBE_TYPE[key.kind].tcp && key.how === "direct") {
         bump(foreign.tcpAckMismatch, m.addressText(meta, srcOff, family));
       }
       return false;
@@ -641,7 +709,10 @@ class Iteration {
       bump(foreign.portMismatch, series.target);
       return true;
     }
-    if (!m.answers(i, key, meta, srcOff, family)) {
+    const answers = m.answers(i, key, meta, srcOff, family);
+    // A trace probe ends with its first reply, whoever sent it (a router's time exceeded is the point).
+    if (this.trace) this.trace.note(i, key, answers, formatAddress(meta, srcOff, family), family);
+    else if (!answers) {
       // Not an answer (a router's error, or a kind the original never let in): the probe stays
       // pending and, unanswered, ends unreachable; the sender is kept for the log.
       if (f.noteError(i, key.icmpType, key.icmpCode) === "noted") {
@@ -754,6 +825,21 @@ class Iteration {
     if (this.timer) clearTimeout(this.timer);
     const finish = this.finish!;
     this.finish = undefined;
+    if (this.trace) {
+      // A trace's outcome is read from its Trace; the engine's counters stay with the iterations.
+      finish({
+        series: [],
+        foreign: newForeignCounters(),
+        received: 0,
+        faults: new Map(),
+        durationMs: this.engine.clock() - this.startMs,
+        timedOut: this.limitHit,
+        socketDrops: 0,
+        sendErrors: this.sendErrors,
+        inflight: this.inflight,
+      });
+      return;
+    }
     const series = summarize(this.plan, this.inflight, this.counters);
     for (const r of series) {
       r.late += this.engine.takeCarried("late", r.target, r.group);
@@ -798,4 +884,11 @@ function echoIdsOf(lo: number, hi: number): U16Range[] {
         { lo: a, hi: 0xffff },
         { lo: 0, hi: b },
       ];
+}
+
+/** The most TCP data bytes a SYN of the plan carries: a RST to it acknowledges seq + 1 + that many. */
+function maxTcpData(plan: ProbePlan): number {
+  let data = 0;
+  for (const s of plan.series) data = Math.max(data, tcpDataBytes(s.type, s.payloadSize));
+  return data;
 }

@@ -3,7 +3,9 @@
 // A reply's key (src/probes/kinds.ts) names a candidate probe in O(1); the predicates below decide
 // whether the reply really answers that probe (same type, same destination, same ports). Nothing here
 // allocates per packet.
+import { Icmp6Type, IcmpType } from "../packet/layout.js";
 import type { ReplyKey } from "../probes/kinds.js";
+import { PROBE_TYPE, tcpDataBytes } from "../probes/types.js";
 import { ProbeState } from "./inflight.js";
 import type { ProbeKind, ProbePlan } from "./plan.js";
 
@@ -28,7 +30,7 @@ export class KeyRange implements KeySpace {
   }
 }
 
-const ICMP_UNREACHABLE = 3;
+const ICMP_UNREACHABLE = IcmpType.DEST_UNREACHABLE;
 
 /**
  * Whether an ICMP error answers its probe, as the original netprobify's capture filter decided
@@ -45,14 +47,28 @@ export function errorAnswers(
   fromDestination: boolean,
 ): boolean {
   if (!fromDestination) return false;
-  switch (kind) {
-    case "TCPsyn":
-      return false;
-    case "UDPunreachable":
-      return family === 6 || icmpType === ICMP_UNREACHABLE;
-    case "ICMPping":
-      return true;
-  }
+  const which = PROBE_TYPE[kind].answeringErrors[family];
+  return which === "any" || (which === "unreachable" && icmpType === ICMP_UNREACHABLE);
+}
+
+/** ICMP time exceeded (type 11) or ICMPv6 time exceeded (type 3): a probe's TTL / hop limit ran out. */
+export function isTimeExceeded(family: 4 | 6, icmpType: number): boolean {
+  return icmpType === (family === 4 ? IcmpType.TIME_EXCEEDED : Icmp6Type.TIME_EXCEEDED);
+}
+
+/**
+ * How the first reply that located a trace probe (src/engine/trace.ts) ends it: what would answer a
+ * regular probe answers it; otherwise a time exceeded is a router's report of where the TTL ran out
+ * (the point of a trace, from the router or from the destination itself); any other error ends it as
+ * an error. Regular probes never get here: for them a router's error is never an answer.
+ */
+export function traceFate(
+  key: ReplyKey,
+  answers: boolean,
+  family: 4 | 6,
+): "answered" | "time-exceeded" | "error" {
+  if (answers) return "answered";
+  return key.how === "icmp-error" && isTimeExceeded(family, key.icmpType) ? "time-exceeded" : "error";
 }
 
 /** Equal bytes: `addr` against `buf` from `off` (an address in a packet or in the receive metadata). */
@@ -72,8 +88,7 @@ export class Matcher {
     readonly addrBytes: readonly Uint8Array[],
   ) {
     const lens = new Set([0]);
-    for (const s of plan.series)
-      if (s.type === "TCPsyn" && s.payloadSize !== undefined) lens.add(s.payloadSize - 20);
+    for (const s of plan.series) lens.add(tcpDataBytes(s.type, s.payloadSize));
     this.tcpDataLens = [...lens].sort((a, b) => a - b);
   }
 
@@ -90,7 +105,7 @@ export class Matcher {
         ? -1
         : this.byKey16(key.key16, key.probeSrcPort, data, key.quotedDstOffset);
     }
-    if (key.kind === "TCPsyn" && key.how === "direct" && !key.synAck && this.tcpDataLens.length > 1) {
+    if (PROBE_TYPE[key.kind].tcp && key.how === "direct" && !key.synAck && this.tcpDataLens.length > 1) {
       for (const d of this.tcpDataLens) {
         const i = f.indexOf((key.key - d) >>> 0);
         if (
@@ -108,7 +123,7 @@ export class Matcher {
   /** Bytes of data after the TCP header in probe i's SYN (0 for other types). */
   tcpDataLen(i: number): number {
     const s = this.plan.series[this.plan.seriesOf[i]!]!;
-    return s.type === "TCPsyn" ? (s.payloadSize ?? 20) - 20 : 0;
+    return tcpDataBytes(s.type, s.payloadSize);
   }
 
   /**
@@ -147,7 +162,7 @@ export class Matcher {
   samePorts(i: number, key: ReplyKey): boolean {
     const series = this.plan.series[this.plan.seriesOf[i]!]!;
     return (
-      series.type === "ICMPping" ||
+      !PROBE_TYPE[series.type].hasPorts ||
       (key.probeSrcPort === this.plan.srcPort[i] && key.probeDstPort === series.dstPort)
     );
   }

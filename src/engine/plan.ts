@@ -9,10 +9,11 @@
 // probes per iteration cost a few tens of megabytes. Packets are ordered round by round (packet k of
 // every series and address before packet k+1 of any), which spreads each target's packets over the
 // iteration instead of bursting them.
+import { PROBE_TYPE, type ProbeKind } from "../probes/types.js";
 import type { Cidr, Family } from "../targets/destination.js";
 import { subnetHost, subnetHostCount } from "../targets/destination.js";
 
-export type ProbeKind = "TCPsyn" | "ICMPping" | "UDPunreachable";
+export type { ProbeKind };
 
 /** One (target, group) pair: the unit results are aggregated by (the metrics' destination × group). */
 export interface Series {
@@ -70,6 +71,8 @@ export interface ProbePlan {
   flowLabel: Uint32Array;
   /** Index of the first packet of each round (round k holds packet k of every series and address). */
   roundStart: Uint32Array;
+  /** Per packet: TTL / hop limit, only in a trace's plan (src/engine/trace.ts); else the default 64. */
+  ttl?: Uint8Array;
 }
 
 /**
@@ -117,23 +120,18 @@ function flowLabelFinish(h: number, suffix: string): number {
 }
 
 /** UDP probes carry a 4-byte tag after the header (see src/probes/kinds.ts): 12 bytes of IP payload. */
-export const UDP_TAGGED_SIZE = 12;
+export const UDP_TAGGED_SIZE = PROBE_TYPE.UDPunreachable.taggedPayload![4];
 
 /**
  * The IP payload size a series sends. UDP probes default to carrying their tag; over IPv6 they always
  * do (ICMPv6 errors quote the tag, and IPv6 has no IP ID to fall back on), so smaller sizes are raised.
  */
 export function payloadFor(type: ProbeKind, family: Family, size: number | undefined): number | undefined {
-  if (type !== "UDPunreachable") return size;
-  if (size === undefined) return UDP_TAGGED_SIZE;
-  return family === "ipv6" ? Math.max(size, UDP_TAGGED_SIZE) : size;
+  const tagged = PROBE_TYPE[type].taggedPayload;
+  if (tagged === undefined) return size;
+  if (size === undefined) return tagged[family === "ipv4" ? 4 : 6];
+  return family === "ipv6" ? Math.max(size, tagged[6]) : size;
 }
-
-const PROTO: Record<ProbeKind, Record<Family, number>> = {
-  TCPsyn: { ipv4: 6, ipv6: 6 },
-  UDPunreachable: { ipv4: 17, ipv6: 17 },
-  ICMPping: { ipv4: 1, ipv6: 58 },
-};
 
 /**
  * Builds the plan. `routeSource(dst, family)` gives the address the kernel would use towards `dst`
@@ -181,7 +179,7 @@ export function buildPlan(
         group: g.name,
         type: t.type,
         family: t.family,
-        dstPort: t.type === "ICMPping" ? 0 : (t.dstPort ?? 0),
+        dstPort: PROBE_TYPE[t.type].hasPorts ? (t.dstPort ?? 0) : 0,
         dscp: g.dscp,
         dontFragment: t.dontFragment,
         payloadSize: payloadFor(t.type, t.family, t.payloadSize ?? g.payloadSize),
@@ -242,14 +240,14 @@ export function buildPlan(
       const { target: t, group: g } = lane;
       if (k >= t.nbPackets) continue;
       const { port, host } = sourceFor(k, g.srcPortA, g.srcPortZ, lane.hosts);
-      const proto = PROTO[t.type][t.family];
+      const proto = PROBE_TYPE[t.type].ipProtocol[t.family === "ipv4" ? 4 : 6];
       const { dst, src, hash } = prepared[l]!;
       const n = dst.length;
       const subnetSrc = g.srcSubnet ? subnetHost(g.srcSubnet, BigInt(host)) : undefined;
       const subnetSrcIndex = subnetSrc === undefined ? 0 : intern(subnetSrc);
       const v6 = t.family === "ipv6";
       const suffix = v6 ? `|${port}|${t.dstPort ?? 0}|${proto}` : "";
-      const srcPort = t.type === "ICMPping" ? 0 : port;
+      const srcPort = PROBE_TYPE[t.type].hasPorts ? port : 0;
       plan.seriesOf.fill(lane.series, i, i + n);
       plan.dst.set(dst, i);
       plan.srcPort.fill(srcPort, i, i + n);

@@ -4,6 +4,7 @@
 // labels of the compat metrics are a contract with users' alert rules (docs/migration.md): change
 // them only with that contract.
 import type { ProbeType } from "../config/schema.js";
+import { PROBE_TYPE } from "../probes/types.js";
 
 export type MetricType = "counter" | "gauge";
 
@@ -25,15 +26,16 @@ export const TARGET_GROUP_LABELS = ["probe_name", "destination", "address_family
 /** Per target (the original's foreign-reply gauges and DNS metrics). */
 export const TARGET_LABELS = ["probe_name", "destination", "address_family"] as const;
 
-/** Metric name prefix of each probe type. */
+/** Metric name prefix of each probe type (src/probes/types.ts). */
 export const PREFIX: Record<ProbeType, string> = {
-  TCPsyn: "tcpsyn",
-  ICMPping: "icmp",
-  UDPunreachable: "udp_unreachable",
+  TCPsyn: PROBE_TYPE.TCPsyn.metricPrefix,
+  ICMPping: PROBE_TYPE.ICMPping.metricPrefix,
+  UDPunreachable: PROBE_TYPE.UDPunreachable.metricPrefix,
 };
 
-function perType(type: ProbeType, what: string): [MetricDecl, MetricDecl, MetricDecl, MetricDecl] {
+function perType(type: ProbeType): [MetricDecl, MetricDecl, MetricDecl, MetricDecl] {
   const p = PREFIX[type];
+  const what = PROBE_TYPE[type].what;
   return [
     {
       name: `${p}_sent_total`,
@@ -71,7 +73,7 @@ function perType(type: ProbeType, what: string): [MetricDecl, MetricDecl, Metric
 }
 
 export const CATALOG = [
-  ...perType("TCPsyn", "TCP SYN"),
+  ...perType("TCPsyn"),
   {
     name: "tcpsyn_match_ack_fail_count",
     type: "gauge",
@@ -88,8 +90,8 @@ export const CATALOG = [
     probeType: "TCPsyn",
     origin: "compat",
   },
-  ...perType("ICMPping", "ICMP echo"),
-  ...perType("UDPunreachable", "UDP"),
+  ...perType("ICMPping"),
+  ...perType("UDPunreachable"),
   {
     name: "udp_unreachable_port_mismatch_count",
     type: "gauge",

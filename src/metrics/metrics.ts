@@ -12,6 +12,7 @@ import type { ProbeType } from "../config/schema.js";
 import type { IterationResult } from "../engine/engine.js";
 import type { TargetIssue } from "../engine/prober.js";
 import { compatLost, lossRatio, rttPercentile } from "../engine/results.js";
+import { isProbeKind, isTcp, PROBE_TYPE } from "../probes/types.js";
 import {
   declOf,
   EXCLUSION_REASONS,
@@ -228,12 +229,9 @@ export class Metrics {
           );
         }
       }
-      if (t.type === "TCPsyn") {
-        s.inc("tcpsyn_match_ack_fail_count", target, 0);
-        s.inc("tcpsyn_port_mismatch_count", target, 0);
-      } else if (t.type === "UDPunreachable") {
-        s.inc("udp_unreachable_port_mismatch_count", target, 0);
-      }
+      const facts = isProbeKind(t.type) ? PROBE_TYPE[t.type] : undefined;
+      if (facts?.tcp) s.inc("tcpsyn_match_ack_fail_count", target, 0);
+      if (facts?.portMismatchMetric) s.inc(facts.portMismatchMetric, target, 0);
     }
     for (const m of PER_PROBE_COUNTERS) s.inc(m, probe, 0);
     for (const where of INTERNAL_ERROR_PLACES)
@@ -361,12 +359,7 @@ export class Metrics {
     const f = result.foreign;
     for (const [name, n] of f.portMismatch) {
       const t = config.targets.get(name);
-      const metric =
-        t?.type === "TCPsyn"
-          ? "tcpsyn_port_mismatch_count"
-          : t?.type === "UDPunreachable"
-            ? "udp_unreachable_port_mismatch_count"
-            : undefined;
+      const metric = t && isProbeKind(t.type) ? PROBE_TYPE[t.type].portMismatchMetric : undefined;
       // A port mismatch of a target this configuration no longer has: counted, not attributed.
       if (!t || !metric || !bumpTarget(metric, t, n)) unmatched("port_mismatch", n);
     }
@@ -374,7 +367,7 @@ export class Metrics {
       let attributed = false;
       for (const name of this.tcpTargetsAt(address)) {
         const t = config.targets.get(name);
-        if (t?.type === "TCPsyn" && bumpTarget("tcpsyn_match_ack_fail_count", t, n)) attributed = true;
+        if (t && isTcp(t.type) && bumpTarget("tcpsyn_match_ack_fail_count", t, n)) attributed = true;
       }
       if (!attributed) unmatched("unknown_source", n);
     }
@@ -418,7 +411,7 @@ export class Metrics {
     if (!this.tcpByAddress) {
       const m = new Map<string, string[]>();
       for (const [name, addrs] of this.addresses) {
-        if (this.config?.targets.get(name)?.type !== "TCPsyn") continue;
+        if (!isTcp(this.config?.targets.get(name)?.type)) continue;
         for (const a of addrs) {
           const l = m.get(a);
           if (l) l.push(name);

@@ -117,6 +117,18 @@ export function patch16(buf: Uint8Array, fieldOff: number, value: number, sumOff
   buf[sumOff + 1] = c & 0xff;
 }
 
+/**
+ * Rewrites the 16-bit word at `wordOff` (2-byte aligned in the checksummed data, not the checksum
+ * itself) so that the checksum at `sumOff` becomes `target`: Paris traceroute's way to keep an ICMP
+ * echo's checksum, which routers hashing "the first 4 bytes after the IP header" read as if it were
+ * ports, constant while its sequence number changes. The word absorbs the difference (RFC 1624).
+ */
+export function pinChecksum(buf: Uint8Array, wordOff: number, sumOff: number, target: number): void {
+  const c = (buf[sumOff]! << 8) | buf[sumOff + 1]!;
+  const old = (buf[wordOff]! << 8) | buf[wordOff + 1]!;
+  patch16(buf, wordOff, fold(old + (~target & 0xffff) + c), sumOff);
+}
+
 /** As patch16 for an aligned 32-bit big-endian field (e.g. a TCP sequence number). */
 export function patch32(buf: Uint8Array, fieldOff: number, value: number, sumOff: number, udp = false): void {
   const old =

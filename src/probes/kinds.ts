@@ -13,7 +13,6 @@
 // IPv4 probes of every type also carry the key's low 16 bits as IP ID (unique among the probes in
 // flight to a destination as long as fewer than 65,536 are).
 
-import type { ProbeKind } from "../engine/plan.js";
 import type { PacketOptions, ParsedPacket, ProbeProtocol, QuotedPacket } from "../packet/index.js";
 import {
   IcmpType,
@@ -23,11 +22,12 @@ import {
   IPPROTO_UDP,
   TcpFlag,
 } from "../packet/layout.js";
+import { PROBE_TYPE, type ProbeKind } from "./types.js";
 
 export const PROTOCOL_OF: Record<ProbeKind, ProbeProtocol> = {
-  TCPsyn: "tcp-syn",
-  ICMPping: "icmp-echo",
-  UDPunreachable: "udp",
+  TCPsyn: PROBE_TYPE.TCPsyn.protocol,
+  ICMPping: PROBE_TYPE.ICMPping.protocol,
+  UDPunreachable: PROBE_TYPE.UDPunreachable.protocol,
 };
 
 /** Fills the per-probe fields of reusable packet options from the matching key. */
@@ -69,6 +69,8 @@ export interface ReplyKey {
   quotedDstOffset: number;
   /** TCP: the reply was a SYN-ACK (we answer it with a RST). */
   synAck: boolean;
+  /** For ICMP errors: the TTL / hop limit the quoted probe had where the error was raised; else 0. */
+  quotedTtl: number;
 }
 
 /**
@@ -97,6 +99,7 @@ function quoteKey(
     probeDstPort,
     quotedDstOffset: q.dstOffset,
     synAck: false,
+    quotedTtl: q.ttl,
   };
 }
 
@@ -144,6 +147,7 @@ export function replyKey(p: ParsedPacket): ReplyKey | undefined {
       probeDstPort: p.tcp.srcPort,
       quotedDstOffset: -1,
       synAck,
+      quotedTtl: 0,
     };
   }
   if (p.icmp) {
@@ -160,6 +164,7 @@ export function replyKey(p: ParsedPacket): ReplyKey | undefined {
         probeDstPort: 0,
         quotedDstOffset: -1,
         synAck: false,
+        quotedTtl: 0,
       };
     }
     return fromQuote(p.icmp.quoted, p.icmp.type, p.icmp.code);

@@ -4,8 +4,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { InFlight } from "../../src/engine/inflight.js";
-import { errorAnswers, Matcher } from "../../src/engine/match.js";
+import { errorAnswers, isTimeExceeded, Matcher, traceFate } from "../../src/engine/match.js";
 import { buildPlan, type PlanTargetInput, type ProbeKind } from "../../src/engine/plan.js";
+import { Trace, type TraceRequest } from "../../src/engine/trace.js";
 import { addressBytes } from "../../src/packet/index.js";
 import type { ReplyKey } from "../../src/probes/kinds.js";
 
@@ -68,6 +69,7 @@ function key(o: Partial<ReplyKey>): ReplyKey {
     probeDstPort: 0,
     quotedDstOffset: -1,
     synAck: true,
+    quotedTtl: 0,
     ...o,
   };
 }
@@ -204,5 +206,63 @@ describe("reply matching predicates (src/engine/match.ts)", () => {
         want,
         `${kind} IPv${family} type ${type} from ${fromDst ? "destination" : "elsewhere"}`,
       );
+  });
+
+  test("traceFate: a trace probe's first reply, answer or router report (the fourth kind of reply)", () => {
+    // [what, reply, answers (errorAnswers or a direct reply), family, fate]
+    const err = (icmpType: number, kind: ProbeKind = "UDPunreachable") =>
+      key({ kind, how: "icmp-error", icmpType, synAck: false, quotedTtl: 1 });
+    const rows: [string, ReplyKey, boolean, 4 | 6, string][] = [
+      ["SYN-ACK from the destination", key({}), true, 4, "answered"],
+      ["echo reply", key({ kind: "ICMPping" }), true, 6, "answered"],
+      ["UDP port unreachable from the destination", err(3), true, 4, "answered"],
+      ["ICMPv6 port unreachable from the destination", err(1), true, 6, "answered"],
+      ["time exceeded from a router (IPv4 type 11)", err(11), false, 4, "time-exceeded"],
+      ["time exceeded from a router (ICMPv6 type 3)", err(3), false, 6, "time-exceeded"],
+      ["time exceeded quoting a SYN", err(11, "TCPsyn"), false, 4, "time-exceeded"],
+      ["host unreachable from a router (IPv4 3)", err(3), false, 4, "error"],
+      ["no route from a router (ICMPv6 1)", err(1), false, 6, "error"],
+      ["IPv4 type 3 is not time exceeded, ICMPv6 type 11 does not exist", err(11), false, 6, "error"],
+      ["destination's ICMP error to a SYN (never an answer)", err(3, "TCPsyn"), false, 4, "error"],
+    ];
+    for (const [what, k, answers, family, want] of rows)
+      assert.equal(traceFate(k, answers, family), want, what);
+    assert.deepEqual(
+      [isTimeExceeded(4, 11), isTimeExceeded(6, 3), isTimeExceeded(4, 3), isTimeExceeded(6, 11)],
+      [true, true, false, false],
+    );
+  });
+
+  test("a trace's key space: ICMP wire keys (the copied identifier) lead to the probe, their unsent keys do not", () => {
+    const { plan: p } = setup();
+    const series = (name: string) => p.series.find((s) => s.target === name)!;
+    const flow = (name: string, copyKey?: number): TraceRequest => ({
+      series: series(name),
+      dst: name === "icmp" ? "fd18:1::1" : "198.18.1.1",
+      src: name === "icmp" ? "fd18::2" : "198.18.0.2",
+      srcPort: 61000,
+      flowLabel: 7,
+      copyKey,
+      ttl: 1,
+    });
+    const base = 0x0001fffe;
+    const t = new Trace([flow("tcp"), flow("icmp", 0xabcd1234), flow("tcp"), flow("icmp")], () => base);
+    const f = new InFlight(base, t.plan.count, () => 1000);
+    const ks = t.keySpace(f);
+    // TCP: its own fresh keys. ICMP with copyKey: the copied id, the fresh key's low bits as sequence.
+    assert.deepEqual([...t.wire], [0x0001fffe, 0xabcdffff, 0x00020000, 0x00020001]);
+    const rows: [string, number, number][] = [
+      ["TCP probe 0 by its key", 0x0001fffe, 0],
+      ["ICMP probe 1 by the copied identifier", 0xabcdffff, 1],
+      ["ICMP probe 1's in-flight key never went out", 0x0001ffff, -1],
+      ["TCP probe 2 across the 16-bit boundary", 0x00020000, 2],
+      ["ICMP probe 3 without copyKey: its own key", 0x00020001, 3],
+      ["the copied probe's own key is not the trace's", 0xabcd1234, -1],
+      ["past the trace's keys", 0x00020002, -1],
+    ];
+    for (const [what, k, want] of rows) assert.equal(ks.indexOf(k), want, what);
+    assert.deepEqual([...t.plan.ttl!], [1, 1, 1, 1]);
+    assert.deepEqual([...t.plan.srcPort], [61000, 0, 61000, 0], "ICMP has no ports");
+    assert.throws(() => new Trace([{ ...flow("tcp"), ttl: 256 }], () => base), RangeError);
   });
 });

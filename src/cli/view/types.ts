@@ -1,10 +1,11 @@
 // The live view's vocabulary: what the demo feeds the view each iteration. Its own module so the
 // renderer (frame.ts) and the terminal driver (../live-view.ts) share it without importing upward.
+import type { ProbeKind } from "../../probes/types.js";
 
 export interface ViewRow {
   /** Target name. */
   name: string;
-  type: "TCPsyn" | "ICMPping" | "UDPunreachable";
+  type: ProbeKind;
   family: 4 | 6;
   group: string;
   /** What the demo does there, e.g. "5% loss", "40ms ±5ms", "unreachable", "". */
