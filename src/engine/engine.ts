@@ -39,6 +39,7 @@ import {
 } from "../packet/index.js";
 import { PROTOCOL_OF, type ReplyKey, replyKey, stampKey } from "../probes/kinds.js";
 import { writeRst } from "../probes/rst.js";
+import { type FlowResults, summarizeFlows } from "./flows.js";
 import { InFlight, KeyCounter } from "./inflight.js";
 import { KeyRange, Matcher } from "./match.js";
 import { Pacer } from "./pacer.js";
@@ -82,6 +83,8 @@ export interface IterationResult {
   socketDrops: number;
   /** Sends the kernel refused, by errno name (e.g. "ENETUNREACH"): counted as failed, not as loss. */
   sendErrors: Map<string, number>;
+  /** Per flow (target × group × destination, source address and port, flow label): the ledger's input (absent in results faked by tests). */
+  flows?: FlowResults;
   /** Per-probe detail (keys, states, kernel timestamps), for tests and benchmarks. */
   inflight: InFlight;
   /** Packets the RX sockets delivered to JavaScript since the previous result (what the filters let in). */
@@ -134,6 +137,8 @@ export class Engine {
    * use ns since this second (public so that they can be turned back into absolute times).
    */
   readonly epochSec = Math.floor(Date.now() / 1000) - 1;
+  /** IPv4 TTL of the reply being matched (0: unknown, IPv6 raw sockets give no header). */
+  replyTtl = 0;
   /**
    * Per family: TX timestamp id -> probe, until its timestamp arrives. Ids are numbered per socket in
    * send order, so a ring indexed by the id's low bits holds every unread one (the kernel's error
@@ -405,6 +410,7 @@ export class Engine {
             ? (b.meta[m + 2]! - this.epochSec) * 1e9 + b.meta[m + 3]!
             : Number.NaN;
         const srcOff = m * 4 + 16;
+        this.replyTtl = p.ip && "ttl" in p.ip ? p.ip.ttl : 0;
         if (this.current?.onReply(key, b.data, b.metaBytes, srcOff, rxNs, rx.family, false)) continue;
         if (this.previous?.onReply(key, b.data, b.metaBytes, srcOff, rxNs, rx.family, true)) continue;
         this.unmatched(key, b.data, b.metaBytes, srcOff, rx.family);
@@ -651,6 +657,7 @@ class Iteration {
     }
     const verdict = f.reply(i, rxNs);
     if (verdict === "matched") {
+      f.replyTtl[i] = this.engine.replyTtl;
       if (key.how === "icmp-error")
         bump(this.counters.icmpErrors[s]!, icmpLabel((key.icmpType << 8) | key.icmpCode));
       if (key.synAck) {
@@ -769,6 +776,7 @@ class Iteration {
       timedOut: this.limitHit,
       socketDrops: this.engine.kernelDrops() - this.dropsAtStart,
       sendErrors: this.sendErrors,
+      flows: summarizeFlows(this.plan, this.inflight),
       inflight: this.inflight,
     });
   }
