@@ -50,16 +50,21 @@ export function detect(
   return { flagged: flagged.sort(worstFirst), healthy: active.filter((f) => !set.has(f)) };
 }
 
+/** Lost / sent over some flows (0 when they sent nothing). */
+export function pooledLoss(flows: readonly FlowStats[]): number {
+  let sent = 0;
+  let lost = 0;
+  for (const f of flows) {
+    sent += f.sent;
+    lost += f.lost;
+  }
+  return sent === 0 ? 0 : lost / sent;
+}
+
 /** The anomalies of every target × group of the ledger (those with no flagged flow included). */
 export function anomalies(ledger: Ledger, alpha = ALPHA): Anomaly[] {
   return ledger.series().map(({ target, group }) => {
     const { flagged, healthy } = detect(ledger.flows(target, group), alpha);
-    let sent = 0;
-    let lost = 0;
-    for (const f of flagged) {
-      sent += f.sent;
-      lost += f.lost;
-    }
-    return { target, group, flagged, healthy, lossRatio: sent === 0 ? 0 : lost / sent };
+    return { target, group, flagged, healthy, lossRatio: pooledLoss(flagged) };
   });
 }
