@@ -762,6 +762,7 @@ class Iteration {
     const finish = this.finish!;
     this.finish = undefined;
     const series = summarize(this.plan, this.inflight, this.counters);
+    const flows = summarizeFlows(this.plan, this.inflight);
     for (const r of series) {
       r.late += this.engine.takeCarried("late", r.target, r.group);
       r.duplicates += this.engine.takeCarried("duplicate", r.target, r.group);
@@ -776,7 +777,7 @@ class Iteration {
       timedOut: this.limitHit,
       socketDrops: this.engine.kernelDrops() - this.dropsAtStart,
       sendErrors: this.sendErrors,
-      flows: summarizeFlows(this.plan, this.inflight),
+      flows,
       inflight: this.inflight,
     });
   }

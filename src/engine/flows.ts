@@ -56,10 +56,17 @@ export function flowIndex(plan: ProbePlan): FlowIndex {
   if (idx) return idx;
   const flows: Flow[] = [];
   const flowOf = new Uint32Array(plan.count);
-  const ids = new Map<string, number>();
+  // The flow label follows from the other fields (plan.ts), so (series, dst, src, port) is the key:
+  // one exact number when it fits in 53 bits (no string per probe), else a string.
+  const A = plan.addresses.length;
+  const S = plan.series.length;
+  const numeric = A * A * 65536 * S <= Number.MAX_SAFE_INTEGER;
+  const ids = new Map<number | string, number>();
   for (let i = 0; i < plan.count; i++) {
     const s = plan.seriesOf[i]!;
-    const key = `${s}|${plan.dst[i]}|${plan.src[i]}|${plan.srcPort[i]}|${plan.flowLabel[i]}`;
+    const key = numeric
+      ? ((plan.dst[i]! * A + plan.src[i]!) * 65536 + plan.srcPort[i]!) * S + s
+      : `${s}|${plan.dst[i]}|${plan.src[i]}|${plan.srcPort[i]}`;
     let f = ids.get(key);
     if (f === undefined) {
       f = flows.length;

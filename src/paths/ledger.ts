@@ -6,7 +6,7 @@
 // Window: the last WINDOW iterations of the target × group (a ring of one slot per iteration), so a
 // fault that starts weighs fully after WINDOW iterations and one that ends is forgotten after as
 // many. Memory per flow: 5 × WINDOW slots of 4 bytes (sent, lost, RTT min, median, max) = 320 B plus
-// the entry's object and key, about 500 B (docs/paths.md). Flows absent for WINDOW iterations
+// the entry's object and key, about 550 B (docs/paths.md). Flows absent for WINDOW iterations
 // (a port range that changed) and every flow of a target or group the configuration dropped
 // (retain()) go.
 import type { Flow, FlowResults } from "../engine/flows.js";
