@@ -1,6 +1,6 @@
 // The per-flow ledger and ECMP anomaly detection end to end (issue 15): the real daemon probes a lab
 // target from 16 source ports while nftables drops every probe from two of them; those two flows are
-// flagged (netprobify_path_anomaly = 2, their loss 1) and no other, a target losing everything on
+// flagged (netprobify_path_anomaly = 2, their loss 1; IPv4 and IPv6) and no other, a target losing everything on
 // every flow is no anomaly, per-flow series appear only for the target with path_metrics: true,
 // never beyond global.path_metrics_max_flows (worst first), and go when a reload turns it off.
 // Needs root (lab, raw sockets).
@@ -56,6 +56,7 @@ targets:
   a: {type: TCPsyn, destination: "${lab.target("a").v4}", dst_port: 443, nb_packets: 64, timeout: 0.2, path_metrics: ${pathMetrics}}
   b: {type: TCPsyn, destination: "${lab.target("a").v4}", dst_port: 444, nb_packets: 64, timeout: 0.2}
   u: {type: TCPsyn, destination: "${lab.target("u").v4}", dst_port: 443, nb_packets: 64, timeout: 0.2}
+  a6: {type: TCPsyn, destination: "${lab.target("a").v6}", dst_port: 443, nb_packets: 64, timeout: 0.2, path_metrics: true}
 `,
       );
     write(true);
@@ -69,7 +70,7 @@ targets:
       untilScrape(
         what,
         (body) => {
-          maxFlows = Math.max(maxFlows, flowLines(body, "a").length);
+          maxFlows = Math.max(maxFlows, flowLines(body, "a").length, flowLines(body, "a6").length);
           return pred(body);
         },
         { port: PORT, ms: 20_000, relevant: /netprobify_path|iterations/, context: () => stderr },
@@ -80,6 +81,7 @@ targets:
       (x) =>
         value(x, `netprobify_path_anomaly{${P("a")}}`) === 2 &&
         value(x, `netprobify_path_anomaly{${P("b")}}`) === 2 &&
+        value(x, `netprobify_path_anomaly{${P("a6")}}`) === 2 &&
         (value(x, `netprobify_iterations_total{probe_name="lab"}`) ?? 0) >= 3,
     );
     assert.equal(value(body, `netprobify_path_anomaly_loss_ratio{${P("a")}}`), 1);
@@ -115,6 +117,20 @@ targets:
         undefined,
       );
     }
+    // IPv6: the same two source ports flagged; each flow carries its own stable flow label.
+    const lines6 = flowLines(body, "a6");
+    assert.equal(lines6.length, CAP);
+    const labels6 = lines6.map((l) => Number(/flow_label="(\d+)"/.exec(l)![1]));
+    assert.ok(
+      labels6.every((l) => l > 0 && l < 2 ** 20),
+      `20-bit labels: ${labels6}`,
+    );
+    assert.equal(new Set(labels6).size, CAP);
+    for (const p of LOSSY)
+      assert.ok(
+        lines6.some((l) => l.includes(`src_port="${p}"`)),
+        `IPv6 lossy port ${p}`,
+      );
     const healthy = ports.find((p) => !LOSSY.includes(p))!;
     assert.equal(value(body, `netprobify_path_flow_loss_ratio${flow(healthy)}`), 0);
     assert.equal(
@@ -129,7 +145,10 @@ targets:
     // A reload that turns path_metrics off removes the flow series; the anomaly gauges stay.
     write(false);
     daemon.kill("SIGHUP");
-    const reloaded = await until("flow series gone", (x) => flowLines(x, "a").length === 0);
+    const reloaded = await until(
+      "flow series gone",
+      (x) => flowLines(x, "a").length === 0 && flowLines(x, "a6").length === CAP,
+    );
     assert.equal(value(reloaded, `netprobify_path_anomaly{${P("a")}}`), 2);
     assert.ok(maxFlows <= CAP, `never more than ${CAP} flows exported (saw ${maxFlows})`);
   });
