@@ -26,6 +26,11 @@ export const TARGET_GROUP_LABELS = ["probe_name", "destination", "address_family
 /** Per target (the original's foreign-reply gauges and DNS metrics). */
 export const TARGET_LABELS = ["probe_name", "destination", "address_family"] as const;
 
+/** Per target × group, for the ECMP path metrics (docs/paths.md). */
+export const PATH_LABELS = ["probe_name", "destination", "group"] as const;
+/** Per flow of a target × group: destination address, source address and port, IPv6 flow label. */
+export const FLOW_LABELS = [...PATH_LABELS, "dst_addr", "src_addr", "src_port", "flow_label"] as const;
+
 /** Metric name prefix of each probe type (src/probes/types.ts). */
 export const PREFIX: Record<ProbeType, string> = {
   TCPsyn: PROBE_TYPE.TCPsyn.metricPrefix,
@@ -293,35 +298,35 @@ export const CATALOG = [
     name: "netprobify_path_suspect_link",
     type: "gauge",
     help: 'Estimated loss (0..1) on the link a trace-on-loss incident blames: from/to are the hop addresses as the routers answered (to="*" when the far end never answered, as behind a blackhole). Present while the incident is open (docs/paths.md).',
-    labels: ["probe_name", "destination", "group", "from", "to"],
+    labels: [...PATH_LABELS, "from", "to"],
     origin: "new",
   },
   {
     name: "netprobify_path_per_packet",
     type: "gauge",
     help: "1 while a trace-on-loss incident sees a per-packet load balancer on the target's paths (one flow answered by several routers at one TTL): nothing is blamed then.",
-    labels: ["probe_name", "destination", "group"],
+    labels: PATH_LABELS,
     origin: "new",
   },
   {
     name: "netprobify_path_distinct_paths",
     type: "gauge",
     help: "Distinct router paths among the flows an open trace-on-loss incident traced.",
-    labels: ["probe_name", "destination", "group"],
+    labels: PATH_LABELS,
     origin: "new",
   },
   {
     name: "netprobify_path_hops",
     type: "gauge",
     help: "Distinct router addresses (hops) among the flows an open trace-on-loss incident traced.",
-    labels: ["probe_name", "destination", "group"],
+    labels: PATH_LABELS,
     origin: "new",
   },
   {
     name: "netprobify_path_changes_total",
     type: "counter",
     help: "Traced flows whose path changed between two traces of an open incident (its series goes when the incident closes).",
-    labels: ["probe_name", "destination", "group"],
+    labels: PATH_LABELS,
     origin: "new",
   },
   {
@@ -385,6 +390,62 @@ export const CATALOG = [
     type: "counter",
     help: "What a dynamic inventory sent or wrote that was dropped, by reason: too_large (a message over 8 MiB), too_many_entries (a list over 50,000 entries: the last list stays), superseded (a list replaced by a newer one before it was processed: lists are processed at most once per second), log (log or output lines over 20 per second), malformed (not a JSON object).",
     labels: ["probe_name", "inventory", "reason"],
+    origin: "new",
+  },
+  {
+    name: "netprobify_path_flow_sent_total",
+    type: "counter",
+    help: "Probes sent on one flow (only targets or groups with path_metrics: true, at most global.path_metrics_max_flows flows per target × group, worst first; docs/paths.md).",
+    labels: FLOW_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_path_flow_lost_total",
+    type: "counter",
+    help: "Probes of one flow that got no answer and no ICMP error (same flows as netprobify_path_flow_sent_total).",
+    labels: FLOW_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_path_flow_loss_ratio",
+    type: "gauge",
+    help: "Lost / sent probes of one flow over the ledger's window (the last 16 iterations).",
+    labels: FLOW_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_path_flow_rtt_seconds",
+    type: "gauge",
+    help: 'Round-trip time of one flow over the ledger\'s window: stat="min", "p50" (median of the iterations\' medians) or "max"; absent without a sample.',
+    labels: [...FLOW_LABELS, "stat"],
+    origin: "new",
+  },
+  {
+    name: "netprobify_path_flow_reply_ttl",
+    type: "gauge",
+    help: "TTL of the last answer on one flow as it arrived (IPv4; 0 when unknown, always for IPv6).",
+    labels: FLOW_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_path_flows",
+    type: "gauge",
+    help: "Flows of a target × group the ledger holds (those that sent probes in the window).",
+    labels: PATH_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_path_anomaly",
+    type: "gauge",
+    help: "Flows of a target × group whose loss is significantly above the other flows' (Fisher exact test, Holm-corrected at 0.001; docs/paths.md). 0: none, or loss alike on every flow.",
+    labels: PATH_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_path_anomaly_loss_ratio",
+    type: "gauge",
+    help: "Lost / sent probes of the flows netprobify_path_anomaly counts, over the ledger's window (0 when none).",
+    labels: PATH_LABELS,
     origin: "new",
   },
 ] as const satisfies readonly MetricDecl[];

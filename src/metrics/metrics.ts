@@ -26,6 +26,7 @@ import {
   UNMATCHED_REASONS,
 } from "./catalog.js";
 import { Expositions, type Format } from "./expositions.js";
+import { isFlowMetric, type PathReport, PathSeries } from "./path-series.js";
 import { type Labels, SeriesStore } from "./registry.js";
 import { type Exposition, Snapshot } from "./snapshot.js";
 import { type IncidentRow, TraceSeries, type TraceTotals } from "./trace-series.js";
@@ -97,6 +98,8 @@ const REASON_LABEL: Record<TargetIssue["kind"], (typeof EXCLUSION_REASONS)[numbe
 
 export class Metrics {
   private readonly store = new SeriesStore();
+  /** The ECMP path series (per-flow under a cap, anomalies): docs/paths.md. */
+  private readonly paths = new PathSeries(this.store);
   private config: Config | undefined;
   private addresses: ReadonlyMap<string, readonly string[]> = new Map();
   /** Label sets of target × group series under the applied configuration (see seriesLabels). */
@@ -204,6 +207,7 @@ export class Metrics {
     this.tcpByAddress = undefined;
     this.labelCache = new Map();
     const removed = this.store.retain((decl, labels) => this.allowed(decl, labels));
+    this.paths.prune();
     for (const [key, r] of this.lastResolution)
       if (!this.store.has("app_host_resolution_change_total", r.labels)) this.lastResolution.delete(key);
     this.traces.prune();
@@ -334,6 +338,12 @@ export class Metrics {
     s.inc("netprobify_iterations_total", probe, 1);
     s.set("netprobify_iteration_probes", probe, probes);
     return { recorded, skipped };
+  }
+
+  /** Writes the ECMP path series of the targets × groups of `reports` (see path-series.ts). */
+  recordPaths(config: Config, reports: readonly PathReport[]): void {
+    if (!this.config) this.applyConfig(config);
+    this.paths.write(this.config!.global.probe_name, reports, (decl, labels) => this.allowed(decl, labels));
   }
 
   /** Writes the trace-on-loss series: open incidents' rows (their series only), and the totals. */
@@ -546,6 +556,8 @@ export class Metrics {
     if (labels.address_family !== undefined && labels.address_family !== t.address_family) return false;
     if (labels.state !== undefined && labels.state !== stateLabel(t)) return false;
     if (labels.group !== undefined && !t.groups.includes(labels.group)) return false;
+    if (isFlowMetric(decl) && !t.path_metrics && !c.groups.get(labels.group ?? "")?.path_metrics)
+      return false;
     if (labels.alert_level !== undefined && labels.alert_level !== (t.alert_level ?? "None")) return false;
     if (labels.type !== undefined && t.threshold[labels.type as "latency" | "loss"] === undefined)
       return false;

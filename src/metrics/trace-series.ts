@@ -2,7 +2,7 @@
 // hops, path changes and per-packet balancing; per probe the incidents open, trace probes sent and
 // budgets exhausted. An incident's series exist while it is open: written from the tracer's report
 // after each step, removed when the incident is no longer reported (closed, or its target gone).
-import type { MetricName } from "./catalog.js";
+import { type MetricName, PATH_LABELS } from "./catalog.js";
 import { type Labels, SeriesStore } from "./registry.js";
 
 /** What one open incident shows (plain data from src/paths/trace.ts's report). */
@@ -59,7 +59,7 @@ export class TraceSeries {
     const keep = new Set<string>();
     for (const r of rows) {
       const labels = { probe_name: probeName, destination: r.target, group: r.group };
-      const key = SeriesStore.keyOf(["probe_name", "destination", "group"], labels);
+      const key = SeriesStore.keyOf(PATH_LABELS, labels);
       keep.add(key);
       const w = this.written.get(key) ?? { labels, link: undefined, changes: 0 };
       this.written.set(key, w);

@@ -78,6 +78,10 @@ describe("valid configurations", () => {
     const tor = c.targets.get("tor_switches")!;
     assert.deepEqual(tor.groups, ["standard", "ecmp"]);
     assert.equal(tor.address_count, 256);
+    assert.equal(tor.path_metrics, true);
+    assert.equal(c.groups.get("ecmp")!.path_metrics, true);
+    assert.equal(c.groups.get("standard")!.path_metrics, false, "off by default");
+    assert.equal(c.global.path_metrics_max_flows, 32);
     assert.equal(tor.dont_fragment, false);
     assert.deepEqual(tor.threshold, { latency: 0.005, loss: 1 });
     assert.deepEqual(c.targets.get("dc2_mesh")!.groups, ["standard", "legacy", "fixed"]);
