@@ -470,6 +470,7 @@ export const INTERNAL_ERROR_PLACES = [
   "reload",
   "inventory",
   "dns",
+  "trace",
   "receive",
   "timestamps",
   "rst",
