@@ -52,7 +52,7 @@ async function daemonOn(f: Fabric, ways: number): Promise<{ proc: ChildProcess; 
   const ports = 8 * ways;
   const targets = TARGETS.map(
     (t, i) =>
-      `  ${t.name}: {type: ${t.type}, destination: "${t.fam === "v4" ? f.targets.v4(i) : f.targets.v6(i)}", ${t.port ? `${t.port}, ` : ""}nb_packets: ${4 * ports}, timeout: 0.3}`,
+      `  ${t.name}: {type: ${t.type}, destination: "${t.fam === "v4" ? f.targets.v4(i) : f.targets.v6(i)}", ${t.port ? `${t.port}, ` : ""}nb_packets: ${8 * ports}, timeout: 0.3}`,
   ).join("\n");
   writeFileSync(
     file,
