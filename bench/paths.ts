@@ -8,7 +8,9 @@
 // Run time is bounded: each faulty run stops CELL_SECONDS after the loss starts (default 60, the
 // issue's limit) or when every target has a verdict; each healthy run lasts CELL_SECONDS. With every
 // cell: 12 faulty runs + 4 healthy ones, at most 16 × (CELL_SECONDS + ~10 s of start-up) ≈ 19 min.
-// Options: --ways 2,4,8,16 --loss 1,5,100 --seconds 60 --no-healthy.
+// Options: --ways 2,4,8,16 --loss 1,5,100 --seconds 60 --no-healthy; --per-flow N probes per flow
+// and iteration (default 8); --any: global.trace_on_loss: any (an incident opens on any loss, without
+// waiting for the detector to flag flows).
 // Run: npm run bench:paths (builds, then runs inside the lab's namespaces; needs root).
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -25,6 +27,8 @@ const WAYS = arg("ways", "2,4,8,16").split(",").map(Number) as (2 | 4 | 8 | 16)[
 const LOSSES = arg("loss", "1,5,100").split(",").map(Number);
 const SECONDS = Number(arg("seconds", "60"));
 const HEALTHY = !process.argv.includes("--no-healthy");
+const PER_FLOW = Number(arg("per-flow", "8"));
+const ON = process.argv.includes("--any") ? "any" : "anomaly";
 const PORT = 19181;
 const LINK = "leaf1-spine2";
 
@@ -52,11 +56,11 @@ async function daemonOn(f: Fabric, ways: number): Promise<{ proc: ChildProcess; 
   const ports = 8 * ways;
   const targets = TARGETS.map(
     (t, i) =>
-      `  ${t.name}: {type: ${t.type}, destination: "${t.fam === "v4" ? f.targets.v4(i) : f.targets.v6(i)}", ${t.port ? `${t.port}, ` : ""}nb_packets: ${8 * ports}, timeout: 0.3}`,
+      `  ${t.name}: {type: ${t.type}, destination: "${t.fam === "v4" ? f.targets.v4(i) : f.targets.v6(i)}", ${t.port ? `${t.port}, ` : ""}nb_packets: ${PER_FLOW * ports}, timeout: 0.3}`,
   ).join("\n");
   writeFileSync(
     file,
-    `global: {probe_name: bench, interval: 1, nb_proc: 1, logging_level: INFO, prometheus_port: ${PORT}, prometheus_address: 127.0.0.1, dns_update_interval: 0, path_tracing_packets_per_second: 6000, path_tracing_max_incidents: 6}
+    `global: {probe_name: bench, interval: 1, nb_proc: 1, logging_level: INFO, prometheus_port: ${PORT}, prometheus_address: 127.0.0.1, dns_update_interval: 0, path_tracing_packets_per_second: 6000, path_tracing_max_incidents: 6, trace_on_loss: ${ON}}
 groups:
   g: {src_port_a: 30000, src_port_z: ${30000 + ports - 1}}
 targets:
@@ -158,7 +162,9 @@ async function healthy(ways: 2 | 4 | 8 | 16): Promise<void> {
   }
 }
 
-console.log(`link ${LINK} (toward the targets), cells stop ${SECONDS} s after the loss starts`);
+console.log(
+  `link ${LINK} (toward the targets), cells stop ${SECONDS} s after the loss starts; ${PER_FLOW} probes per flow and iteration (interval 1 s), trace_on_loss: ${ON}`,
+);
 try {
   for (const ways of WAYS) for (const loss of LOSSES) await faulty(ways, loss);
   if (HEALTHY) for (const ways of WAYS) await healthy(ways);
