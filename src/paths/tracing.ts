@@ -57,6 +57,8 @@ export class PathTracing {
   done: Promise<void> = Promise.resolve();
   private readonly now: () => number;
   private totals = { sent: 0, exhausted: 0 };
+  /** The incidents' rows last written (JSON). */
+  private shown = "";
 
   constructor(private readonly o: TracingOptions) {
     this.now = o.now ?? (() => performance.now());
@@ -116,14 +118,20 @@ export class PathTracing {
     this.tracer = undefined;
   }
 
-  private record(): void {
-    if (!this.config || !this.o.metrics) return;
+  /** Writes the series; true when the incidents' rows changed since the last write. */
+  private record(): boolean {
+    if (!this.config || !this.o.metrics) return false;
     const t = this.tracer;
-    this.o.metrics.recordTraces(this.config, incidentRows(t?.report() ?? []), {
+    const rows = incidentRows(t?.report() ?? []);
+    const shown = JSON.stringify(rows);
+    const changed = shown !== this.shown;
+    this.shown = shown;
+    this.o.metrics.recordTraces(this.config, rows, {
       open: t?.incidents ?? 0,
       sent: this.totals.sent + (t?.sent ?? 0),
       exhausted: this.totals.exhausted + (t?.exhausted ?? 0),
     });
+    return changed;
   }
 
   private async loop(): Promise<void> {
@@ -147,10 +155,9 @@ export class PathTracing {
         await this.sleep(1000);
         continue;
       }
-      if (t === this.tracer && sent > 0) {
-        this.record();
-        this.o.metrics?.publish?.();
-      }
+      // A new rendering for scrapers only when an incident shows something new (a verdict, a path
+      // change): the counters of trace probes reach them with the next iteration's rendering.
+      if (t === this.tracer && sent > 0 && this.record()) this.o.metrics?.publish?.();
       // Nothing due (silent hops waiting for their retry, monitoring): look again shortly.
       if (sent === 0) await this.sleep(250);
     }

@@ -25,6 +25,7 @@ function harness(extra = "") {
   const recorded: { rows: readonly IncidentRow[]; totals: TraceTotals }[] = [];
   const logs: string[] = [];
   let traced = 0;
+  let publishes = 0;
   let resolveTraced: () => void = () => {};
   const tracedOnce = new Promise<void>((r) => {
     resolveTraced = r;
@@ -55,7 +56,12 @@ function harness(extra = "") {
       }),
     },
     log: (_level, msg) => logs.push(msg),
-    metrics: { recordTraces: (_c, rows, totals) => recorded.push({ rows, totals }) },
+    metrics: {
+      recordTraces: (_c, rows, totals) => recorded.push({ rows, totals }),
+      publish: () => {
+        publishes++;
+      },
+    },
   });
   return {
     svc,
@@ -63,6 +69,7 @@ function harness(extra = "") {
     logs,
     tracedOnce,
     traced: () => traced,
+    publishes: () => publishes,
     set: (v: AnomalyView[]) => {
       views = v;
     },
@@ -71,7 +78,7 @@ function harness(extra = "") {
 }
 
 test("path_tracing on by default: an anomaly is traced in the background, reported, and cleared", async () => {
-  const h = harness(", path_tracing_packets_per_second: 100000");
+  const h = harness(", path_tracing_packets_per_second: 2000");
   assert.equal(CONFIG().global.path_tracing, true);
   assert.equal(CONFIG().global.path_tracing_budget, 19_200);
   assert.equal(h.config.global.trace_on_loss, "anomaly");
@@ -89,6 +96,9 @@ test("path_tracing on by default: an anomaly is traced in the background, report
     assert.equal(doc.incidents[0]!.verdict?.kind, "link");
     assert.deepEqual(doc.incidents[0]!.flows[0]!.hops, ["198.18.1.1", "198.18.2.1"]);
     const last = h.recorded[h.recorded.length - 1]!;
+    // Rendered again for scrapers when the incident shows something new, not after every batch.
+    assert.ok(h.publishes() >= 1);
+    assert.ok(h.publishes() < h.traced(), `${h.publishes()} renderings for ${h.traced()} batches`);
     assert.equal(last.rows[0]!.link?.from, "198.18.1.1");
     assert.equal(last.totals.open, 1);
     assert.ok(last.totals.sent > 0);
