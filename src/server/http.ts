@@ -5,7 +5,9 @@
 // failure that does not take the listener down, a prompt shutdown) are easier to see without one.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { gzipSync } from "node:zlib";
 import { ConfigError } from "../errors.js";
+import { staticAssets } from "../web/assets.js";
 import { type Authorizer, authorizer, type BasicAuth, WWW_AUTHENTICATE } from "./auth.js";
 import { BcryptUsers, VerdictCache } from "./bcrypt-users.js";
 import { landingPage } from "./landing.js";
@@ -85,6 +87,11 @@ export interface ServerOptions {
   reload?: () => Promise<ReloadOutcome>;
   /** The HTML page at `/` (default: the landing page without version). */
   landing?: string;
+  /**
+   * The JSON API under /api/ (GET, HEAD): the answer to a path and its query, or undefined for 404.
+   * Sent gzip-compressed to clients that accept it.
+   */
+  api?: (path: string, query: URLSearchParams) => Promise<ApiAnswer | undefined> | ApiAnswer | undefined;
   log?: LogFn;
   timeouts?: ServerTimeouts;
   limits?: ServerLimits;
@@ -116,6 +123,12 @@ export interface ReloadOutcome {
   ok: boolean;
   message: string;
   status?: number;
+}
+
+/** An answer of the JSON API: `body` is serialized; `status` defaults to 200. */
+export interface ApiAnswer {
+  status?: number;
+  body: unknown;
 }
 
 export const DEFAULT_ADDRESS = "0.0.0.0";
@@ -262,6 +275,26 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
     // Every other route needs the credentials, /-/healthy and /-/ready included, as exporter-toolkit does.
     if (!authOk) {
       return send(res, 401, TEXT, "authentication required\n", { "WWW-Authenticate": WWW_AUTHENTICATE });
+    }
+    // The status page's static files and its JSON API (read-only, gzip when accepted).
+    const asset = staticAssets().get(path);
+    const api = path.startsWith("/api/") ? opts.api : undefined;
+    if (asset || api) {
+      if (!isRead) return send(res, 405, TEXT, "method not allowed\n", allow);
+      const gzipOk = acceptsGzip(req.headers["accept-encoding"]);
+      const vary = { Vary: "Accept-Encoding" };
+      if (asset) {
+        return gzipOk
+          ? send(res, 200, asset.contentType, asset.gzip, { ...vary, "Content-Encoding": "gzip" })
+          : send(res, 200, asset.contentType, asset.body, vary);
+      }
+      const answer = await api!(path, new URL(req.url ?? "/", "http://netprobify.invalid").searchParams);
+      if (answer === undefined) return send(res, 404, TEXT, "not found; see /\n");
+      const json = Buffer.from(JSON.stringify(answer.body));
+      const type = "application/json; charset=utf-8";
+      return gzipOk && json.length > 1024
+        ? send(res, answer.status ?? 200, type, gzipSync(json), { ...vary, "Content-Encoding": "gzip" })
+        : send(res, answer.status ?? 200, type, json, vary);
     }
     const methods = ROUTES[path];
     if (methods === undefined || (path === "/-/reload" && !opts.reload))
