@@ -42,6 +42,12 @@ const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 const ms = (s) => (s == null ? "–" : `${(s * 1000).toFixed(s < 0.01 ? 2 : 1)} ms`);
 const pct = (r) => (r == null ? "–" : `${(r * 100).toFixed(r > 0 && r < 0.01 ? 2 : 1)} %`);
 const lossColour = (r) => LOSS_COLOURS.find(([max]) => r <= max)[1];
+/** Tick labels on one line: the time of day, with the date when the range spans days. */
+const clock = (span) => (t) => {
+  const d = new Date(t * 1000);
+  const hm = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false });
+  return span > 86400 ? `${d.getMonth() + 1}/${d.getDate()} ${hm}` : hm;
+};
 const time = (t) => (t == null ? "never" : new Date(t * 1000).toLocaleString());
 
 async function api(path) {
@@ -297,7 +303,10 @@ function chartOptions(id, series, width, height, legend) {
       x: { min: series.from, max: series.to },
       y: { range: (_, __, max) => [0, (max || 0.001) * 1.15] },
     },
-    axes: [{}, { values: (_, vals) => vals.map((v) => ms(v)), size: 64 }],
+    axes: [
+      { values: (_, vals) => vals.map(clock(series.to - series.from)) },
+      { values: (_, vals) => vals.map(ms), size: 64 },
+    ],
     series: [
       {},
       band("p10"),
@@ -330,7 +339,7 @@ function draw(id) {
   state.charts.get(id)?.destroy();
   state.charts.set(
     id,
-    new uPlot(chartOptions(id, series, el.clientWidth || 600, 120, false), columns(series), el),
+    new uPlot(chartOptions(id, series, el.clientWidth || 600, 140, false), columns(series), el),
   );
 }
 
@@ -426,13 +435,13 @@ async function refresh() {
   if (first) fillControls(s);
   renderList();
   if (first) {
-    // Cards visible now: the first render is done once each has its graph.
-    const top = $("list").getBoundingClientRect().top;
-    state.firstRender = new Set(
-      [...state.cards.values()]
-        .filter((c) => c.getBoundingClientRect().top - top < innerHeight)
-        .map((c) => c.dataset.id),
-    );
+    // Cards visible now (in list order, so the first one below the fold ends the scan): the first
+    // render is done once each has its graph.
+    state.firstRender = new Set();
+    for (const [id, card] of state.cards) {
+      if (card.getBoundingClientRect().top >= innerHeight) break;
+      state.firstRender.add(id);
+    }
     if (state.firstRender.size === 0) drawn(undefined);
   } else {
     for (const id of state.visible) state.queue.add(id);
