@@ -18,6 +18,7 @@ import { assertIsolated, createLab, type Lab } from "../lab/lab.js";
 import { enterScript, repoRoot } from "../lab/native.js";
 import { Metrics } from "../metrics/metrics.js";
 import { startServer } from "../server/http.js";
+import { landingPage } from "../server/landing.js";
 import { hostRelay, labRelay } from "./demo-relay.js";
 import {
   demoConfig,
@@ -257,9 +258,13 @@ async function inside(opts: DemoOptions, io: Io): Promise<number> {
       port: INNER_PORT,
       metrics: () => metrics.snapshot(),
       health: () => ({ ok: true, detail: { iterations: daemon.iterations, probe_name: "demo" } }),
+      landing: landingPage(VERSION, "demo"),
     });
     relay = await labRelay(sock, server.port);
-    if (url) io.err(`netprobify demo: metrics from your shell: curl ${url}`);
+    if (url) {
+      io.err(`netprobify demo: metrics from your shell: curl ${url}`);
+      io.err(`netprobify demo: status page in your browser: ${url.replace(/metrics$/, "")}`);
+    }
     view.onQuit(() => finish());
     t0 = performance.now();
     wall = t0;
