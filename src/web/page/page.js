@@ -48,6 +48,7 @@ const clock = (span) => (t) => {
   const hm = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false });
   return span > 86400 ? `${d.getMonth() + 1}/${d.getDate()} ${hm}` : hm;
 };
+const fixed = (x, digits) => (x == null ? "–" : x.toFixed(digits));
 const time = (t) => (t == null ? "never" : new Date(t * 1000).toLocaleString());
 
 async function api(path) {
@@ -66,10 +67,10 @@ function renderFacts(s) {
     )
     .join(" ");
   const facts = [
-    ["probes/s", s.iteration.probes_per_second.toFixed(1)],
+    ["probes/s", fixed(s.iteration.probes_per_second, 1)],
     [
       "iteration",
-      `#${s.iteration.count}, ${s.iteration.last_duration_seconds.toFixed(2)} s of ${s.interval} s`,
+      `#${s.iteration.count}, ${fixed(s.iteration.last_duration_seconds, 2)} s of ${s.interval} s`,
     ],
     [
       "reload",
