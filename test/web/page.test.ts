@@ -140,4 +140,36 @@ describe("status page in headless Chromium", () => {
       await page.close();
     }
   });
+
+  test("history is fetched only for cards near the viewport, in calls of at most 200 ids", async () => {
+    // 1,000 targets in cards shrunk to 10 px (a test style sheet) in a narrow 4,000 px tall
+    // viewport: about 400 cards are on screen, more than one call can hold, far fewer than the list.
+    const many = await startFakeStatusApi({ targets: 1_000, auth: AUTH });
+    const page = await chromium.browser.newPage();
+    try {
+      const calls: string[][] = [];
+      page.on("request", (r) => {
+        const u = new URL(r.url());
+        if (u.pathname === "/api/v1/history") calls.push(u.searchParams.get("ids")!.split(","));
+      });
+      await page.authenticate({ username: AUTH.user, password: AUTH.password });
+      await page.setViewport({ width: 240, height: 4000 });
+      await page.evaluateOnNewDocument(
+        `document.addEventListener("DOMContentLoaded", () => document.head.insertAdjacentHTML("beforeend",
+          "<style>header, #controls, footer { display: none } .card { height: 10px; margin: 0; padding: 0; border: 0 }</style>"))`,
+      );
+      await page.goto(many.url);
+      await page.waitForSelector("html[data-first-render]", { timeout: 30_000 });
+      const drawn = await page.$$eval("article.card canvas", (c) => c.length);
+      const ids = calls.flat();
+      assert.ok(calls.length >= 2, `${calls.length} calls`);
+      for (const c of calls) assert.ok(c.length <= 200, `a call with ${c.length} ids`);
+      assert.equal(new Set(ids).size, ids.length, "no id fetched twice");
+      assert.ok(ids.length > 200 && ids.length < 1_000, `${ids.length} ids fetched`);
+      assert.equal(drawn, ids.length, "every fetched card is drawn");
+    } finally {
+      await page.close();
+      await many.close();
+    }
+  });
 });

@@ -197,7 +197,7 @@ function want(id) {
   if (d && d.range === state.range) draw(id);
   else {
     state.queue.add(id);
-    queueMicrotask(flush);
+    queueMicrotask(() => flush().catch(showError));
   }
 }
 
