@@ -45,8 +45,9 @@ describe("status page routes", () => {
       landing: landingPage("9.9.9", "probe <1>"),
       api: (path, q) => {
         asked.push(`${path}?${q}`);
-        if (path === "/api/v1/status") return { body: { probe_name: "probe", big: "x".repeat(5000) } };
-        if (path === "/api/v1/target") return { status: 404, body: { error: "no such target" } };
+        if (path === "/api/v1/status")
+          return { status: 200, body: JSON.stringify({ probe_name: "probe", big: "x".repeat(5000) }) };
+        if (path === "/api/v1/target") return { status: 404, body: '{"error":"no such target"}' };
         return undefined;
       },
     });

@@ -154,74 +154,78 @@ export async function startFakeStatusApi(o: FakeOptions): Promise<FakeServer> {
     health: () => ({ ok: true, detail: {} }),
     landing: landingPage("0.0.0-fake", "fake-probe"),
     api: (path, q) => {
-      if (path === "/api/v1/status")
-        return {
-          body: {
-            probe_name: "fake-probe",
-            version: "0.0.0-fake",
-            now: now(),
-            interval,
-            retention_seconds: retention,
-            iteration: {
-              count: 1234,
-              last_duration_seconds: 2.5,
-              probes_per_second: (o.targets * 10) / interval,
-            },
-            reload: { failed: false, last_applied: now() - 3600 },
-            inventories: [{ name: "fake-inventory", healthy: true, targets: o.targets, crashes: 0 }],
-            targets: targets.map(statusEntry),
-          },
-        };
-      if (path === "/api/v1/history") {
-        const ids = (q.get("ids") ?? "").split(",").filter((x) => x);
-        if (ids.length > 200) return { status: 400, body: { error: "at most 200 ids" } };
-        const to = Number(q.get("to") ?? now());
-        const from = Math.max(Number(q.get("from") ?? to - 3600), now() - retention);
-        const points = Math.min(Number(q.get("points") ?? 600), 600);
-        const series: Record<string, unknown> = {};
-        for (const id of ids) {
-          const f = byId.get(id);
-          if (f) series[id] = history(f, from, to, points);
-        }
-        return { body: { from, to, series } };
-      }
-      if (path === "/api/v1/target") {
-        const f = byId.get(q.get("id") ?? "");
-        if (!f) return { status: 404, body: { error: "no such target" } };
-        return {
-          body: {
-            ...statusEntry(f),
-            config: {
-              destination: f.destination,
-              type: f.type,
-              nb_packets: 10,
-              timeout: 1,
-              groups: [f.group],
-            },
-            icmp_errors: f.lossy ? { "host-unreachable": 4 } : {},
-            late: f.lossy ? 2 : 0,
-            duplicates: 0,
-            flows:
-              f.type === "TCPsyn"
-                ? [0, 1, 2, 3].map((i) => ({
-                    src_addr: f.family === "ipv6" ? "fd18::1" : "198.18.0.1",
-                    src_port: 40000 + i,
-                    flow_label: f.family === "ipv6" ? 1000 + i : null,
-                    sent: 10,
-                    lost: f.lossy && i === 2 ? 10 : 0,
-                    rtt_min: f.base * 0.7,
-                    rtt_p50: f.lossy && i === 2 ? null : f.base,
-                    rtt_max: f.base * 1.8,
-                    reply_ttl: 63,
-                  }))
-                : null,
-            paths: null,
-          },
-        };
-      }
-      return undefined;
+      const a = answer(path, q);
+      return a && { status: a.status ?? 200, body: JSON.stringify(a.body) };
     },
   });
+  function answer(path: string, q: URLSearchParams): { status?: number; body: unknown } | undefined {
+    if (path === "/api/v1/status")
+      return {
+        body: {
+          probe_name: "fake-probe",
+          version: "0.0.0-fake",
+          now: now(),
+          interval,
+          retention_seconds: retention,
+          iteration: {
+            count: 1234,
+            last_duration_seconds: 2.5,
+            probes_per_second: (o.targets * 10) / interval,
+          },
+          reload: { failed: false, last_applied: now() - 3600 },
+          inventories: [{ name: "fake-inventory", healthy: true, targets: o.targets, crashes: 0 }],
+          targets: targets.map(statusEntry),
+        },
+      };
+    if (path === "/api/v1/history") {
+      const ids = (q.get("ids") ?? "").split(",").filter((x) => x);
+      if (ids.length > 200) return { status: 400, body: { error: "at most 200 ids" } };
+      const to = Number(q.get("to") ?? now());
+      const from = Math.max(Number(q.get("from") ?? to - 3600), now() - retention);
+      const points = Math.min(Number(q.get("points") ?? 600), 600);
+      const series: Record<string, unknown> = {};
+      for (const id of ids) {
+        const f = byId.get(id);
+        if (f) series[id] = history(f, from, to, points);
+      }
+      return { body: { from, to, series } };
+    }
+    if (path === "/api/v1/target") {
+      const f = byId.get(q.get("id") ?? "");
+      if (!f) return { status: 404, body: { error: "no such target" } };
+      return {
+        body: {
+          ...statusEntry(f),
+          config: {
+            destination: f.destination,
+            type: f.type,
+            nb_packets: 10,
+            timeout: 1,
+            groups: [f.group],
+          },
+          icmp_errors: f.lossy ? { "host-unreachable": 4 } : {},
+          late: f.lossy ? 2 : 0,
+          duplicates: 0,
+          flows:
+            f.type === "TCPsyn"
+              ? [0, 1, 2, 3].map((i) => ({
+                  src_addr: f.family === "ipv6" ? "fd18::1" : "198.18.0.1",
+                  src_port: 40000 + i,
+                  flow_label: f.family === "ipv6" ? 1000 + i : null,
+                  sent: 10,
+                  lost: f.lossy && i === 2 ? 10 : 0,
+                  rtt_min: f.base * 0.7,
+                  rtt_p50: f.lossy && i === 2 ? null : f.base,
+                  rtt_max: f.base * 1.8,
+                  reply_ttl: 63,
+                }))
+              : null,
+          paths: null,
+        },
+      };
+    }
+    return undefined;
+  }
   return {
     server,
     url: `http://127.0.0.1:${server.port}/`,
