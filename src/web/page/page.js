@@ -70,7 +70,7 @@ function renderFacts(s) {
     ["probes/s", fixed(s.iteration.probes_per_second, 1)],
     [
       "iteration",
-      `#${s.iteration.count}, ${fixed(s.iteration.last_duration_seconds, 2)} s of ${s.interval} s`,
+      `#${s.iteration.count}, ${fixed(s.iteration.last_duration_seconds, 2)} s of ${s.interval ?? "–"} s`,
     ],
     [
       "reload",
@@ -98,8 +98,9 @@ function fillControls(s) {
   fillSelect($("type"), uniq("type"));
   fillSelect($("family"), uniq("family"));
   fillSelect($("group"), uniq("group"));
-  const ranges = RANGES.filter(([r]) => r < s.retention_seconds);
-  ranges.push([s.retention_seconds, `all (${Math.round(s.retention_seconds / 3600)} h)`]);
+  const retention = s.retention_seconds ?? 86400; // null until a configuration is loaded
+  const ranges = RANGES.filter(([r]) => r < retention);
+  ranges.push([retention, `all (${Math.round(retention / 3600)} h)`]);
   const range = $("range");
   range.innerHTML = ranges.map(([r, name]) => `<option value="${r}">${name}</option>`).join("");
   state.range = ranges.some(([r]) => r === state.range) ? state.range : ranges[0][0];
