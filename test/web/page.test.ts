@@ -5,29 +5,14 @@
 // view. NPF_SCREENSHOTS=1 also writes the screenshots shown in docs/status-page.md.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import type { Page } from "puppeteer-core";
 import { type Chromium, startChromium } from "../support/chromium.js";
 import { type FakeServer, startFakeStatusApi } from "../support/fake-status-api.js";
 import { REPO } from "../support/paths.js";
+import { colouredPixels, shownIds } from "./page-probe.js";
 
 const AUTH = { user: "viewer", password: "s3cret-page" };
 const LOSSY = 6; // a TCPsyn target over IPv4: it has flows for the detail view
 const TARGETS = 10;
-
-/** Pixels of a canvas that are coloured (not white, grey or transparent): what the series drew. */
-const COLOURED = `(canvas) => {
-  const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
-  let n = 0;
-  for (let i = 0; i < data.length; i += 4) {
-    const r = data[i], g = data[i + 1], b = data[i + 2], a = data[i + 3];
-    if (a > 20 && Math.max(r, g, b) - Math.min(r, g, b) > 60) n++;
-  }
-  return n;
-}`;
-
-async function colouredPixels(page: Page, selector: string): Promise<number> {
-  return page.$eval(selector, new Function(`return (${COLOURED})(arguments[0])`) as (el: unknown) => number);
-}
 
 describe("status page in headless Chromium", () => {
   let fake: FakeServer;
@@ -72,7 +57,7 @@ describe("status page in headless Chromium", () => {
       assert.equal(res?.status(), 200);
       await page.waitForSelector("html[data-first-render]", { timeout: 20_000 });
 
-      const ids = await page.$$eval("article.card", (cards) => cards.map((c) => c.getAttribute("data-id")));
+      const ids = await shownIds(page);
       assert.equal(ids.length, TARGETS);
       assert.deepEqual(new Set(ids), new Set(fake.targets.map((t) => t.id)));
       const lossy = fake.targets[LOSSY]!.id;
@@ -123,7 +108,7 @@ describe("status page in headless Chromium", () => {
       await page.goto(fake.url);
       await page.waitForSelector("html[data-first-render]", { timeout: 20_000 });
       await page.select("#family", "ipv6");
-      const v6 = await page.$$eval("article.card", (cards) => cards.map((c) => c.getAttribute("data-id")));
+      const v6 = await shownIds(page);
       assert.deepEqual(
         new Set(v6),
         new Set(fake.targets.filter((t) => t.family === "ipv6").map((t) => t.id)),
@@ -131,7 +116,7 @@ describe("status page in headless Chromium", () => {
       assert.ok(v6.length > 0 && v6.length < TARGETS);
       await page.select("#family", "");
       await page.select("#sort", "rtt");
-      const byRtt = await page.$$eval("article.card", (cards) => cards.map((c) => c.getAttribute("data-id")));
+      const byRtt = await shownIds(page);
       const expected = [...fake.targets]
         .sort((a, b) => b.base - a.base || (a.id < b.id ? -1 : 1))
         .map((t) => t.id);
