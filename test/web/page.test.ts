@@ -157,4 +157,41 @@ describe("status page in headless Chromium", () => {
       await many.close();
     }
   });
+
+  test("every interval the page asks again: a target that starts losing is flagged and moves up, its graph is fetched again", async () => {
+    const live = await startFakeStatusApi({ targets: 6, lossy: [4], interval: 5, auth: AUTH });
+    const page = await chromium.browser.newPage();
+    try {
+      const fetched: string[] = [];
+      page.on("request", (r) => {
+        const u = new URL(r.url());
+        if (u.pathname === "/api/v1/history") fetched.push(...u.searchParams.get("ids")!.split(","));
+      });
+      await page.authenticate({ username: AUTH.user, password: AUTH.password });
+      await page.setViewport({ width: 1100, height: 1400 });
+      await page.goto(live.url);
+      await page.waitForSelector("html[data-first-render]", { timeout: 20_000 });
+      const [first, second] = [live.targets[4]!, live.targets[1]!];
+      assert.equal((await shownIds(page))[0], first.id);
+      const before = fetched.filter((id) => id === second.id).length;
+      second.lossy = true; // from now on the fake reports 30 % loss for it too
+      await page.waitForFunction(
+        `document.querySelector('article.card.lossy[data-id="${second.id}"]') !== null`,
+        { timeout: 15_000 },
+      );
+      const ids = await shownIds(page);
+      assert.deepEqual(new Set(ids.slice(0, 2)), new Set([first.id, second.id]));
+      // The re-sort rebuilt the cards: their history is asked for again (the data changed).
+      const deadline = Date.now() + 5_000;
+      while (fetched.filter((id) => id === second.id).length === before && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      assert.ok(
+        fetched.filter((id) => id === second.id).length > before,
+        "the history was not fetched again",
+      );
+    } finally {
+      await page.close();
+      await live.close();
+    }
+  });
 });

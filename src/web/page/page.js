@@ -195,8 +195,10 @@ function renderList() {
 
 function want(id) {
   const d = state.data.get(id);
-  if (d && d.range === state.range) draw(id);
-  else {
+  const cached = d && d.range === state.range;
+  if (cached) draw(id);
+  // Not cached, or older than the last status (a card rebuilt by a re-sort): fetched (again).
+  if (!cached || d.asOf !== state.status.now) {
     state.queue.add(id);
     queueMicrotask(() => flush().catch(showError));
   }
@@ -228,7 +230,7 @@ async function load(ids) {
   for (const id of ids) {
     const series = h.series[id];
     if (!series) continue;
-    state.data.set(id, { range, from: h.from, to: h.to, series });
+    state.data.set(id, { range, asOf: to, from: h.from, to: h.to, series });
     if (state.visible.has(id)) draw(id);
   }
 }
@@ -474,7 +476,7 @@ function start() {
   refresh()
     .then(() => {
       route();
-      setInterval(() => refresh().catch(showError), Math.max(10, state.status.interval) * 1000);
+      setInterval(() => refresh().catch(showError), Math.max(5, state.status.interval ?? 30) * 1000);
     })
     .catch(showError);
 }
