@@ -162,10 +162,12 @@ describe("status page in headless Chromium", () => {
     const live = await startFakeStatusApi({ targets: 6, lossy: [4], interval: 5, auth: AUTH });
     const page = await chromium.browser.newPage();
     try {
-      const fetched: string[] = [];
+      // Requests in order: "status", or the ids of a history call.
+      const asked: string[][] = [];
       page.on("request", (r) => {
         const u = new URL(r.url());
-        if (u.pathname === "/api/v1/history") fetched.push(...u.searchParams.get("ids")!.split(","));
+        if (u.pathname === "/api/v1/status") asked.push(["status"]);
+        if (u.pathname === "/api/v1/history") asked.push(u.searchParams.get("ids")!.split(","));
       });
       await page.authenticate({ username: AUTH.user, password: AUTH.password });
       await page.setViewport({ width: 1100, height: 1400 });
@@ -173,7 +175,7 @@ describe("status page in headless Chromium", () => {
       await page.waitForSelector("html[data-first-render]", { timeout: 20_000 });
       const [first, second] = [live.targets[4]!, live.targets[1]!];
       assert.equal((await shownIds(page))[0], first.id);
-      const before = fetched.filter((id) => id === second.id).length;
+      const mark = asked.length;
       second.lossy = true; // from now on the fake reports 30 % loss for it too
       await page.waitForFunction(
         `document.querySelector('article.card.lossy[data-id="${second.id}"]') !== null`,
@@ -181,13 +183,19 @@ describe("status page in headless Chromium", () => {
       );
       const ids = await shownIds(page);
       assert.deepEqual(new Set(ids.slice(0, 2)), new Set([first.id, second.id]));
-      // The re-sort rebuilt the cards: their history is asked for again (the data changed).
-      const deadline = Date.now() + 5_000;
-      while (fetched.filter((id) => id === second.id).length === before && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 50));
+      // The re-sort rebuilt the cards: the new numbers' history is asked for at once, not an
+      // interval later (before the next status request).
+      const since = () => asked.slice(mark);
+      const statuses = () => since().filter((r) => r[0] === "status").length;
+      const refetched = () => since().findIndex((r) => r.includes(second.id));
+      while (refetched() < 0 && statuses() < 2) await new Promise((r) => setTimeout(r, 50));
+      const at = refetched();
+      assert.ok(at >= 0, "the history was not fetched again");
       assert.ok(
-        fetched.filter((id) => id === second.id).length > before,
-        "the history was not fetched again",
+        since()
+          .slice(0, at)
+          .filter((r) => r[0] === "status").length <= 1,
+        "fetched an interval late",
       );
     } finally {
       await page.close();
