@@ -1,0 +1,40 @@
+#!/bin/sh
+# Makes the root filesystems the container test imports as its base images, from Debian's own
+# packages (debootstrap), because no image can be pulled where CI runs. Two tarballs, cached outside
+# the clone so that later CI runs skip the download:
+#   runtime.tar  Debian minbase: what the image runs on (no compiler)
+#   build.tar    minbase + g++, make, python3: what the build stage compiles the addon with
+# Runs outside the lab (it needs Debian's mirror); the test itself never touches the network.
+#
+#   sh deploy/container/base-rootfs.sh [CACHE_DIR]    default: $NETPROBIFY_CI_CACHE or /var/cache/netprobify-ci
+set -eu
+
+cache=${1:-${NETPROBIFY_CI_CACHE:-/var/cache/netprobify-ci}}
+suite=bookworm
+mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+mkdir -p "$cache/debs"
+
+make_rootfs() { # name, extra debootstrap arguments
+  name=$1
+  shift
+  out="$cache/$suite-$name.tar"
+  if [ -s "$out" ]; then
+    echo "base-rootfs: $out is cached"
+    return
+  fi
+  dir=$(mktemp -d "$cache/rootfs-$name.XXXXXX")
+  trap 'rm -rf "$dir" "$out.tmp"' EXIT
+  start=$(date +%s)
+  debootstrap --variant=minbase --cache-dir="$cache/debs" "$@" "$suite" "$dir" "$mirror" >"$dir.log" 2>&1 ||
+    { tail -20 "$dir.log" >&2; rm -f "$dir.log"; exit 1; }
+  rm -f "$dir.log"
+  rm -rf "$dir/var/cache/apt/archives/"*.deb "$dir/var/lib/apt/lists/"*_Packages
+  tar --numeric-owner --xattrs -C "$dir" -cf "$out.tmp" .
+  mv "$out.tmp" "$out"
+  rm -rf "$dir"
+  trap - EXIT
+  echo "base-rootfs: $out made in $(($(date +%s) - start)) s ($(du -h "$out" | cut -f1))"
+}
+
+make_rootfs runtime
+make_rootfs build --include=g++,make,python3
