@@ -1,0 +1,196 @@
+// deploy/container/Containerfile, built and run with Debian's podman and no registry: the base images
+// are root file systems made by debootstrap from Debian's packages (deploy/container/base-rootfs.sh,
+// run by .ci/run outside the lab and cached), the build base gets this machine's Node (binary, npm,
+// headers) on top, npm installs from this machine's npm cache. The image then runs in the lab with
+// --cap-drop all --cap-add NET_RAW on the lab's network, probes its targets and is scraped.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { dirname, join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { createLab, type Lab } from "../../src/lab/lab.js";
+import { until } from "../integration/lib/scrape.js";
+import { REPO } from "../support/paths.js";
+import { labConfig, probesAnswered } from "./lib.js";
+import { Podman } from "./podman.js";
+
+const CACHE = process.env.NETPROBIFY_CI_CACHE ?? "/var/cache/netprobify-ci";
+const BASES = { runtime: `${CACHE}/bookworm-runtime.tar`, build: `${CACHE}/bookworm-build.tar` };
+const IMAGE = "localhost/netprobify-test/netprobify";
+const PORT = 19132;
+
+/** The directory Node is installed under (bin/node, include/node, lib/node_modules/npm). */
+function nodePrefix(): string {
+  const prefix = dirname(dirname(realpathSync(process.execPath)));
+  for (const f of ["include/node/node_api.h", "lib/node_modules/npm/bin/npm-cli.js"])
+    assert.ok(
+      existsSync(join(prefix, f)),
+      `this Node has no ${prefix}/${f}: the build base needs Node's headers and npm`,
+    );
+  return prefix;
+}
+
+describe("container: built from Debian's packages with podman, probing the lab with CAP_NET_RAW alone (needs root)", () => {
+  const podman = new Podman();
+  let lab: Lab;
+  let config: string;
+  const timings: string[] = [];
+  const timed = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    const r = await f();
+    timings.push(`${what} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    return r;
+  };
+
+  before(async () => {
+    for (const tar of Object.values(BASES))
+      assert.ok(
+        existsSync(tar),
+        `${tar} missing: run \`sh deploy/container/base-rootfs.sh\` first, outside the lab (it downloads Debian's packages; .ci/run does)`,
+      );
+    await podman.start();
+    lab = await createLab({ targets: [{ name: "web", tcpPorts: [443] }] });
+    const d = podman.dir;
+    await timed("import of both bases", async () => {
+      await podman.ok(["import", "--quiet", BASES.runtime, "localhost/netprobify-test/runtime-base"]);
+      await podman.ok(["import", "--quiet", BASES.build, "localhost/netprobify-test/build-rootfs"]);
+    });
+    // The build base: Debian with the toolchain, plus this machine's Node where the official images have it.
+    const node = nodePrefix();
+    const ctx = join(d, "node-layer");
+    for (const sub of ["bin", "include", "lib/node_modules"]) mkdirSync(join(ctx, sub), { recursive: true });
+    cpSync(realpathSync(process.execPath), join(ctx, "bin/node"));
+    cpSync(join(node, "include/node"), join(ctx, "include/node"), { recursive: true });
+    cpSync(join(node, "lib/node_modules/npm"), join(ctx, "lib/node_modules/npm"), { recursive: true });
+    symlinkSync("../lib/node_modules/npm/bin/npm-cli.js", join(ctx, "bin/npm"));
+    symlinkSync("../lib/node_modules/npm/bin/npx-cli.js", join(ctx, "bin/npx"));
+    writeFileSync(
+      join(d, "Containerfile.node"),
+      "FROM localhost/netprobify-test/build-rootfs\nCOPY . /usr/local/\n",
+    );
+    await timed("node layer", () =>
+      podman.ok([
+        "build",
+        "--quiet",
+        "--pull=never",
+        "--network=host",
+        `--cgroup-parent=${podman.cgroupParent}`,
+        "-f",
+        join(d, "Containerfile.node"),
+        "-t",
+        "localhost/netprobify-test/build-base",
+        ctx,
+      ]),
+    );
+    // npm ci inside the build stage reads this machine's npm cache (no network in the lab).
+    const npmCache = spawnSync("npm", ["config", "get", "cache"], { encoding: "utf8" }).stdout.trim();
+    cpSync(join(npmCache, "_cacache"), join(d, "npm/_cacache"), { recursive: true });
+    await timed("podman build", () =>
+      podman.ok(
+        [
+          "build",
+          "--pull=never",
+          "--network=host",
+          `--cgroup-parent=${podman.cgroupParent}`,
+          `--volume=${d}/npm:/root/.npm`,
+          "--build-arg=BASE=localhost/netprobify-test/runtime-base",
+          "--build-arg=BUILD_BASE=localhost/netprobify-test/build-base",
+          "-f",
+          join(REPO, "deploy/container/Containerfile"),
+          "-t",
+          IMAGE,
+          REPO,
+        ],
+        900_000,
+      ),
+    );
+    config = join(d, "netprobify.yaml");
+    writeFileSync(config, labConfig(lab, PORT), { mode: 0o644 });
+  });
+  after(async () => {
+    await podman.destroy();
+    await lab?.destroy();
+  });
+
+  const runArgs = (...caps: string[]) => [
+    "--pull=never",
+    "--network=host",
+    "--cgroups=no-conmon",
+    `--cgroup-parent=${podman.cgroupParent}`,
+    "--cap-drop=all",
+    ...caps,
+    `--volume=${config}:/etc/netprobify/netprobify.yaml:ro`,
+  ];
+
+  test("the runtime image: no compiler, a non-root user, the configuration in /etc/netprobify", async (t) => {
+    t.diagnostic(timings.join(", "));
+    const size = Number(await podman.ok(["image", "inspect", "--format={{.Size}}", IMAGE]));
+    t.diagnostic(`image size ${(size / 1e6).toFixed(0)} MB`);
+    const conf = JSON.parse(await podman.ok(["image", "inspect", "--format={{json .Config}}", IMAGE]));
+    assert.equal(conf.User, "10001:10001");
+    assert.deepEqual(conf.Cmd, ["run", "/etc/netprobify/netprobify.yaml"]);
+    const out = await podman.ok([
+      "run",
+      "--rm",
+      "--pull=never",
+      "--network=none",
+      `--cgroup-parent=${podman.cgroupParent}`,
+      "--cgroups=no-conmon",
+      "--entrypoint=/bin/sh",
+      IMAGE,
+      "-c",
+      "id -u; for c in cc gcc g++ c++ make node-gyp python3; do command -v $c; done; true",
+    ]);
+    assert.equal(out, "10001\n", "only the user id: no compiler, make, node-gyp or python on PATH");
+  });
+
+  test("--cap-drop all --cap-add NET_RAW: CAP_NET_RAW alone, probes answered and scraped, SIGHUP reloads, stop exits 0", async () => {
+    await podman.ok(["run", "--detach", "--name=npf-probe", ...runArgs("--cap-add=NET_RAW"), IMAGE]);
+    const context = () => `container log:\n${podman.sync(["logs", "npf-probe"])}`;
+    try {
+      await probesAnswered(PORT, context, 30_000);
+      const pid = (await podman.ok(["inspect", "--format={{.State.Pid}}", "npf-probe"])).trim();
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      assert.match(status, /^Uid:\s+10001\s+10001\s+10001\s+10001$/m);
+      for (const set of ["CapEff", "CapPrm", "CapBnd"])
+        assert.match(status, new RegExp(`^${set}:\\s+0+2000$`, "m"), `${set}: CAP_NET_RAW (bit 13) alone`);
+      writeFileSync(
+        config,
+        labConfig(
+          lab,
+          PORT,
+          `  added: {type: TCPsyn, destination: "${lab.target("web").v4}", dst_port: 443, nb_packets: 2}\n`,
+        ),
+      );
+      await podman.ok(["kill", "--signal=HUP", "npf-probe"]);
+      await until(
+        "the reloaded configuration's new target probed",
+        (b) => /^tcpsyn_sent_total\{[^}]*destination="added"[^}]*\} [1-9]/m.test(b),
+        {
+          port: PORT,
+          ms: 20_000,
+          context,
+        },
+      );
+      await podman.ok(["stop", "--time=20", "npf-probe"]);
+      assert.equal((await podman.ok(["inspect", "--format={{.State.ExitCode}}", "npf-probe"])).trim(), "0");
+    } finally {
+      await podman.run(["rm", "--force", "--time=0", "npf-probe"]);
+      writeFileSync(config, labConfig(lab, PORT));
+    }
+  });
+
+  test("--cap-drop all: exit 77 and what to grant", async () => {
+    const r = await podman.run(["run", "--rm", ...runArgs(), IMAGE]);
+    assert.equal(r.code, 77, r.out);
+    assert.match(r.out, /CAP_NET_RAW[\s\S]*\[NPF_NO_CAP_NET_RAW\]/);
+  });
+});

@@ -1,0 +1,130 @@
+// Podman for the container test, leaving nothing behind: its storage, run state and configuration
+// live in one temporary directory; its own mount namespace (a helper process the commands nsenter)
+// hides /var/lib and /dev/shm behind tmpfs, where podman would otherwise keep a blob cache and its
+// lock file on the machine; containers' cgroups sit under one parent that `destroy` removes.
+// Configured as measured on Debian 12's podman 4.3: runc (crun refuses hybrid cgroups), cgroupfs,
+// no default rlimits (the defaults exceed the hard limits). Never pulls: images are imported.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface Result {
+  code: number | null;
+  out: string;
+}
+
+export class Podman {
+  readonly dir = mkdtempSync(join(tmpdir(), "npf-podman-"));
+  /** The cgroup (v1 hierarchies and the unified one) every container and build step is put under. */
+  readonly cgroupParent = `/netprobify-test-${process.pid}`;
+  private helper: ChildProcess | undefined;
+
+  async start(): Promise<void> {
+    writeFileSync(
+      join(this.dir, "containers.conf"),
+      '[containers]\ndefault_ulimits = []\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n',
+    );
+    const h = spawn(
+      "unshare",
+      [
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        "mount -t tmpfs -o size=64m npf-podman /var/lib && mount -t tmpfs -o size=64m npf-podman /dev/shm && echo ready && exec sleep infinity",
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    this.helper = h;
+    await new Promise<void>((resolve, reject) => {
+      h.stdout!.once("data", () => resolve());
+      h.once("exit", (code) => reject(new Error(`podman's mount namespace helper exited ${code}`)));
+    });
+  }
+
+  private argv(args: readonly string[]): string[] {
+    const d = this.dir;
+    return [
+      `--mount=/proc/${this.helper!.pid}/ns/mnt`,
+      "--",
+      "podman",
+      `--root=${d}/root`,
+      `--runroot=${d}/run`,
+      `--tmpdir=${d}/tmp`,
+      "--storage-driver=overlay",
+      "--cgroup-manager=cgroupfs",
+      ...args,
+    ];
+  }
+
+  private env(): NodeJS.ProcessEnv {
+    return { ...process.env, CONTAINERS_CONF: join(this.dir, "containers.conf") };
+  }
+
+  /** Runs podman to completion; stdout and stderr together. */
+  run(args: readonly string[], timeoutMs = 120_000): Promise<Result> {
+    return new Promise((resolve) => {
+      const p = spawn("nsenter", this.argv(args), {
+        env: this.env(),
+        stdio: ["ignore", "pipe", "pipe"],
+        timeout: timeoutMs,
+      });
+      let out = "";
+      p.stdout!.on("data", (b) => {
+        out += String(b);
+      });
+      p.stderr!.on("data", (b) => {
+        out += String(b);
+      });
+      p.once("close", (code) => resolve({ code, out }));
+    });
+  }
+
+  /** Runs podman synchronously (for failure messages, e.g. a container's log); its output. */
+  sync(args: readonly string[]): string {
+    const r = spawnSync("nsenter", this.argv(args), {
+      env: this.env(),
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    return `${r.stdout}${r.stderr}`;
+  }
+
+  /** Like run, but fails with podman's output unless it exits 0. */
+  async ok(args: readonly string[], timeoutMs?: number): Promise<string> {
+    const r = await this.run(args, timeoutMs);
+    if (r.code !== 0) throw new Error(`podman ${args.join(" ")}: exit ${r.code}\n${r.out}`);
+    return r.out;
+  }
+
+  /** Removes every container, then the namespace, the storage and the cgroups. */
+  async destroy(): Promise<void> {
+    if (this.helper?.exitCode === null) {
+      await this.run(["rm", "--all", "--force", "--time", "0"]);
+      this.helper.kill("SIGKILL");
+    }
+    // The overlay mounts lived in the helper's namespace only: here these are plain directories.
+    rmSync(this.dir, { recursive: true, force: true });
+    for (const h of readdirSync("/sys/fs/cgroup")) removeTree(join("/sys/fs/cgroup", h, this.cgroupParent));
+  }
+}
+
+/** rmdir of a cgroup and its (empty) children, deepest first. */
+function removeTree(path: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(path, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
+  } catch {
+    return;
+  }
+  for (const e of entries) removeTree(join(path, e));
+  try {
+    rmdirSync(path);
+  } catch {
+    // still in use: its processes die with the lab's PID namespace
+  }
+}
