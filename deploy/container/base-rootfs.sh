@@ -2,8 +2,9 @@
 # Makes the root filesystems the container test imports as its base images, from Debian's own
 # packages (debootstrap), because no image can be pulled where CI runs. Two tarballs, cached outside
 # the clone so that later CI runs skip the download:
-#   runtime.tar  Debian minbase: what the image runs on (no compiler)
-#   build.tar    minbase + g++, make, python3: what the build stage compiles the addon with
+#   bookworm-runtime.tar  Debian minbase: what the image runs on (no compiler)
+#   bookworm-build.tar    minbase + g++, make, python3: what the build stage compiles the addon with
+#   bookworm-systemd.tar  minbase + systemd: a system the systemd unit test boots in a container
 # Runs outside the lab (it needs Debian's mirror); the test itself never touches the network.
 #
 #   sh deploy/container/base-rootfs.sh [CACHE_DIR]    default: $NETPROBIFY_CI_CACHE or /var/cache/netprobify-ci
@@ -38,3 +39,4 @@ make_rootfs() { # name, extra debootstrap arguments
 
 make_rootfs runtime
 make_rootfs build --include=g++,make,python3
+make_rootfs systemd --include=systemd

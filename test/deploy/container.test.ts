@@ -188,6 +188,34 @@ describe("container: built from Debian's packages with podman, probing the lab w
     }
   });
 
+  // Docker, containerd and CRI-O (Kubernetes) do not raise added capabilities into the ambient set of
+  // a non-root user: there the image runs as root with only these capabilities and drops to its user.
+  test("as root with NET_RAW, SETUID, SETGID only, `run --user netprobify`: drops to 10001 with no capability, probes answered", async () => {
+    await podman.ok([
+      "run",
+      "--detach",
+      "--name=npf-drop",
+      "--user=0",
+      ...runArgs("--cap-add=NET_RAW", "--cap-add=SETUID", "--cap-add=SETGID"),
+      IMAGE,
+      "run",
+      "--user",
+      "netprobify",
+      "/etc/netprobify/netprobify.yaml",
+    ]);
+    try {
+      await probesAnswered(PORT, () => `container log:\n${podman.sync(["logs", "npf-drop"])}`, 30_000);
+      const pid = (await podman.ok(["inspect", "--format={{.State.Pid}}", "npf-drop"])).trim();
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      assert.match(status, /^Uid:\s+10001\s+10001\s+10001\s+10001$/m);
+      assert.match(status, /^CapEff:\s+0+$/m, "no capability left");
+      await podman.ok(["stop", "--time=20", "npf-drop"]);
+      assert.equal((await podman.ok(["inspect", "--format={{.State.ExitCode}}", "npf-drop"])).trim(), "0");
+    } finally {
+      await podman.run(["rm", "--force", "--time=0", "npf-drop"]);
+    }
+  });
+
   test("--cap-drop all: exit 77 and what to grant", async () => {
     const r = await podman.run(["run", "--rm", ...runArgs(), IMAGE]);
     assert.equal(r.code, 77, r.out);
