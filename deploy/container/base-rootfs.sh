@@ -4,7 +4,7 @@
 # the clone so that later CI runs skip the download:
 #   bookworm-runtime.tar  Debian minbase: what the image runs on (no compiler)
 #   bookworm-build.tar    minbase + g++, make, python3: what the build stage compiles the addon with
-#   bookworm-systemd.tar  minbase + systemd: a system the systemd unit test boots in a container
+#   bookworm-systemd.tar  minbase + systemd, procps (/bin/kill): a system the unit test boots in a container
 # Runs outside the lab (it needs Debian's mirror); the test itself never touches the network.
 #
 #   sh deploy/container/base-rootfs.sh [CACHE_DIR]    default: $NETPROBIFY_CI_CACHE or /var/cache/netprobify-ci
@@ -19,7 +19,8 @@ make_rootfs() { # name, extra debootstrap arguments
   name=$1
   shift
   out="$cache/$suite-$name.tar"
-  if [ -s "$out" ]; then
+  # The cache is valid for the same debootstrap arguments only (written beside the tarball).
+  if [ -s "$out" ] && [ "$(cat "$out.args" 2>/dev/null)" = "$*" ]; then
     echo "base-rootfs: $out is cached"
     return
   fi
@@ -32,6 +33,7 @@ make_rootfs() { # name, extra debootstrap arguments
   rm -rf "$dir/var/cache/apt/archives/"*.deb "$dir/var/lib/apt/lists/"*_Packages
   tar --numeric-owner --xattrs -C "$dir" -cf "$out.tmp" .
   mv "$out.tmp" "$out"
+  echo "$*" >"$out.args"
   rm -rf "$dir"
   trap - EXIT
   echo "base-rootfs: $out made in $(($(date +%s) - start)) s ($(du -h "$out" | cut -f1))"
@@ -39,4 +41,4 @@ make_rootfs() { # name, extra debootstrap arguments
 
 make_rootfs runtime
 make_rootfs build --include=g++,make,python3
-make_rootfs systemd --include=systemd
+make_rootfs systemd --include=systemd,procps

@@ -20,10 +20,8 @@ import { createLab, type Lab } from "../../src/lab/lab.js";
 import { until } from "../integration/lib/scrape.js";
 import { REPO } from "../support/paths.js";
 import { labConfig, probesAnswered } from "./lib.js";
-import { Podman } from "./podman.js";
+import { baseTarball, Podman } from "./podman.js";
 
-const CACHE = process.env.NETPROBIFY_CI_CACHE ?? "/var/cache/netprobify-ci";
-const BASES = { runtime: `${CACHE}/bookworm-runtime.tar`, build: `${CACHE}/bookworm-build.tar` };
 const IMAGE = "localhost/netprobify-test/netprobify";
 const PORT = 19132;
 
@@ -51,17 +49,13 @@ describe("container: built from Debian's packages with podman, probing the lab w
   };
 
   before(async () => {
-    for (const tar of Object.values(BASES))
-      assert.ok(
-        existsSync(tar),
-        `${tar} missing: run \`sh deploy/container/base-rootfs.sh\` first, outside the lab (it downloads Debian's packages; .ci/run does)`,
-      );
+    const bases = { runtime: baseTarball("runtime"), build: baseTarball("build") };
     await podman.start();
     lab = await createLab({ targets: [{ name: "web", tcpPorts: [443] }] });
     const d = podman.dir;
     await timed("import of both bases", async () => {
-      await podman.ok(["import", "--quiet", BASES.runtime, "localhost/netprobify-test/runtime-base"]);
-      await podman.ok(["import", "--quiet", BASES.build, "localhost/netprobify-test/build-rootfs"]);
+      await podman.ok(["import", "--quiet", bases.runtime, "localhost/netprobify-test/runtime-base"]);
+      await podman.ok(["import", "--quiet", bases.build, "localhost/netprobify-test/build-rootfs"]);
     });
     // The build base: Debian with the toolchain, plus this machine's Node where the official images have it.
     const node = nodePrefix();

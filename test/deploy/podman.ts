@@ -5,9 +5,22 @@
 // Configured as measured on Debian 12's podman 4.3: runc (crun refuses hybrid cgroups), cgroupfs,
 // no default rlimits (the defaults exceed the hard limits). Never pulls: images are imported.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+
+/**
+ * A Debian root file system made by deploy/container/base-rootfs.sh (runtime, build, systemd), as
+ * a tarball to import; fails saying how to make it when it is missing.
+ */
+export function baseTarball(name: "runtime" | "build" | "systemd"): string {
+  const tar = `${process.env.NETPROBIFY_CI_CACHE ?? "/var/cache/netprobify-ci"}/bookworm-${name}.tar`;
+  if (!existsSync(tar))
+    throw new Error(
+      `${tar} missing: run \`sh deploy/container/base-rootfs.sh\` first, outside the lab (it downloads Debian's packages; .ci/run does)`,
+    );
+  return tar;
+}
 
 export interface Result {
   code: number | null;

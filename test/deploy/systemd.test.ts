@@ -1,18 +1,17 @@
-// deploy/systemd/netprobify.service, checked by systemd's own tools and then run: systemd-analyze
-// verify (in an install root holding the unit's commands), the offline security exposure score
-// against a documented ceiling, and the unit's ExecStart run the way the unit runs it as far as
-// possible without systemd as PID 1 (here PID 1 is not systemd, so systemd-run cannot start it):
-// as an unprivileged user with exactly the unit's capability sets, no_new_privs, a read-only file
-// system and WorkingDirectory=, probing lab targets; then ExecReload (SIGHUP) and stop (SIGTERM).
+// deploy/systemd/netprobify.service, checked by systemd's own tools and then run by systemd: verify
+// (in an install root holding the unit's commands), the offline security exposure score against a
+// documented ceiling, and the unit itself, unchanged, started by systemd 252 (Debian's, from the
+// cached debootstrap root file system) booted as PID 1 of a podman container on the lab's network,
+// since the machine's own PID 1 is not systemd: its sandbox, probing, reload, restart and stop.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import {
-  chmodSync,
   copyFileSync,
   cpSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  realpathSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -22,14 +21,15 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createLab, type Lab } from "../../src/lab/lab.js";
 import { until } from "../integration/lib/scrape.js";
-import { BIN, REPO } from "../support/paths.js";
+import { REPO } from "../support/paths.js";
 import { openPathForOthers } from "../support/readable.js";
 import { labConfig, probesAnswered } from "./lib.js";
+import { baseTarball, Podman } from "./podman.js";
 
 const UNIT = join(REPO, "deploy/systemd/netprobify.service");
 /** The ceiling for `systemd-analyze security` (0 = fully sandboxed, 10 = none); docs/deployment.md. */
 const MAX_EXPOSURE = 2.0;
-const PORT = 19131;
+const PORT = 19133;
 
 /** The [Service] settings of the unit: key -> every value given (in order). */
 function service(): Map<string, string[]> {
@@ -80,7 +80,7 @@ function verify(unitText: string): string {
   }
 }
 
-describe("systemd unit: verified, scored, and its ExecStart probing in the unit's sandbox (needs root)", () => {
+describe("systemd unit: verified, scored, and run by systemd, probing the lab (needs root)", () => {
   test("systemd-analyze verify: no error, no warning (and it does warn on a broken copy)", () => {
     const text = readFileSync(UNIT, "utf8");
     assert.equal(verify(text), "");
@@ -117,108 +117,120 @@ describe("systemd unit: verified, scored, and its ExecStart probing in the unit'
     assert.equal(s.get("MemoryDenyWriteExecute"), undefined, "V8's JIT needs W+X memory");
   });
 
-  describe("ExecStart as the unit runs it", () => {
+  describe("the unit run by systemd 252, booted in a container on the lab's network", () => {
+    const podman = new Podman();
     let lab: Lab;
     let dir: string;
     let restore = () => {};
-    let daemon: ChildProcess | undefined;
-    let log = "";
+    const sd = (...args: string[]) => podman.ok(["exec", "npf-systemd", ...args]);
+    const journal = () =>
+      podman.sync(["exec", "npf-systemd", "journalctl", "-u", "netprobify", "--no-pager"]);
+    const show = async (prop: string) => (await sd("systemctl", "show", "-P", prop, "netprobify")).trim();
+    const status = async () => sd("cat", `/proc/${await show("MainPID")}/status`);
+
     before(async () => {
+      const base = baseTarball("systemd");
+      await podman.start();
       lab = await createLab({ targets: [{ name: "web", tcpPorts: [443] }] });
       dir = mkdtempSync(join(tmpdir(), "npf-unit-run-"));
-      chmodSync(dir, 0o755);
+      mkdirSync(join(dir, "etc"), { mode: 0o755 });
+      writeFileSync(join(dir, "etc/netprobify.yaml"), labConfig(lab, PORT), { mode: 0o644 });
+      // ExecStart's /usr/local/bin/netprobify: this checkout on this machine's Node, mounted read-only.
+      writeFileSync(
+        join(dir, "netprobify"),
+        '#!/bin/sh\nexec /usr/local/bin/node /opt/netprobify/bin/netprobify.js "$@"\n',
+        {
+          mode: 0o755,
+        },
+      );
       restore = openPathForOthers(REPO);
+      await podman.ok(["import", "--quiet", base, "localhost/netprobify-test/systemd"]);
+      await podman.ok([
+        "run",
+        "--detach",
+        "--name=npf-systemd",
+        "--pull=never",
+        "--network=host",
+        // systemd sets up the unit's namespaces, seccomp filter and dynamic user: it needs the
+        // privileges of a real PID 1 (the container still lives in the lab's network namespace).
+        "--privileged",
+        "--systemd=always",
+        `--cgroup-parent=${podman.cgroupParent}`,
+        `--volume=${realpathSync(process.execPath)}:/usr/local/bin/node:ro`,
+        `--volume=${REPO}:/opt/netprobify:ro`,
+        `--volume=${join(dir, "netprobify")}:/usr/local/bin/netprobify:ro`,
+        `--volume=${UNIT}:/etc/systemd/system/netprobify.service:ro`,
+        `--volume=${join(dir, "etc")}:/etc/netprobify:ro`,
+        "localhost/netprobify-test/systemd",
+        "/lib/systemd/systemd",
+      ]);
+      // Until systemd listens, systemctl cannot connect; then --wait returns once the boot is done.
+      const deadline = Date.now() + 60_000;
+      let booted = await podman.run(["exec", "npf-systemd", "systemctl", "is-system-running", "--wait"]);
+      while (/Failed to connect/.test(booted.out) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        booted = await podman.run(["exec", "npf-systemd", "systemctl", "is-system-running", "--wait"]);
+      }
+      assert.match(booted.out, /^(running|degraded)$/m, booted.out);
     });
     after(async () => {
-      daemon?.kill("SIGKILL");
+      await podman.destroy();
       restore();
       await lab?.destroy();
-      rmSync(dir, { recursive: true, force: true });
+      if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
-    test("as nobody with the unit's capabilities, no_new_privs, read-only file system: probes, reloads, stops", async () => {
-      const s = service();
-      const caps = (key: string) =>
-        `-all,${one(s, key)
-          .split(/\s+/)
-          .map((c) => `+${c.replace(/^CAP_/, "").toLowerCase()}`)
-          .join(",")}`;
-      const config = join(dir, "netprobify.yaml");
-      writeFileSync(config, labConfig(lab, PORT), { mode: 0o644 });
-      // ExecStart's command is the installed netprobify: here the checkout's, on the same Node.
-      const [cmd, ...args] = one(s, "ExecStart").split(" ");
-      assert.equal(cmd, "/usr/local/bin/netprobify");
-      const argv = [
-        process.execPath,
-        BIN,
-        ...args.map((a) => (a === "/etc/netprobify/netprobify.yaml" ? config : a)),
-      ];
-      // ProtectSystem=strict: every mount read-only but the API file systems; then the user and caps.
-      const readOnly =
-        'awk \'{print $5}\' /proc/self/mountinfo | sort -u | while read -r m; do case "$m" in /proc*|/sys*|/dev*) ;; *) mount -o remount,bind,ro "$m" ;; esac; done; ' +
-        'if touch "$0/written" 2>/dev/null; then echo "file system still writable" >&2; exit 99; fi; exec "$@"';
-      daemon = spawn(
-        "unshare",
-        [
-          "--mount",
-          "--propagation",
-          "private",
-          "sh",
-          "-c",
-          readOnly,
-          dir,
-          "setpriv",
-          "--reuid=65534",
-          "--regid=65534",
-          "--clear-groups",
-          `--inh-caps=${caps("AmbientCapabilities")}`,
-          `--ambient-caps=${caps("AmbientCapabilities")}`,
-          `--bounding-set=${caps("CapabilityBoundingSet")}`,
-          "--no-new-privs",
-          ...argv,
-        ],
-        { cwd: dir, stdio: ["ignore", "pipe", "pipe"] },
-      );
-      const d = daemon;
-      d.stdout!.on("data", (b) => {
-        log += String(b);
-      });
-      d.stderr!.on("data", (b) => {
-        log += String(b);
-      });
-      const exited = new Promise<number | null>((r) => d.once("exit", (code) => r(code)));
-      await probesAnswered(PORT, () => log);
-
-      // The daemon is the last process of the exec chain: check what it holds.
-      const status = readFileSync(`/proc/${d.pid}/status`, "utf8");
-      assert.match(status, /^Uid:\s+65534\s+65534\s+65534\s+65534$/m);
-      assert.match(status, /^NoNewPrivs:\s+1$/m);
+    test("systemctl start: a dynamic user holding CAP_NET_RAW alone, no_new_privs, seccomp; probes answered", async () => {
+      const started = await podman.run(["exec", "npf-systemd", "systemctl", "start", "netprobify"]);
+      assert.equal(started.code, 0, `${started.out}${journal()}`);
+      await probesAnswered(PORT, journal);
+      const st = await status();
+      const uid = /^Uid:\s+(\d+)\s+\1\s+\1\s+\1$/m.exec(st);
+      assert.ok(uid && Number(uid[1]) >= 61184 && Number(uid[1]) <= 65519, `a DynamicUser= uid: ${st}`);
+      assert.match(st, /^NoNewPrivs:\s+1$/m);
+      assert.match(st, /^Seccomp:\s+2$/m, "SystemCallFilter= in force");
       for (const set of ["CapEff", "CapPrm", "CapAmb", "CapBnd"])
-        assert.match(status, new RegExp(`^${set}:\\s+0+2000$`, "m"), `${set}: CAP_NET_RAW (bit 13) alone`);
+        assert.match(st, new RegExp(`^${set}:\\s+0+2000$`, "m"), `${set}: CAP_NET_RAW (bit 13) alone`);
+      const mounts = await sd("cat", `/proc/${await show("MainPID")}/mountinfo`);
+      assert.match(mounts, /^\S+ \S+ \S+ \S+ \/ ro[ ,]/m, "ProtectSystem=strict: / read-only");
+    });
 
-      // ExecReload: SIGHUP reads the changed file (from the read-only file system) and probes the new target.
+    test("systemctl reload (ExecReload, SIGHUP): a target added to the file is probed", async () => {
       writeFileSync(
-        config,
+        join(dir, "etc/netprobify.yaml"),
         labConfig(
           lab,
           PORT,
           `  added: {type: TCPsyn, destination: "${lab.target("web").v4}", dst_port: 443, nb_packets: 2}\n`,
         ),
       );
-      d.kill("SIGHUP");
-      await probesAnswered(PORT, () => log);
+      const pid = await show("MainPID");
+      await sd("systemctl", "reload", "netprobify");
       await until(
         "the reloaded configuration's new target probed",
         (b) => /^tcpsyn_sent_total\{[^}]*destination="added"[^}]*\} [1-9]/m.test(b),
         {
           port: PORT,
           ms: 20_000,
-          context: () => log,
+          context: journal,
         },
       );
-      // Stop: SIGTERM, exit 0 (Restart=on-failure leaves it stopped).
-      d.kill("SIGTERM");
-      assert.equal(await exited, 0, log);
+      assert.equal(await show("MainPID"), pid, "reloaded in place, not restarted");
+    });
+
+    test("killed: Restart=on-failure starts it again after RestartSec=; systemctl stop: exit 0", async () => {
+      const pid = await show("MainPID");
+      await sd("systemctl", "kill", "--signal=KILL", "netprobify");
+      const deadline = Date.now() + 60_000;
+      while ((await show("NRestarts")) !== "1" || (await show("ActiveState")) !== "active") {
+        assert.ok(Date.now() < deadline, `not restarted: ${journal()}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      assert.notEqual(await show("MainPID"), pid);
+      await probesAnswered(PORT, journal);
+      await sd("systemctl", "stop", "netprobify");
+      assert.equal(await show("ActiveState"), "inactive");
+      assert.equal(await show("ExecMainStatus"), "0", journal());
     });
   });
 });
