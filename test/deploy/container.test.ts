@@ -17,9 +17,8 @@ import {
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createLab, type Lab } from "../../src/lab/lab.js";
-import { until } from "../integration/lib/scrape.js";
 import { REPO } from "../support/paths.js";
-import { labConfig, probesAnswered } from "./lib.js";
+import { addedProbed, inventoryProbed, probesAnswered, writeConfigDir } from "./lib.js";
 import { baseTarball, Podman } from "./podman.js";
 
 const IMAGE = "localhost/netprobify-test/netprobify";
@@ -39,7 +38,7 @@ function nodePrefix(): string {
 describe("container: built from Debian's packages with podman, probing the lab with CAP_NET_RAW alone (needs root)", () => {
   const podman = new Podman();
   let lab: Lab;
-  let config: string;
+  let etc: string;
   const timings: string[] = [];
   const timed = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
     const t0 = Date.now();
@@ -106,8 +105,8 @@ describe("container: built from Debian's packages with podman, probing the lab w
         900_000,
       ),
     );
-    config = join(d, "netprobify.yaml");
-    writeFileSync(config, labConfig(lab, PORT), { mode: 0o644 });
+    etc = join(d, "etc");
+    writeConfigDir(etc, lab, PORT);
   });
   after(async () => {
     await podman.destroy();
@@ -121,7 +120,7 @@ describe("container: built from Debian's packages with podman, probing the lab w
     `--cgroup-parent=${podman.cgroupParent}`,
     "--cap-drop=all",
     ...caps,
-    `--volume=${config}:/etc/netprobify/netprobify.yaml:ro`,
+    `--volume=${etc}:/etc/netprobify:ro`,
   ];
 
   test("the runtime image: no compiler, a non-root user, the configuration in /etc/netprobify", async (t) => {
@@ -151,34 +150,20 @@ describe("container: built from Debian's packages with podman, probing the lab w
     const context = () => `container log:\n${podman.sync(["logs", "npf-probe"])}`;
     try {
       await probesAnswered(PORT, context, 30_000);
+      await inventoryProbed(PORT, context);
       const pid = (await podman.ok(["inspect", "--format={{.State.Pid}}", "npf-probe"])).trim();
       const status = readFileSync(`/proc/${pid}/status`, "utf8");
       assert.match(status, /^Uid:\s+10001\s+10001\s+10001\s+10001$/m);
       for (const set of ["CapEff", "CapPrm", "CapBnd"])
         assert.match(status, new RegExp(`^${set}:\\s+0+2000$`, "m"), `${set}: CAP_NET_RAW (bit 13) alone`);
-      writeFileSync(
-        config,
-        labConfig(
-          lab,
-          PORT,
-          `  added: {type: TCPsyn, destination: "${lab.target("web").v4}", dst_port: 443, nb_packets: 2}\n`,
-        ),
-      );
+      writeConfigDir(etc, lab, PORT, true);
       await podman.ok(["kill", "--signal=HUP", "npf-probe"]);
-      await until(
-        "the reloaded configuration's new target probed",
-        (b) => /^tcpsyn_sent_total\{[^}]*destination="added"[^}]*\} [1-9]/m.test(b),
-        {
-          port: PORT,
-          ms: 20_000,
-          context,
-        },
-      );
+      await addedProbed(PORT, context);
       await podman.ok(["stop", "--time=20", "npf-probe"]);
       assert.equal((await podman.ok(["inspect", "--format={{.State.ExitCode}}", "npf-probe"])).trim(), "0");
     } finally {
       await podman.run(["rm", "--force", "--time=0", "npf-probe"]);
-      writeFileSync(config, labConfig(lab, PORT));
+      writeConfigDir(etc, lab, PORT);
     }
   });
 

@@ -20,10 +20,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createLab, type Lab } from "../../src/lab/lab.js";
-import { until } from "../integration/lib/scrape.js";
 import { REPO } from "../support/paths.js";
 import { openPathForOthers } from "../support/readable.js";
-import { labConfig, probesAnswered } from "./lib.js";
+import { addedProbed, inventoryProbed, probesAnswered, writeConfigDir } from "./lib.js";
 import { baseTarball, Podman } from "./podman.js";
 
 const UNIT = join(REPO, "deploy/systemd/netprobify.service");
@@ -133,8 +132,7 @@ describe("systemd unit: verified, scored, and run by systemd, probing the lab (n
       await podman.start();
       lab = await createLab({ targets: [{ name: "web", tcpPorts: [443] }] });
       dir = mkdtempSync(join(tmpdir(), "npf-unit-run-"));
-      mkdirSync(join(dir, "etc"), { mode: 0o755 });
-      writeFileSync(join(dir, "etc/netprobify.yaml"), labConfig(lab, PORT), { mode: 0o644 });
+      writeConfigDir(join(dir, "etc"), lab, PORT);
       // ExecStart's /usr/local/bin/netprobify: this checkout on this machine's Node, mounted read-only.
       writeFileSync(
         join(dir, "netprobify"),
@@ -180,10 +178,11 @@ describe("systemd unit: verified, scored, and run by systemd, probing the lab (n
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
-    test("systemctl start: a dynamic user holding CAP_NET_RAW alone, no_new_privs, seccomp; probes answered", async () => {
+    test("systemctl start: a dynamic user holding CAP_NET_RAW alone, no_new_privs, seccomp; probes answered, an inventory too", async () => {
       const started = await podman.run(["exec", "npf-systemd", "systemctl", "start", "netprobify"]);
       assert.equal(started.code, 0, `${started.out}${journal()}`);
       await probesAnswered(PORT, journal);
+      await inventoryProbed(PORT, journal);
       const st = await status();
       const uid = /^Uid:\s+(\d+)\s+\1\s+\1\s+\1$/m.exec(st);
       assert.ok(uid && Number(uid[1]) >= 61184 && Number(uid[1]) <= 65519, `a DynamicUser= uid: ${st}`);
@@ -196,25 +195,10 @@ describe("systemd unit: verified, scored, and run by systemd, probing the lab (n
     });
 
     test("systemctl reload (ExecReload, SIGHUP): a target added to the file is probed", async () => {
-      writeFileSync(
-        join(dir, "etc/netprobify.yaml"),
-        labConfig(
-          lab,
-          PORT,
-          `  added: {type: TCPsyn, destination: "${lab.target("web").v4}", dst_port: 443, nb_packets: 2}\n`,
-        ),
-      );
+      writeConfigDir(join(dir, "etc"), lab, PORT, true);
       const pid = await show("MainPID");
       await sd("systemctl", "reload", "netprobify");
-      await until(
-        "the reloaded configuration's new target probed",
-        (b) => /^tcpsyn_sent_total\{[^}]*destination="added"[^}]*\} [1-9]/m.test(b),
-        {
-          port: PORT,
-          ms: 20_000,
-          context: journal,
-        },
-      );
+      await addedProbed(PORT, journal);
       assert.equal(await show("MainPID"), pid, "reloaded in place, not restarted");
     });
 
