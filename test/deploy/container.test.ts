@@ -145,7 +145,7 @@ describe("container: built from Debian's packages with podman, probing the lab w
     assert.equal(out, "10001\n", "only the user id: no compiler, make, node-gyp or python on PATH");
   });
 
-  test("--cap-drop all --cap-add NET_RAW: CAP_NET_RAW alone, probes answered and scraped, SIGHUP reloads, stop exits 0", async () => {
+  test("--cap-drop all --cap-add NET_RAW: CAP_NET_RAW alone, probes (and an inventory) answered and scraped, SIGHUP reloads, stop exits 0", async () => {
     await podman.ok(["run", "--detach", "--name=npf-probe", ...runArgs("--cap-add=NET_RAW"), IMAGE]);
     const context = () => `container log:\n${podman.sync(["logs", "npf-probe"])}`;
     try {
