@@ -130,6 +130,7 @@ describe("container: built from Debian's packages with podman, probing the lab w
     const conf = JSON.parse(await podman.ok(["image", "inspect", "--format={{json .Config}}", IMAGE]));
     assert.equal(conf.User, "10001:10001");
     assert.deepEqual(conf.Cmd, ["run", "/etc/netprobify/netprobify.yaml"]);
+    assert.equal(conf.Labels["org.opencontainers.image.licenses"], "Apache-2.0");
     const out = await podman.ok([
       "run",
       "--rm",
@@ -140,9 +141,13 @@ describe("container: built from Debian's packages with podman, probing the lab w
       "--entrypoint=/bin/sh",
       IMAGE,
       "-c",
-      "id -u; for c in cc gcc g++ c++ make node-gyp python3; do command -v $c; done; true",
+      "id -u; test -s /app/LICENSE || echo no LICENSE; for c in cc gcc g++ c++ make node-gyp python3; do command -v $c; done; true",
     ]);
-    assert.equal(out, "10001\n", "only the user id: no compiler, make, node-gyp or python on PATH");
+    assert.equal(
+      out,
+      "10001\n",
+      "only the user id: the LICENSE is there, no compiler, make, node-gyp or python on PATH",
+    );
   });
 
   test("--cap-drop all --cap-add NET_RAW: CAP_NET_RAW alone, probes (and an inventory) answered and scraped, SIGHUP reloads, stop exits 0", async () => {
