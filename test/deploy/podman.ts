@@ -1,13 +1,15 @@
-// Podman for the container test, leaving nothing behind: its storage, run state and configuration
+// Podman for the deployment tests, leaving nothing behind: its storage, run state and configuration
 // live in one temporary directory; its own mount namespace (a helper process the commands nsenter)
 // hides /var/lib and /dev/shm behind tmpfs, where podman would otherwise keep a blob cache and its
-// lock file on the machine; containers' cgroups sit under one parent that `destroy` removes.
+// lock file on the machine; containers' cgroups sit under one parent that `destroy` removes. The
+// helper holds a lock on its directory for its whole life: a run killed before `destroy` (SIGKILL,
+// timeout) leaves an unlocked directory, which the next start removes with its cgroups.
 // Configured as measured on Debian 12's podman 4.3: runc (crun refuses hybrid cgroups), cgroupfs,
 // no default rlimits (the defaults exceed the hard limits). Never pulls: images are imported.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 
 /**
  * A Debian root file system made by deploy/container/base-rootfs.sh (runtime, build, systemd), as
@@ -27,32 +29,47 @@ export interface Result {
   out: string;
 }
 
+const PREFIX = "npf-podman-";
+const cgroupOf = (dir: string) => `/netprobify-test-${basename(dir)}`;
+
 export class Podman {
-  readonly dir = mkdtempSync(join(tmpdir(), "npf-podman-"));
+  /** Storage, run state, configuration: set by start(). */
+  dir = "";
   /** The cgroup (v1 hierarchies and the unified one) every container and build step is put under. */
-  readonly cgroupParent = `/netprobify-test-${process.pid}`;
+  cgroupParent = "";
   private helper: ChildProcess | undefined;
+  /** The helper's shell (then sleep): the process whose mount namespace podman runs in. */
+  private nsPid = 0;
 
   async start(): Promise<void> {
+    sweepStale();
+    this.dir = mkdtempSync(join(tmpdir(), PREFIX));
+    this.cgroupParent = cgroupOf(this.dir);
+    writeFileSync(join(this.dir, "lock"), "");
     writeFileSync(
       join(this.dir, "containers.conf"),
       '[containers]\ndefault_ulimits = []\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n',
     );
     const h = spawn(
-      "unshare",
+      "flock",
       [
+        join(this.dir, "lock"),
+        "unshare",
         "--mount",
         "--propagation",
         "private",
         "sh",
         "-c",
-        "mount -t tmpfs -o size=64m npf-podman /var/lib && mount -t tmpfs -o size=64m npf-podman /dev/shm && echo ready && exec sleep infinity",
+        "mount -t tmpfs -o size=64m npf-podman /var/lib && mount -t tmpfs -o size=64m npf-podman /dev/shm && echo $$ && exec sleep infinity",
       ],
       { stdio: ["ignore", "pipe", "inherit"] },
     );
     this.helper = h;
     await new Promise<void>((resolve, reject) => {
-      h.stdout!.once("data", () => resolve());
+      h.stdout!.once("data", (b) => {
+        this.nsPid = Number.parseInt(String(b), 10);
+        resolve();
+      });
       h.once("exit", (code) => reject(new Error(`podman's mount namespace helper exited ${code}`)));
     });
   }
@@ -60,7 +77,7 @@ export class Podman {
   private argv(args: readonly string[]): string[] {
     const d = this.dir;
     return [
-      `--mount=/proc/${this.helper!.pid}/ns/mnt`,
+      `--mount=/proc/${this.nsPid}/ns/mnt`,
       "--",
       "podman",
       `--root=${d}/root`,
@@ -116,11 +133,29 @@ export class Podman {
   async destroy(): Promise<void> {
     if (this.helper?.exitCode === null) {
       await this.run(["rm", "--all", "--force", "--time", "0"]);
+      process.kill(this.nsPid, "SIGKILL");
       this.helper.kill("SIGKILL");
     }
-    // The overlay mounts lived in the helper's namespace only: here these are plain directories.
-    rmSync(this.dir, { recursive: true, force: true });
-    for (const h of readdirSync("/sys/fs/cgroup")) removeTree(join("/sys/fs/cgroup", h, this.cgroupParent));
+    if (this.dir) removeRun(this.dir);
+  }
+}
+
+/** A run's directory and cgroups. The overlay mounts lived in its helper's namespace only. */
+function removeRun(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  for (const h of readdirSync("/sys/fs/cgroup")) removeTree(join("/sys/fs/cgroup", h, cgroupOf(dir)));
+}
+
+/** Removes what killed runs left: directories whose lock nobody holds (or, lockless, over an hour old). */
+function sweepStale(): void {
+  for (const e of readdirSync(tmpdir())) {
+    if (!e.startsWith(PREFIX)) continue;
+    const dir = join(tmpdir(), e);
+    const lock = join(dir, "lock");
+    const stale = existsSync(lock)
+      ? spawnSync("flock", ["--nonblock", lock, "true"]).status === 0
+      : Date.now() - statSync(dir).mtimeMs > 3_600_000;
+    if (stale) removeRun(dir);
   }
 }
 

@@ -131,7 +131,8 @@ describe("systemd unit: verified, scored, and run by systemd, probing the lab (n
       const base = baseTarball("systemd");
       await podman.start();
       lab = await createLab({ targets: [{ name: "web", tcpPorts: [443] }] });
-      dir = mkdtempSync(join(tmpdir(), "npf-unit-run-"));
+      dir = join(podman.dir, "unit"); // removed with podman's directory, even after a killed run
+      mkdirSync(dir);
       writeConfigDir(join(dir, "etc"), lab, PORT);
       // ExecStart's /usr/local/bin/netprobify: this checkout on this machine's Node, mounted read-only.
       writeFileSync(
@@ -175,7 +176,6 @@ describe("systemd unit: verified, scored, and run by systemd, probing the lab (n
       await podman.destroy();
       restore();
       await lab?.destroy();
-      if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
     test("systemctl start: a dynamic user holding CAP_NET_RAW alone, no_new_privs, seccomp; probes answered, an inventory too", async () => {
