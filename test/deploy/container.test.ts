@@ -83,9 +83,12 @@ describe("container: built from Debian's packages with podman, probing the lab w
         ctx,
       ]),
     );
-    // npm ci inside the build stage reads this machine's npm cache (no network in the lab).
+    // npm ci inside the build stage reads this machine's npm cache, offline: the lab has no route out,
+    // and the lock file holds no tarball URLs, so npm would ask the registry for each package's
+    // metadata first and fall back to the cache only after its retries (2 minutes).
     const npmCache = spawnSync("npm", ["config", "get", "cache"], { encoding: "utf8" }).stdout.trim();
     cpSync(join(npmCache, "_cacache"), join(d, "npm/_cacache"), { recursive: true });
+    writeFileSync(join(d, "npmrc"), "offline=true\n");
     await timed("podman build", () =>
       podman.ok(
         [
@@ -94,6 +97,7 @@ describe("container: built from Debian's packages with podman, probing the lab w
           "--network=host",
           `--cgroup-parent=${podman.cgroupParent}`,
           `--volume=${d}/npm:/root/.npm`,
+          `--volume=${d}/npmrc:/root/.npmrc:ro`,
           "--build-arg=BASE=localhost/netprobify-test/runtime-base",
           "--build-arg=BUILD_BASE=localhost/netprobify-test/build-base",
           "-f",
