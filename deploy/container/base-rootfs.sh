@@ -12,7 +12,13 @@ set -eu
 
 cache=${1:-${NETPROBIFY_CI_CACHE:-/var/cache/netprobify-ci}}
 suite=bookworm
-mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The mirror apt uses here (deb822 or one-line sources), else Debian's own; DEBIAN_MIRROR overrides.
+apt_mirror() {
+  sed -n 's|^URIs: *\([^ ]*/debian/\{0,1\}\)$|\1|p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1
+  awk '$1 == "deb" && $3 == "'"$suite"'" { print $2; exit }' /etc/apt/sources.list 2>/dev/null
+}
+mirror=${DEBIAN_MIRROR:-$(apt_mirror | head -n 1)}
+mirror=${mirror:-http://deb.debian.org/debian}
 mkdir -p "$cache/debs"
 
 make_rootfs() { # name, extra debootstrap arguments
