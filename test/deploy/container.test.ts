@@ -145,12 +145,12 @@ describe("container: built from Debian's packages with podman, probing the lab w
       "--entrypoint=/bin/sh",
       IMAGE,
       "-c",
-      "id -u; test -s /app/LICENSE || echo no LICENSE; for c in cc gcc g++ c++ make node-gyp python3; do command -v $c; done; true",
+      "id -u; test -s /app/LICENSE || echo no LICENSE; find /app/dist -name '*.map'; for c in cc gcc g++ c++ make node-gyp python3; do command -v $c; done; true",
     ]);
     assert.equal(
       out,
       "10001\n",
-      "only the user id: the LICENSE is there, no compiler, make, node-gyp or python on PATH",
+      "only the user id: the LICENSE is there, no source map, no compiler, make, node-gyp or python on PATH",
     );
   });
 
