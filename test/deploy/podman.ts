@@ -122,6 +122,14 @@ export class Podman {
     return `${r.stdout}${r.stderr}`;
   }
 
+  /** Runs a command of this machine in podman's mount namespace (e.g. to read a mounted image). */
+  inNamespace(argv: readonly string[]): string {
+    const r = spawnSync("nsenter", [`--mount=/proc/${this.nsPid}/ns/mnt`, "--", ...argv], {
+      encoding: "utf8",
+    });
+    return `${r.stdout}${r.stderr}`;
+  }
+
   /** Like run, but fails with podman's output unless it exits 0. */
   async ok(args: readonly string[], timeoutMs?: number): Promise<string> {
     const r = await this.run(args, timeoutMs);
