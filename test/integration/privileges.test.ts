@@ -5,28 +5,33 @@
 // duration and restores every mode afterwards.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createLab, type Lab } from "../../src/lab/lab.js";
 import { BIN, REPO } from "../support/paths.js";
-import { openPathForOthers } from "../support/readable.js";
 
 const NOBODY = ["--reuid=65534", "--regid=65534", "--clear-groups"];
 
 describe("privileges: CAP_NET_RAW is enough, and its absence is explained (needs root)", () => {
   let lab: Lab;
   let dir: string;
-  let restore = () => {};
+  const restore: [string, number][] = [];
   before(async () => {
     lab = await createLab({ targets: [{ name: "web", tcpPorts: [443] }] });
     dir = mkdtempSync(join(tmpdir(), "npf-priv-"));
     chmodSync(dir, 0o755);
-    restore = openPathForOthers(REPO);
+    for (let p = REPO.replace(/\/$/, ""); p !== "/"; p = dirname(p)) {
+      const mode = statSync(p).mode & 0o7777;
+      if ((mode & 0o001) === 0) {
+        restore.push([p, mode]);
+        chmodSync(p, mode | 0o001);
+      }
+    }
   });
   after(async () => {
-    restore();
+    for (const [p, mode] of restore) chmodSync(p, mode);
     await lab?.destroy();
     rmSync(dir, { recursive: true, force: true });
   });
