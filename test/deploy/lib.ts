@@ -37,7 +37,7 @@ export function writeConfigDir(dir: string, lab: Lab, port: number, added = fals
 }
 
 const series = (metric: string, target: string, family: string) =>
-  `${metric}{probe_name="deploy",destination="${target}",address_family="${family}",state="",group="standard"}`;
+  `${metric}{probe_name="deploy",destination="${target}",address_family="${family}",state="None",group="standard"}`;
 
 /** Waits for a full iteration of the configuration answered: every probe sent, none lost. */
 export async function probesAnswered(port: number, context: () => string, ms = 20_000): Promise<string> {
