@@ -34,6 +34,15 @@ export interface SeriesResult {
   rtts: Float64Array;
   /** ICMP errors from the destination that answered a probe, by "type/code" (e.g. "3/3" port unreachable). */
   icmpErrors: Map<string, number>;
+  /**
+   * RFC 3393 IP packet delay variation: over each pair of consecutive probes (in send order) of the
+   * same flow (source address and port, destination) that were both answered with a timed RTT, the
+   * difference of their RTTs. Count of such pairs, mean of their absolute values and largest absolute
+   * value, in seconds (undefined without a pair).
+   */
+  ipdvPairs: number;
+  ipdvMeanAbs: number | undefined;
+  ipdvMaxAbs: number | undefined;
 }
 
 /** Per-series counters the receive path updates during the iteration. */
@@ -132,6 +141,7 @@ export function summarize(plan: ProbePlan, f: InFlight, c: SeriesCounters): Seri
       }
     }
   }
+  const ipdv = ipdvOf(plan, f);
   const samples = Array.from({ length: n }, (_, s) => new Float64Array(timed[s]!));
   const filled = new Uint32Array(n);
   for (let i = 0; i < plan.count; i++) {
@@ -155,7 +165,66 @@ export function summarize(plan: ProbePlan, f: InFlight, c: SeriesCounters): Seri
     untimed: untimed[s]!,
     rtts: samples[s]!.sort(),
     icmpErrors: c.icmpErrors[s]!,
+    ipdvPairs: ipdv.pairs[s]!,
+    ipdvMeanAbs: ipdv.pairs[s]! === 0 ? undefined : ipdv.sumAbs[s]! / ipdv.pairs[s]!,
+    ipdvMaxAbs: ipdv.pairs[s]! === 0 ? undefined : ipdv.maxAbs[s]!,
   }));
+}
+
+/** Per plan: each probe's flow index, and one "previous RTT" cell per flow reused by every iteration. */
+interface Flows {
+  flowOf: Uint32Array;
+  prev: Float64Array;
+}
+const FLOWS = new WeakMap<ProbePlan, Flows>();
+
+/** The flows of a plan: built once per plan (a configuration or DNS change), not per iteration. */
+function flowsOf(plan: ProbePlan): Flows {
+  let fl = FLOWS.get(plan);
+  if (fl) return fl;
+  const ids = new Map<string, number>();
+  const flowOf = new Uint32Array(plan.count);
+  for (let i = 0; i < plan.count; i++) {
+    const k = `${plan.seriesOf[i]} ${plan.src[i]} ${plan.dst[i]} ${plan.srcPort[i]}`;
+    let id = ids.get(k);
+    if (id === undefined) {
+      id = ids.size;
+      ids.set(k, id);
+    }
+    flowOf[i] = id;
+  }
+  fl = { flowOf, prev: new Float64Array(ids.size) };
+  FLOWS.set(plan, fl);
+  return fl;
+}
+
+/**
+ * IPDV (RFC 3393) per series: the plan's order is the send order, so one pass in index order sees
+ * each flow's probes in the order they left. A lost or untimed probe breaks the pair chain (the
+ * pair on either side of it has no IPDV), as the RFC leaves the variation of a lost packet undefined.
+ */
+function ipdvOf(plan: ProbePlan, f: InFlight): { pairs: Uint32Array; sumAbs: Float64Array; maxAbs: Float64Array } {
+  const n = plan.series.length;
+  const pairs = new Uint32Array(n);
+  const sumAbs = new Float64Array(n);
+  const maxAbs = new Float64Array(n);
+  const { flowOf, prev } = flowsOf(plan);
+  prev.fill(Number.NaN);
+  for (let i = 0; i < plan.count; i++) {
+    const flow = flowOf[i]!;
+    const rtt = f.state[i] === ProbeState.Answered ? f.rttNs(i) : Number.NaN;
+    const now = rtt >= 0 ? rtt / 1e9 : Number.NaN;
+    const before = prev[flow]!;
+    if (now === now && before === before) {
+      const s = plan.seriesOf[i]!;
+      const d = Math.abs(now - before);
+      pairs[s]!++;
+      sumAbs[s]! += d;
+      if (d > maxAbs[s]!) maxAbs[s] = d;
+    }
+    prev[flow] = now;
+  }
+  return { pairs, sumAbs, maxAbs };
 }
 
 /**

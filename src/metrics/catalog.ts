@@ -6,7 +6,7 @@
 import type { ProbeType } from "../config/schema.js";
 import { PROBE_TYPE } from "../probes/types.js";
 
-export type MetricType = "counter" | "gauge";
+export type MetricType = "counter" | "gauge" | "histogram";
 
 export interface MetricDecl {
   readonly name: string;
@@ -329,6 +329,41 @@ export const CATALOG = [
     type: "counter",
     help: "What a dynamic inventory sent or wrote that was dropped, by reason: too_large (a message over 8 MiB), too_many_entries (a list over 50,000 entries: the last list stays), superseded (a list replaced by a newer one before it was processed: lists are processed at most once per second), log (log or output lines over 20 per second), malformed (not a JSON object).",
     labels: ["probe_name", "inventory", "reason"],
+    origin: "new",
+  },
+  {
+    name: "netprobify_rtt_min_seconds",
+    type: "gauge",
+    help: "Smallest round-trip time of the last iteration (kernel timestamps); absent when the iteration had no sample.",
+    labels: TARGET_GROUP_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_rtt_max_seconds",
+    type: "gauge",
+    help: "Largest round-trip time of the last iteration (kernel timestamps); absent when the iteration had no sample.",
+    labels: TARGET_GROUP_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_ipdv_mean_seconds",
+    type: "gauge",
+    help: "Jitter: mean absolute IP packet delay variation (RFC 3393) of the last iteration, over pairs of consecutive probes of the same flow (source address and port, destination) both answered; absent without such a pair.",
+    labels: TARGET_GROUP_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_ipdv_max_seconds",
+    type: "gauge",
+    help: "Jitter: largest absolute IP packet delay variation (RFC 3393) of the last iteration, same pairs as netprobify_ipdv_mean_seconds; absent without such a pair.",
+    labels: TARGET_GROUP_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_rtt_seconds",
+    type: "histogram",
+    help: "Every round-trip time measured (kernel timestamps), cumulative, by probe type (TCPsyn, ICMPping, UDPunreachable): sum it across targets, groups and probes. Only with global.rtt_histogram: true; buckets from global.rtt_histogram_buckets.",
+    labels: [...TARGET_GROUP_LABELS, "type"],
     origin: "new",
   },
 ] as const satisfies readonly MetricDecl[];
