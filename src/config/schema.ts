@@ -109,7 +109,9 @@ export const globalSchema = expect(
       ),
     rtt_histogram_buckets: list(seconds({ positive: true }), "bucket upper bounds in seconds")
       .default([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1])
-      .describe("New: upper bounds (seconds, increasing) of the `netprobify_rtt_seconds` buckets; +Inf is added."),
+      .describe(
+        "New: upper bounds (seconds, increasing) of the `netprobify_rtt_seconds` buckets; +Inf is added.",
+      ),
     disable_dynamic_inventories: list(text(), "inventory module names")
       .default([])
       .describe("Dynamic inventory modules not to start."),

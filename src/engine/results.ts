@@ -203,7 +203,10 @@ function flowsOf(plan: ProbePlan): Flows {
  * each flow's probes in the order they left. A lost or untimed probe breaks the pair chain (the
  * pair on either side of it has no IPDV), as the RFC leaves the variation of a lost packet undefined.
  */
-function ipdvOf(plan: ProbePlan, f: InFlight): { pairs: Uint32Array; sumAbs: Float64Array; maxAbs: Float64Array } {
+function ipdvOf(
+  plan: ProbePlan,
+  f: InFlight,
+): { pairs: Uint32Array; sumAbs: Float64Array; maxAbs: Float64Array } {
   const n = plan.series.length;
   const pairs = new Uint32Array(n);
   const sumAbs = new Float64Array(n);
@@ -215,7 +218,7 @@ function ipdvOf(plan: ProbePlan, f: InFlight): { pairs: Uint32Array; sumAbs: Flo
     const rtt = f.state[i] === ProbeState.Answered ? f.rttNs(i) : Number.NaN;
     const now = rtt >= 0 ? rtt / 1e9 : Number.NaN;
     const before = prev[flow]!;
-    if (now === now && before === before) {
+    if (!Number.isNaN(now) && !Number.isNaN(before)) {
       const s = plan.seriesOf[i]!;
       const d = Math.abs(now - before);
       pairs[s]!++;

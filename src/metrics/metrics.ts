@@ -320,7 +320,12 @@ export class Metrics {
       s.inc("netprobify_untimed_replies_total", tg, r.untimed, l.targetGroupKey);
       const n = r.rtts.length;
       this.setOrRemove("netprobify_rtt_min_seconds", tg, n === 0 ? undefined : r.rtts[0], l.targetGroupKey);
-      this.setOrRemove("netprobify_rtt_max_seconds", tg, n === 0 ? undefined : r.rtts[n - 1], l.targetGroupKey);
+      this.setOrRemove(
+        "netprobify_rtt_max_seconds",
+        tg,
+        n === 0 ? undefined : r.rtts[n - 1],
+        l.targetGroupKey,
+      );
       this.setOrRemove("netprobify_ipdv_mean_seconds", tg, r.ipdvMeanAbs, l.targetGroupKey);
       this.setOrRemove("netprobify_ipdv_max_seconds", tg, r.ipdvMaxAbs, l.targetGroupKey);
       if (this.rttHistogram.enabled) this.rttHistogram.add(l.histogram, l.targetGroupKey, r.rtts);

@@ -185,7 +185,10 @@ function status(state: WebState) {
       probes_per_second:
         state.lastDurationSeconds > 0 ? Math.round(state.lastProbes / state.lastDurationSeconds) : 0,
     },
-    reload: { failed: state.reloadFailed, last_applied: state.lastApplied === null ? null : Math.round(state.lastApplied) },
+    reload: {
+      failed: state.reloadFailed,
+      last_applied: state.lastApplied === null ? null : Math.round(state.lastApplied),
+    },
     inventories: [...state.inventories].map(([name, i]) => ({
       name,
       healthy: i.lastPublishMs !== undefined && i.crashes === i.crashesAtPublish,
@@ -211,14 +214,16 @@ function num(query: URLSearchParams, name: string, fallback: number): number {
  */
 function history(state: WebState, query: URLSearchParams): ApiAnswer {
   const ids = (query.get("ids") ?? "").split(",").filter((x) => x !== "");
-  if (ids.length === 0) return bad(400, "ids: give one or more target ids (destination/group), comma-separated");
+  if (ids.length === 0)
+    return bad(400, "ids: give one or more target ids (destination/group), comma-separated");
   if (ids.length > MAX_IDS) return bad(400, `ids: at most ${MAX_IDS} per call`);
   const h = state.history;
   const now = state.now();
   const to = num(query, "to", now);
   const from = num(query, "from", to - (state.config?.global.history_retention ?? 86400));
   const points = num(query, "points", DEFAULT_POINTS);
-  if (!Number.isFinite(from) || !Number.isFinite(to) || from > to) return bad(400, "from/to: unix seconds, from <= to");
+  if (!Number.isFinite(from) || !Number.isFinite(to) || from > to)
+    return bad(400, "from/to: unix seconds, from <= to");
   if (!Number.isInteger(points) || points < 1 || points > MAX_POINTS)
     return bad(400, `points: an integer 1..${MAX_POINTS}`);
   const slots = h.slotsIn(from, to);

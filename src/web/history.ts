@@ -30,7 +30,7 @@ const LN_MIN = Math.log(RTT_MIN);
 export function encodeRtt(s: number): number {
   if (!(s > RTT_MIN)) return 1;
   const c = Math.round((Math.log(s) - LN_MIN) * RTT_SCALE) + 1;
-  return c > 0xffff ? 0xffff : c;
+  return Math.min(c, 0xffff);
 }
 
 export function decodeRtt(code: number): number | null {
@@ -207,7 +207,8 @@ export class History {
       s.errors[slot] = Math.min(errors, 0xffff);
       const rtts = r.rtts;
       const base = slot * NQ;
-      for (let q = 0; q < NQ; q++) s.rtt[base + q] = rtts.length === 0 ? NO_RTT : encodeRtt(quantile(rtts, QUANTILES[q]!));
+      for (let q = 0; q < NQ; q++)
+        s.rtt[base + q] = rtts.length === 0 ? NO_RTT : encodeRtt(quantile(rtts, QUANTILES[q]!));
       s.lastP50 = rtts.length === 0 ? undefined : quantile(rtts, 50);
       s.lastP95 = rtts.length === 0 ? undefined : quantile(rtts, 95);
       s.lastLossRatio = r.sent === 0 ? 0 : lost / r.sent;
