@@ -7,9 +7,10 @@
 // per million samples.
 import { Histogram, type Registry } from "prom-client";
 import type { Config } from "../config/load.js";
+import { declOf } from "./catalog.js";
 import type { Labels } from "./registry.js";
 
-export const RTT_HISTOGRAM = "netprobify_rtt_seconds";
+export const RTT_HISTOGRAM = "netprobify_rtt_seconds" as const;
 const LABELS = ["probe_name", "destination", "address_family", "group", "type"];
 const SORTED = [...LABELS].sort();
 
@@ -47,7 +48,7 @@ export class RttHistogram {
       this.bounds = bounds;
       this.hist = new Histogram({
         name: RTT_HISTOGRAM,
-        help: "Round-trip times (kernel timestamps), cumulative; see docs/metrics.md.",
+        help: declOf(RTT_HISTOGRAM).help,
         labelNames: LABELS,
         buckets: bounds,
         registers: [this.registry],
