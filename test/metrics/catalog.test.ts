@@ -91,7 +91,8 @@ describe("metric catalog", () => {
     // Every served sample carries exactly its metric's declared labels.
     for (const s of e.samples) {
       const base = s.name.replace(/_(bucket|sum|count)$/, "");
-      const d = decls.find((x) => x.name === s.name) ?? decls.find((x) => x.name === base && x.type === "histogram");
+      const d =
+        decls.find((x) => x.name === s.name) ?? decls.find((x) => x.name === base && x.type === "histogram");
       assert.ok(d, s.name);
       const le = s.name.endsWith("_bucket") ? ["le"] : [];
       assert.deepEqual(Object.keys(s.labels), [...le, ...d.labels], s.name); // prom-client puts le first
