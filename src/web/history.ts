@@ -33,8 +33,13 @@ export function encodeRtt(s: number): number {
   return Math.min(c, 0xffff);
 }
 
+/** Seconds of every code (512 KiB, built on first use): reading a long history does no exp(). */
+let DECODED: Float64Array | undefined;
+
 export function decodeRtt(code: number): number | null {
-  return code === NO_RTT ? null : Math.exp((code - 1) / RTT_SCALE + LN_MIN);
+  if (code === NO_RTT) return null;
+  DECODED ??= Float64Array.from({ length: 0x10000 }, (_, c) => Math.exp((c - 1) / RTT_SCALE + LN_MIN));
+  return DECODED[code]!;
 }
 
 /** Bytes one series holds per iteration (see the file comment). */
