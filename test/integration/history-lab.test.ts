@@ -73,7 +73,7 @@ describe("histogram, jitter and the API against the wire (needs root)", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test("one iteration of 30 jittered pings: buckets, min/max, IPDV and the API match the capture", async () => {
+  test("one iteration of 30 jittered pings: buckets, min/max, IPDV and the API match the capture", async (tc) => {
     const t = lab.target("web");
     const file = join(dir, "netprobify.yaml");
     writeFileSync(
@@ -138,6 +138,11 @@ targets:
     const ipdv = wire.slice(1).map((x, i) => Math.abs(x - wire[i]!));
     close("netprobify_ipdv_mean_seconds", ipdv.reduce((a, b) => a + b, 0) / ipdv.length, 2 * TOLERANCE);
     close("netprobify_ipdv_max_seconds", Math.max(...ipdv), 2 * TOLERANCE);
+    tc.diagnostic(
+      `wire: min ${Math.min(...wire)} max ${Math.max(...wire)} ipdv mean ${ipdv.reduce((a, b) => a + b, 0) / ipdv.length} max ${Math.max(...ipdv)}; ` +
+        `metrics: min ${metric(body, "netprobify_rtt_min_seconds")} max ${metric(body, "netprobify_rtt_max_seconds")} ipdv mean ${metric(body, "netprobify_ipdv_mean_seconds")} max ${metric(body, "netprobify_ipdv_max_seconds")}; ` +
+        `buckets ${BOUNDS.map((le) => metric(body, "netprobify_rtt_seconds_bucket", [`le="${le}"`])).join("/")} wire ${BOUNDS.map((le) => wire.filter((x) => x <= le).length).join("/")}`,
+    );
     // The jitter is real: the stage's ±3 ms shows, far above the tolerance.
     assert.ok(Math.max(...ipdv) > 0.001, `wire IPDV max ${Math.max(...ipdv)}`);
 
