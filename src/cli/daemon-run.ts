@@ -15,6 +15,7 @@ import { startServer } from "../server/http.js";
 import { landingPage } from "../server/landing.js";
 import { loadWebConfig } from "../server/web-config.js";
 import { answerApi, WebState } from "../web/api.js";
+import { ledgerPaths } from "../web/flows.js";
 import { VERSION } from "./version.js";
 import { Reloads } from "./web-reload.js";
 
@@ -62,6 +63,7 @@ export async function runDaemon(
     },
   });
   const daemon = new Daemon({ file, log, metrics: daemonMetrics });
+  webState.paths = ledgerPaths(daemon.ledger);
   let storm: (() => void) | undefined;
   const removeFaultHandlers = surviveFaults({
     log,

@@ -149,6 +149,11 @@ export const globalSchema = expect(
     max_addresses_per_target: int(1)
       .default(65536)
       .describe("New in this implementation: the most addresses one target's subnet or range may expand to."),
+    path_metrics_max_flows: int(1, 65536)
+      .default(64)
+      .describe(
+        "New: the most flows per target × group whose netprobify_path_flow_* series are exported where path_metrics is on (the worst by loss first); the others' series are removed.",
+      ),
     max_probes_per_iteration: int(1, MAX_MAX_PROBES)
       .default(DEFAULT_MAX_PROBES)
       .describe(
@@ -191,6 +196,11 @@ export const groupSchema = expect(
     permit_target_auto_register: bool()
       .default(true)
       .describe("Targets with auto_register_to_groups join this group automatically."),
+    path_metrics: bool()
+      .default(false)
+      .describe(
+        "New: export per-flow series (netprobify_path_flow_*) of every target in this group, at most global.path_metrics_max_flows flows per target, worst first (docs/paths.md).",
+      ),
   }),
   "a map of group settings",
 );
@@ -267,6 +277,11 @@ export const targetSchema = expect(
     explicit_groups: explicitGroupsSchema
       .optional()
       .describe("Explicit additions to and removals from groups."),
+    path_metrics: bool()
+      .default(false)
+      .describe(
+        "New: export this target's per-flow series (netprobify_path_flow_*) in every group, at most global.path_metrics_max_flows flows, worst first (docs/paths.md).",
+      ),
   }),
   "a map of target settings",
 );

@@ -1,6 +1,7 @@
 // What one iteration measured, per series (target × group): the numbers the metrics layer exports.
 // Built once at the end of an iteration from the in-flight table, plus the counters the receive path
 // keeps while the iteration runs (late, duplicates, ICMP errors by type/code, foreign replies).
+import { flowIndex } from "./flows.js";
 import { type InFlight, ProbeState } from "./inflight.js";
 import { percentile } from "./percentile.js";
 import type { ProbePlan } from "./plan.js";
@@ -171,33 +172,6 @@ export function summarize(plan: ProbePlan, f: InFlight, c: SeriesCounters): Seri
   }));
 }
 
-/** Per plan: each probe's flow index, and one "previous RTT" cell per flow reused by every iteration. */
-interface Flows {
-  flowOf: Uint32Array;
-  prev: Float64Array;
-}
-const FLOWS = new WeakMap<ProbePlan, Flows>();
-
-/** The flows of a plan: built once per plan (a configuration or DNS change), not per iteration. */
-function flowsOf(plan: ProbePlan): Flows {
-  let fl = FLOWS.get(plan);
-  if (fl) return fl;
-  const ids = new Map<string, number>();
-  const flowOf = new Uint32Array(plan.count);
-  for (let i = 0; i < plan.count; i++) {
-    const k = `${plan.seriesOf[i]} ${plan.src[i]} ${plan.dst[i]} ${plan.srcPort[i]}`;
-    let id = ids.get(k);
-    if (id === undefined) {
-      id = ids.size;
-      ids.set(k, id);
-    }
-    flowOf[i] = id;
-  }
-  fl = { flowOf, prev: new Float64Array(ids.size) };
-  FLOWS.set(plan, fl);
-  return fl;
-}
-
 /**
  * IPDV (RFC 3393) per series: the plan's order is the send order, so one pass in index order sees
  * each flow's probes in the order they left. A lost or untimed probe breaks the pair chain (the
@@ -211,8 +185,9 @@ function ipdvOf(
   const pairs = new Uint32Array(n);
   const sumAbs = new Float64Array(n);
   const maxAbs = new Float64Array(n);
-  const { flowOf, prev } = flowsOf(plan);
-  prev.fill(Number.NaN);
+  // The flows are the ledger's (src/engine/flows.ts: built once per plan); one cell per flow.
+  const { flowOf, flows } = flowIndex(plan);
+  const prev = new Float64Array(flows.length).fill(Number.NaN);
   for (let i = 0; i < plan.count; i++) {
     const flow = flowOf[i]!;
     const rtt = f.state[i] === ProbeState.Answered ? f.rttNs(i) : Number.NaN;

@@ -26,6 +26,7 @@ import {
   UNMATCHED_REASONS,
 } from "./catalog.js";
 import { Expositions, type Format } from "./expositions.js";
+import { isFlowMetric, type PathReport, PathSeries } from "./path-series.js";
 import { type Labels, SeriesStore } from "./registry.js";
 import { RttHistogram } from "./rtt-histogram.js";
 import { type Exposition, Snapshot } from "./snapshot.js";
@@ -97,6 +98,8 @@ const REASON_LABEL: Record<TargetIssue["kind"], (typeof EXCLUSION_REASONS)[numbe
 
 export class Metrics {
   private readonly store = new SeriesStore();
+  /** The ECMP path series (per-flow under a cap, anomalies): docs/paths.md. */
+  private readonly paths = new PathSeries(this.store);
   private config: Config | undefined;
   private addresses: ReadonlyMap<string, readonly string[]> = new Map();
   /** Label sets of target × group series under the applied configuration (see seriesLabels). */
@@ -208,6 +211,7 @@ export class Metrics {
       const t = labels.destination === undefined ? undefined : config.targets.get(labels.destination);
       return t?.type === type && this.allowed(declOf("netprobify_ipdv_max_seconds"), labels);
     });
+    this.paths.prune();
     for (const [key, r] of this.lastResolution)
       if (!this.store.has("app_host_resolution_change_total", r.labels)) this.lastResolution.delete(key);
     const s = this.store;
@@ -354,6 +358,12 @@ export class Metrics {
   private setOrRemove(name: MetricName, labels: Labels, v: number | undefined, key: string): void {
     if (v === undefined) this.store.remove(name, labels, key);
     else this.store.set(name, labels, v, key);
+  }
+
+  /** Writes the ECMP path series of the targets × groups of `reports` (see path-series.ts). */
+  recordPaths(config: Config, reports: readonly PathReport[]): void {
+    if (!this.config) this.applyConfig(config);
+    this.paths.write(this.config!.global.probe_name, reports, (decl, labels) => this.allowed(decl, labels));
   }
 
   /** Foreign replies: per-target gauges where a target can be named, else netprobify_unmatched_replies_total. */
@@ -559,6 +569,8 @@ export class Metrics {
     if (labels.address_family !== undefined && labels.address_family !== t.address_family) return false;
     if (labels.state !== undefined && labels.state !== stateLabel(t)) return false;
     if (labels.group !== undefined && !t.groups.includes(labels.group)) return false;
+    if (isFlowMetric(decl) && !t.path_metrics && !c.groups.get(labels.group ?? "")?.path_metrics)
+      return false;
     if (labels.alert_level !== undefined && labels.alert_level !== (t.alert_level ?? "None")) return false;
     if (labels.type !== undefined && t.threshold[labels.type as "latency" | "loss"] === undefined)
       return false;

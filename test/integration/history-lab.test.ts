@@ -162,6 +162,9 @@ targets:
     const detail = JSON.parse((await get("/api/v1/target?id=ping/standard")).text);
     assert.equal(detail.config.nb_packets, PACKETS);
     assert.deepEqual(detail.icmp_errors, {});
+    // One ICMP flow (the address pair), from the per-flow ledger.
+    assert.equal(detail.flows.length, 1);
+    assert.deepEqual([detail.flows[0].src_port, detail.flows[0].sent, detail.flows[0].lost], [0, PACKETS, 0]);
 
     child.kill("SIGTERM");
     await new Promise((r) => child!.once("exit", r));
