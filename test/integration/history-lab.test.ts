@@ -5,10 +5,11 @@
 // capture shows. Wire and kernel timestamps are taken at nearby but different points, so a sample
 // lying within TOLERANCE of a bucket bound may fall on either side: the bucket counts are checked to
 // lie between the counts with such samples below and above the bound (everything else is exact).
+// Then a SIGHUP adding a target: the unchanged target keeps its history, the new one starts with a gap.
 // Needs root (lab, raw sockets, tcpdump).
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -165,6 +166,26 @@ targets:
     // One ICMP flow (the address pair), from the per-flow ledger.
     assert.equal(detail.flows.length, 1);
     assert.deepEqual([detail.flows[0].src_port, detail.flows[0].sent, detail.flows[0].lost], [0, PACKETS, 0]);
+
+    // A reload that adds a target keeps the unchanged one's history (and runs the next iteration).
+    writeFileSync(
+      file,
+      readFileSync(file, "utf8").replace(
+        "targets:\n",
+        `targets:\n  other: {type: ICMPping, destination: "${t.v4}", nb_packets: 2}\n`,
+      ),
+    );
+    child.kill("SIGHUP");
+    let after: { targets: { id: string }[]; iteration: { count: number } } | undefined;
+    while (Date.now() < deadline + 15_000) {
+      after = JSON.parse((await get("/api/v1/status")).text);
+      if (after!.iteration.count >= 2) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(after!.targets.map((x) => x.id).sort(), ["other/standard", "ping/standard"], stderr);
+    const kept = JSON.parse((await get("/api/v1/history?ids=ping/standard,other/standard")).text).series;
+    assert.deepEqual(kept["ping/standard"].sent, [PACKETS, PACKETS]);
+    assert.deepEqual(kept["other/standard"].sent, [0, 2], "a gap before the new target existed");
 
     child.kill("SIGTERM");
     await new Promise((r) => child!.once("exit", r));
