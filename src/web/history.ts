@@ -50,9 +50,15 @@ export function bytesPerSeriesPerHour(interval: number): number {
   return Math.ceil(3600 / Math.max(1, interval)) * BYTES_PER_ITERATION;
 }
 
-/** Iterations kept: retention / interval (interval 0 runs back to back: counted as 1 s), at least 2. */
+/**
+ * Most iterations kept per series (24 h at 5 s, 405 KiB per series): a short interval, or 0 (back to
+ * back), with the default retention would otherwise hold 86,400 iterations, 2 MiB per series.
+ */
+export const MAX_ITERATIONS = 17_280;
+
+/** Iterations kept: retention / interval (interval 0 counted as 1 s), at least 2, at most MAX_ITERATIONS. */
 export function capacityFor(retentionSeconds: number, interval: number): number {
-  return Math.max(2, Math.ceil(retentionSeconds / Math.max(1, interval)));
+  return Math.min(MAX_ITERATIONS, Math.max(2, Math.ceil(retentionSeconds / Math.max(1, interval))));
 }
 
 /** One target × group: its rings and the running totals the API shows. */

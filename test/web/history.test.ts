@@ -43,6 +43,7 @@ describe("history rings", () => {
   test("capacity is retention / interval; bytes per series per hour follow", () => {
     assert.equal(capacityFor(86400, 30), 2880);
     assert.equal(capacityFor(3600, 0), 3600);
+    assert.equal(capacityFor(86400, 0), 17_280, "at most 24 h at 5 s");
     assert.equal(BYTES_PER_ITERATION, 24);
     assert.equal(bytesPerSeriesPerHour(30), 120 * 24);
   });
