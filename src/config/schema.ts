@@ -100,7 +100,7 @@ export const globalSchema = expect(
     history_retention: intSeconds(60)
       .default(86400)
       .describe(
-        "New: seconds of per-iteration history (sent, lost, RTT quantiles, ICMP errors per target × group) kept in memory for the status page and /api/v1 (see docs/status-page.md).",
+        "New: seconds of per-iteration history (sent, lost, RTT quantiles, ICMP errors per target × group) kept in memory for the status page and /api/v1: retention / interval iterations, at most 17,280, 24 bytes each per target × group (docs/status-page.md).",
       ),
     rtt_histogram: bool()
       .default(false)
