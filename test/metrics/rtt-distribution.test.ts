@@ -2,6 +2,7 @@
 // the configuration, cumulative across iterations, removed with its target), and the last
 // iteration's RTT min/max and IPDV gauges (absent when nothing was measured).
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { describe, test } from "node:test";
 import { loadConfigText } from "../../src/config/load.js";
 import { Metrics } from "../../src/metrics/metrics.js";
@@ -92,4 +93,23 @@ describe("RTT min/max and IPDV gauges", () => {
     for (const name of ["rtt_min", "rtt_max", "ipdv_mean", "ipdv_max"])
       assert.equal(find(e, `netprobify_${name}_seconds`, WEB).length, 0, name);
   });
+});
+
+test("promtool check metrics (text format) finds nothing on the histogram and gauges", async () => {
+  const m = new Metrics({ version: "0", processMetrics: false });
+  const c = cfg("  rtt_histogram: true\n");
+  m.applyConfig(c);
+  m.recordIteration(
+    c,
+    iteration([
+      series("web", "g1", { sent: 2, rtts: ms(1, 3), ipdvPairs: 1, ipdvMeanAbs: 0.002, ipdvMaxAbs: 0.002 }),
+    ]),
+  );
+  const body = (await m.snapshot("text")).body.toString();
+  assert.match(body, /netprobify_rtt_seconds_bucket\{/);
+  const r = spawnSync("promtool", ["check", "metrics"], { input: body, encoding: "utf8" });
+  const lines = `${r.stdout}${r.stderr}`.trim().split("\n");
+  assert.ok(!lines.some((l) => /error while linting|parse/i.test(l)), lines.join("\n"));
+  const ours = lines.filter((l) => /^netprobify_(rtt|ipdv)_/.test(l));
+  assert.deepEqual(ours, []);
 });
