@@ -137,7 +137,8 @@ export class History {
   count = 0;
   private seq = 0;
   private readonly byTarget = new Map<string, Map<string, SeriesHistory>>();
-  private size = 0;
+  /** Every series, flat: the per-iteration gap pass walks it without an iterator per target. */
+  private all: SeriesHistory[] = [];
 
   constructor(retentionSeconds: number, interval: number) {
     this.capacity = capacityFor(retentionSeconds, interval);
@@ -146,12 +147,12 @@ export class History {
 
   /** Number of series held. */
   get seriesCount(): number {
-    return this.size;
+    return this.all.length;
   }
 
   /** Bytes of the rings (times and every series), for the benchmark and docs. */
   get bytes(): number {
-    return this.capacity * 8 + this.size * this.capacity * BYTES_PER_ITERATION;
+    return this.capacity * 8 + this.all.length * this.capacity * BYTES_PER_ITERATION;
   }
 
   /**
@@ -168,13 +169,13 @@ export class History {
       for (const [group, s] of groups) {
         if (!t?.enabled || !t.groups.includes(group) || !sameTarget(s.targetConfig, t)) {
           groups.delete(group);
-          this.size--;
         } else {
           s.targetConfig = t;
         }
       }
       if (groups.size === 0) this.byTarget.delete(name);
     }
+    this.all = [...this.series()];
   }
 
   private resize(capacity: number): void {
@@ -182,8 +183,7 @@ export class History {
     const times = new Float64Array(capacity);
     for (let k = 0; k < keep; k++)
       times[k] = this.times[(this.head - keep + k + this.capacity) % this.capacity]!;
-    for (const groups of this.byTarget.values())
-      for (const s of groups.values()) s.resize(this.capacity, this.head, this.count, capacity);
+    for (const s of this.all) s.resize(this.capacity, this.head, this.count, capacity);
     this.times = times;
     this.capacity = capacity;
     this.count = keep;
@@ -207,14 +207,15 @@ export class History {
       if (!s) {
         s = new SeriesHistory(r.target, r.group, t, this.capacity);
         groups.set(r.group, s);
-        this.size++;
+        this.all.push(s);
       }
       s.seq = seq;
       s.sent[slot] = Math.min(r.sent, GAP - 1);
       const lost = r.lost + r.unreachable;
       s.lost[slot] = lost;
       let errors = r.unreachable;
-      for (const n of r.icmpErrors.values()) errors += n;
+      // Maps are walked only when they hold something: no iterator object per series otherwise.
+      if (r.icmpErrors.size > 0) for (const n of r.icmpErrors.values()) errors += n;
       s.errors[slot] = Math.min(errors, 0xffff);
       const rtts = r.rtts;
       const base = slot * NQ;
@@ -225,12 +226,14 @@ export class History {
       s.lastLossRatio = r.sent === 0 ? 0 : lost / r.sent;
       s.late += r.late;
       s.duplicates += r.duplicates;
-      for (const [k, n] of r.icmpErrors) s.icmpErrors.set(k, (s.icmpErrors.get(k) ?? 0) + n);
-      for (const [k, n] of r.unreachableBy) s.icmpErrors.set(k, (s.icmpErrors.get(k) ?? 0) + n);
+      if (r.icmpErrors.size > 0)
+        for (const [k, n] of r.icmpErrors) s.icmpErrors.set(k, (s.icmpErrors.get(k) ?? 0) + n);
+      if (r.unreachableBy.size > 0)
+        for (const [k, n] of r.unreachableBy) s.icmpErrors.set(k, (s.icmpErrors.get(k) ?? 0) + n);
     }
     // Series not in this iteration get a gap, not the value that slot held a retention ago.
-    for (const groups of this.byTarget.values())
-      for (const s of groups.values()) if (s.seq !== seq) s.sent[slot] = GAP;
+    const all = this.all;
+    for (let i = 0; i < all.length; i++) if (all[i]!.seq !== seq) all[i]!.sent[slot] = GAP;
     this.head = (slot + 1) % this.capacity;
     if (this.count < this.capacity) this.count++;
   }
