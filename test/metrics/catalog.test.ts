@@ -5,10 +5,10 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
+import { loadConfigText } from "../../src/config/load.js";
 import { CATALOG, catalogMarkdown, type MetricDecl } from "../../src/metrics/catalog.js";
 import { Metrics } from "../../src/metrics/metrics.js";
 import { DOC_PATH, tableInDoc } from "./doc-table.js";
-import { loadConfigText } from "../../src/config/load.js";
 import { BASE_CONFIG, config, GLOBAL, iteration, parseExposition, series } from "./exposition.js";
 
 const S = "probe_name, destination, address_family, state, group";
