@@ -5,6 +5,8 @@
 // failure that does not take the listener down, a prompt shutdown) are easier to see without one.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { promisify } from "node:util";
+import { gzip as gzipCallback } from "node:zlib";
 import { ConfigError } from "../errors.js";
 import { type Authorizer, authorizer, type BasicAuth, WWW_AUTHENTICATE } from "./auth.js";
 import { BcryptUsers, VerdictCache } from "./bcrypt-users.js";
@@ -83,6 +85,11 @@ export interface ServerOptions {
   ready?: () => boolean;
   /** What POST /-/reload does (as SIGHUP); without it the route is 404. */
   reload?: () => Promise<ReloadOutcome>;
+  /**
+   * The JSON API under /api/v1/ (src/web/api.ts): the answer to a GET of `path` with `query`, or
+   * undefined for a path it does not know (404). Without it, /api/v1/ is 404.
+   */
+  api?: (path: string, query: URLSearchParams) => { status: number; body: string } | undefined;
   /** The HTML page at `/` (default: the landing page without version). */
   landing?: string;
   log?: LogFn;
@@ -122,6 +129,8 @@ export const DEFAULT_ADDRESS = "0.0.0.0";
 
 const TEXT = "text/plain; charset=utf-8";
 const HTML = "text/html; charset=utf-8";
+const JSON_TYPE = "application/json; charset=utf-8";
+const gzipAsync = promisify(gzipCallback);
 
 /** The methods each route answers (anything else: 405 with Allow). */
 const READ = "GET, HEAD";
@@ -263,6 +272,7 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (!authOk) {
       return send(res, 401, TEXT, "authentication required\n", { "WWW-Authenticate": WWW_AUTHENTICATE });
     }
+    if (path.startsWith("/api/v1/") && opts.api) return serveApi(req, res, path);
     const methods = ROUTES[path];
     if (methods === undefined || (path === "/-/reload" && !opts.reload))
       return send(res, 404, TEXT, "not found; see /\n");
@@ -299,6 +309,21 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (gzip && payload.gzip)
       return send(res, 200, payload.contentType, payload.gzip, { "Content-Encoding": "gzip", Vary: vary });
     return send(res, 200, payload.contentType, payload.body, { Vary: vary });
+  };
+
+  /** A JSON API answer, gzip-compressed (off the event loop) when the client accepts it. */
+  const serveApi = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<number> => {
+    if (req.method !== "GET" && req.method !== "HEAD")
+      return send(res, 405, TEXT, "method not allowed\n", { Allow: READ });
+    const query = new URL(req.url ?? "/", "http://netprobify.invalid").searchParams;
+    const answer = opts.api!(path, query);
+    if (answer === undefined) return send(res, 404, TEXT, "not found; see /\n");
+    const vary = { Vary: "Accept-Encoding" };
+    if (answer.body.length >= 1024 && acceptsGzip(req.headers["accept-encoding"])) {
+      const body = await gzipAsync(answer.body, { level: 1 });
+      return send(res, answer.status, JSON_TYPE, body, { "Content-Encoding": "gzip", ...vary });
+    }
+    return send(res, answer.status, JSON_TYPE, answer.body, vary);
   };
 
   server.on("request", (req, res) => {
