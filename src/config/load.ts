@@ -48,6 +48,8 @@ export interface GroupConfig {
   ip_payload_size?: number;
   dscp: number;
   permit_target_auto_register: boolean;
+  /** Export per-flow series of this group's targets (docs/paths.md). */
+  path_metrics: boolean;
 }
 
 export interface TargetConfig {
@@ -75,6 +77,8 @@ export interface TargetConfig {
   enabled: boolean;
   /** Addresses the destination stands for (1 for an IP or hostname). */
   address_count: number;
+  /** Export this target's per-flow series (docs/paths.md). */
+  path_metrics: boolean;
 }
 
 export interface Config {
@@ -348,6 +352,7 @@ function build(file: string, global: GlobalInput, d: Drafts, warnings: Diagnosti
       groups: td.membership.groups,
       enabled: td.membership.groups.length > 0,
       address_count: Number(addressCount(td.destination.value)),
+      path_metrics: i.path_metrics,
     });
   }
   const dir = dirname(file);

@@ -97,6 +97,21 @@ export const globalSchema = expect(
     percentile: list(int(1, 100), "integers 1..100")
       .default([95, 50])
       .describe("Percentiles of the round-trip time exported as `*_round_trip_seconds{percentile}`."),
+    history_retention: intSeconds(60)
+      .default(86400)
+      .describe(
+        "New: seconds of per-iteration history (sent, lost, RTT quantiles, ICMP errors per target × group) kept in memory for the status page and /api/v1: retention / interval iterations, at most 17,280, 24 bytes each per target × group (docs/status-page.md).",
+      ),
+    rtt_histogram: bool()
+      .default(false)
+      .describe(
+        "New: export `netprobify_rtt_seconds`, a histogram of every RTT per target × group (one series per bucket: mind the cardinality).",
+      ),
+    rtt_histogram_buckets: list(seconds({ positive: true }), "bucket upper bounds in seconds")
+      .default([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1])
+      .describe(
+        "New: upper bounds (seconds, increasing) of the `netprobify_rtt_seconds` buckets; +Inf is added.",
+      ),
     disable_dynamic_inventories: list(text(), "inventory module names")
       .default([])
       .describe("Dynamic inventory modules not to start."),
@@ -134,6 +149,11 @@ export const globalSchema = expect(
     max_addresses_per_target: int(1)
       .default(65536)
       .describe("New in this implementation: the most addresses one target's subnet or range may expand to."),
+    path_metrics_max_flows: int(1, 65536)
+      .default(64)
+      .describe(
+        "New: the most flows per target × group whose netprobify_path_flow_* series are exported where path_metrics is on (the worst by loss first); the others' series are removed.",
+      ),
     max_probes_per_iteration: int(1, MAX_MAX_PROBES)
       .default(DEFAULT_MAX_PROBES)
       .describe(
@@ -176,6 +196,11 @@ export const groupSchema = expect(
     permit_target_auto_register: bool()
       .default(true)
       .describe("Targets with auto_register_to_groups join this group automatically."),
+    path_metrics: bool()
+      .default(false)
+      .describe(
+        "New: export per-flow series (netprobify_path_flow_*) of every target in this group, at most global.path_metrics_max_flows flows per target, worst first (docs/paths.md).",
+      ),
   }),
   "a map of group settings",
 );
@@ -252,6 +277,11 @@ export const targetSchema = expect(
     explicit_groups: explicitGroupsSchema
       .optional()
       .describe("Explicit additions to and removals from groups."),
+    path_metrics: bool()
+      .default(false)
+      .describe(
+        "New: export this target's per-flow series (netprobify_path_flow_*) in every group, at most global.path_metrics_max_flows flows, worst first (docs/paths.md).",
+      ),
   }),
   "a map of target settings",
 );

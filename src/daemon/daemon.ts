@@ -18,6 +18,9 @@ import { validateEntries } from "../inventory/entries.js";
 import { type BuiltinInventory, InventoryHost } from "../inventory/host.js";
 import { shardFilter } from "../inventory/shard.js";
 import type { InventoryState } from "../metrics/metrics.js";
+import type { PathReport } from "../metrics/path-series.js";
+import { inConfig, pathReports } from "../paths/export.js";
+import { Ledger } from "../paths/ledger.js";
 import { type Lookup, localAddresses } from "../targets/resolve.js";
 import { errorFields, type Logger, levelFor } from "./logger.js";
 import { UnreachableLog } from "./unreachable-log.js";
@@ -30,6 +33,8 @@ export interface DaemonMetrics {
     addresses: ReadonlyMap<string, readonly string[]>;
   }): void;
   recordIteration(config: Config, result: IterationResult): unknown;
+  /** The ECMP path series (anomalies, opted-in flows) from the ledger, after each iteration. */
+  recordPaths?(config: Config, reports: readonly PathReport[]): void;
   setReloadConfFailed(failed: boolean): void;
   /** A target was resolved to `addresses` (this host's included), or not (undefined). */
   hostResolved(target: string, addresses: readonly string[] | undefined): boolean;
@@ -101,6 +106,8 @@ export class Daemon {
   }
 
   private readonly unreachableLog = new UnreachableLog();
+  /** Per-flow figures of the recent iterations (src/paths): anomalies, path metrics, traces. */
+  readonly ledger = new Ledger();
 
   private get log(): Logger {
     return this.o.log;
@@ -276,6 +283,8 @@ export class Daemon {
     }
     await this.guard("metrics", () => {
       this.o.metrics?.recordIteration(this.config, result);
+      if (result.flows) this.ledger.record(result.series, result.flows);
+      this.o.metrics?.recordPaths?.(this.config, pathReports(this.ledger, this.config));
       this.o.metrics?.publish?.();
     });
   }
@@ -388,6 +397,7 @@ export class Daemon {
       if (!a || !b || stableJson(a) !== stableJson(b)) this.resolved.delete(name);
     }
     this.o.metrics?.applyConfig(next);
+    this.ledger.retain(inConfig(next));
     await this.resolveDue(true);
     this.planDirty = true;
     return true;

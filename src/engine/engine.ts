@@ -45,6 +45,7 @@ import {
 import { PROTOCOL_OF, type ReplyKey, replyKey, stampKey } from "../probes/kinds.js";
 import { writeRst } from "../probes/rst.js";
 import { PROBE_TYPE, tcpDataBytes } from "../probes/types.js";
+import { type FlowResults, summarizeFlows } from "./flows.js";
 import { InFlight, KeyCounter } from "./inflight.js";
 import { KeyRange, Matcher } from "./match.js";
 import { Pacer } from "./pacer.js";
@@ -89,6 +90,8 @@ export interface IterationResult {
   socketDrops: number;
   /** Sends the kernel refused, by errno name (e.g. "ENETUNREACH"): counted as failed, not as loss. */
   sendErrors: Map<string, number>;
+  /** Per flow (target × group × destination, source address and port, flow label): the ledger's input (absent in results faked by tests). */
+  flows?: FlowResults;
   /** Per-probe detail (keys, states, kernel timestamps), for tests and benchmarks. */
   inflight: InFlight;
   /** Packets the RX sockets delivered to JavaScript since the previous result (what the filters let in). */
@@ -141,6 +144,8 @@ export class Engine {
    * use ns since this second (public so that they can be turned back into absolute times).
    */
   readonly epochSec = Math.floor(Date.now() / 1000) - 1;
+  /** IPv4 TTL of the reply being matched (0: unknown, IPv6 raw sockets give no header). */
+  replyTtl = 0;
   /**
    * Per family: TX timestamp id -> probe, until its timestamp arrives. Ids are numbered per socket in
    * send order, so a ring indexed by the id's low bits holds every unread one (the kernel's error
@@ -440,6 +445,7 @@ export class Engine {
             ? (b.meta[m + 2]! - this.epochSec) * 1e9 + b.meta[m + 3]!
             : Number.NaN;
         const srcOff = m * 4 + 16;
+        this.replyTtl = p.ip && "ttl" in p.ip ? p.ip.ttl : 0;
         if (this.current?.onReply(key, b.data, b.metaBytes, srcOff, rxNs, rx.family, false)) continue;
         if (this.previous?.onReply(key, b.data, b.metaBytes, srcOff, rxNs, rx.family, true)) continue;
         this.unmatched(key, b.data, b.metaBytes, srcOff, rx.family);
@@ -722,6 +728,7 @@ class Iteration {
     }
     const verdict = f.reply(i, rxNs);
     if (verdict === "matched") {
+      f.replyTtl[i] = this.engine.replyTtl;
       if (key.how === "icmp-error")
         bump(this.counters.icmpErrors[s]!, icmpLabel((key.icmpType << 8) | key.icmpCode));
       if (key.synAck) {
@@ -841,6 +848,7 @@ class Iteration {
       return;
     }
     const series = summarize(this.plan, this.inflight, this.counters);
+    const flows = summarizeFlows(this.plan, this.inflight);
     for (const r of series) {
       r.late += this.engine.takeCarried("late", r.target, r.group);
       r.duplicates += this.engine.takeCarried("duplicate", r.target, r.group);
@@ -855,6 +863,7 @@ class Iteration {
       timedOut: this.limitHit,
       socketDrops: this.engine.kernelDrops() - this.dropsAtStart,
       sendErrors: this.sendErrors,
+      flows,
       inflight: this.inflight,
     });
   }

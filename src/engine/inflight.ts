@@ -103,6 +103,8 @@ export class InFlight {
   readonly rxNs: Float64Array;
   /** The first ICMP error from elsewhere for a pending probe: (type << 8 | code) + 1; 0 when none. */
   readonly icmpError: Uint32Array;
+  /** TTL / hop limit of the answer (IPv4 header); 0 when unknown. */
+  readonly replyTtl: Uint8Array;
   /** Send time from the monotonic clock in ms, for deadlines. */
   private readonly sentAtMs: Float64Array;
   private readonly queues = new Map<number, Fifo>();
@@ -124,6 +126,7 @@ export class InFlight {
     this.txNs = new Float64Array(count).fill(Number.NaN);
     this.rxNs = new Float64Array(count).fill(Number.NaN);
     this.icmpError = new Uint32Array(count);
+    this.replyTtl = new Uint8Array(count);
     this.sentAtMs = new Float64Array(count);
     this.timeoutOf = timeoutMs;
   }

@@ -140,14 +140,21 @@ export class ImpairStage {
  * packets entering the target (direction "to"), leaving it ("from") or both. Neighbour discovery is
  * exempt so loss never breaks address resolution. pct 0 removes the rules.
  */
-export async function setLoss(ns: string, pct: number, direction: Direction = "to"): Promise<void> {
+export async function setLoss(
+  ns: string,
+  pct: number,
+  direction: Direction = "to",
+  /** Only packets with these TCP/UDP source ports (e.g. some flows of an ECMP test); all when absent. */
+  sports?: readonly number[],
+): Promise<void> {
   if (!(pct >= 0 && pct <= 100)) throw new LabError("LAB_BAD_ARGUMENT", `loss must be 0..100, got ${pct}`);
   // Resolution of 0.01 %; 100 % is an unconditional drop (numgen's modulus bounds the value).
   const n = Math.round(pct * 100);
   const keepNd =
     "icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert } accept";
+  const only = sports?.length ? `meta l4proto { tcp, udp } th sport { ${sports.join(", ")} } ` : "";
   const drop =
-    n > 0 ? [keepNd, n >= 10000 ? "counter drop" : `numgen random mod 10000 < ${n} counter drop`] : [];
+    n > 0 ? [keepNd, `${only}${n >= 10000 ? "" : `numgen random mod 10000 < ${n} `}counter drop`] : [];
   const chain = (name: string, hook: string, on: boolean) => [
     `  chain ${name} {`,
     `    type filter hook ${hook} priority -300; policy accept;`,

@@ -171,9 +171,9 @@ export class Lab {
     return c;
   }
 
-  /** nftables random loss for one target; pct 0 removes it. */
-  setLoss(name: string, pct: number, direction: Direction = "to"): Promise<void> {
-    return setLoss(this.target(name).ns, pct, direction);
+  /** nftables random loss for one target (only on some source ports if given); pct 0 removes it. */
+  setLoss(name: string, pct: number, direction: Direction = "to", sports?: readonly number[]): Promise<void> {
+    return setLoss(this.target(name).ns, pct, direction, sports);
   }
 
   /** Changes a target's impairment stage at run time. */

@@ -6,7 +6,7 @@
 import type { ProbeType } from "../config/schema.js";
 import { PROBE_TYPE } from "../probes/types.js";
 
-export type MetricType = "counter" | "gauge";
+export type MetricType = "counter" | "gauge" | "histogram";
 
 export interface MetricDecl {
   readonly name: string;
@@ -25,6 +25,11 @@ export const SERIES_LABELS = ["probe_name", "destination", "address_family", "st
 export const TARGET_GROUP_LABELS = ["probe_name", "destination", "address_family", "group"] as const;
 /** Per target (the original's foreign-reply gauges and DNS metrics). */
 export const TARGET_LABELS = ["probe_name", "destination", "address_family"] as const;
+
+/** Per target × group, for the ECMP path metrics (docs/paths.md). */
+export const PATH_LABELS = ["probe_name", "destination", "group"] as const;
+/** Per flow of a target × group: destination address, source address and port, IPv6 flow label. */
+export const FLOW_LABELS = [...PATH_LABELS, "dst_addr", "src_addr", "src_port", "flow_label"] as const;
 
 /** Metric name prefix of each probe type (src/probes/types.ts). */
 export const PREFIX: Record<ProbeType, string> = {
@@ -329,6 +334,98 @@ export const CATALOG = [
     type: "counter",
     help: "What a dynamic inventory sent or wrote that was dropped, by reason: too_large (a message over 8 MiB), too_many_entries (a list over 50,000 entries: the last list stays), superseded (a list replaced by a newer one before it was processed: lists are processed at most once per second), log (log or output lines over 20 per second), malformed (not a JSON object).",
     labels: ["probe_name", "inventory", "reason"],
+    origin: "new",
+  },
+  {
+    name: "netprobify_rtt_min_seconds",
+    type: "gauge",
+    help: "Smallest round-trip time of the last iteration (kernel timestamps); absent when the iteration had no sample.",
+    labels: TARGET_GROUP_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_rtt_max_seconds",
+    type: "gauge",
+    help: "Largest round-trip time of the last iteration (kernel timestamps); absent when the iteration had no sample.",
+    labels: TARGET_GROUP_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_ipdv_mean_seconds",
+    type: "gauge",
+    help: "Jitter: mean absolute IP packet delay variation (RFC 3393) of the last iteration, over pairs of consecutive probes of the same flow (source address and port, destination) both answered; absent without such a pair.",
+    labels: TARGET_GROUP_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_ipdv_max_seconds",
+    type: "gauge",
+    help: "Jitter: largest absolute IP packet delay variation (RFC 3393) of the last iteration, same pairs as netprobify_ipdv_mean_seconds; absent without such a pair.",
+    labels: TARGET_GROUP_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_path_flow_sent_total",
+    type: "counter",
+    help: "Probes sent on one flow (only targets or groups with path_metrics: true, at most global.path_metrics_max_flows flows per target × group, worst first; docs/paths.md).",
+    labels: FLOW_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_path_flow_lost_total",
+    type: "counter",
+    help: "Probes of one flow that got no answer and no ICMP error (same flows as netprobify_path_flow_sent_total).",
+    labels: FLOW_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_path_flow_loss_ratio",
+    type: "gauge",
+    help: "Lost / sent probes of one flow over the ledger's window (the last 16 iterations).",
+    labels: FLOW_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_path_flow_rtt_seconds",
+    type: "gauge",
+    help: 'Round-trip time of one flow over the ledger\'s window: stat="min", "p50" (median of the iterations\' medians) or "max"; absent without a sample.',
+    labels: [...FLOW_LABELS, "stat"],
+    origin: "new",
+  },
+  {
+    name: "netprobify_path_flow_reply_ttl",
+    type: "gauge",
+    help: "TTL of the last answer on one flow as it arrived (IPv4; 0 when unknown, always for IPv6).",
+    labels: FLOW_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_path_flows",
+    type: "gauge",
+    help: "Flows of a target × group the ledger holds (those that sent probes in the window).",
+    labels: PATH_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_path_anomaly",
+    type: "gauge",
+    help: "Flows of a target × group whose loss is significantly above the other flows' (Fisher exact test, Holm-corrected at 0.001; docs/paths.md). 0: none, or loss alike on every flow.",
+    labels: PATH_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_path_anomaly_loss_ratio",
+    type: "gauge",
+    help: "Lost / sent probes of the flows netprobify_path_anomaly counts, over the ledger's window (0 when none).",
+    labels: PATH_LABELS,
+    origin: "new",
+  },
+  // Last: registered when a configuration enables it (src/metrics/rtt-histogram.ts), after the others.
+  {
+    name: "netprobify_rtt_seconds",
+    type: "histogram",
+    help: "Every round-trip time measured (kernel timestamps), cumulative, by probe type (TCPsyn, ICMPping, UDPunreachable): sum it across targets, groups and probes. Only with global.rtt_histogram: true; buckets from global.rtt_histogram_buckets.",
+    labels: [...TARGET_GROUP_LABELS, "type"],
     origin: "new",
   },
 ] as const satisfies readonly MetricDecl[];

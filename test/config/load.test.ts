@@ -75,6 +75,10 @@ describe("valid configurations", () => {
     const tor = c.targets.get("tor_switches")!;
     assert.deepEqual(tor.groups, ["standard", "ecmp"]);
     assert.equal(tor.address_count, 256);
+    assert.equal(tor.path_metrics, true);
+    assert.equal(c.groups.get("ecmp")!.path_metrics, true);
+    assert.equal(c.groups.get("standard")!.path_metrics, false, "off by default");
+    assert.equal(c.global.path_metrics_max_flows, 32);
     assert.equal(tor.dont_fragment, false);
     assert.deepEqual(tor.threshold, { latency: 0.005, loss: 1 });
     assert.deepEqual(c.targets.get("dc2_mesh")!.groups, ["standard", "legacy", "fixed"]);
@@ -175,4 +179,28 @@ groups:
     );
     assert.equal(c.targets.get("t")!.address_family, "ipv6");
   });
+});
+
+test("a key written as a list is refused as an unknown key, and the YAML library prints no warning of its own", async () => {
+  const warnings: Error[] = [];
+  const onWarning = (w: Error) => warnings.push(w);
+  process.on("warning", onWarning);
+  try {
+    const text =
+      "global:\n  probe_name: lab\n  interval: 30\n  nb_proc: 1\n  logging_level: INFO\n" +
+      "  prometheus_port: 8000\n  dns_update_interval: 300\n  ? [a, b]\n  : 1\ngroups: {}\n";
+    assert.throws(
+      () => loadConfigText("list-key.yaml", text),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.diagnostics.some((d) => d.rule === "unknown-key" && d.path.join(".") === "global.[ a, b ]"),
+    );
+    await new Promise((r) => setImmediate(r)); // process warnings are emitted on the next tick
+    assert.deepEqual(
+      warnings.map((w) => w.message),
+      [],
+    );
+  } finally {
+    process.off("warning", onWarning);
+  }
 });

@@ -271,19 +271,25 @@ targets:
       assert.ok(forked > 0, "the stubborn module forked");
       child.kill("SIGTERM");
       assert.equal(await exit, 0, daemonLog.slice(-2000));
-      const left = readdirSync("/proc")
-        .filter((p) => /^\d+$/.test(p))
-        .filter((p) => {
-          try {
-            const cmd = readFileSync(`/proc/${p}/cmdline`, "latin1");
-            const zombie = /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${p}/stat`, "latin1"));
-            return (
-              !zombie && (Number(p) === forked || cmd.includes("bootstrap.js") || cmd.startsWith("sleep"))
-            );
-          } catch {
-            return false;
-          }
-        });
+      // The process groups are killed as the daemon stops; a killed process may still be exiting for
+      // a moment on a loaded machine: wait (bounded) for the list to empty.
+      const leftover = () =>
+        readdirSync("/proc")
+          .filter((p) => /^\d+$/.test(p))
+          .filter((p) => {
+            try {
+              const cmd = readFileSync(`/proc/${p}/cmdline`, "latin1");
+              const zombie = /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${p}/stat`, "latin1"));
+              return (
+                !zombie && (Number(p) === forked || cmd.includes("bootstrap.js") || cmd.startsWith("sleep"))
+              );
+            } catch {
+              return false;
+            }
+          });
+      let left = leftover();
+      for (const until = Date.now() + 10_000; left.length > 0 && Date.now() < until; left = leftover())
+        await new Promise((r) => setTimeout(r, 100));
       assert.deepEqual(left, [], "no module process left");
     } finally {
       clearInterval(watch);

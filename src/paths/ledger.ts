@@ -1,0 +1,196 @@
+// The per-flow ledger: for every target × group × flow (destination, source address, source port,
+// IPv6 flow label), what the last WINDOW iterations measured. Fed from each iteration's per-flow
+// results (src/engine/flows.ts); the engine does not know it. Always kept, whether or not the flows
+// are exported: the anomaly detector (anomaly.ts) and the traces read it.
+//
+// Window: the last WINDOW iterations of the target × group (a ring of one slot per iteration), so a
+// fault that starts weighs fully after WINDOW iterations and one that ends is forgotten after as
+// many. Memory per flow: 5 × WINDOW slots of 4 bytes (sent, lost, RTT min, median, max) = 320 B plus
+// the entry's object and key, about 550 B (docs/paths.md). Flows absent for WINDOW iterations
+// (a port range that changed) and every flow of a target or group the configuration dropped
+// (retain()) go.
+import type { Flow, FlowResults } from "../engine/flows.js";
+import { percentile } from "../engine/percentile.js";
+
+/** Iterations a flow's figures are kept over. */
+export const WINDOW = 16;
+
+/** What the ledger knows of one flow over the window. */
+export interface FlowStats {
+  dst: string;
+  src: string;
+  srcPort: number;
+  flowLabel: number;
+  /** Over the window: probes sent, lost (no answer, no ICMP error), and lost / sent (0 when none). */
+  sent: number;
+  lost: number;
+  lossRatio: number;
+  /** Since the flow was first seen (for counters). */
+  sentTotal: number;
+  lostTotal: number;
+  /** Over the window, in seconds: smallest, median of the iterations' medians, largest; NaN when none. */
+  rttMin: number;
+  rttP50: number;
+  rttMax: number;
+  /** Reply TTL / hop limit of the last answer; 0 when unknown. */
+  replyTtl: number;
+}
+
+class Entry {
+  readonly counts = new Uint32Array(2 * WINDOW);
+  readonly rtts = new Float32Array(3 * WINDOW).fill(Number.NaN);
+  lastTick = -1;
+  sentTotal = 0;
+  lostTotal = 0;
+  replyTtl = 0;
+  constructor(readonly flow: Flow) {}
+}
+
+/** The flows of one target × group. */
+interface Bucket {
+  target: string;
+  group: string;
+  /** Iterations recorded for this target × group. */
+  tick: number;
+  flows: Map<string, Entry>;
+}
+
+const flowKey = (f: Flow) => `${f.dst}|${f.src}|${f.srcPort}|${f.flowLabel}`;
+const bucketKey = (target: string, group: string) => `${target}\u0000${group}`;
+
+export class Ledger {
+  private readonly buckets = new Map<string, Bucket>();
+
+  /**
+   * Adds one iteration. `series[i]` names plan series i (the iteration's SeriesResult list is in
+   * plan order); every target × group in it advances one iteration, flows that sent nothing included.
+   */
+  record(series: readonly { target: string; group: string }[], r: FlowResults): void {
+    const touched = new Set<Bucket>();
+    for (const s of series) {
+      const b = this.bucket(s.target, s.group);
+      if (touched.has(b)) continue;
+      b.tick++;
+      touched.add(b);
+    }
+    for (let i = 0; i < r.flows.length; i++) {
+      const flow = r.flows[i]!;
+      const s = series[flow.series];
+      if (!s) continue;
+      const b = this.bucket(s.target, s.group);
+      const k = flowKey(flow);
+      let e = b.flows.get(k);
+      if (!e) {
+        e = new Entry(flow);
+        b.flows.set(k, e);
+      }
+      // Slots of the iterations this flow missed hold older data: cleared before reuse.
+      for (let t = Math.max(e.lastTick + 1, b.tick - WINDOW + 1); t < b.tick; t++) clearSlot(e, t % WINDOW);
+      const slot = b.tick % WINDOW;
+      e.counts[2 * slot] = r.sent[i]!;
+      e.counts[2 * slot + 1] = r.lost[i]!;
+      e.rtts[3 * slot] = r.rttMin[i]!;
+      e.rtts[3 * slot + 1] = r.rttP50[i]!;
+      e.rtts[3 * slot + 2] = r.rttMax[i]!;
+      e.lastTick = b.tick;
+      e.sentTotal += r.sent[i]!;
+      e.lostTotal += r.lost[i]!;
+      if (r.replyTtl[i] !== 0) e.replyTtl = r.replyTtl[i]!;
+    }
+    for (const b of touched) {
+      for (const [k, e] of b.flows) if (b.tick - e.lastTick >= WINDOW) b.flows.delete(k);
+    }
+  }
+
+  private bucket(target: string, group: string): Bucket {
+    const k = bucketKey(target, group);
+    let b = this.buckets.get(k);
+    if (!b) {
+      b = { target, group, tick: -1, flows: new Map() };
+      this.buckets.set(k, b);
+    }
+    return b;
+  }
+
+  /** Drops every target × group for which keep() is false (on reload). */
+  retain(keep: (target: string, group: string) => boolean): void {
+    for (const [k, b] of this.buckets) if (!keep(b.target, b.group)) this.buckets.delete(k);
+  }
+
+  /** The target × group pairs known. */
+  series(): { target: string; group: string }[] {
+    return [...this.buckets.values()].map((b) => ({ target: b.target, group: b.group }));
+  }
+
+  /** The flows of a target × group over the window, in no particular order. */
+  flows(target: string, group: string): FlowStats[] {
+    const b = this.buckets.get(bucketKey(target, group));
+    if (!b) return [];
+    return [...b.flows.values()].map((e) => stats(e, b.tick));
+  }
+
+  /** Flows held, over every target × group. */
+  get size(): number {
+    let n = 0;
+    for (const b of this.buckets.values()) n += b.flows.size;
+    return n;
+  }
+}
+
+function clearSlot(e: Entry, slot: number): void {
+  e.counts[2 * slot] = 0;
+  e.counts[2 * slot + 1] = 0;
+  e.rtts.fill(Number.NaN, 3 * slot, 3 * slot + 3);
+}
+
+function stats(e: Entry, tick: number): FlowStats {
+  let sent = 0;
+  let lost = 0;
+  let min = Number.NaN;
+  let max = Number.NaN;
+  const medians: number[] = [];
+  for (let t = Math.max(0, tick - WINDOW + 1); t <= e.lastTick; t++) {
+    const slot = t % WINDOW;
+    sent += e.counts[2 * slot]!;
+    lost += e.counts[2 * slot + 1]!;
+    const lo = e.rtts[3 * slot]!;
+    if (Number.isNaN(lo)) continue;
+    if (!(lo >= min)) min = lo;
+    const hi = e.rtts[3 * slot + 2]!;
+    if (!(hi <= max)) max = hi;
+    medians.push(e.rtts[3 * slot + 1]!);
+  }
+  const p50 =
+    percentile(
+      medians.sort((a, b) => a - b),
+      50,
+    ) ?? Number.NaN;
+  const f = e.flow;
+  return {
+    dst: f.dst,
+    src: f.src,
+    srcPort: f.srcPort,
+    flowLabel: f.flowLabel,
+    sent,
+    lost,
+    lossRatio: sent === 0 ? 0 : lost / sent,
+    sentTotal: e.sentTotal,
+    lostTotal: e.lostTotal,
+    rttMin: min,
+    rttP50: p50,
+    rttMax: max,
+    replyTtl: e.replyTtl,
+  };
+}
+
+/** Worst first: highest loss ratio, then most lost, then a stable order by flow. */
+export function worstFirst(a: FlowStats, b: FlowStats): number {
+  return (
+    b.lossRatio - a.lossRatio ||
+    b.lost - a.lost ||
+    (a.dst < b.dst ? -1 : a.dst > b.dst ? 1 : 0) ||
+    (a.src < b.src ? -1 : a.src > b.src ? 1 : 0) ||
+    a.srcPort - b.srcPort ||
+    a.flowLabel - b.flowLabel
+  );
+}

@@ -1,0 +1,155 @@
+// The statistics of the ECMP anomaly detector, without the network: the exact test itself, then
+// simulated targets (seeded) with one lossy flow among 2, 4, 8 and 16 (flagged), and with the same
+// loss on every flow (not flagged). Rates are printed; the probes per flow used are the numbers
+// docs/paths.md gives, computed here exactly.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { ALPHA, detect } from "../../src/paths/anomaly.js";
+import { hypergeometricUpper, logChoose, logGamma } from "../../src/paths/fisher.js";
+import type { FlowStats } from "../../src/paths/ledger.js";
+
+/** mulberry32: a small seeded generator, so every run draws the same losses. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function flow(port: number, sent: number, lost: number): FlowStats {
+  return {
+    dst: "198.18.0.1",
+    src: "198.18.1.1",
+    srcPort: port,
+    flowLabel: 0,
+    sent,
+    lost,
+    lossRatio: sent === 0 ? 0 : lost / sent,
+    sentTotal: sent,
+    lostTotal: lost,
+    rttMin: Number.NaN,
+    rttP50: Number.NaN,
+    rttMax: Number.NaN,
+    replyTtl: 0,
+  };
+}
+
+function binomial(n: number, q: number, r: () => number): number {
+  let k = 0;
+  for (let i = 0; i < n; i++) if (r() < q) k++;
+  return k;
+}
+
+/** Exact P(Binomial(n, q) >= k). */
+function binomialUpper(n: number, q: number, k: number): number {
+  if (q === 1) return k <= n ? 1 : 0;
+  let below = 0;
+  for (let x = 0; x < k; x++) below += Math.exp(logChoose(n, x) + x * Math.log(q) + (n - x) * Math.log1p(-q));
+  return 1 - below;
+}
+
+/**
+ * Fewest probes per flow for which one flow losing `q` among `m` (the others losing nothing) is
+ * flagged with probability >= `power`, and the losses it must show.
+ */
+function probesNeeded(m: number, q: number, power: number): { n: number; k: number } {
+  for (let n = 1; ; n = n < 60 ? n + 1 : Math.ceil(n * 1.01)) {
+    let k = 1;
+    while (k <= n && hypergeometricUpper(k, m * n, k, n) > ALPHA / m) k++;
+    if (k <= n && binomialUpper(n, q, k) >= power) return { n, k };
+  }
+}
+
+describe("anomaly statistics", () => {
+  test("log-gamma gives ln(n!) and the hypergeometric tail matches a direct sum", () => {
+    let f = 0;
+    for (let n = 1; n <= 30; n++) {
+      f += Math.log(n);
+      assert.ok(Math.abs(logGamma(n + 1) - f) < 1e-9 * Math.max(1, f), `ln ${n}!`);
+    }
+    const C = (n: number, k: number) => {
+      let c = 1;
+      for (let i = 0; i < k; i++) c = (c * (n - i)) / (i + 1);
+      return c;
+    };
+    for (const [N, K, n] of [
+      [20, 5, 8],
+      [40, 12, 10],
+      [9, 9, 3],
+      [30, 0, 6],
+    ] as const) {
+      for (let k = 0; k <= n + 1; k++) {
+        let direct = 0;
+        for (let x = k; x <= Math.min(n, K); x++) direct += (C(K, x) * C(N - K, n - x)) / C(N, n);
+        assert.ok(
+          Math.abs(hypergeometricUpper(k, N, K, n) - Math.min(1, direct)) < 1e-12,
+          `${N} ${K} ${n} ${k}`,
+        );
+      }
+    }
+  });
+
+  test("one lossy flow among 2/4/8/16 at 1 %, 5 %, 100 % is flagged in >= 95 % of runs, the others never", () => {
+    const RUNS = 200;
+    for (const m of [2, 4, 8, 16]) {
+      for (const q of [0.01, 0.05, 1]) {
+        // The docs' figure (95 % of runs, exactly) and, simulated, enough for 99 %: a seeded sample of
+        // 200 runs at exactly 95 % would land below it half the time.
+        const doc = probesNeeded(m, q, 0.95);
+        const need = probesNeeded(m, q, 0.99);
+        const r = rng(m * 1000 + q * 100);
+        let hit = 0;
+        let wrong = 0;
+        for (let run = 0; run < RUNS; run++) {
+          const flows = [flow(0, need.n, binomial(need.n, q, r))];
+          for (let i = 1; i < m; i++) flows.push(flow(i, need.n, 0));
+          const { flagged } = detect(flows);
+          if (flagged.some((f) => f.srcPort === 0)) hit++;
+          if (flagged.some((f) => f.srcPort !== 0)) wrong++;
+        }
+        console.log(
+          `${m} flows, one at ${q * 100} % loss: 95 % flagged from ${doc.n} probes per flow (>= ${doc.k} losses); with ${need.n}: flagged ${hit}/${RUNS}, healthy flagged ${wrong}/${RUNS}`,
+        );
+        assert.ok(hit >= 0.95 * RUNS, `${m} flows at ${q}: ${hit}/${RUNS}`);
+        assert.equal(wrong, 0);
+      }
+    }
+  });
+
+  test("the same loss on every flow flags nothing in >= 99 % of runs", () => {
+    const RUNS = 500;
+    for (const m of [2, 4, 8, 16]) {
+      for (const q of [0.01, 0.05, 0.3, 1]) {
+        const r = rng(m * 7919 + q * 1000);
+        let falseFlags = 0;
+        for (let run = 0; run < RUNS; run++) {
+          const flows = Array.from({ length: m }, (_, i) => flow(i, 1000, binomial(1000, q, r)));
+          if (detect(flows).flagged.length > 0) falseFlags++;
+        }
+        console.log(
+          `${m} flows, all at ${q * 100} % loss, 1000 probes each: flagged in ${falseFlags}/${RUNS} runs`,
+        );
+        assert.ok(falseFlags <= 0.01 * RUNS, `${m} flows at ${q}: ${falseFlags}/${RUNS}`);
+      }
+    }
+  });
+
+  test("no loss or a single flow flags nothing; a flow without probes is left out", () => {
+    assert.equal(detect([flow(1, 100, 0), flow(2, 100, 0)]).flagged.length, 0);
+    assert.equal(detect([flow(1, 100, 100)]).flagged.length, 0);
+    const { flagged, healthy } = detect([flow(1, 0, 0), flow(2, 50, 50), flow(3, 50, 0)]);
+    assert.deepEqual(
+      flagged.map((f) => f.srcPort),
+      [2],
+    );
+    assert.deepEqual(
+      healthy.map((f) => f.srcPort),
+      [3],
+      "a flow that sent nothing is neither",
+    );
+  });
+});
