@@ -37,6 +37,8 @@ interface Run {
   stderr: string;
   /** The status page at the printed URL, fetched while the demo ran. */
   page: string;
+  /** The page's /api/v1/status once it listed the demo's targets. */
+  api: string;
   /** The /metrics body fetched from this (the host) namespace while the demo ran. */
   scraped: string;
 }
@@ -48,6 +50,21 @@ async function scrapeWhenReady(url: string, stop: () => boolean): Promise<string
     try {
       last = await (await fetch(url)).text();
       if (/destination="wan_far_v4"/.test(last)) return last;
+    } catch (e) {
+      last = `fetch failed: ${e}`;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return last;
+}
+
+/** Polls the status page's API until the demo's targets are in it. */
+async function apiWhenReady(pageUrl: string, stop: () => boolean): Promise<string> {
+  let last = "";
+  while (!stop()) {
+    try {
+      last = await (await fetch(`${pageUrl}api/v1/status`)).text();
+      if (/"wan_far_v4\//.test(last)) return last;
     } catch (e) {
       last = `fetch failed: ${e}`;
     }
@@ -69,6 +86,7 @@ function startDemo(
   let exited = false;
   let scraping: Promise<string> | undefined;
   let page: Promise<string> | undefined;
+  let api: Promise<string> | undefined;
   child.stdout!.on("data", (d) => {
     stdout += d;
   });
@@ -82,11 +100,19 @@ function startDemo(
         (r) => r.text(),
         (e: unknown) => `fetch failed: ${e}`,
       );
+    if (pageUrl && !api) api = apiWhenReady(pageUrl, () => exited);
   });
   const done = new Promise<Run>((resolve) => {
     child.on("close", async (code) => {
       exited = true;
-      resolve({ code, stdout, stderr, scraped: (await scraping) ?? "", page: (await page) ?? "" });
+      resolve({
+        code,
+        stdout,
+        stderr,
+        scraped: (await scraping) ?? "",
+        page: (await page) ?? "",
+        api: (await api) ?? "",
+      });
     });
   });
   return { child, done };
@@ -244,6 +270,7 @@ describe("netprobify demo (needs root)", () => {
     // The printed status page URL served the page (through the same relay).
     assert.match(r.page, /<title>netprobify \(demo\)<\/title>/);
     assert.match(r.page, /static\/page\.js/);
+    assert.match(r.api, /"probe_name":"demo"/);
     // The capture saw the relay's loopback traffic (so it worked) and nothing to or from the lab.
     const all = sh(`tcpdump -r ${pcap} -n 2>/dev/null | wc -l`);
     assert.ok(Number(all) > 0, "the capture saw nothing at all");
