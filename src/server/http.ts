@@ -276,7 +276,8 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (path.startsWith("/api/v1/") && opts.api) return serveApi(req, res, path);
     const methods = ROUTES[path];
     // The status page's static files (src/web/assets.ts), gzip when accepted.
-    const asset = staticAssets().get(path);
+    // (Read only for /static/ paths: a missing file can then never cost /metrics anything.)
+    const asset = path.startsWith("/static/") ? staticAssets().get(path) : undefined;
     if (asset) {
       if (!isRead) return send(res, 405, TEXT, "method not allowed\n", allow);
       const vary = { Vary: "Accept-Encoding" };
