@@ -8,6 +8,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { promisify } from "node:util";
 import { gzip as gzipCallback } from "node:zlib";
 import { ConfigError } from "../errors.js";
+import { staticAssets } from "../web/assets.js";
 import { type Authorizer, authorizer, type BasicAuth, WWW_AUTHENTICATE } from "./auth.js";
 import { BcryptUsers, VerdictCache } from "./bcrypt-users.js";
 import { landingPage } from "./landing.js";
@@ -274,6 +275,16 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
     if (path.startsWith("/api/v1/") && opts.api) return serveApi(req, res, path);
     const methods = ROUTES[path];
+    // The status page's static files (src/web/assets.ts), gzip when accepted.
+    // (Read only for /static/ paths: a missing file can then never cost /metrics anything.)
+    const asset = path.startsWith("/static/") ? staticAssets().get(path) : undefined;
+    if (asset) {
+      if (!isRead) return send(res, 405, TEXT, "method not allowed\n", allow);
+      const vary = { Vary: "Accept-Encoding" };
+      return acceptsGzip(req.headers["accept-encoding"])
+        ? send(res, 200, asset.contentType, asset.gzip, { "Content-Encoding": "gzip", ...vary })
+        : send(res, 200, asset.contentType, asset.body, vary);
+    }
     if (methods === undefined || (path === "/-/reload" && !opts.reload))
       return send(res, 404, TEXT, "not found; see /\n");
     if (!methods.split(", ").includes(req.method ?? ""))
