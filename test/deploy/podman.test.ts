@@ -16,7 +16,8 @@ test("Podman.start removes killed runs' directories and cgroups, not live ones (
   mkdirSync(join(cgroup, "libpod-0"), { recursive: true });
   const live = mkdtempSync(join(tmpdir(), "npf-podman-"));
   writeFileSync(join(live, "lock"), "");
-  const holder = spawn("flock", [join(live, "lock"), "sleep", "infinity"], { stdio: "ignore" });
+  // Its own process group: flock runs sleep as a child, which must go with it.
+  const holder = spawn("flock", [join(live, "lock"), "sleep", "infinity"], { stdio: "ignore", detached: true });
   const podman = new Podman();
   try {
     // flock has the lock once it runs sleep: wait for that.
@@ -29,7 +30,7 @@ test("Podman.start removes killed runs' directories and cgroups, not live ones (
     assert.equal(existsSync(live), true, "the live run's directory");
   } finally {
     await podman.destroy();
-    holder.kill("SIGKILL");
+    process.kill(-holder.pid!, "SIGKILL");
     rmSync(live, { recursive: true, force: true });
     rmSync(killed, { recursive: true, force: true });
   }
