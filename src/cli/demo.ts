@@ -18,6 +18,9 @@ import { assertIsolated, createLab, type Lab } from "../lab/lab.js";
 import { enterScript, repoRoot } from "../lab/native.js";
 import { Metrics } from "../metrics/metrics.js";
 import { startServer } from "../server/http.js";
+import { landingPage } from "../server/landing.js";
+import { answerApi, WebState } from "../web/api.js";
+import { ledgerPaths } from "../web/flows.js";
 import { hostRelay, labRelay } from "./demo-relay.js";
 import {
   demoConfig,
@@ -223,9 +226,18 @@ async function inside(opts: DemoOptions, io: Io): Promise<number> {
   let cpu = process.cpuUsage();
   let wall = t0;
   let cpuPercent = 0;
+  // The status page's history hears what the metrics hear (as in daemon-run.ts).
+  const web = new WebState(VERSION);
+  const apply = metrics.applyConfig.bind(metrics);
+  metrics.applyConfig = (config) => {
+    const out = apply(config);
+    web.applyConfig(config);
+    return out;
+  };
   const record = metrics.recordIteration.bind(metrics);
   metrics.recordIteration = (config, result) => {
     const out = record(config, result);
+    web.recordIteration(config, result);
     const now = performance.now();
     stats.add(result, (now - t0) / 1000);
     const used = process.cpuUsage(cpu);
@@ -247,6 +259,7 @@ async function inside(opts: DemoOptions, io: Io): Promise<number> {
   };
 
   const daemon = new Daemon({ file, log, metrics });
+  web.paths = ledgerPaths(daemon.ledger);
   let server: Awaited<ReturnType<typeof startServer>> | undefined;
   let relay: Awaited<ReturnType<typeof labRelay>> | undefined;
   const timers: NodeJS.Timeout[] = [];
@@ -257,9 +270,14 @@ async function inside(opts: DemoOptions, io: Io): Promise<number> {
       port: INNER_PORT,
       metrics: () => metrics.snapshot(),
       health: () => ({ ok: true, detail: { iterations: daemon.iterations, probe_name: "demo" } }),
+      landing: landingPage(VERSION, "demo"),
+      api: (path, query) => answerApi(web, path, query),
     });
     relay = await labRelay(sock, server.port);
-    if (url) io.err(`netprobify demo: metrics from your shell: curl ${url}`);
+    if (url) {
+      io.err(`netprobify demo: metrics from your shell: curl ${url}`);
+      io.err(`netprobify demo: status page in your browser: ${url.replace(/metrics$/, "")}`);
+    }
     view.onQuit(() => finish());
     t0 = performance.now();
     wall = t0;

@@ -97,6 +97,21 @@ export const globalSchema = expect(
     percentile: list(int(1, 100), "integers 1..100")
       .default([95, 50])
       .describe("Percentiles of the round-trip time exported as `*_round_trip_seconds{percentile}`."),
+    history_retention: intSeconds(60)
+      .default(86400)
+      .describe(
+        "New: seconds of per-iteration history (sent, lost, RTT quantiles, ICMP errors per target × group) kept in memory for the status page and /api/v1: retention / interval iterations, at most 17,280, 24 bytes each per target × group (docs/status-page.md).",
+      ),
+    rtt_histogram: bool()
+      .default(false)
+      .describe(
+        "New: export `netprobify_rtt_seconds`, a histogram of every RTT per target × group (one series per bucket: mind the cardinality).",
+      ),
+    rtt_histogram_buckets: list(seconds({ positive: true }), "bucket upper bounds in seconds")
+      .default([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1])
+      .describe(
+        "New: upper bounds (seconds, increasing) of the `netprobify_rtt_seconds` buckets; +Inf is added.",
+      ),
     disable_dynamic_inventories: list(text(), "inventory module names")
       .default([])
       .describe("Dynamic inventory modules not to start."),

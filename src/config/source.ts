@@ -207,6 +207,10 @@ function positioned(file: string, text: string): ConfigSource {
     uniqueKeys: false,
     prettyErrors: false,
     lineCounter,
+    // The library's own warnings (e.g. a key that is a list, stringified by toJS) go to
+    // process.emitWarning, i.e. to stderr after netprobify's report: the key is refused by the
+    // schema with a position instead.
+    logLevel: "error",
   });
   const pos = (offset: number): SourcePosition => lineCounter.linePos(offset);
   const diagnostics: Diagnostic[] = [];

@@ -1,6 +1,7 @@
 // What one iteration measured, per series (target × group): the numbers the metrics layer exports.
 // Built once at the end of an iteration from the in-flight table, plus the counters the receive path
 // keeps while the iteration runs (late, duplicates, ICMP errors by type/code, foreign replies).
+import { flowIndex } from "./flows.js";
 import { type InFlight, ProbeState } from "./inflight.js";
 import { percentile } from "./percentile.js";
 import type { ProbePlan } from "./plan.js";
@@ -34,6 +35,15 @@ export interface SeriesResult {
   rtts: Float64Array;
   /** ICMP errors from the destination that answered a probe, by "type/code" (e.g. "3/3" port unreachable). */
   icmpErrors: Map<string, number>;
+  /**
+   * RFC 3393 IP packet delay variation: over each pair of consecutive probes (in send order) of the
+   * same flow (source address and port, destination) that were both answered with a timed RTT, the
+   * difference of their RTTs. Count of such pairs, mean of their absolute values and largest absolute
+   * value, in seconds (undefined without a pair).
+   */
+  ipdvPairs: number;
+  ipdvMeanAbs: number | undefined;
+  ipdvMaxAbs: number | undefined;
 }
 
 /** Per-series counters the receive path updates during the iteration. */
@@ -132,6 +142,7 @@ export function summarize(plan: ProbePlan, f: InFlight, c: SeriesCounters): Seri
       }
     }
   }
+  const ipdv = ipdvOf(plan, f);
   const samples = Array.from({ length: n }, (_, s) => new Float64Array(timed[s]!));
   const filled = new Uint32Array(n);
   for (let i = 0; i < plan.count; i++) {
@@ -155,7 +166,43 @@ export function summarize(plan: ProbePlan, f: InFlight, c: SeriesCounters): Seri
     untimed: untimed[s]!,
     rtts: samples[s]!.sort(),
     icmpErrors: c.icmpErrors[s]!,
+    ipdvPairs: ipdv.pairs[s]!,
+    ipdvMeanAbs: ipdv.pairs[s]! === 0 ? undefined : ipdv.sumAbs[s]! / ipdv.pairs[s]!,
+    ipdvMaxAbs: ipdv.pairs[s]! === 0 ? undefined : ipdv.maxAbs[s]!,
   }));
+}
+
+/**
+ * IPDV (RFC 3393) per series: the plan's order is the send order, so one pass in index order sees
+ * each flow's probes in the order they left. A lost or untimed probe breaks the pair chain (the
+ * pair on either side of it has no IPDV), as the RFC leaves the variation of a lost packet undefined.
+ */
+function ipdvOf(
+  plan: ProbePlan,
+  f: InFlight,
+): { pairs: Uint32Array; sumAbs: Float64Array; maxAbs: Float64Array } {
+  const n = plan.series.length;
+  const pairs = new Uint32Array(n);
+  const sumAbs = new Float64Array(n);
+  const maxAbs = new Float64Array(n);
+  // The flows are the ledger's (src/engine/flows.ts: built once per plan); one cell per flow.
+  const { flowOf, flows } = flowIndex(plan);
+  const prev = new Float64Array(flows.length).fill(Number.NaN);
+  for (let i = 0; i < plan.count; i++) {
+    const flow = flowOf[i]!;
+    const rtt = f.state[i] === ProbeState.Answered ? f.rttNs(i) : Number.NaN;
+    const now = rtt >= 0 ? rtt / 1e9 : Number.NaN;
+    const before = prev[flow]!;
+    if (!Number.isNaN(now) && !Number.isNaN(before)) {
+      const s = plan.seriesOf[i]!;
+      const d = Math.abs(now - before);
+      pairs[s]!++;
+      sumAbs[s]! += d;
+      if (d > maxAbs[s]!) maxAbs[s] = d;
+    }
+    prev[flow] = now;
+  }
+  return { pairs, sumAbs, maxAbs };
 }
 
 /**

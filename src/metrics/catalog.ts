@@ -6,7 +6,7 @@
 import type { ProbeType } from "../config/schema.js";
 import { PROBE_TYPE } from "../probes/types.js";
 
-export type MetricType = "counter" | "gauge";
+export type MetricType = "counter" | "gauge" | "histogram";
 
 export interface MetricDecl {
   readonly name: string;
@@ -393,6 +393,34 @@ export const CATALOG = [
     origin: "new",
   },
   {
+    name: "netprobify_rtt_min_seconds",
+    type: "gauge",
+    help: "Smallest round-trip time of the last iteration (kernel timestamps); absent when the iteration had no sample.",
+    labels: TARGET_GROUP_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_rtt_max_seconds",
+    type: "gauge",
+    help: "Largest round-trip time of the last iteration (kernel timestamps); absent when the iteration had no sample.",
+    labels: TARGET_GROUP_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_ipdv_mean_seconds",
+    type: "gauge",
+    help: "Jitter: mean absolute IP packet delay variation (RFC 3393) of the last iteration, over pairs of consecutive probes of the same flow (source address and port, destination) both answered; absent without such a pair.",
+    labels: TARGET_GROUP_LABELS,
+    origin: "new",
+  },
+  {
+    name: "netprobify_ipdv_max_seconds",
+    type: "gauge",
+    help: "Jitter: largest absolute IP packet delay variation (RFC 3393) of the last iteration, same pairs as netprobify_ipdv_mean_seconds; absent without such a pair.",
+    labels: TARGET_GROUP_LABELS,
+    origin: "new",
+  },
+  {
     name: "netprobify_path_flow_sent_total",
     type: "counter",
     help: "Probes sent on one flow (only targets or groups with path_metrics: true, at most global.path_metrics_max_flows flows per target × group, worst first; docs/paths.md).",
@@ -446,6 +474,14 @@ export const CATALOG = [
     type: "gauge",
     help: "Lost / sent probes of the flows netprobify_path_anomaly counts, over the ledger's window (0 when none).",
     labels: PATH_LABELS,
+    origin: "new",
+  },
+  // Last: registered when a configuration enables it (src/metrics/rtt-histogram.ts), after the others.
+  {
+    name: "netprobify_rtt_seconds",
+    type: "histogram",
+    help: "Every round-trip time measured (kernel timestamps), cumulative, by probe type (TCPsyn, ICMPping, UDPunreachable): sum it across targets, groups and probes. Only with global.rtt_histogram: true; buckets from global.rtt_histogram_buckets.",
+    labels: [...TARGET_GROUP_LABELS, "type"],
     origin: "new",
   },
 ] as const satisfies readonly MetricDecl[];

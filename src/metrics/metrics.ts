@@ -28,6 +28,7 @@ import {
 import { Expositions, type Format } from "./expositions.js";
 import { isFlowMetric, type PathReport, PathSeries } from "./path-series.js";
 import { type Labels, SeriesStore } from "./registry.js";
+import { RttHistogram } from "./rtt-histogram.js";
 import { type Exposition, Snapshot } from "./snapshot.js";
 import { type IncidentRow, TraceSeries, type TraceTotals } from "./trace-series.js";
 
@@ -104,6 +105,7 @@ export class Metrics {
   private addresses: ReadonlyMap<string, readonly string[]> = new Map();
   /** Label sets of target × group series under the applied configuration (see seriesLabels). */
   private labelCache = new Map<string, SeriesLabelSet>();
+  private readonly rttHistogram: RttHistogram;
   /**
    * The last resolution outcome per app_host_resolution_* series (fingerprint of the addresses, null:
    * failed): kept across reloads while the series exists, so a reload is no resolution change.
@@ -128,6 +130,7 @@ export class Metrics {
 
   constructor(opts: MetricsOptions) {
     this.store.set("netprobify_info", { version: opts.version }, 1);
+    this.rttHistogram = new RttHistogram(this.store.registry);
     if (opts.processMetrics !== false) {
       this.runtime = new Registry();
       collectDefaultMetrics({ register: this.runtime });
@@ -207,6 +210,10 @@ export class Metrics {
     this.tcpByAddress = undefined;
     this.labelCache = new Map();
     const removed = this.store.retain((decl, labels) => this.allowed(decl, labels));
+    this.rttHistogram.apply(config, ({ type, ...labels }) => {
+      const t = labels.destination === undefined ? undefined : config.targets.get(labels.destination);
+      return t?.type === type && this.allowed(declOf("netprobify_ipdv_max_seconds"), labels);
+    });
     this.paths.prune();
     for (const [key, r] of this.lastResolution)
       if (!this.store.has("app_host_resolution_change_total", r.labels)) this.lastResolution.delete(key);
@@ -319,6 +326,17 @@ export class Metrics {
       s.inc("netprobify_duplicate_replies_total", tg, r.duplicates, l.targetGroupKey);
       s.inc("netprobify_unsent_probes_total", tg, r.failed, l.targetGroupKey);
       s.inc("netprobify_untimed_replies_total", tg, r.untimed, l.targetGroupKey);
+      const n = r.rtts.length;
+      this.setOrRemove("netprobify_rtt_min_seconds", tg, n === 0 ? undefined : r.rtts[0], l.targetGroupKey);
+      this.setOrRemove(
+        "netprobify_rtt_max_seconds",
+        tg,
+        n === 0 ? undefined : r.rtts[n - 1],
+        l.targetGroupKey,
+      );
+      this.setOrRemove("netprobify_ipdv_mean_seconds", tg, r.ipdvMeanAbs, l.targetGroupKey);
+      this.setOrRemove("netprobify_ipdv_max_seconds", tg, r.ipdvMaxAbs, l.targetGroupKey);
+      if (this.rttHistogram.enabled) this.rttHistogram.add(l.histogram, l.targetGroupKey, r.rtts);
       for (const [typeCode, n] of r.icmpErrors) {
         const [icmp_type = "", icmp_code = ""] = typeCode.split("/");
         s.inc("netprobify_icmp_errors_total", { ...l.targetGroup, icmp_type, icmp_code }, n);
@@ -338,6 +356,12 @@ export class Metrics {
     s.inc("netprobify_iterations_total", probe, 1);
     s.set("netprobify_iteration_probes", probe, probes);
     return { recorded, skipped };
+  }
+
+  /** A last-iteration gauge: its value, or no series when the iteration measured none (no fake 0). */
+  private setOrRemove(name: MetricName, labels: Labels, v: number | undefined, key: string): void {
+    if (v === undefined) this.store.remove(name, labels, key);
+    else this.store.set(name, labels, v, key);
   }
 
   /** Writes the ECMP path series of the targets × groups of `reports` (see path-series.ts). */
@@ -407,6 +431,7 @@ export class Metrics {
       seriesKey,
       targetGroup,
       targetGroupKey: SeriesStore.keyOf(TARGET_GROUP_LABELS, targetGroup),
+      histogram: { ...targetGroup, type: t.type },
       percentiles: this.config!.global.percentile.map((value) => {
         const percentile = String(value);
         return { value, labels: { ...series, percentile }, key: `${seriesKey}${percentile}\u0000` };
@@ -440,7 +465,7 @@ export class Metrics {
    */
   private clearMeasurements(t: TargetConfig): void {
     const m = TYPE_METRICS[t.type];
-    for (const name of [m.ratio, m.rtt]) {
+    for (const name of [m.ratio, m.rtt, ...LAST_ITERATION_GAUGES]) {
       for (const labels of this.store.seriesOf(name)) {
         if (labels.destination === t.name) this.store.remove(name, labels);
       }
@@ -590,9 +615,19 @@ interface SeriesLabelSet {
   seriesKey: string;
   targetGroup: Labels;
   targetGroupKey: string;
+  /** netprobify_rtt_seconds' labels (target × group and probe type). */
+  histogram: Labels;
   /** The applied configuration's percentiles, with the round-trip series' labels and key. */
   percentiles: { value: number; labels: Labels; key: string }[];
 }
+
+/** Per target × group gauges of the last iteration, absent when it measured nothing. */
+const LAST_ITERATION_GAUGES = [
+  "netprobify_rtt_min_seconds",
+  "netprobify_rtt_max_seconds",
+  "netprobify_ipdv_mean_seconds",
+  "netprobify_ipdv_max_seconds",
+] as const satisfies readonly MetricName[];
 
 const PER_TARGET_GROUP_COUNTERS = [
   "app_time_ooo_total",

@@ -42,6 +42,8 @@ export class SeriesStore {
 
   constructor() {
     for (const decl of CATALOG as readonly MetricDecl[]) {
+      // Histograms' buckets come from the configuration: src/metrics/rtt-histogram.ts owns them.
+      if (decl.type === "histogram") continue;
       const opts = {
         name: decl.name,
         help: decl.help,

@@ -5,7 +5,10 @@
 // failure that does not take the listener down, a prompt shutdown) are easier to see without one.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { promisify } from "node:util";
+import { gzip as gzipCallback } from "node:zlib";
 import { ConfigError } from "../errors.js";
+import { staticAssets } from "../web/assets.js";
 import { type Authorizer, authorizer, type BasicAuth, WWW_AUTHENTICATE } from "./auth.js";
 import { BcryptUsers, VerdictCache } from "./bcrypt-users.js";
 import { landingPage } from "./landing.js";
@@ -85,6 +88,11 @@ export interface ServerOptions {
   reload?: () => Promise<ReloadOutcome>;
   /** The /paths document (trace-on-loss: per-flow hop lists and verdicts, docs/http.md); without it 404. */
   paths?: () => unknown;
+  /**
+   * The JSON API under /api/v1/ (src/web/api.ts): the answer to a GET of `path` with `query`, or
+   * undefined for a path it does not know (404). Without it, /api/v1/ is 404.
+   */
+  api?: (path: string, query: URLSearchParams) => { status: number; body: string } | undefined;
   /** The HTML page at `/` (default: the landing page without version). */
   landing?: string;
   log?: LogFn;
@@ -124,6 +132,8 @@ export const DEFAULT_ADDRESS = "0.0.0.0";
 
 const TEXT = "text/plain; charset=utf-8";
 const HTML = "text/html; charset=utf-8";
+const JSON_TYPE = "application/json; charset=utf-8";
+const gzipAsync = promisify(gzipCallback);
 
 /** The methods each route answers (anything else: 405 with Allow). */
 const READ = "GET, HEAD";
@@ -266,7 +276,18 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (!authOk) {
       return send(res, 401, TEXT, "authentication required\n", { "WWW-Authenticate": WWW_AUTHENTICATE });
     }
+    if (path.startsWith("/api/v1/") && opts.api) return serveApi(req, res, path);
     const methods = ROUTES[path];
+    // The status page's static files (src/web/assets.ts), gzip when accepted.
+    // (Read only for /static/ paths: a missing file can then never cost /metrics anything.)
+    const asset = path.startsWith("/static/") ? staticAssets().get(path) : undefined;
+    if (asset) {
+      if (!isRead) return send(res, 405, TEXT, "method not allowed\n", allow);
+      const vary = { Vary: "Accept-Encoding" };
+      return acceptsGzip(req.headers["accept-encoding"])
+        ? send(res, 200, asset.contentType, asset.gzip, { "Content-Encoding": "gzip", ...vary })
+        : send(res, 200, asset.contentType, asset.body, vary);
+    }
     if (methods === undefined || (path === "/-/reload" && !opts.reload) || (path === "/paths" && !opts.paths))
       return send(res, 404, TEXT, "not found; see /\n");
     if (!methods.split(", ").includes(req.method ?? ""))
@@ -312,6 +333,21 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (gzip && payload.gzip)
       return send(res, 200, payload.contentType, payload.gzip, { "Content-Encoding": "gzip", Vary: vary });
     return send(res, 200, payload.contentType, payload.body, { Vary: vary });
+  };
+
+  /** A JSON API answer, gzip-compressed (off the event loop) when the client accepts it. */
+  const serveApi = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<number> => {
+    if (req.method !== "GET" && req.method !== "HEAD")
+      return send(res, 405, TEXT, "method not allowed\n", { Allow: READ });
+    const query = new URL(req.url ?? "/", "http://netprobify.invalid").searchParams;
+    const answer = opts.api!(path, query);
+    if (answer === undefined) return send(res, 404, TEXT, "not found; see /\n");
+    const vary = { Vary: "Accept-Encoding" };
+    if (answer.body.length >= 1024 && acceptsGzip(req.headers["accept-encoding"])) {
+      const body = await gzipAsync(answer.body, { level: 1 });
+      return send(res, answer.status, JSON_TYPE, body, { "Content-Encoding": "gzip", ...vary });
+    }
+    return send(res, answer.status, JSON_TYPE, answer.body, vary);
   };
 
   server.on("request", (req, res) => {

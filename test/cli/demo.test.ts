@@ -35,6 +35,10 @@ interface Run {
   code: number | null;
   stdout: string;
   stderr: string;
+  /** The status page at the printed URL, fetched while the demo ran. */
+  page: string;
+  /** The page's /api/v1/status once it listed the demo's targets. */
+  api: string;
   /** The /metrics body fetched from this (the host) namespace while the demo ran. */
   scraped: string;
 }
@@ -46,6 +50,21 @@ async function scrapeWhenReady(url: string, stop: () => boolean): Promise<string
     try {
       last = await (await fetch(url)).text();
       if (/destination="wan_far_v4"/.test(last)) return last;
+    } catch (e) {
+      last = `fetch failed: ${e}`;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return last;
+}
+
+/** Polls the status page's API until the demo's targets are in it. */
+async function apiWhenReady(pageUrl: string, stop: () => boolean): Promise<string> {
+  let last = "";
+  while (!stop()) {
+    try {
+      last = await (await fetch(`${pageUrl}api/v1/status`)).text();
+      if (/"wan_far_v4\//.test(last)) return last;
     } catch (e) {
       last = `fetch failed: ${e}`;
     }
@@ -66,6 +85,8 @@ function startDemo(
   let stderr = "";
   let exited = false;
   let scraping: Promise<string> | undefined;
+  let page: Promise<string> | undefined;
+  let api: Promise<string> | undefined;
   child.stdout!.on("data", (d) => {
     stdout += d;
   });
@@ -73,11 +94,25 @@ function startDemo(
     stderr += d;
     const url = /curl (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(stderr)?.[1];
     if (url && !scraping) scraping = scrapeWhenReady(url, () => exited);
+    const pageUrl = /status page in your browser: (http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(stderr)?.[1];
+    if (pageUrl && !page)
+      page = fetch(pageUrl).then(
+        (r) => r.text(),
+        (e: unknown) => `fetch failed: ${e}`,
+      );
+    if (pageUrl && !api) api = apiWhenReady(pageUrl, () => exited);
   });
   const done = new Promise<Run>((resolve) => {
     child.on("close", async (code) => {
       exited = true;
-      resolve({ code, stdout, stderr, scraped: (await scraping) ?? "" });
+      resolve({
+        code,
+        stdout,
+        stderr,
+        scraped: (await scraping) ?? "",
+        page: (await page) ?? "",
+        api: (await api) ?? "",
+      });
     });
   });
   return { child, done };
@@ -232,6 +267,10 @@ describe("netprobify demo (needs root)", () => {
     checkSummary(s, 25);
     // /metrics was reachable from the host namespace while it ran, with the demo's series.
     assert.match(r.scraped, /tcpsyn_sent_total\{probe_name="demo",destination="wan_far_v4"/);
+    // The printed status page URL served the page (through the same relay).
+    assert.match(r.page, /<title>netprobify \(demo\)<\/title>/);
+    assert.match(r.page, /static\/page\.js/);
+    assert.match(r.api, /"probe_name":"demo"/);
     // The capture saw the relay's loopback traffic (so it worked) and nothing to or from the lab.
     const all = sh(`tcpdump -r ${pcap} -n 2>/dev/null | wc -l`);
     assert.ok(Number(all) > 0, "the capture saw nothing at all");

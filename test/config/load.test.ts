@@ -183,3 +183,27 @@ groups:
     assert.equal(c.targets.get("t")!.address_family, "ipv6");
   });
 });
+
+test("a key written as a list is refused as an unknown key, and the YAML library prints no warning of its own", async () => {
+  const warnings: Error[] = [];
+  const onWarning = (w: Error) => warnings.push(w);
+  process.on("warning", onWarning);
+  try {
+    const text =
+      "global:\n  probe_name: lab\n  interval: 30\n  nb_proc: 1\n  logging_level: INFO\n" +
+      "  prometheus_port: 8000\n  dns_update_interval: 300\n  ? [a, b]\n  : 1\ngroups: {}\n";
+    assert.throws(
+      () => loadConfigText("list-key.yaml", text),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.diagnostics.some((d) => d.rule === "unknown-key" && d.path.join(".") === "global.[ a, b ]"),
+    );
+    await new Promise((r) => setImmediate(r)); // process warnings are emitted on the next tick
+    assert.deepEqual(
+      warnings.map((w) => w.message),
+      [],
+    );
+  } finally {
+    process.off("warning", onWarning);
+  }
+});

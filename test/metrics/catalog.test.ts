@@ -5,10 +5,11 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
+import { loadConfigText } from "../../src/config/load.js";
 import { CATALOG, catalogMarkdown, type MetricDecl } from "../../src/metrics/catalog.js";
 import { Metrics } from "../../src/metrics/metrics.js";
 import { DOC_PATH, tableInDoc } from "./doc-table.js";
-import { config, iteration, parseExposition } from "./exposition.js";
+import { BASE_CONFIG, config, GLOBAL, iteration, parseExposition, series } from "./exposition.js";
 
 const S = "probe_name, destination, address_family, state, group";
 const T = "probe_name, destination, address_family";
@@ -74,9 +75,10 @@ describe("metric catalog", () => {
 
   test("the registry serves each catalog metric once, with the catalog's HELP and TYPE", async () => {
     const m = new Metrics({ version: "1", processMetrics: false });
-    const c = config();
+    // The histogram is served only when the configuration asks for it.
+    const c = loadConfigText("catalog.yaml", `${GLOBAL()}  rtt_histogram: true\n${BASE_CONFIG}`);
     m.applyConfig(c);
-    m.recordIteration(c, iteration([]));
+    m.recordIteration(c, iteration([series("web", "g1", { sent: 1, rtts: Float64Array.of(0.001) })]));
     const e = parseExposition(await m.metricsText());
     assert.deepEqual(
       [...e.type.keys()],
@@ -88,9 +90,12 @@ describe("metric catalog", () => {
     }
     // Every served sample carries exactly its metric's declared labels.
     for (const s of e.samples) {
-      const d = decls.find((x) => x.name === s.name);
+      const base = s.name.replace(/_(bucket|sum|count)$/, "");
+      const d =
+        decls.find((x) => x.name === s.name) ?? decls.find((x) => x.name === base && x.type === "histogram");
       assert.ok(d, s.name);
-      assert.deepEqual(Object.keys(s.labels), [...d.labels], s.name);
+      const le = s.name.endsWith("_bucket") ? ["le"] : [];
+      assert.deepEqual(Object.keys(s.labels), [...le, ...d.labels], s.name); // prom-client puts le first
     }
   });
 

@@ -84,6 +84,9 @@ export function series(target: string, group: string, o: Partial<SeriesResult> =
     untimed: 0,
     rtts: new Float64Array(),
     icmpErrors: new Map(),
+    ipdvPairs: 0,
+    ipdvMeanAbs: undefined,
+    ipdvMaxAbs: undefined,
     ...o,
   };
 }

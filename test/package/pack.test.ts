@@ -74,11 +74,11 @@ function elfMachine(file: string): number {
   return b.readUInt16LE(18);
 }
 
-const PREBUILT = ["netprobify.glibc.node", "lab-impair", "lab-responder"];
+const PREBUILT = ["netprobify.glibc.node", "lab-impair", "lab-responder", "lab-sethash"];
 const COMPILERS = ["gcc", "g++", "cc", "c++", "make", "python3", "python"];
 
 describe("npm pack --dry-run: the package's content", () => {
-  test("prebuilds for linux-x64 and linux-arm64, examples, the source-build fallback; no tests, sources or maps", () => {
+  test("prebuilds for linux-x64 and linux-arm64, examples, alert rules, dashboard, unit and manifests, the source-build fallback; no tests, sources or maps", () => {
     const { files } = pack(["--dry-run"]);
     const paths = new Set(files.map((f) => f.path));
     for (const f of [
@@ -96,6 +96,12 @@ describe("npm pack --dry-run: the package's content", () => {
       "src/lab/enter.sh",
       "src/lab/impair/impair.c",
       "docs/deployment.md",
+      "LICENSE",
+      "prometheus/alerts.yml",
+      "prometheus/recording.yml",
+      "grafana/netprobify.json",
+      "deploy/systemd/netprobify.service",
+      "deploy/container/Containerfile",
     ])
       assert.ok(paths.has(f), `${f} is not in the package`);
     for (const p of paths) {
@@ -170,7 +176,7 @@ describe("the packed tarball, installed without a compiler, probes (needs root)"
         `const n = await import(${JSON.stringify(join(pkgDir, "dist/src/native/rawsock.js"))});
          const l = await import(${JSON.stringify(join(pkgDir, "dist/src/lab/native.js"))});
          n.loadBinding();
-         console.log(JSON.stringify([n.addonPath(), await l.helperBinary("impair"), await l.helperBinary("responder")]));`,
+         console.log(JSON.stringify([n.addonPath(), await l.helperBinary("impair"), await l.helperBinary("responder"), await l.helperBinary("sethash")]));`,
       ],
       { env, encoding: "utf8", timeout: 30_000 },
     );
