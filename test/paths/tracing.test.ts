@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { loadConfigText } from "../../src/config/load.js";
 import type { IncidentRow, TraceTotals } from "../../src/metrics/trace-series.js";
+import { TRACE_BUDGET } from "../../src/paths/budget.js";
 import type { AnomalyView, RunnerAsk } from "../../src/paths/trace.js";
 import { PathTracing } from "../../src/paths/tracing.js";
 
@@ -80,7 +81,11 @@ function harness(extra = "") {
 test("path_tracing on by default: an anomaly is traced in the background, reported, and cleared", async () => {
   const h = harness(", path_tracing_packets_per_second: 2000");
   assert.equal(CONFIG().global.path_tracing, true);
-  assert.equal(CONFIG().global.path_tracing_budget, 19_200);
+  assert.equal(
+    CONFIG().global.path_tracing_budget,
+    TRACE_BUDGET,
+    "the schema's default is the verdict's budget",
+  );
   assert.equal(h.config.global.trace_on_loss, "anomaly");
   h.svc.configure(h.config);
   h.svc.start();
