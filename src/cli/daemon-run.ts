@@ -96,6 +96,7 @@ export async function runDaemon(
         detail: { iterations: daemon.iterations, probe_name: daemon.config.global.probe_name },
       }),
       ready: () => daemon.iterations > 0,
+      paths: () => daemon.pathsDocument(),
       reload: () => reloads.reloadBoth(server, daemon),
       landing: landingPage(VERSION, g.probe_name),
       api: (path, query) => answerApi(webState, path, query),

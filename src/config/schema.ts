@@ -120,6 +120,27 @@ export const globalSchema = expect(
       .describe(
         "New in this implementation: cap on the packets per second the whole probe sends (token bucket, one send batch of burst). Unset: no cap beyond interval_packets.",
       ),
+    path_tracing: bool()
+      .default(true)
+      .describe(
+        "New: trace-on-loss (docs/paths.md): when a target × group shows an ECMP anomaly, trace its lossy and as many healthy flows with their own 5-tuple, TTL by TTL, and name the link that drops. false turns it off.",
+      ),
+    trace_on_loss: oneOf(["anomaly", "any"])
+      .default("anomaly")
+      .describe(
+        'New: what opens a trace incident: "anomaly" (flows significantly lossier than the target\'s others) or "any" (any loss on any flow).',
+      ),
+    path_tracing_budget: int(1, 20_000)
+      .default(19_200)
+      .describe("New: extra (trace) probes one incident may send, retraces included."),
+    path_tracing_packets_per_second: int(1, 100_000)
+      .default(1000)
+      .describe(
+        "New: trace probes sent per second, all incidents together (routers rate-limit their ICMP errors).",
+      ),
+    path_tracing_max_incidents: int(1, 64)
+      .default(4)
+      .describe("New: trace incidents open at once; further anomalies wait for a free one."),
     dynamic_inventories_dir: text()
       .optional()
       .describe(

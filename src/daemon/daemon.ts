@@ -19,8 +19,14 @@ import { type BuiltinInventory, InventoryHost } from "../inventory/host.js";
 import { shardFilter } from "../inventory/shard.js";
 import type { InventoryState } from "../metrics/metrics.js";
 import type { PathReport } from "../metrics/path-series.js";
+import type { IncidentRow, TraceTotals } from "../metrics/trace-series.js";
+import { ledgerAnomalies } from "../paths/anomaly-source.js";
+import { engineRunner } from "../paths/engine-runner.js";
 import { inConfig, pathReports } from "../paths/export.js";
 import { Ledger } from "../paths/ledger.js";
+import { verdictJudge } from "../paths/trace.js";
+import type { PathsDocument } from "../paths/trace-export.js";
+import { PathTracing } from "../paths/tracing.js";
 import { type Lookup, localAddresses } from "../targets/resolve.js";
 import { errorFields, type Logger, levelFor } from "./logger.js";
 import { UnreachableLog } from "./unreachable-log.js";
@@ -35,6 +41,8 @@ export interface DaemonMetrics {
   recordIteration(config: Config, result: IterationResult): unknown;
   /** The ECMP path series (anomalies, opted-in flows) from the ledger, after each iteration. */
   recordPaths?(config: Config, reports: readonly PathReport[]): void;
+  /** The trace-on-loss series (open incidents, trace probes), from src/paths/tracing.ts. */
+  recordTraces?(config: Config, rows: readonly IncidentRow[], totals: TraceTotals): void;
   setReloadConfFailed(failed: boolean): void;
   /** A target was resolved to `addresses` (this host's included), or not (undefined). */
   hostResolved(target: string, addresses: readonly string[] | undefined): boolean;
@@ -108,6 +116,8 @@ export class Daemon {
   private readonly unreachableLog = new UnreachableLog();
   /** Per-flow figures of the recent iterations (src/paths): anomalies, path metrics, traces. */
   readonly ledger = new Ledger();
+  /** Trace-on-loss (src/paths/tracing.ts): incidents traced between iterations. */
+  private tracing: PathTracing | undefined;
 
   private get log(): Logger {
     return this.o.log;
@@ -120,6 +130,21 @@ export class Daemon {
     this.logWarnings(this.config);
     this.log.level = levelFor(this.config.global.logging_level);
     this.engine = (this.o.openEngine ?? openEngine)(this.config);
+    this.tracing = new PathTracing({
+      runner: engineRunner(
+        () => this.engine,
+        () => this.plan,
+      ),
+      anomalies: ledgerAnomalies(this.ledger, () => this.config),
+      judge: verdictJudge,
+      log: (level, msg, fields) => this.log[level](fields, msg),
+      metrics: {
+        recordTraces: (config, rows, totals) => this.o.metrics?.recordTraces?.(config, rows, totals),
+        publish: () => this.o.metrics?.publish?.(),
+      },
+      onError: () => this.o.metrics?.countInternalError?.("trace"),
+    });
+    this.tracing.configure(this.config);
     this.o.metrics?.applyConfig(this.config);
     this.o.metrics?.setReloadConfFailed(false);
     await this.resolveDue(true);
@@ -162,6 +187,12 @@ export class Daemon {
     this.running = true;
     this.armReloadTimer();
     this.done = this.loop();
+    this.tracing?.start();
+  }
+
+  /** The GET /paths document (trace-on-loss incidents, hop lists, verdicts). */
+  pathsDocument(): PathsDocument {
+    return this.tracing?.document() ?? { enabled: false, incidents: [] };
   }
 
   /** Stops promptly: the current iteration is abandoned, sockets closed. */
@@ -171,8 +202,10 @@ export class Daemon {
     clearTimeout(this.sleepTimer);
     clearInterval(this.reloadTimer);
     this.wake?.();
+    const tracing = this.tracing?.stop();
     this.engine?.close();
     this.engine = undefined;
+    await tracing;
     await this.inventory?.stop();
   }
 
@@ -284,6 +317,7 @@ export class Daemon {
     await this.guard("metrics", () => {
       this.o.metrics?.recordIteration(this.config, result);
       if (result.flows) this.ledger.record(result.series, result.flows);
+      this.tracing?.afterIteration();
       this.o.metrics?.recordPaths?.(this.config, pathReports(this.ledger, this.config));
       this.o.metrics?.publish?.();
     });
@@ -398,6 +432,7 @@ export class Daemon {
     }
     this.o.metrics?.applyConfig(next);
     this.ledger.retain(inConfig(next));
+    this.tracing?.configure(next);
     await this.resolveDue(true);
     this.planDirty = true;
     return true;

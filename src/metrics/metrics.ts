@@ -30,6 +30,7 @@ import { isFlowMetric, type PathReport, PathSeries } from "./path-series.js";
 import { type Labels, SeriesStore } from "./registry.js";
 import { RttHistogram } from "./rtt-histogram.js";
 import { type Exposition, Snapshot } from "./snapshot.js";
+import { type IncidentRow, TraceSeries, type TraceTotals } from "./trace-series.js";
 
 /** A dynamic inventory's state (undefined: leave as is). */
 export interface InventoryState {
@@ -112,6 +113,8 @@ export class Metrics {
   private readonly lastResolution = new Map<string, { labels: Labels; fingerprint: string | null }>();
   /** Address -> TCPsyn targets probing it, for the applied configuration and addresses. */
   private tcpByAddress: Map<string, string[]> | undefined;
+  /** The trace-on-loss series (open incidents, trace probes): docs/paths.md. */
+  private readonly traces = new TraceSeries(this.store);
 
   /**
    * The process's own metrics (prom-client's default metrics, as the original's Prometheus client
@@ -214,6 +217,7 @@ export class Metrics {
     this.paths.prune();
     for (const [key, r] of this.lastResolution)
       if (!this.store.has("app_host_resolution_change_total", r.labels)) this.lastResolution.delete(key);
+    this.traces.prune();
     const s = this.store;
     const probe = { probe_name: config.global.probe_name };
     for (const t of config.targets.values()) {
@@ -364,6 +368,14 @@ export class Metrics {
   recordPaths(config: Config, reports: readonly PathReport[]): void {
     if (!this.config) this.applyConfig(config);
     this.paths.write(this.config!.global.probe_name, reports, (decl, labels) => this.allowed(decl, labels));
+  }
+
+  /** Writes the trace-on-loss series: open incidents' rows (their series only), and the totals. */
+  recordTraces(config: Config, rows: readonly IncidentRow[], totals: TraceTotals): void {
+    if (!this.config) this.applyConfig(config);
+    const allowed = (r: IncidentRow) =>
+      this.allowed(declOf("netprobify_path_hops"), { destination: r.target, group: r.group });
+    this.traces.write(this.config!.global.probe_name, rows.filter(allowed), totals);
   }
 
   /** Foreign replies: per-target gauges where a target can be named, else netprobify_unmatched_replies_total. */

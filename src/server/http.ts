@@ -86,6 +86,8 @@ export interface ServerOptions {
   ready?: () => boolean;
   /** What POST /-/reload does (as SIGHUP); without it the route is 404. */
   reload?: () => Promise<ReloadOutcome>;
+  /** The /paths document (trace-on-loss: per-flow hop lists and verdicts, docs/http.md); without it 404. */
+  paths?: () => unknown;
   /**
    * The JSON API under /api/v1/ (src/web/api.ts): the answer to a GET of `path` with `query`, or
    * undefined for a path it does not know (404). Without it, /api/v1/ is 404.
@@ -141,6 +143,7 @@ const ROUTES: Readonly<Record<string, string>> = {
   "/-/healthy": READ,
   "/-/ready": READ,
   "/-/reload": "POST, PUT",
+  "/paths": READ,
 };
 
 const REFUSED_BODY = "too many connections; retry later\n";
@@ -285,7 +288,7 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
         ? send(res, 200, asset.contentType, asset.gzip, { "Content-Encoding": "gzip", ...vary })
         : send(res, 200, asset.contentType, asset.body, vary);
     }
-    if (methods === undefined || (path === "/-/reload" && !opts.reload))
+    if (methods === undefined || (path === "/-/reload" && !opts.reload) || (path === "/paths" && !opts.paths))
       return send(res, 404, TEXT, "not found; see /\n");
     if (!methods.split(", ").includes(req.method ?? ""))
       return send(res, 405, TEXT, "method not allowed\n", { Allow: methods });
@@ -295,6 +298,16 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
       return (opts.ready?.() ?? true)
         ? send(res, 200, TEXT, "netprobify is ready.\n")
         : send(res, 503, TEXT, "netprobify is not ready: the first iteration has not finished.\n");
+    if (path === "/paths") {
+      let doc: string;
+      try {
+        doc = JSON.stringify(opts.paths!());
+      } catch (err) {
+        log("error", "paths document failed", { err: errorFields(err) });
+        return send(res, 500, TEXT, "paths document failed; see the netprobify log\n");
+      }
+      return send(res, 200, "application/json; charset=utf-8", `${doc}\n`);
+    }
     if (path === "/-/reload") {
       let outcome: ReloadOutcome;
       try {

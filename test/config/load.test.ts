@@ -69,6 +69,9 @@ describe("valid configurations", () => {
   test("the every-key fixture normalises as documented", async () => {
     const c = await loadConfig(`${VALID}every-key.yaml`);
     assert.equal(c.global.l3_raw_socket, true, "YAML 1.1: yes is true");
+    assert.equal(c.global.path_tracing, false);
+    assert.equal(c.global.trace_on_loss, "any");
+    assert.equal(c.global.path_tracing_budget, 5000);
     assert.equal(c.groups.get("fixed")!.permit_target_auto_register, false, "YAML 1.1: no is false");
     assert.equal(c.groups.get("legacy")!.src_ipv4, "198.18.0.10", "src_ip is read as src_ipv4");
     assert.equal(c.groups.get("ecmp")!.src_subnet_ipv4?.prefix, 28);

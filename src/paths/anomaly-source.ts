@@ -1,0 +1,40 @@
+// The tracer's view of the ledger (src/paths/trace.ts AnomalySource): per target × group of the
+// running configuration, the flows the detector flags (worst first), the others (least lossy first:
+// the best healthy references), and every flow with loss (for trace_on_loss: any).
+import type { Config } from "../config/load.js";
+import { detect } from "./anomaly.js";
+import { inConfig } from "./export.js";
+import { type FlowStats, type Ledger, worstFirst } from "./ledger.js";
+import type { AnomalySource, AnomalyView, FlowRef } from "./trace.js";
+
+const ref = (f: FlowStats): FlowRef => ({
+  dst: f.dst,
+  src: f.src,
+  srcPort: f.srcPort,
+  flowLabel: f.flowLabel,
+});
+
+export function ledgerAnomalies(ledger: Ledger, config: () => Config): AnomalySource {
+  return {
+    current(): AnomalyView[] {
+      const keep = inConfig(config());
+      const out: AnomalyView[] = [];
+      for (const { target, group } of ledger.series()) {
+        if (!keep(target, group)) continue;
+        const flows = ledger.flows(target, group);
+        const { flagged, healthy } = detect(flows);
+        out.push({
+          target,
+          group,
+          flagged: flagged.map(ref),
+          healthy: [...healthy].sort((a, b) => a.lossRatio - b.lossRatio || b.sent - a.sent).map(ref),
+          lossy: flows
+            .filter((f) => f.lost > 0)
+            .sort(worstFirst)
+            .map(ref),
+        });
+      }
+      return out;
+    },
+  };
+}

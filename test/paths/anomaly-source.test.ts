@@ -1,0 +1,76 @@
+// ledgerAnomalies: the tracer's view of the ledger. A flow losing everything among healthy ones is
+// flagged; the healthy ones come least lossy first; `lossy` lists every flow with loss (for
+// trace_on_loss: any); a target no longer in the configuration is left out. No sockets.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { loadConfigText } from "../../src/config/load.js";
+import { summarizeFlows } from "../../src/engine/flows.js";
+import { InFlight } from "../../src/engine/inflight.js";
+import { buildPlan, type ProbePlan } from "../../src/engine/plan.js";
+import { ledgerAnomalies } from "../../src/paths/anomaly-source.js";
+import { Ledger } from "../../src/paths/ledger.js";
+
+const plan = (): ProbePlan =>
+  buildPlan(
+    [
+      {
+        name: "t",
+        type: "TCPsyn",
+        family: "ipv4",
+        addresses: ["198.18.1.1"],
+        dstPort: 80,
+        nbPackets: 64,
+        dontFragment: true,
+        timeout: 1,
+        groups: [{ name: "g", srcPortA: 1000, srcPortZ: 1007, dscp: 0 }],
+      },
+    ],
+    () => "198.18.0.2",
+  );
+
+/** Port 1003 loses everything, 1005 one probe in eight, the others nothing. */
+function iteration(p: ProbePlan) {
+  const f = new InFlight(0, p.count, () => 1000);
+  for (let i = 0; i < p.count; i++) {
+    f.markSent(i, 0);
+    const port = p.srcPort[i]!;
+    if (port === 1003 || (port === 1005 && i % 64 === 5)) continue;
+    f.setTx(i, 1e9);
+    f.reply(i, 1e9 + 1e6);
+  }
+  f.expire(10_000);
+  return summarizeFlows(p, f);
+}
+
+const config = (target: string) =>
+  loadConfigText(
+    "a.yaml",
+    `global: {probe_name: a, interval: 1, nb_proc: 1, logging_level: INFO, prometheus_port: 1, dns_update_interval: 0}
+groups: {g: {}}
+targets: {${target}: {type: TCPsyn, destination: 198.18.1.1, dst_port: 80}}
+`,
+  );
+
+test("flagged, healthy least lossy first, lossy worst first; targets out of the configuration left out", () => {
+  const p = plan();
+  const ledger = new Ledger();
+  const series = p.series.map((s) => ({ target: s.target, group: s.group }));
+  for (let it = 0; it < 4; it++) ledger.record(series, iteration(p));
+  let c = config("t");
+  const source = ledgerAnomalies(ledger, () => c);
+  const [v] = source.current();
+  assert.equal(v!.target, "t");
+  assert.deepEqual(
+    v!.flagged.map((f) => f.srcPort),
+    [1003],
+  );
+  assert.deepEqual(v!.flagged[0], { dst: "198.18.1.1", src: "198.18.0.2", srcPort: 1003, flowLabel: 0 });
+  assert.equal(v!.healthy.length, 7);
+  assert.equal(v!.healthy[v!.healthy.length - 1]!.srcPort, 1005, "the lossy healthy flow last");
+  assert.deepEqual(
+    v!.lossy.map((f) => f.srcPort),
+    [1003, 1005],
+  );
+  c = config("other");
+  assert.deepEqual(source.current(), []);
+});
