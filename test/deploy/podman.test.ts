@@ -17,7 +17,10 @@ test("Podman.start removes killed runs' directories and cgroups, not live ones (
   const live = mkdtempSync(join(tmpdir(), "npf-podman-"));
   writeFileSync(join(live, "lock"), "");
   // Its own process group: flock runs sleep as a child, which must go with it.
-  const holder = spawn("flock", [join(live, "lock"), "sleep", "infinity"], { stdio: "ignore", detached: true });
+  const holder = spawn("flock", [join(live, "lock"), "sleep", "infinity"], {
+    stdio: "ignore",
+    detached: true,
+  });
   const podman = new Podman();
   try {
     // flock has the lock once it runs sleep: wait for that.
