@@ -63,7 +63,7 @@ export async function runDaemon(
     },
   });
   const daemon = new Daemon({ file, log, metrics: daemonMetrics });
-  webState.paths = ledgerPaths(daemon.ledger);
+  webState.paths = ledgerPaths(daemon.ledger, () => daemon.pathsDocument());
   let storm: (() => void) | undefined;
   const removeFaultHandlers = surviveFaults({
     log,

@@ -1,7 +1,8 @@
 // The per-flow part of /api/v1/target: the ledger's flows of a target × group (src/paths/ledger.ts,
-// the ECMP work) in the API's shape. The traces' /paths entry and suspect link are not wired yet:
-// they answer null until that work lands.
+// the ECMP work) in the API's shape, and from trace-on-loss (the /paths document) the target's open
+// incident and its suspect link.
 import type { FlowStats, Ledger } from "../paths/ledger.js";
+import type { PathsDocument } from "../paths/trace-export.js";
 import type { PathsSource } from "./api.js";
 
 /** One flow as /api/v1/target shows it (RTTs in seconds, null without a sample). */
@@ -35,8 +36,12 @@ export function apiFlow(f: FlowStats): ApiFlow {
   };
 }
 
-/** The API's view of a ledger: flows over its window, worst loss first; no paths or suspect link yet. */
-export function ledgerPaths(ledger: Ledger): PathsSource {
+/**
+ * The API's view of a ledger (flows over its window, worst loss first) and of the /paths document
+ * (the target's open incident; its suspect link when the verdict names one: `to` "(silent)" when the
+ * far end of the link never answered).
+ */
+export function ledgerPaths(ledger: Ledger, document?: () => PathsDocument): PathsSource {
   return {
     flows(id) {
       const cut = id.lastIndexOf("/");
@@ -47,7 +52,21 @@ export function ledgerPaths(ledger: Ledger): PathsSource {
         .sort((a, b) => b.lossRatio - a.lossRatio || a.src.localeCompare(b.src) || a.srcPort - b.srcPort)
         .map(apiFlow);
     },
-    paths: () => null,
-    suspectLink: () => null,
+    paths: (id) => incidentOf(document?.(), id) ?? null,
+    suspectLink(id) {
+      const v = incidentOf(document?.(), id)?.verdict;
+      if (v?.kind !== "link") return null;
+      return { from: v.from, to: v.to ?? "(silent)", loss: v.lossEstimate };
+    },
   };
+}
+
+/** The open incident of a target × group ("<destination>/<group>") in the /paths document. */
+function incidentOf(
+  doc: PathsDocument | undefined,
+  id: string,
+): PathsDocument["incidents"][number] | undefined {
+  const cut = id.lastIndexOf("/");
+  if (doc === undefined || cut < 0) return undefined;
+  return doc.incidents.find((i) => i.destination === id.slice(0, cut) && i.group === id.slice(cut + 1));
 }

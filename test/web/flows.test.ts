@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { FlowResults } from "../../src/engine/flows.js";
 import { Ledger } from "../../src/paths/ledger.js";
+import type { PathsDocument } from "../../src/paths/trace-export.js";
 import { answerApi, WebState } from "../../src/web/api.js";
 import { ledgerPaths } from "../../src/web/flows.js";
 import { iteration, series } from "../metrics/exposition.js";
@@ -72,5 +73,48 @@ describe("/api/v1/target flows", () => {
     const none = JSON.parse(answerApi(w, "/api/v1/target", new URLSearchParams("id=web/g2"))!.body);
     assert.equal(none.flows, null);
     assert.equal(none.paths, null);
+  });
+});
+
+describe("/api/v1 from trace-on-loss: the open incident and its suspect link", () => {
+  test("a link verdict is the target's suspect link (status and target); other targets have none", () => {
+    const c = webConfig();
+    const w = new WebState("0", () => 1000);
+    w.applyConfig(c);
+    const incident = {
+      destination: "web",
+      group: "g1",
+      phase: "watch",
+      opened_seconds_ago: 12,
+      probes: 9000,
+      budget: 19200,
+      budget_exhausted: false,
+      verdict: { kind: "link", from: "198.18.9.1", to: "198.18.9.6", lossEstimate: 0.05 },
+      distinct_paths: 4,
+      hops: 3,
+      path_changes: 0,
+      flows: [],
+    };
+    const doc = { enabled: true, incidents: [incident] } as unknown as PathsDocument;
+    w.paths = ledgerPaths(new Ledger(), () => doc);
+    w.recordIteration(
+      c,
+      iteration([series("web", "g1", { sent: 10, lost: 2 }), series("web", "g2", { sent: 1 })]),
+    );
+    const status = JSON.parse(answerApi(w, "/api/v1/status", new URLSearchParams())!.body);
+    const link = (id: string) => status.targets.find((t: { id: string }) => t.id === id).suspect_link;
+    assert.deepEqual(link("web/g1"), { from: "198.18.9.1", to: "198.18.9.6", loss: 0.05 });
+    assert.equal(link("web/g2"), null);
+    const target = JSON.parse(answerApi(w, "/api/v1/target", new URLSearchParams("id=web/g1"))!.body);
+    assert.equal(target.paths.distinct_paths, 4);
+    // The far end never answered: the link still shows, its end named as silent.
+    incident.verdict = { kind: "link", from: "198.18.9.1", to: null, lossEstimate: 1 } as never;
+    assert.deepEqual(
+      link("web/g1") &&
+        JSON.parse(answerApi(w, "/api/v1/status", new URLSearchParams())!.body).targets.find(
+          (t: { id: string }) => t.id === "web/g1",
+        ).suspect_link,
+      { from: "198.18.9.1", to: "(silent)", loss: 1 },
+    );
   });
 });
