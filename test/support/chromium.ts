@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import puppeteer, { type Browser } from "puppeteer-core";
 
-export const CHROMIUM = process.env.NPF_CHROMIUM ?? "/usr/bin/chromium";
+export const CHROMIUM = process.env.NETPROBIFY_CHROMIUM ?? "/usr/bin/chromium";
 
 export interface Chromium {
   browser: Browser;

@@ -2,7 +2,7 @@
 // protocol) against the real HTTP server serving the page, with the JSON API answered by the fake
 // (test/support/fake-status-api.ts). Checks what a user sees: credentials needed, a drawn graph per
 // target (pixels read back from each canvas), the lossy target flagged and sorted first, the detail
-// view. NPF_SCREENSHOTS=1 also writes the screenshots shown in docs/status-page.md.
+// view. NETPROBIFY_SCREENSHOTS=1 also writes the screenshots shown in docs/status-page.md.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { type Chromium, startChromium } from "../support/chromium.js";
@@ -77,7 +77,7 @@ describe("status page in headless Chromium", () => {
       }
       await page.$eval("body", (e) => e.scrollIntoView());
 
-      if (process.env.NPF_SCREENSHOTS)
+      if (process.env.NETPROBIFY_SCREENSHOTS)
         await page.screenshot({ path: `${REPO}docs/status-page-overview.png`, type: "png" });
 
       await page.click(`article.card[data-id="${lossy}"] h2 a`);
@@ -93,7 +93,7 @@ describe("status page in headless Chromium", () => {
         "flows and ICMP rows",
       );
       assert.ok((await colouredPixels(page, "dialog[open] .plot canvas")) > 1000);
-      if (process.env.NPF_SCREENSHOTS)
+      if (process.env.NETPROBIFY_SCREENSHOTS)
         await page.screenshot({ path: `${REPO}docs/status-page-detail.png`, type: "png" });
       assert.deepEqual(errors, []);
     } finally {
