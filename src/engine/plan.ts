@@ -75,6 +75,26 @@ export interface ProbePlan {
   ttl?: Uint8Array;
 }
 
+/** A plan of `count` probes with its per-probe arrays zeroed, for a builder to fill. */
+export function allocatePlan(
+  count: number,
+  series: Series[],
+  addresses: string[],
+  rounds: number,
+): ProbePlan {
+  return {
+    count,
+    series,
+    addresses,
+    seriesOf: new Uint32Array(count),
+    dst: new Uint32Array(count),
+    src: new Uint32Array(count),
+    srcPort: new Uint16Array(count),
+    flowLabel: new Uint32Array(count),
+    roundStart: new Uint32Array(rounds),
+  };
+}
+
 /**
  * Source port and source-host index of packet k of a series: the port cycles round robin over the
  * group's range; with a source subnet of H hosts, the host cycles first and the port advances each time
@@ -192,17 +212,7 @@ export function buildPlan(
     }
   }
 
-  const plan: ProbePlan = {
-    count,
-    series,
-    addresses,
-    seriesOf: new Uint32Array(count),
-    dst: new Uint32Array(count),
-    src: new Uint32Array(count),
-    srcPort: new Uint16Array(count),
-    flowLabel: new Uint32Array(count),
-    roundStart: new Uint32Array(rounds),
-  };
+  const plan = allocatePlan(count, series, addresses, rounds);
   // Within a round, IPv4 lanes go before IPv6 ones (stable otherwise): consecutive packets of one
   // family leave in one sendmmsg call instead of alternating sockets.
   lanes.sort((a, b) => (a.target.family === b.target.family ? 0 : a.target.family === "ipv4" ? -1 : 1));

@@ -8,7 +8,7 @@ import type { ReplyKey } from "../probes/kinds.js";
 import { PROBE_TYPE } from "../probes/types.js";
 import { type InFlight, ProbeState } from "./inflight.js";
 import { type KeySpace, traceFate } from "./match.js";
-import type { ProbePlan, Series } from "./plan.js";
+import { allocatePlan, type ProbePlan, type Series } from "./plan.js";
 
 export interface TraceRequest {
   /** The regular flow's series (target × group): type, family, destination port, DSCP, sizes, timeout. */
@@ -102,18 +102,7 @@ export class Trace {
       count += r.count ?? 1;
     }
     const base = reserve(count);
-    const plan: ProbePlan = {
-      count,
-      series,
-      addresses,
-      seriesOf: new Uint32Array(count),
-      dst: new Uint32Array(count),
-      src: new Uint32Array(count),
-      srcPort: new Uint16Array(count),
-      flowLabel: new Uint32Array(count),
-      roundStart: Uint32Array.of(0),
-      ttl: new Uint8Array(count),
-    };
+    const plan: ProbePlan = { ...allocatePlan(count, series, addresses, 1), ttl: new Uint8Array(count) };
     this.requestOf = new Uint32Array(count);
     this.wire = new Uint32Array(count);
     let i = 0;
