@@ -16,6 +16,7 @@ import { landingPage } from "../server/landing.js";
 import { loadWebConfig } from "../server/web-config.js";
 import { answerApi, WebState } from "../web/api.js";
 import { ledgerPaths } from "../web/flows.js";
+import { DaemonReports } from "./daemon-reports.js";
 import { VERSION } from "./version.js";
 import { Reloads } from "./web-reload.js";
 
@@ -35,34 +36,13 @@ export async function runDaemon(
   if (opts.note) log.info({ file }, opts.note);
   const metrics = new Metrics({ version: VERSION });
   const reloads = new Reloads(metrics, log, opts.webConfigFile);
-  // The status page's history and state (src/web) hear what the metrics hear.
+  // The status page's history and state (src/web) hear what the metrics hear (daemon-reports.ts).
   const webState = new WebState(VERSION);
-  // The daemon's reload-failed state is combined with the web configuration's (web-reload.ts).
-  const daemonMetrics = new Proxy(metrics, {
-    get(target, key) {
-      if (key === "setReloadConfFailed")
-        return (failed: boolean) => {
-          webState.setReloadConfFailed(failed);
-          reloads.setDaemonFailed(failed);
-        };
-      const v = Reflect.get(target, key);
-      if (typeof v !== "function") return v;
-      const web = WEB_HEARS.has(key) ? Reflect.get(webState, key) : undefined;
-      if (typeof web !== "function") return v.bind(target);
-      return (...args: unknown[]) => {
-        const out = v.apply(target, args);
-        try {
-          web.apply(webState, args);
-        } catch (err) {
-          // The page's history must not cost the metrics anything: counted, logged, and on.
-          log.error({ err: String(err) }, "internal error in the status page's history");
-          metrics.countInternalError("metrics");
-        }
-        return out;
-      };
-    },
+  const reports = new DaemonReports(metrics, webState, (err) => {
+    log.error({ err: String(err) }, "internal error in the status page's history");
+    metrics.countInternalError("metrics");
   });
-  const daemon = new Daemon({ file, log, metrics: daemonMetrics });
+  const daemon = new Daemon({ file, log, metrics: reports });
   webState.paths = ledgerPaths(daemon.ledger, () => daemon.pathsDocument());
   let storm: (() => void) | undefined;
   const removeFaultHandlers = surviveFaults({
@@ -143,12 +123,3 @@ export async function runDaemon(
     });
   });
 }
-
-/** The metrics calls the status page's state (src/web/api.ts WebState) also takes. */
-const WEB_HEARS = new Set<string | symbol>([
-  "applyConfig",
-  "recordIteration",
-  "setInventory",
-  "countInventoryError",
-  "removeInventory",
-]);

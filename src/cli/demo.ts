@@ -226,7 +226,7 @@ async function inside(opts: DemoOptions, io: Io): Promise<number> {
   let cpu = process.cpuUsage();
   let wall = t0;
   let cpuPercent = 0;
-  // The status page's history hears what the metrics hear (as in daemon-run.ts).
+  // The status page's history hears what the metrics hear (as the daemon's does: daemon-reports.ts).
   const web = new WebState(VERSION);
   const apply = metrics.applyConfig.bind(metrics);
   metrics.applyConfig = (config) => {

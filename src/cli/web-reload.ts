@@ -1,7 +1,7 @@
-// Reloading --web.config.file with the daemon's configuration (SIGHUP, POST /-/reload), and the one
-// reload-failed gauge both share: app_reload_conf_failed_status is 1 while either file's last reload
-// was refused. A refused web configuration changes nothing: the running certificates, users and
-// headers stay, as a refused netprobify.yaml keeps the running targets.
+// Reloading --web.config.file with the daemon's configuration (SIGHUP, POST /-/reload). A refused
+// web configuration changes nothing: the running certificates, users and headers stay, as a refused
+// netprobify.yaml keeps the running targets; the metrics hear it as the "web" reload source, beside
+// the daemon's own, and app_reload_conf_failed_status says 1 while either is refused.
 import { formatDiagnostic } from "../config/format.js";
 import type { Daemon } from "../daemon/daemon.js";
 import type { Logger } from "../daemon/logger.js";
@@ -14,23 +14,14 @@ import { loadWebConfig } from "../server/web-config.js";
 export const RELOAD_WAIT_MS = 10_000;
 
 export class Reloads {
-  private webFailed = false;
-  private daemonFailed = false;
-
   constructor(
-    private readonly metrics: Metrics,
+    private readonly metrics: Pick<Metrics, "setReloadConfFailed" | "publish">,
     private readonly log: Logger,
     private readonly webFile: string | undefined,
   ) {}
 
-  /** What the daemon reports the gauge through: its own state, combined with the web file's. */
-  setDaemonFailed(failed: boolean): void {
-    this.daemonFailed = failed;
-    this.metrics.setReloadConfFailed(this.daemonFailed || this.webFailed);
-  }
-
   /** Reads the web configuration again and applies it; the problems, or undefined when applied. */
-  async reloadWeb(server: RunningServer): Promise<string[] | undefined> {
+  async reloadWeb(server: Pick<RunningServer, "applyWeb">): Promise<string[] | undefined> {
     if (this.webFile === undefined) return undefined;
     let problems: string[] | undefined;
     try {
@@ -43,14 +34,16 @@ export class Reloads {
       for (const p of problems) this.log.error(p);
       this.log.error("web configuration reload refused: the running one stays in force");
     }
-    this.webFailed = problems !== undefined;
-    this.metrics.setReloadConfFailed(this.daemonFailed || this.webFailed);
+    this.metrics.setReloadConfFailed(problems !== undefined, "web");
     this.metrics.publish();
     return problems;
   }
 
   /** POST /-/reload: both files, answered with the outcome (202 if the daemon is still busy). */
-  async reloadBoth(server: RunningServer, daemon: Daemon): Promise<ReloadOutcome> {
+  async reloadBoth(
+    server: Pick<RunningServer, "applyWeb">,
+    daemon: Pick<Daemon, "reloadAndWait">,
+  ): Promise<ReloadOutcome> {
     const web = await this.reloadWeb(server);
     let timer: NodeJS.Timeout | undefined;
     const daemonOk = await Promise.race([

@@ -44,6 +44,12 @@ export interface InventoryState {
   residentBytes?: number;
 }
 
+/**
+ * The files a reload reads: the daemon's configuration (netprobify.yaml) and the web configuration
+ * (--web.config.file). One gauge covers both (docs/http.md#reloading).
+ */
+export type ReloadSource = "config" | "web";
+
 export interface MetricsOptions {
   /** Value of netprobify_info's version label. */
   version: string;
@@ -115,6 +121,8 @@ export class Metrics {
   private tcpByAddress: Map<string, string[]> | undefined;
   /** The trace-on-loss series (open incidents, trace probes): docs/paths.md. */
   private readonly traces = new TraceSeries(this.store);
+  /** The files whose last reload was refused (app_reload_conf_failed_status). */
+  private readonly reloadFailed = new Set<ReloadSource>();
 
   /**
    * The process's own metrics (prom-client's default metrics, as the original's Prometheus client
@@ -247,7 +255,9 @@ export class Metrics {
     for (const m of PER_PROBE_COUNTERS) s.inc(m, probe, 0);
     for (const where of INTERNAL_ERROR_PLACES)
       s.inc("netprobify_internal_errors_total", { ...probe, where }, 0);
-    s.set("app_reload_conf_failed_status", probe, 0);
+    // The configuration is applied: only a refused web configuration can keep the gauge at 1.
+    this.reloadFailed.delete("config");
+    s.set("app_reload_conf_failed_status", probe, this.reloadFailedValue);
     for (const reason of UNMATCHED_REASONS) {
       s.inc("netprobify_unmatched_replies_total", { ...probe, reason }, 0);
     }
@@ -472,10 +482,23 @@ export class Metrics {
     }
   }
 
-  /** app_reload_conf_failed_status: true after a reload that failed (the old configuration stays). */
-  setReloadConfFailed(failed: boolean): void {
+  /**
+   * The outcome of the last reload of one file (`source`): app_reload_conf_failed_status is 1 while
+   * the last reload of either file was refused (the running one stays), 0 once both are applied.
+   */
+  setReloadConfFailed(failed: boolean, source: ReloadSource = "config"): void {
     const config = this.requireConfig();
-    this.store.set("app_reload_conf_failed_status", { probe_name: config.global.probe_name }, failed ? 1 : 0);
+    if (failed) this.reloadFailed.add(source);
+    else this.reloadFailed.delete(source);
+    this.store.set(
+      "app_reload_conf_failed_status",
+      { probe_name: config.global.probe_name },
+      this.reloadFailedValue,
+    );
+  }
+
+  private get reloadFailedValue(): number {
+    return this.reloadFailed.size > 0 ? 1 : 0;
   }
 
   /**

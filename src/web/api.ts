@@ -37,7 +37,7 @@ export interface PathsSource {
 
 /**
  * What the API reads: the history, and the daemon's state as the daemon reports it to its metrics
- * (daemon-run.ts calls the same-named methods here beside those of src/metrics).
+ * (src/cli/daemon-reports.ts calls the same-named methods here beside those of src/metrics).
  */
 export class WebState {
   readonly history: History;
