@@ -19,6 +19,7 @@ import { RawSockets } from "../../src/native/rawsock.js";
 import type { WebConfig } from "../../src/server/web-config.js";
 import { WebState } from "../../src/web/api.js";
 import { capturedLogger } from "../support/log-capture.js";
+import { until } from "../support/until.js";
 
 const dir = mkdtempSync(join(tmpdir(), "npf-reloads-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -59,15 +60,6 @@ async function wired(name: string) {
     return m ? Number(m[1]) : undefined;
   };
   return { configFile, webFile, metrics, page, pageErrors, daemon, server, applied, reloads, gauge, lines };
-}
-
-/** Resolves once `pred` holds (checked every 20 ms); fails after 10 s. */
-async function until(pred: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!pred()) {
-    if (Date.now() > deadline) assert.fail("condition not met within 10 s");
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe("reloading both files (fake sockets)", () => {
@@ -139,7 +131,7 @@ describe("reloading both files (fake sockets)", () => {
   test("the status page hears configurations and iterations; its failures are reported and the metrics go on", async () => {
     const w = await wired("page");
     try {
-      await until(() => w.page.iterations >= 1);
+      await until(() => w.page.iterations >= 1, "an iteration heard by the page");
       assert.deepEqual([...(w.page.config?.targets.keys() ?? [])], ["a"]);
       writeFileSync(w.configFile, CONFIG.replace("a: {", "b: {"));
       assert.equal(await w.daemon.reloadAndWait(), true);
@@ -148,7 +140,7 @@ describe("reloading both files (fake sockets)", () => {
       w.page.recordIteration = () => {
         throw broken;
       };
-      await until(() => w.pageErrors.length > 0);
+      await until(() => w.pageErrors.length > 0, "the page's failure reported");
       assert.deepEqual(w.pageErrors, [broken]);
       assert.match(
         await w.metrics.metricsText(),

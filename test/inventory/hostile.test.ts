@@ -3,68 +3,30 @@
 // SIGTERM ignored with a forked child, fd leaks, fork sprees. The host (here: this test's process,
 // standing for the daemon) must stay small, count and log each, and leave no process behind.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { InventoryHost, type InventoryHostOptions, LIMITS } from "../../src/inventory/host.js";
-import { FIXTURES } from "../support/paths.js";
+import { failedLogs, type HostRun, moduleTree, standInDaemon, startHost } from "../support/inventory-host.js";
+import { alive, liveProcesses } from "../support/processes.js";
+import { until } from "../support/until.js";
 
 const MB = 2 ** 20;
 const root = mkdtempSync(join(tmpdir(), "npf-hostile-"));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-interface Run {
-  host: InventoryHost;
-  logs: [string, string, Record<string, unknown>][];
-  published: [string, unknown][];
-  failures: [string, string][];
-}
-
 /** A host running the given fixture modules of hostile/ (a directory of their own). */
-function run(modules: string[], o: Partial<InventoryHostOptions> = {}): Run {
-  const dir = join(root, `${modules.join("-")}-${Math.random().toString(36).slice(2)}`);
-  mkdirSync(dir);
-  for (const m of modules) copyFileSync(`${FIXTURES}inventories/hostile/${m}.mjs`, join(dir, `${m}.mjs`));
-  const r: Run = { host: undefined as unknown as InventoryHost, logs: [], published: [], failures: [] };
-  r.host = new InventoryHost({
-    dir,
-    configFile: join(dir, "netprobify.yaml"),
-    loggingLevel: "INFO",
-    log: (level, msg, fields) => r.logs.push([level, msg, fields]),
-    onPublish: (m, t) => r.published.push([m, t]),
-    onFailure: (m, reason) => r.failures.push([m, reason]),
-    backoffMs: 100,
-    stopGraceMs: 300,
-    sampleMs: 200,
-    ...o,
-  });
-  assert.deepEqual(r.host.start(), modules);
-  return r;
+function run(modules: string[], o: Partial<InventoryHostOptions> = {}): HostRun {
+  const base = join(root, `${modules.join("-")}-${Math.random().toString(36).slice(2)}`);
+  return startHost(
+    base,
+    modules.map((m) => `hostile/${m}.mjs`),
+    { host: o },
+  );
 }
 
 const rss = () => process.memoryUsage().rss;
-
-/** Polls pred every 50 ms for up to ms; check() runs at each poll (e.g. an RSS bound). */
-async function until(pred: () => boolean, what: string, ms = 20_000, check?: () => void): Promise<void> {
-  const end = performance.now() + ms;
-  while (!pred()) {
-    check?.();
-    assert.ok(performance.now() < end, `timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  check?.();
-}
-
-/** Whether a pid is a live process (a zombie is not). */
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "latin1"));
-  } catch {
-    return false;
-  }
-}
 
 describe("hostile inventory modules (real child processes)", () => {
   for (const [module, how] of [
@@ -79,7 +41,7 @@ describe("hostile inventory modules (real child processes)", () => {
       try {
         await until(() => r.failures.length >= 2, "two crashes", 30_000, bounded);
         assert.deepEqual(r.failures[0], [module, "crash"]);
-        const why = r.logs.find(([l, m]) => l === "error" && m.startsWith("dynamic inventory failed"))!;
+        const why = failedLogs(r)[0]!;
         assert.match(String(why[2].reason), /^memory limit reached \(256 MB\)/, String(why[2].reason));
         assert.deepEqual(r.host.published.get(module), [
           { hostname: module === "hoard" ? "198.18.0.20" : "198.18.0.21", type: "ICMPping" },
@@ -91,13 +53,11 @@ describe("hostile inventory modules (real child processes)", () => {
   }
 
   test("a spinning module shows about one CPU second per second, and its resident memory", async () => {
-    const dir = join(root, "spin");
-    mkdirSync(dir);
-    copyFileSync(`${FIXTURES}inventories/loops.mjs`, join(dir, "loops.mjs"));
+    const { dir, configFile } = moduleTree(join(root, "spin"), ["loops.mjs"]);
     const usage: [string, number, number][] = [];
     const host = new InventoryHost({
       dir,
-      configFile: join(dir, "netprobify.yaml"),
+      configFile,
       loggingLevel: "INFO",
       log: () => {},
       sampleMs: 200,
@@ -205,22 +165,9 @@ describe("hostile inventory modules (real child processes)", () => {
   });
 
   test("a daemon killed with SIGKILL takes its modules' processes with it (pdeathsig)", async () => {
-    const dir = join(root, "orphan");
-    mkdirSync(dir);
-    copyFileSync(`${FIXTURES}inventories/loops.mjs`, join(dir, "loops.mjs")); // spins: never sees its channel close
-    const host = new URL("../../src/inventory/host.js", import.meta.url).href;
-    const script = `import { InventoryHost } from ${JSON.stringify(host)};
-      let pid;
-      new InventoryHost({ dir: ${JSON.stringify(dir)}, configFile: ${JSON.stringify(join(dir, "x.yaml"))},
-        loggingLevel: "INFO", log: (l, m, f) => { if (m === "dynamic inventory process started") pid = f.pid; },
-        onPublish: () => console.log(pid) }).start();
-      setInterval(() => {}, 1000);`;
-    const daemon = spawn(process.execPath, ["--input-type=module", "-e", script], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    const pid = await new Promise<number>((res) =>
-      daemon.stdout!.once("data", (b) => res(Number(String(b).trim()))),
-    );
+    // loops.mjs spins: it never sees its channel close.
+    const { child: daemon, modulePid } = standInDaemon(moduleTree(join(root, "orphan"), ["loops.mjs"]));
+    const pid = await modulePid;
     assert.ok(alive(pid), "module running (it published: now it spins)");
     daemon.kill("SIGKILL");
     await until(() => !alive(pid), "module process gone with the daemon", 5000);
@@ -245,21 +192,11 @@ describe("hostile inventory modules (real child processes)", () => {
     const r = run(["forks"], { backoffMs: 60_000 });
     try {
       await until(() => r.failures.length === 1, "killed");
-      const why = r.logs.find(([l, m]) => l === "error" && m.startsWith("dynamic inventory failed"))!;
+      const why = failedLogs(r)[0]!;
       assert.match(String(why[2].reason), /too many processes/);
       // Its process group (the module's first pid): none of the 100 children may be left in it.
       const pgid = String(r.logs.find(([, m]) => m === "dynamic inventory process started")![2].pid);
-      const sleeping = () =>
-        readdirSync("/proc")
-          .filter((p) => /^\d+$/.test(p))
-          .filter((p) => {
-            try {
-              const stat = readFileSync(`/proc/${p}/stat`, "latin1");
-              return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2] === pgid && alive(Number(p));
-            } catch {
-              return false;
-            }
-          });
+      const sleeping = () => liveProcesses((p) => String(p.pgid) === pgid);
       await until(() => sleeping().length === 0, "its children killed", 5000);
     } finally {
       await r.host.stop();

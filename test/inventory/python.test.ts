@@ -6,28 +6,19 @@
 // hog, a module without start(), a missing interpreter and a daemon killed with SIGKILL are handled as
 // for JavaScript modules.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { InventoryHost, type InventoryHostOptions } from "../../src/inventory/host.js";
-import { FIXTURES } from "../support/paths.js";
+import type { InventoryHostOptions } from "../../src/inventory/host.js";
+import { failedLogs, type HostRun, moduleTree, standInDaemon, startHost } from "../support/inventory-host.js";
+import { alive } from "../support/processes.js";
 import { PYTHON } from "../support/python.js";
+import { until } from "../support/until.js";
 
 const MB = 2 ** 20;
 const root = mkdtempSync(join(tmpdir(), "npf-python-inv-"));
 after(() => rmSync(root, { recursive: true, force: true }));
-
-type Log = [string, string, Record<string, unknown>];
-
-interface Run {
-  host: InventoryHost;
-  dir: string;
-  logs: Log[];
-  published: [string, unknown][];
-  failures: [string, string][];
-}
 
 /**
  * A host running the given Python fixtures from <base>/dynamic_inventories, netprobify's
@@ -37,47 +28,13 @@ function run(
   modules: string[],
   files: Record<string, string> = {},
   o: Partial<InventoryHostOptions> = {},
-): Run {
+): HostRun {
   const base = join(root, `${modules.join("-")}-${Math.random().toString(36).slice(2)}`);
-  const dir = join(base, "dynamic_inventories");
-  mkdirSync(dir, { recursive: true });
-  for (const m of modules) copyFileSync(`${FIXTURES}inventories/python/${m}.py`, join(dir, `${m}.py`));
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(base, name), text);
-  const r: Run = { host: undefined as unknown as InventoryHost, dir, logs: [], published: [], failures: [] };
-  r.host = new InventoryHost({
-    dir,
-    configFile: join(base, "netprobify.yaml"),
-    loggingLevel: "INFO",
-    python: PYTHON,
-    log: (level, msg, fields) => r.logs.push([level, msg, fields]),
-    onPublish: (m, t) => r.published.push([m, t]),
-    onFailure: (m, reason) => r.failures.push([m, reason]),
-    backoffMs: 100,
-    stopGraceMs: 300,
-    sampleMs: 200,
-    ...o,
-  });
-  assert.deepEqual(r.host.start(), modules);
-  return r;
-}
-
-async function until(pred: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!pred()) {
-    assert.ok(performance.now() < end, `timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-const failedLogs = (r: Run) =>
-  r.logs.filter(([l, m]) => l === "error" && m.startsWith("dynamic inventory failed"));
-
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "latin1"));
-  } catch {
-    return false;
-  }
+  return startHost(
+    base,
+    modules.map((m) => `python/${m}.py`),
+    { files, host: { python: PYTHON, ...o } },
+  );
 }
 
 describe("the original's Python inventory modules (real python3 child processes)", () => {
@@ -188,30 +145,12 @@ describe("the original's Python inventory modules (real python3 child processes)
   });
 
   test("a daemon killed with SIGKILL takes its Python modules with it (pdeathsig)", async () => {
-    const base = join(root, "killed");
-    mkdirSync(join(base, "dynamic_inventories"), { recursive: true });
-    copyFileSync(`${FIXTURES}inventories/python/spin.py`, join(base, "dynamic_inventories", "spin.py"));
-    writeFileSync(join(base, "spin.yaml"), "address: 198.18.0.31\n");
+    const tree = moduleTree(join(root, "killed"), ["python/spin.py"], {
+      "spin.yaml": "address: 198.18.0.31\n",
+    });
     // A stand-in daemon: prints the module's pid once the module has published (it spins from then).
-    const host = new URL("../../src/inventory/host.js", import.meta.url).href;
-    const daemon = spawn(
-      process.execPath,
-      [
-        "--input-type=module",
-        "-e",
-        `import { InventoryHost } from ${JSON.stringify(host)};
-        let pid;
-        new InventoryHost({ dir: ${JSON.stringify(join(base, "dynamic_inventories"))},
-          configFile: ${JSON.stringify(join(base, "netprobify.yaml"))}, loggingLevel: "INFO",
-          python: ${JSON.stringify(PYTHON)},
-          log: (l, m, f) => { if (f.pid) pid = f.pid; }, onPublish: () => console.log(pid) }).start();
-        setInterval(() => {}, 1000);`,
-      ],
-      { stdio: ["ignore", "pipe", "inherit"] },
-    );
-    const pid = await new Promise<number>((res) =>
-      daemon.stdout!.once("data", (b) => res(Number(String(b)))),
-    );
+    const { child: daemon, modulePid } = standInDaemon({ ...tree, python: PYTHON });
+    const pid = await modulePid;
     assert.ok(alive(pid), "the module runs");
     daemon.kill("SIGKILL");
     await until(() => !alive(pid), "the module gone with its daemon", 5000);
