@@ -24,6 +24,7 @@ import {
   UNREACHABLE,
 } from "../../src/cli/demo-scenario.js";
 import type { SummaryRow } from "../../src/cli/demo-stats.js";
+import { packedFiles } from "../support/package.js";
 import { BIN, REPO } from "../support/paths.js";
 
 interface Summary {
@@ -360,14 +361,7 @@ describe("netprobify demo (needs root)", () => {
 
 describe("netprobify demo: the package ships the lab", () => {
   test("npm pack holds the lab's library, enter.sh, the helpers' sources and binding.gyp, which builds them", () => {
-    const r = spawnSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], {
-      cwd: REPO,
-      encoding: "utf8",
-    });
-    assert.equal(r.status, 0, r.stderr);
-    const files = new Set(
-      (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path),
-    );
+    const files = packedFiles();
     for (const f of [
       "bin/netprobify.js",
       "dist/src/cli/demo.js",

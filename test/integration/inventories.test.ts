@@ -9,35 +9,29 @@
 // their memory limit and counted, the daemon's RSS bounded, probing going on, the spinner's CPU in
 // its metric, and nothing left running after the daemon stops.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import {
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createLab, type Lab } from "../../src/lab/lab.js";
-import { BIN, FIXTURES, REPO } from "../support/paths.js";
-import { scrape, until as untilScrape, value } from "./lib/scrape.js";
+import { spawnDaemon } from "../support/daemon-process.js";
+import { FIXTURES, REPO } from "../support/paths.js";
+import { liveProcesses } from "../support/processes.js";
+import { scrape, value } from "./lib/scrape.js";
 
 const PORT = 19131;
 
-let daemonLog = "";
-
-const until = (pred: (body: string) => boolean, what: string, ms = 15000) =>
-  untilScrape(what, pred, {
+/** The daemon of a test, watched from outside (its log, its /metrics). */
+const start = (file: string, o: { keepChars?: number; cwd?: string } = {}) =>
+  spawnDaemon(file, {
     port: PORT,
-    ms,
     relevant: /icmp_sent|inventory|iterations/,
-    context: () => `log:\n${daemonLog.slice(-3000)}`,
+    ms: 15000,
+    contextChars: 3000,
+    ...o,
   });
 
 const S = (dest: string) =>
@@ -106,15 +100,8 @@ inventories:
   api: {type: http, url: "${url}", interval: 0.5, timeout: 0.5}
 `,
     );
-    child = spawn(process.execPath, [BIN, file], { stdio: ["ignore", "pipe", "pipe"] });
-    daemonLog = "";
-    child.stderr!.on("data", (b) => {
-      daemonLog += String(b);
-    });
-    child.stdout!.on("data", (b) => {
-      daemonLog += String(b);
-    });
-    const exit = new Promise<number | null>((res) => child!.once("exit", (code) => res(code)));
+    const daemon = start(file);
+    child = daemon.child;
 
     const probed = [
       `example_${a(0)}`,
@@ -124,7 +111,7 @@ inventories:
       `lab_${a(4)}`,
       `api_${a(6)}`,
     ];
-    const body = await until(
+    const body = await daemon.until(
       (b) => probed.every((d) => sent(b, d) >= 4) && sent(b, "static") >= 4,
       "every published target probed twice",
     );
@@ -136,9 +123,9 @@ inventories:
       "expired entry not probed",
     );
     assert.doesNotMatch(body, /destination="disabled_/, "disabled module not started");
-    assert.match(daemonLog, /"module":"disabled","msg":"dynamic inventory disabled by configuration"/);
+    assert.match(daemon.log(), /"module":"disabled","msg":"dynamic inventory disabled by configuration"/);
     assert.match(
-      daemonLog,
+      daemon.log(),
       /"module":"example","pid":\d+,"memoryLimitMb":300,"msg":"dynamic inventory process started"/,
     );
 
@@ -149,12 +136,12 @@ inventories:
     assert.equal(value(body, inv("targets", "example")), 2);
     assert.equal(value(body, inv("targets", "lab")), 1, "the expired entry is not in force");
     assert.ok((value(body, inv("last_publish_timestamp_seconds", "api")) ?? 0) > Date.now() / 1000 - 60);
-    assert.match(daemonLog, /cmdb unreachable/);
-    assert.match(daemonLog, /inventory entry skipped/);
+    assert.match(daemon.log(), /cmdb unreachable/);
+    assert.match(daemon.log(), /inventory entry skipped/);
 
     // The file inventory picks up an edit: a(4) removed (series gone), a(8) added.
     writeFileSync(listFile, `- {hostname: "${a(8)}", type: ICMPping, nb_packets: 2}\n`);
-    const edited = await until(
+    const edited = await daemon.until(
       (b) => sent(b, `lab_${a(8)}`) >= 2 && !b.includes(`destination="lab_${a(4)}"`),
       "file edit applied",
     );
@@ -162,12 +149,12 @@ inventories:
 
     // The http inventory fails (500): counted; its last list is still probed.
     httpReply = { status: 500, body: "down" };
-    const failing = await until(
+    const failing = await daemon.until(
       (b) => (value(b, inv("errors_total", "api", ',reason="reported"')) ?? 0) >= 2,
       "http failures counted",
     );
     const before = sent(failing, `api_${a(6)}`);
-    const later = await until((b) => sent(b, `api_${a(6)}`) >= before + 4, "api target still probed");
+    const later = await daemon.until((b) => sent(b, `api_${a(6)}`) >= before + 4, "api target still probed");
     const iterations = value(later, `netprobify_iterations_total{probe_name="lab"}`)!;
     assert.ok(iterations >= 4, `iterations go on: ${iterations}`);
     assert.ok(
@@ -175,8 +162,8 @@ inventories:
       "the looping module's target still probed",
     );
 
-    child.kill("SIGTERM");
-    assert.equal(await exit, 0, daemonLog.slice(-2000));
+    daemon.child.kill("SIGTERM");
+    assert.equal(await daemon.exit, 0, daemon.log().slice(-2000));
   });
   test("hostile modules: memory limits kill and count them, the daemon stays small and probes on, CPU shown, nothing left after stop", async (t) => {
     const r = lab.target("inv").range!;
@@ -200,16 +187,9 @@ targets:
   static: {type: ICMPping, destination: "${a(7)}", nb_packets: 2}
 `,
     );
-    child = spawn(process.execPath, [BIN, file], { stdio: ["ignore", "pipe", "pipe"] });
+    const daemon = start(file, { keepChars: 200_000 });
+    child = daemon.child;
     const pid = child.pid!;
-    daemonLog = "";
-    child.stderr!.on("data", (b) => {
-      daemonLog = (daemonLog + String(b)).slice(-200_000);
-    });
-    child.stdout!.on("data", (b) => {
-      daemonLog = (daemonLog + String(b)).slice(-200_000);
-    });
-    const exit = new Promise<number | null>((res) => child!.once("exit", (code) => res(code)));
     // The daemon's resident memory, watched all along; past 300 MB it is killed at once (on code
     // without a kernel limit the modules' memory is the daemon's: this keeps such a run safe).
     let maxRss = 0;
@@ -223,7 +203,7 @@ targets:
         const kb = Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "latin1"))?.[1]);
         maxRss = Math.max(maxRss, kb * 1024);
         if (maxRss > 300 * 2 ** 20) {
-          child?.kill("SIGKILL");
+          daemon.child.kill("SIGKILL");
           tooBig(new Error(`daemon RSS reached ${(maxRss / 2 ** 20).toFixed(0)} MB: killed`));
         }
       } catch {
@@ -234,16 +214,20 @@ targets:
       const crash = (b: string, m: string) => value(b, inv("errors_total", m, ',reason="crash"')) ?? 0;
       const killed = await Promise.race([
         rssExceeded,
-        until((b) => crash(b, "hoard") >= 2 && crash(b, "heap") >= 2, "both hoarders killed twice", 60_000),
+        daemon.until(
+          (b) => crash(b, "hoard") >= 2 && crash(b, "heap") >= 2,
+          "both hoarders killed twice",
+          60_000,
+        ),
       ]);
       assert.ok(maxRss < 300 * 2 ** 20, `daemon RSS reached ${(maxRss / 2 ** 20).toFixed(0)} MB`);
-      assert.match(daemonLog, /"module":"hoard","reason":"memory limit reached \(256 MB\)/);
-      assert.match(daemonLog, /"module":"heap","reason":"memory limit reached \(256 MB\)/);
+      assert.match(daemon.log(), /"module":"hoard","reason":"memory limit reached \(256 MB\)/);
+      assert.match(daemon.log(), /"module":"heap","reason":"memory limit reached \(256 MB\)/);
 
       // Probing goes on, the spinner's target included; its CPU shows about 1 s per second.
       const cpu = (b: string) => value(b, inv("cpu_seconds_total", "loops")) ?? 0;
       const t0 = Date.now();
-      const later = await until(
+      const later = await daemon.until(
         (b) =>
           sent(b, "static") >= sent(killed, "static") + 4 &&
           sent(b, `loops_${a(9)}`) >= 4 &&
@@ -255,7 +239,7 @@ targets:
       // It gets what the two shared cores leave it (about 1 on an idle machine): the metric must
       // show a busy module, and agree with what the kernel says of its process (sampled each second).
       assert.ok(perSecond > 0.2 && perSecond < 1.3, `spinner CPU s/s ${perSecond.toFixed(2)}`);
-      const spinner = Number(/"module":"loops","pid":(\d+)/.exec(daemonLog)?.[1]);
+      const spinner = Number(/"module":"loops","pid":(\d+)/.exec(daemon.log())?.[1]);
       const stat = readFileSync(`/proc/${spinner}/stat`, "latin1");
       const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       const kernel = (Number(f[11]) + Number(f[12])) / 100;
@@ -269,10 +253,10 @@ targets:
       assert.ok(maxRss < 300 * 2 ** 20, `daemon RSS reached ${(maxRss / 2 ** 20).toFixed(0)} MB`);
 
       // Stopping the daemon ends every module's process group, the SIGTERM-proof child included.
-      const forked = Number(/"pid":(\d+)[^\n]*"msg":"forked"/.exec(daemonLog)?.[1]);
+      const forked = Number(/"pid":(\d+)[^\n]*"msg":"forked"/.exec(daemon.log())?.[1]);
       assert.ok(forked > 0, "the stubborn module forked");
-      child.kill("SIGTERM");
-      assert.equal(await exit, 0, daemonLog.slice(-2000));
+      daemon.child.kill("SIGTERM");
+      assert.equal(await daemon.exit, 0, daemon.log().slice(-2000));
       // The process groups are killed as the daemon stops; a killed process may still be exiting for
       // a moment on a loaded machine: wait (bounded) for the list to empty.
       const leftover = () => moduleLike(forked).filter((p) => !before.has(p));
@@ -287,16 +271,7 @@ targets:
 });
 
 /** Live processes that look like a module's (a forked child, a module bootstrap, a sleep). */
-function moduleLike(forked: number): string[] {
-  return readdirSync("/proc")
-    .filter((p) => /^\d+$/.test(p))
-    .filter((p) => {
-      try {
-        const cmd = readFileSync(`/proc/${p}/cmdline`, "latin1");
-        const zombie = /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${p}/stat`, "latin1"));
-        return !zombie && (Number(p) === forked || cmd.includes("bootstrap.js") || cmd.startsWith("sleep"));
-      } catch {
-        return false;
-      }
-    });
-}
+const moduleLike = (forked: number): number[] =>
+  liveProcesses(
+    (p) => p.pid === forked || p.cmdline.includes("bootstrap.js") || p.cmdline.startsWith("sleep"),
+  );

@@ -6,34 +6,28 @@
 // counted and it is restarted. The spinner's target is probed, its CPU shown; the hog is stopped by
 // its memory limit and counted. After SIGTERM no module process is left.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import {
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createLab, type Lab } from "../../src/lab/lab.js";
-import { BIN, FIXTURES } from "../support/paths.js";
+import { spawnDaemon } from "../support/daemon-process.js";
+import { FIXTURES } from "../support/paths.js";
+import { liveProcesses } from "../support/processes.js";
 import { PYTHON } from "../support/python.js";
-import { until as untilScrape, value } from "./lib/scrape.js";
+import { value } from "./lib/scrape.js";
 
 const PORT = 19147;
 
-let daemonLog = "";
-
-const until = (pred: (body: string) => boolean, what: string, ms = 30_000) =>
-  untilScrape(what, pred, {
+/** The daemon of a test, watched from outside (its log, its /metrics). */
+const start = (file: string, o: { keepChars?: number; cwd?: string } = {}) =>
+  spawnDaemon(file, {
     port: PORT,
-    ms,
     relevant: /_sent|_loss_total|inventory/,
-    context: () => `log:\n${daemonLog.slice(-4000)}`,
+    ms: 30_000,
+    contextChars: 4000,
+    ...o,
   });
 
 /** A target's series of a metric (whatever its other labels), summed; 0 when it has none. */
@@ -51,18 +45,7 @@ const inv = (metric: string, name: string, extra = "") =>
 const crashes = (b: string, m: string) => value(b, inv("errors_total", m, ',reason="crash"')) ?? 0;
 
 /** Live processes running the Python shim. */
-function shims(): string[] {
-  return readdirSync("/proc")
-    .filter((p) => /^\d+$/.test(p))
-    .filter((p) => {
-      try {
-        const zombie = /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${p}/stat`, "latin1"));
-        return !zombie && readFileSync(`/proc/${p}/cmdline`, "latin1").includes("python_shim.py");
-      } catch {
-        return false;
-      }
-    });
-}
+const shims = (): number[] => liveProcesses((p) => p.cmdline.includes("python_shim.py"));
 
 describe("the original's Python dynamic inventories in the lab (needs root)", () => {
   let lab: Lab;
@@ -109,17 +92,11 @@ targets:
 `,
     );
     // From another directory: the example finds example.yaml beside the configuration.
-    child = spawn(process.execPath, [BIN, file], { stdio: ["ignore", "pipe", "pipe"], cwd: tmpdir() });
-    daemonLog = "";
-    const collect = (b: Buffer) => {
-      daemonLog = (daemonLog + String(b)).slice(-200_000);
-    };
-    child.stderr!.on("data", collect);
-    child.stdout!.on("data", collect);
-    const exit = new Promise<number | null>((res) => child!.once("exit", (code) => res(code)));
+    const daemon = start(file, { keepChars: 200_000, cwd: tmpdir() });
+    child = daemon.child;
 
     const spinTarget = `spin_${web}`;
-    const body = await until(
+    const body = await daemon.until(
       (b) =>
         series(b, "tcpsyn_sent_total", "example_web1") >= 20 &&
         series(b, "icmp_sent_total", spinTarget) >= 4 &&
@@ -138,20 +115,20 @@ targets:
     assert.equal(value(body, inv("targets", "example")), 1);
     assert.equal(crashes(body, "spin"), 0);
     assert.match(
-      daemonLog,
+      daemon.log(),
       /"module":"example","reason":"exited with code 1: NameError: name 'sleep' is not defined","restartInMs":\d+/,
     );
     assert.match(
-      daemonLog,
+      daemon.log(),
       /"module":"hog","reason":"memory limit reached \(128 MB\), exited with code 1: MemoryError/,
     );
     assert.match(
-      daemonLog,
+      daemon.log(),
       /"module":"example","pid":\d+,"memoryLimitMb":128,"msg":"dynamic inventory process started"/,
     );
 
     // The example keeps crashing and being restarted; its list stays in force, probed all along.
-    const later = await until(
+    const later = await daemon.until(
       (b) =>
         crashes(b, "example") > crashes(body, "example") &&
         series(b, "tcpsyn_sent_total", "example_web1") >=
@@ -163,8 +140,8 @@ targets:
     assert.ok((value(later, inv("cpu_seconds_total", "spin")) ?? 0) > 0.5, "the spinner's CPU shown");
     assert.equal(series(later, "icmp_loss_total", "static"), 0, "probing goes on");
 
-    child.kill("SIGTERM");
-    assert.equal(await exit, 0, daemonLog.slice(-2000));
+    daemon.child.kill("SIGTERM");
+    assert.equal(await daemon.exit, 0, daemon.log().slice(-2000));
     assert.deepEqual(shims(), [], "no module process left");
   });
 });

@@ -2,7 +2,7 @@
 // connection each unless an agent is given, so a test controls exactly which headers go out.
 
 import { readFileSync } from "node:fs";
-import type { IncomingHttpHeaders } from "node:http";
+import type { ClientRequest, IncomingHttpHeaders, IncomingMessage } from "node:http";
 import { type Agent, request } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
@@ -20,22 +20,29 @@ export interface RequestOptions {
 }
 
 export function get(host: string, port: number, path: string, o: RequestOptions = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(
+  return exchange((answer) =>
+    request(
       { host, port, path, method: o.method ?? "GET", headers: o.headers ?? {}, agent: o.agent ?? false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString(),
-          }),
-        );
-        res.on("error", reject);
-      },
-    );
+      answer,
+    ),
+  );
+}
+
+/** Sends the request `open` makes (ending it) and resolves with the whole reply. */
+function exchange(open: (answer: (res: IncomingMessage) => void) => ClientRequest): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = open((res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString(),
+        }),
+      );
+      res.on("error", reject);
+    });
     req.on("error", reject);
     req.end();
   });
@@ -72,8 +79,8 @@ export interface ClientTls {
 
 /** One request on a fresh TLS connection; rejects when the handshake or the connection fails. */
 export function tlsGet(port: number, path: string, o: ClientTls): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
+  return exchange((answer) =>
+    httpsRequest(
       {
         host: o.host ?? "127.0.0.1",
         port,
@@ -85,20 +92,7 @@ export function tlsGet(port: number, path: string, o: ClientTls): Promise<Reply>
         ...(o.cert ? { cert: readFileSync(o.cert) } : {}),
         ...(o.key ? { key: readFileSync(o.key) } : {}),
       },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (b: Buffer) => chunks.push(b));
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString(),
-          }),
-        );
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.end();
-  });
+      answer,
+    ),
+  );
 }
