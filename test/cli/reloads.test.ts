@@ -62,10 +62,20 @@ async function wired(name: string) {
   return { configFile, webFile, metrics, page, pageErrors, daemon, server, applied, reloads, gauge, lines };
 }
 
+/** Runs `body` on a wired daemon, stopped afterwards whatever happens. */
+async function withWired(name: string, body: (w: Awaited<ReturnType<typeof wired>>) => Promise<void>) {
+  const w = await wired(name);
+  try {
+    await body(w);
+  } finally {
+    await w.daemon.stop();
+  }
+  await w.daemon.done;
+}
+
 describe("reloading both files (fake sockets)", () => {
   test("POST /-/reload: a refused web configuration keeps the gauge at 1 though the daemon's reload succeeds; both good clears it", async () => {
-    const w = await wired("post");
-    try {
+    await withWired("post", async (w) => {
       assert.equal(await w.gauge(), 0);
       writeFileSync(w.webFile, BAD_WEB);
       const refused = await w.reloads.reloadBoth(w.server, w.daemon);
@@ -96,15 +106,11 @@ describe("reloading both files (fake sockets)", () => {
       assert.equal((await w.reloads.reloadBoth(w.server, w.daemon)).ok, true);
       assert.equal(await w.gauge(), 0);
       assert.equal(w.page.reloadFailed, false);
-    } finally {
-      await w.daemon.stop();
-    }
-    await w.daemon.done;
+    });
   });
 
   test("SIGHUP: the web reload and the daemon's, in either order, combine into one gauge", async () => {
-    const w = await wired("hup");
-    try {
+    await withWired("hup", async (w) => {
       // Web refused first, the daemon's good reload after it: still failed.
       writeFileSync(w.webFile, BAD_WEB);
       assert.equal((await w.reloads.reloadWeb(w.server))?.length, 1);
@@ -122,15 +128,11 @@ describe("reloading both files (fake sockets)", () => {
       assert.equal(await w.daemon.reloadAndWait(), true);
       assert.equal(await w.gauge(), 0);
       assert.ok(w.lines.some((l) => l.includes("web configuration reload refused")));
-    } finally {
-      await w.daemon.stop();
-    }
-    await w.daemon.done;
+    });
   });
 
   test("the status page hears configurations and iterations; its failures are reported and the metrics go on", async () => {
-    const w = await wired("page");
-    try {
+    await withWired("page", async (w) => {
       await until(() => w.page.iterations >= 1, "an iteration heard by the page");
       assert.deepEqual([...(w.page.config?.targets.keys() ?? [])], ["a"]);
       writeFileSync(w.configFile, CONFIG.replace("a: {", "b: {"));
@@ -147,9 +149,6 @@ describe("reloading both files (fake sockets)", () => {
         /^icmp_sent_total\{[^}]*destination="b"[^}]*\} [1-9]/m,
         "the metrics recorded the iteration the page failed on",
       );
-    } finally {
-      await w.daemon.stop();
-    }
-    await w.daemon.done;
+    });
   });
 });
