@@ -208,6 +208,24 @@ describe("Metrics: engine and application events", () => {
     assert.equal(value(e, "app_host_resolution_status", { destination: "web" }), 0);
   });
 
+  test("the reload-failed gauge covers both files: a refused web configuration outlives applied configurations", async () => {
+    const m = new Metrics({ version: "1", processMetrics: false });
+    m.applyConfig(config(SHARED));
+    const gauge = async () => value(await scrape(m), "app_reload_conf_failed_status", { probe_name: "lab" });
+    m.setReloadConfFailed(true, "web");
+    assert.equal(await gauge(), 1);
+    // The daemon's file reloaded (a new configuration applied, its reload reported good): still refused.
+    m.applyConfig(config(SHARED));
+    m.setReloadConfFailed(false);
+    assert.equal(await gauge(), 1);
+    // Both refused, then the web file fixed: the daemon's refusal still shows.
+    m.setReloadConfFailed(true, "config");
+    m.setReloadConfFailed(false, "web");
+    assert.equal(await gauge(), 1);
+    m.setReloadConfFailed(false, "config");
+    assert.equal(await gauge(), 0);
+  });
+
   test("the content type is Prometheus text 0.0.4 and two instances never share series", async () => {
     const a = new Metrics({ version: "a" });
     const b = new Metrics({ version: "b" });
