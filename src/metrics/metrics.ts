@@ -255,8 +255,8 @@ export class Metrics {
     for (const m of PER_PROBE_COUNTERS) s.inc(m, probe, 0);
     for (const where of INTERNAL_ERROR_PLACES)
       s.inc("netprobify_internal_errors_total", { ...probe, where }, 0);
-    // The configuration is applied: only a refused web configuration can keep the gauge at 1.
-    this.reloadFailed.delete("config");
+    // Applying a configuration (an inventory refresh too) changes no reload verdict: a refused file
+    // stays refused until the daemon reports a reload that succeeds.
     s.set("app_reload_conf_failed_status", probe, this.reloadFailedValue);
     for (const reason of UNMATCHED_REASONS) {
       s.inc("netprobify_unmatched_replies_total", { ...probe, reason }, 0);

@@ -201,8 +201,12 @@ describe("Metrics: engine and application events", () => {
     assert.deepEqual(find(e, "netprobify_info"), [
       { name: "netprobify_info", labels: { version: "9.9.9" }, value: 1 },
     ]);
-    // A successful reload clears the failure status.
+    // Applying a configuration alone (an inventory refresh) keeps the refusal: the file is still bad.
     m.applyConfig(config(SHARED));
+    e = await scrape(m);
+    assert.equal(value(e, "app_reload_conf_failed_status", { probe_name: "lab" }), 1);
+    // A successful reload, as the daemon reports it, clears the failure status.
+    m.setReloadConfFailed(false);
     e = await scrape(m);
     assert.equal(value(e, "app_reload_conf_failed_status", { probe_name: "lab" }), 0);
     assert.equal(value(e, "app_host_resolution_status", { destination: "web" }), 0);
