@@ -5,12 +5,17 @@
 //     256), TX timestamps on and drained as the engine does (and once without them, to show their cost);
 //   - the real engine: one iteration of the same probes (build, send, receive, match, kernel
 //     timestamps), matched probes per second = answered probes / iteration time;
+//   - the same with per-flow tracking on (issue 15): after each iteration the daemon's per-flow work
+//     (ledger, anomaly detector, path_metrics series: bench/lib/paths-work.ts) is timed and added
+//     to the iteration's time; the ratio on ÷ off is printed per family;
 // each a few times after a warm-up (the kernel enables timestamping lazily), and prints best and
 // median, ratios addon ÷ C, a markdown table, and JSON in build/bench/rate.json.
 // Run: npx tsc -p tsconfig.json && sh src/lab/enter.sh node dist/bench/rate.js [--count N] [--runs R]
+// [--engine-only] (the engine rows alone, without the C reference and the addon-only rows)
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, release } from "node:os";
 import { resolve } from "node:path";
+import { summarizeFlows } from "../src/engine/flows.js";
 import { ProbeState } from "../src/engine/inflight.js";
 import { createLab } from "../src/lab/lab.js";
 import { repoRoot } from "../src/lab/native.js";
@@ -24,6 +29,7 @@ import {
 import { addressBytes, buildPacket } from "../src/packet/index.js";
 import { kernelSource } from "../src/targets/source.js";
 import { buildPlan, labEngine, type PlanTargetInput, warmUp } from "../test/integration/support.js";
+import { pathsWork } from "./lib/paths-work.js";
 import { runRawref } from "./lib/rawref.js";
 import { intFlag, markdownTable, type RateSummary, summarizeRates, thousands } from "./lib/stats.js";
 
@@ -31,6 +37,7 @@ const argv = process.argv.slice(2);
 const TARGETS = 1000;
 const COUNT = Math.ceil(intFlag(argv, "count", 200_000) / TARGETS) * TARGETS;
 const RUNS = intFlag(argv, "runs", 3);
+const ENGINE_ONLY = argv.includes("--engine-only");
 const DST_PORT = 81; // closed: the target's kernel answers RST
 // Source ports, outside net.ipv4.ip_local_port_range, one range per implementation: each one's RX
 // filter then rejects the answers to the others' probes in the kernel, so none of them pays for
@@ -49,6 +56,8 @@ interface Measure {
   kind: "send" | "match";
   impl: "C" | "addon";
   batch: number;
+  /** Engine rows: per-flow tracking (ledger, detector, path_metrics) timed after each iteration. */
+  paths?: boolean;
   run: (count: number) => Promise<{ pps: number; detail: Record<string, number> }>;
 }
 
@@ -173,39 +182,67 @@ async function main(): Promise<void> {
       // A fresh engine per run, for this family only, open just while it runs (its RX sockets would
       // otherwise take a copy of every other measurement's answers); its first small iteration
       // makes sure the kernel has switched RX timestamping on.
-      const engineRun = (batch: number) => async (count: number) => {
-        const plan = planOf(count);
-        const engine = labEngine(targets, { families: [family], batch });
-        const r = await (async () => {
-          try {
-            await warmUp();
-            await engine.run(planOf(TARGETS));
-            return await engine.run(plan);
-          } finally {
-            engine.close();
+      const work = pathsWork([`rst-v${family}`]);
+      const engineRun =
+        (batch: number, paths = false) =>
+        async (count: number) => {
+          const plan = planOf(count);
+          const engine = labEngine(targets, { families: [family], batch });
+          const r = await (async () => {
+            try {
+              await warmUp();
+              await engine.run(planOf(TARGETS));
+              return await engine.run(plan);
+            } finally {
+              engine.close();
+            }
+          })();
+          const pathsMs = paths ? work(r) : 0;
+          // The engine's own per-flow pass (inside every iteration's time, on and off): timed again here.
+          const t0 = performance.now();
+          if (paths) summarizeFlows(plan, r.inflight);
+          const flowsMs = paths ? performance.now() - t0 : 0;
+          let answered = 0;
+          let timed = 0;
+          let firstUnanswered = -1;
+          for (let i = 0; i < plan.count; i++) {
+            if (r.inflight.state[i] === ProbeState.Answered) answered++;
+            else if (firstUnanswered < 0) firstUnanswered = i;
+            if (Number.isFinite(r.inflight.rttNs(i))) timed++;
           }
-        })();
-        let answered = 0;
-        let timed = 0;
-        let firstUnanswered = -1;
-        for (let i = 0; i < plan.count; i++) {
-          if (r.inflight.state[i] === ProbeState.Answered) answered++;
-          else if (firstUnanswered < 0) firstUnanswered = i;
-          if (Number.isFinite(r.inflight.rttNs(i))) timed++;
-        }
-        return {
-          pps: answered / (r.durationMs / 1000),
-          detail: {
-            answered,
-            timed,
-            firstUnanswered,
-            failed: r.series.reduce((n, x) => n + x.failed, 0),
-            probes: plan.count,
-            seconds: r.durationMs / 1000,
-            socketDrops: r.socketDrops,
-          },
+          return {
+            pps: answered / ((r.durationMs + pathsMs) / 1000),
+            detail: {
+              pathsMs,
+              flowsMs,
+              flows: r.flows?.flows.length ?? 0,
+              answered,
+              timed,
+              firstUnanswered,
+              failed: r.series.reduce((n, x) => n + x.failed, 0),
+              probes: plan.count,
+              seconds: r.durationMs / 1000,
+              socketDrops: r.socketDrops,
+            },
+          };
         };
-      };
+      const engineRows: Measure[] = [
+        { family, name: "engine iteration", kind: "match", impl: "addon", batch: 64, run: engineRun(64) },
+        { family, name: "engine iteration", kind: "match", impl: "addon", batch: 256, run: engineRun(256) },
+        {
+          family,
+          name: "engine iteration + per-flow paths",
+          kind: "match",
+          impl: "addon",
+          batch: 256,
+          paths: true,
+          run: engineRun(256, true),
+        },
+      ];
+      if (ENGINE_ONLY) {
+        measures.push(...engineRows);
+        continue;
+      }
       measures.push(
         { family, name: "C rawref send", kind: "send", impl: "C", batch: 64, run: ref("send", 64) },
         { family, name: "C rawref send", kind: "send", impl: "C", batch: 256, run: ref("send", 256) },
@@ -234,8 +271,7 @@ async function main(): Promise<void> {
           batch: 256,
           run: async (n) => addonSend(txBare, packets, n, 256, false),
         },
-        { family, name: "engine iteration", kind: "match", impl: "addon", batch: 64, run: engineRun(64) },
-        { family, name: "engine iteration", kind: "match", impl: "addon", batch: 256, run: engineRun(256) },
+        ...engineRows,
       );
     }
 
@@ -277,7 +313,25 @@ function report(
         (m.kind === "match" || x.batch === m.batch),
     )!;
   const ratio = (m: Measure, f: "best" | "median") =>
-    m.impl === "C" ? "" : (summary.get(m)![f] / summary.get(refFor(m))![f]).toFixed(2);
+    m.impl === "C" || !refFor(m) ? "" : (summary.get(m)![f] / summary.get(refFor(m))![f]).toFixed(2);
+  // Per-flow tracking on ÷ off: the same engine rows (batch 256), run alternately.
+  const tracking = ([4, 6] as const).map((family) => {
+    const on = measures.find((m) => m.family === family && m.paths);
+    const off = measures.find((m) => m.family === family && m.name === "engine iteration" && m.batch === 256);
+    if (!on || !off) return undefined;
+    const r = (f: "best" | "median") => summary.get(on)![f] / summary.get(off)![f];
+    const ms = runs.get(on)!.map((x) => x.detail.pathsMs!);
+    const flowsMs = runs.get(on)!.map((x) => x.detail.flowsMs!);
+    const seconds = runs.get(off)!.map((x) => x.detail.seconds!);
+    return {
+      family,
+      best: r("best"),
+      median: r("median"),
+      pathsMsMax: Math.max(...ms),
+      flowsMsMax: Math.max(...flowsMs),
+      fastestOffMs: Math.min(...seconds) * 1000,
+    };
+  });
   const rows = measures.map((m) => {
     const s = summary.get(m)!;
     return [
@@ -300,6 +354,14 @@ function report(
       `${cpus().length} CPUs, kernel ${release()}, Node ${process.versions.node}\n`,
   );
   console.log(table);
+  for (const t of tracking) {
+    if (!t) continue;
+    console.log(
+      `per-flow tracking on ÷ off, IPv${t.family}: best ${t.best.toFixed(3)}, median ${t.median.toFixed(3)} ` +
+        `(per-flow work after an iteration: at most ${t.pathsMsMax.toFixed(1)} ms; the engine's per-flow pass, ` +
+        `inside both rows: at most ${t.flowsMsMax.toFixed(1)} ms; fastest iteration off: ${t.fastestOffMs.toFixed(0)} ms)`,
+    );
+  }
   const out = {
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model, kernel: release(), node: process.versions.node },
@@ -317,6 +379,7 @@ function report(
       details: runs.get(m)!.map((r) => r.detail),
     })),
     table,
+    perFlowTracking: tracking.filter((t) => t !== undefined),
   };
   const dir = resolve(repoRoot(), "build/bench");
   mkdirSync(dir, { recursive: true });

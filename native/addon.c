@@ -70,6 +70,11 @@ static int configure(int fd, int family, uint32_t flags, const char *device, con
     *what = family == 4 ? "setsockopt(IP_RECVERR)" : "setsockopt(IPV6_RECVERR)";
     if (family == 4 ? setint(fd, IPPROTO_IP, IP_RECVERR, 1) : setint(fd, IPPROTO_IPV6, IPV6_RECVERR, 1)) return errno;
   }
+  if (family == 6) {
+    /* IPv6 raw sockets deliver no IP header: the hop limit comes as an IPV6_HOPLIMIT cmsg */
+    *what = "setsockopt(IPV6_RECVHOPLIMIT)";
+    if (setint(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1)) return errno;
+  }
   *what = "setsockopt(SO_RXQ_OVFL)";
   if (setint(fd, SOL_SOCKET, SO_RXQ_OVFL, 1)) return errno;
   return 0;
@@ -265,6 +270,7 @@ static napi_value init(napi_env env, napi_value exports) {
   def_u32(env, exports, "RECV_META_WORDS", RS_RECV_META_WORDS);
   def_u32(env, exports, "TXTS_WORDS", RS_TXTS_WORDS);
   def_u32(env, exports, "MAX_BATCH", RS_MAX_BATCH);
+  def_u32(env, exports, "META_HOPLIMIT_SHIFT", RS_META_HOPLIMIT_SHIFT);
   return exports;
 }
 

@@ -211,6 +211,15 @@ static void read_ts(struct cmsghdr *cm, uint32_t *sec, uint32_t *nsec) {
   *nsec = (uint32_t)st.ts[0].tv_nsec;
 }
 
+/* An IPV6_HOPLIMIT cmsg (IPV6_RECVHOPLIMIT) as metadata flag bits: the hop limit the reply arrived
+ * with, in bits 8-15, and RS_META_HAS_HOPLIMIT. */
+static uint32_t hop_limit_flags(struct cmsghdr *cm) {
+  int hl;
+  memcpy(&hl, CMSG_DATA(cm), sizeof hl);
+  if (hl < 0 || hl > 255) return 0;
+  return RS_META_HAS_HOPLIMIT | ((uint32_t)hl << RS_META_HOPLIMIT_SHIFT);
+}
+
 /* args: data, slotSize, maxCount, meta. Returns the number of packets received (0: none waiting). */
 napi_value rs_recv_batch(napi_env env, rs_sock *s, napi_value *argv) {
   uint8_t *data;
@@ -265,6 +274,7 @@ napi_value rs_recv_batch(napi_env env, rs_sock *s, napi_value *argv) {
     }
     o[2] = o[3] = 0;
     for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm != NULL; cm = CMSG_NXTHDR(m, cm)) {
+      if (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_HOPLIMIT) flags |= hop_limit_flags(cm);
       if (cm->cmsg_level != SOL_SOCKET) continue;
       if (cm->cmsg_type == SCM_TIMESTAMPING) {
         read_ts(cm, &o[2], &o[3]);

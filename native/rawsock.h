@@ -28,6 +28,10 @@
 #define RS_META_HAS_TS 1u
 #define RS_META_TRUNC 2u
 #define RS_META_V6 4u
+/* IPv6 sockets (IPV6_RECVHOPLIMIT): the reply's hop limit is in bits 8-15 of the flags word. IPv4
+ * sockets deliver the IP header, whose TTL the caller reads itself. */
+#define RS_META_HAS_HOPLIMIT 8u
+#define RS_META_HOPLIMIT_SHIFT 8
 
 #define RS_MAX_BATCH 1024 /* UIO_MAXIOV: the kernel's cap on one sendmmsg/recvmmsg call */
 

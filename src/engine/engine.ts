@@ -19,6 +19,7 @@ import {
   allocRecvBuffers,
   IPPROTO,
   META_HAS_TIMESTAMP,
+  metaHopLimit,
   POLL_ERRQUEUE,
   POLL_READABLE,
   type RawSocket,
@@ -144,7 +145,7 @@ export class Engine {
    * use ns since this second (public so that they can be turned back into absolute times).
    */
   readonly epochSec = Math.floor(Date.now() / 1000) - 1;
-  /** IPv4 TTL of the reply being matched (0: unknown, IPv6 raw sockets give no header). */
+  /** TTL (IPv4) or hop limit (IPv6) of the reply being matched (0: unknown). */
   replyTtl = 0;
   /**
    * Per family: TX timestamp id -> probe, until its timestamp arrives. Ids are numbered per socket in
@@ -445,7 +446,9 @@ export class Engine {
             ? (b.meta[m + 2]! - this.epochSec) * 1e9 + b.meta[m + 3]!
             : Number.NaN;
         const srcOff = m * 4 + 16;
-        this.replyTtl = p.ip && "ttl" in p.ip ? p.ip.ttl : 0;
+        // IPv4: the header's TTL; IPv6 raw sockets give no header, the addon reads the hop limit.
+        this.replyTtl =
+          rx.family === 4 ? (p.ip && "ttl" in p.ip ? p.ip.ttl : 0) : metaHopLimit(b.meta[m + 1]!);
         if (this.current?.onReply(key, b.data, b.metaBytes, srcOff, rxNs, rx.family, false)) continue;
         if (this.previous?.onReply(key, b.data, b.metaBytes, srcOff, rxNs, rx.family, true)) continue;
         this.unmatched(key, b.data, b.metaBytes, srcOff, rx.family);

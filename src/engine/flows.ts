@@ -44,7 +44,7 @@ export interface FlowResults {
   rttMin: Float64Array;
   rttP50: Float64Array;
   rttMax: Float64Array;
-  /** TTL / hop limit of the last answer; 0 when unknown (no answer, or IPv6: see docs/paths.md). */
+  /** TTL (IPv4) / hop limit (IPv6) of the last answer; 0 when unknown (no answer). */
   replyTtl: Uint8Array;
 }
 

@@ -451,7 +451,7 @@ export const CATALOG = [
   {
     name: "netprobify_path_flow_reply_ttl",
     type: "gauge",
-    help: "TTL of the last answer on one flow as it arrived (IPv4; 0 when unknown, always for IPv6).",
+    help: "TTL (IPv4) or hop limit (IPv6) of the last answer on one flow as it arrived (0 when unknown).",
     labels: FLOW_LABELS,
     origin: "new",
   },

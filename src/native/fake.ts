@@ -10,7 +10,9 @@
 // only recorded. Poll callbacks fire on setImmediate, like a level-triggered uv_poll.
 import {
   ADDRESS_BYTES,
+  META_HAS_HOP_LIMIT,
   META_HAS_TIMESTAMP,
+  META_HOP_LIMIT_SHIFT,
   META_IPV6,
   META_TRUNCATED,
   type NativeBinding,
@@ -46,12 +48,15 @@ export interface FakeInjected {
   src: Uint8Array;
   /** RX timestamp in ns; null = the kernel gave none; default: the fake clock now. */
   tsNs?: bigint | null;
+  /** IPv6: the hop limit the packet arrived with (IPV6_HOPLIMIT); default 64. Ignored for IPv4. */
+  hopLimit?: number;
 }
 
 interface Queued {
   bytes: Uint8Array;
   src: Uint8Array;
   tsNs: bigint | null;
+  hopLimit?: number;
 }
 
 const E = { EPERM: 1, EBADF: 9, EAGAIN: 11, ENOBUFS: 105 } as const;
@@ -220,6 +225,8 @@ export class FakeSocket implements NativeRawSocket {
       const o = n * RECV_META_WORDS;
       let flags = q.bytes.length > slotSize ? META_TRUNCATED : 0;
       if (q.src.length === 16) flags |= META_IPV6;
+      // IPv6 sockets have IPV6_RECVHOPLIMIT on: every packet carries its hop limit.
+      if (this.family === 6) flags |= META_HAS_HOP_LIMIT | ((q.hopLimit ?? 64) << META_HOP_LIMIT_SHIFT);
       let sec = 0;
       let nsec = 0;
       if (q.tsNs !== null && this.flags & OPEN_RX_TIMESTAMPS) {
@@ -351,6 +358,7 @@ export class FakeBinding implements NativeBinding {
   readonly RECV_META_WORDS = RECV_META_WORDS;
   readonly TXTS_WORDS = TX_TS_WORDS;
   readonly MAX_BATCH = 1024;
+  readonly META_HOPLIMIT_SHIFT = META_HOP_LIMIT_SHIFT;
   readonly RawSocket: NativeBinding["RawSocket"];
 
   /** Every packet sent through any fake socket, in order. */
@@ -397,7 +405,8 @@ export class FakeBinding implements NativeBinding {
     let n = 0;
     for (const s of this.sockets) {
       if (s.closed || s.family !== p.family || s.protocol !== p.protocol || s.flags & OPEN_HDRINCL) continue;
-      if (s.deliver({ bytes: Uint8Array.from(p.bytes), src: Uint8Array.from(p.src), tsNs })) n++;
+      const q = { bytes: Uint8Array.from(p.bytes), src: Uint8Array.from(p.src), tsNs, hopLimit: p.hopLimit };
+      if (s.deliver(q)) n++;
     }
     return n;
   }

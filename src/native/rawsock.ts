@@ -29,6 +29,17 @@ export const MAX_BATCH = 1024;
 export const META_HAS_TIMESTAMP = 1;
 export const META_TRUNCATED = 2;
 export const META_IPV6 = 4;
+/** Receive metadata, IPv6 sockets: the reply's hop limit (IPV6_HOPLIMIT) is in bits 8-15 of word 1. */
+export const META_HAS_HOP_LIMIT = 8;
+export const META_HOP_LIMIT_SHIFT = 8;
+
+/**
+ * The hop limit an IPv6 reply arrived with, from its metadata flags word; 0 when the addon gave none
+ * (IPv4 sockets: read the TTL from the IP header the packet starts with).
+ */
+export function metaHopLimit(flags: number): number {
+  return flags & META_HAS_HOP_LIMIT ? (flags >>> META_HOP_LIMIT_SHIFT) & 0xff : 0;
+}
 
 /** Bits of the `events` argument of a poll callback. */
 export const POLL_READABLE = 1;
@@ -90,6 +101,7 @@ export interface NativeBinding {
   RECV_META_WORDS: number;
   TXTS_WORDS: number;
   MAX_BATCH: number;
+  META_HOPLIMIT_SHIFT: number;
 }
 
 export interface OpenOptions {
@@ -263,6 +275,7 @@ export function checkLayout(b: NativeBinding): void {
     ["RECV_META_WORDS", b.RECV_META_WORDS, RECV_META_WORDS],
     ["TXTS_WORDS", b.TXTS_WORDS, TX_TS_WORDS],
     ["MAX_BATCH", b.MAX_BATCH, MAX_BATCH],
+    ["META_HOPLIMIT_SHIFT", b.META_HOPLIMIT_SHIFT, META_HOP_LIMIT_SHIFT],
   ];
   for (const [name, native, ts] of pairs) {
     if (native !== ts) {

@@ -84,6 +84,27 @@ describe("engine (fake sockets)", () => {
     assert.equal(result.timedOut, false);
   });
 
+  test("per flow, the reply's TTL (IPv4 header) and hop limit (IPv6, from the receive metadata) are kept", async () => {
+    // The fake network answers with TTL / hop limit 60 (the fake addon's own default is 64).
+    const { result } = await runWith(
+      [
+        T({ name: "syn4" }),
+        T({ name: "syn6", family: "ipv6", addresses: ["fd18:1::1"], groups: v6group }),
+        T({ name: "ping6", type: "ICMPping", family: "ipv6", addresses: ["fd18:1::2"], groups: v6group }),
+      ],
+      () => ({ kind: "reply", rttNs: 250_000n }),
+    );
+    const f = result.flows!;
+    const byDst = new Map<string, number[]>();
+    for (const [i, x] of f.flows.entries()) byDst.set(x.dst, [...(byDst.get(x.dst) ?? []), f.replyTtl[i]!]);
+    assert.deepEqual([...byDst.keys()].sort(), ["198.18.1.1", "fd18:1::1", "fd18:1::2"]);
+    for (const [dst, ttls] of byDst)
+      assert.ok(
+        ttls.every((t) => t === 60),
+        `${dst}: ${ttls}`,
+      );
+  });
+
   test("loss, duplicates and late answers are counted apart", async () => {
     const { result } = await runWith([T({ nbPackets: 6, timeout: 0.05 })], (_p, _s, i) => {
       if (i === 0) return { kind: "none" };

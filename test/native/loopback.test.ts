@@ -8,8 +8,10 @@ import {
   allocRecvBuffers,
   diffNs,
   IPPROTO,
+  META_HAS_HOP_LIMIT,
   META_HAS_TIMESTAMP,
   META_IPV6,
+  metaHopLimit,
   type RawSocket,
   RawSockets,
   SEND_RESULT_WORDS,
@@ -125,6 +127,37 @@ for (const family of [4, 6] as const) {
       assert.deepEqual([r.bytes[t], v.getUint16(t + 4), v.getUint16(t + 6)], [reply, 0x4e50, 7]);
       const rtt = diffNs(r.sec, r.nsec, sent.sec, sent.nsec);
       assert.ok(rtt > 0 && rtt < 20e6, `RTT ${rtt} ns`);
+    });
+
+    test("the received packet's hop limit is in the metadata on IPv6 (IPV6_RECVHOPLIMIT), not on IPv4", async () => {
+      // Our own echo request, seen by a raw ICMP socket: it arrives with the TTL / hop limit we wrote
+      // (loopback forwards nothing, so nothing decrements it).
+      const request = family === 4 ? 8 : 128;
+      const s = rx(family === 4 ? IPPROTO.ICMP : IPPROTO.ICMPV6, icmpTypesFilter(family, request, request));
+      const pkts = [33, 201].map((hl, i) => {
+        const p = echo(family, LO, LO, 0x4e52, i);
+        if (family === 6) p[7] = hl; // IPv6 has no header checksum
+        return p;
+      });
+      const res = new Uint32Array(2 * SEND_RESULT_WORDS);
+      assert.equal(tx.sendBatch(pack(pkts, [LO, LO]), 0, 2, res), 2);
+      assert.equal((await txStamps(tx, 2)).length, 2, "TX timestamps drained for the next test");
+      const got = await receive(s, allocRecvBuffers(4), 2, 300);
+      assert.equal(got.length, 2, "both requests seen");
+      if (family === 4) {
+        for (const r of got) assert.equal(r.flags & META_HAS_HOP_LIMIT, 0, "IPv4: the TTL is in the header");
+        assert.deepEqual(
+          got.map((r) => metaHopLimit(r.flags)),
+          [0, 0],
+        );
+      } else {
+        for (const r of got) assert.equal(r.flags & META_HAS_HOP_LIMIT, META_HAS_HOP_LIMIT);
+        const bySeq = got.map((r) => [new DataView(r.bytes.buffer).getUint16(6), metaHopLimit(r.flags)]);
+        assert.deepEqual(bySeq.sort(), [
+          [0, 33],
+          [1, 201],
+        ]);
+      }
     });
 
     test("sendBatch reports ENETUNREACH per packet and still sends the others, ids matching timestamps", async () => {

@@ -9,9 +9,11 @@ import {
   checkLayout,
   diffNs,
   IPPROTO,
+  META_HAS_HOP_LIMIT,
   META_HAS_TIMESTAMP,
   META_IPV6,
   META_TRUNCATED,
+  metaHopLimit,
   NativeSocketError,
   POLL_ERRQUEUE,
   POLL_READABLE,
@@ -145,6 +147,9 @@ describe("native: errno to typed errors", () => {
     const fake = new FakeBinding();
     checkLayout(fake);
     assert.throws(() => checkLayout({ ...fake, RECV_META_WORDS: 6 }), { code: "NPF_NATIVE_UNAVAILABLE" });
+    assert.throws(() => checkLayout({ ...fake, META_HOPLIMIT_SHIFT: 16 }), {
+      code: "NPF_NATIVE_UNAVAILABLE",
+    });
   });
 
   test("diffNs subtracts (sec, nsec) pairs exactly", () => {
@@ -188,7 +193,10 @@ describe("native: in-memory fake", () => {
     const rx6 = socks.openRx(6, IPPROTO.ICMPV6);
     const src = Uint8Array.from({ length: 16 }, (_, i) => i);
     assert.equal(fake.inject({ family: 6, protocol: 58, bytes: new Uint8Array(10).fill(7), src }), 1);
-    assert.equal(fake.inject({ family: 6, protocol: 58, bytes: new Uint8Array(300), src, tsNs: null }), 1);
+    assert.equal(
+      fake.inject({ family: 6, protocol: 58, bytes: new Uint8Array(300), src, tsNs: null, hopLimit: 33 }),
+      1,
+    );
     assert.equal(fake.inject({ family: 6, protocol: 58, bytes: new Uint8Array(1), src }), 0, "queue full");
     assert.equal(
       fake.inject({ family: 4, protocol: 58, bytes: new Uint8Array(1), src: LO }),
@@ -199,10 +207,20 @@ describe("native: in-memory fake", () => {
     const b = allocRecvBuffers(4, 256);
     assert.equal(rx6.recvBatch(b), 2);
     assert.equal(rx6.rxDrops(), 1);
-    assert.deepEqual([...b.meta.subarray(0, 2)], [10, META_HAS_TIMESTAMP | META_IPV6]);
+    // IPv6: every packet carries its hop limit (64 unless the injection says otherwise).
+    assert.deepEqual(
+      [...b.meta.subarray(0, 2)],
+      [10, META_HAS_TIMESTAMP | META_IPV6 | META_HAS_HOP_LIMIT | (64 << 8)],
+    );
+    assert.equal(metaHopLimit(b.meta[1]!), 64);
     assert.equal(diffNs(b.meta[2]!, b.meta[3]!, 0, 0), Number(fake.clockNs));
     assert.deepEqual([...b.metaBytes.subarray(16, 32)], [...src]);
-    assert.deepEqual([...b.meta.subarray(8, 12)], [256, META_TRUNCATED | META_IPV6, 0, 0]);
+    assert.deepEqual(
+      [...b.meta.subarray(8, 12)],
+      [256, META_TRUNCATED | META_IPV6 | META_HAS_HOP_LIMIT | (33 << 8), 0, 0],
+    );
+    assert.equal(metaHopLimit(b.meta[9]!), 33);
+    assert.equal(metaHopLimit(META_HAS_TIMESTAMP | (33 << 8)), 0, "no hop limit without its flag");
     assert.deepEqual([...b.data.subarray(0, 10)], new Array(10).fill(7));
   });
 

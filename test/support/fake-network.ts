@@ -115,6 +115,7 @@ export function network(fake: FakeBinding, script: Script): { stop(): void } {
               bytes: r.bytes,
               src: a.src ?? sent.dst,
               tsNs: sent.tsNs + a.rttNs,
+              hopLimit: 60,
             }),
         });
       }
