@@ -295,9 +295,14 @@ async function build(f: Fabric): Promise<void> {
   );
   if (spec.sources) {
     // Local to the prober (raw sockets write any source; a local route delivers the replies), and
-    // routed back by leaf1's default route toward the prober.
+    // routed back by leaf1's default route toward the prober. On the prober's link, not on lo: the
+    // routes go with the link when the lab is destroyed.
     f.sources = lab.plan.range(spec.sources);
-    host.push(`route add local ${f.sources.v4Cidr} dev lo`, `route add local ${f.sources.v6Cidr} dev lo`);
+    const s = f.sources;
+    host.push(
+      `route add local ${s.v4Cidr} dev ${f.proberIf}`,
+      `route add local ${s.v6Cidr} dev ${f.proberIf}`,
+    );
   }
   await Promise.all([
     ipBatch(leaf1, l1),

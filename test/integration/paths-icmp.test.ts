@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { run as runCmd } from "../../src/lab/exec.js";
 import { createFabric, type Fabric, type FabricSpec } from "../../src/lab/fabric.js";
 import type { PcapRecord } from "../../src/lab/pcap.js";
 import { BIN } from "../support/paths.js";
@@ -133,7 +134,11 @@ describe("ICMP echo over the 4-way fabric (needs root)", () => {
         `every spine carries some sources: ${sources.map((s) => s.size)}`,
       );
     }
+    const cidrs = [run.fabric.sources!.v4Cidr, run.fabric.sources!.v6Cidr];
     await stop(run);
+    // The sources' local routes went with the prober's link: a next fabric can take them again.
+    const local = (await runCmd("ip", ["route", "show", "table", "all", "type", "local"])).stdout;
+    for (const c of cidrs) assert.ok(!local.includes(c.split("/")[0]!), `${c} left in:\n${local}`);
   });
 
   test("IPv6 flow labels spread one source's echoes only where routers hash the label (needs root)", async () => {
