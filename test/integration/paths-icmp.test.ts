@@ -4,7 +4,8 @@
 // by source address, each source keeping its spine (counted with tcpdump on each spine). IPv6 flow
 // labels spread one source's echoes only where routers hash the label. Then a blackholed member link
 // on the way to ICMP targets of both families: the real daemon flags the sources behind it, traces
-// them from those sources, and names the link. Needs root (fabric, raw sockets, tcpdump).
+// them from those sources, and names the link; and the same for ICMPv6 over routers hashing the flow
+// label, from one source whose labels are the flows. Needs root (fabric, raw sockets, tcpdump).
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -169,47 +170,69 @@ describe("ICMP echo over the 4-way fabric (needs root)", () => {
     const run = await fabric({});
     const f = run.fabric;
     daemon(run, subnetKeys(f), 64, 0);
-    const link = f.links.find((l) => l.id === "spine2-leaf2")!;
-    await f.fault(link.id, { blackhole: true, direction: "forward" });
-    const spine = { i4: link.from.v4, i6: link.from.v6 };
-    const leaf2 = { i4: link.to.v4, i6: link.to.v6 };
-    const named = (body: string, d: "i4" | "i6") =>
-      body
-        .split("\n")
-        .filter((l) => l.startsWith(`netprobify_path_suspect_link{${P(d)}`))
-        .map((l) => ({ from: /from="([^"]+)"/.exec(l)![1], to: /to="([^"]+)"/.exec(l)![1] }));
-    const body = await until(
-      "a suspect link for both ICMP targets",
-      (b) => named(b, "i4").length > 0 && named(b, "i6").length > 0,
-      {
-        port: PORT,
-        ms: 120_000,
-        relevant: /netprobify_path_(suspect|anomaly|incidents|trace)/,
-        context: run.log,
-      },
-    );
+    const flows = await namesBlackhole(run, ["i4", "i6"]);
     for (const d of ["i4", "i6"] as const) {
-      const [s] = named(body, d);
-      assert.equal(s!.from, spine[d], `${d}: blamed ${JSON.stringify(s)}`);
-      assert.ok(s!.to === "*" || s!.to === leaf2[d], `${d}: to ${s!.to}`);
-      assert.ok((value(body, `netprobify_path_anomaly{${P(d)}}`) ?? 0) > 0);
-    }
-    const doc = (await (await fetch(`http://127.0.0.1:${PORT}/paths`)).json()) as {
-      incidents: {
-        destination: string;
-        flows: { src_addr: string; flagged: boolean; hops: (string | null)[] }[];
-      }[];
-    };
-    for (const d of ["i4", "i6"] as const) {
-      const inc = doc.incidents.find((i) => i.destination === d)!;
-      // Flows differ by source address; the flagged ones crossed spine 2, a healthy one another spine.
-      const sources = f.sources!;
-      for (const fl of inc.flows)
-        assert.ok((d === "i4" ? sources.all4() : sources.all6()).includes(fl.src_addr));
-      assert.equal(new Set(inc.flows.map((x) => x.src_addr)).size, inc.flows.length, "one flow per source");
-      for (const fl of inc.flows.filter((x) => x.flagged)) assert.equal(fl.hops[1], spine[d]);
-      assert.ok(inc.flows.some((x) => !x.flagged && x.hops[1] !== null && x.hops[1] !== spine[d]));
+      // Flows differ by source address: one per source of the subnet.
+      const hosts = d === "i4" ? f.sources!.all4() : f.sources!.all6();
+      for (const fl of flows[d]!) assert.ok(hosts.includes(fl.src_addr), fl.src_addr);
+      assert.equal(new Set(flows[d]!.map((x) => x.src_addr)).size, flows[d]!.length, "one flow per source");
     }
     await stop(run);
   });
+
+  test("IPv6 routers hashing the flow label: one source's labels are the flows, and the link is named (needs root)", async () => {
+    const run = await fabric({ hashPolicy: { ipv6: 3 }, hashFields: { ipv6: 0x0f }, sources: 0 });
+    daemon(run, "src_port_a: 30000, src_port_z: 30031", 64, 0);
+    const flows = await namesBlackhole(run, ["i6"]);
+    const i6 = flows.i6!;
+    assert.equal(new Set(i6.map((x) => x.src_addr)).size, 1, "one source");
+    assert.equal(new Set(i6.map((x) => x.flow_label)).size, i6.length, "one flow per label");
+    await stop(run);
+  });
 });
+
+interface TracedFlow {
+  src_addr: string;
+  flow_label: number;
+  flagged: boolean;
+  hops: (string | null)[];
+}
+
+/**
+ * Blackholes spine2-leaf2 toward the targets and waits for the daemon to name it for targets `ds`:
+ * the blamed link starts at spine 2, every flagged flow crossed spine 2, a healthy one another
+ * spine. Returns the traced flows per target, from /paths.
+ */
+async function namesBlackhole(run: Run, ds: ("i4" | "i6")[]): Promise<Record<string, TracedFlow[]>> {
+  const f = run.fabric;
+  const link = f.links.find((l) => l.id === "spine2-leaf2")!;
+  await f.fault(link.id, { blackhole: true, direction: "forward" });
+  const spine = { i4: link.from.v4, i6: link.from.v6 };
+  const leaf2 = { i4: link.to.v4, i6: link.to.v6 };
+  const named = (body: string, d: "i4" | "i6") =>
+    body
+      .split("\n")
+      .filter((l) => l.startsWith(`netprobify_path_suspect_link{${P(d)}`))
+      .map((l) => ({ from: /from="([^"]+)"/.exec(l)![1], to: /to="([^"]+)"/.exec(l)![1] }));
+  const body = await until(`a suspect link for ${ds}`, (b) => ds.every((d) => named(b, d).length > 0), {
+    port: PORT,
+    ms: 120_000,
+    relevant: /netprobify_path_(suspect|anomaly|incidents|trace)/,
+    context: run.log,
+  });
+  const doc = (await (await fetch(`http://127.0.0.1:${PORT}/paths`)).json()) as {
+    incidents: { destination: string; flows: TracedFlow[] }[];
+  };
+  const out: Record<string, TracedFlow[]> = {};
+  for (const d of ds) {
+    const [s] = named(body, d);
+    assert.equal(s!.from, spine[d], `${d}: blamed ${JSON.stringify(s)}`);
+    assert.ok(s!.to === "*" || s!.to === leaf2[d], `${d}: to ${s!.to}`);
+    assert.ok((value(body, `netprobify_path_anomaly{${P(d)}}`) ?? 0) > 0);
+    const flows = doc.incidents.find((i) => i.destination === d)!.flows;
+    for (const fl of flows.filter((x) => x.flagged)) assert.equal(fl.hops[1], spine[d]);
+    assert.ok(flows.some((x) => !x.flagged && x.hops[1] !== null && x.hops[1] !== spine[d]));
+    out[d] = flows;
+  }
+  return out;
+}
