@@ -147,6 +147,7 @@ describe("ICMP echo over the 4-way fabric (needs root)", () => {
     const spread: Record<string, number[]> = {};
     for (const [name, spec] of [
       ["policy 1", {}],
+      ["policy 0 (Linux's default)", { hashPolicy: { ipv6: 0 as const } }],
       ["policy 3, fields + label", { hashPolicy: { ipv6: 3 as const }, hashFields: { ipv6: 0x0f } }],
     ] as const) {
       const run = await fabric({ ...spec, sources: 0 });
@@ -156,14 +157,17 @@ describe("ICMP echo over the 4-way fabric (needs root)", () => {
     }
     console.log(`# ICMPv6, one source, 32 labels: labels per spine ${JSON.stringify(spread)}`);
     assert.equal(Math.max(...spread["policy 1"]!), 32, "policy 1 hashes no label: one spine");
-    assert.ok(
-      spread["policy 3, fields + label"]!.every((n) => n > 0),
-      "every spine",
-    );
-    assert.equal(
-      spread["policy 3, fields + label"]!.reduce((a, b) => a + b),
-      32,
-    );
+    for (const name of ["policy 0 (Linux's default)", "policy 3, fields + label"]) {
+      assert.ok(
+        spread[name]!.every((n) => n > 0),
+        `${name}: every spine`,
+      );
+      assert.equal(
+        spread[name]!.reduce((a, b) => a + b),
+        32,
+        `${name}: each label on one spine`,
+      );
+    }
   });
 
   test("a blackholed member link: the daemon names it for ICMP targets of both families (needs root)", async () => {
