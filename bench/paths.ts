@@ -1,6 +1,7 @@
 // Trace-on-loss on the real lab fabric (issue 15's "Done when"): for 2-, 4-, 8- and 16-way fabrics and
 // 1 %, 5 % and 100 % loss on one member link (leaf1 -> spine 2, toward the targets), the real daemon
-// probes six targets at once (TCPsyn, UDPunreachable, ICMPping × IPv4, IPv6) and the bench prints per
+// probes six targets at once (TCPsyn, UDPunreachable, ICMPping × IPv4, IPv6; ICMP from a source subnet
+// of 8 addresses per way, since echo is hashed on its addresses only) and the bench prints per
 // cell whether the right link was named, the time from the loss starting to the verdict, and the
 // extra probes the incident used; then, for each width, a healthy fabric over the same time and the
 // links it blamed (false positives). Not part of npm test.
@@ -52,17 +53,21 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function daemonOn(f: Fabric, ways: number): Promise<{ proc: ChildProcess; log: () => string }> {
   const file = join(dir, `w${ways}.yaml`);
-  // 8 source ports per way: every spine carries flows of every target.
+  // 8 source ports per way: every spine carries flows of every target. ICMP echo has no port (and
+  // Linux hashes no identifier): its targets probe through group gi, 8 source addresses per way.
   const ports = 8 * ways;
+  const icmp = "auto_register_to_groups: false, explicit_groups: {register_to: [gi]}, ";
   const targets = TARGETS.map(
     (t, i) =>
-      `  ${t.name}: {type: ${t.type}, destination: "${t.fam === "v4" ? f.targets.v4(i) : f.targets.v6(i)}", ${t.port ? `${t.port}, ` : ""}nb_packets: ${PER_FLOW * ports}, timeout: 0.3}`,
+      `  ${t.name}: {type: ${t.type}, destination: "${t.fam === "v4" ? f.targets.v4(i) : f.targets.v6(i)}", ${t.port ? `${t.port}, ` : icmp}nb_packets: ${PER_FLOW * ports}, timeout: 0.3}`,
   ).join("\n");
+  const src = f.sources!;
   writeFileSync(
     file,
     `global: {probe_name: bench, interval: 1, nb_proc: 1, logging_level: INFO, prometheus_port: ${PORT}, prometheus_address: 127.0.0.1, dns_update_interval: 0, path_tracing_packets_per_second: 6000, path_tracing_max_incidents: 6, trace_on_loss: ${ON}}
 groups:
   g: {src_port_a: 30000, src_port_z: ${30000 + ports - 1}}
+  gi: {src_port_a: 30000, src_port_z: 30000, src_subnet_ipv4: "${src.v4Cidr}", src_subnet_ipv6: "${src.v6Cidr}", permit_target_auto_register: false}
 targets:
 ${targets}
 `,
@@ -100,7 +105,7 @@ async function iterations(): Promise<number> {
 }
 
 async function faulty(ways: 2 | 4 | 8 | 16, lossPct: number): Promise<void> {
-  const f = await createFabric({ ways, targets: TARGETS.length });
+  const f = await createFabric({ ways, targets: TARGETS.length, sources: 8 * ways });
   const d = await daemonOn(f, ways);
   try {
     while ((await iterations()) < 2) await sleep(200);
@@ -139,7 +144,7 @@ async function faulty(ways: 2 | 4 | 8 | 16, lossPct: number): Promise<void> {
 }
 
 async function healthy(ways: 2 | 4 | 8 | 16): Promise<void> {
-  const f = await createFabric({ ways, targets: TARGETS.length });
+  const f = await createFabric({ ways, targets: TARGETS.length, sources: 8 * ways });
   const d = await daemonOn(f, ways);
   const blamed = new Set<string>();
   let opened = new Set<string>();

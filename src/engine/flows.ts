@@ -13,7 +13,7 @@ export interface Flow {
   series: number;
   dst: string;
   src: string;
-  /** 0 for ICMP (no port: its flows differ by source address only). */
+  /** 0 for ICMP (no port: its flows differ by source address and, over IPv6, flow label). */
   srcPort: number;
   /** IPv6 flow label; 0 for IPv4. */
   flowLabel: number;
@@ -56,17 +56,19 @@ export function flowIndex(plan: ProbePlan): FlowIndex {
   if (idx) return idx;
   const flows: Flow[] = [];
   const flowOf = new Uint32Array(plan.count);
-  // The flow label follows from the other fields (plan.ts), so (series, dst, src, port) is the key:
-  // one exact number when it fits in 53 bits (no string per probe), else a string.
+  // The flow label follows from the other fields (plan.ts), but for ICMPv6 (no port) it still varies
+  // with the group's port cycle: so (series, dst, src, port, or else label) is the key. One exact
+  // number when it fits in 53 bits (no string per probe), else a string.
   const A = plan.addresses.length;
   const S = plan.series.length;
-  const numeric = A * A * 65536 * S <= Number.MAX_SAFE_INTEGER;
+  const numeric = A * A * 0x100000 * S <= Number.MAX_SAFE_INTEGER;
   const ids = new Map<number | string, number>();
   for (let i = 0; i < plan.count; i++) {
     const s = plan.seriesOf[i]!;
+    const portOrLabel = plan.srcPort[i]! || plan.flowLabel[i]!;
     const key = numeric
-      ? ((plan.dst[i]! * A + plan.src[i]!) * 65536 + plan.srcPort[i]!) * S + s
-      : `${s}|${plan.dst[i]}|${plan.src[i]}|${plan.srcPort[i]}`;
+      ? ((plan.dst[i]! * A + plan.src[i]!) * 0x100000 + portOrLabel) * S + s
+      : `${s}|${plan.dst[i]}|${plan.src[i]}|${portOrLabel}`;
     let f = ids.get(key);
     if (f === undefined) {
       f = flows.length;

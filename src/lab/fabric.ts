@@ -40,6 +40,8 @@ export class Fabric {
   proberV6 = "";
   /** Target addresses, `spec.targets` per family, all answering from one target namespace. */
   targets!: AddrRange;
+  /** Extra source addresses of the prober (`spec.sources`), local to it; undefined without. */
+  sources: AddrRange | undefined;
   targetNs = "";
   /** Milliseconds spent in createFabric. */
   buildMs = 0;
@@ -188,6 +190,12 @@ async function build(f: Fabric): Promise<void> {
     ...rateLimitSysctls(spec.icmpRateLimit),
     "net.ipv4.fib_multipath_hash_policy": spec.hashPolicy?.ipv4 ?? 1,
     "net.ipv6.fib_multipath_hash_policy": spec.hashPolicy?.ipv6 ?? 1,
+    ...(spec.hashFields?.ipv4 === undefined
+      ? {}
+      : { "net.ipv4.fib_multipath_hash_fields": spec.hashFields.ipv4 }),
+    ...(spec.hashFields?.ipv6 === undefined
+      ? {}
+      : { "net.ipv6.fib_multipath_hash_fields": spec.hashFields.ipv6 }),
   };
   const spines = Array.from({ length: n }, (_, i) => i + 1);
   const [leaf1, leaf2, tgt, ...spineNs] = await Promise.all([
@@ -285,6 +293,17 @@ async function build(f: Fabric): Promise<void> {
   const host = f.downTargets.map(
     (dst) => `route add ${dst} via ${dst.includes(":") ? entry.farV6 : entry.farV4}`,
   );
+  if (spec.sources) {
+    // Local to the prober (raw sockets write any source; a local route delivers the replies), and
+    // routed back by leaf1's default route toward the prober. On the prober's link, not on lo: the
+    // routes go with the link when the lab is destroyed.
+    f.sources = lab.plan.range(spec.sources);
+    const s = f.sources;
+    host.push(
+      `route add local ${s.v4Cidr} dev ${f.proberIf}`,
+      `route add local ${s.v6Cidr} dev ${f.proberIf}`,
+    );
+  }
   await Promise.all([
     ipBatch(leaf1, l1),
     ipBatch(leaf2, l2),

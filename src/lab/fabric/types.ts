@@ -11,6 +11,11 @@ export interface FabricSpec {
   families?: Family[];
   /** fib_multipath_hash_policy per family; default 1 (L4 5-tuple) for both. */
   hashPolicy?: { ipv4?: HashPolicy; ipv6?: HashPolicy };
+  /**
+   * fib_multipath_hash_fields per family, for policy 3 (a bit mask: 0x01 source address, 0x02
+   * destination, 0x04 protocol, 0x08 IPv6 flow label, 0x10 source port, 0x20 destination port).
+   */
+  hashFields?: { ipv4?: number; ipv6?: number };
   /** Clear skb->hash where packets enter the fabric (default true); false shows the kernel's reuse. */
   clearHash?: boolean;
   /** Random next hop per packet in leaf1 (toward targets) and leaf2 (back) instead of per flow. */
@@ -21,6 +26,13 @@ export interface FabricSpec {
   targets: number;
   /** Member links (ids) built through an impairment stage, so that fault() can add delay on them. */
   delayLinks?: string[];
+  /**
+   * Extra prober source addresses per family (`Fabric.sources`): a lab range made local to the prober,
+   * whose replies come back through the fabric (leaf1 routes everything else to the prober). For a
+   * group's `src_subnet_ipv4` / `src_subnet_ipv6`: ICMP echo, which Linux hashes on the addresses
+   * only, then spreads over the paths by source address. Default 0 (none).
+   */
+  sources?: number;
 }
 
 export interface FabricIface {
