@@ -20,7 +20,8 @@ function rng(seed: number): () => number {
   };
 }
 
-function flow(port: number, sent: number, lost: number): FlowStats {
+/** A flow with `sent` / `lost` over the window; the long window holds `long` (default: the same). */
+function flow(port: number, sent: number, lost: number, long = { sent, lost }): FlowStats {
   return {
     dst: "198.18.0.1",
     src: "198.18.1.1",
@@ -29,6 +30,8 @@ function flow(port: number, sent: number, lost: number): FlowStats {
     sent,
     lost,
     lossRatio: sent === 0 ? 0 : lost / sent,
+    sentLong: long.sent,
+    lostLong: long.lost,
     sentTotal: sent,
     lostTotal: lost,
     rttMin: Number.NaN,
