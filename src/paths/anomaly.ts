@@ -11,8 +11,10 @@ import { hypergeometricUpper } from "./fisher.js";
 import { type FlowStats, type Ledger, worstFirst } from "./ledger.js";
 import { occupancyLower } from "./occupancy.js";
 
-/** Family-wise false-flag probability per target × group and evaluation, of each of the two tests. */
+/** Family-wise false-flag probability of the per-flow test per target × group and evaluation. */
 export const ALPHA = 1e-3;
+/** False-flag probability of the concentration test per target × group and evaluation. */
+export const CONCENTRATION_ALPHA = 1e-2;
 
 /** Which test flagged: the per-flow Fisher test, the concentration test, or none. */
 export type Flagger = "flow" | "concentration" | null;
@@ -40,10 +42,14 @@ export interface Detection {
  * The flagged and healthy flows of one target × group's flows: the per-flow test on the window, and
  * when it flags nothing the concentration test on the long window.
  */
-export function detect(flows: readonly FlowStats[], alpha = ALPHA): Detection {
+export function detect(
+  flows: readonly FlowStats[],
+  alpha = ALPHA,
+  concentrationAlpha = CONCENTRATION_ALPHA,
+): Detection {
   const perFlow = perFlowTest(flows, alpha);
   if (perFlow.flagged.length > 0) return { ...perFlow, by: "flow" };
-  const concentrated = concentrationTest(flows, alpha);
+  const concentrated = concentrationTest(flows, concentrationAlpha);
   if (concentrated) return { ...concentrated, by: "concentration" };
   return { ...perFlow, by: null };
 }
@@ -54,7 +60,7 @@ export function detect(flows: readonly FlowStats[], alpha = ALPHA): Detection {
  */
 export function concentrationTest(
   flows: readonly FlowStats[],
-  alpha = ALPHA,
+  alpha = CONCENTRATION_ALPHA,
 ): { flagged: FlowStats[]; healthy: FlowStats[] } | undefined {
   const active = flows.filter((f) => f.sentLong > 0);
   let losses = 0;
