@@ -2,7 +2,7 @@
 // 1 %, 5 % and 100 % loss on one member link (leaf1 -> spine 2, toward the targets), the real daemon
 // probes six targets at once (TCPsyn, UDPunreachable, ICMPping × IPv4, IPv6) and the bench prints per
 // cell whether the right link was named, the time from the loss starting to the verdict, and the
-// extra probes the incident used; then, for each width, a healthy fabric over the same time and the
+// extra probes the incident used, and when its incident opened (the detector flagged its flows); then, for each width, a healthy fabric over the same time and the
 // links it blamed (false positives). Not part of npm test.
 //
 // Run time is bounded: each faulty run stops CELL_SECONDS after the loss starts (default 60, the
@@ -113,10 +113,13 @@ async function faulty(ways: 2 | 4 | 8 | 16, lossPct: number): Promise<void> {
         : { loss: lossPct / 100, direction: "forward" },
     );
     const first = new Map<string, { ms: number; inc: Incident }>();
+    const opened = new Map<string, number>(); // the detector flagged: an incident appeared
     while (Date.now() - t0 < SECONDS * 1000 && first.size < TARGETS.length) {
-      for (const inc of await incidents())
+      for (const inc of await incidents()) {
+        if (!opened.has(inc.destination)) opened.set(inc.destination, Date.now() - t0);
         if (inc.verdict && !first.has(inc.destination))
           first.set(inc.destination, { ms: Date.now() - t0, inc });
+      }
       await sleep(250);
     }
     for (const t of TARGETS) {
@@ -129,7 +132,8 @@ async function faulty(ways: 2 | 4 | 8 | 16, lossPct: number): Promise<void> {
       const what = got ? JSON.stringify(got.inc.verdict) : "no verdict";
       console.log(
         `${String(ways).padStart(2)}-way ${String(lossPct).padStart(3)} % ${t.name.padEnd(6)} ${ok ? "named   " : "NOT named"} ` +
-          `${got ? `${(got.ms / 1000).toFixed(1)} s`.padStart(7) : "      -"} ${String(got?.inc.probes ?? 0).padStart(6)} probes  ${ok ? "" : what}`,
+          `${got ? `${(got.ms / 1000).toFixed(1)} s`.padStart(7) : "      -"} ${String(got?.inc.probes ?? 0).padStart(6)} probes` +
+          `  opened ${opened.has(t.name) ? `${(opened.get(t.name)! / 1000).toFixed(1)} s` : "-"}  ${ok ? "" : what}`,
       );
     }
   } finally {
