@@ -22,9 +22,9 @@ export type Flagger = "flow" | "concentration" | null;
 export interface Anomaly {
   target: string;
   group: string;
-  /** Flows whose loss is significantly above the rest's, worst first. */
+  /** Flows whose loss is significantly above the rest's, or every lossy flow of a concentration, worst first. */
   flagged: FlowStats[];
-  /** The other flows that sent probes in the window. */
+  /** The other flows that sent probes in the window (the long window for a concentration). */
   healthy: FlowStats[];
   /** Lost / sent over the flagged flows, in the window their test used (0 when none is flagged). */
   lossRatio: number;
