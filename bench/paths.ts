@@ -3,7 +3,7 @@
 // probes six targets at once (TCPsyn, UDPunreachable, ICMPping × IPv4, IPv6; ICMP from a source subnet
 // of 8 addresses per way, since echo is hashed on its addresses only) and the bench prints per
 // cell whether the right link was named, the time from the loss starting to the verdict, and the
-// extra probes the incident used; then, for each width, a healthy fabric over the same time and the
+// extra probes the incident used, and when its incident opened (the detector flagged its flows); then, for each width, a healthy fabric over the same time and the
 // links it blamed (false positives). Not part of npm test.
 //
 // Run time is bounded: each faulty run stops CELL_SECONDS after the loss starts (default 60, the
@@ -11,7 +11,8 @@
 // cell: 12 faulty runs + 4 healthy ones, at most 16 × (CELL_SECONDS + ~10 s of start-up) ≈ 19 min.
 // Options: --ways 2,4,8,16 --loss 1,5,100 --seconds 60 --no-healthy; --per-flow N probes per flow
 // and iteration (default 8); --any: global.trace_on_loss: any (an incident opens on any loss, without
-// waiting for the detector to flag flows).
+// waiting for the detector to flag flows); --uniform: the loss on every leaf1 -> spine link instead of
+// one (uniform loss, no ECMP anomaly: a cell is right when no link is blamed).
 // Run: npm run bench:paths (builds, then runs inside the lab's namespaces; needs root).
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -30,6 +31,7 @@ const SECONDS = Number(arg("seconds", "60"));
 const HEALTHY = !process.argv.includes("--no-healthy");
 const PER_FLOW = Number(arg("per-flow", "8"));
 const ON = process.argv.includes("--any") ? "any" : "anomaly";
+const UNIFORM = process.argv.includes("--uniform");
 const PORT = 19181;
 const LINK = "leaf1-spine2";
 
@@ -111,30 +113,37 @@ async function faulty(ways: 2 | 4 | 8 | 16, lossPct: number): Promise<void> {
     while ((await iterations()) < 2) await sleep(200);
     const link = f.links.find((l) => l.id === LINK)!;
     const t0 = Date.now();
-    await f.fault(
-      LINK,
-      lossPct === 100
-        ? { blackhole: true, direction: "forward" }
-        : { loss: lossPct / 100, direction: "forward" },
-    );
+    const faulted = UNIFORM ? f.links.filter((l) => l.id.startsWith("leaf1-spine")).map((l) => l.id) : [LINK];
+    for (const id of faulted)
+      await f.fault(
+        id,
+        lossPct === 100
+          ? { blackhole: true, direction: "forward" }
+          : { loss: lossPct / 100, direction: "forward" },
+      );
     const first = new Map<string, { ms: number; inc: Incident }>();
+    const opened = new Map<string, number>(); // the detector flagged: an incident appeared
     while (Date.now() - t0 < SECONDS * 1000 && first.size < TARGETS.length) {
-      for (const inc of await incidents())
+      for (const inc of await incidents()) {
+        if (!opened.has(inc.destination)) opened.set(inc.destination, Date.now() - t0);
         if (inc.verdict && !first.has(inc.destination))
           first.set(inc.destination, { ms: Date.now() - t0, inc });
+      }
       await sleep(250);
     }
     for (const t of TARGETS) {
       const got = first.get(t.name);
       const fam = t.fam;
-      const ok =
-        got?.inc.verdict?.kind === "link" &&
-        got.inc.verdict.from === link.from[fam] &&
-        (got.inc.verdict.to === link.to[fam] || got.inc.verdict.to === null);
+      const ok = UNIFORM
+        ? got?.inc.verdict?.kind !== "link"
+        : got?.inc.verdict?.kind === "link" &&
+          got.inc.verdict.from === link.from[fam] &&
+          (got.inc.verdict.to === link.to[fam] || got.inc.verdict.to === null);
       const what = got ? JSON.stringify(got.inc.verdict) : "no verdict";
       console.log(
-        `${String(ways).padStart(2)}-way ${String(lossPct).padStart(3)} % ${t.name.padEnd(6)} ${ok ? "named   " : "NOT named"} ` +
-          `${got ? `${(got.ms / 1000).toFixed(1)} s`.padStart(7) : "      -"} ${String(got?.inc.probes ?? 0).padStart(6)} probes  ${ok ? "" : what}`,
+        `${String(ways).padStart(2)}-way ${String(lossPct).padStart(3)} % ${t.name.padEnd(6)} ${UNIFORM ? (ok ? "no link " : "BLAMED  ") : ok ? "named   " : "NOT named"} ` +
+          `${got ? `${(got.ms / 1000).toFixed(1)} s`.padStart(7) : "      -"} ${String(got?.inc.probes ?? 0).padStart(6)} probes` +
+          `  opened ${opened.has(t.name) ? `${(opened.get(t.name)! / 1000).toFixed(1)} s` : "-"}  ${ok ? "" : what}`,
       );
     }
   } finally {
@@ -168,7 +177,7 @@ async function healthy(ways: 2 | 4 | 8 | 16): Promise<void> {
 }
 
 console.log(
-  `link ${LINK} (toward the targets), cells stop ${SECONDS} s after the loss starts; ${PER_FLOW} probes per flow and iteration (interval 1 s), trace_on_loss: ${ON}`,
+  `${UNIFORM ? "every leaf1-spine link" : `link ${LINK}`} (toward the targets), cells stop ${SECONDS} s after the loss starts; ${PER_FLOW} probes per flow and iteration (interval 1 s), trace_on_loss: ${ON}`,
 );
 try {
   for (const ways of WAYS) for (const loss of LOSSES) await faulty(ways, loss);

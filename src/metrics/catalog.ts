@@ -465,14 +465,14 @@ export const CATALOG = [
   {
     name: "netprobify_path_anomaly",
     type: "gauge",
-    help: "Flows of a target × group whose loss is significantly above the other flows' (Fisher exact test, Holm-corrected at 0.001; docs/paths.md). 0: none, or loss alike on every flow.",
+    help: "Flows of a target × group flagged: those whose loss is significantly above the other flows' (Fisher exact test, Holm-corrected at 0.001), else, when the lost probes of the last 49-64 iterations fell on significantly few flows (occupancy test at 0.01), every flow with a loss (docs/paths.md). 0: none, or loss alike on every flow.",
     labels: PATH_LABELS,
     origin: "new",
   },
   {
     name: "netprobify_path_anomaly_loss_ratio",
     type: "gauge",
-    help: "Lost / sent probes of the flows netprobify_path_anomaly counts, over the ledger's window (0 when none).",
+    help: "Lost / sent probes of the flows netprobify_path_anomaly counts, over the window their test used: the ledger's last 16 iterations, or 49-64 for the occupancy test (0 when none).",
     labels: PATH_LABELS,
     origin: "new",
   },

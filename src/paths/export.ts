@@ -3,7 +3,7 @@
 // most global.path_metrics_max_flows, so a target with thousands of ports never exports more.
 import type { Config } from "../config/load.js";
 import type { PathReport } from "../metrics/path-series.js";
-import { detect, pooledLoss } from "./anomaly.js";
+import { detect, flaggedLoss } from "./anomaly.js";
 import { type Ledger, worstFirst } from "./ledger.js";
 
 export function pathReports(ledger: Ledger, config: Config): PathReport[] {
@@ -13,14 +13,14 @@ export function pathReports(ledger: Ledger, config: Config): PathReport[] {
     const t = config.targets.get(target);
     if (!t?.enabled || !t.groups.includes(group)) continue;
     const flows = ledger.flows(target, group);
-    const { flagged } = detect(flows);
+    const d = detect(flows);
     const optedIn = t.path_metrics || config.groups.get(group)?.path_metrics === true;
     reports.push({
       target,
       group,
       flows: flows.length,
-      flagged: flagged.length,
-      flaggedLossRatio: pooledLoss(flagged),
+      flagged: d.flagged.length,
+      flaggedLossRatio: flaggedLoss(d),
       exported: optedIn ? flows.sort(worstFirst).slice(0, cap) : undefined,
     });
   }

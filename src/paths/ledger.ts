@@ -5,8 +5,11 @@
 //
 // Window: the last WINDOW iterations of the target × group (a ring of one slot per iteration), so a
 // fault that starts weighs fully after WINDOW iterations and one that ends is forgotten after as
-// many. Memory per flow: 5 × WINDOW slots of 4 bytes (sent, lost, RTT min, median, max) = 320 B plus
-// the entry's object and key, about 550 B (docs/paths.md). Flows absent for WINDOW iterations
+// many. The long window (sent and lost only, for the concentration test of anomaly.ts) sums
+// LONG_BLOCKS blocks of WINDOW iterations: the current block and the LONG_BLOCKS - 1 before it, so
+// the last 49 to 64 iterations. Memory per flow: 5 × WINDOW slots of 4 bytes (sent, lost, RTT min,
+// median, max) = 320 B, 3 × LONG_BLOCKS of 4 bytes (sent, lost, block number) = 48 B, plus the
+// entry's object and key: 921 B per flow measured (docs/paths.md). Flows absent for WINDOW iterations
 // (a port range that changed) and every flow of a target or group the configuration dropped
 // (retain()) go.
 import type { Flow, FlowResults } from "../engine/flows.js";
@@ -14,6 +17,9 @@ import { percentile } from "../engine/percentile.js";
 
 /** Iterations a flow's figures are kept over. */
 export const WINDOW = 16;
+/** Blocks of WINDOW iterations the long window sums (the current one included). */
+export const LONG_BLOCKS = 4;
+const LONG = 2 * WINDOW; // offset of the long window's blocks in Entry.counts
 
 /** What the ledger knows of one flow over the window. */
 export interface FlowStats {
@@ -25,6 +31,9 @@ export interface FlowStats {
   sent: number;
   lost: number;
   lossRatio: number;
+  /** Over the long window (the last 49 to 64 iterations): probes sent and lost. */
+  sentLong: number;
+  lostLong: number;
   /** Since the flow was first seen (for counters). */
   sentTotal: number;
   lostTotal: number;
@@ -37,7 +46,8 @@ export interface FlowStats {
 }
 
 class Entry {
-  readonly counts = new Uint32Array(2 * WINDOW);
+  /** The window's ring (sent, lost per slot), then per long block: sent, lost, block number + 1. */
+  readonly counts = new Uint32Array(2 * WINDOW + 3 * LONG_BLOCKS);
   readonly rtts = new Float32Array(3 * WINDOW).fill(Number.NaN);
   lastTick = -1;
   sentTotal = 0;
@@ -92,6 +102,15 @@ export class Ledger {
       e.rtts[3 * slot] = r.rttMin[i]!;
       e.rtts[3 * slot + 1] = r.rttP50[i]!;
       e.rtts[3 * slot + 2] = r.rttMax[i]!;
+      const block = Math.floor(b.tick / WINDOW);
+      const at = LONG + 3 * (block % LONG_BLOCKS);
+      if (e.counts[at + 2] !== block + 1) {
+        e.counts[at] = 0;
+        e.counts[at + 1] = 0;
+        e.counts[at + 2] = block + 1;
+      }
+      e.counts[at]! += r.sent[i]!;
+      e.counts[at + 1]! += r.lost[i]!;
       e.lastTick = b.tick;
       e.sentTotal += r.sent[i]!;
       e.lostTotal += r.lost[i]!;
@@ -165,6 +184,15 @@ function stats(e: Entry, tick: number): FlowStats {
       medians.sort((a, b) => a - b),
       50,
     ) ?? Number.NaN;
+  let sentLong = 0;
+  let lostLong = 0;
+  const block = Math.floor(tick / WINDOW);
+  for (let at = LONG; at < e.counts.length; at += 3) {
+    const b = e.counts[at + 2]! - 1;
+    if (b < 0 || b <= block - LONG_BLOCKS) continue;
+    sentLong += e.counts[at]!;
+    lostLong += e.counts[at + 1]!;
+  }
   const f = e.flow;
   return {
     dst: f.dst,
@@ -174,6 +202,8 @@ function stats(e: Entry, tick: number): FlowStats {
     sent,
     lost,
     lossRatio: sent === 0 ? 0 : lost / sent,
+    sentLong,
+    lostLong,
     sentTotal: e.sentTotal,
     lostTotal: e.lostTotal,
     rttMin: min,

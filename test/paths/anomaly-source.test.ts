@@ -1,6 +1,7 @@
 // ledgerAnomalies: the tracer's view of the ledger. A flow losing everything among healthy ones is
 // flagged; the healthy ones come least lossy first; `lossy` lists every flow with loss (for
-// trace_on_loss: any); a target no longer in the configuration is left out. No sockets.
+// trace_on_loss: any); a target no longer in the configuration is left out. A low loss spread over a
+// few flows (a 1 %-like member) is flagged by the concentration test, those flows first. No sockets.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { loadConfigText } from "../../src/config/load.js";
@@ -28,13 +29,16 @@ const plan = (): ProbePlan =>
     () => "198.18.0.2",
   );
 
-/** Port 1003 loses everything, 1005 one probe in eight, the others nothing. */
-function iteration(p: ProbePlan) {
+/** By default port 1003 loses everything, 1005 one probe in eight, the others nothing. */
+function iteration(
+  p: ProbePlan,
+  lose = (i: number, port: number) => port === 1003 || (port === 1005 && i % 64 === 5),
+) {
   const f = new InFlight(0, p.count, () => 1000);
   for (let i = 0; i < p.count; i++) {
     f.markSent(i, 0);
     const port = p.srcPort[i]!;
-    if (port === 1003 || (port === 1005 && i % 64 === 5)) continue;
+    if (lose(i, port)) continue;
     f.setTx(i, 1e9);
     f.reply(i, 1e9 + 1e6);
   }
@@ -73,4 +77,30 @@ test("flagged, healthy least lossy first, lossy worst first; targets out of the 
   );
   c = config("other");
   assert.deepEqual(source.current(), []);
+});
+
+test("one probe in 64 lost on 3 of 8 flows: none flagged alone, the three flagged by the concentration test", () => {
+  const p = plan();
+  const ledger = new Ledger();
+  const series = p.series.map((s) => ({ target: s.target, group: s.group }));
+  const bad = new Set([1001, 1004, 1006]);
+  // Each bad flow (8 probes per iteration) loses its first probe every 8th iteration: 1.6 %.
+  let first = new Set<number>();
+  const lose = (it: number) => (_i: number, port: number) => {
+    if (it % 8 !== 0 || !bad.has(port) || first.has(port)) return false;
+    first.add(port);
+    return true;
+  };
+  const c = config("t");
+  const source = ledgerAnomalies(ledger, () => c);
+  let flaggedAt = -1;
+  for (let it = 0; it < 48 && flaggedAt < 0; it++) {
+    first = new Set();
+    ledger.record(series, iteration(p, lose(it)));
+    if (source.current()[0]!.flagged.length > 0) flaggedAt = it;
+  }
+  assert.ok(flaggedAt > 8, `not at the first losses (${flaggedAt})`);
+  const [v] = source.current();
+  assert.deepEqual(v!.flagged.map((f) => f.srcPort).sort(), [...bad].sort());
+  assert.deepEqual(v!.healthy.map((f) => f.srcPort).sort(), [1000, 1002, 1003, 1005, 1007]);
 });

@@ -1,12 +1,14 @@
 // The statistics of the ECMP anomaly detector, without the network: the exact test itself, then
 // simulated targets (seeded) with one lossy flow among 2, 4, 8 and 16 (flagged), and with the same
 // loss on every flow (not flagged). Rates are printed; the probes per flow used are the numbers
-// docs/paths.md gives, computed here exactly.
+// docs/paths.md gives, computed here exactly. Then the concentration test: 1 % loss on one way of a
+// bundle flagged within 60 iterations, and its false flags under uniform loss (test/paths/detect-sim.ts).
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ALPHA, detect } from "../../src/paths/anomaly.js";
+import { ALPHA, CONCENTRATION_ALPHA, detect, flaggedLoss } from "../../src/paths/anomaly.js";
 import { hypergeometricUpper, logChoose, logGamma } from "../../src/paths/fisher.js";
 import type { FlowStats } from "../../src/paths/ledger.js";
+import { simulateDetection } from "./detect-sim.js";
 
 /** mulberry32: a small seeded generator, so every run draws the same losses. */
 function rng(seed: number): () => number {
@@ -20,7 +22,8 @@ function rng(seed: number): () => number {
   };
 }
 
-function flow(port: number, sent: number, lost: number): FlowStats {
+/** A flow with `sent` / `lost` over the window; the long window holds `long` (default: the same). */
+function flow(port: number, sent: number, lost: number, long = { sent, lost }): FlowStats {
   return {
     dst: "198.18.0.1",
     src: "198.18.1.1",
@@ -29,6 +32,8 @@ function flow(port: number, sent: number, lost: number): FlowStats {
     sent,
     lost,
     lossRatio: sent === 0 ? 0 : lost / sent,
+    sentLong: long.sent,
+    lostLong: long.lost,
     sentTotal: sent,
     lostTotal: lost,
     rttMin: Number.NaN,
@@ -151,5 +156,70 @@ describe("anomaly statistics", () => {
       [3],
       "a flow that sent nothing is neither",
     );
+  });
+
+  test("losses piled on a few flows, none enough for the per-flow test: the concentration test flags the lossy ones", () => {
+    // 16 flows with 512 probes in the long window (64 in the short one); 8 share 30 losses.
+    const lost = [5, 4, 4, 4, 4, 3, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0];
+    const flows = lost.map((l, i) => flow(i, 128, l > 2 ? 1 : 0, { sent: 512, lost: l }));
+    const d = detect(flows);
+    assert.equal(d.by, "concentration");
+    assert.deepEqual(
+      d.flagged.map((f) => f.srcPort),
+      [0, 1, 2, 3, 4, 5, 6, 7],
+      "every flow with a loss in the long window, worst first",
+    );
+    assert.deepEqual(
+      d.healthy.map((f) => f.srcPort),
+      [8, 9, 10, 11, 12, 13, 14, 15],
+    );
+    assert.equal(flaggedLoss(d), 30 / (8 * 512), "the long window's loss");
+    // Spread over 15 flows, as many losses are what uniform loss does: nothing flagged.
+    const spread = [3, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 0];
+    assert.equal(detect(spread.map((l, i) => flow(i, 128, 0, { sent: 512, lost: l }))).by, null);
+  });
+
+  test("1 % loss on one way of a 2/4/8/16-way bundle (8 ports per way, 8 probes per flow) is flagged within 60 iterations in >= 95 % of runs", () => {
+    const RUNS = 40;
+    for (const ways of [2, 4, 8, 16]) {
+      const times: number[] = [];
+      let wrong = 0;
+      for (let r = 0; r < RUNS; r++) {
+        const run = simulateDetection({ ways, loss: 0.01, seed: 11 + r * 104729 + ways });
+        if (run.detectedAfter !== undefined) times.push(run.detectedAfter);
+        wrong += run.wrongInTop4;
+      }
+      times.sort((a, b) => a - b);
+      console.log(
+        `${ways}-way, 1 % on one way: flagged within 60 iterations in ${times.length}/${RUNS} runs, median ${times[times.length >> 1]}`,
+      );
+      assert.ok(times.length >= 0.95 * RUNS, `${ways}-way: ${times.length}/${RUNS}`);
+      assert.equal(wrong, 0, "no flow of a healthy way among the 4 worst flagged");
+    }
+  });
+
+  test("uniform loss from 0.1 % to 50 % on 2/4/8/16 ways: at most 1 % of evaluations flag anything", () => {
+    let flagged = 0;
+    let evaluations = 0;
+    for (const uniform of [0.001, 0.003, 0.01, 0.05, 0.5]) {
+      for (const ways of [2, 4, 8, 16]) {
+        for (let r = 0; r < 2; r++) {
+          const run = simulateDetection({
+            ways,
+            loss: 0,
+            uniform,
+            seed: 5 + r * 15485863 + ways,
+            warm: 0,
+            horizon: 150,
+          });
+          flagged += run.flaggedEvaluations;
+          evaluations += run.evaluations;
+        }
+      }
+    }
+    console.log(
+      `uniform loss: ${flagged} of ${evaluations} evaluations flagged (concentration test at ${CONCENTRATION_ALPHA})`,
+    );
+    assert.ok(flagged <= 0.01 * evaluations, `${flagged}/${evaluations}`);
   });
 });

@@ -6,7 +6,7 @@ import { describe, test } from "node:test";
 import { flowIndex, summarizeFlows } from "../../src/engine/flows.js";
 import { InFlight } from "../../src/engine/inflight.js";
 import { buildPlan, type PlanTargetInput, type ProbePlan } from "../../src/engine/plan.js";
-import { Ledger, WINDOW, worstFirst } from "../../src/paths/ledger.js";
+import { Ledger, LONG_BLOCKS, WINDOW, worstFirst } from "../../src/paths/ledger.js";
 
 function plan(ports: number, nbPackets: number, targets = ["t"]): ProbePlan {
   const inputs: PlanTargetInput[] = targets.map((name) => ({
@@ -111,6 +111,28 @@ describe("per-flow results and ledger", () => {
       [...flows].sort(worstFirst).map((f) => f.srcPort),
       [1003, 1002, 1000, 1001],
     );
+  });
+
+  test("the long window sums the current block of WINDOW iterations and the LONG_BLOCKS - 1 before it", () => {
+    const p = plan(2, 2);
+    const series = p.series.map((s) => ({ target: s.target, group: s.group }));
+    const ledger = new Ledger();
+    const iterations = LONG_BLOCKS * WINDOW + 3; // the oldest block has left the long window
+    for (let it = 0; it < iterations; it++) {
+      // Port 1001 loses one probe in the first block (forgotten) and one in the second (kept).
+      const lose = it === 2 || it === WINDOW + 2;
+      ledger.record(
+        series,
+        run(p, (_i, port) => (port === 1001 && lose ? "lost" : 1)),
+      );
+    }
+    const byPort = new Map(ledger.flows("t", "g").map((f) => [f.srcPort, f]));
+    const kept = iterations - WINDOW; // blocks 1 .. LONG_BLOCKS, the last one partial
+    assert.equal(byPort.get(1000)!.sentLong, kept);
+    assert.equal(byPort.get(1000)!.lostLong, 0);
+    assert.equal(byPort.get(1001)!.lostLong, 1, "the loss of the first block is forgotten");
+    assert.equal(byPort.get(1001)!.lost, 0, "neither loss is in the short window");
+    assert.equal(byPort.get(1001)!.lostTotal, 2);
   });
 
   test("a flow absent for WINDOW iterations goes; its missed iterations count as nothing", () => {
