@@ -3,7 +3,7 @@
 // first iteration beside fping's (ICMP) or the C reference's (TCPsyn, UDP) for the same addresses and
 // count, and the first iteration's rate against the later ones'. Writes build/bench/daemon.json.
 //
-// Run: npm run bench:daemon [-- --only icmp,tcp,udp] [--sizes 500x20] [--iterations 6] [--timeout 1]
+// Run: npm run bench:daemon [-- --only icmp,tcp,udp] [--sizes 500x20] [--iterations 6] [--timeout 1] [--interval 1]
 //      [--profile DIR (the daemon runs under node --cpu-prof, profiles written to DIR)] [--out DIR]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -32,6 +32,7 @@ const sizes = stringFlag(argv, "sizes", "500x20")
   });
 const ITERATIONS = intFlag(argv, "iterations", 6);
 const TIMEOUT = Number(stringFlag(argv, "timeout", "1"));
+const INTERVAL = Number(stringFlag(argv, "interval", "1"));
 const PROFILE = stringFlag(argv, "profile", "");
 const OUT = resolve(stringFlag(argv, "out", join(repoRoot(), "build/bench")));
 
@@ -45,7 +46,7 @@ async function main(): Promise<void> {
         const nodeFlags = PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${resolve(PROFILE)}`] : [];
         const r = await daemonRow(
           bl,
-          { type, ...size, iterations: ITERATIONS, timeout: TIMEOUT, nodeFlags },
+          { type, ...size, iterations: ITERATIONS, timeout: TIMEOUT, interval: INTERVAL, nodeFlags },
           dir,
         );
         process.stderr.write(
