@@ -38,6 +38,8 @@ export interface DaemonScenario {
   interval: number;
   /** Extra node flags for the daemon (e.g. --cpu-prof --cpu-prof-dir=DIR). */
   nodeFlags?: string[];
+  /** Probes of the engine's warm-up (NETPROBIFY_WARMUP; 0: none); undefined: the daemon's default. */
+  warmUp?: number;
 }
 
 /** One "iteration done" of the daemon, with its CPU when the bench read the line. */
@@ -58,6 +60,8 @@ export interface DaemonIteration {
 export interface DaemonRow {
   scenario: DaemonScenario;
   iterations: DaemonIteration[];
+  /** What the warm-up before the first iteration took (its log line), ms; null: none logged. */
+  warmUpMs: number | null;
   /** CPU per probe (µs) of the iterations after the first; of which in the kernel. */
   daemonUsPerProbe: number;
   daemonSystemUsPerProbe: number;
@@ -116,15 +120,23 @@ function cpuOf(pid: number): { cpu: number; system: number; main: number; mainSy
 }
 
 /** Runs the daemon until it has logged `s.iterations` iterations, then stops it (SIGTERM). */
-export async function runDaemon(bl: BenchLab, s: DaemonScenario, dir: string): Promise<DaemonIteration[]> {
+export async function runDaemon(
+  bl: BenchLab,
+  s: DaemonScenario,
+  dir: string,
+): Promise<{ iterations: DaemonIteration[]; warmUpMs: number | null }> {
   const cfg = join(dir, "daemon.yaml");
   writeFileSync(cfg, configYaml(bl, s));
   const child: ChildProcess = spawn(
     process.execPath,
     [...(s.nodeFlags ?? []), join(repoRoot(), "bin/netprobify.js"), cfg],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: s.warmUp === undefined ? process.env : { ...process.env, NETPROBIFY_WARMUP: String(s.warmUp) },
+    },
   );
   const out: DaemonIteration[] = [];
+  let warmUpMs: number | null = null;
   let stderr = "";
   try {
     await new Promise<void>((resolve, reject) => {
@@ -153,6 +165,7 @@ export async function runDaemon(bl: BenchLab, s: DaemonScenario, dir: string): P
           } catch {
             continue;
           }
+          if (o.msg === "engine warmed up") warmUpMs = Number(o.ms);
           if (o.msg !== "iteration done") continue;
           const sent = Number(o.sent);
           const ms = Number(o.ms);
@@ -183,7 +196,7 @@ export async function runDaemon(bl: BenchLab, s: DaemonScenario, dir: string): P
       clearTimeout(t);
     }
   }
-  return out;
+  return { iterations: out, warmUpMs };
 }
 
 /** The reference's CPU over the same addresses and probe count, both families summed. */
@@ -244,7 +257,7 @@ async function reference(bl: BenchLab, s: DaemonScenario, dir: string): Promise<
 /** The daemon's figures for one scenario and the reference's, measured one after the other. */
 export async function daemonRow(bl: BenchLab, s: DaemonScenario, dir: string): Promise<DaemonRow> {
   if (s.iterations < 2) throw new Error("the daemon row needs at least 2 iterations");
-  const its = await runDaemon(bl, s, dir);
+  const { iterations: its, warmUpMs } = await runDaemon(bl, s, dir);
   const later = its.slice(1);
   const probes = later.reduce((n, x) => n + x.sent, 0);
   const cpu = its.at(-1)!.cpuSeconds - its[0]!.cpuSeconds;
@@ -252,6 +265,7 @@ export async function daemonRow(bl: BenchLab, s: DaemonScenario, dir: string): P
   return {
     scenario: s,
     iterations: its,
+    warmUpMs,
     daemonUsPerProbe: (cpu / probes) * 1e6,
     daemonSystemUsPerProbe: (system / probes) * 1e6,
     firstPps: its[0]!.pps,
@@ -269,6 +283,8 @@ export function daemonTable(rows: readonly DaemonRow[]): string {
       "addresses × pkts",
       "probes/iteration",
       "iterations",
+      "warm-up probes",
+      "warm-up ms",
       "daemon CPU µs/probe (after the 1st)",
       "of which kernel",
       "reference",
@@ -284,6 +300,8 @@ export function daemonTable(rows: readonly DaemonRow[]): string {
       `2 × ${thousands(r.scenario.targets)} × ${r.scenario.packets}`,
       thousands(r.iterations[0]?.sent ?? Number.NaN),
       String(r.iterations.length),
+      r.scenario.warmUp === undefined ? "default" : String(r.scenario.warmUp),
+      r.warmUpMs === null ? "" : String(r.warmUpMs),
       us(r.daemonUsPerProbe),
       us(r.daemonSystemUsPerProbe),
       r.ref?.tool ?? "",
@@ -294,5 +312,85 @@ export function daemonTable(rows: readonly DaemonRow[]): string {
       thousands(r.laterPps),
       (r.firstPps / r.laterPps).toFixed(2),
     ]),
+  );
+}
+
+/** One `netprobify run --once --json` of the daemon row's configuration: a first iteration, cold. */
+export interface OnceRun {
+  warmUp: number | undefined;
+  sent: number;
+  /** The iteration (start to last probe settled), and first to last probe leaving (kernel TX times), ms. */
+  durationMs: number;
+  sendMs: number | null;
+  /** CPU of the iteration alone (engine.run), ms. */
+  iterationCpuMs: number;
+  /** Spawn to the iteration's start, ms (the warm-up is in it). */
+  startMs: number;
+}
+
+/** Runs `netprobify run --once --json` on the same configuration as the daemon row. */
+export async function runOnceCold(bl: BenchLab, s: DaemonScenario, dir: string): Promise<OnceRun> {
+  const cfg = join(dir, "once.yaml");
+  writeFileSync(cfg, configYaml(bl, s));
+  const child = spawn(
+    process.execPath,
+    [join(repoRoot(), "bin/netprobify.js"), "run", "--once", "--json", cfg],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: s.warmUp === undefined ? process.env : { ...process.env, NETPROBIFY_WARMUP: String(s.warmUp) },
+    },
+  );
+  const spawnedAt = Date.now();
+  let out = "";
+  let err = "";
+  child.stdout!.on("data", (b: Buffer) => {
+    out += String(b);
+  });
+  child.stderr!.on("data", (b: Buffer) => {
+    err = (err + String(b)).slice(-2000);
+  });
+  const code = await new Promise<number | null>((r) => child.once("exit", r));
+  if (code !== 0) throw new Error(`run --once exited ${code}: ${err}`);
+  const j = JSON.parse(out) as {
+    sent: number;
+    durationMs: number;
+    sendMs: number | null;
+    process: { iterationCpuMs: number; iterationStartedAtMs: number };
+  };
+  return {
+    warmUp: s.warmUp,
+    sent: j.sent,
+    durationMs: j.durationMs,
+    sendMs: j.sendMs,
+    iterationCpuMs: j.process.iterationCpuMs,
+    startMs: j.process.iterationStartedAtMs - spawnedAt,
+  };
+}
+
+/** The cold first iterations, by warm-up setting: medians over the trials. */
+export function onceTable(runs: readonly OnceRun[]): string {
+  const settings = [...new Set(runs.map((r) => r.warmUp))];
+  return markdownTable(
+    [
+      "warm-up probes",
+      "trials",
+      "probes",
+      "probes/s (sent ÷ iteration)",
+      "send probes/s (kernel TX span)",
+      "iteration CPU µs/probe",
+      "spawn → iteration start ms",
+    ],
+    settings.map((w) => {
+      const rs = runs.filter((r) => r.warmUp === w);
+      return [
+        w === undefined ? "default" : String(w),
+        String(rs.length),
+        thousands(rs[0]!.sent),
+        thousands(median(rs.map((r) => r.sent / (r.durationMs / 1000)))),
+        thousands(median(rs.map((r) => (r.sendMs ? (r.sent - 1) / (r.sendMs / 1000) : Number.NaN)))),
+        median(rs.map((r) => (r.iterationCpuMs * 1000) / r.sent)).toFixed(2),
+        median(rs.map((r) => r.startMs)).toFixed(0),
+      ];
+    }),
   );
 }
