@@ -12,7 +12,7 @@ import { replyTo } from "./fake-answers.js";
 import { allocatePlan, type ProbePlan } from "./plan.js";
 
 /** Probes of the sample: enough for V8 to optimize the per-probe functions (measured: bench:daemon). */
-export const WARM_UP_PROBES = 4096;
+export const WARM_UP_PROBES = 1024;
 /** NETPROBIFY_WARMUP=0 turns the warm-up off (the benchmark's comparison); a number sets the sample. */
 export const WARM_UP_ENV = "NETPROBIFY_WARMUP";
 /** The sample's per-probe timeout: a probe the fake leaves unanswered never holds the start up. */
