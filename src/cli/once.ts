@@ -167,8 +167,12 @@ export async function runOnce(config: Config, io: Io, opts: OnceOptions = {}): P
   const engine = openEngine(config);
   try {
     // The kernel switches RX timestamping on lazily: give it a moment before the first probe, and
-    // let the engine's hot functions warm up meanwhile (on fake sockets: engine/warmup.ts).
-    await Promise.all([new Promise((r) => setTimeout(r, 50)), warmUp(prepared.plan, engineOptions(config))]);
+    // let the engine's hot functions warm up meanwhile (on fake sockets: engine/warmup.ts; a
+    // warm-up that failed only leaves them cold).
+    await Promise.all([
+      new Promise((r) => setTimeout(r, 50)),
+      warmUp(prepared.plan, engineOptions(config)).catch(() => undefined),
+    ]);
     const startedAtMs = Date.now();
     const cpuAtStart = process.cpuUsage();
     const r = await engine.run(prepared.plan);
