@@ -11,14 +11,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { ProbeKind } from "../src/engine/plan.js";
 import { repoRoot } from "../src/lab/native.js";
-import {
-  type DaemonRow,
-  daemonRow,
-  daemonTable,
-  type OnceRun,
-  onceTable,
-  runOnceCold,
-} from "./lib/daemon-run.js";
+import { type OnceRun, runOnceCold } from "./lib/daemon-once.js";
+import { daemonTable, onceTable } from "./lib/daemon-report.js";
+import { type DaemonRow, daemonRow } from "./lib/daemon-run.js";
 import { intFlag, stringFlag } from "./lib/stats.js";
 import { createBenchLab } from "./lib/suite-lab.js";
 

@@ -19,7 +19,8 @@ import { cpus, release, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { ProbeKind } from "../src/engine/plan.js";
 import { repoRoot } from "../src/lab/native.js";
-import { type DaemonRow, daemonRow, daemonTable } from "./lib/daemon-run.js";
+import { daemonTable } from "./lib/daemon-report.js";
+import { type DaemonRow, daemonRow } from "./lib/daemon-run.js";
 import { intFlag, median, stringFlag, thousands } from "./lib/stats.js";
 import { addressesOf, type BenchLab, blocksFor, createBenchLab, type FamilyName } from "./lib/suite-lab.js";
 import {
