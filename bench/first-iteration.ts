@@ -7,6 +7,7 @@
 // medians. Writes build/bench/first-iteration.json.
 //
 // Run: npm run bench:first-iteration [-- --sizes 500x4 --warmup 0,1024 --trials 5 --iterations 3]
+//      [--profile DIR (each trial under node --cpu-prof, in DIR/warm-N/)]
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -61,6 +62,7 @@ async function main(): Promise<void> {
   const TRIALS = intFlag(argv, "trials", 5);
   const ITERATIONS = intFlag(argv, "iterations", 3);
   const OUT = resolve(stringFlag(argv, "out", join(repoRoot(), "build/bench")));
+  const PROFILE = stringFlag(argv, "profile", "");
   const bl = await createBenchLab(Number(size[1]));
   const dir = mkdtempSync(join(tmpdir(), "netprobify-bench-first-"));
   const trials: Trial[] = [];
@@ -74,10 +76,15 @@ async function main(): Promise<void> {
     const self = fileURLToPath(import.meta.url);
     for (let t = 0; t < TRIALS; t++)
       for (const w of warmUps) {
-        const out = execFileSync(process.execPath, [self, "--child", file, String(w), String(ITERATIONS)], {
-          encoding: "utf8",
-          timeout: 120_000,
-        });
+        const prof = PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${resolve(PROFILE, `warm-${w}`)}`] : [];
+        const out = execFileSync(
+          process.execPath,
+          [...prof, self, "--child", file, String(w), String(ITERATIONS)],
+          {
+            encoding: "utf8",
+            timeout: 120_000,
+          },
+        );
         trials.push(JSON.parse(out.trim().split("\n").pop()!) as Trial);
       }
   } finally {

@@ -9,6 +9,7 @@ import { RawSockets } from "../native/rawsock.js";
 import { parseIPv4Packet, parseIPv6Packet, TcpFlag } from "../packet/index.js";
 import { Engine, type EngineOptions } from "./engine.js";
 import { replyTo } from "./fake-answers.js";
+import { flowIndex } from "./flows.js";
 import { allocatePlan, type ProbePlan } from "./plan.js";
 
 /** Probes of the sample: enough for V8 to optimize the per-probe functions (measured: bench:daemon). */
@@ -98,6 +99,8 @@ export async function warmUp(
     sockets: new RawSockets(fake),
   });
   const net = answer(fake);
+  // The plan's flow index is built once per plan, at the end of its first iteration: build it now.
+  flowIndex(plan);
   try {
     const r = await engine.run(samplePlan(plan, probes));
     const answered = r.series.reduce((n, s) => n + s.sent - s.lost - s.unreachable, 0);
