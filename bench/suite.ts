@@ -11,6 +11,7 @@
 //
 // Run: npm run bench [-- --smoke] [--only tcp,icmp,udp,ipv4,ipv6] [--sizes 100x100,1000x100]
 //      [--loss 0,5] [--runs N] [--c-runs N] [--steps N] [--timeout S] [--memory 10000x100|none] [--out DIR]
+//      [--daemon 500x20|none] [--daemon-iterations N]
 // (inside the lab: sh src/lab/enter.sh node dist/bench/suite.js ...). docs/performance.md has the results.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -18,6 +19,8 @@ import { cpus, release, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { ProbeKind } from "../src/engine/plan.js";
 import { repoRoot } from "../src/lab/native.js";
+import { daemonTable } from "./lib/daemon-report.js";
+import { type DaemonRow, daemonRow } from "./lib/daemon-run.js";
 import { intFlag, median, stringFlag, thousands } from "./lib/stats.js";
 import { addressesOf, type BenchLab, blocksFor, createBenchLab, type FamilyName } from "./lib/suite-lab.js";
 import {
@@ -67,6 +70,10 @@ const TIMEOUT = Number(stringFlag(argv, "timeout", SMOKE ? "0.5" : "1"));
 const memoryFlag = stringFlag(argv, "memory", SMOKE ? "none" : "10000x100");
 const MEMORY = memoryFlag === "none" ? undefined : parseSizes(memoryFlag)[0];
 const OUT = resolve(stringFlag(argv, "out", join(repoRoot(), "build/bench")));
+// The daemon rows (bench/lib/daemon-run.ts): ADDRESSESxPACKETS per family, several iterations.
+const daemonFlag = stringFlag(argv, "daemon", SMOKE ? "10x10" : "500x20");
+const DAEMON = daemonFlag === "none" ? undefined : parseSizes(daemonFlag)[0];
+const DAEMON_ITERATIONS = intFlag(argv, "daemon-iterations", SMOKE ? 3 : 6);
 if (!(TIMEOUT > 0)) throw new Error("--timeout wants seconds > 0");
 
 function scenarios(): Scenario[] {
@@ -207,13 +214,28 @@ function machine() {
 
 async function main(): Promise<void> {
   const list = scenarios();
-  const maxTargets = Math.max(...list.map((s) => s.targets));
+  const maxTargets = Math.max(...list.map((s) => s.targets), DAEMON?.targets ?? 0);
   const bl = await createBenchLab(maxTargets);
   const dir = mkdtempSync(join(tmpdir(), "netprobify-bench-suite-"));
   const results: ScenarioResult[] = [];
+  const daemon: DaemonRow[] = [];
   const started = Date.now();
   try {
     for (const s of list) results.push(await measure(bl, s, dir));
+    // The daemon at steady state, both families in one configuration, per type asked for.
+    if (DAEMON)
+      for (const type of types) {
+        const r = await daemonRow(
+          bl,
+          { type, ...DAEMON, iterations: DAEMON_ITERATIONS, timeout: TIMEOUT, interval: 1 },
+          dir,
+        );
+        log(
+          `daemon ${type} 2×${DAEMON.targets}×${DAEMON.packets}: ${r.daemonUsPerProbe.toFixed(2)} µs/probe, ` +
+            `${r.ref?.tool} ${r.ref?.usPerProbe.toFixed(2)} µs/probe`,
+        );
+        daemon.push(r);
+      }
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await bl.lab.destroy();
@@ -240,6 +262,7 @@ async function main(): Promise<void> {
     "",
     targetsTable(checks),
     "",
+    ...(daemon.length > 0 ? ["### The daemon at steady state", "", daemonTable(daemon), ""] : []),
   ].join("\n");
   console.log(md);
   mkdirSync(OUT, { recursive: true });
@@ -260,8 +283,11 @@ async function main(): Promise<void> {
           steps: STEPS,
           timeout: TIMEOUT,
           memory: MEMORY,
+          daemon: DAEMON,
+          daemonIterations: DAEMON_ITERATIONS,
         },
         results,
+        daemon,
         targets: checks,
       },
       null,

@@ -42,6 +42,8 @@ export interface RawrefArgs {
   batch: number;
   mode: "send" | "match";
   timeoutMs?: number;
+  /** Run under bench/ref/rusage.c, which writes "wall user sys maxrss" (seconds, KiB) to this file. */
+  rusageFile?: string;
 }
 
 const compiled = new Map<string, Promise<string>>();
@@ -101,7 +103,8 @@ export async function runRawref(a: RawrefArgs): Promise<RawrefResult> {
     ["--mode", a.mode],
     ["--timeout-ms", a.timeoutMs ?? 1000],
   ].flatMap(([k, v]) => [String(k), String(v)]);
-  const out = (await run(bin, argv, { timeoutMs: 120_000 })).stdout;
+  const cmd = a.rusageFile ? [await refBinary("rusage"), a.rusageFile, bin] : [bin];
+  const out = (await run(cmd[0]!, [...cmd.slice(1), ...argv], { timeoutMs: 120_000 })).stdout;
   const line = out.trim().split("\n").pop() ?? "";
   try {
     return JSON.parse(line) as RawrefResult;

@@ -114,13 +114,17 @@ export function configYaml(c: ConfigInput): string {
     `  bench: {src_port_a: ${NP_PORTS.lo}, src_port_z: ${NP_PORTS.hi}}`,
     "targets:",
   ];
-  c.blocks.forEach((b, i) => {
-    const port = c.type === "ICMPping" ? "" : `, dst_port: ${DST_PORT[c.type]}`;
-    lines.push(
-      `  p${i}: {type: ${c.type}, destination: "${b.cidr}", is_subnet: true, address_family: ${c.family}, nb_packets: ${c.packets}, timeout: ${c.timeout}${port}}`,
-    );
-  });
+  lines.push(...targetLines(c, "p"));
   return `${lines.join("\n")}\n`;
+}
+
+/** The `targets:` entries of one family's blocks (one is_subnet target each, named PREFIX0, PREFIX1...). */
+export function targetLines(c: Omit<ConfigInput, "pps">, prefix: string): string[] {
+  const port = c.type === "ICMPping" ? "" : `, dst_port: ${DST_PORT[c.type]}`;
+  return c.blocks.map(
+    (b, i) =>
+      `  ${prefix}${i}: {type: ${c.type}, destination: "${b.cidr}", is_subnet: true, address_family: ${c.family}, nb_packets: ${c.packets}, timeout: ${c.timeout}${port}}`,
+  );
 }
 
 /** Writes the C reference's destination file ("dst src" per line), sources as the kernel picks them. */

@@ -29,6 +29,8 @@ import {
 export interface ProcessCost {
   wallSeconds: number;
   cpuSeconds: number;
+  /** Of which in the kernel (system time); NaN where unknown. */
+  systemSeconds: number;
   maxRssKiB: number;
 }
 
@@ -136,7 +138,11 @@ async function timed(dir: string, cmd: string, args: readonly string[], timeoutM
   const [e, u, s, m] = last.split(" ").map(Number);
   if (![e, u, s, m].every((x) => Number.isFinite(x)))
     throw new Error(`${wrapper[0]} printed ${JSON.stringify(last)} for ${cmd}: ${r.stderr.trim()}`);
-  return { ...r, spawnedAtMs, cost: { wallSeconds: e!, cpuSeconds: u! + s!, maxRssKiB: m! } };
+  return {
+    ...r,
+    spawnedAtMs,
+    cost: { wallSeconds: e!, cpuSeconds: u! + s!, systemSeconds: s!, maxRssKiB: m! },
+  };
 }
 
 /** What the captures of one run saw: probes by key, and how many packets the kernel dropped from them. */
@@ -347,7 +353,12 @@ export async function runC(
     probes: r.count,
     matched: r.matched,
     matchedPps: r.match_pps,
-    process: { wallSeconds: r.total_seconds, cpuSeconds: Number.NaN, maxRssKiB: Number.NaN },
+    process: {
+      wallSeconds: r.total_seconds,
+      cpuSeconds: Number.NaN,
+      systemSeconds: Number.NaN,
+      maxRssKiB: Number.NaN,
+    },
     wire,
     clean: wire ? r.count - r.matched <= wire.unanswered : r.matched === r.count,
     detail: { ...r },
@@ -370,7 +381,7 @@ export async function runFping(
 ): Promise<RefRun> {
   const perProcess = Math.max(1, Math.floor(60_000 / s.packets));
   const stop = s.capture ? await startCaptures(bl, blocks) : undefined;
-  const cost: ProcessCost = { wallSeconds: 0, cpuSeconds: 0, maxRssKiB: 0 };
+  const cost: ProcessCost = { wallSeconds: 0, cpuSeconds: 0, systemSeconds: 0, maxRssKiB: 0 };
   let xmt = 0;
   let rcv = 0;
   const interval = pps === undefined ? "0" : (1000 / pps).toFixed(4);
@@ -402,6 +413,7 @@ export async function runFping(
       }
       cost.wallSeconds += t.cost.wallSeconds;
       cost.cpuSeconds += t.cost.cpuSeconds;
+      cost.systemSeconds += t.cost.systemSeconds;
       cost.maxRssKiB = Math.max(cost.maxRssKiB, t.cost.maxRssKiB);
     }
   } catch (e) {

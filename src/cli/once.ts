@@ -8,10 +8,12 @@
 // the benchmark (bench/suite.ts) compares with a packet capture. docs/cli-once.md describes both.
 import { closeSync, openSync, writeSync } from "node:fs";
 import type { Config } from "../config/load.js";
+import { engineOptions } from "../engine/from-config.js";
 import { type InFlight, ProbeState } from "../engine/inflight.js";
 import type { ProbePlan } from "../engine/plan.js";
 import { openEngine, prepare } from "../engine/prober.js";
 import { compatLost, lossRatio, rttPercentile, type SeriesResult } from "../engine/results.js";
+import { warmUp } from "../engine/warmup.js";
 import type { Io } from "./main.js";
 
 export interface OnceOptions {
@@ -164,8 +166,13 @@ export async function runOnce(config: Config, io: Io, opts: OnceOptions = {}): P
     io.err(`netprobify: target ${i.target}: ${i.message}${i.disabled ? " (target disabled)" : ""}`);
   const engine = openEngine(config);
   try {
-    // The kernel switches RX timestamping on lazily: give it a moment before the first probe.
-    await new Promise((r) => setTimeout(r, 50));
+    // The kernel switches RX timestamping on lazily: give it a moment before the first probe, and
+    // let the engine's hot functions warm up meanwhile (on fake sockets: engine/warmup.ts; a
+    // warm-up that failed only leaves them cold).
+    await Promise.all([
+      new Promise((r) => setTimeout(r, 50)),
+      warmUp(prepared.plan, engineOptions(config)).catch(() => undefined),
+    ]);
     const startedAtMs = Date.now();
     const cpuAtStart = process.cpuUsage();
     const r = await engine.run(prepared.plan);

@@ -13,6 +13,7 @@ import type { Engine, IterationResult } from "../engine/engine.js";
 import { engineOptions } from "../engine/from-config.js";
 import type { ProbePlan } from "../engine/plan.js";
 import { openEngine, planFor, resolveOne, type TargetIssue } from "../engine/prober.js";
+import { warmUp } from "../engine/warmup.js";
 import { ConfigError, errorText } from "../errors.js";
 import { validateEntries } from "../inventory/entries.js";
 import { type BuiltinInventory, InventoryHost } from "../inventory/host.js";
@@ -92,6 +93,8 @@ export class Daemon {
   private plan: ProbePlan | undefined;
   private planIssues: TargetIssue[] = [];
   private planDirty = true;
+  /** The engine's hot functions ran once on fake sockets before the first iteration (engine/warmup.ts). */
+  private warmed = false;
   private readonly resolved = new Map<string, Resolution>();
   private readonly resolving = new Set<string>();
   private running = false;
@@ -293,6 +296,14 @@ export class Daemon {
       // Nothing to probe (e.g. every target unresolved): the changes still reach the scrapes.
       await this.guard("metrics", () => this.o.metrics?.publish?.());
       return;
+    }
+    if (!this.warmed) {
+      this.warmed = true;
+      const plan = this.plan;
+      const w = await this.guard("plan", () => warmUp(plan, engineOptions(this.config)));
+      if (w)
+        this.log.info({ probes: w.probes, answered: w.answered, ms: Math.round(w.ms) }, "engine warmed up");
+      if (!this.running) return;
     }
     // stop() closes the engine, which settles a running iteration at once.
     this.iterating = true;

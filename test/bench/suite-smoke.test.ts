@@ -18,7 +18,7 @@ describe("npm run bench, smoke size (needs root)", () => {
   test("every scenario measured, counts right, loss exact against the wire", () => {
     const r = spawnSync(process.execPath, [join(REPO, "dist/bench/suite.js"), "--smoke", "--out", dir], {
       encoding: "utf8",
-      timeout: 90_000,
+      timeout: 180_000,
     });
     assert.equal(r.status, 0, r.stderr.slice(-3000));
     const j = JSON.parse(readFileSync(join(dir, "suite.json"), "utf8"));
@@ -67,7 +67,39 @@ describe("npm run bench, smoke size (needs root)", () => {
         if (x.scenario.lossPct === 0) assert.equal(x.fping?.matched, 100, name);
       } else assert.equal(x.fping, null, name);
     }
-    for (const heading of ["### Rate and cost", "### Accuracy and loss", "### Targets"])
+    // The daemon rows: the real daemon, several iterations of both families, beside its reference.
+    const daemon = j.daemon as {
+      scenario: { type: string; targets: number; packets: number };
+      iterations: { sent: number; lost: number; cpuSeconds: number }[];
+      daemonUsPerProbe: number;
+      ref: { tool: string; probes: number; usPerProbe: number } | null;
+    }[];
+    assert.deepEqual(daemon.map((d) => d.scenario.type).sort(), ["ICMPping", "TCPsyn", "UDPunreachable"]);
+    for (const d of daemon) {
+      assert.equal(d.iterations.length, 3, d.scenario.type);
+      for (const it of d.iterations) {
+        assert.equal(
+          it.sent,
+          2 * d.scenario.targets * d.scenario.packets,
+          `${d.scenario.type}: both families`,
+        );
+        assert.equal(it.lost, 0, d.scenario.type);
+      }
+      assert.ok(d.iterations[2]!.cpuSeconds >= d.iterations[0]!.cpuSeconds, d.scenario.type);
+      assert.equal(d.ref?.tool, d.scenario.type === "ICMPping" ? "fping" : "C", d.scenario.type);
+      assert.equal(
+        d.ref?.probes,
+        2 * d.scenario.targets * d.scenario.packets,
+        `${d.scenario.type}: same count`,
+      );
+      assert.ok(Number.isFinite(d.daemonUsPerProbe) && d.ref!.usPerProbe > 0, d.scenario.type);
+    }
+    for (const heading of [
+      "### Rate and cost",
+      "### Accuracy and loss",
+      "### Targets",
+      "### The daemon at steady state",
+    ])
       assert.ok(md.includes(heading), heading);
     assert.equal(j.targets.length > 0, true);
   });

@@ -238,3 +238,32 @@ describe("daemon (fake sockets)", () => {
     await d.done;
   });
 });
+
+describe("daemon warm-up (fake sockets)", () => {
+  test("the engine warms up once, before the first iteration, without sending on the daemon's sockets", async () => {
+    const file = join(dir, "warm.yaml");
+    writeFileSync(
+      file,
+      config(
+        "  a: {type: ICMPping, destination: 198.18.1.0/28, is_subnet: true, nb_packets: 2, timeout: 0.05}\n",
+      ),
+    );
+    const m = new Recorder();
+    const { d, lines, fake } = daemon(file, m);
+    await d.init();
+    d.start();
+    try {
+      await new Promise((r) => setTimeout(r, 1300));
+    } finally {
+      await d.stop();
+    }
+    await d.done;
+    const warmed = lines.filter((l) => l.includes("engine warmed up"));
+    assert.equal(warmed.length, 1, "once per process, not per iteration");
+    const first = lines.findIndex((l) => l.includes("iteration done"));
+    assert.ok(first > lines.indexOf(warmed[0]!), "before the first iteration");
+    assert.match(warmed[0]!, /"answered":32/, "the sample was the whole 32-probe plan, all answered");
+    assert.equal(d.iterations, 2);
+    assert.equal(fake.sent.length, 2 * 32, "the daemon's sockets sent the iterations' probes only");
+  });
+});

@@ -2,22 +2,19 @@
 // engine's TX sockets sent as a script says (a reply from the destination, an ICMP error from a given
 // address quoting the probe, or nothing), after a given RTT on the fake clock.
 import assert from "node:assert/strict";
+import { replyTo } from "../../src/engine/fake-answers.js";
 import type { FakeBinding, FakeSentPacket } from "../../src/native/fake.js";
 import {
   IPPROTO_ICMP,
   IPPROTO_ICMPV6,
-  IPPROTO_TCP,
   type ParsedPacket,
   parseIPv4Packet,
   parseIPv6Packet,
-  pseudoSum4,
   pseudoSum6,
   TcpFlag,
   writeChecksum,
-  writeIcmpEcho,
   writeIcmpErrorHeader,
   writeIPv4Header,
-  writeTcpHeader,
 } from "../../src/packet/index.js";
 
 export type Answer =
@@ -26,45 +23,6 @@ export type Answer =
   /** An ICMP error from `src` quoting the probe (its first `quoteBytes` bytes; default all of it). */
   | { kind: "error"; rttNs: bigint; src: Uint8Array; type: number; code: number; quoteBytes?: number };
 export type Script = (p: ParsedPacket, sent: FakeSentPacket, index: number) => Answer;
-
-/** Builds the kernel-delivered form of a reply to `sent` (IPv4: with IP header; IPv6: transport only). */
-export function replyTo(p: ParsedPacket, sent: FakeSentPacket): { protocol: number; bytes: Uint8Array } {
-  const v4 = p.family === 4;
-  const ipOff = v4 ? 20 : 0;
-  const buf = new Uint8Array(ipOff + 8 + sent.bytes.length);
-  const src = sent.dst;
-  const dst = v4 ? sent.bytes.subarray(12, 16) : sent.bytes.subarray(8, 24);
-  let len: number;
-  let protocol: number;
-  if (p.tcp) {
-    protocol = IPPROTO_TCP;
-    writeTcpHeader(buf, ipOff, {
-      srcPort: p.tcp.dstPort,
-      dstPort: p.tcp.srcPort,
-      seq: 7,
-      ack: (p.tcp.seq + 1) >>> 0,
-      flags: TcpFlag.SYN | TcpFlag.ACK,
-      window: 1000,
-    });
-    len = 20;
-    const ps = v4 ? pseudoSum4(src, 0, dst, 0, 6, 20) : pseudoSum6(src, 0, dst, 0, 6, 20);
-    writeChecksum(buf, ipOff, 20, ps, ipOff + 16);
-  } else if (p.icmp?.kind === "echo") {
-    protocol = v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
-    writeIcmpEcho(buf, ipOff, v4 ? 0 : 129, p.icmp.id, p.icmp.seq);
-    len = 8;
-    writeChecksum(buf, ipOff, 8, v4 ? 0 : pseudoSum6(src, 0, dst, 0, 58, 8), ipOff + 2);
-  } else {
-    // UDP: port unreachable quoting the whole probe.
-    protocol = v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
-    writeIcmpErrorHeader(buf, ipOff, v4 ? 3 : 1, v4 ? 3 : 4);
-    buf.set(sent.bytes, ipOff + 8);
-    len = 8 + sent.bytes.length;
-    writeChecksum(buf, ipOff, len, v4 ? 0 : pseudoSum6(src, 0, dst, 0, 58, len), ipOff + 2);
-  }
-  if (v4) writeIPv4Header(buf, 0, { totalLength: 20 + len, id: 1, df: false, ttl: 60, protocol, src, dst });
-  return { protocol, bytes: buf.subarray(0, ipOff + len) };
-}
 
 /** An ICMP / ICMPv6 error of `a.type`/`a.code` from `a.src` quoting `sent` (kernel-delivered form). */
 export function errorTo(

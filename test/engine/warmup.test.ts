@@ -1,0 +1,76 @@
+// The engine's warm-up (src/engine/warmup.ts): a sample spread over the plan, run on fake sockets and
+// answered, so that the first real iteration finds the hot functions compiled. Needs no privileges.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { buildPlan, type PlanTargetInput } from "../../src/engine/plan.js";
+import { samplePlan, WARM_UP_ENV, WARM_UP_PROBES, warmUp, warmUpProbes } from "../../src/engine/warmup.js";
+
+const groups = [{ name: "g", srcPortA: 65000, srcPortZ: 65003, dscp: 0 }];
+const target = (name: string, over: Partial<PlanTargetInput>): PlanTargetInput => ({
+  name,
+  type: "TCPsyn",
+  family: "ipv4",
+  addresses: ["198.18.1.1"],
+  dstPort: 81,
+  nbPackets: 10,
+  dontFragment: false,
+  timeout: 1,
+  groups,
+  ...over,
+});
+const v4 = (n: number) => Array.from({ length: n }, (_, i) => `198.18.1.${i + 1}`);
+const v6 = (n: number) => Array.from({ length: n }, (_, i) => `fd18::1:${(i + 1).toString(16)}`);
+
+/** Every type in both families: 6 series of 20 addresses × 10 packets. */
+const mixed = () =>
+  buildPlan(
+    [
+      target("t4", { addresses: v4(20) }),
+      target("t6", { family: "ipv6", addresses: v6(20) }),
+      target("i4", { type: "ICMPping", dstPort: undefined, addresses: v4(20) }),
+      target("i6", { type: "ICMPping", dstPort: undefined, family: "ipv6", addresses: v6(20) }),
+      target("u4", { type: "UDPunreachable", dstPort: 33434, addresses: v4(20) }),
+      target("u6", { type: "UDPunreachable", dstPort: 33434, family: "ipv6", addresses: v6(20) }),
+    ],
+    (dst) => (dst.includes(":") ? "fd18::2" : "198.18.0.2"),
+  );
+
+describe("engine warm-up", () => {
+  test("the sample spreads over the plan: every series, the plan's own flows, short timeouts", () => {
+    const plan = mixed();
+    assert.equal(plan.count, 1200);
+    const s = samplePlan(plan, 300);
+    assert.equal(s.count, 300);
+    assert.deepEqual(new Set(s.seriesOf), new Set(plan.seriesOf), "every series is in the sample");
+    for (let k = 0; k < s.count; k++) {
+      const i = Math.floor((k * plan.count) / s.count);
+      assert.deepEqual(
+        [s.seriesOf[k], s.dst[k], s.src[k], s.srcPort[k], s.flowLabel[k]],
+        [plan.seriesOf[i], plan.dst[i], plan.src[i], plan.srcPort[i], plan.flowLabel[i]],
+      );
+    }
+    assert.ok(s.series.every((x) => x.timeout <= 0.1));
+    assert.ok(
+      plan.series.every((x) => x.timeout === 1),
+      "the plan itself is left alone",
+    );
+    assert.equal(samplePlan(plan, 5000).count, 1200, "never more than the plan");
+  });
+
+  test("every type and family runs through the engine on fake sockets, every probe answered", async () => {
+    const plan = mixed();
+    const w = await warmUp(plan, { families: [4, 6], ports: { lo: 65000, hi: 65003 } }, 600);
+    assert.equal(w.probes, 600);
+    assert.equal(w.answered, 600, "the fake answers every probe: matching ran for each");
+    const none = await warmUp(plan, { families: [4, 6], ports: { lo: 65000, hi: 65003 } }, 0);
+    assert.deepEqual([none.probes, none.answered], [0, 0]);
+  });
+
+  test(`${WARM_UP_ENV} sets the sample size (0: off); anything else keeps the default`, () => {
+    assert.equal(warmUpProbes({}), WARM_UP_PROBES);
+    assert.equal(warmUpProbes({ [WARM_UP_ENV]: "0" }), 0);
+    assert.equal(warmUpProbes({ [WARM_UP_ENV]: "256" }), 256);
+    assert.equal(warmUpProbes({ [WARM_UP_ENV]: "many" }), WARM_UP_PROBES);
+    assert.equal(warmUpProbes({ [WARM_UP_ENV]: "-3" }), WARM_UP_PROBES);
+  });
+});
