@@ -23,6 +23,7 @@
 static int setint(int fd, int level, int opt, int v) { return setsockopt(fd, level, opt, &v, sizeof v); }
 
 static void sock_close(rs_sock *s) {
+  rs_recv_stop(s); /* joins the thread before its fd goes */
   rs_poll_release(s);
   if (s->fd >= 0) {
     close(s->fd);
@@ -232,6 +233,15 @@ static napi_value m_stop_poll(napi_env env, napi_callback_info info) {
   return rs_undefined(env);
 }
 
+static napi_value m_start_receiver(napi_env env, napi_callback_info info) {
+  PROLOGUE(4) return rs_recv_start(env, s, self, argv); }
+
+static napi_value m_stop_receiver(napi_env env, napi_callback_info info) {
+  PROLOGUE(0)
+  rs_recv_stop(s);
+  return rs_undefined(env);
+}
+
 static void def_u32(napi_env env, napi_value obj, const char *name, uint32_t v) {
   napi_set_named_property(env, obj, name, rs_u32(env, v));
 }
@@ -252,6 +262,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"staleErrors", 0, m_stale_errors, 0, 0, 0, napi_default, 0},
       {"poll", 0, m_poll, 0, 0, 0, napi_default, 0},
       {"stopPoll", 0, m_stop_poll, 0, 0, 0, napi_default, 0},
+      {"startReceiver", 0, m_start_receiver, 0, 0, 0, napi_default, 0},
+      {"stopReceiver", 0, m_stop_receiver, 0, 0, 0, napi_default, 0},
   };
   napi_value cls;
   napi_define_class(env, "RawSocket", NAPI_AUTO_LENGTH, ctor, NULL, sizeof methods / sizeof methods[0], methods, &cls);
@@ -265,6 +277,7 @@ static napi_value init(napi_env env, napi_value exports) {
   def_u32(env, exports, "RECV_META_WORDS", RS_RECV_META_WORDS);
   def_u32(env, exports, "TXTS_WORDS", RS_TXTS_WORDS);
   def_u32(env, exports, "MAX_BATCH", RS_MAX_BATCH);
+  def_u32(env, exports, "RING_HEADER_BYTES", RS_RING_HEADER_BYTES);
   return exports;
 }
 

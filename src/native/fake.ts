@@ -7,7 +7,8 @@
 // the kernel behaves: without it a local drop (ENOBUFS) is reported as sent and the packet vanishes;
 // with it the send fails; error-queue entries that are not timestamps are skipped and counted; a
 // pending socket error is cleared before it can fail a send or receive. It runs no BPF: filters are
-// only recorded. Poll callbacks fire on setImmediate, like a level-triggered uv_poll.
+// only recorded. Poll callbacks fire on setImmediate, like a level-triggered uv_poll; a receiver
+// (startReceiver) is the native receive thread modelled on setImmediate, filling the same ring layout.
 import {
   ADDRESS_BYTES,
   META_HAS_TIMESTAMP,
@@ -23,10 +24,12 @@ import {
   POLL_READABLE,
   type PollCallback,
   RECV_META_WORDS,
+  type ReceiveCallback,
   SEND_RECORD_WORDS,
   SEND_RESULT_WORDS,
   TX_TS_WORDS,
 } from "./rawsock.js";
+import { allocRing, fillRing, RECEIVE_PACKETS, RING_HEADER_BYTES } from "./ring.js";
 
 export interface FakeSentPacket {
   socket: FakeSocket;
@@ -54,11 +57,12 @@ interface Queued {
   tsNs: bigint | null;
 }
 
-const E = { EPERM: 1, EBADF: 9, EAGAIN: 11, ENOBUFS: 105 } as const;
+const E = { EPERM: 1, EBADF: 9, EAGAIN: 11, EBUSY: 16, ENOBUFS: 105 } as const;
 const NAMES: Record<number, string> = {
   1: "EPERM",
   9: "EBADF",
   11: "EAGAIN",
+  16: "EBUSY",
   90: "EMSGSIZE",
   101: "ENETUNREACH",
   105: "ENOBUFS",
@@ -101,6 +105,7 @@ export class FakeSocket implements NativeRawSocket {
   #cb: PollCallback | null = null;
   #scheduled = false;
   #pollError = 0;
+  #receiver: { buffer: ArrayBuffer; mode: number; slotBytes: number; cb: ReceiveCallback } | null = null;
   /** Test: the next `throwOnRecv` receive calls throw (a bug in a handler stands in). */
   throwOnRecv = 0;
   readonly #net: FakeBinding;
@@ -129,6 +134,7 @@ export class FakeSocket implements NativeRawSocket {
   close(): void {
     this.closed = true;
     this.#cb = null;
+    this.#receiver = null;
   }
 
   attachFilter(program: Uint8Array): void {
@@ -211,50 +217,92 @@ export class FakeSocket implements NativeRawSocket {
     }
     // The addon reads again after a pending socket error instead of failing the read.
     this.#clearStale();
-    const bytes = new Uint8Array(meta.buffer, meta.byteOffset, meta.byteLength);
     let n = 0;
-    while (n < maxCount && this.rxQueue.length > 0) {
-      const q = this.rxQueue.shift()!;
-      const len = Math.min(q.bytes.length, slotSize);
-      data.set(q.bytes.subarray(0, len), n * slotSize);
-      const o = n * RECV_META_WORDS;
-      let flags = q.bytes.length > slotSize ? META_TRUNCATED : 0;
-      if (q.src.length === 16) flags |= META_IPV6;
-      let sec = 0;
-      let nsec = 0;
-      if (q.tsNs !== null && this.flags & OPEN_RX_TIMESTAMPS) {
-        [sec, nsec] = split(q.tsNs);
-        flags |= META_HAS_TIMESTAMP;
-      }
-      meta[o] = len;
-      meta[o + 1] = flags;
-      meta[o + 2] = sec;
-      meta[o + 3] = nsec;
-      bytes.fill(0, o * 4 + 16, o * 4 + 32);
-      bytes.set(q.src, o * 4 + 16);
-      n++;
-    }
-    if (n > 0) this.#lastReportedDrops = this.drops;
+    while (n < maxCount && this.#takePacket(meta, n * RECV_META_WORDS, data, n * slotSize, slotSize)) n++;
     return n;
+  }
+
+  /** Moves the next queued packet into a metadata record at word o and its bytes at dataAt (false: none). */
+  #takePacket(meta: Uint32Array, o: number, data: Uint8Array, dataAt: number, slotSize: number): boolean {
+    const q = this.rxQueue.shift();
+    if (q === undefined) return false;
+    const len = Math.min(q.bytes.length, slotSize);
+    data.set(q.bytes.subarray(0, len), dataAt);
+    let flags = q.bytes.length > slotSize ? META_TRUNCATED : 0;
+    if (q.src.length === 16) flags |= META_IPV6;
+    let sec = 0;
+    let nsec = 0;
+    if (q.tsNs !== null && this.flags & OPEN_RX_TIMESTAMPS) {
+      [sec, nsec] = split(q.tsNs);
+      flags |= META_HAS_TIMESTAMP;
+    }
+    meta[o] = len;
+    meta[o + 1] = flags;
+    meta[o + 2] = sec;
+    meta[o + 3] = nsec;
+    const bytes = new Uint8Array(meta.buffer, meta.byteOffset, meta.byteLength);
+    bytes.fill(0, o * 4 + 16, o * 4 + 32);
+    bytes.set(q.src, o * 4 + 16);
+    this.#lastReportedDrops = this.drops;
+    return true;
   }
 
   readTxTimestamps(out: Uint32Array, maxCount: number): number {
     this.#check("recvmmsg");
     let n = 0;
-    while (n < maxCount && this.txTimestamps.length > 0) {
-      const e = this.txTimestamps.shift()!;
+    while (n < maxCount && this.#takeTimestamp(out, n * TX_TS_WORDS)) n++;
+    return n;
+  }
+
+  /** Moves the next TX timestamp of the error queue to out[o..o+4), skipping other entries (false: none). */
+  #takeTimestamp(out: Uint32Array, o: number): boolean {
+    for (;;) {
+      const e = this.txTimestamps.shift();
+      if (e === undefined) return false;
       if (e === "other") {
         this.#skipped++;
         continue;
       }
       const [id, ts] = e;
-      const o = n * TX_TS_WORDS;
       out[o] = id;
       out[o + 1] = ts === null ? 0 : META_HAS_TIMESTAMP;
       [out[o + 2], out[o + 3]] = ts === null ? [0, 0] : split(ts);
-      n++;
+      return true;
     }
-    return n;
+  }
+
+  /**
+   * The receive thread, modelled on the event loop: on each wake it moves what is queued into the
+   * ring (waiting, like the thread, while the ring is full) and calls back once.
+   */
+  startReceiver(mode: number, slots: number, slotBytes: number, cb: ReceiveCallback): ArrayBuffer {
+    this.#check("pthread_create");
+    if (this.#receiver !== null) throw fakeErrnoError(E.EBUSY, "pthread_create");
+    const buffer = allocRing(slots, mode === RECEIVE_PACKETS ? RECV_META_WORDS : TX_TS_WORDS, slotBytes);
+    this.#receiver = { buffer, mode, slotBytes, cb };
+    this.#wake();
+    return buffer;
+  }
+
+  stopReceiver(): void {
+    this.#receiver = null;
+  }
+
+  get receiving(): boolean {
+    return this.#receiver !== null;
+  }
+
+  /** One wake of the modelled thread: fills the ring; true when something is left for later. */
+  #runReceiver(): boolean {
+    const r = this.#receiver;
+    if (r === null) return false;
+    const packets = r.mode === RECEIVE_PACKETS;
+    if (packets) this.#clearStale();
+    const n = fillRing(r.buffer, (meta, o, data, at) =>
+      packets ? this.#takePacket(meta, o, data, at, r.slotBytes) : this.#takeTimestamp(meta, o),
+    );
+    if (n > 0) r.cb(null);
+    return (packets ? this.rxQueue : this.txTimestamps).length > 0;
   }
 
   rxDrops(): number {
@@ -320,12 +368,18 @@ export class FakeSocket implements NativeRawSocket {
   }
 
   #wake(): void {
-    if (this.#scheduled || this.#cb === null) return;
+    if (this.#scheduled || (this.#cb === null && this.#receiver === null)) return;
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
+      if (this.closed) return;
+      if (this.#receiver !== null && this.#runReceiver()) {
+        // the ring is full: the thread waits for JS, which frees records in its callback
+        const t = setTimeout(() => this.#wake(), 1);
+        t.unref();
+      }
       const cb = this.#cb;
-      if (cb === null || this.closed) return;
+      if (cb === null) return;
       if (this.#pollError !== 0) {
         const errno = this.#pollError;
         this.#pollError = 0;
@@ -351,6 +405,7 @@ export class FakeBinding implements NativeBinding {
   readonly RECV_META_WORDS = RECV_META_WORDS;
   readonly TXTS_WORDS = TX_TS_WORDS;
   readonly MAX_BATCH = 1024;
+  readonly RING_HEADER_BYTES = RING_HEADER_BYTES;
   readonly RawSocket: NativeBinding["RawSocket"];
 
   /** Every packet sent through any fake socket, in order. */

@@ -7,6 +7,9 @@
 // addon's own exports at load time.
 import { createRequire } from "node:module";
 import { Code, type ErrorCode, NetprobifyError } from "../errors.js";
+import { RECEIVE_ERRQUEUE, RECEIVE_PACKETS, RING_HEADER_BYTES, Ring } from "./ring.js";
+
+export { Ring } from "./ring.js";
 
 export type Family = 4 | 6;
 
@@ -47,6 +50,18 @@ export const OPEN_FORCE_COUNTER_IDS = 32;
 const OPEN_FLAGS_MAX = 63;
 
 export type PollCallback = (err: Error | null, events: number) => void;
+/** Called on the JS thread when a receive thread's ring has records (coalesced), or with the error it stopped on. */
+export type ReceiveCallback = (err: Error | null) => void;
+
+/** What a receive thread reads: received packets (with metadata) or TX timestamps (the error queue). */
+export type ReceiveKind = "packets" | "timestamps";
+
+export interface ReceiveOptions {
+  /** Records the ring holds (a power of two). Default: 1024 packets, 4096 timestamps. */
+  slots?: number;
+  /** Bytes of packet per record (longer packets are truncated and flagged). Default 2048. */
+  slotBytes?: number;
+}
 
 /** What the addon's RawSocket instances offer; the fake implements the same. */
 export interface NativeRawSocket {
@@ -71,6 +86,8 @@ export interface NativeRawSocket {
   staleErrors(): number;
   poll(cb: PollCallback): void;
   stopPoll(): void;
+  startReceiver(mode: number, slots: number, slotBytes: number, cb: ReceiveCallback): ArrayBuffer;
+  stopReceiver(): void;
 }
 
 export interface NativeBinding {
@@ -90,6 +107,7 @@ export interface NativeBinding {
   RECV_META_WORDS: number;
   TXTS_WORDS: number;
   MAX_BATCH: number;
+  RING_HEADER_BYTES: number;
 }
 
 export interface OpenOptions {
@@ -161,6 +179,14 @@ export interface RawSocket {
   /** Calls cb when readable or when TX timestamps wait; cb must drain (loop until 0). Keeps the socket alive. */
   poll(cb: PollCallback): void;
   stopPoll(): void;
+  /**
+   * Starts the socket's receive thread (native/recv.c): it reads packets, or TX timestamps, into the
+   * returned ring as they arrive; cb runs on the JS thread when records are ready (however many wakes
+   * came meanwhile: once) and must drain the ring. Keeps the socket alive until stopReceiver()/close(),
+   * which join the thread. Records: RECV_META_WORDS then the packet, or TX_TS_WORDS.
+   */
+  receive(kind: ReceiveKind, cb: ReceiveCallback, options?: ReceiveOptions): Ring;
+  stopReceiver(): void;
   /** Idempotent. */
   close(): void;
 }
@@ -263,6 +289,7 @@ export function checkLayout(b: NativeBinding): void {
     ["RECV_META_WORDS", b.RECV_META_WORDS, RECV_META_WORDS],
     ["TXTS_WORDS", b.TXTS_WORDS, TX_TS_WORDS],
     ["MAX_BATCH", b.MAX_BATCH, MAX_BATCH],
+    ["RING_HEADER_BYTES", b.RING_HEADER_BYTES, RING_HEADER_BYTES],
   ];
   for (const [name, native, ts] of pairs) {
     if (native !== ts) {
@@ -529,6 +556,34 @@ class CheckedSocket implements RawSocket {
 
   stopPoll(): void {
     if (!this.closed) this.#n.stopPoll();
+  }
+
+  receive(kind: ReceiveKind, cb: ReceiveCallback, options: ReceiveOptions = {}): Ring {
+    if (kind !== "packets" && kind !== "timestamps")
+      throw new TypeError("receive() wants packets or timestamps");
+    if (typeof cb !== "function") throw new TypeError("receive() needs a callback");
+    const slots = options.slots ?? (kind === "packets" ? 1024 : 4096);
+    positiveInt(slots, "slots", 1 << 20);
+    if (slots < 2 || (slots & (slots - 1)) !== 0)
+      throw new RangeError(`slots must be a power of two >= 2, got ${slots}`);
+    const slotBytes = kind === "packets" ? (options.slotBytes ?? 2048) : 0;
+    if (kind === "packets") positiveInt(slotBytes, "slotBytes", 65535);
+    this.#open();
+    try {
+      const mode = kind === "packets" ? RECEIVE_PACKETS : RECEIVE_ERRQUEUE;
+      // As with poll(): the closure holds `this`, kept alive by the addon while the thread runs.
+      const buffer = this.#n.startReceiver(mode, slots, slotBytes, (err) => {
+        if (this.closed) return;
+        cb(err === null ? null : (toTypedError(err) as Error));
+      });
+      return new Ring(buffer);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  stopReceiver(): void {
+    if (!this.closed) this.#n.stopReceiver();
   }
 
   close(): void {
