@@ -236,6 +236,9 @@ static napi_value m_stop_poll(napi_env env, napi_callback_info info) {
 static napi_value m_start_receiver(napi_env env, napi_callback_info info) {
   PROLOGUE(4) return rs_recv_start(env, s, self, argv); }
 
+static napi_value m_submit(napi_env env, napi_callback_info info) {
+  PROLOGUE(6) return rs_submit(env, s, argv); }
+
 static napi_value m_stop_receiver(napi_env env, napi_callback_info info) {
   PROLOGUE(0)
   rs_recv_stop(s);
@@ -264,6 +267,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"stopPoll", 0, m_stop_poll, 0, 0, 0, napi_default, 0},
       {"startReceiver", 0, m_start_receiver, 0, 0, 0, napi_default, 0},
       {"stopReceiver", 0, m_stop_receiver, 0, 0, 0, napi_default, 0},
+      {"submit", 0, m_submit, 0, 0, 0, napi_default, 0},
   };
   napi_value cls;
   napi_define_class(env, "RawSocket", NAPI_AUTO_LENGTH, ctor, NULL, sizeof methods / sizeof methods[0], methods, &cls);

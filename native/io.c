@@ -147,6 +147,14 @@ napi_value rs_send_batch(napi_env env, rs_sock *s, napi_value *argv) {
     if ((uint64_t)r[0] + r[1] > data_len || r[1] == 0) return throw_range(env, "record packet outside data");
     if (((uint64_t)r[2] + 1) * RS_ADDR_BYTES > addrs_len) return throw_range(env, "record address outside addresses");
   }
+  if (rs_sending(s)) return rs_throw_errno(env, EBUSY, "sendmsg"); /* its thread sends (send.c) */
+  return rs_u32(env, rs_send_records(s, data, rec + (size_t)first * RS_SEND_REC_WORDS, addrs, count, res));
+}
+
+/* Sends count records (no argument checks: the caller did them) with one sendmsg each and writes a
+ * result per record; returns how many were sent. Used by sendBatch() and by the send thread. */
+uint32_t rs_send_records(rs_sock *s, uint8_t *data, const uint32_t *rec, const uint8_t *addrs, uint32_t count,
+                         uint32_t *res) {
   if (s->flags & RS_RECVERR) rs_clear_stale_error(s);
   const int ts = (s->flags & RS_TX_TIMESTAMPS) != 0;
   struct msghdr m;
@@ -158,7 +166,7 @@ napi_value rs_send_batch(napi_env env, rs_sock *s, napi_value *argv) {
   } ctrl;
   uint32_t sent = 0, k = 0;
   for (; k < count; k++) {
-    const uint32_t *r = rec + (size_t)(first + k) * RS_SEND_REC_WORDS;
+    const uint32_t *r = rec + (size_t)k * RS_SEND_REC_WORDS;
     uint32_t *o = res + (size_t)k * RS_SEND_RES_WORDS;
     int e;
     uint32_t id = 0;
@@ -186,7 +194,7 @@ napi_value rs_send_batch(napi_env env, rs_sock *s, napi_value *argv) {
       goto rest_eagain;
     }
   }
-  return rs_u32(env, sent);
+  return sent;
 
 rest_eagain:
   /* The send buffer is full: every remaining packet would fail the same way; report each. */
@@ -194,7 +202,7 @@ rest_eagain:
     res[(size_t)k * RS_SEND_RES_WORDS] = EAGAIN;
     res[(size_t)k * RS_SEND_RES_WORDS + 1] = 0;
   }
-  return rs_u32(env, sent);
+  return sent;
 }
 
 /* Errors a read reports from sk_err (set asynchronously by ICMP errors or an earlier recvmmsg), as

@@ -36,6 +36,10 @@
  * producer's and the consumer's index on their own cache lines). Mirrored in src/native/ring.ts. */
 #define RS_RECV_PACKETS 0u  /* records: RS_RECV_META_WORDS of metadata, then the packet's slot */
 #define RS_RECV_ERRQUEUE 1u /* records: RS_TXTS_WORDS, one TX timestamp each */
+#define RS_RECV_SEND 2u     /* the thread sends submitted batches; records: RS_SENT_WORDS (send.c) */
+#define RS_SENT_WORDS 6
+#define RS_SENT_RESULT 1u /* [type, cookie, index in batch, errno, TX id, 0] */
+#define RS_SENT_TXTS 2u   /* [type, id, flags, sec, nsec, 0] */
 #define RS_RING_HEADER_BYTES 256
 #define RS_RING_HEAD 0        /* records written (u32, wraps): the thread's */
 #define RS_RING_TAIL 16       /* records consumed (u32, wraps): JS's */
@@ -101,7 +105,14 @@ int rs_errq_entry(rs_sock *s, struct msghdr *m, uint32_t *o);
 int rs_is_socket_error(int e);
 void rs_clear_stale_error(rs_sock *s);
 
+uint32_t rs_send_records(rs_sock *s, uint8_t *data, const uint32_t *rec, const uint8_t *addrs, uint32_t count,
+                         uint32_t *res);
+
+/* send.c */
+napi_value rs_submit(napi_env env, rs_sock *s, napi_value *argv);
+
 /* recv.c */
+int rs_sending(rs_sock *s);
 napi_value rs_recv_start(napi_env env, rs_sock *s, napi_value self, napi_value *argv);
 void rs_recv_stop(rs_sock *s);
 

@@ -19,33 +19,11 @@
 #include <unistd.h>
 
 #include "rawsock.h"
+#include "thread.h"
 
-#define BATCH 64
+/* How long the receive thread lets packets gather after a small batch (see rx_main). */
+#define COALESCE_NS 50000
 
-struct rs_ring {
-  uint8_t *mem;
-  size_t len;
-  int refs; /* the socket's receiver and the ArrayBuffer JS holds; JS thread only */
-};
-
-typedef struct rs_async {
-  uv_async_t handle;
-  struct rs_recv *recv; /* NULL once the receiver let go of it */
-} rs_async;
-
-struct rs_recv {
-  rs_sock *s;
-  uint32_t mode, slots, stride, meta_words, slot_bytes;
-  struct rs_ring *ring;
-  uint32_t *head, *tail, *info; /* inside ring->mem */
-  pthread_t thread;
-  int stopfd;
-  int stop; /* atomic */
-  rs_async *async;
-  napi_env env;
-  napi_ref cb_ref, self_ref;
-  napi_async_context async_ctx;
-};
 
 static void ring_unref(struct rs_ring *r) {
   if (--r->refs == 0) {
@@ -60,7 +38,7 @@ static void ring_ab_finalize(napi_env env, void *data, void *hint) {
   ring_unref(hint);
 }
 
-static uint8_t *record(struct rs_recv *r, uint32_t seq) {
+uint8_t *rs_ring_record(struct rs_recv *r, uint32_t seq) {
   return r->ring->mem + RS_RING_HEADER_BYTES + (size_t)(seq & (r->slots - 1)) * r->stride;
 }
 
@@ -69,7 +47,7 @@ static void stat_add(struct rs_recv *r, int word, uint32_t n) {
 }
 
 /* Waits until JS freed at least one record, or the receiver stops. Returns free records (0: stop). */
-static uint32_t wait_free(struct rs_recv *r, uint32_t head) {
+uint32_t rs_ring_wait_free(struct rs_recv *r, uint32_t head) {
   int waited = 0;
   for (;;) {
     if (__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) return 0;
@@ -97,7 +75,7 @@ static int wait_ready(struct rs_recv *r) {
   }
 }
 
-static void fail(struct rs_recv *r, int err) {
+void rs_ring_fail(struct rs_recv *r, int err) {
   __atomic_store_n(&r->info[RS_RING_ERRNO], (uint32_t)err, __ATOMIC_RELEASE);
   uv_async_send(&r->async->handle);
 }
@@ -132,16 +110,16 @@ static void *rx_main(void *arg) {
   rs_sock *s = r->s;
   struct bufs *b = malloc(sizeof *b);
   if (b == NULL) {
-    fail(r, ENOMEM);
+    rs_ring_fail(r, ENOMEM);
     return NULL;
   }
   uint32_t head = *r->head;
   int stale = 0;
   for (;;) {
-    uint32_t free_ = wait_free(r, head);
+    uint32_t free_ = rs_ring_wait_free(r, head);
     if (free_ == 0) break;
     uint32_t max = free_ < BATCH ? free_ : BATCH;
-    for (uint32_t i = 0; i < max; i++) point(b, i, record(r, head + i) + r->meta_words * 4, r->slot_bytes, 1);
+    for (uint32_t i = 0; i < max; i++) point(b, i, rs_ring_record(r, head + i) + r->meta_words * 4, r->slot_bytes, 1);
     int n = recvmmsg(s->fd, b->msgs, max, MSG_DONTWAIT | MSG_TRUNC, NULL);
     if (n < 0) {
       int e = errno;
@@ -156,15 +134,21 @@ static void *rx_main(void *arg) {
         __atomic_fetch_add(&s->stale_errors, 1, __ATOMIC_RELAXED);
         continue;
       }
-      fail(r, e);
+      rs_ring_fail(r, e);
       break;
     }
     stale = 0;
     for (int i = 0; i < n; i++)
-      rs_rx_meta(s, &b->msgs[i].msg_hdr, b->msgs[i].msg_len, &b->sa[i], r->slot_bytes, (uint32_t *)record(r, head + i));
+      rs_rx_meta(s, &b->msgs[i].msg_hdr, b->msgs[i].msg_len, &b->sa[i], r->slot_bytes, (uint32_t *)rs_ring_record(r, head + i));
     head += (uint32_t)n;
     __atomic_store_n(r->head, head, __ATOMIC_RELEASE);
     uv_async_send(&r->async->handle);
+    /* Packets trickling in one by one: let a few more arrive before the next read, rather than
+     * paying a read and a wake for each (timestamps are the kernel's: the wait shifts no RTT). */
+    if ((uint32_t)n < BATCH / 4) {
+      struct timespec ts = {0, COALESCE_NS};
+      nanosleep(&ts, NULL);
+    }
   }
   free(b);
   return NULL;
@@ -176,12 +160,12 @@ static void *errq_main(void *arg) {
   rs_sock *s = r->s;
   struct bufs *b = malloc(sizeof *b);
   if (b == NULL) {
-    fail(r, ENOMEM);
+    rs_ring_fail(r, ENOMEM);
     return NULL;
   }
   uint32_t head = *r->head;
   for (;;) {
-    uint32_t free_ = wait_free(r, head);
+    uint32_t free_ = rs_ring_wait_free(r, head);
     if (free_ == 0) break;
     uint32_t max = free_ < BATCH ? free_ : BATCH;
     for (uint32_t i = 0; i < max; i++) point(b, i, b->payload[i], sizeof b->payload[i], 0);
@@ -195,13 +179,13 @@ static void *errq_main(void *arg) {
         continue;
       }
       if (e == EINTR) continue;
-      fail(r, e);
+      rs_ring_fail(r, e);
       break;
     }
     uint32_t got = 0;
     int other = 0;
     for (int i = 0; i < n; i++) {
-      if (rs_errq_entry(s, &b->msgs[i].msg_hdr, (uint32_t *)record(r, head + got))) got++;
+      if (rs_errq_entry(s, &b->msgs[i].msg_hdr, (uint32_t *)rs_ring_record(r, head + got))) got++;
       else other = 1;
     }
     /* dequeuing sets sk_err when an ICMP error is next in the queue: do not let it fail a send */
@@ -276,8 +260,11 @@ void rs_recv_stop(rs_sock *s) {
   uv_close((uv_handle_t *)&r->async->handle, free_async);
   release_refs(r);
   ring_unref(r->ring);
+  free(r->subs);
   free(r);
 }
+
+int rs_sending(rs_sock *s) { return s->recv != NULL && s->recv->mode == RS_RECV_SEND; }
 
 /* args: mode (RS_RECV_PACKETS | RS_RECV_ERRQUEUE), slots (a power of two), slotBytes, callback.
  * Returns the ring as an ArrayBuffer. */
@@ -289,10 +276,10 @@ napi_value rs_recv_start(napi_env env, rs_sock *s, napi_value self, napi_value *
   napi_valuetype t;
   napi_typeof(env, argv[3], &t);
   if (t != napi_function) return rs_throw_type(env, "callback must be a function");
-  if (mode != RS_RECV_PACKETS && mode != RS_RECV_ERRQUEUE) return rs_throw_type(env, "mode must be 0 or 1");
+  if (mode > RS_RECV_SEND) return rs_throw_type(env, "mode must be 0, 1 or 2");
   if (slots < 2 || slots > (1u << 20) || (slots & (slots - 1))) return rs_throw_type(env, "slots must be a power of two in [2, 2^20]");
   if (mode == RS_RECV_PACKETS ? (slot_bytes == 0 || slot_bytes > 65535) : slot_bytes != 0)
-    return rs_throw_type(env, "slotBytes must be in [1, 65535] for packets, 0 for the error queue");
+    return rs_throw_type(env, "slotBytes must be in [1, 65535] for packets, else 0");
   if (s->fd < 0) return rs_throw_errno(env, EBADF, "pthread_create");
   if (s->recv != NULL) return rs_throw_errno(env, EBUSY, "pthread_create");
   uv_loop_t *loop;
@@ -301,7 +288,7 @@ napi_value rs_recv_start(napi_env env, rs_sock *s, napi_value self, napi_value *
   struct rs_recv *r = calloc(1, sizeof *r);
   struct rs_ring *ring = calloc(1, sizeof *ring);
   rs_async *a = calloc(1, sizeof *a);
-  uint32_t meta_words = mode == RS_RECV_PACKETS ? RS_RECV_META_WORDS : RS_TXTS_WORDS;
+  uint32_t meta_words = mode == RS_RECV_PACKETS ? RS_RECV_META_WORDS : mode == RS_RECV_ERRQUEUE ? RS_TXTS_WORDS : RS_SENT_WORDS;
   uint32_t stride = (meta_words * 4 + slot_bytes + 7) & ~7u;
   size_t len = RS_RING_HEADER_BYTES + (size_t)slots * stride;
   if (r == NULL || ring == NULL || a == NULL || (ring->mem = aligned_alloc(64, (len + 63) & ~(size_t)63)) == NULL) {
@@ -354,8 +341,10 @@ napi_value rs_recv_start(napi_env env, rs_sock *s, napi_value self, napi_value *
   napi_value name;
   napi_create_string_utf8(env, "netprobify.rawsock.receiver", NAPI_AUTO_LENGTH, &name);
   napi_async_init(env, self, name, &r->async_ctx);
-  e = pthread_create(&r->thread, NULL, mode == RS_RECV_PACKETS ? rx_main : errq_main, r);
+  if (mode == RS_RECV_SEND && (r->subs = calloc(RS_SUB_SLOTS, sizeof *r->subs)) == NULL) e = ENOMEM;
+  else e = pthread_create(&r->thread, NULL, mode == RS_RECV_PACKETS ? rx_main : mode == RS_RECV_ERRQUEUE ? errq_main : rs_send_main, r);
   if (e != 0) {
+    free(r->subs);
     close(r->stopfd);
     a->recv = NULL;
     uv_close((uv_handle_t *)&a->handle, free_async);

@@ -29,7 +29,16 @@ import {
   SEND_RESULT_WORDS,
   TX_TS_WORDS,
 } from "./rawsock.js";
-import { allocRing, fillRing, RECEIVE_PACKETS, RING_HEADER_BYTES } from "./ring.js";
+import {
+  allocRing,
+  fillRing,
+  RECEIVE_PACKETS,
+  RECEIVE_SEND,
+  RING_HEADER_BYTES,
+  SENT_RESULT,
+  SENT_TXTS,
+  SENT_WORDS,
+} from "./ring.js";
 
 export interface FakeSentPacket {
   socket: FakeSocket;
@@ -57,12 +66,13 @@ interface Queued {
   tsNs: bigint | null;
 }
 
-const E = { EPERM: 1, EBADF: 9, EAGAIN: 11, EBUSY: 16, ENOBUFS: 105 } as const;
+const E = { EPERM: 1, EBADF: 9, EAGAIN: 11, EBUSY: 16, EINVAL: 22, ENOBUFS: 105 } as const;
 const NAMES: Record<number, string> = {
   1: "EPERM",
   9: "EBADF",
   11: "EAGAIN",
   16: "EBUSY",
+  22: "EINVAL",
   90: "EMSGSIZE",
   101: "ENETUNREACH",
   105: "ENOBUFS",
@@ -106,6 +116,8 @@ export class FakeSocket implements NativeRawSocket {
   #scheduled = false;
   #pollError = 0;
   #receiver: { buffer: ArrayBuffer; mode: number; slotBytes: number; cb: ReceiveCallback } | null = null;
+  readonly #submitted: { data: Uint8Array; records: Uint32Array; addresses: Uint8Array; cookie: number }[] =
+    [];
   /** Test: the next `throwOnRecv` receive calls throw (a bug in a handler stands in). */
   throwOnRecv = 0;
   readonly #net: FakeBinding;
@@ -162,6 +174,18 @@ export class FakeSocket implements NativeRawSocket {
     results: Uint32Array,
   ): number {
     this.#check("sendmsg");
+    if (this.#receiver?.mode === RECEIVE_SEND) throw fakeErrnoError(E.EBUSY, "sendmsg");
+    return this.#send(data, records, addresses, first, count, results);
+  }
+
+  #send(
+    data: Uint8Array,
+    records: Uint32Array,
+    addresses: Uint8Array,
+    first: number,
+    count: number,
+    results: Uint32Array,
+  ): number {
     const recvErr = (this.flags & OPEN_RECVERR) !== 0;
     if (recvErr) this.#clearStale();
     let sent = 0;
@@ -278,7 +302,9 @@ export class FakeSocket implements NativeRawSocket {
   startReceiver(mode: number, slots: number, slotBytes: number, cb: ReceiveCallback): ArrayBuffer {
     this.#check("pthread_create");
     if (this.#receiver !== null) throw fakeErrnoError(E.EBUSY, "pthread_create");
-    const buffer = allocRing(slots, mode === RECEIVE_PACKETS ? RECV_META_WORDS : TX_TS_WORDS, slotBytes);
+    const words =
+      mode === RECEIVE_PACKETS ? RECV_META_WORDS : mode === RECEIVE_SEND ? SENT_WORDS : TX_TS_WORDS;
+    const buffer = allocRing(slots, words, slotBytes);
     this.#receiver = { buffer, mode, slotBytes, cb };
     this.#wake();
     return buffer;
@@ -286,16 +312,62 @@ export class FakeSocket implements NativeRawSocket {
 
   stopReceiver(): void {
     this.#receiver = null;
+    this.#submitted.length = 0;
+  }
+
+  /** The send thread's queue (modelled): copies the batch, sent on the next wake. */
+  submit(
+    data: Uint8Array,
+    records: Uint32Array,
+    addresses: Uint8Array,
+    first: number,
+    count: number,
+    cookie: number,
+  ): boolean {
+    this.#check("submit");
+    if (this.#receiver?.mode !== RECEIVE_SEND) throw fakeErrnoError(E.EINVAL, "submit");
+    if (this.#submitted.length >= 16) return false;
+    const recs = records.slice(first * SEND_RECORD_WORDS, (first + count) * SEND_RECORD_WORDS);
+    this.#submitted.push({ data: data.slice(), records: recs, addresses: addresses.slice(), cookie });
+    this.#wake();
+    return true;
   }
 
   get receiving(): boolean {
     return this.#receiver !== null;
   }
 
+  /** One wake of the modelled send thread: sends the queued batches, then results and timestamps to the ring. */
+  #runSender(r: { buffer: ArrayBuffer; cb: ReceiveCallback }): boolean {
+    const res = new Uint32Array(64 * SEND_RESULT_WORDS);
+    const out: number[][] = [];
+    for (let b = this.#submitted.shift(); b !== undefined; b = this.#submitted.shift()) {
+      const count = b.records.length / SEND_RECORD_WORDS;
+      this.#send(b.data, b.records, b.addresses, 0, count, res);
+      for (let k = 0; k < count; k++)
+        out.push([SENT_RESULT, b.cookie, k, res[k * SEND_RESULT_WORDS]!, res[k * SEND_RESULT_WORDS + 1]!, 0]);
+    }
+    // then the error queue: timestamps of these sends, and whatever arrived since the last wake
+    const ts = new Uint32Array(TX_TS_WORDS);
+    while (this.#takeTimestamp(ts, 0)) out.push([SENT_TXTS, ...ts, 0]);
+    let next = 0;
+    const n = fillRing(r.buffer, (meta, o) => {
+      const rec = out[next];
+      if (rec === undefined) return false;
+      meta.set(rec, o);
+      next++;
+      return true;
+    });
+    if (next < out.length) throw new Error("fake: the send ring is full (the tests keep it drained)");
+    if (n > 0) r.cb(null);
+    return false;
+  }
+
   /** One wake of the modelled thread: fills the ring; true when something is left for later. */
   #runReceiver(): boolean {
     const r = this.#receiver;
     if (r === null) return false;
+    if (r.mode === RECEIVE_SEND) return this.#runSender(r);
     const packets = r.mode === RECEIVE_PACKETS;
     if (packets) this.#clearStale();
     const n = fillRing(r.buffer, (meta, o, data, at) =>
@@ -350,7 +422,10 @@ export class FakeSocket implements NativeRawSocket {
     this.#cb = null;
   }
 
-  /** Test: the next poll event reports `errno` instead, and the handle stops, as libuv's does. */
+  /**
+   * Test: the next poll event reports `errno` instead, and the handle stops, as libuv's does; with a
+   * receiver running, its thread stops on that errno instead and says so once.
+   */
   failPoll(errno: number): void {
     this.#pollError = errno;
     this.#wake();
@@ -373,7 +448,16 @@ export class FakeSocket implements NativeRawSocket {
     setImmediate(() => {
       this.#scheduled = false;
       if (this.closed) return;
-      if (this.#receiver !== null && this.#runReceiver()) {
+      const r = this.#receiver;
+      if (r !== null && this.#pollError !== 0) {
+        // the thread stops on the error and reports it once
+        const errno = this.#pollError;
+        this.#pollError = 0;
+        this.#receiver = null;
+        r.cb(fakeErrnoError(errno, "recvmmsg"));
+        return;
+      }
+      if (r !== null && this.#runReceiver()) {
         // the ring is full: the thread waits for JS, which frees records in its callback
         const t = setTimeout(() => this.#wake(), 1);
         t.unref();

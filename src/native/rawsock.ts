@@ -7,9 +7,9 @@
 // addon's own exports at load time.
 import { createRequire } from "node:module";
 import { Code, type ErrorCode, NetprobifyError } from "../errors.js";
-import { RECEIVE_ERRQUEUE, RECEIVE_PACKETS, RING_HEADER_BYTES, Ring } from "./ring.js";
+import { RECEIVE_ERRQUEUE, RECEIVE_PACKETS, RECEIVE_SEND, RING_HEADER_BYTES, Ring } from "./ring.js";
 
-export { Ring } from "./ring.js";
+export { Ring, SENT_RESULT, SENT_TXTS, SENT_WORDS } from "./ring.js";
 
 export type Family = 4 | 6;
 
@@ -88,6 +88,14 @@ export interface NativeRawSocket {
   stopPoll(): void;
   startReceiver(mode: number, slots: number, slotBytes: number, cb: ReceiveCallback): ArrayBuffer;
   stopReceiver(): void;
+  submit(
+    data: Uint8Array,
+    records: Uint32Array,
+    addresses: Uint8Array,
+    first: number,
+    count: number,
+    cookie: number,
+  ): boolean;
 }
 
 export interface NativeBinding {
@@ -187,6 +195,15 @@ export interface RawSocket {
    */
   receive(kind: ReceiveKind, cb: ReceiveCallback, options?: ReceiveOptions): Ring;
   stopReceiver(): void;
+  /**
+   * Starts the socket's send thread (native/send.c): submit() queues batches, the thread sends them
+   * (as sendBatch would) and writes a result per packet, then the TX timestamps its sends queued, into
+   * the returned ring (SENT_WORDS per record); cb runs as for receive(). sendBatch() then fails with
+   * EBUSY: one thread numbers the TX timestamps. Stopped by stopReceiver()/close().
+   */
+  startSender(cb: ReceiveCallback, options?: { slots?: number }): Ring;
+  /** Queues records [first, first+count) (at most 64, 128 KiB) for the send thread; false when its queue is full. */
+  submit(batch: SendBatch, first: number, count: number, cookie: number): boolean;
   /** Idempotent. */
   close(): void;
 }
@@ -369,19 +386,19 @@ function isBytes(v: unknown, name: string): asserts v is Uint8Array {
 }
 
 /** Checks a send window; exported for tests and for engine code that builds batches. */
-export function validateSend(batch: SendBatch, first: number, count: number, results: Uint32Array): void {
+export function validateSend(batch: SendBatch, first: number, count: number, results?: Uint32Array): void {
   if (typeof batch !== "object" || batch === null)
     throw new TypeError("batch must be { data, records, addresses }");
   isBytes(batch.data, "batch.data");
   isU32(batch.records, "batch.records");
   isBytes(batch.addresses, "batch.addresses");
-  isU32(results, "results");
+  if (results !== undefined) isU32(results, "results");
   uint(first, "first");
   uint(count, "count");
   const nrec = Math.floor(batch.records.length / SEND_RECORD_WORDS);
   if (first + count > nrec)
     throw new RangeError(`records hold ${nrec} packets; first + count = ${first + count}`);
-  if (results.length < count * SEND_RESULT_WORDS) {
+  if (results !== undefined && results.length < count * SEND_RESULT_WORDS) {
     throw new RangeError(`results needs ${count * SEND_RESULT_WORDS} words, has ${results.length}`);
   }
   const r = batch.records;
@@ -584,6 +601,36 @@ class CheckedSocket implements RawSocket {
 
   stopReceiver(): void {
     if (!this.closed) this.#n.stopReceiver();
+  }
+
+  startSender(cb: ReceiveCallback, options: { slots?: number } = {}): Ring {
+    if (typeof cb !== "function") throw new TypeError("startSender() needs a callback");
+    const slots = options.slots ?? 16384;
+    positiveInt(slots, "slots", 1 << 20);
+    if (slots < 64 || (slots & (slots - 1)) !== 0)
+      throw new RangeError(`slots must be a power of two >= 64, got ${slots}`);
+    this.#open();
+    try {
+      const buffer = this.#n.startReceiver(RECEIVE_SEND, slots, 0, (err) => {
+        if (this.closed) return;
+        cb(err === null ? null : (toTypedError(err) as Error));
+      });
+      return new Ring(buffer);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  submit(batch: SendBatch, first: number, count: number, cookie: number): boolean {
+    validateSend(batch, first, count);
+    if (count < 1 || count > 64) throw new RangeError(`count must be in [1, 64], got ${count}`);
+    uint(cookie, "cookie");
+    this.#open();
+    try {
+      return this.#n.submit(batch.data, batch.records, batch.addresses, first, count, cookie);
+    } catch (err) {
+      rethrow(err);
+    }
   }
 
   close(): void {

@@ -20,6 +20,12 @@ export const RING_ERRNO = 36;
 /** What a receive thread reads: received packets, or TX timestamps from the error queue. */
 export const RECEIVE_PACKETS = 0;
 export const RECEIVE_ERRQUEUE = 1;
+/** The thread sends what JS submits; its ring carries results and TX timestamps (native/send.c). */
+export const RECEIVE_SEND = 2;
+/** Send-ring records: [SENT_RESULT, cookie, index in batch, errno, TX id, 0] or [SENT_TXTS, id, flags, sec, nsec, 0]. */
+export const SENT_WORDS = 6;
+export const SENT_RESULT = 1;
+export const SENT_TXTS = 2;
 
 export class Ring {
   readonly bytes: Uint8Array;

@@ -173,7 +173,17 @@ describe("engine (fake sockets)", () => {
     }
   });
 
-  test("a receive handler that throws and a poll that libuv stops are counted, and the sockets are read again", async () => {
+  test("a receive handler that throws and a receive thread that stops are counted, and the sockets are read again", async () => {
+    // A bug stands in: handling the first TCP packet throws. That record is skipped and counted.
+    const proto = Engine.prototype as unknown as {
+      onPacket: (rx: { protocol: number }, ...a: unknown[]) => void;
+    };
+    const onPacket = proto.onPacket;
+    let left = 1;
+    proto.onPacket = function (this: unknown, rx, ...a) {
+      if (rx.protocol === 6 && left-- > 0) throw new TypeError("a receive handler failed");
+      return onPacket.call(this, rx, ...a);
+    };
     const { result } = await runWith(
       [
         T({ name: "tcp", nbPackets: 4, timeout: 5 }),
@@ -182,11 +192,16 @@ describe("engine (fake sockets)", () => {
       () => ({ kind: "reply", rttNs: 1000n }),
       (fake) => {
         const rx = (protocol: number) => fake.sockets.find((x) => x.family === 4 && x.protocol === protocol)!;
-        rx(6).throwOnRecv = 1;
-        rx(1).failPoll(9); // EBADF: libuv stops the handle after a POLLERR it cannot clear
+        rx(1).failPoll(9); // EBADF: the ICMP socket's receive thread stops on an error
       },
-    );
-    for (const s of result.series) assert.deepEqual([s.target, s.sent, s.lost], [s.target, 4, 0]);
+    ).finally(() => {
+      proto.onPacket = onPacket;
+    });
+    const lost = result.series.map((s) => [s.target, s.sent, s.lost]);
+    assert.deepEqual(lost, [
+      ["tcp", 4, 1], // the answer whose handling threw
+      ["ping", 4, 0], // read again once the thread was restarted
+    ]);
     assert.deepEqual([...result.faults], [["receive", 2]]);
   });
 

@@ -18,6 +18,9 @@ import {
   RECV_META_WORDS,
   type Ring,
   SEND_RESULT_WORDS,
+  SENT_RESULT,
+  SENT_TXTS,
+  SENT_WORDS,
   TX_TS_WORDS,
 } from "../../src/native/rawsock.js";
 import { assertLab, pack, sleep } from "./lab.js";
@@ -152,6 +155,60 @@ function contract(name: string, make: () => World): void {
           assert.deepEqual(got, ids);
         } finally {
           tx.close();
+        }
+      });
+
+      test("send thread: a result per packet, then its TX timestamp, in order; sendBatch is refused meanwhile", async () => {
+        const w = make();
+        const tx = w.socks.openTx(family);
+        const rx = w.socks.openRx(family, proto);
+        try {
+          rx.attachFilter(icmpTypesFilter(family, reply, reply));
+          const records: number[][] = [];
+          const ring = tx.startSender(() => {
+            const n = ring.ready();
+            for (let k = 0; k < n; k++) {
+              const o = ring.offset(k) / 4;
+              records.push([...ring.words.subarray(o, o + SENT_WORDS)]);
+            }
+            ring.release(n);
+          });
+          const seqs = [1, 2, 3, 4, 5];
+          const batch = pack(
+            seqs.map((q) => echo(family, lo, lo, IDENT, q)),
+            seqs.map(() => lo),
+          );
+          assert.equal(tx.submit(batch, 0, 3, 7), true);
+          assert.equal(tx.submit(batch, 3, 2, 8), true);
+          assert.throws(() => tx.sendBatch(batch, 0, 1, new Uint32Array(2)), { sysCode: "EBUSY" });
+          await until(() => records.filter((r) => r[0] === SENT_TXTS).length >= seqs.length);
+          const results = records.filter((r) => r[0] === SENT_RESULT);
+          assert.deepEqual(
+            results.map((r) => [r[1], r[2], r[3]]),
+            [
+              [7, 0, 0],
+              [7, 1, 0],
+              [7, 2, 0],
+              [8, 0, 0],
+              [8, 1, 0],
+            ],
+          );
+          const ids = results.map((r) => r[4]!);
+          const stamps = records.filter((r) => r[0] === SENT_TXTS);
+          assert.deepEqual(
+            stamps.map((r) => r[1]),
+            ids,
+          );
+          for (const r of stamps) assert.ok(r[2]! & META_HAS_TIMESTAMP);
+          // every timestamp comes after the result that names its id
+          for (const id of ids) {
+            const at = (t: number) =>
+              records.findIndex((r) => r[0] === t && r[t === SENT_RESULT ? 4 : 1] === id);
+            assert.ok(at(SENT_RESULT) < at(SENT_TXTS), `id ${id}`);
+          }
+        } finally {
+          tx.close();
+          rx.close();
         }
       });
 
