@@ -74,7 +74,7 @@ export const globalSchema = expect(
       .default(0)
       .describe("Minimum spacing in seconds between two packets sent to the same target."),
     nb_proc: int(1).describe(
-      "Number of processes the original forked. Accepted for compatibility and not used: netprobify probes from one event loop with batched raw-socket I/O.",
+      "Number of processes the original forked. Accepted for compatibility and not used: netprobify matches on one event loop and sends and receives on native threads (one send thread per family, one receive thread per RX socket), which on 2 cores already use both (docs/performance.md).",
     ),
     verbose: expect(z.union([z.literal(0), z.literal(1)]), "0 or 1")
       .default(0)
