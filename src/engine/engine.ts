@@ -4,9 +4,10 @@
 // (src/probes/kinds.ts). An iteration ends when every probe is answered or timed out, or at the hard
 // limit global.timeout.
 //
-// The per-packet paths (build+send, receive+match) allocate nothing but the parser's small result
-// objects; timestamps are kernel software timestamps (TX from the error queue, RX from recvmmsg), so
-// event-loop stalls never enter an RTT.
+// The per-packet paths (build+submit, drain+match) allocate nothing but the parser's small result
+// objects; the syscalls run on native threads (a send thread per family, ./sender.ts; a receive
+// thread per RX socket, read through rings); timestamps are kernel software timestamps (TX from the
+// error queue, RX from recvmmsg), so event-loop stalls never enter an RTT.
 import { constants as osConstants } from "node:os";
 import {
   encode as encodeBpf,
@@ -20,7 +21,6 @@ import {
   META_HAS_TIMESTAMP,
   type RawSocket,
   RawSockets,
-  type ReceiveKind,
   type Ring,
   SEND_RECORD_WORDS,
 } from "../native/rawsock.js";
@@ -199,7 +199,7 @@ export class Engine {
       const rx: RxSocket = { sock, family: f, protocol };
       sock.attachFilter(this.filterFor(rx));
       this.rx.push(rx);
-      this.receive(sock, "packets", "receive", (ring) => this.drainRx(rx, ring));
+      this.receive(sock, "receive", (ring) => this.drainRx(rx, ring));
     }
   }
 
@@ -220,10 +220,10 @@ export class Engine {
    * counted, skipped, and the ring read on; a thread that stopped on an error is counted and started
    * again after RE_POLL_MS, so answers never stop being read while the daemon runs.
    */
-  private receive(sock: RawSocket, kind: ReceiveKind, where: EngineFault, drain: (ring: Ring) => void): void {
+  private receive(sock: RawSocket, where: EngineFault, drain: (ring: Ring) => void): void {
     const options = { slots: RX_RING_SLOTS, slotBytes: RX_SLOT_BYTES };
     const ring = sock.receive(
-      kind,
+      "packets",
       (err) => {
         for (;;) {
           try {
@@ -236,7 +236,7 @@ export class Engine {
         if (!err) return;
         this.noteFault(where);
         sock.stopReceiver();
-        this.later(() => this.receive(sock, kind, where, drain));
+        this.later(() => this.receive(sock, where, drain));
       },
       options,
     );
