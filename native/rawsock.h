@@ -1,7 +1,8 @@
 /* Shared declarations of the rawsock addon: one struct per socket, and the helpers the other
  * translation units use. The addon is a thin syscall layer: it opens raw sockets, attaches classic
- * BPF, moves batches of packets with sendmmsg/recvmmsg plus kernel timestamps, and wakes JS through
- * uv_poll. It knows no protocol: packets are opaque bytes built and parsed in TypeScript. */
+ * BPF, moves batches of packets with sendmsg/recvmmsg plus kernel timestamps, either called from JS
+ * (woken through uv_poll) or on a thread per socket that shares a ring with JS (recv.c, send.c). It
+ * knows no protocol: packets are opaque bytes built and parsed in TypeScript. */
 #ifndef NETPROBIFY_RAWSOCK_H
 #define NETPROBIFY_RAWSOCK_H
 
