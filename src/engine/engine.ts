@@ -781,7 +781,7 @@ class Iteration implements SendOwner {
     this.rstRecords[2] = plan.dst[i]!;
     this.rstRecords[3] = 0;
     const rst = { data: this.rstBuf, records: this.rstRecords, addresses: this.addrTable };
-    if (!this.engine.sender(family).submit(rst, 0, 1, this, -1)) throw new Error("the send queue is full");
+    this.engine.sender(family).submitAnyway(rst, 0, this);
     this.unconfirmed++; // the iteration ends once its RSTs went
   }
   private readonly rstBuf = new Uint8Array(64);

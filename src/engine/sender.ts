@@ -5,9 +5,11 @@
 // turns the probe into a failed send. TX timestamp ids are numbered by the thread in send order; a
 // table indexed by the id's low bits maps each to its probe until its timestamp arrives.
 import {
+  ADDRESS_BYTES,
   META_HAS_TIMESTAMP,
   type RawSocket,
   type Ring,
+  SEND_RECORD_WORDS,
   SENT_RESULT,
   type SendBatch,
 } from "../native/rawsock.js";
@@ -40,6 +42,8 @@ export class Sender {
   private cookie = 0;
   /** Called once when the thread next reports (its queue then has room again). */
   waiting: (() => void) | undefined;
+  /** Packets that must go although the queue was full (our RSTs), with their owner, oldest first. */
+  private backlog: { bytes: Uint8Array; address: Uint8Array; owner: SendOwner }[] = [];
   private readonly id = new Uint32Array(ID_TABLE_SIZE);
   private readonly index = new Uint32Array(ID_TABLE_SIZE);
   private readonly owner = new Uint32Array(ID_TABLE_SIZE);
@@ -59,6 +63,7 @@ export class Sender {
     return this.sock.startSender((err) => {
       this.drain();
       if (err) this.onError(err);
+      this.flush();
       const w = this.waiting;
       this.waiting = undefined;
       w?.();
@@ -75,6 +80,53 @@ export class Sender {
   /** Forgets submissions that will get no result (the thread is gone): their probes stay sent, unconfirmed. */
   abandon(): void {
     for (const s of this.queue.splice(0)) s.owner.settled(s.count);
+    for (const b of this.backlog.splice(0)) b.owner.settled(1);
+  }
+
+  /**
+   * Sends record `from` of batch, not a probe (our RST), even when the queue is full: then a copy
+   * waits here and goes, packed with the others waiting, when the thread next reports. owner.settled(1)
+   * follows its result either way. (Copies are made only while the queue is full.)
+   */
+  submitAnyway(batch: SendBatch, from: number, owner: SendOwner): void {
+    if (this.backlog.length === 0 && this.submit(batch, from, 1, owner, -1)) return;
+    const r = batch.records;
+    const o = from * SEND_RECORD_WORDS;
+    const a = r[o + 2]! * ADDRESS_BYTES;
+    this.backlog.push({
+      bytes: batch.data.slice(r[o]!, r[o]! + r[o + 1]!),
+      address: batch.addresses.slice(a, a + ADDRESS_BYTES),
+      owner,
+    });
+  }
+
+  /** Submits waiting RSTs, up to 64 per batch, while the queue takes them. */
+  private flush(): void {
+    while (this.backlog.length > 0) {
+      const take = this.backlog.slice(0, 64);
+      const data = new Uint8Array(take.reduce((n, b) => n + b.bytes.length, 0));
+      const records = new Uint32Array(take.length * SEND_RECORD_WORDS);
+      const addresses = new Uint8Array(take.length * ADDRESS_BYTES);
+      let off = 0;
+      take.forEach((b, k) => {
+        data.set(b.bytes, off);
+        records.set([off, b.bytes.length, k, 0], k * SEND_RECORD_WORDS);
+        addresses.set(b.address, k * ADDRESS_BYTES);
+        off += b.bytes.length;
+      });
+      // one submission, one owner per packet: settle each through its own (their results are ignored)
+      const owners = take.map((b) => b.owner);
+      const group: SendOwner = {
+        serial: 0,
+        confirm: () => {},
+        setTx: () => {},
+        settled: () => {
+          for (const w of owners) w.settled(1);
+        },
+      };
+      if (!this.submit({ data, records, addresses }, 0, take.length, group, -1)) return;
+      this.backlog.splice(0, take.length);
+    }
   }
 
   /**

@@ -339,6 +339,7 @@ export class FakeSocket implements NativeRawSocket {
 
   /** One wake of the modelled send thread: sends the queued batches, then results and timestamps to the ring. */
   #runSender(r: { buffer: ArrayBuffer; cb: ReceiveCallback }): boolean {
+    if (this.#net.holdSends) return this.#submitted.length > 0; // a busy thread: try again later
     const res = new Uint32Array(64 * SEND_RESULT_WORDS);
     const out: number[][] = [];
     for (let b = this.#submitted.shift(); b !== undefined; b = this.#submitted.shift()) {
@@ -503,6 +504,8 @@ export class FakeBinding implements NativeBinding {
   dropTxTimestamps = false;
   /** ENOBUFS sends a socket without IP_RECVERR reported as sent (the packet went nowhere). */
   silentlyDropped = 0;
+  /** While true, send threads (startSender) send nothing: their queues fill, as behind a slow link. */
+  holdSends = false;
   /** When false, opening a socket fails with EPERM, as without CAP_NET_RAW. */
   hasCapNetRaw = true;
   /** Packets a receive queue holds before the fake "kernel" drops (and counts) more. */

@@ -205,6 +205,33 @@ describe("engine (fake sockets)", () => {
     assert.deepEqual([...result.faults], [["receive", 2]]);
   });
 
+  test("a full send queue pauses the send loop until the send thread reports; nothing is lost", async () => {
+    let submits = 0;
+    const { result, fake } = await runWith(
+      [T({ nbPackets: 2000, timeout: 5 })],
+      () => ({ kind: "reply", rttNs: 1000n }),
+      (f) => {
+        f.holdSends = true;
+        const tx = f.sockets.find((x) => x.family === 4 && x.protocol === 255)!;
+        const submit = tx.submit.bind(tx);
+        tx.submit = (...a) => {
+          submits++;
+          return submit(...a);
+        };
+        // the thread is held: the loop fills the 16-batch queue, is refused once, and waits
+        setTimeout(() => {
+          assert.equal(f.sent.length, 0);
+          assert.equal(submits, 17, "16 batches queued, one refused, then no spinning");
+          f.holdSends = false;
+        }, 30);
+      },
+    );
+    const s = result.series[0]!;
+    assert.deepEqual([s.sent, s.lost, s.failed, s.rtts.length], [2000, 0, 0, 2000]);
+    // and every SYN-ACK got our RST, although the queue was full when most of them came
+    assert.equal(fake.sentBy(4).length, 4000);
+  });
+
   test("a settled iteration leaves no timer behind (the process can exit)", async () => {
     await runWith([T({ nbPackets: 3, timeout: 30 })], () => ({ kind: "reply", rttNs: 1000n }));
     await new Promise((r) => setImmediate(r));
