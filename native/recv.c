@@ -300,7 +300,7 @@ napi_value rs_recv_start(napi_env env, rs_sock *s, napi_value self, napi_value *
   }
   r->meta_words = meta_words;
   r->stride = stride;
-  memset(ring->mem, 0, len);
+  memset(ring->mem, 0, RS_RING_HEADER_BYTES); /* records are written before JS may read them: no page touched early */
   ring->len = len;
   ring->refs = 1;
   r->s = s;

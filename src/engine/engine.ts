@@ -108,7 +108,7 @@ const RE_POLL_MS = 50;
  * Receive rings (native/recv.c): packets per RX socket that its thread can hold before it waits for
  * JS (the kernel queue behind it holds more: 16 MiB).
  */
-const RX_RING_SLOTS = 4096;
+const RX_RING_SLOTS = 1024;
 const RX_SLOT_BYTES = 2048;
 
 interface RxSocket {
