@@ -103,7 +103,8 @@ export function configYaml(c: ConfigInput): string {
     "global:",
     "  probe_name: bench",
     "  interval: 600",
-    "  nb_proc: 1",
+    // NETPROBIFY_BENCH_NB_PROC: send threads per family (docs/performance.md measures 1 against 2)
+    `  nb_proc: ${Number(process.env.NETPROBIFY_BENCH_NB_PROC ?? 1)}`,
     "  logging_level: WARNING",
     "  prometheus_port: 9100",
     "  dns_update_interval: 0",

@@ -74,6 +74,11 @@ export interface EngineOptions {
   batch?: number;
   /** Monotonic clock in ms. */
   now?: () => number;
+  /**
+   * Send threads (each with its own TX socket) per family, taking batches in turn (global.nb_proc).
+   * Default 1.
+   */
+  sendThreads?: number;
 }
 
 export interface IterationResult {
@@ -130,9 +135,11 @@ const WINDOW_AHEAD_MIN = 4096;
 
 export class Engine {
   private readonly socks: RawSockets;
-  private readonly tx = new Map<4 | 6, RawSocket>();
+  private readonly tx: RawSocket[] = [];
   private readonly rx: RxSocket[] = [];
-  private readonly senders = new Map<4 | 6, Sender>();
+  private readonly senders = new Map<4 | 6, Sender[]>();
+  /** Submissions so far, to take the send threads of a family in turn. */
+  private turn = 0;
   private readonly counter = new KeyCounter(Math.floor(Math.random() * 2 ** 32));
   private readonly now: () => number;
   /**
@@ -176,24 +183,28 @@ export class Engine {
   }
 
   private openFamily(f: 4 | 6): void {
-    const tx = this.socks.openTx(f);
-    this.tx.set(f, tx);
-    // Sending, and reading the TX timestamps the sends queue, happen on the socket's send thread.
-    const sender = new Sender(
-      tx,
-      this.epochSec,
-      (serial) =>
-        this.current?.serial === serial
-          ? this.current
-          : this.previous?.serial === serial
-            ? this.previous
-            : undefined,
-      () => {
-        this.noteFault("timestamps");
-        this.later(() => sender.restart());
-      },
-    );
-    this.senders.set(f, sender);
+    const senders: Sender[] = [];
+    this.senders.set(f, senders);
+    for (let k = 0; k < Math.max(1, this.o.sendThreads ?? 1); k++) {
+      const tx = this.socks.openTx(f);
+      this.tx.push(tx);
+      // Sending, and reading the TX timestamps the sends queue, happen on the socket's send thread.
+      const sender = new Sender(
+        tx,
+        this.epochSec,
+        (serial) =>
+          this.current?.serial === serial
+            ? this.current
+            : this.previous?.serial === serial
+              ? this.previous
+              : undefined,
+        () => {
+          this.noteFault("timestamps");
+          this.later(() => sender.restart());
+        },
+      );
+      senders.push(sender);
+    }
     for (const protocol of [IPPROTO.TCP, f === 4 ? IPPROTO.ICMP : IPPROTO.ICMPV6]) {
       const sock = this.socks.openRx(f, protocol, { receiveBufferBytes: 16 << 20 });
       const rx: RxSocket = { sock, family: f, protocol };
@@ -290,7 +301,7 @@ export class Engine {
     for (const t of this.rearm) clearTimeout(t);
     this.rearm.clear();
     this.current?.abort();
-    for (const s of this.tx.values()) s.close();
+    for (const s of this.tx) s.close();
     for (const r of this.rx) r.sock.close();
   }
 
@@ -383,10 +394,11 @@ export class Engine {
   clock(): number {
     return this.now();
   }
+  /** The send thread of family f that takes the next submission (in turn, when there are several). */
   sender(f: 4 | 6): Sender {
     const s = this.senders.get(f);
     if (!s) throw new Error(`no IPv${f} socket open`);
-    return s;
+    return s.length === 1 ? s[0]! : s[this.turn++ % s.length]!;
   }
   /** Receive-queue drops the kernel counted so far, summed over the RX sockets (read now, SO_MEMINFO). */
   kernelDrops(): number {

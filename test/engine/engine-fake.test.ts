@@ -232,6 +232,34 @@ describe("engine (fake sockets)", () => {
     assert.equal(fake.sentBy(4).length, 4000);
   });
 
+  test("two send threads per family (nb_proc 2) take batches in turn; every probe sent, answered and timed", async () => {
+    const { result, fake } = await runWith(
+      [
+        T({ nbPackets: 300, timeout: 5 }),
+        T({
+          name: "p6",
+          type: "ICMPping",
+          family: "ipv6",
+          addresses: ["fd18:1::1"],
+          nbPackets: 300,
+          timeout: 5,
+          groups: v6group,
+        }),
+      ],
+      () => ({ kind: "reply", rttNs: 2000n }),
+      undefined,
+      { sendThreads: 2 },
+    );
+    for (const s of result.series)
+      assert.deepEqual([s.sent, s.lost, s.failed, s.rtts.length], [300, 0, 0, 300]);
+    for (const s of result.series)
+      for (const r of s.rtts) assert.ok(Math.abs(r - 0.000002) < 1e-9, `rtt ${r}`);
+    const txs = fake.sockets.filter((x) => x.protocol === 255);
+    assert.equal(txs.length, 4);
+    for (const tx of txs)
+      assert.ok(fake.sent.filter((p) => p.socket === tx).length >= 64, "each thread sent");
+  });
+
   test("a settled iteration leaves no timer behind (the process can exit)", async () => {
     await runWith([T({ nbPackets: 3, timeout: 30 })], () => ({ kind: "reply", rttNs: 1000n }));
     await new Promise((r) => setImmediate(r));
