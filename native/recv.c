@@ -6,7 +6,8 @@
  * carry the same metadata as recvBatch()/readTxTimestamps() (io.c writes both). When the ring is
  * full the thread waits for JS instead of dropping: the socket's kernel queue (16 MiB for RX) keeps
  * filling, and what the kernel drops past it is counted there (SO_MEMINFO). Each wait is counted in
- * the ring's header. Layout: docs/native.md; constants mirrored in src/native/ring.ts. */
+ * the ring's header. The send thread (send.c) shares the ring, the wake and the stop. Layout:
+ * docs/native.md; constants mirrored in src/native/ring.ts. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -23,7 +24,6 @@
 
 /* How long the receive thread lets packets gather after a small batch (see rx_main). */
 #define COALESCE_NS 50000
-
 
 static void ring_unref(struct rs_ring *r) {
   if (--r->refs == 0) {
@@ -69,7 +69,10 @@ static int wait_ready(struct rs_recv *r) {
   for (;;) {
     if (__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) return 0;
     int n = poll(pf, 2, -1);
-    if (n < 0 && errno != EINTR) return 0;
+    if (n < 0 && errno != EINTR) {
+      rs_ring_fail(r, errno);
+      return 0;
+    }
     if (n > 0 && (pf[1].revents & POLLIN)) return 0;
     if (n > 0) return 1;
   }
