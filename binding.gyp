@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "rawsock",
-      "sources": ["native/addon.c", "native/io.c", "native/poll.c", "native/route.c", "native/util.c"],
+      "sources": ["native/addon.c", "native/io.c", "native/poll.c", "native/recv.c", "native/route.c", "native/send.c", "native/util.c"],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
       "conditions": [["OS!='linux'", {"type": "none"}]]

@@ -23,6 +23,7 @@
 static int setint(int fd, int level, int opt, int v) { return setsockopt(fd, level, opt, &v, sizeof v); }
 
 static void sock_close(rs_sock *s) {
+  rs_recv_stop(s); /* joins the thread before its fd goes */
   rs_poll_release(s);
   if (s->fd >= 0) {
     close(s->fd);
@@ -237,6 +238,18 @@ static napi_value m_stop_poll(napi_env env, napi_callback_info info) {
   return rs_undefined(env);
 }
 
+static napi_value m_start_receiver(napi_env env, napi_callback_info info) {
+  PROLOGUE(4) return rs_recv_start(env, s, self, argv); }
+
+static napi_value m_submit(napi_env env, napi_callback_info info) {
+  PROLOGUE(6) return rs_submit(env, s, argv); }
+
+static napi_value m_stop_receiver(napi_env env, napi_callback_info info) {
+  PROLOGUE(0)
+  rs_recv_stop(s);
+  return rs_undefined(env);
+}
+
 static void def_u32(napi_env env, napi_value obj, const char *name, uint32_t v) {
   napi_set_named_property(env, obj, name, rs_u32(env, v));
 }
@@ -257,6 +270,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"staleErrors", 0, m_stale_errors, 0, 0, 0, napi_default, 0},
       {"poll", 0, m_poll, 0, 0, 0, napi_default, 0},
       {"stopPoll", 0, m_stop_poll, 0, 0, 0, napi_default, 0},
+      {"startReceiver", 0, m_start_receiver, 0, 0, 0, napi_default, 0},
+      {"stopReceiver", 0, m_stop_receiver, 0, 0, 0, napi_default, 0},
+      {"submit", 0, m_submit, 0, 0, 0, napi_default, 0},
   };
   napi_value cls;
   napi_define_class(env, "RawSocket", NAPI_AUTO_LENGTH, ctor, NULL, sizeof methods / sizeof methods[0], methods, &cls);
@@ -271,6 +287,7 @@ static napi_value init(napi_env env, napi_value exports) {
   def_u32(env, exports, "TXTS_WORDS", RS_TXTS_WORDS);
   def_u32(env, exports, "MAX_BATCH", RS_MAX_BATCH);
   def_u32(env, exports, "META_HOPLIMIT_SHIFT", RS_META_HOPLIMIT_SHIFT);
+  def_u32(env, exports, "RING_HEADER_BYTES", RS_RING_HEADER_BYTES);
   return exports;
 }
 

@@ -19,7 +19,6 @@
 #endif
 
 #define ID_CTRL_LEN CMSG_SPACE(sizeof(uint32_t))
-#define RX_CTRL_LEN 256
 
 static napi_value throw_range(napi_env env, const char *msg) {
   napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
@@ -95,10 +94,10 @@ static int probe_id_mode(rs_sock *s, struct msghdr *m) {
 /* A pending socket error (sk_err: an ICMP error on a RECVERR socket whose protocol the error quotes,
  * or set again when the error queue is read and an ICMP error is next) would make the next send fail
  * with it before the packet is even built, and the next receive too. Reading SO_ERROR clears it. */
-static void clear_stale_error(rs_sock *s) {
+void rs_clear_stale_error(rs_sock *s) {
   int e = 0;
   socklen_t l = sizeof e;
-  if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &e, &l) == 0 && e != 0) s->stale_errors++;
+  if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &e, &l) == 0 && e != 0) __atomic_fetch_add(&s->stale_errors, 1, __ATOMIC_RELAXED);
 }
 
 /* Errnos an ICMP error leaves in sk_err (icmp_err_convert, time exceeded, parameter problem). A send
@@ -120,7 +119,7 @@ static int send_packet(rs_sock *s, const struct msghdr *m) {
   int e = send_one(s, m);
   if (e == 0 || !(s->flags & RS_RECVERR) || !may_be_stale(e)) return e;
   int again = send_one(s, m);
-  if (again == 0) s->stale_errors++;
+  if (again == 0) __atomic_fetch_add(&s->stale_errors, 1, __ATOMIC_RELAXED);
   return again;
 }
 
@@ -148,7 +147,15 @@ napi_value rs_send_batch(napi_env env, rs_sock *s, napi_value *argv) {
     if ((uint64_t)r[0] + r[1] > data_len || r[1] == 0) return throw_range(env, "record packet outside data");
     if (((uint64_t)r[2] + 1) * RS_ADDR_BYTES > addrs_len) return throw_range(env, "record address outside addresses");
   }
-  if (s->flags & RS_RECVERR) clear_stale_error(s);
+  if (rs_sending(s)) return rs_throw_errno(env, EBUSY, "sendmsg"); /* its thread sends (send.c) */
+  return rs_u32(env, rs_send_records(s, data, rec + (size_t)first * RS_SEND_REC_WORDS, addrs, count, res));
+}
+
+/* Sends count records (no argument checks: the caller did them) with one sendmsg each and writes a
+ * result per record; returns how many were sent. Used by sendBatch() and by the send thread. */
+uint32_t rs_send_records(rs_sock *s, uint8_t *data, const uint32_t *rec, const uint8_t *addrs, uint32_t count,
+                         uint32_t *res) {
+  if (s->flags & RS_RECVERR) rs_clear_stale_error(s);
   const int ts = (s->flags & RS_TX_TIMESTAMPS) != 0;
   struct msghdr m;
   struct iovec iov;
@@ -159,7 +166,7 @@ napi_value rs_send_batch(napi_env env, rs_sock *s, napi_value *argv) {
   } ctrl;
   uint32_t sent = 0, k = 0;
   for (; k < count; k++) {
-    const uint32_t *r = rec + (size_t)(first + k) * RS_SEND_REC_WORDS;
+    const uint32_t *r = rec + (size_t)k * RS_SEND_REC_WORDS;
     uint32_t *o = res + (size_t)k * RS_SEND_RES_WORDS;
     int e;
     uint32_t id = 0;
@@ -187,7 +194,7 @@ napi_value rs_send_batch(napi_env env, rs_sock *s, napi_value *argv) {
       goto rest_eagain;
     }
   }
-  return rs_u32(env, sent);
+  return sent;
 
 rest_eagain:
   /* The send buffer is full: every remaining packet would fail the same way; report each. */
@@ -195,12 +202,12 @@ rest_eagain:
     res[(size_t)k * RS_SEND_RES_WORDS] = EAGAIN;
     res[(size_t)k * RS_SEND_RES_WORDS + 1] = 0;
   }
-  return rs_u32(env, sent);
+  return sent;
 }
 
 /* Errors a read reports from sk_err (set asynchronously by ICMP errors or an earlier recvmmsg), as
  * opposed to errors about the call itself. */
-static int is_socket_error(int e) {
+int rs_is_socket_error(int e) {
   return e != EBADF && e != EFAULT && e != EINVAL && e != ENOTSOCK && e != ENOMEM && e != EOPNOTSUPP;
 }
 
@@ -220,6 +227,41 @@ static uint32_t hop_limit_flags(struct cmsghdr *cm) {
   return RS_META_HAS_HOPLIMIT | ((uint32_t)hl << RS_META_HOPLIMIT_SHIFT);
 }
 
+/* One received packet's metadata record (RS_RECV_META_WORDS words at o), from its msghdr: length
+ * (capped at the slot), flags, the kernel RX timestamp and the source address. recvBatch() and the
+ * receive thread (recv.c) both write records through here, so the layout has one definition. */
+void rs_rx_meta(rs_sock *s, struct msghdr *m, uint32_t msg_len, const struct sockaddr_in6 *sa, uint32_t slot,
+                uint32_t *o) {
+  uint32_t len = msg_len, flags = 0;
+  if (len > slot || (m->msg_flags & MSG_TRUNC)) {
+    flags |= RS_META_TRUNC;
+    if (len > slot) len = slot;
+  }
+  o[2] = o[3] = 0;
+  for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm != NULL; cm = CMSG_NXTHDR(m, cm)) {
+    if (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_HOPLIMIT) flags |= hop_limit_flags(cm);
+    if (cm->cmsg_level != SOL_SOCKET) continue;
+    if (cm->cmsg_type == SCM_TIMESTAMPING) {
+      read_ts(cm, &o[2], &o[3]);
+      if (o[2] != 0 || o[3] != 0) flags |= RS_META_HAS_TS;
+    } else if (cm->cmsg_type == SO_RXQ_OVFL) {
+      uint32_t d;
+      memcpy(&d, CMSG_DATA(cm), sizeof d);
+      __atomic_store_n(&s->rx_drops, d, __ATOMIC_RELAXED);
+    }
+  }
+  uint8_t *addr = (uint8_t *)(o + 4);
+  memset(addr, 0, RS_ADDR_BYTES);
+  if (sa->sin6_family == AF_INET6) {
+    memcpy(addr, &sa->sin6_addr, 16);
+    flags |= RS_META_V6;
+  } else if (sa->sin6_family == AF_INET) {
+    memcpy(addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+  }
+  o[0] = len;
+  o[1] = flags;
+}
+
 /* args: data, slotSize, maxCount, meta. Returns the number of packets received (0: none waiting). */
 napi_value rs_recv_batch(napi_env env, rs_sock *s, napi_value *argv) {
   uint8_t *data;
@@ -233,7 +275,7 @@ napi_value rs_recv_batch(napi_env env, rs_sock *s, napi_value *argv) {
   if ((uint64_t)max * RS_RECV_META_WORDS > meta_len) return throw_range(env, "meta too small for maxCount");
   if (max > RS_MAX_BATCH) max = RS_MAX_BATCH;
   if (max == 0) return rs_u32(env, 0);
-  size_t per = sizeof(struct mmsghdr) + sizeof(struct iovec) + sizeof(struct sockaddr_in6) + RX_CTRL_LEN;
+  size_t per = sizeof(struct mmsghdr) + sizeof(struct iovec) + sizeof(struct sockaddr_in6) + RS_RX_CTRL_LEN;
   uint8_t *mem = rs_scratch(s, per * max);
   if (mem == NULL) return rs_throw_errno(env, ENOMEM, "recvmmsg");
   struct mmsghdr *msgs = (struct mmsghdr *)mem;
@@ -248,8 +290,8 @@ napi_value rs_recv_batch(napi_env env, rs_sock *s, napi_value *argv) {
     m->msg_iovlen = 1;
     m->msg_name = &sa[i];
     m->msg_namelen = sizeof sa[i];
-    m->msg_control = ctrl + (size_t)i * RX_CTRL_LEN;
-    m->msg_controllen = RX_CTRL_LEN;
+    m->msg_control = ctrl + (size_t)i * RS_RX_CTRL_LEN;
+    m->msg_controllen = RS_RX_CTRL_LEN;
   }
   int r, stale = 0;
   for (;;) {
@@ -261,40 +303,43 @@ napi_value rs_recv_batch(napi_env env, rs_sock *s, napi_value *argv) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return rs_u32(env, 0);
     /* A pending socket error is returned (and cleared) instead of the packets waiting: it belongs to
      * an earlier packet, not to this read. Count it and read again; a real failure repeats. */
-    if (!is_socket_error(errno) || ++stale > 4) return rs_throw_errno(env, errno, "recvmmsg");
-    s->stale_errors++;
+    if (!rs_is_socket_error(errno) || ++stale > 4) return rs_throw_errno(env, errno, "recvmmsg");
+    __atomic_fetch_add(&s->stale_errors, 1, __ATOMIC_RELAXED);
   }
-  for (int i = 0; i < r; i++) {
-    struct msghdr *m = &msgs[i].msg_hdr;
-    uint32_t *o = meta + (size_t)i * RS_RECV_META_WORDS;
-    uint32_t len = msgs[i].msg_len, flags = 0;
-    if (len > slot || (m->msg_flags & MSG_TRUNC)) {
-      flags |= RS_META_TRUNC;
-      if (len > slot) len = slot;
-    }
-    o[2] = o[3] = 0;
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm != NULL; cm = CMSG_NXTHDR(m, cm)) {
-      if (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_HOPLIMIT) flags |= hop_limit_flags(cm);
-      if (cm->cmsg_level != SOL_SOCKET) continue;
-      if (cm->cmsg_type == SCM_TIMESTAMPING) {
-        read_ts(cm, &o[2], &o[3]);
-        if (o[2] != 0 || o[3] != 0) flags |= RS_META_HAS_TS;
-      } else if (cm->cmsg_type == SO_RXQ_OVFL) {
-        memcpy(&s->rx_drops, CMSG_DATA(cm), sizeof(uint32_t));
+  for (int i = 0; i < r; i++)
+    rs_rx_meta(s, &msgs[i].msg_hdr, msgs[i].msg_len, &sa[i], slot, meta + (size_t)i * RS_RECV_META_WORDS);
+  return rs_u32(env, (uint32_t)r);
+}
+
+/* One error-queue message: a TX timestamp is written as (id, flags, sec, nsec) at o and 1 returned;
+ * anything else (with IP_RECVERR: a local error, an ICMP error quoting our protocol) is counted in
+ * errq_other and 0 returned. Shared by readTxTimestamps() and the error-queue thread (recv.c). */
+int rs_errq_entry(rs_sock *s, struct msghdr *m, uint32_t *o) {
+  uint32_t sec = 0, nsec = 0, id = 0;
+  int is_ts = 0, has_ts = 0;
+  for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm != NULL; cm = CMSG_NXTHDR(m, cm)) {
+    if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPING) {
+      read_ts(cm, &sec, &nsec);
+      has_ts = sec != 0 || nsec != 0;
+    } else if ((cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) ||
+               (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_RECVERR)) {
+      struct sock_extended_err ee;
+      memcpy(&ee, CMSG_DATA(cm), sizeof ee);
+      if (ee.ee_origin == SO_EE_ORIGIN_TIMESTAMPING && ee.ee_info == SCM_TSTAMP_SND) {
+        is_ts = 1;
+        id = ee.ee_data;
       }
     }
-    uint8_t *addr = (uint8_t *)(o + 4);
-    memset(addr, 0, RS_ADDR_BYTES);
-    if (sa[i].sin6_family == AF_INET6) {
-      memcpy(addr, &sa[i].sin6_addr, 16);
-      flags |= RS_META_V6;
-    } else if (sa[i].sin6_family == AF_INET) {
-      memcpy(addr, &((struct sockaddr_in *)&sa[i])->sin_addr, 4);
-    }
-    o[0] = len;
-    o[1] = flags;
   }
-  return rs_u32(env, (uint32_t)r);
+  if (!is_ts) {
+    __atomic_fetch_add(&s->errq_other, 1, __ATOMIC_RELAXED);
+    return 0;
+  }
+  o[0] = id;
+  o[1] = has_ts ? RS_META_HAS_TS : 0;
+  o[2] = sec;
+  o[3] = nsec;
+  return 1;
 }
 
 /* args: out, maxCount. Reads TX timestamps from the error queue: (id, flags, sec, nsec) per entry.
@@ -311,7 +356,7 @@ napi_value rs_read_tx_timestamps(napi_env env, rs_sock *s, napi_value *argv) {
   if ((uint64_t)max * RS_TXTS_WORDS > out_len) return throw_range(env, "out too small for maxCount");
   if (max > RS_MAX_BATCH) max = RS_MAX_BATCH;
   if (max == 0) return rs_u32(env, 0);
-  size_t per = sizeof(struct mmsghdr) + sizeof(struct iovec) + 64 + RX_CTRL_LEN;
+  size_t per = sizeof(struct mmsghdr) + sizeof(struct iovec) + 64 + RS_RX_CTRL_LEN;
   uint8_t *mem = rs_scratch(s, per * max);
   if (mem == NULL) return rs_throw_errno(env, ENOMEM, "recvmmsg");
   struct mmsghdr *msgs = (struct mmsghdr *)mem;
@@ -326,50 +371,24 @@ again:
     iov[i].iov_len = 64;
     msgs[i].msg_hdr.msg_iov = &iov[i];
     msgs[i].msg_hdr.msg_iovlen = 1;
-    msgs[i].msg_hdr.msg_control = ctrl + (size_t)i * RX_CTRL_LEN;
-    msgs[i].msg_hdr.msg_controllen = RX_CTRL_LEN;
+    msgs[i].msg_hdr.msg_control = ctrl + (size_t)i * RS_RX_CTRL_LEN;
+    msgs[i].msg_hdr.msg_controllen = RS_RX_CTRL_LEN;
     msgs[i].msg_hdr.msg_flags = 0;
   }
   do r = recvmmsg(s->fd, msgs, max, MSG_ERRQUEUE | MSG_DONTWAIT, NULL);
   while (r < 0 && errno == EINTR);
   if (r < 0) {
     int e = errno;
-    if (had_other && (s->flags & RS_RECVERR)) clear_stale_error(s);
+    if (had_other && (s->flags & RS_RECVERR)) rs_clear_stale_error(s);
     if (e == EAGAIN || e == EWOULDBLOCK) return rs_u32(env, 0);
     return rs_throw_errno(env, e, "recvmmsg");
   }
   for (int i = 0; i < r; i++) {
-    struct msghdr *m = &msgs[i].msg_hdr;
-    uint32_t sec = 0, nsec = 0, id = 0;
-    int is_ts = 0, has_ts = 0;
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm != NULL; cm = CMSG_NXTHDR(m, cm)) {
-      if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPING) {
-        read_ts(cm, &sec, &nsec);
-        has_ts = sec != 0 || nsec != 0;
-      } else if ((cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) ||
-                 (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_RECVERR)) {
-        struct sock_extended_err ee;
-        memcpy(&ee, CMSG_DATA(cm), sizeof ee);
-        if (ee.ee_origin == SO_EE_ORIGIN_TIMESTAMPING && ee.ee_info == SCM_TSTAMP_SND) {
-          is_ts = 1;
-          id = ee.ee_data;
-        }
-      }
-    }
-    if (!is_ts) {
-      s->errq_other++;
-      had_other = 1;
-      continue;
-    }
-    uint32_t *o = out + (size_t)n * RS_TXTS_WORDS;
-    o[0] = id;
-    o[1] = has_ts ? RS_META_HAS_TS : 0;
-    o[2] = sec;
-    o[3] = nsec;
-    n++;
+    if (rs_errq_entry(s, &msgs[i].msg_hdr, out + (size_t)n * RS_TXTS_WORDS)) n++;
+    else had_other = 1;
   }
   if (n == 0 && r > 0) goto again;
   /* dequeuing sets sk_err when an ICMP error is next in the queue: do not let it fail a send */
-  if (had_other && (s->flags & RS_RECVERR)) clear_stale_error(s);
+  if (had_other && (s->flags & RS_RECVERR)) rs_clear_stale_error(s);
   return rs_u32(env, n);
 }

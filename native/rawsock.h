@@ -1,7 +1,8 @@
 /* Shared declarations of the rawsock addon: one struct per socket, and the helpers the other
  * translation units use. The addon is a thin syscall layer: it opens raw sockets, attaches classic
- * BPF, moves batches of packets with sendmmsg/recvmmsg plus kernel timestamps, and wakes JS through
- * uv_poll. It knows no protocol: packets are opaque bytes built and parsed in TypeScript. */
+ * BPF, moves batches of packets with sendmsg/recvmmsg plus kernel timestamps, either called from JS
+ * (woken through uv_poll) or on a thread per socket that shares a ring with JS (recv.c, send.c). It
+ * knows no protocol: packets are opaque bytes built and parsed in TypeScript. */
 #ifndef NETPROBIFY_RAWSOCK_H
 #define NETPROBIFY_RAWSOCK_H
 
@@ -33,7 +34,25 @@
 #define RS_META_HAS_HOPLIMIT 8u
 #define RS_META_HOPLIMIT_SHIFT 8
 
-#define RS_MAX_BATCH 1024 /* UIO_MAXIOV: the kernel's cap on one sendmmsg/recvmmsg call */
+#define RS_MAX_BATCH 1024
+#define RS_RX_CTRL_LEN 256 /* control-message room per received packet */
+
+/* Receive threads (recv.c): what a socket's thread reads, and the ring's header (32-bit words; the
+ * producer's and the consumer's index on their own cache lines). Mirrored in src/native/ring.ts. */
+#define RS_RECV_PACKETS 0u  /* records: RS_RECV_META_WORDS of metadata, then the packet's slot */
+#define RS_RECV_ERRQUEUE 1u /* records: RS_TXTS_WORDS, one TX timestamp each */
+#define RS_RECV_SEND 2u     /* the thread sends submitted batches; records: RS_SENT_WORDS (send.c) */
+#define RS_SENT_WORDS 6
+#define RS_SENT_RESULT 1u /* [type, cookie, index in batch, errno, TX id, 0] */
+#define RS_SENT_TXTS 2u   /* [type, id, flags, sec, nsec, 0] */
+#define RS_RING_HEADER_BYTES 256
+#define RS_RING_HEAD 0        /* records written (u32, wraps): the thread's */
+#define RS_RING_TAIL 16       /* records consumed (u32, wraps): JS's */
+#define RS_RING_SLOTS 32      /* records the ring holds (a power of two) */
+#define RS_RING_STRIDE 33     /* bytes from one record to the next */
+#define RS_RING_META_WORDS 34 /* metadata words at the start of each record */
+#define RS_RING_FULL_WAITS 35 /* times the thread found the ring full and waited for JS */
+#define RS_RING_ERRNO 36      /* errno the thread stopped on (0: running or stopped cleanly) */ /* UIO_MAXIOV: the kernel's cap on one sendmmsg/recvmmsg call */
 
 /* How TX timestamp ids are assigned: by the kernel's per-socket counter, or by us per packet
  * (SCM_TS_OPT_ID, Linux >= 6.13), which keeps ids exact even when a send fails after the kernel
@@ -41,6 +60,7 @@
 enum rs_id_mode { RS_ID_UNKNOWN = 0, RS_ID_EXPLICIT = 1, RS_ID_COUNTER = 2 };
 
 typedef struct rs_poll rs_poll;
+struct rs_recv;
 
 typedef struct rs_sock {
   int fd; /* -1 once closed */
@@ -49,7 +69,7 @@ typedef struct rs_sock {
   uint32_t flags;
   uint32_t next_tx_id;
   enum rs_id_mode id_mode;
-  uint32_t rx_drops; /* last SO_RXQ_OVFL value seen */
+  uint32_t rx_drops; /* last SO_RXQ_OVFL value seen (written by a receive thread too: atomics) */
   uint32_t errq_other; /* error-queue entries consumed that were not TX timestamps (local errors, ICMP) */
   uint32_t stale_errors; /* pending socket errors (sk_err) cleared so they fail no later send/recv */
   napi_env env;
@@ -57,6 +77,7 @@ typedef struct rs_sock {
   napi_ref cb_ref;
   napi_async_context async_ctx;
   rs_poll *poll; /* separately allocated: it outlives the socket until uv_close's callback */
+  struct rs_recv *recv; /* the receive thread, if started (recv.c) */
   /* scratch for batches, grown on demand, freed on close */
   void *scratch;
   size_t scratch_len;
@@ -81,6 +102,24 @@ napi_value rs_undefined(napi_env env);
 napi_value rs_send_batch(napi_env env, rs_sock *s, napi_value *argv);
 napi_value rs_recv_batch(napi_env env, rs_sock *s, napi_value *argv);
 napi_value rs_read_tx_timestamps(napi_env env, rs_sock *s, napi_value *argv);
+struct msghdr;
+struct sockaddr_in6;
+void rs_rx_meta(rs_sock *s, struct msghdr *m, uint32_t msg_len, const struct sockaddr_in6 *sa, uint32_t slot,
+                uint32_t *o);
+int rs_errq_entry(rs_sock *s, struct msghdr *m, uint32_t *o);
+int rs_is_socket_error(int e);
+void rs_clear_stale_error(rs_sock *s);
+
+uint32_t rs_send_records(rs_sock *s, uint8_t *data, const uint32_t *rec, const uint8_t *addrs, uint32_t count,
+                         uint32_t *res);
+
+/* send.c */
+napi_value rs_submit(napi_env env, rs_sock *s, napi_value *argv);
+
+/* recv.c */
+int rs_sending(rs_sock *s);
+napi_value rs_recv_start(napi_env env, rs_sock *s, napi_value self, napi_value *argv);
+void rs_recv_stop(rs_sock *s);
 
 /* route.c */
 napi_value rs_route_sources(napi_env env, napi_callback_info info);

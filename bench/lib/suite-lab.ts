@@ -103,7 +103,9 @@ export function configYaml(c: ConfigInput): string {
     "global:",
     "  probe_name: bench",
     "  interval: 600",
-    "  nb_proc: 1",
+    // send threads per family: 2, the best measured on 2 cores (docs/performance.md); the environment
+    // variable NETPROBIFY_BENCH_NB_PROC measures another value
+    `  nb_proc: ${Number(process.env.NETPROBIFY_BENCH_NB_PROC ?? 2)}`,
     "  logging_level: WARNING",
     "  prometheus_port: 9100",
     "  dns_update_interval: 0",

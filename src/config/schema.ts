@@ -74,7 +74,7 @@ export const globalSchema = expect(
       .default(0)
       .describe("Minimum spacing in seconds between two packets sent to the same target."),
     nb_proc: int(1).describe(
-      "Number of processes the original forked. Accepted for compatibility and not used: netprobify probes from one event loop with batched raw-socket I/O.",
+      "Send threads per address family, each with its own raw socket, taking the probes' batches in turn (capped at the number of cores). Replies are read by one thread per receive socket and matched on the event loop. The original forked this many processes; 2 was best on a 2-core machine (docs/performance.md).",
     ),
     verbose: expect(z.union([z.literal(0), z.literal(1)]), "0 or 1")
       .default(0)

@@ -4,9 +4,10 @@
 // (src/probes/kinds.ts). An iteration ends when every probe is answered or timed out, or at the hard
 // limit global.timeout.
 //
-// The per-packet paths (build+send, receive+match) allocate nothing but the parser's small result
-// objects; timestamps are kernel software timestamps (TX from the error queue, RX from recvmmsg), so
-// event-loop stalls never enter an RTT.
+// The per-packet paths (build+submit, drain+match) allocate nothing but the parser's small result
+// objects; the syscalls run on native threads (a send thread per family, ./sender.ts; a receive
+// thread per RX socket, read through rings); timestamps are kernel software timestamps (TX from the
+// error queue, RX from recvmmsg), so event-loop stalls never enter an RTT.
 import { constants as osConstants } from "node:os";
 import {
   encode as encodeBpf,
@@ -16,19 +17,13 @@ import {
   type U16Range,
 } from "../bpf/index.js";
 import {
-  allocRecvBuffers,
   IPPROTO,
   META_HAS_TIMESTAMP,
   metaHopLimit,
-  POLL_ERRQUEUE,
-  POLL_READABLE,
   type RawSocket,
   RawSockets,
-  RECV_META_WORDS,
-  type RecvBuffers,
+  type Ring,
   SEND_RECORD_WORDS,
-  SEND_RESULT_WORDS,
-  TX_TS_WORDS,
 } from "../native/rawsock.js";
 import {
   addressBytes,
@@ -60,6 +55,7 @@ import {
   type SeriesResult,
   summarize,
 } from "./results.js";
+import { Sender, type SendOwner } from "./sender.js";
 import { Trace, type TraceRequest, type TraceResult } from "./trace.js";
 
 export interface EngineOptions {
@@ -79,6 +75,11 @@ export interface EngineOptions {
   batch?: number;
   /** Monotonic clock in ms. */
   now?: () => number;
+  /**
+   * Send threads (each with its own TX socket) per family, taking batches in turn (global.nb_proc).
+   * Default 1.
+   */
+  sendThreads?: number;
 }
 
 export interface IterationResult {
@@ -107,8 +108,14 @@ export interface IterationResult {
 
 export type EngineFault = "receive" | "timestamps" | "rst";
 
-/** Delay before a poll that libuv stopped with an error is started again. */
+/** Delay before a receive thread that stopped on an error is started again. */
 const RE_POLL_MS = 50;
+/**
+ * Receive rings (native/recv.c): packets per RX socket that its thread can hold before it waits for
+ * JS (the kernel queue behind it holds more: 16 MiB).
+ */
+const RX_RING_SLOTS = 1024;
+const RX_SLOT_BYTES = 2048;
 
 interface RxSocket {
   sock: RawSocket;
@@ -117,27 +124,23 @@ interface RxSocket {
 }
 
 const MAX_PACKET = 65535 + 40;
+/** What one submission to a send thread holds (native/thread.h: BATCH, RS_SUB_DATA). */
+const SUBMIT_MAX = 64;
+const SUBMIT_BYTES = 128 << 10;
 /** Finished iterations (beyond the previous one) whose late answers are still recognised. */
 const LATE_ITERATIONS = 16;
 /** ... drawn from at most this many distinct plans (each is kept alive while referenced). */
 const LATE_PLANS = 3;
 /** Keys the kernel filters accept beyond the running iteration's, so most iterations re-attach nothing. */
 const WINDOW_AHEAD_MIN = 4096;
-const TX_RING_SIZE = 1 << 16;
-const TX_RING_MASK = TX_RING_SIZE - 1;
-
-interface TxRing {
-  id: Uint32Array;
-  index: Uint32Array;
-  owner: Uint32Array;
-}
 
 export class Engine {
   private readonly socks: RawSockets;
-  private readonly tx = new Map<4 | 6, RawSocket>();
+  private readonly tx: RawSocket[] = [];
   private readonly rx: RxSocket[] = [];
-  private readonly bufs: RecvBuffers;
-  private readonly txTs = new Uint32Array(256 * TX_TS_WORDS);
+  private readonly senders = new Map<4 | 6, Sender[]>();
+  /** Submissions so far, to take the send threads of a family in turn. */
+  private turn = 0;
   private readonly counter = new KeyCounter(Math.floor(Math.random() * 2 ** 32));
   private readonly now: () => number;
   /**
@@ -147,12 +150,6 @@ export class Engine {
   readonly epochSec = Math.floor(Date.now() / 1000) - 1;
   /** TTL (IPv4) or hop limit (IPv6) of the reply being matched (0: unknown). */
   replyTtl = 0;
-  /**
-   * Per family: TX timestamp id -> probe, until its timestamp arrives. Ids are numbered per socket in
-   * send order, so a ring indexed by the id's low bits holds every unread one (the kernel's error
-   * queue holds far fewer than TX_RING_SIZE); `owner` is the iteration's serial, 0 when free.
-   */
-  readonly txRing = new Map<4 | 6, TxRing>();
   private serials = 0;
   private current: Iteration | undefined;
   private previous: Iteration | undefined;
@@ -176,7 +173,6 @@ export class Engine {
   constructor(private readonly o: EngineOptions) {
     this.socks = o.sockets ?? new RawSockets();
     this.now = o.now ?? (() => performance.now());
-    this.bufs = allocRecvBuffers(64, 2048);
     const first = this.counter.peek();
     this.window = { lo: first, hi: (first + WINDOW_AHEAD_MIN - 1) >>> 0 };
     try {
@@ -188,52 +184,74 @@ export class Engine {
   }
 
   private openFamily(f: 4 | 6): void {
-    const tx = this.socks.openTx(f);
-    this.tx.set(f, tx);
-    this.txRing.set(f, {
-      id: new Uint32Array(TX_RING_SIZE),
-      index: new Uint32Array(TX_RING_SIZE),
-      owner: new Uint32Array(TX_RING_SIZE),
-    });
-    this.watch(tx, "timestamps", (events) => {
-      if (events & POLL_ERRQUEUE) this.drainTx(f, tx);
-    });
+    const senders: Sender[] = [];
+    this.senders.set(f, senders);
+    for (let k = 0; k < Math.max(1, this.o.sendThreads ?? 1); k++) {
+      const tx = this.socks.openTx(f);
+      this.tx.push(tx);
+      // Sending, and reading the TX timestamps the sends queue, happen on the socket's send thread.
+      const sender = new Sender(
+        tx,
+        this.epochSec,
+        (serial) =>
+          this.current?.serial === serial
+            ? this.current
+            : this.previous?.serial === serial
+              ? this.previous
+              : undefined,
+        () => {
+          this.noteFault("timestamps");
+          this.later(() => sender.restart());
+        },
+      );
+      senders.push(sender);
+    }
     for (const protocol of [IPPROTO.TCP, f === 4 ? IPPROTO.ICMP : IPPROTO.ICMPV6]) {
       const sock = this.socks.openRx(f, protocol, { receiveBufferBytes: 16 << 20 });
       const rx: RxSocket = { sock, family: f, protocol };
       sock.attachFilter(this.filterFor(rx));
       this.rx.push(rx);
-      this.watch(sock, "receive", (events) => {
-        if (events & POLL_READABLE) this.drainRx(rx);
-      });
+      this.receive(sock, "receive", (ring) => this.drainRx(rx, ring));
     }
   }
 
+  /** Runs fn after RE_POLL_MS unless the engine closed meanwhile (a thread that stopped on an error). */
+  private later(fn: () => void): void {
+    if (this.closed) return;
+    const t = setTimeout(() => {
+      this.rearm.delete(t);
+      if (!this.closed) fn();
+    }, RE_POLL_MS);
+    t.unref();
+    this.rearm.add(t);
+  }
+
   /**
-   * Polls a socket with a callback that can neither throw into the event loop nor stop silently: a
-   * handler that throws (a bug, a malformed packet the parsers missed) is counted and the socket read
-   * again at the next event; a poll that libuv reports failed (it then stops the handle) is counted
-   * and re-armed after RE_POLL_MS, so answers never stop being read while the daemon runs.
+   * Starts a socket's receive thread with a handler that can neither throw into the event loop nor
+   * stop silently: a record whose handling throws (a bug, a malformed packet the parsers missed) is
+   * counted, skipped, and the ring read on; a thread that stopped on an error is counted and started
+   * again after RE_POLL_MS, so answers never stop being read while the daemon runs.
    */
-  private watch(sock: RawSocket, where: EngineFault, handle: (events: number) => void): void {
-    sock.poll((err, events) => {
-      if (err) {
+  private receive(sock: RawSocket, where: EngineFault, drain: (ring: Ring) => void): void {
+    const options = { slots: RX_RING_SLOTS, slotBytes: RX_SLOT_BYTES };
+    const ring = sock.receive(
+      "packets",
+      (err) => {
+        for (;;) {
+          try {
+            drain(ring);
+            break;
+          } catch {
+            this.noteFault(where);
+          }
+        }
+        if (!err) return;
         this.noteFault(where);
-        if (this.closed) return;
-        const t = setTimeout(() => {
-          this.rearm.delete(t);
-          if (!this.closed) this.watch(sock, where, handle);
-        }, RE_POLL_MS);
-        t.unref();
-        this.rearm.add(t);
-        return;
-      }
-      try {
-        handle(events);
-      } catch {
-        this.noteFault(where);
-      }
-    });
+        sock.stopReceiver();
+        this.later(() => this.receive(sock, where, drain));
+      },
+      options,
+    );
   }
 
   /** Counts a fault the engine survived (see IterationResult.faults). */
@@ -284,7 +302,7 @@ export class Engine {
     for (const t of this.rearm) clearTimeout(t);
     this.rearm.clear();
     this.current?.abort();
-    for (const s of this.tx.values()) s.close();
+    for (const s of this.tx) s.close();
     for (const r of this.rx) r.sock.close();
   }
 
@@ -377,10 +395,11 @@ export class Engine {
   clock(): number {
     return this.now();
   }
-  txSocket(f: 4 | 6): RawSocket {
-    const s = this.tx.get(f);
+  /** The send thread of family f that takes the next submission (in turn, when there are several). */
+  sender(f: 4 | 6): Sender {
+    const s = this.senders.get(f);
     if (!s) throw new Error(`no IPv${f} socket open`);
-    return s;
+    return s.length === 1 ? s[0]! : s[this.turn++ % s.length]!;
   }
   /** Receive-queue drops the kernel counted so far, summed over the RX sockets (read now, SO_MEMINFO). */
   kernelDrops(): number {
@@ -399,61 +418,40 @@ export class Engine {
     return n;
   }
 
-  private drainTx(f: 4 | 6, sock: RawSocket): void {
-    const out = this.txTs;
-    for (;;) {
-      const n = sock.readTxTimestamps(out, 256);
-      if (n === 0) return;
-      const it = this.current;
-      for (let k = 0; k < n; k++) {
-        const w = k * TX_TS_WORDS;
-        if (!(out[w + 1]! & META_HAS_TIMESTAMP)) continue;
-        const ns = (out[w + 2]! - this.epochSec) * 1e9 + out[w + 3]!;
-        const ring = this.txRing.get(f)!;
-        const id = out[w]!;
-        const slot = id & TX_RING_MASK;
-        const owner = ring.owner[slot]!;
-        if (owner === 0 || ring.id[slot] !== id) continue; // not a probe (our RST), or overwritten
-        ring.owner[slot] = 0;
-        const target =
-          it?.serial === owner ? it : this.previous?.serial === owner ? this.previous : undefined;
-        target?.inflight.setTx(ring.index[slot]!, ns);
+  /** Received packets from the ring, matched in place; a record whose handling throws is skipped. */
+  private drainRx(rx: RxSocket, r: Ring): void {
+    for (let n = r.ready(); n > 0; n = r.ready()) {
+      let k = 0;
+      try {
+        for (; k < n; k++) this.onPacket(rx, r, r.offset(k));
+      } finally {
+        r.release(k < n ? k + 1 : n);
       }
     }
   }
 
-  private drainRx(rx: RxSocket): void {
-    const b = this.bufs;
-    for (;;) {
-      const n = rx.sock.recvBatch(b);
-      if (n === 0) break;
-      for (let k = 0; k < n; k++) {
-        const m = k * RECV_META_WORDS;
-        const len = b.meta[m]!;
-        const off = k * b.slotSize;
-        this.received++;
-        const p =
-          rx.family === 4
-            ? parseIPv4Packet(b.data, off, len)
-            : parseIPv6Transport(b.data, off, len, rx.protocol);
-        const key = p && replyKey(p);
-        if (!key) {
-          this.foreign.notAReply++;
-          continue;
-        }
-        const rxNs =
-          b.meta[m + 1]! & META_HAS_TIMESTAMP
-            ? (b.meta[m + 2]! - this.epochSec) * 1e9 + b.meta[m + 3]!
-            : Number.NaN;
-        const srcOff = m * 4 + 16;
-        // IPv4: the header's TTL; IPv6 raw sockets give no header, the addon reads the hop limit.
-        this.replyTtl =
-          rx.family === 4 ? (p.ip && "ttl" in p.ip ? p.ip.ttl : 0) : metaHopLimit(b.meta[m + 1]!);
-        if (this.current?.onReply(key, b.data, b.metaBytes, srcOff, rxNs, rx.family, false)) continue;
-        if (this.previous?.onReply(key, b.data, b.metaBytes, srcOff, rxNs, rx.family, true)) continue;
-        this.unmatched(key, b.data, b.metaBytes, srcOff, rx.family);
-      }
+  /** One received packet (the ring record at byte `at`): parsed, keyed, matched or counted foreign. */
+  private onPacket(rx: RxSocket, r: Ring, at: number): void {
+    const w = r.words;
+    const data = r.bytes;
+    const m = at >>> 2;
+    const len = w[m]!;
+    const off = at + r.metaWords * 4;
+    this.received++;
+    const p =
+      rx.family === 4 ? parseIPv4Packet(data, off, len) : parseIPv6Transport(data, off, len, rx.protocol);
+    const key = p && replyKey(p);
+    if (!key) {
+      this.foreign.notAReply++;
+      return;
     }
+    const rxNs = w[m + 1]! & META_HAS_TIMESTAMP ? (w[m + 2]! - this.epochSec) * 1e9 + w[m + 3]! : Number.NaN;
+    const srcOff = at + 16;
+    // IPv4: the header's TTL; IPv6 raw sockets give no header, the addon reads the hop limit.
+    this.replyTtl = rx.family === 4 ? (p.ip && "ttl" in p.ip ? p.ip.ttl : 0) : metaHopLimit(w[m + 1]!);
+    if (this.current?.onReply(key, data, data, srcOff, rxNs, rx.family, false)) return;
+    if (this.previous?.onReply(key, data, data, srcOff, rxNs, rx.family, true)) return;
+    this.unmatched(key, data, data, srcOff, rx.family);
   }
 
   /**
@@ -487,7 +485,7 @@ export class Engine {
 }
 
 /** One run of a plan: the send loop, the in-flight table and the counters. */
-class Iteration {
+class Iteration implements SendOwner {
   readonly inflight: InFlight;
   readonly counters: SeriesCounters;
   readonly sendErrors = new Map<string, number>();
@@ -496,7 +494,6 @@ class Iteration {
   private readonly familyOf: Uint8Array;
   private readonly data: Uint8Array;
   private readonly records: Uint32Array;
-  private readonly results: Uint32Array;
   private readonly opts: PacketOptions;
   private readonly batch: number;
   readonly matcher: Matcher;
@@ -506,6 +503,10 @@ class Iteration {
   private finish: ((r: IterationResult) => void) | undefined;
   private limitHit = false;
   private dropsAtStart = 0;
+  /** Probes submitted to a send thread whose result has not arrived yet. */
+  private unconfirmed = 0;
+  /** The send thread whose queue was full at the last submit. */
+  private full: Sender | undefined;
   /** Settles when the iteration has ended and the engine let go of it. */
   ended: Promise<IterationResult> = Promise.resolve(undefined as never);
 
@@ -532,7 +533,6 @@ class Iteration {
     for (const s of plan.series) largest = Math.max(largest, (s.payloadSize ?? 0) + 40);
     this.data = new Uint8Array(Math.min(MAX_PACKET, Math.max(largest, 128)) * this.batch);
     this.records = new Uint32Array(this.batch * SEND_RECORD_WORDS);
-    this.results = new Uint32Array(this.batch * SEND_RESULT_WORDS);
     this.opts = {
       protocol: "tcp-syn",
       src: this.addrBytes[0] ?? new Uint8Array(4),
@@ -568,17 +568,23 @@ class Iteration {
         setTimeout(() => this.sendLoop(pacer), Math.max(0, (r.wakeAtMs ?? now) - this.engine.clock()));
         return;
       }
-      this.sendBatch(this.next, r.n);
-      this.next += r.n;
-      // Let replies and TX timestamps in between batches.
+      // fewer when a send thread's queue is full: the rest is built again once it reports
+      const sent = this.sendBatch(this.next, r.n);
+      this.next += sent;
+      if (sent < r.n && this.full !== undefined) {
+        this.full.waiting = () => this.sendLoop(pacer);
+        this.full = undefined;
+        return;
+      }
+      // Let replies and send results in between batches.
       setImmediate(() => this.sendLoop(pacer));
       return;
     }
     this.schedule();
   }
 
-  /** Builds and sends probes [first, first+n), split into runs of one family. */
-  private sendBatch(first: number, n: number): void {
+  /** Builds and submits probes [first, first+n), split into runs of one family; returns how many went. */
+  private sendBatch(first: number, n: number): number {
     const plan = this.plan;
     let i = first;
     while (i < first + n) {
@@ -595,9 +601,11 @@ class Iteration {
         off += len;
         j++;
       }
-      this.send(family as 4 | 6, i, j - i);
+      const went = this.send(family as 4 | 6, i, j - i);
+      if (went < j - i) return i + went - first;
       i = j;
     }
+    return n;
   }
 
   private build(i: number, off: number): number {
@@ -647,41 +655,57 @@ class Iteration {
   }
 
   /**
-   * Sends probes [first, first+count) and settles each as sent or refused. A refusal is counted by
-   * errno and never becomes loss; the TX socket has IP_RECVERR on, so a packet the qdisc or netfilter
-   * drops on this host is a refusal (ENOBUFS, EPERM) rather than a silent "sent". A send that throws
-   * (socket closed under us) refuses the whole run instead of escaping into the event loop.
+   * Submits probes [first, first+count) to the family's send thread and counts them sent; the thread's
+   * result turns a refusal into a failed send (confirm), counted by errno and never as loss. The TX
+   * socket has IP_RECVERR on, so a packet the qdisc or netfilter drops on this host is a refusal
+   * (ENOBUFS, EPERM) rather than a silent "sent". Returns how many were taken (fewer when the thread's
+   * queue is full); a submit that throws (socket closed under us) refuses them instead of escaping.
    */
-  private send(family: 4 | 6, first: number, count: number): void {
-    try {
-      this.engine
-        .txSocket(family)
-        .sendBatch(
-          { data: this.data, records: this.records, addresses: this.addrTable },
-          0,
-          count,
-          this.results,
-        );
-    } catch (err) {
-      this.refuse(first, first + count, errnoOf(err));
-      return;
-    }
-    const now = this.engine.clock();
-    const ring = this.engine.txRing.get(family)!;
-    for (let k = 0; k < count; k++) {
-      const i = first + k;
-      if (this.results[k * SEND_RESULT_WORDS] === 0) {
-        this.inflight.markSent(i, now);
-        const id = this.results[k * SEND_RESULT_WORDS + 1]!;
-        const slot = id & TX_RING_MASK;
-        ring.id[slot] = id;
-        ring.index[slot] = i;
-        ring.owner[slot] = this.serial;
-      } else {
-        this.inflight.markSendFailed(i);
-        bump(this.sendErrors, errnoName(this.results[k * SEND_RESULT_WORDS]!));
+  private send(family: 4 | 6, first: number, count: number): number {
+    const batch = { data: this.data, records: this.records, addresses: this.addrTable };
+    const sender = this.engine.sender(family);
+    let from = 0;
+    while (from < count) {
+      // a submission holds at most SUBMIT_MAX packets and SUBMIT_BYTES bytes
+      let n = 0;
+      let bytes = 0;
+      while (from + n < count && n < SUBMIT_MAX) {
+        const len = this.records[(from + n) * SEND_RECORD_WORDS + 1]!;
+        if (n > 0 && bytes + len > SUBMIT_BYTES) break;
+        bytes += len;
+        n++;
       }
+      try {
+        if (!sender.submit(batch, from, n, this, first + from)) {
+          this.full = sender;
+          return from;
+        }
+      } catch (err) {
+        this.refuse(first + from, first + from + n, errnoOf(err));
+        from += n;
+        continue;
+      }
+      const now = this.engine.clock();
+      for (let i = first + from; i < first + from + n; i++) this.inflight.markSent(i, now);
+      this.unconfirmed += n;
+      from += n;
     }
+    return count;
+  }
+
+  confirm(index: number, errno: number): void {
+    if (errno === 0) return;
+    this.inflight.unsend(index);
+    bump(this.sendErrors, errnoName(errno));
+  }
+
+  settled(count: number): void {
+    this.unconfirmed -= count;
+    if (this.finish !== undefined && this.unconfirmed === 0) this.maybeFinish();
+  }
+
+  setTx(index: number, ns: number): void {
+    this.inflight.setTx(index, ns);
   }
 
   /**
@@ -770,18 +794,12 @@ class Iteration {
     this.rstRecords[1] = len;
     this.rstRecords[2] = plan.dst[i]!;
     this.rstRecords[3] = 0;
-    this.engine
-      .txSocket(family)
-      .sendBatch(
-        { data: this.rstBuf, records: this.rstRecords, addresses: this.addrTable },
-        0,
-        1,
-        this.rstResults,
-      );
+    const rst = { data: this.rstBuf, records: this.rstRecords, addresses: this.addrTable };
+    this.engine.sender(family).submitAnyway(rst, 0, this);
+    this.unconfirmed++; // the iteration ends once its RSTs went
   }
   private readonly rstBuf = new Uint8Array(64);
   private readonly rstRecords = new Uint32Array(SEND_RECORD_WORDS);
-  private readonly rstResults = new Uint32Array(SEND_RESULT_WORDS);
 
   /** Arms the expiry timer for the next deadline, or finishes when nothing is pending. */
   private schedule(): void {
@@ -826,7 +844,13 @@ class Iteration {
   }
 
   private maybeFinish(): boolean {
-    if (this.next < this.plan.count || this.inflight.pending > 0 || this.finish === undefined) return false;
+    if (
+      this.next < this.plan.count ||
+      this.inflight.pending > 0 ||
+      this.unconfirmed > 0 ||
+      this.finish === undefined
+    )
+      return false;
     this.done();
     return true;
   }

@@ -2,6 +2,7 @@
 // inputs and options. One place decides which source address a group gives a family (fixed address,
 // subnet round robin, or the kernel's route) and which port range the kernel filters let through.
 
+import { availableParallelism } from "node:os";
 import type { U16Range } from "../bpf/index.js";
 import { portSpan } from "../config/drafts.js";
 import { type Config, payloadSize } from "../config/load.js";
@@ -66,5 +67,7 @@ export function engineOptions(config: Config): Omit<EngineOptions, "sockets" | "
     pps: config.global.max_packets_per_second ?? Infinity,
     intervalPacketsMs: config.global.interval_packets * 1000,
     iterationLimitMs: config.global.timeout * 1000,
+    // more send threads than cores only adds wakes (docs/performance.md)
+    sendThreads: Math.min(config.global.nb_proc, availableParallelism()),
   };
 }

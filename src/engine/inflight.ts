@@ -154,6 +154,13 @@ export class InFlight {
     q.push(index);
   }
 
+  /** A probe marked sent that the kernel refused after all (the send thread's result came later). */
+  unsend(index: number): void {
+    if (this.state[index] !== ProbeState.Pending) return;
+    this.pending--;
+    this.markSendFailed(index);
+  }
+
   markSendFailed(index: number): void {
     this.state[index] = ProbeState.SendFailed;
     this.sendFailed++;

@@ -7,7 +7,8 @@
 // the kernel behaves: without it a local drop (ENOBUFS) is reported as sent and the packet vanishes;
 // with it the send fails; error-queue entries that are not timestamps are skipped and counted; a
 // pending socket error is cleared before it can fail a send or receive. It runs no BPF: filters are
-// only recorded. Poll callbacks fire on setImmediate, like a level-triggered uv_poll.
+// only recorded. Poll callbacks fire on setImmediate, like a level-triggered uv_poll; a receiver
+// (startReceiver) is the native receive thread modelled on setImmediate, filling the same ring layout.
 import {
   ADDRESS_BYTES,
   META_HAS_HOP_LIMIT,
@@ -25,10 +26,21 @@ import {
   POLL_READABLE,
   type PollCallback,
   RECV_META_WORDS,
+  type ReceiveCallback,
   SEND_RECORD_WORDS,
   SEND_RESULT_WORDS,
   TX_TS_WORDS,
 } from "./rawsock.js";
+import {
+  allocRing,
+  fillRing,
+  RECEIVE_PACKETS,
+  RECEIVE_SEND,
+  RING_HEADER_BYTES,
+  SENT_RESULT,
+  SENT_TXTS,
+  SENT_WORDS,
+} from "./ring.js";
 
 export interface FakeSentPacket {
   socket: FakeSocket;
@@ -59,11 +71,13 @@ interface Queued {
   hopLimit?: number;
 }
 
-const E = { EPERM: 1, EBADF: 9, EAGAIN: 11, ENOBUFS: 105 } as const;
+const E = { EPERM: 1, EBADF: 9, EAGAIN: 11, EBUSY: 16, EINVAL: 22, ENOBUFS: 105 } as const;
 const NAMES: Record<number, string> = {
   1: "EPERM",
   9: "EBADF",
   11: "EAGAIN",
+  16: "EBUSY",
+  22: "EINVAL",
   90: "EMSGSIZE",
   101: "ENETUNREACH",
   105: "ENOBUFS",
@@ -106,6 +120,9 @@ export class FakeSocket implements NativeRawSocket {
   #cb: PollCallback | null = null;
   #scheduled = false;
   #pollError = 0;
+  #receiver: { buffer: ArrayBuffer; mode: number; slotBytes: number; cb: ReceiveCallback } | null = null;
+  readonly #submitted: { data: Uint8Array; records: Uint32Array; addresses: Uint8Array; cookie: number }[] =
+    [];
   /** Test: the next `throwOnRecv` receive calls throw (a bug in a handler stands in). */
   throwOnRecv = 0;
   readonly #net: FakeBinding;
@@ -134,6 +151,7 @@ export class FakeSocket implements NativeRawSocket {
   close(): void {
     this.closed = true;
     this.#cb = null;
+    this.#receiver = null;
   }
 
   attachFilter(program: Uint8Array): void {
@@ -161,6 +179,18 @@ export class FakeSocket implements NativeRawSocket {
     results: Uint32Array,
   ): number {
     this.#check("sendmsg");
+    if (this.#receiver?.mode === RECEIVE_SEND) throw fakeErrnoError(E.EBUSY, "sendmsg");
+    return this.#send(data, records, addresses, first, count, results);
+  }
+
+  #send(
+    data: Uint8Array,
+    records: Uint32Array,
+    addresses: Uint8Array,
+    first: number,
+    count: number,
+    results: Uint32Array,
+  ): number {
     const recvErr = (this.flags & OPEN_RECVERR) !== 0;
     if (recvErr) this.#clearStale();
     let sent = 0;
@@ -216,52 +246,143 @@ export class FakeSocket implements NativeRawSocket {
     }
     // The addon reads again after a pending socket error instead of failing the read.
     this.#clearStale();
-    const bytes = new Uint8Array(meta.buffer, meta.byteOffset, meta.byteLength);
     let n = 0;
-    while (n < maxCount && this.rxQueue.length > 0) {
-      const q = this.rxQueue.shift()!;
-      const len = Math.min(q.bytes.length, slotSize);
-      data.set(q.bytes.subarray(0, len), n * slotSize);
-      const o = n * RECV_META_WORDS;
-      let flags = q.bytes.length > slotSize ? META_TRUNCATED : 0;
-      if (q.src.length === 16) flags |= META_IPV6;
-      // IPv6 sockets have IPV6_RECVHOPLIMIT on: every packet carries its hop limit.
-      if (this.family === 6) flags |= META_HAS_HOP_LIMIT | ((q.hopLimit ?? 64) << META_HOP_LIMIT_SHIFT);
-      let sec = 0;
-      let nsec = 0;
-      if (q.tsNs !== null && this.flags & OPEN_RX_TIMESTAMPS) {
-        [sec, nsec] = split(q.tsNs);
-        flags |= META_HAS_TIMESTAMP;
-      }
-      meta[o] = len;
-      meta[o + 1] = flags;
-      meta[o + 2] = sec;
-      meta[o + 3] = nsec;
-      bytes.fill(0, o * 4 + 16, o * 4 + 32);
-      bytes.set(q.src, o * 4 + 16);
-      n++;
-    }
-    if (n > 0) this.#lastReportedDrops = this.drops;
+    while (n < maxCount && this.#takePacket(meta, n * RECV_META_WORDS, data, n * slotSize, slotSize)) n++;
     return n;
+  }
+
+  /** Moves the next queued packet into a metadata record at word o and its bytes at dataAt (false: none). */
+  #takePacket(meta: Uint32Array, o: number, data: Uint8Array, dataAt: number, slotSize: number): boolean {
+    const q = this.rxQueue.shift();
+    if (q === undefined) return false;
+    const len = Math.min(q.bytes.length, slotSize);
+    data.set(q.bytes.subarray(0, len), dataAt);
+    let flags = q.bytes.length > slotSize ? META_TRUNCATED : 0;
+    if (q.src.length === 16) flags |= META_IPV6;
+    // IPv6 sockets have IPV6_RECVHOPLIMIT on: every packet carries its hop limit.
+    if (this.family === 6) flags |= META_HAS_HOP_LIMIT | ((q.hopLimit ?? 64) << META_HOP_LIMIT_SHIFT);
+    let sec = 0;
+    let nsec = 0;
+    if (q.tsNs !== null && this.flags & OPEN_RX_TIMESTAMPS) {
+      [sec, nsec] = split(q.tsNs);
+      flags |= META_HAS_TIMESTAMP;
+    }
+    meta[o] = len;
+    meta[o + 1] = flags;
+    meta[o + 2] = sec;
+    meta[o + 3] = nsec;
+    const bytes = new Uint8Array(meta.buffer, meta.byteOffset, meta.byteLength);
+    bytes.fill(0, o * 4 + 16, o * 4 + 32);
+    bytes.set(q.src, o * 4 + 16);
+    this.#lastReportedDrops = this.drops;
+    return true;
   }
 
   readTxTimestamps(out: Uint32Array, maxCount: number): number {
     this.#check("recvmmsg");
     let n = 0;
-    while (n < maxCount && this.txTimestamps.length > 0) {
-      const e = this.txTimestamps.shift()!;
+    while (n < maxCount && this.#takeTimestamp(out, n * TX_TS_WORDS)) n++;
+    return n;
+  }
+
+  /** Moves the next TX timestamp of the error queue to out[o..o+4), skipping other entries (false: none). */
+  #takeTimestamp(out: Uint32Array, o: number): boolean {
+    for (;;) {
+      const e = this.txTimestamps.shift();
+      if (e === undefined) return false;
       if (e === "other") {
         this.#skipped++;
         continue;
       }
       const [id, ts] = e;
-      const o = n * TX_TS_WORDS;
       out[o] = id;
       out[o + 1] = ts === null ? 0 : META_HAS_TIMESTAMP;
       [out[o + 2], out[o + 3]] = ts === null ? [0, 0] : split(ts);
-      n++;
+      return true;
     }
-    return n;
+  }
+
+  /**
+   * The receive thread, modelled on the event loop: on each wake it moves what is queued into the
+   * ring (waiting, like the thread, while the ring is full) and calls back once.
+   */
+  startReceiver(mode: number, slots: number, slotBytes: number, cb: ReceiveCallback): ArrayBuffer {
+    this.#check("pthread_create");
+    if (this.#receiver !== null) throw fakeErrnoError(E.EBUSY, "pthread_create");
+    const words =
+      mode === RECEIVE_PACKETS ? RECV_META_WORDS : mode === RECEIVE_SEND ? SENT_WORDS : TX_TS_WORDS;
+    const buffer = allocRing(slots, words, slotBytes);
+    this.#receiver = { buffer, mode, slotBytes, cb };
+    this.#wake();
+    return buffer;
+  }
+
+  stopReceiver(): void {
+    this.#receiver = null;
+    this.#submitted.length = 0;
+  }
+
+  /** The send thread's queue (modelled): copies the batch, sent on the next wake. */
+  submit(
+    data: Uint8Array,
+    records: Uint32Array,
+    addresses: Uint8Array,
+    first: number,
+    count: number,
+    cookie: number,
+  ): boolean {
+    this.#check("submit");
+    if (this.#receiver?.mode !== RECEIVE_SEND) throw fakeErrnoError(E.EINVAL, "submit");
+    if (this.#submitted.length >= 16) return false;
+    const recs = records.slice(first * SEND_RECORD_WORDS, (first + count) * SEND_RECORD_WORDS);
+    this.#submitted.push({ data: data.slice(), records: recs, addresses: addresses.slice(), cookie });
+    this.#wake();
+    return true;
+  }
+
+  get receiving(): boolean {
+    return this.#receiver !== null;
+  }
+
+  /** One wake of the modelled send thread: sends the queued batches, then results and timestamps to the ring. */
+  #runSender(r: { buffer: ArrayBuffer; cb: ReceiveCallback }): boolean {
+    if (this.#net.holdSends) return this.#submitted.length > 0; // a busy thread: try again later
+    const res = new Uint32Array(64 * SEND_RESULT_WORDS);
+    const out: number[][] = [];
+    for (let b = this.#submitted.shift(); b !== undefined; b = this.#submitted.shift()) {
+      const count = b.records.length / SEND_RECORD_WORDS;
+      this.#send(b.data, b.records, b.addresses, 0, count, res);
+      for (let k = 0; k < count; k++)
+        out.push([SENT_RESULT, b.cookie, k, res[k * SEND_RESULT_WORDS]!, res[k * SEND_RESULT_WORDS + 1]!, 0]);
+    }
+    // then the error queue: timestamps of these sends, and whatever arrived since the last wake
+    const ts = new Uint32Array(TX_TS_WORDS);
+    while (this.#takeTimestamp(ts, 0)) out.push([SENT_TXTS, ...ts, 0]);
+    let next = 0;
+    const n = fillRing(r.buffer, (meta, o) => {
+      const rec = out[next];
+      if (rec === undefined) return false;
+      meta.set(rec, o);
+      next++;
+      return true;
+    });
+    if (next < out.length) throw new Error("fake: the send ring is full (the tests keep it drained)");
+    if (n > 0) r.cb(null);
+    return false;
+  }
+
+  /** One wake of the modelled thread: fills the ring; true when something is left for later. */
+  #runReceiver(): boolean {
+    const r = this.#receiver;
+    if (r === null) return false;
+    if (r.mode === RECEIVE_SEND) return this.#runSender(r);
+    const packets = r.mode === RECEIVE_PACKETS;
+    if (packets) this.#clearStale();
+    const n = fillRing(r.buffer, (meta, o, data, at) =>
+      packets ? this.#takePacket(meta, o, data, at, r.slotBytes) : this.#takeTimestamp(meta, o),
+    );
+    if (n > 0) r.cb(null);
+    return (packets ? this.rxQueue : this.txTimestamps).length > 0;
   }
 
   rxDrops(): number {
@@ -309,7 +430,10 @@ export class FakeSocket implements NativeRawSocket {
     this.#cb = null;
   }
 
-  /** Test: the next poll event reports `errno` instead, and the handle stops, as libuv's does. */
+  /**
+   * Test: the next poll event reports `errno` instead, and the handle stops, as libuv's does; with a
+   * receiver running, its thread stops on that errno instead and says so once.
+   */
   failPoll(errno: number): void {
     this.#pollError = errno;
     this.#wake();
@@ -327,12 +451,27 @@ export class FakeSocket implements NativeRawSocket {
   }
 
   #wake(): void {
-    if (this.#scheduled || this.#cb === null) return;
+    if (this.#scheduled || (this.#cb === null && this.#receiver === null)) return;
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
+      if (this.closed) return;
+      const r = this.#receiver;
+      if (r !== null && this.#pollError !== 0) {
+        // the thread stops on the error and reports it once
+        const errno = this.#pollError;
+        this.#pollError = 0;
+        this.#receiver = null;
+        r.cb(fakeErrnoError(errno, "recvmmsg"));
+        return;
+      }
+      if (r !== null && this.#runReceiver()) {
+        // the ring is full: the thread waits for JS, which frees records in its callback
+        const t = setTimeout(() => this.#wake(), 1);
+        t.unref();
+      }
       const cb = this.#cb;
-      if (cb === null || this.closed) return;
+      if (cb === null) return;
       if (this.#pollError !== 0) {
         const errno = this.#pollError;
         this.#pollError = 0;
@@ -359,6 +498,7 @@ export class FakeBinding implements NativeBinding {
   readonly TXTS_WORDS = TX_TS_WORDS;
   readonly MAX_BATCH = 1024;
   readonly META_HOPLIMIT_SHIFT = META_HOP_LIMIT_SHIFT;
+  readonly RING_HEADER_BYTES = RING_HEADER_BYTES;
   readonly RawSocket: NativeBinding["RawSocket"];
 
   /** Every packet sent through any fake socket, in order. */
@@ -372,6 +512,8 @@ export class FakeBinding implements NativeBinding {
   dropTxTimestamps = false;
   /** ENOBUFS sends a socket without IP_RECVERR reported as sent (the packet went nowhere). */
   silentlyDropped = 0;
+  /** While true, send threads (startSender) send nothing: their queues fill, as behind a slow link. */
+  holdSends = false;
   /** When false, opening a socket fails with EPERM, as without CAP_NET_RAW. */
   hasCapNetRaw = true;
   /** Packets a receive queue holds before the fake "kernel" drops (and counts) more. */

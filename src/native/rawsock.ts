@@ -7,6 +7,9 @@
 // addon's own exports at load time.
 import { createRequire } from "node:module";
 import { Code, type ErrorCode, NetprobifyError } from "../errors.js";
+import { RECEIVE_ERRQUEUE, RECEIVE_PACKETS, RECEIVE_SEND, RING_HEADER_BYTES, Ring } from "./ring.js";
+
+export { Ring, SENT_RESULT, SENT_TXTS, SENT_WORDS } from "./ring.js";
 
 export type Family = 4 | 6;
 
@@ -58,6 +61,18 @@ export const OPEN_FORCE_COUNTER_IDS = 32;
 const OPEN_FLAGS_MAX = 63;
 
 export type PollCallback = (err: Error | null, events: number) => void;
+/** Called on the JS thread when a receive thread's ring has records (coalesced), or with the error it stopped on. */
+export type ReceiveCallback = (err: Error | null) => void;
+
+/** What a receive thread reads: received packets (with metadata) or TX timestamps (the error queue). */
+export type ReceiveKind = "packets" | "timestamps";
+
+export interface ReceiveOptions {
+  /** Records the ring holds (a power of two). Default: 1024 packets, 4096 timestamps. */
+  slots?: number;
+  /** Bytes of packet per record (longer packets are truncated and flagged). Default 2048. */
+  slotBytes?: number;
+}
 
 /** What the addon's RawSocket instances offer; the fake implements the same. */
 export interface NativeRawSocket {
@@ -82,6 +97,16 @@ export interface NativeRawSocket {
   staleErrors(): number;
   poll(cb: PollCallback): void;
   stopPoll(): void;
+  startReceiver(mode: number, slots: number, slotBytes: number, cb: ReceiveCallback): ArrayBuffer;
+  stopReceiver(): void;
+  submit(
+    data: Uint8Array,
+    records: Uint32Array,
+    addresses: Uint8Array,
+    first: number,
+    count: number,
+    cookie: number,
+  ): boolean;
 }
 
 export interface NativeBinding {
@@ -102,6 +127,7 @@ export interface NativeBinding {
   TXTS_WORDS: number;
   MAX_BATCH: number;
   META_HOPLIMIT_SHIFT: number;
+  RING_HEADER_BYTES: number;
 }
 
 export interface OpenOptions {
@@ -173,6 +199,23 @@ export interface RawSocket {
   /** Calls cb when readable or when TX timestamps wait; cb must drain (loop until 0). Keeps the socket alive. */
   poll(cb: PollCallback): void;
   stopPoll(): void;
+  /**
+   * Starts the socket's receive thread (native/recv.c): it reads packets, or TX timestamps, into the
+   * returned ring as they arrive; cb runs on the JS thread when records are ready (however many wakes
+   * came meanwhile: once) and must drain the ring. Keeps the socket alive until stopReceiver()/close(),
+   * which join the thread. Records: RECV_META_WORDS then the packet, or TX_TS_WORDS.
+   */
+  receive(kind: ReceiveKind, cb: ReceiveCallback, options?: ReceiveOptions): Ring;
+  stopReceiver(): void;
+  /**
+   * Starts the socket's send thread (native/send.c): submit() queues batches, the thread sends them
+   * (as sendBatch would) and writes a result per packet, then the TX timestamps its sends queued, into
+   * the returned ring (SENT_WORDS per record); cb runs as for receive(). sendBatch() then fails with
+   * EBUSY: one thread numbers the TX timestamps. Stopped by stopReceiver()/close().
+   */
+  startSender(cb: ReceiveCallback, options?: { slots?: number }): Ring;
+  /** Queues records [first, first+count) (at most 64, 128 KiB) for the send thread; false when its queue is full. */
+  submit(batch: SendBatch, first: number, count: number, cookie: number): boolean;
   /** Idempotent. */
   close(): void;
 }
@@ -276,6 +319,7 @@ export function checkLayout(b: NativeBinding): void {
     ["TXTS_WORDS", b.TXTS_WORDS, TX_TS_WORDS],
     ["MAX_BATCH", b.MAX_BATCH, MAX_BATCH],
     ["META_HOPLIMIT_SHIFT", b.META_HOPLIMIT_SHIFT, META_HOP_LIMIT_SHIFT],
+    ["RING_HEADER_BYTES", b.RING_HEADER_BYTES, RING_HEADER_BYTES],
   ];
   for (const [name, native, ts] of pairs) {
     if (native !== ts) {
@@ -355,19 +399,19 @@ function isBytes(v: unknown, name: string): asserts v is Uint8Array {
 }
 
 /** Checks a send window; exported for tests and for engine code that builds batches. */
-export function validateSend(batch: SendBatch, first: number, count: number, results: Uint32Array): void {
+export function validateSend(batch: SendBatch, first: number, count: number, results?: Uint32Array): void {
   if (typeof batch !== "object" || batch === null)
     throw new TypeError("batch must be { data, records, addresses }");
   isBytes(batch.data, "batch.data");
   isU32(batch.records, "batch.records");
   isBytes(batch.addresses, "batch.addresses");
-  isU32(results, "results");
+  if (results !== undefined) isU32(results, "results");
   uint(first, "first");
   uint(count, "count");
   const nrec = Math.floor(batch.records.length / SEND_RECORD_WORDS);
   if (first + count > nrec)
     throw new RangeError(`records hold ${nrec} packets; first + count = ${first + count}`);
-  if (results.length < count * SEND_RESULT_WORDS) {
+  if (results !== undefined && results.length < count * SEND_RESULT_WORDS) {
     throw new RangeError(`results needs ${count * SEND_RESULT_WORDS} words, has ${results.length}`);
   }
   const r = batch.records;
@@ -542,6 +586,64 @@ class CheckedSocket implements RawSocket {
 
   stopPoll(): void {
     if (!this.closed) this.#n.stopPoll();
+  }
+
+  receive(kind: ReceiveKind, cb: ReceiveCallback, options: ReceiveOptions = {}): Ring {
+    if (kind !== "packets" && kind !== "timestamps")
+      throw new TypeError("receive() wants packets or timestamps");
+    if (typeof cb !== "function") throw new TypeError("receive() needs a callback");
+    const slots = options.slots ?? (kind === "packets" ? 1024 : 4096);
+    positiveInt(slots, "slots", 1 << 20);
+    if (slots < 2 || (slots & (slots - 1)) !== 0)
+      throw new RangeError(`slots must be a power of two >= 2, got ${slots}`);
+    const slotBytes = kind === "packets" ? (options.slotBytes ?? 2048) : 0;
+    if (kind === "packets") positiveInt(slotBytes, "slotBytes", 65535);
+    this.#open();
+    try {
+      const mode = kind === "packets" ? RECEIVE_PACKETS : RECEIVE_ERRQUEUE;
+      // As with poll(): the closure holds `this`, kept alive by the addon while the thread runs.
+      const buffer = this.#n.startReceiver(mode, slots, slotBytes, (err) => {
+        if (this.closed) return;
+        cb(err === null ? null : (toTypedError(err) as Error));
+      });
+      return new Ring(buffer);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  stopReceiver(): void {
+    if (!this.closed) this.#n.stopReceiver();
+  }
+
+  startSender(cb: ReceiveCallback, options: { slots?: number } = {}): Ring {
+    if (typeof cb !== "function") throw new TypeError("startSender() needs a callback");
+    const slots = options.slots ?? 16384;
+    positiveInt(slots, "slots", 1 << 20);
+    if (slots < 64 || (slots & (slots - 1)) !== 0)
+      throw new RangeError(`slots must be a power of two >= 64, got ${slots}`);
+    this.#open();
+    try {
+      const buffer = this.#n.startReceiver(RECEIVE_SEND, slots, 0, (err) => {
+        if (this.closed) return;
+        cb(err === null ? null : (toTypedError(err) as Error));
+      });
+      return new Ring(buffer);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  submit(batch: SendBatch, first: number, count: number, cookie: number): boolean {
+    validateSend(batch, first, count);
+    if (count < 1 || count > 64) throw new RangeError(`count must be in [1, 64], got ${count}`);
+    uint(cookie, "cookie");
+    this.#open();
+    try {
+      return this.#n.submit(batch.data, batch.records, batch.addresses, first, count, cookie);
+    } catch (err) {
+      rethrow(err);
+    }
   }
 
   close(): void {
