@@ -50,8 +50,12 @@ export function phaseAt(t: number): Phase {
   };
 }
 
+// The router answers without ICMP rate limits (the DNS target keeps Linux's): the DNS target's
+// rate-limited answers fall on the same flows every iteration, which opens a trace-on-loss incident,
+// and its TTL-limited probes would draw on a rate-limited router's budget toward the prober and hide
+// inet_gone's unreachables (docs/paths.md, Limits).
 export const LAB_SPEC: LabSpec = {
-  router: { icmpRateLimit: "linux" },
+  router: {},
   targets: [
     { name: "tor", rangeSize: 4 },
     { name: "torlossy" },
