@@ -200,9 +200,11 @@ function decide(models: readonly Model[], alias: (a: string) => string): Verdict
   }
   for (const [key, st] of candidates) {
     for (const m of models) {
-      // A flow avoids the link when it crosses it nowhere and its own hop at the link's TTL is another
-      // router (the same far end seen from another address of the near router is the same link).
-      if (cuts(m).some((c) => linkKey(m, c) === key) || (m.nodes[st.cut] ?? null) === st.to) continue;
+      // A flow avoids the link when it crosses it nowhere, nor its far end when that is the flow's
+      // destination (a target hangs off one link, whichever address its leaf answers from) or silent.
+      const end = m.nodes[st.cut] ?? null;
+      if (cuts(m).some((c) => linkKey(m, c) === key)) continue;
+      if (end === st.to && (end === null || st.cut === m.destTtl)) continue;
       const [answered, sent] = after(m, st.cut);
       st.otherAnswered += answered;
       st.otherSent += sent;
