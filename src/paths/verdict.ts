@@ -6,8 +6,9 @@
 // crosses it, by the same factor, and leaves the TTLs before it alone. For every link on a flagged
 // flow's path the verdict pools all traced flows crossing it (flagged and healthy, across targets) and
 // computes a likelihood-ratio statistic of "answers from c on are missing at rate p" against "only the
-// background rate is missing". Links whose healthy flows lose less than their flagged ones are dropped;
-// each flagged flow votes for the remaining link after which its own answers drop most; among the links
+// background rate is missing". Links whose healthy flows lose less than their flagged ones are dropped,
+// and so are links whose crossing flows do not lose more than the traced flows avoiding them (uniform
+// loss: every member of a bundle losing alike names no link); each flagged flow votes for the remaining link after which its own answers drop most; among the links
 // crossed by the same flows as the most voted one, the largest significant statistic wins. Hops that
 // miss answers while later TTLs of the same flows answer (ICMP rate limiting, silent routers) give no
 // evidence: their TTL is left out, so a missing ICMP answer alone never blames a hop.
