@@ -49,6 +49,27 @@ for (const width of [2, 4, 8, 16]) {
   }
 }
 console.log(`healthy fabrics: no suspect link in ${pct(healthy)} % of ${healthy.length * runs}`);
+// Uniform loss: the same loss on every leaf1 -> spine member (no member worse than its siblings), a
+// few flows falsely flagged: right when no link is named.
+for (const loss of [0.01, 0.05]) {
+  const uniform: Tally[] = [];
+  for (const width of [2, 4, 8, 16]) {
+    for (const direction of ["forward", "reverse"] as const) {
+      for (const rateLimited of [[], ["leaf1"]] as const) {
+        const t = runScenario(
+          { width, uniform: { loss, direction }, rateLimited: [...rateLimited] },
+          runs,
+          analyze,
+        );
+        uniform.push(t);
+        console.log(`${t.scenario.padEnd(64)} ${t.correct}/${t.runs} without a suspect link`);
+      }
+    }
+  }
+  console.log(
+    `uniform ${loss * 100} % on every member: no suspect link in ${pct(uniform)} % of ${uniform.length * runs}`,
+  );
+}
 
 // Time to detection: iterations (seconds at interval 1) from the loss starting to the first flag of
 // a flow on the faulty way, within 60; p50/p95 over the runs detected, and which test flagged.

@@ -6,8 +6,9 @@
 // crosses it, by the same factor, and leaves the TTLs before it alone. For every link on a flagged
 // flow's path the verdict pools all traced flows crossing it (flagged and healthy, across targets) and
 // computes a likelihood-ratio statistic of "answers from c on are missing at rate p" against "only the
-// background rate is missing". Links whose healthy flows lose less than their flagged ones are dropped;
-// each flagged flow votes for the remaining link after which its own answers drop most; among the links
+// background rate is missing". Links whose healthy flows lose less than their flagged ones are dropped,
+// and so are links whose crossing flows do not lose more than the traced flows avoiding them (uniform
+// loss: every member of a bundle losing alike names no link); each flagged flow votes for the remaining link after which its own answers drop most; among the links
 // crossed by the same flows as the most voted one, the largest significant statistic wins. Hops that
 // miss answers while later TTLs of the same flows answer (ICMP rate limiting, silent routers) give no
 // evidence: their TTL is left out, so a missing ICMP answer alone never blames a hop.
@@ -76,6 +77,13 @@ export const MIN_STATISTIC = 20;
  * the flagged flows' own branch and the link is not a suspect.
  */
 export const MAX_HETEROGENEITY = 15;
+/**
+ * A suspect link loses and its siblings do not: the flows crossing it must lose significantly more,
+ * from its TTL on, than the traced flows that avoid it over the same TTLs (one-sided 2×2
+ * likelihood-ratio test at least this, p < 5e-4 per link). Under uniform loss (every member of a bundle
+ * losing alike) no member passes, and a link that no traced flow avoids cannot pass either.
+ */
+export const MIN_CONTRAST = 12;
 
 interface LinkStats {
   from: string;
@@ -87,6 +95,11 @@ interface LinkStats {
   healthySent: number;
   /** The flows crossing the link, joined: links crossed by the same flows can tie. */
   flows: string;
+  /** The cut (TTL of the far end) at which the first flagged flow crosses it. */
+  cut: number;
+  /** The same, for the traced flows that avoid the link, over the same TTLs (its siblings' evidence). */
+  otherAnswered: number;
+  otherSent: number;
 }
 
 export function analyzeIncident(
@@ -165,6 +178,9 @@ function decide(models: readonly Model[], alias: (a: string) => string): Verdict
           healthyAnswered: 0,
           healthySent: 0,
           flows: "",
+          cut: c,
+          otherAnswered: 0,
+          otherSent: 0,
         });
       }
     }
@@ -183,9 +199,23 @@ function decide(models: readonly Model[], alias: (a: string) => string): Verdict
       stats.flows += `${m.trace.flow}\n`;
     }
   }
+  for (const [key, st] of candidates) {
+    for (const m of models) {
+      // A flow avoids the link when it crosses it nowhere, nor its far end when that is the flow's
+      // destination (a target hangs off one link, whichever address its leaf answers from) or silent.
+      const end = m.nodes[st.cut] ?? null;
+      if (cuts(m).some((c) => linkKey(m, c) === key)) continue;
+      if (end === st.to && (end === null || st.cut === m.destTtl)) continue;
+      const [answered, sent] = after(m, st.cut);
+      st.otherAnswered += answered;
+      st.otherSent += sent;
+    }
+  }
   const background = backgroundMiss(models);
   // A link loses the same share of every flow crossing it: drop links whose healthy flows lose less.
-  const qualified = new Map([...candidates].filter(([, st]) => heterogeneity(st) <= MAX_HETEROGENEITY));
+  // A suspect loses more than its siblings: drop links whose avoiding flows lose as much (uniform loss).
+  const consistent = [...candidates].filter(([, st]) => heterogeneity(st) <= MAX_HETEROGENEITY);
+  const qualified = new Map(consistent.filter(([, st]) => contrast(st) >= MIN_CONTRAST));
   // 007-style votes: each flagged flow votes for the qualified link after which its own answers drop
   // most (on a tie, the later one: a rate-limited hop between them left the same evidence to both).
   const votes = new Map<string, number>();
@@ -205,7 +235,18 @@ function decide(models: readonly Model[], alias: (a: string) => string): Verdict
     votes: votes.get(key) ?? 0,
   }));
   const leader = ranked.filter((r) => r.votes > 0).sort((x, y) => y.votes - x.votes || y.g - x.g)[0];
-  if (!leader) return { kind: "none" };
+  if (!leader) {
+    // Significant losses, but every traced flow crosses the lossy links: nothing tells a faulty member
+    // from loss shared by all of them.
+    const lossy = consistent.filter(([, st]) => statistic(st.answered, st.sent, background) >= MIN_STATISTIC);
+    if (lossy.length > 0 && lossy.every(([, st]) => st.otherSent === 0)) {
+      return {
+        kind: "inconclusive",
+        why: `losses after ${lossy.map(([k]) => k).join(", ")}, but no traced flow avoids them: nothing to compare them with`,
+      };
+    }
+    return { kind: "none" };
+  }
   // Links crossed by exactly the same flows (leaf1 -> spine, spine -> leaf2) differ only in where the
   // losses start; the pooled statistic of all those flows decides between them better than single votes.
   const family = ranked.filter((r) => r.st.flows === leader.st.flows).sort((x, y) => y.g - x.g);
@@ -290,17 +331,28 @@ function backgroundMiss(models: readonly Model[]): number {
   return Number.isFinite(least) ? Math.max(BACKGROUND_MISS, least) : BACKGROUND_MISS;
 }
 
+/** One-sided 2×2 likelihood-ratio statistic: do the flows crossing the link lose more than those avoiding it? */
+function contrast(st: LinkStats): number {
+  return moreLost(st.answered, st.sent, st.otherAnswered, st.otherSent);
+}
+
 /** 2×2 likelihood-ratio statistic: do the healthy flows crossing the link lose less than the flagged ones? */
 function heterogeneity(st: LinkStats): number {
-  const fa = st.answered - st.healthyAnswered;
-  const fs = st.sent - st.healthySent;
-  if (fs === 0 || st.healthySent === 0) return 0;
-  const missFlagged = (fs - fa) / fs;
-  const missHealthy = (st.healthySent - st.healthyAnswered) / st.healthySent;
-  if (missHealthy >= missFlagged) return 0;
+  return moreLost(
+    st.answered - st.healthyAnswered,
+    st.sent - st.healthySent,
+    st.healthyAnswered,
+    st.healthySent,
+  );
+}
+
+/** 2×2 likelihood-ratio statistic that group x (answered xa of xs) misses more than group y; 0 if not. */
+function moreLost(xa: number, xs: number, ya: number, ys: number): number {
+  if (xs === 0 || ys === 0) return 0;
+  if ((ys - ya) / ys >= (xs - xa) / xs) return 0;
   const ll = (a: number, n: number): number => {
     const q = a / n;
     return (a === 0 ? 0 : a * Math.log(q)) + (n - a === 0 ? 0 : (n - a) * Math.log(1 - q));
   };
-  return 2 * (ll(fa, fs) + ll(st.healthyAnswered, st.healthySent) - ll(st.answered, st.sent));
+  return 2 * (ll(xa, xs) + ll(ya, ys) - ll(xa + ya, xs + ys));
 }

@@ -14,6 +14,11 @@ export interface Scenario {
   fault?: { link: FaultLink; spine: number; direction: "forward" | "reverse"; loss: number };
   /** Routers answering only `rateLimitAnswer` of the time-exceeded errors they owe. */
   rateLimited?: ("leaf1" | "spines" | "leaf2")[];
+  /**
+   * The same loss on every leaf1 -> spine link (uniform loss: no member is worse than its siblings, so
+   * no link should be named); the detector falsely flags 1 to 4 random flows.
+   */
+  uniform?: { loss: number; direction: "forward" | "reverse" };
   /** leaf1 sends every packet to a random spine. */
   perPacket?: boolean;
   targets?: number;
@@ -80,7 +85,10 @@ export function simulateIncident(sc: Scenario): Incident {
   const firstAffected = shuffled.find((e) => e.x.affected)?.x;
   if (flagged.length === 0 && firstAffected) flagged.push(firstAffected);
   const chosen = flagged.slice(0, TRACE_FLAGGED_FLOWS);
-  if (!f || rand() < 0.2) {
+  if (sc.uniform) {
+    const k = 1 + Math.floor(rand() * TRACE_FLAGGED_FLOWS);
+    for (const e of shuffled.slice(0, k)) chosen.push(e.x);
+  } else if (!f || rand() < 0.2) {
     const falseAlarm = shuffled.find((e) => !e.x.affected)?.x; // flagged although its paths are fine
     if (falseAlarm) chosen.push(falseAlarm);
   }
@@ -103,8 +111,12 @@ export function simulateIncident(sc: Scenario): Incident {
         const spine = sc.perPacket ? Math.floor(rand() * sc.width) : fl.spine;
         const crossed = Math.min(t, 4); // links 0..3: src-leaf1, leaf1-spine, spine-leaf2, leaf2-target
         let ok = true;
-        for (let l = 0; l < crossed && ok; l++) ok = rand() >= bg + lossOn(f, l, spine, fl, "forward");
-        for (let l = crossed - 1; l >= 0 && ok; l--) ok = rand() >= bg + lossOn(f, l, spine, fl, "reverse");
+        const u = (l: number, dir: "forward" | "reverse") =>
+          l === 1 && sc.uniform?.direction === dir ? sc.uniform.loss : 0;
+        for (let l = 0; l < crossed && ok; l++)
+          ok = rand() >= bg + lossOn(f, l, spine, fl, "forward") + u(l, "forward");
+        for (let l = crossed - 1; l >= 0 && ok; l--)
+          ok = rand() >= bg + lossOn(f, l, spine, fl, "reverse") + u(l, "reverse");
         if (!ok) continue;
         if (t >= 4) {
           reached++;
@@ -199,6 +211,8 @@ export function scenarioName(sc: Omit<Scenario, "seed">): string {
   const rl =
     (sc.rateLimited?.length ? ` rate-limited:${sc.rateLimited.join("+")}` : "") +
     (sc.background ? ` background:${sc.background}` : "");
+  if (sc.uniform)
+    return `${sc.width}-way uniform ${sc.uniform.loss * 100}% ${sc.uniform.direction} on every leaf1-spine${rl}`;
   return f
     ? `${sc.width}-way ${f.link} ${f.loss * 100}% ${f.direction}${rl}`
     : `${sc.width}-way healthy${rl}`;
@@ -214,7 +228,10 @@ export function runScenario(
   let maxProbes = 0;
   for (let r = 0; r < runs; r++) {
     const seed =
-      r * 7919 + sc.width * 31 + Math.round((sc.fault?.loss ?? 0) * 1000) + scenarioName(sc).length;
+      r * 7919 +
+      sc.width * 31 +
+      Math.round((sc.fault?.loss ?? sc.uniform?.loss ?? 0) * 1000) +
+      scenarioName(sc).length;
     const fault = sc.fault && { ...sc.fault, spine: r };
     const inc = simulateIncident({ ...sc, seed, ...(fault ? { fault } : {}) });
     maxProbes = Math.max(maxProbes, inc.probes);

@@ -48,6 +48,23 @@ describe("paths/verdict on a simulated leaf-spine fabric", () => {
     assert.ok(s >= 0.99, String(s));
   });
 
+  it("names no suspect link under uniform loss on every member (1 %, 5 %, either direction, 2-16 ways) in >= 99 %", (t) => {
+    const tallies: Tally[] = [];
+    for (const loss of [0.01, 0.05]) {
+      for (const width of [2, 4, 8, 16]) {
+        for (const direction of ["forward", "reverse"] as const) {
+          for (const rateLimited of [[], ["leaf1"]] as const) {
+            const sc = { width, uniform: { loss, direction }, rateLimited: [...rateLimited] };
+            tallies.push(runScenario(sc, RUNS, analyze));
+          }
+        }
+      }
+    }
+    const s = share(tallies);
+    t.diagnostic(`uniform: no suspect in ${(s * 100).toFixed(2)} % of ${tallies.length * RUNS}`);
+    assert.ok(s >= 0.99, String(s));
+  });
+
   it("recognises a per-packet balancer on every width", () => {
     for (const width of [2, 4, 8, 16]) {
       for (let seed = 1; seed <= 5; seed++) {

@@ -261,6 +261,38 @@ describe("paths/verdict: hand-made traces", () => {
     assert.equal(empty.verdict.kind, "inconclusive");
   });
 
+  it("uniform loss: every member loses 1 % alike, so no link is named though the flagged flows lose", () => {
+    // The least lossy healthy flow sets the background below the flagged flows' loss (0.4 % against
+    // 1 %, G ≈ 40): only the siblings' own losses from the same TTLs on show the loss is everywhere.
+    const a = analyzeIncident([
+      trace({ flow: "f1", flagged: true, path: viaA, n: 800, answered: lossFrom(2, 792) }),
+      trace({ flow: "f2", flagged: true, path: viaA, n: 800, answered: lossFrom(2, 792) }),
+      trace({ flow: "h1", path: viaB, answered: lossFrom(2, 396) }),
+      trace({ flow: "h2", path: viaB, answered: lossFrom(2, 398) }),
+    ]);
+    assert.deepEqual(a.verdict, { kind: "none" });
+  });
+
+  it("the same flows with the siblings answering everything: the member is named", () => {
+    const a = analyzeIncident([
+      trace({ flow: "f1", flagged: true, path: viaA, n: 800, answered: lossFrom(2, 792) }),
+      trace({ flow: "f2", flagged: true, path: viaA, n: 800, answered: lossFrom(2, 792) }),
+      trace({ flow: "h1", path: viaB }),
+      trace({ flow: "h2", path: viaB, answered: lossFrom(2, 399) }),
+    ]);
+    assert.equal(a.verdict.kind, "link");
+    if (a.verdict.kind === "link") assert.deepEqual([a.verdict.from, a.verdict.to], [LEAF1, SPINE_A]);
+  });
+
+  it("every traced flow crosses the lossy member: inconclusive (nothing to compare with), not a link", () => {
+    const a = analyzeIncident([
+      trace({ flow: "f1", flagged: true, path: viaA, answered: lossFrom(2, 380) }),
+      trace({ flow: "f2", flagged: true, path: viaA, answered: lossFrom(2, 381) }),
+    ]);
+    assert.equal(a.verdict.kind, "inconclusive");
+    if (a.verdict.kind === "inconclusive") assert.match(a.verdict.why, /no traced flow avoids them/);
+  });
+
   it("a few stray misses (background noise) are not a link", () => {
     const a = analyzeIncident([
       trace({ flow: "f1", flagged: true, path: viaA, answered: (t) => (t === 5 ? 399 : 400) }),
