@@ -66,7 +66,7 @@ function results(): SeriesResult[] {
   }));
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const config = loadConfigText("bench-history.yaml", configText());
   let clock = 1_700_000_000;
   const web = new WebState("bench", () => clock);
@@ -84,8 +84,7 @@ function main(): void {
     faults: new Map(),
   };
   const iterations = Math.ceil(RETENTION / Math.max(1, INTERVAL));
-  global.gc?.();
-  const buffersBefore = process.memoryUsage().arrayBuffers;
+  const buffersBefore = await settledArrayBuffers();
   const recordMs: number[] = [];
   for (let k = 0; k < iterations; k++) {
     for (let i = 0; i < TARGETS; i++) {
@@ -99,8 +98,7 @@ function main(): void {
     web.recordIteration(config, result);
     recordMs.push(performance.now() - t0);
   }
-  global.gc?.();
-  const buffers = process.memoryUsage().arrayBuffers - buffersBefore;
+  const buffers = (await settledArrayBuffers()) - buffersBefore;
   const hours = RETENTION / 3600;
   const measuredPerHour = buffers / TARGETS / hours;
 
@@ -161,4 +159,21 @@ function main(): void {
   );
 }
 
-main();
+await main();
+
+/**
+ * ArrayBuffer bytes once garbage is gone: V8 frees dead buffers' memory on a background sweeper
+ * after a collection, so one gc() and an immediate reading can still count buffers already dead
+ * (a CI run measured -0.4 MiB). Collects and yields to the event loop until two readings agree.
+ */
+async function settledArrayBuffers(): Promise<number> {
+  let last = Number.NaN;
+  for (let i = 0; i < 20; i++) {
+    global.gc?.();
+    await new Promise((r) => setTimeout(r, 10));
+    const now = process.memoryUsage().arrayBuffers;
+    if (now === last) return now;
+    last = now;
+  }
+  return last;
+}

@@ -62,8 +62,9 @@ describe("engine in the lab (needs root)", () => {
   test("0 % loss: 1,000 targets × 10 packets, three types × two families, all answered, counts equal the wire", async () => {
     const t = lab.target("many");
     const targets = await targetsFor({ v4: t.range!.all4(1000), v6: t.range!.all6(1000) }, 10);
-    // Paced so that tcpdump, the referee, keeps up (unpaced, it misses a fraction of a percent).
-    const engine = labEngine(targets, { pps: 25_000 });
+    // Paced so that tcpdump, the referee, keeps up (unpaced, it misses a fraction of a percent; at
+    // 25,000/s it missed 2 % in a CI run on a loaded machine).
+    const engine = labEngine(targets, { pps: 10_000 });
     try {
       await warmUp();
       const cap = await lab.capture({ iface: t.hostIf, bufferKiB: 65536 });
