@@ -663,9 +663,10 @@ class Iteration implements SendOwner {
    */
   private send(family: 4 | 6, first: number, count: number): number {
     const batch = { data: this.data, records: this.records, addresses: this.addrTable };
-    const sender = this.engine.sender(family);
     let from = 0;
     while (from < count) {
+      // Threads take submissions in turn (not send calls: an unpaced call can hold every probe).
+      const sender = this.engine.sender(family);
       // a submission holds at most SUBMIT_MAX packets and SUBMIT_BYTES bytes
       let n = 0;
       let bytes = 0;
