@@ -13,7 +13,7 @@ import type { ProbeKind } from "../src/engine/plan.js";
 import { repoRoot } from "../src/lab/native.js";
 import { type OnceRun, runOnceCold } from "./lib/daemon-once.js";
 import { daemonTable, onceTable } from "./lib/daemon-report.js";
-import { type DaemonRow, daemonRow } from "./lib/daemon-run.js";
+import { type DaemonRow, daemonRow, THREAD_KINDS } from "./lib/daemon-run.js";
 import { intFlag, stringFlag } from "./lib/stats.js";
 import { createBenchLab } from "./lib/suite-lab.js";
 
@@ -70,7 +70,12 @@ async function main(): Promise<void> {
           );
           process.stderr.write(
             `${type} 2×${size.targets}×${size.packets}: daemon ${r.daemonUsPerProbe.toFixed(2)} µs/probe, ` +
-              `${r.ref?.tool} ${r.ref?.usPerProbe.toFixed(2)} µs/probe; iterations ${r.iterations.map((i) => `${i.sent}/${i.ms}ms`).join(" ")}\n`,
+              `${r.ref?.tool} ${r.ref?.usPerProbe.toFixed(2)} µs/probe; by thread (user/kernel µs/probe): ` +
+              THREAD_KINDS.map(
+                (k) =>
+                  `${k} ${r.threadsUsPerProbe[k].user.toFixed(2)}/${r.threadsUsPerProbe[k].system.toFixed(2)}`,
+              ).join(" ") +
+              `; iterations ${r.iterations.map((i) => `${i.sent}/${i.ms}ms`).join(" ")}\n`,
           );
           rows.push(r);
         }

@@ -7,7 +7,7 @@
 // (probes sent ÷ its duration, from the same lines) shows what the first one pays for the JIT's
 // warm-up.
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ProbeKind } from "../../src/engine/plan.js";
 import { repoRoot } from "../../src/lab/native.js";
@@ -55,6 +55,24 @@ export interface DaemonIteration {
   /** The same for the main (JS) thread alone. */
   mainCpuSeconds: number;
   mainSystemSeconds: number;
+  /** By kind of thread (see threadKind), user and system seconds, when the line was read. */
+  threads: Record<ThreadKind, { user: number; system: number }>;
+}
+
+/**
+ * The daemon's threads by what they do: the JS thread (tid = pid); V8's platform workers (garbage
+ * collection, compilation: "V8 DefaultWorke"); libuv's pool ("libuv-worker": the exposition's gzip);
+ * and the addon's send and receive threads (native/send.c, native/recv.c), which keep the process
+ * name ("node"). Exited threads (none in a running daemon) count nowhere.
+ */
+export type ThreadKind = "main" | "native" | "v8" | "libuv" | "other";
+export const THREAD_KINDS: readonly ThreadKind[] = ["main", "native", "v8", "libuv", "other"];
+
+function threadKind(pid: number, tid: number, comm: string): ThreadKind {
+  if (tid === pid) return "main";
+  if (comm.startsWith("V8 ")) return "v8";
+  if (comm.startsWith("libuv")) return "libuv";
+  return comm === "node" ? "native" : "other";
 }
 
 export interface DaemonRow {
@@ -65,6 +83,8 @@ export interface DaemonRow {
   /** CPU per probe (µs) of the iterations after the first; of which in the kernel. */
   daemonUsPerProbe: number;
   daemonSystemUsPerProbe: number;
+  /** The same by kind of thread: user and system µs per probe. */
+  threadsUsPerProbe: Record<ThreadKind, { user: number; system: number }>;
   /** The first iteration's rate, and the median of the others. */
   firstPps: number;
   laterPps: number;
@@ -107,16 +127,37 @@ export function configYaml(bl: BenchLab, s: DaemonScenario): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** utime + stime and stime alone, seconds, of a process (all its threads) and of its main thread. */
-function cpuOf(pid: number): { cpu: number; system: number; main: number; mainSystem: number } {
+/** utime + stime and stime alone, seconds, of a process (all its threads), of its main thread, and by kind of thread. */
+function cpuOf(pid: number): {
+  cpu: number;
+  system: number;
+  main: number;
+  mainSystem: number;
+  threads: DaemonIteration["threads"];
+} {
   const read = (path: string) => readFileSync(path, "utf8").split(") ")[1]!.split(" ").map(Number);
   const all = read(`/proc/${pid}/stat`);
   const main = read(`/proc/${pid}/task/${pid}/stat`);
+  const threads = Object.fromEntries(
+    THREAD_KINDS.map((k) => [k, { user: 0, system: 0 }]),
+  ) as DaemonIteration["threads"];
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/task/${t}/comm`, "utf8").trim();
+      const st = read(`/proc/${pid}/task/${t}/stat`);
+      const k = threads[threadKind(pid, Number(t), comm)];
+      k.user += st[11]! / 100;
+      k.system += st[12]! / 100;
+    } catch {
+      // the thread exited between the listing and the read
+    }
+  }
   return {
     cpu: (all[11]! + all[12]!) / 100,
     system: all[12]! / 100,
     main: (main[11]! + main[12]!) / 100,
     mainSystem: main[12]! / 100,
+    threads,
   };
 }
 
@@ -179,6 +220,7 @@ export async function runDaemon(
             systemSeconds: cpu.system,
             mainCpuSeconds: cpu.main,
             mainSystemSeconds: cpu.mainSystem,
+            threads: cpu.threads,
           });
           if (out.length === s.iterations) {
             clearTimeout(limit);
@@ -269,6 +311,16 @@ export async function daemonRow(bl: BenchLab, s: DaemonScenario, dir: string): P
     warmUpMs,
     daemonUsPerProbe: (cpu / probes) * 1e6,
     daemonSystemUsPerProbe: (system / probes) * 1e6,
+    threadsUsPerProbe: Object.fromEntries(
+      THREAD_KINDS.map((k) => {
+        const a = its[0]!.threads[k];
+        const z = its.at(-1)!.threads[k];
+        return [
+          k,
+          { user: ((z.user - a.user) / probes) * 1e6, system: ((z.system - a.system) / probes) * 1e6 },
+        ];
+      }),
+    ) as DaemonRow["threadsUsPerProbe"],
     firstPps: its[0]!.pps,
     laterPps: median(later.map((x) => x.pps)),
     ref: await reference(bl, s, dir),
