@@ -60,20 +60,16 @@ export interface DaemonIteration {
 }
 
 /**
- * The daemon's threads by what they do: the JS thread (tid = pid); V8's platform workers (garbage
- * collection, compilation: "V8 DefaultWorke"); libuv's pool ("libuv-worker": the exposition's gzip);
- * and the addon's send and receive threads (native/send.c, native/recv.c), which keep the process
- * name ("node"). Exited threads (none in a running daemon) count nowhere.
+ * The daemon's threads by when they started (every thread is named "node", so /proc/PID/task/TID/comm
+ * cannot tell them apart): the JS thread (tid = pid); "startup", those started with the process
+ * (within 50 ms: V8's platform workers, which collect garbage and compile, and Node's own); "later",
+ * those started afterwards: the addon's send and receive threads (native/send.c, native/recv.c), and
+ * libuv's pool, whose only steady work is the exposition's gzip copy. Exited threads count nowhere.
  */
-export type ThreadKind = "main" | "native" | "v8" | "libuv" | "other";
-export const THREAD_KINDS: readonly ThreadKind[] = ["main", "native", "v8", "libuv", "other"];
-
-function threadKind(pid: number, tid: number, comm: string): ThreadKind {
-  if (tid === pid) return "main";
-  if (comm.startsWith("V8 ")) return "v8";
-  if (comm.startsWith("libuv")) return "libuv";
-  return comm === "node" ? "native" : "other";
-}
+export type ThreadKind = "main" | "startup" | "later";
+export const THREAD_KINDS: readonly ThreadKind[] = ["main", "startup", "later"];
+/** Clock ticks (USER_HZ, 100 on Linux) after the process's start within which a thread is "startup". */
+const STARTUP_TICKS = 5;
 
 export interface DaemonRow {
   scenario: DaemonScenario;
@@ -141,13 +137,15 @@ function cpuOf(pid: number): {
   const threads = Object.fromEntries(
     THREAD_KINDS.map((k) => [k, { user: 0, system: 0 }]),
   ) as DaemonIteration["threads"];
+  // field 22 of stat (index 19 after the command): start time in ticks since boot
+  const started = main[19]!;
   for (const t of readdirSync(`/proc/${pid}/task`)) {
     try {
-      const comm = readFileSync(`/proc/${pid}/task/${t}/comm`, "utf8").trim();
       const st = read(`/proc/${pid}/task/${t}/stat`);
-      const k = threads[threadKind(pid, Number(t), comm)];
-      k.user += st[11]! / 100;
-      k.system += st[12]! / 100;
+      const kind: ThreadKind =
+        Number(t) === pid ? "main" : st[19]! - started <= STARTUP_TICKS ? "startup" : "later";
+      threads[kind].user += st[11]! / 100;
+      threads[kind].system += st[12]! / 100;
     } catch {
       // the thread exited between the listing and the read
     }
