@@ -201,8 +201,10 @@ function clearSlot(e: Entry, slot: number): void {
   e.rtts.fill(Number.NaN, 3 * slot, 3 * slot + 3);
 }
 
-/** The iterations' medians of one flow (scratch of stats(): one flow at a time). */
+/** The iterations' medians of one flow, kept sorted (scratch of stats(): one flow at a time). */
 const MEDIANS = new Float64Array(WINDOW);
+/** Views of its first n cells, made once (a view per flow and iteration was most of stats()' garbage). */
+const MEDIAN_VIEWS = Array.from({ length: WINDOW + 1 }, (_, n) => MEDIANS.subarray(0, n));
 
 function stats(e: Entry, tick: number): FlowStats {
   let sent = 0;
@@ -220,9 +222,13 @@ function stats(e: Entry, tick: number): FlowStats {
     if (!(lo >= min)) min = lo;
     const hi = e.rtts[3 * slot + 2]!;
     if (!(hi <= max)) max = hi;
-    medians[n++] = e.rtts[3 * slot + 1]!;
+    // insertion into the sorted scratch (at most WINDOW values)
+    const v = e.rtts[3 * slot + 1]!;
+    let j = n++;
+    for (; j > 0 && medians[j - 1]! > v; j--) medians[j] = medians[j - 1]!;
+    medians[j] = v;
   }
-  const p50 = percentile(medians.subarray(0, n).sort(), 50) ?? Number.NaN;
+  const p50 = percentile(MEDIAN_VIEWS[n]!, 50) ?? Number.NaN;
   let sentLong = 0;
   let lostLong = 0;
   const block = Math.floor(tick / WINDOW);
