@@ -62,14 +62,18 @@ export interface DaemonIteration {
 /**
  * The daemon's threads by when they started (every thread is named "node", so /proc/PID/task/TID/comm
  * cannot tell them apart): the JS thread (tid = pid); "startup", those started with the process
- * (within 50 ms: V8's platform workers, which collect garbage and compile, and Node's own); "later",
+ * (V8's platform workers, which collect garbage and compile, and Node's own: see STARTUP_TICKS); "later",
  * those started afterwards: the addon's send and receive threads (native/send.c, native/recv.c), and
  * libuv's pool, whose only steady work is the exposition's gzip copy. Exited threads count nowhere.
  */
 export type ThreadKind = "main" | "startup" | "later";
 export const THREAD_KINDS: readonly ThreadKind[] = ["main", "startup", "later"];
-/** Clock ticks (USER_HZ, 100 on Linux) after the process's start within which a thread is "startup". */
-const STARTUP_TICKS = 5;
+/**
+ * Clock ticks (USER_HZ, 100 on Linux) after the first thread's start within which a thread is
+ * "startup": Node starts its platform threads together, before any JavaScript runs; the addon's
+ * threads start once the configuration is loaded and the engine opens, hundreds of ms later.
+ */
+const STARTUP_TICKS = 2;
 
 export interface DaemonRow {
   scenario: DaemonScenario;
@@ -138,17 +142,18 @@ function cpuOf(pid: number): {
     THREAD_KINDS.map((k) => [k, { user: 0, system: 0 }]),
   ) as DaemonIteration["threads"];
   // field 22 of stat (index 19 after the command): start time in ticks since boot
-  const started = main[19]!;
-  for (const t of readdirSync(`/proc/${pid}/task`)) {
+  const stats = readdirSync(`/proc/${pid}/task`).flatMap((t) => {
     try {
-      const st = read(`/proc/${pid}/task/${t}/stat`);
-      const kind: ThreadKind =
-        Number(t) === pid ? "main" : st[19]! - started <= STARTUP_TICKS ? "startup" : "later";
-      threads[kind].user += st[11]! / 100;
-      threads[kind].system += st[12]! / 100;
+      return [{ tid: Number(t), st: read(`/proc/${pid}/task/${t}/stat`) }];
     } catch {
-      // the thread exited between the listing and the read
+      return []; // the thread exited between the listing and the read
     }
+  });
+  const first = Math.min(...stats.filter((x) => x.tid !== pid).map((x) => x.st[19]!));
+  for (const { tid, st } of stats) {
+    const kind: ThreadKind = tid === pid ? "main" : st[19]! - first <= STARTUP_TICKS ? "startup" : "later";
+    threads[kind].user += st[11]! / 100;
+    threads[kind].system += st[12]! / 100;
   }
   return {
     cpu: (all[11]! + all[12]!) / 100,
