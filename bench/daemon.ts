@@ -4,7 +4,7 @@
 // count, and the first iteration's rate against the later ones'. Writes build/bench/daemon.json.
 //
 // Run: npm run bench:daemon [-- --only icmp,tcp,udp] [--sizes 500x20] [--iterations 6] [--timeout 1] [--interval 1]
-//      [--warmup 0,default]
+//      [--warmup 0,default] [--node-flags "none|--single-threaded-gc" (flag sets for the daemon's node, compared)]
 //      [--once N (N cold `run --once` per warm-up setting)] [--profile DIR (the daemon runs under node --cpu-prof, profiles written to DIR)] [--out DIR]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,7 +13,7 @@ import type { ProbeKind } from "../src/engine/plan.js";
 import { repoRoot } from "../src/lab/native.js";
 import { type OnceRun, runOnceCold } from "./lib/daemon-once.js";
 import { daemonTable, onceTable } from "./lib/daemon-report.js";
-import { type DaemonRow, daemonRow } from "./lib/daemon-run.js";
+import { type DaemonRow, daemonRow, THREAD_KINDS } from "./lib/daemon-run.js";
 import { intFlag, stringFlag } from "./lib/stats.js";
 import { createBenchLab } from "./lib/suite-lab.js";
 
@@ -39,6 +39,10 @@ const ONCE = Number(stringFlag(argv, "once", "0"));
 const TIMEOUT = Number(stringFlag(argv, "timeout", "1"));
 const INTERVAL = Number(stringFlag(argv, "interval", "1"));
 const PROFILE = stringFlag(argv, "profile", "");
+/** Node flag sets to compare, alternated like the warm-ups: "|"-separated, each space-separated ("none": no flag). */
+const FLAG_SETS = stringFlag(argv, "node-flags", "none")
+  .split("|")
+  .map((f) => (f.trim() === "none" ? [] : f.trim().split(/\s+/)));
 /** Warm-up sample sizes to compare, e.g. "0,default" (0: none; default: the daemon's own). */
 const WARMUPS = stringFlag(argv, "warmup", "default")
   .split(",")
@@ -53,27 +57,36 @@ async function main(): Promise<void> {
   try {
     for (const size of sizes)
       for (const type of types)
-        for (const warmUp of WARMUPS) {
-          const nodeFlags = PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${resolve(PROFILE)}`] : [];
-          const r = await daemonRow(
-            bl,
-            {
-              type,
-              ...size,
-              iterations: ITERATIONS,
-              timeout: TIMEOUT,
-              interval: INTERVAL,
-              nodeFlags,
-              warmUp,
-            },
-            dir,
-          );
-          process.stderr.write(
-            `${type} 2×${size.targets}×${size.packets}: daemon ${r.daemonUsPerProbe.toFixed(2)} µs/probe, ` +
-              `${r.ref?.tool} ${r.ref?.usPerProbe.toFixed(2)} µs/probe; iterations ${r.iterations.map((i) => `${i.sent}/${i.ms}ms`).join(" ")}\n`,
-          );
-          rows.push(r);
-        }
+        for (const warmUp of WARMUPS)
+          for (const flags of FLAG_SETS) {
+            const nodeFlags = [
+              ...flags,
+              ...(PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${resolve(PROFILE)}`] : []),
+            ];
+            const r = await daemonRow(
+              bl,
+              {
+                type,
+                ...size,
+                iterations: ITERATIONS,
+                timeout: TIMEOUT,
+                interval: INTERVAL,
+                nodeFlags,
+                warmUp,
+              },
+              dir,
+            );
+            process.stderr.write(
+              `${type} 2×${size.targets}×${size.packets}${flags.length ? ` (${flags.join(" ")})` : ""}: daemon ${r.daemonUsPerProbe.toFixed(2)} µs/probe, ` +
+                `${r.ref?.tool} ${r.ref?.usPerProbe.toFixed(2)} µs/probe; by thread (user/kernel µs/probe): ` +
+                THREAD_KINDS.map(
+                  (k) =>
+                    `${k} ${r.threadsUsPerProbe[k].user.toFixed(2)}/${r.threadsUsPerProbe[k].system.toFixed(2)}`,
+                ).join(" ") +
+                `; iterations ${r.iterations.map((i) => `${i.sent}/${i.ms}ms`).join(" ")}\n`,
+            );
+            rows.push(r);
+          }
     const size = sizes[0]!;
     for (let k = 0; k < ONCE; k++)
       for (const warmUp of WARMUPS)

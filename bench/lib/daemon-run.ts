@@ -7,7 +7,7 @@
 // (probes sent ÷ its duration, from the same lines) shows what the first one pays for the JIT's
 // warm-up.
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ProbeKind } from "../../src/engine/plan.js";
 import { repoRoot } from "../../src/lab/native.js";
@@ -55,7 +55,25 @@ export interface DaemonIteration {
   /** The same for the main (JS) thread alone. */
   mainCpuSeconds: number;
   mainSystemSeconds: number;
+  /** By kind of thread (see threadKind), user and system seconds, when the line was read. */
+  threads: Record<ThreadKind, { user: number; system: number }>;
 }
+
+/**
+ * The daemon's threads by when they started (every thread is named "node", so /proc/PID/task/TID/comm
+ * cannot tell them apart): the JS thread (tid = pid); "startup", those started with the process
+ * (V8's platform workers, which collect garbage and compile, and Node's own: see STARTUP_TICKS); "later",
+ * those started afterwards: the addon's send and receive threads (native/send.c, native/recv.c), and
+ * libuv's pool, whose only steady work is the exposition's gzip copy. Exited threads count nowhere.
+ */
+export type ThreadKind = "main" | "startup" | "later";
+export const THREAD_KINDS: readonly ThreadKind[] = ["main", "startup", "later"];
+/**
+ * Clock ticks (USER_HZ, 100 on Linux) after the first thread's start within which a thread is
+ * "startup": Node starts its platform threads together, before any JavaScript runs; the addon's
+ * threads start once the configuration is loaded and the engine opens, hundreds of ms later.
+ */
+const STARTUP_TICKS = 2;
 
 export interface DaemonRow {
   scenario: DaemonScenario;
@@ -65,6 +83,8 @@ export interface DaemonRow {
   /** CPU per probe (µs) of the iterations after the first; of which in the kernel. */
   daemonUsPerProbe: number;
   daemonSystemUsPerProbe: number;
+  /** The same by kind of thread: user and system µs per probe. */
+  threadsUsPerProbe: Record<ThreadKind, { user: number; system: number }>;
   /** The first iteration's rate, and the median of the others. */
   firstPps: number;
   laterPps: number;
@@ -107,16 +127,40 @@ export function configYaml(bl: BenchLab, s: DaemonScenario): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** utime + stime and stime alone, seconds, of a process (all its threads) and of its main thread. */
-function cpuOf(pid: number): { cpu: number; system: number; main: number; mainSystem: number } {
+/** utime + stime and stime alone, seconds, of a process (all its threads), of its main thread, and by kind of thread. */
+function cpuOf(pid: number): {
+  cpu: number;
+  system: number;
+  main: number;
+  mainSystem: number;
+  threads: DaemonIteration["threads"];
+} {
   const read = (path: string) => readFileSync(path, "utf8").split(") ")[1]!.split(" ").map(Number);
   const all = read(`/proc/${pid}/stat`);
   const main = read(`/proc/${pid}/task/${pid}/stat`);
+  const threads = Object.fromEntries(
+    THREAD_KINDS.map((k) => [k, { user: 0, system: 0 }]),
+  ) as DaemonIteration["threads"];
+  // field 22 of stat (index 19 after the command): start time in ticks since boot
+  const stats = readdirSync(`/proc/${pid}/task`).flatMap((t) => {
+    try {
+      return [{ tid: Number(t), st: read(`/proc/${pid}/task/${t}/stat`) }];
+    } catch {
+      return []; // the thread exited between the listing and the read
+    }
+  });
+  const first = Math.min(...stats.filter((x) => x.tid !== pid).map((x) => x.st[19]!));
+  for (const { tid, st } of stats) {
+    const kind: ThreadKind = tid === pid ? "main" : st[19]! - first <= STARTUP_TICKS ? "startup" : "later";
+    threads[kind].user += st[11]! / 100;
+    threads[kind].system += st[12]! / 100;
+  }
   return {
     cpu: (all[11]! + all[12]!) / 100,
     system: all[12]! / 100,
     main: (main[11]! + main[12]!) / 100,
     mainSystem: main[12]! / 100,
+    threads,
   };
 }
 
@@ -179,6 +223,7 @@ export async function runDaemon(
             systemSeconds: cpu.system,
             mainCpuSeconds: cpu.main,
             mainSystemSeconds: cpu.mainSystem,
+            threads: cpu.threads,
           });
           if (out.length === s.iterations) {
             clearTimeout(limit);
@@ -269,6 +314,16 @@ export async function daemonRow(bl: BenchLab, s: DaemonScenario, dir: string): P
     warmUpMs,
     daemonUsPerProbe: (cpu / probes) * 1e6,
     daemonSystemUsPerProbe: (system / probes) * 1e6,
+    threadsUsPerProbe: Object.fromEntries(
+      THREAD_KINDS.map((k) => {
+        const a = its[0]!.threads[k];
+        const z = its.at(-1)!.threads[k];
+        return [
+          k,
+          { user: ((z.user - a.user) / probes) * 1e6, system: ((z.system - a.system) / probes) * 1e6 },
+        ];
+      }),
+    ) as DaemonRow["threadsUsPerProbe"],
     firstPps: its[0]!.pps,
     laterPps: median(later.map((x) => x.pps)),
     ref: await reference(bl, s, dir),

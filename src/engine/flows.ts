@@ -111,10 +111,15 @@ export function summarizeFlows(plan: ProbePlan, f: InFlight): FlowResults {
     replyTtl: new Uint8Array(n),
   };
   let scratch = new Float64Array(16);
+  // Views of the scratch's first k cells, made once per k (not one per flow: thousands per iteration).
+  let views: Float64Array[] = [];
   for (let fl = 0; fl < n; fl++) {
     const a = start[fl]!;
     const z = start[fl + 1]!;
-    if (scratch.length < z - a) scratch = new Float64Array(z - a);
+    if (scratch.length < z - a) {
+      scratch = new Float64Array(z - a);
+      views = [];
+    }
     let k = 0;
     for (let j = a; j < z; j++) {
       const i = order[j]!;
@@ -139,7 +144,12 @@ export function summarizeFlows(plan: ProbePlan, f: InFlight): FlowResults {
       }
     }
     if (k === 0) continue;
-    const s = scratch.subarray(0, k).sort();
+    let s = views[k];
+    if (s === undefined) {
+      s = scratch.subarray(0, k);
+      views[k] = s;
+    }
+    s.sort();
     r.samples[fl] = k;
     r.rttMin[fl] = s[0]!;
     r.rttMax[fl] = s[k - 1]!;

@@ -23,11 +23,18 @@ export function ledgerAnomalies(ledger: Ledger, config: () => Config): AnomalySo
         if (!keep(target, group)) continue;
         const flows = ledger.flows(target, group);
         const { flagged, healthy } = detect(flows);
+        // Read only when an incident opens: sorted then, not after every iteration (thousands of flows).
+        let healthyRefs: FlowRef[] | undefined;
         out.push({
           target,
           group,
           flagged: flagged.map(ref),
-          healthy: [...healthy].sort((a, b) => a.lossRatio - b.lossRatio || b.sent - a.sent).map(ref),
+          get healthy() {
+            healthyRefs ??= [...healthy]
+              .sort((a, b) => a.lossRatio - b.lossRatio || b.sent - a.sent)
+              .map(ref);
+            return healthyRefs;
+          },
           lossy: flows
             .filter((f) => f.lost > 0)
             .sort(worstFirst)

@@ -12,6 +12,11 @@
 // entry's object and key: 921 B per flow measured (docs/paths.md). Flows absent for WINDOW iterations
 // (a port range that changed) and every flow of a target or group the configuration dropped
 // (retain()) go.
+//
+// Cost per iteration (the daemon records every iteration and reads every bucket's flows twice: the
+// anomaly source and the path metrics): record() finds the entries of a plan's flows by position
+// while the plan stays the same (no key string per flow), and flows() computes a bucket's figures
+// once per recorded iteration (later calls copy the array of the same FlowStats objects).
 import type { Flow, FlowResults } from "../engine/flows.js";
 import { percentile } from "../engine/percentile.js";
 
@@ -53,7 +58,12 @@ class Entry {
   sentTotal = 0;
   lostTotal = 0;
   replyTtl = 0;
-  constructor(readonly flow: Flow) {}
+  /** Removed from its bucket (absent for WINDOW iterations, or the bucket dropped). */
+  gone = false;
+  constructor(
+    readonly flow: Flow,
+    readonly bucket: Bucket,
+  ) {}
 }
 
 /** The flows of one target × group. */
@@ -63,6 +73,9 @@ interface Bucket {
   /** Iterations recorded for this target × group. */
   tick: number;
   flows: Map<string, Entry>;
+  /** flows() as of `statsTick` (computed once per recorded iteration). */
+  stats: FlowStats[] | undefined;
+  statsTick: number;
 }
 
 const flowKey = (f: Flow) => `${f.dst}|${f.src}|${f.srcPort}|${f.flowLabel}`;
@@ -70,6 +83,8 @@ const bucketKey = (target: string, group: string) => `${target}\u0000${group}`;
 
 export class Ledger {
   private readonly buckets = new Map<string, Bucket>();
+  /** The entries of the last recorded FlowResults.flows, by position (a plan's flows are one array for its life). */
+  private last: { flows: readonly Flow[]; entries: (Entry | undefined)[] } | undefined;
 
   /**
    * Adds one iteration. `series[i]` names plan series i (the iteration's SeriesResult list is in
@@ -77,22 +92,30 @@ export class Ledger {
    */
   record(series: readonly { target: string; group: string }[], r: FlowResults): void {
     const touched = new Set<Bucket>();
+    const bucketOf: Bucket[] = [];
     for (const s of series) {
       const b = this.bucket(s.target, s.group);
+      bucketOf.push(b);
       if (touched.has(b)) continue;
       b.tick++;
+      b.stats = undefined;
       touched.add(b);
     }
+    if (this.last?.flows !== r.flows) this.last = { flows: r.flows, entries: [] };
+    const known = this.last.entries;
     for (let i = 0; i < r.flows.length; i++) {
       const flow = r.flows[i]!;
-      const s = series[flow.series];
-      if (!s) continue;
-      const b = this.bucket(s.target, s.group);
-      const k = flowKey(flow);
-      let e = b.flows.get(k);
-      if (!e) {
-        e = new Entry(flow);
-        b.flows.set(k, e);
+      const b = bucketOf[flow.series];
+      if (!b) continue;
+      let e = known[i];
+      if (e === undefined || e.gone || e.bucket !== b) {
+        const k = flowKey(flow);
+        e = b.flows.get(k);
+        if (!e) {
+          e = new Entry(flow, b);
+          b.flows.set(k, e);
+        }
+        known[i] = e;
       }
       // Slots of the iterations this flow missed hold older data: cleared before reuse.
       for (let t = Math.max(e.lastTick + 1, b.tick - WINDOW + 1); t < b.tick; t++) clearSlot(e, t % WINDOW);
@@ -117,7 +140,11 @@ export class Ledger {
       if (r.replyTtl[i] !== 0) e.replyTtl = r.replyTtl[i]!;
     }
     for (const b of touched) {
-      for (const [k, e] of b.flows) if (b.tick - e.lastTick >= WINDOW) b.flows.delete(k);
+      for (const [k, e] of b.flows)
+        if (b.tick - e.lastTick >= WINDOW) {
+          e.gone = true;
+          b.flows.delete(k);
+        }
     }
   }
 
@@ -125,7 +152,7 @@ export class Ledger {
     const k = bucketKey(target, group);
     let b = this.buckets.get(k);
     if (!b) {
-      b = { target, group, tick: -1, flows: new Map() };
+      b = { target, group, tick: -1, flows: new Map(), stats: undefined, statsTick: -1 };
       this.buckets.set(k, b);
     }
     return b;
@@ -133,7 +160,11 @@ export class Ledger {
 
   /** Drops every target × group for which keep() is false (on reload). */
   retain(keep: (target: string, group: string) => boolean): void {
-    for (const [k, b] of this.buckets) if (!keep(b.target, b.group)) this.buckets.delete(k);
+    for (const [k, b] of this.buckets) {
+      if (keep(b.target, b.group)) continue;
+      for (const e of b.flows.values()) e.gone = true;
+      this.buckets.delete(k);
+    }
   }
 
   /** The target × group pairs known. */
@@ -141,11 +172,19 @@ export class Ledger {
     return [...this.buckets.values()].map((b) => ({ target: b.target, group: b.group }));
   }
 
-  /** The flows of a target × group over the window, in no particular order. */
+  /**
+   * The flows of a target × group over the window, in no particular order: a new array (callers may
+   * sort it) of FlowStats shared by the calls of one iteration (read-only).
+   */
   flows(target: string, group: string): FlowStats[] {
     const b = this.buckets.get(bucketKey(target, group));
     if (!b) return [];
-    return [...b.flows.values()].map((e) => stats(e, b.tick));
+    if (b.stats === undefined || b.statsTick !== b.tick) {
+      b.stats = [];
+      for (const e of b.flows.values()) b.stats.push(stats(e, b.tick));
+      b.statsTick = b.tick;
+    }
+    return b.stats.slice();
   }
 
   /** Flows held, over every target × group. */
@@ -162,12 +201,18 @@ function clearSlot(e: Entry, slot: number): void {
   e.rtts.fill(Number.NaN, 3 * slot, 3 * slot + 3);
 }
 
+/** The iterations' medians of one flow, kept sorted (scratch of stats(): one flow at a time). */
+const MEDIANS = new Float64Array(WINDOW);
+/** Views of its first n cells, made once (a view per flow and iteration was most of stats()' garbage). */
+const MEDIAN_VIEWS = Array.from({ length: WINDOW + 1 }, (_, n) => MEDIANS.subarray(0, n));
+
 function stats(e: Entry, tick: number): FlowStats {
   let sent = 0;
   let lost = 0;
   let min = Number.NaN;
   let max = Number.NaN;
-  const medians: number[] = [];
+  const medians = MEDIANS;
+  let n = 0;
   for (let t = Math.max(0, tick - WINDOW + 1); t <= e.lastTick; t++) {
     const slot = t % WINDOW;
     sent += e.counts[2 * slot]!;
@@ -177,13 +222,13 @@ function stats(e: Entry, tick: number): FlowStats {
     if (!(lo >= min)) min = lo;
     const hi = e.rtts[3 * slot + 2]!;
     if (!(hi <= max)) max = hi;
-    medians.push(e.rtts[3 * slot + 1]!);
+    // insertion into the sorted scratch (at most WINDOW values)
+    const v = e.rtts[3 * slot + 1]!;
+    let j = n++;
+    for (; j > 0 && medians[j - 1]! > v; j--) medians[j] = medians[j - 1]!;
+    medians[j] = v;
   }
-  const p50 =
-    percentile(
-      medians.sort((a, b) => a - b),
-      50,
-    ) ?? Number.NaN;
+  const p50 = percentile(MEDIAN_VIEWS[n]!, 50) ?? Number.NaN;
   let sentLong = 0;
   let lostLong = 0;
   const block = Math.floor(tick / WINDOW);

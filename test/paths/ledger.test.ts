@@ -180,4 +180,59 @@ describe("per-flow results and ledger", () => {
     assert.equal(ledger.size, 2);
     assert.deepEqual(ledger.flows("b", "g"), []);
   });
+
+  test("flows() computes a bucket's figures once per recorded iteration (the daemon reads them twice)", () => {
+    const ledger = new Ledger();
+    const p = plan(2, 2);
+    const series = p.series.map((s) => ({ target: s.target, group: s.group }));
+    ledger.record(
+      series,
+      run(p, () => 1),
+    );
+    const a = ledger.flows("t", "g");
+    const b = ledger.flows("t", "g");
+    assert.notEqual(a, b, "a new array each call: callers sort it");
+    a.sort((x, y) => y.srcPort - x.srcPort);
+    assert.deepEqual(
+      ledger.flows("t", "g").map((f) => f.srcPort),
+      [1000, 1001],
+      "a caller's sort leaves the others' order",
+    );
+    for (const f of b) assert.ok(a.includes(f), "the same FlowStats objects within one iteration");
+    ledger.record(
+      series,
+      run(p, () => "lost"),
+    );
+    const c = ledger.flows("t", "g");
+    assert.ok(!c.includes(b[0]!), "recomputed after the next iteration");
+    assert.deepEqual(
+      c.map((f) => [f.sent, f.lost]),
+      [
+        [2, 1],
+        [2, 1],
+      ],
+    );
+  });
+
+  test("a flow that left the ledger and comes back with the same plan starts afresh", () => {
+    const ledger = new Ledger();
+    const wide = plan(4, 4);
+    const narrow = plan(2, 2);
+    const series = wide.series.map((s) => ({ target: s.target, group: s.group }));
+    const once = (p: ProbePlan) =>
+      ledger.record(
+        series,
+        run(p, () => 1),
+      );
+    once(wide);
+    for (let it = 0; it < WINDOW; it++) once(narrow); // ports 1002, 1003 absent for WINDOW iterations: gone
+    once(wide);
+    const byPort = new Map(ledger.flows("t", "g").map((f) => [f.srcPort, f]));
+    assert.equal(byPort.get(1003)!.sentTotal, 1, "a new entry, not the one the wide plan had before");
+    assert.equal(byPort.get(1000)!.sentTotal, WINDOW + 2);
+    ledger.retain(() => false);
+    once(wide);
+    assert.equal(ledger.flows("t", "g").length, 4);
+    assert.equal(ledger.flows("t", "g")[0]!.sentTotal, 1, "retain() dropped them: new entries");
+  });
 });
