@@ -20,6 +20,7 @@ import {
   type ConfigInput,
   configYaml,
   DST_PORT,
+  defaultNbProc,
   type FamilyName,
   targetsOf,
   writeDstFile,
@@ -52,6 +53,8 @@ export interface WireSummary {
 
 export interface NetprobifyRun {
   pps: number | null;
+  /** global.nb_proc of the run (send threads per family). */
+  nbProc: number;
   probes: number;
   sent: number;
   lost: number;
@@ -249,13 +252,14 @@ export async function runNetprobify(
   dir: string,
   timeout: number,
   pps: number | undefined,
+  nbProc = defaultNbProc(),
 ): Promise<NetprobifyRun> {
   const cfg = join(dir, "netprobify.yaml");
   const log = join(dir, "probes.csv");
   rmSync(log, { force: true });
   writeFileSync(
     cfg,
-    configYaml({ type: s.type, family: s.family, blocks, packets: s.packets, timeout, pps }),
+    configYaml({ type: s.type, family: s.family, blocks, packets: s.packets, timeout, pps, nbProc }),
   );
   const stop = s.capture ? await startCaptures(bl, blocks) : undefined;
   const args = [join(repoRoot(), "bin/netprobify.js"), "run", "--once", "--json"];
@@ -293,6 +297,7 @@ export async function runNetprobify(
   const falseLoss = cmp ? cmp.exact.falseLoss : ws ? Math.max(0, j.lost - ws.unanswered) : j.lost;
   return {
     pps: pps ?? null,
+    nbProc,
     probes: j.probes,
     sent: j.sent,
     lost: j.lost,
