@@ -78,6 +78,8 @@ export interface NetprobifyRun {
    */
   startToFirstProbeMs: number;
   startToFirstProbeFrom: "wire" | "process";
+  /** When the process started its iteration (CLOCK_REALTIME ms, its own clock). */
+  iterationStartedAtMs: number;
   wire: WireSummary | null;
   /** Probe by probe against the wire (needs the probe log and the capture). */
   exact: {
@@ -315,6 +317,7 @@ export async function runNetprobify(
       ? ws.firstProbeNs / 1e6 - t.spawnedAtMs
       : j.process.iterationStartedAtMs - t.spawnedAtMs,
     startToFirstProbeFrom: ws ? "wire" : "process",
+    iterationStartedAtMs: j.process.iterationStartedAtMs,
     wire: ws,
     exact: cmp?.exact ?? null,
     rttErrorUs: cmp?.rttErrorUs ?? null,
