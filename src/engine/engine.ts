@@ -401,10 +401,6 @@ export class Engine {
     if (!s) throw new Error(`no IPv${f} socket open`);
     return s.length === 1 ? s[0]! : s[this.turn++ % s.length]!;
   }
-  /** How many send threads family f has. */
-  senderCount(f: 4 | 6): number {
-    return this.senders.get(f)?.length ?? 0;
-  }
   /** Receive-queue drops the kernel counted so far, summed over the RX sockets (read now, SO_MEMINFO). */
   kernelDrops(): number {
     let n = 0;
@@ -509,8 +505,8 @@ class Iteration implements SendOwner {
   private dropsAtStart = 0;
   /** Probes submitted to a send thread whose result has not arrived yet. */
   private unconfirmed = 0;
-  /** The send threads whose queues were all full at the last submit (empty: none). */
-  private full: Sender[] = [];
+  /** The send thread whose queue was full at the last submit. */
+  private full: Sender | undefined;
   /** Settles when the iteration has ended and the engine let go of it. */
   ended: Promise<IterationResult> = Promise.resolve(undefined as never);
 
@@ -575,15 +571,9 @@ class Iteration implements SendOwner {
       // fewer when a send thread's queue is full: the rest is built again once it reports
       const sent = this.sendBatch(this.next, r.n);
       this.next += sent;
-      if (sent < r.n && this.full.length > 0) {
-        // resume when the first of them reports (the others' waits are withdrawn)
-        const full = this.full;
-        this.full = [];
-        const resume = () => {
-          for (const f of full) if (f.waiting === resume) f.waiting = undefined;
-          this.sendLoop(pacer);
-        };
-        for (const f of full) f.waiting = resume;
+      if (sent < r.n && this.full !== undefined) {
+        this.full.waiting = () => this.sendLoop(pacer);
+        this.full = undefined;
         return;
       }
       // Let replies and send results in between batches.
@@ -673,7 +663,7 @@ class Iteration implements SendOwner {
    */
   private send(family: 4 | 6, first: number, count: number): number {
     const batch = { data: this.data, records: this.records, addresses: this.addrTable };
-    const threads = this.engine.senderCount(family);
+    const sender = this.engine.sender(family);
     let from = 0;
     while (from < count) {
       // a submission holds at most SUBMIT_MAX packets and SUBMIT_BYTES bytes
@@ -686,17 +676,8 @@ class Iteration implements SendOwner {
         n++;
       }
       try {
-        // the thread in turn, or the next one with room: a thread that is not running (descheduled on
-        // a busy machine) does not hold the others up
-        let took = false;
-        const full: Sender[] = [];
-        for (let t = 0; t < threads && !took; t++) {
-          const sender = this.engine.sender(family);
-          if (sender.submit(batch, from, n, this, first + from)) took = true;
-          else full.push(sender);
-        }
-        if (!took) {
-          this.full = full;
+        if (!sender.submit(batch, from, n, this, first + from)) {
+          this.full = sender;
           return from;
         }
       } catch (err) {

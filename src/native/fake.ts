@@ -111,8 +111,6 @@ export class FakeSocket implements NativeRawSocket {
   /** The error queue: TX timestamps, and (with IP_RECVERR) other errors readTxTimestamps skips. */
   readonly txTimestamps: ErrQueueEntry[] = [];
   drops = 0;
-  /** While true, this socket's send thread sends nothing (as holdSends, for one thread). */
-  holdSends = false;
   /** sk_err: a pending socket error that fails the next send or receive (0: none). */
   pendingError = 0;
   #skipped = 0;
@@ -348,7 +346,7 @@ export class FakeSocket implements NativeRawSocket {
 
   /** One wake of the modelled send thread: sends the queued batches, then results and timestamps to the ring. */
   #runSender(r: { buffer: ArrayBuffer; cb: ReceiveCallback }): boolean {
-    if (this.#net.holdSends || this.holdSends) return this.#submitted.length > 0; // a busy thread: try again later
+    if (this.#net.holdSends) return this.#submitted.length > 0; // a busy thread: try again later
     const res = new Uint32Array(64 * SEND_RESULT_WORDS);
     const out: number[][] = [];
     for (let b = this.#submitted.shift(); b !== undefined; b = this.#submitted.shift()) {
