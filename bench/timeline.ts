@@ -46,9 +46,8 @@ async function main(): Promise<void> {
   try {
     const blocks = blocksFor(bl, targets, family);
     for (let k = 0; k < RUNS; k++) {
-      if (PROF) process.env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${resolve(PROF)}`;
-      const r = await runNetprobify(bl, s, blocks, dir, 1, undefined, NB_PROC);
-      delete process.env.NODE_OPTIONS;
+      const prof = PROF ? ["--cpu-prof", `--cpu-prof-dir=${resolve(PROF)}`, "--cpu-prof-interval=200"] : [];
+      const r = await runNetprobify(bl, s, blocks, dir, 1, undefined, NB_PROC, prof);
       const t = timeline(readFileSync(join(dir, "probes.csv"), "utf8"), r.iterationStartedAtMs);
       const c = await runC(bl, { ...s, probeLog: false }, blocks, dir, 1);
       const np = matchedPps(r);

@@ -255,6 +255,8 @@ export async function runNetprobify(
   timeout: number,
   pps: number | undefined,
   nbProc = defaultNbProc(),
+  /** Options for node itself (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+  nodeArgs: readonly string[] = [],
 ): Promise<NetprobifyRun> {
   const cfg = join(dir, "netprobify.yaml");
   const log = join(dir, "probes.csv");
@@ -264,7 +266,7 @@ export async function runNetprobify(
     configYaml({ type: s.type, family: s.family, blocks, packets: s.packets, timeout, pps, nbProc }),
   );
   const stop = s.capture ? await startCaptures(bl, blocks) : undefined;
-  const args = [join(repoRoot(), "bin/netprobify.js"), "run", "--once", "--json"];
+  const args = [...nodeArgs, join(repoRoot(), "bin/netprobify.js"), "run", "--once", "--json"];
   if (s.probeLog) args.push("--probe-log", log);
   args.push(cfg);
   let t: Awaited<ReturnType<typeof timed>>;
