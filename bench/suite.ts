@@ -11,7 +11,7 @@
 //
 // Run: npm run bench [-- --smoke] [--only tcp,icmp,udp,ipv4,ipv6] [--sizes 100x100,1000x100]
 //      [--loss 0,5] [--runs N] [--c-runs N] [--steps N] [--timeout S] [--memory 10000x100|none] [--out DIR]
-//      [--daemon 500x20|none] [--daemon-iterations N]
+//      [--daemon 500x20|none] [--daemon-iterations N] [--nb-proc 1,2|none]
 // (inside the lab: sh src/lab/enter.sh node dist/bench/suite.js ...). docs/performance.md has the results.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -27,6 +27,7 @@ import {
   accuracyTable,
   checkTargets,
   matchedPps,
+  nbProcTable,
   rateTable,
   type ScenarioResult,
   targetsTable,
@@ -74,6 +75,11 @@ const OUT = resolve(stringFlag(argv, "out", join(repoRoot(), "build/bench")));
 const daemonFlag = stringFlag(argv, "daemon", SMOKE ? "10x10" : "500x20");
 const DAEMON = daemonFlag === "none" ? undefined : parseSizes(daemonFlag)[0];
 const DAEMON_ITERATIONS = intFlag(argv, "daemon-iterations", SMOKE ? 3 : 6);
+// nb_proc values compared side by side without capture, on every 0 % loss row (the run with the
+// configuration's own nb_proc is reused): send threads per family, 1 against 2 by default.
+const nbProcFlag = stringFlag(argv, "nb-proc", "1,2");
+const NB_PROCS = nbProcFlag === "none" ? [] : nbProcFlag.split(",").map(Number);
+if (NB_PROCS.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--nb-proc wants N,N... or none`);
 if (!(TIMEOUT > 0)) throw new Error("--timeout wants seconds > 0");
 
 function scenarios(): Scenario[] {
@@ -161,9 +167,19 @@ async function measure(bl: BenchLab, s: Scenario, dir: string): Promise<Scenario
     // The same without the referee: tcpdump costs both about half their rate.
     let free = r;
     let cFree = c;
+    const nbProcRuns: NetprobifyRun[] = [];
     if (s.capture) {
       const bare = { ...s, capture: false, probeLog: false };
       free = await runNetprobify(bl, bare, blocks, dir, TIMEOUT, r.pps ?? undefined);
+      if (s.lossPct === 0)
+        for (const v of NB_PROCS) {
+          const n =
+            v === free.nbProc
+              ? free
+              : await runNetprobify(bl, bare, blocks, dir, TIMEOUT, r.pps ?? undefined, v);
+          nbProcRuns.push(n);
+          log(`${describe(s)}: no capture, nb_proc ${v}: netprobify ${thousands(matchedPps(n))}/s`);
+        }
       cFree = await bestC(bl, bare, blocks, dir);
       log(
         `${describe(s)}: no capture: netprobify ${thousands(matchedPps(free))}/s, C ${thousands(cFree.matchedPps)}/s`,
@@ -186,6 +202,7 @@ async function measure(bl: BenchLab, s: Scenario, dir: string): Promise<Scenario
       matchedPpsMedian: median(repeats.map(matchedPps)),
       netprobifyFree: free,
       cFree,
+      nbProcRuns,
       c,
       fping: fping?.chosen ?? null,
       fpingRuns: fping?.runs ?? [],
@@ -262,6 +279,9 @@ async function main(): Promise<void> {
     "",
     targetsTable(checks),
     "",
+    ...(NB_PROCS.length > 0
+      ? [`### nb_proc ${NB_PROCS.join(" vs ")}, no capture (0 % loss)`, "", nbProcTable(results), ""]
+      : []),
     ...(daemon.length > 0 ? ["### The daemon at steady state", "", daemonTable(daemon), ""] : []),
   ].join("\n");
   console.log(md);
@@ -285,6 +305,7 @@ async function main(): Promise<void> {
           memory: MEMORY,
           daemon: DAEMON,
           daemonIterations: DAEMON_ITERATIONS,
+          nbProcs: NB_PROCS,
         },
         results,
         daemon,

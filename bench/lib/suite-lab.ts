@@ -94,6 +94,16 @@ export interface ConfigInput {
   timeout: number;
   /** global.max_packets_per_second, undefined = unpaced. */
   pps?: number | undefined;
+  /** global.nb_proc, undefined = defaultNbProc(). */
+  nbProc?: number | undefined;
+}
+
+/**
+ * The bench's nb_proc: 2, the best measured on 2 cores (docs/performance.md); the environment
+ * variable NETPROBIFY_BENCH_NB_PROC measures another value.
+ */
+export function defaultNbProc(env: NodeJS.ProcessEnv = process.env): number {
+  return Number(env.NETPROBIFY_BENCH_NB_PROC ?? 2);
 }
 
 /** The netprobify configuration (YAML) of one scenario. */
@@ -103,9 +113,7 @@ export function configYaml(c: ConfigInput): string {
     "global:",
     "  probe_name: bench",
     "  interval: 600",
-    // send threads per family: 2, the best measured on 2 cores (docs/performance.md); the environment
-    // variable NETPROBIFY_BENCH_NB_PROC measures another value
-    `  nb_proc: ${Number(process.env.NETPROBIFY_BENCH_NB_PROC ?? 2)}`,
+    `  nb_proc: ${c.nbProc ?? defaultNbProc()}`,
     "  logging_level: WARNING",
     "  prometheus_port: 9100",
     "  dns_update_interval: 0",
@@ -121,7 +129,7 @@ export function configYaml(c: ConfigInput): string {
 }
 
 /** The `targets:` entries of one family's blocks (one is_subnet target each, named PREFIX0, PREFIX1...). */
-export function targetLines(c: Omit<ConfigInput, "pps">, prefix: string): string[] {
+export function targetLines(c: Omit<ConfigInput, "pps" | "nbProc">, prefix: string): string[] {
   const port = c.type === "ICMPping" ? "" : `, dst_port: ${DST_PORT[c.type]}`;
   return c.blocks.map(
     (b, i) =>

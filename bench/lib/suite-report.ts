@@ -18,6 +18,11 @@ export interface ScenarioResult {
    */
   netprobifyFree: NetprobifyRun;
   cFree: RefRun | null;
+  /**
+   * No-capture runs with each nb_proc compared (`--nb-proc`, 0 % loss rows), in that order, beside
+   * the same cFree; empty when the row compares none.
+   */
+  nbProcRuns: NetprobifyRun[];
   c: RefRun | null;
   fping: RefRun | null;
   fpingRuns: RefRun[];
@@ -107,6 +112,40 @@ export function rateTable(results: readonly ScenarioResult[]): string {
     ],
     rows,
   );
+}
+
+/**
+ * nb_proc side by side, no capture: matched/s of each compared value and its ratio to the C reference
+ * of the same row, then the last value's rate ÷ the first's (nb_proc 2 ÷ nb_proc 1 by default). A
+ * run that was not clean (false loss, socket drops, failed sends) is marked (!).
+ */
+export function nbProcTable(results: readonly ScenarioResult[]): string {
+  const rows = results.filter((x) => x.nbProcRuns.length > 0);
+  const values = [...new Set(rows.flatMap((x) => x.nbProcRuns.map((r) => r.nbProc)))];
+  const header = ["type", "fam", "targets×pkts", "loss", "probes"];
+  for (const v of values) header.push(`nb_proc ${v} /s`, "÷ C");
+  header.push("C /s, no capture");
+  if (values.length > 1) header.push(`nb_proc ${values.at(-1)} ÷ ${values[0]}`);
+  const body = rows.map((x) => {
+    const c = x.cFree?.matchedPps ?? Number.NaN;
+    const rate = (v: number) => {
+      const r = x.nbProcRuns.find((n) => n.nbProc === v);
+      return r ? { pps: matchedPps(r), clean: r.clean } : undefined;
+    };
+    const cells = [...label(x.scenario), thousands(probesOf(x.scenario))];
+    for (const v of values) {
+      const r = rate(v);
+      cells.push(r ? `${thousands(r.pps)}${r.clean ? "" : " (!)"}` : "", r ? f2(r.pps / c) : "");
+    }
+    cells.push(thousands(c));
+    if (values.length > 1) {
+      const a = rate(values[0]!);
+      const b = rate(values.at(-1)!);
+      cells.push(a && b ? f2(b.pps / a.pps) : "");
+    }
+    return cells;
+  });
+  return markdownTable(header, body);
 }
 
 export function accuracyTable(results: readonly ScenarioResult[]): string {

@@ -20,6 +20,7 @@ import {
   type ConfigInput,
   configYaml,
   DST_PORT,
+  defaultNbProc,
   type FamilyName,
   targetsOf,
   writeDstFile,
@@ -52,6 +53,8 @@ export interface WireSummary {
 
 export interface NetprobifyRun {
   pps: number | null;
+  /** global.nb_proc of the run (send threads per family). */
+  nbProc: number;
   probes: number;
   sent: number;
   lost: number;
@@ -75,6 +78,8 @@ export interface NetprobifyRun {
    */
   startToFirstProbeMs: number;
   startToFirstProbeFrom: "wire" | "process";
+  /** When the process started its iteration (CLOCK_REALTIME ms, its own clock). */
+  iterationStartedAtMs: number;
   wire: WireSummary | null;
   /** Probe by probe against the wire (needs the probe log and the capture). */
   exact: {
@@ -249,16 +254,19 @@ export async function runNetprobify(
   dir: string,
   timeout: number,
   pps: number | undefined,
+  nbProc = defaultNbProc(),
+  /** Options for node itself (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+  nodeArgs: readonly string[] = [],
 ): Promise<NetprobifyRun> {
   const cfg = join(dir, "netprobify.yaml");
   const log = join(dir, "probes.csv");
   rmSync(log, { force: true });
   writeFileSync(
     cfg,
-    configYaml({ type: s.type, family: s.family, blocks, packets: s.packets, timeout, pps }),
+    configYaml({ type: s.type, family: s.family, blocks, packets: s.packets, timeout, pps, nbProc }),
   );
   const stop = s.capture ? await startCaptures(bl, blocks) : undefined;
-  const args = [join(repoRoot(), "bin/netprobify.js"), "run", "--once", "--json"];
+  const args = [...nodeArgs, join(repoRoot(), "bin/netprobify.js"), "run", "--once", "--json"];
   if (s.probeLog) args.push("--probe-log", log);
   args.push(cfg);
   let t: Awaited<ReturnType<typeof timed>>;
@@ -293,6 +301,7 @@ export async function runNetprobify(
   const falseLoss = cmp ? cmp.exact.falseLoss : ws ? Math.max(0, j.lost - ws.unanswered) : j.lost;
   return {
     pps: pps ?? null,
+    nbProc,
     probes: j.probes,
     sent: j.sent,
     lost: j.lost,
@@ -310,6 +319,7 @@ export async function runNetprobify(
       ? ws.firstProbeNs / 1e6 - t.spawnedAtMs
       : j.process.iterationStartedAtMs - t.spawnedAtMs,
     startToFirstProbeFrom: ws ? "wire" : "process",
+    iterationStartedAtMs: j.process.iterationStartedAtMs,
     wire: ws,
     exact: cmp?.exact ?? null,
     rttErrorUs: cmp?.rttErrorUs ?? null,

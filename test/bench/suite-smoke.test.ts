@@ -37,6 +37,7 @@ describe("npm run bench, smoke size (needs root)", () => {
         cpuSecondsAtEnd: number;
         process: { maxRssKiB: number };
       };
+      nbProcRuns: { nbProc: number; sent: number; lost: number; socketDrops: number }[];
       c: { probes: number; matched: number } | null;
       fping: { probes: number; matched: number } | null;
     }[];
@@ -60,6 +61,17 @@ describe("npm run bench, smoke size (needs root)", () => {
       assert.equal(n.rttErrorUs?.compared, 100 - n.lost, `${name}: every answered probe's RTT compared`);
       assert.ok(n.startToFirstProbeMs !== null && n.startToFirstProbeMs > 0, name);
       assert.ok(n.cpuSecondsAtEnd > 0 && n.process.maxRssKiB > 0, name);
+      // nb_proc 1 and 2 side by side without capture, on the 0 % loss rows
+      assert.deepEqual(
+        x.nbProcRuns.map((n) => [n.nbProc, n.sent, n.lost, n.socketDrops]),
+        x.scenario.lossPct === 0
+          ? [
+              [1, 100, 0, 0],
+              [2, 100, 0, 0],
+            ]
+          : [],
+        `${name}: nb_proc runs`,
+      );
       assert.equal(x.c?.probes, 100, `${name}: the C reference sent the same probes`);
       if (x.scenario.lossPct === 0) assert.equal(x.c?.matched, 100, `${name}: C matched all`);
       if (x.scenario.type === "ICMPping") {
@@ -116,6 +128,7 @@ describe("npm run bench, smoke size (needs root)", () => {
       "### Accuracy and loss",
       "### Targets",
       "### The daemon at steady state",
+      "### nb_proc 1 vs 2, no capture (0 % loss)",
     ])
       assert.ok(md.includes(heading), heading);
     assert.equal(j.targets.length > 0, true);

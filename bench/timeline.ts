@@ -1,0 +1,99 @@
+// Where one short iteration loses time against the C reference (issue 17, the 10,000-probe rows of
+// `npm run bench`): `netprobify run --once` without capture, as the suite runs it, then its probe log
+// read as a timeline of kernel timestamps: the iteration's start (the process's clock) to the first
+// probe leaving, when each tenth of the probes had left and at what rate, the longest pauses between
+// two probes leaving (and where), the last probe leaving to the last answer, and the matched rate
+// beside the C reference's in the same lab, alternated. With --cpu-prof DIR, the netprobify processes
+// also write V8 CPU profiles there.
+// Run: npm run build && flock /tmp/npf-bench.lock sh src/lab/enter.sh node dist/bench/timeline.js
+//      [--type tcp|icmp|udp] [--family ipv4|ipv6] [--size 100x100] [--nb-proc 2] [--runs 3] [--cpu-prof DIR]
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { ProbeKind } from "../src/engine/plan.js";
+import { intFlag, markdownTable, median, stringFlag, thousands } from "./lib/stats.js";
+import { blocksFor, createBenchLab, type FamilyName } from "./lib/suite-lab.js";
+import { matchedPps } from "./lib/suite-report.js";
+import { runC, runNetprobify, type Scenario } from "./lib/suite-run.js";
+import { timeline } from "./lib/timeline.js";
+
+const argv = process.argv.slice(2);
+const TYPES: Record<string, ProbeKind> = { tcp: "TCPsyn", icmp: "ICMPping", udp: "UDPunreachable" };
+const type = TYPES[stringFlag(argv, "type", "tcp")];
+const family = stringFlag(argv, "family", "ipv4") as FamilyName;
+const size = /^(\d+)x(\d+)$/.exec(stringFlag(argv, "size", "100x100"));
+const NB_PROC = intFlag(argv, "nb-proc", 2);
+const RUNS = intFlag(argv, "runs", 3);
+const PROF = stringFlag(argv, "cpu-prof", "");
+if (!type || !size || (family !== "ipv4" && family !== "ipv6"))
+  throw new Error("bad --type, --family or --size");
+
+async function main(): Promise<void> {
+  const targets = Number(size![1]);
+  const s: Scenario = {
+    type: type!,
+    family,
+    targets,
+    packets: Number(size![2]),
+    lossPct: 0,
+    capture: false,
+    probeLog: true,
+  };
+  const bl = await createBenchLab(targets);
+  const dir = mkdtempSync(join(tmpdir(), "netprobify-bench-timeline-"));
+  const rows: string[][] = [];
+  const ratios: number[] = [];
+  try {
+    const blocks = blocksFor(bl, targets, family);
+    for (let k = 0; k < RUNS; k++) {
+      const prof = PROF ? ["--cpu-prof", `--cpu-prof-dir=${resolve(PROF)}`, "--cpu-prof-interval=200"] : [];
+      const r = await runNetprobify(bl, s, blocks, dir, 1, undefined, NB_PROC, prof);
+      const t = timeline(readFileSync(join(dir, "probes.csv"), "utf8"), r.iterationStartedAtMs);
+      const c = await runC(bl, { ...s, probeLog: false }, blocks, dir, 1);
+      const np = matchedPps(r);
+      ratios.push(np / c.matchedPps);
+      rows.push([
+        String(k + 1),
+        thousands(np),
+        thousands(c.matchedPps),
+        (np / c.matchedPps).toFixed(2),
+        t.startToFirstTxMs.toFixed(2),
+        t.tenthsMs.map((x) => x.toFixed(1)).join(" "),
+        t.tenthRates.map((x) => thousands(x / 1000)).join(" "),
+        t.topGaps.map((g) => `${g.ms.toFixed(2)}@${g.at}`).join(" "),
+        String(t.gapsOver500us),
+        t.lastTxToLastRxMs.toFixed(2),
+        r.clean ? "yes" : "NO",
+      ]);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await bl.lab.destroy();
+  }
+  console.log(
+    `${type} ${family} ${size![1]}×${size![2]}, nb_proc ${NB_PROC}, no capture; median ÷ C ${median(ratios).toFixed(2)}\n`,
+  );
+  console.log(
+    markdownTable(
+      [
+        "run",
+        "matched/s",
+        "C /s",
+        "÷ C",
+        "start→1st TX ms",
+        "tenths left at ms",
+        "k probes/s per tenth",
+        "longest TX gaps ms@probe",
+        "gaps > 0.5 ms",
+        "last TX→last RX ms",
+        "clean",
+      ],
+      rows,
+    ),
+  );
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
