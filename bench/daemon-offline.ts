@@ -15,12 +15,11 @@ import { DaemonReports } from "../src/cli/daemon-reports.js";
 import { Daemon } from "../src/daemon/daemon.js";
 import { createLogger } from "../src/daemon/logger.js";
 import { Engine } from "../src/engine/engine.js";
-import { replyTo } from "../src/engine/fake-answers.js";
+import { answerEverySend } from "../src/engine/fake-answers.js";
 import { engineOptions } from "../src/engine/from-config.js";
 import { Metrics } from "../src/metrics/metrics.js";
 import { FakeBinding } from "../src/native/fake.js";
 import { RawSockets } from "../src/native/rawsock.js";
-import { parseIPv4Packet, parseIPv6Packet, TcpFlag } from "../src/packet/index.js";
 import { WebState } from "../src/web/api.js";
 import { intFlag, stringFlag } from "./lib/stats.js";
 
@@ -36,34 +35,6 @@ const PACKETS = Number(m[2]);
 const bits = Math.log2(ADDRESSES);
 if (!Number.isInteger(bits) || bits > 16)
   throw new Error("--sizes: addresses per family must be 2^k ≤ 65536");
-
-/** Answers every probe the fake sockets send (not our RSTs), 20 µs later on the fake clock. */
-function answering(fake: FakeBinding): () => void {
-  let running = true;
-  const turn = () => {
-    if (!running) return;
-    for (const sent of fake.sent) {
-      const b = sent.bytes;
-      const p = sent.socket.family === 4 ? parseIPv4Packet(b, 0, b.length) : parseIPv6Packet(b, 0, b.length);
-      if (!p || (p.tcp && p.tcp.flags & TcpFlag.RST)) continue;
-      const r = replyTo(p, sent);
-      fake.inject({
-        family: p.family,
-        protocol: r.protocol,
-        bytes: r.bytes,
-        src: sent.dst,
-        tsNs: sent.tsNs + 20_000n,
-      });
-    }
-    fake.sent.length = 0;
-    fake.advance(20_000n);
-    setImmediate(turn);
-  };
-  setImmediate(turn);
-  return () => {
-    running = false;
-  };
-}
 
 /** Wraps obj[name] to add its time to `into[label]`. */
 function timed<T extends object>(
@@ -101,7 +72,8 @@ async function main(): Promise<void> {
   const fake = new FakeBinding();
   fake.clockNs = BigInt(Date.now()) * 1_000_000n;
   fake.rxQueueLimit = 1 << 20;
-  const stop = answering(fake);
+  const net = answerEverySend(fake, 20_000n);
+  const stop = () => net.stop();
   const log = createLogger("INFO", { destination: { write: () => true } });
   const metrics = new Metrics({ version: "offline" });
   const reports = new DaemonReports(metrics, new WebState("offline"), (err) => {

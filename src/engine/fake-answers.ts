@@ -1,13 +1,15 @@
 // What a target answers to a probe, in the form the kernel delivers it to a raw socket (IPv4 with its
 // IP header, IPv6 from the transport header): an echo reply, a SYN-ACK, or an ICMP port unreachable
-// quoting a UDP probe. Used by the engine's warm-up (warmup.ts) to answer probes sent to the fake
-// sockets, and by the engine tests' scripted fake network.
-import type { FakeSentPacket } from "../native/fake.js";
+// quoting a UDP probe. Used by the engine's warm-up (warmup.ts) and the offline daemon bench to answer
+// every probe sent to the fake sockets (answerEverySend), and by the engine tests' scripted fake network.
+import type { FakeBinding, FakeSentPacket } from "../native/fake.js";
 import {
   IPPROTO_ICMP,
   IPPROTO_ICMPV6,
   IPPROTO_TCP,
   type ParsedPacket,
+  parseIPv4Packet,
+  parseIPv6Packet,
   pseudoSum4,
   pseudoSum6,
   TcpFlag,
@@ -55,4 +57,38 @@ export function replyTo(p: ParsedPacket, sent: FakeSentPacket): { protocol: numb
   }
   if (v4) writeIPv4Header(buf, 0, { totalLength: 20 + len, id: 1, df: false, ttl: 60, protocol, src, dst });
   return { protocol, bytes: buf.subarray(0, ipOff + len) };
+}
+
+/**
+ * Answers every probe the fake sockets send (not our RSTs) `rttNs` later on the fake clock, on each
+ * turn of the event loop, and moves the fake clock on by as much; sent packets are let go once
+ * answered. Stops with stop().
+ */
+export function answerEverySend(fake: FakeBinding, rttNs: bigint): { stop(): void } {
+  let running = true;
+  const turn = () => {
+    if (!running) return;
+    for (const sent of fake.sent) {
+      const b = sent.bytes;
+      const p = sent.socket.family === 4 ? parseIPv4Packet(b, 0, b.length) : parseIPv6Packet(b, 0, b.length);
+      if (!p || (p.tcp && p.tcp.flags & TcpFlag.RST)) continue;
+      const r = replyTo(p, sent);
+      fake.inject({
+        family: p.family,
+        protocol: r.protocol,
+        bytes: r.bytes,
+        src: sent.dst,
+        tsNs: sent.tsNs + rttNs,
+      });
+    }
+    fake.sent.length = 0;
+    fake.advance(rttNs);
+    setImmediate(turn);
+  };
+  setImmediate(turn);
+  return {
+    stop: () => {
+      running = false;
+    },
+  };
 }

@@ -6,9 +6,9 @@
 // reaches a real socket: the fake engine has its own sockets, keys and filters.
 import { FakeBinding } from "../native/fake.js";
 import { RawSockets } from "../native/rawsock.js";
-import { parseIPv4Packet, parseIPv6Packet, TcpFlag } from "../packet/index.js";
+
 import { Engine, type EngineOptions } from "./engine.js";
-import { replyTo } from "./fake-answers.js";
+import { answerEverySend } from "./fake-answers.js";
 import { flowIndex } from "./flows.js";
 import { allocatePlan, type ProbePlan } from "./plan.js";
 
@@ -45,38 +45,6 @@ export function samplePlan(plan: ProbePlan, n: number): ProbePlan {
   return out;
 }
 
-/** Answers every probe the fake sockets send (not our RSTs), on the next turn of the event loop. */
-function answer(fake: FakeBinding): { stop(): void } {
-  let seen = 0;
-  let running = true;
-  const turn = () => {
-    if (!running) return;
-    for (; seen < fake.sent.length; seen++) {
-      const sent = fake.sent[seen]!;
-      const b = sent.bytes;
-      const p = sent.socket.family === 4 ? parseIPv4Packet(b, 0, b.length) : parseIPv6Packet(b, 0, b.length);
-      if (!p || (p.tcp && p.tcp.flags & TcpFlag.RST)) continue;
-      const r = replyTo(p, sent);
-      fake.inject({
-        family: p.family,
-        protocol: r.protocol,
-        bytes: r.bytes,
-        src: sent.dst,
-        tsNs: sent.tsNs + FAKE_RTT_NS,
-      });
-    }
-    // Let the engine's iteration see that much time pass on the fake clock too.
-    fake.advance(FAKE_RTT_NS);
-    setImmediate(turn);
-  };
-  setImmediate(turn);
-  return {
-    stop: () => {
-      running = false;
-    },
-  };
-}
-
 /**
  * Runs one iteration of a sample of `plan` on fake sockets (at most `probes` probes) and returns what
  * it did; options as the real engine's (pacing off, a short hard limit).
@@ -98,7 +66,7 @@ export async function warmUp(
     iterationLimitMs: 2000,
     sockets: new RawSockets(fake),
   });
-  const net = answer(fake);
+  const net = answerEverySend(fake, FAKE_RTT_NS);
   // The plan's flow index is built once per plan, at the end of its first iteration: build it now.
   flowIndex(plan);
   try {
