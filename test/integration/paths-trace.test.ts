@@ -4,75 +4,32 @@
 // (netprobify_path_suspect_link) and /paths; a healthy fabric opens no incident and blames nothing; a
 // per-packet fabric is reported as per-packet, never as a link. Needs root (fabric, raw sockets).
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { createFabric, type Fabric } from "../../src/lab/fabric.js";
-import { BIN } from "../support/paths.js";
+import { createFabric } from "../../src/lab/fabric.js";
+import { type FabricDaemon, labels, pathsDoc, startDaemon } from "./lib/fabric-daemon.js";
 import { until, value } from "./lib/scrape.js";
 
 const PORT = 19171;
-const P = (d: string) => `probe_name="lab",destination="${d}",group="g"`;
 
-interface Run {
-  fabric: Fabric;
-  daemon: ChildProcess;
-  log: () => string;
-}
+const runs: FabricDaemon[] = [];
 
-const runs: Run[] = [];
-let dir: string | undefined;
-
-async function start(spec: { perPacket?: boolean }, extra = ""): Promise<Run> {
+async function start(spec: { perPacket?: boolean }, extra = ""): Promise<FabricDaemon> {
   const fabric = await createFabric({ ways: 4, targets: 2, families: ["ipv4", "ipv6"], ...spec });
-  dir ??= mkdtempSync(join(tmpdir(), "npf-trace-"));
-  const file = join(dir, `netprobify-${runs.length}.yaml`);
-  writeFileSync(
-    file,
-    `global: {probe_name: lab, interval: 0, nb_proc: 1, logging_level: INFO, prometheus_port: ${PORT}, prometheus_address: 127.0.0.1, dns_update_interval: 0, path_tracing_packets_per_second: 4000${extra}}
-groups:
-  g: {src_port_a: 30000, src_port_z: 30031}
-targets:
-  t4: {type: UDPunreachable, destination: "${fabric.targets.v4(0)}", dst_port: 33434, nb_packets: 64, timeout: 0.3}
-  t6: {type: TCPsyn, destination: "${fabric.targets.v6(1)}", dst_port: 443, nb_packets: 64, timeout: 0.3}
-`,
-  );
-  const daemon = spawn(process.execPath, [BIN, file], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  daemon.stdout!.on("data", (d) => {
-    out += String(d);
-  });
-  daemon.stderr!.on("data", (d) => {
-    out += String(d);
-  });
-  const run = { fabric, daemon, log: () => out };
+  const run = startDaemon(fabric, PORT, `, path_tracing_packets_per_second: 4000${extra}`, "");
   runs.push(run);
   return run;
 }
 
-async function stop(run: Run): Promise<void> {
-  run.daemon.kill("SIGKILL");
-  await run.fabric.destroy();
+async function stop(run: FabricDaemon): Promise<void> {
+  await run.stop();
   runs.splice(runs.indexOf(run), 1);
 }
 
-async function paths(): Promise<{
-  enabled: boolean;
-  incidents: {
-    destination: string;
-    verdict: { kind: string; from?: string; to?: string | null } | null;
-    flows: { hops: (string | null)[]; flagged: boolean }[];
-  }[];
-}> {
-  return (await fetch(`http://127.0.0.1:${PORT}/paths`)).json() as never;
-}
+const paths = () => pathsDoc(PORT);
 
 describe("trace-on-loss on the 4-way fabric (needs root)", () => {
   after(async () => {
     for (const r of [...runs]) await stop(r);
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   test("100 % loss on one member link: that link is named in /metrics and /paths (IPv4 UDP, IPv6 TCP)", async () => {
@@ -86,7 +43,7 @@ describe("trace-on-loss on the 4-way fabric (needs root)", () => {
     const named = (body: string, d: "t4" | "t6") =>
       body
         .split("\n")
-        .filter((l) => l.startsWith(`netprobify_path_suspect_link{${P(d)}`))
+        .filter((l) => l.startsWith(`netprobify_path_suspect_link{${labels(d)}`))
         .map((l) => ({
           from: /from="([^"]+)"/.exec(l)![1],
           to: /to="([^"]+)"/.exec(l)![1],
@@ -107,7 +64,7 @@ describe("trace-on-loss on the 4-way fabric (needs root)", () => {
       assert.equal(s!.from, spine[d], `${d}: blamed ${JSON.stringify(s)}`);
       assert.ok(s!.to === "*" || s!.to === leaf2[d], `${d}: to ${s!.to}`);
       assert.ok(s!.v > 0.9, `${d}: estimated loss ${s!.v}`);
-      assert.ok((value(body, `netprobify_path_distinct_paths{${P(d)}}`) ?? 0) >= 2);
+      assert.ok((value(body, `netprobify_path_distinct_paths{${labels(d)}}`) ?? 0) >= 2);
     }
     assert.ok((value(body, `netprobify_path_trace_probes_sent_total{probe_name="lab"}`) ?? 0) > 0);
     const doc = await paths();
@@ -145,7 +102,7 @@ describe("trace-on-loss on the 4-way fabric (needs root)", () => {
     await run.fabric.fault("spine2-leaf2", { loss: 0.2, direction: "forward" });
     const body = await until(
       "per-packet on t4",
-      (b) => value(b, `netprobify_path_per_packet{${P("t4")}}`) === 1,
+      (b) => value(b, `netprobify_path_per_packet{${labels("t4")}}`) === 1,
       {
         port: PORT,
         ms: 120_000,
@@ -153,7 +110,7 @@ describe("trace-on-loss on the 4-way fabric (needs root)", () => {
         context: run.log,
       },
     );
-    assert.ok(!body.includes(`netprobify_path_suspect_link{${P("t4")}`));
+    assert.ok(!body.includes(`netprobify_path_suspect_link{${labels("t4")}`));
     const inc = (await paths()).incidents.find((i) => i.destination === "t4")!;
     assert.equal(inc.verdict?.kind, "per-packet");
     await stop(run);

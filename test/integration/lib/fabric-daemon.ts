@@ -30,17 +30,22 @@ export interface PathsDoc {
 
 /**
  * Starts the daemon on `fabric`: target t4 (UDPunreachable, first IPv4 target address) and t6
- * (TCPsyn, second IPv6 one), group g over 32 source ports with `path_metrics: true`; `global` is
- * added to the global section.
+ * (TCPsyn, second IPv6 one), group g over 32 source ports with `path_metrics: true` unless told
+ * otherwise; `global` is added to the global section and `group` to group g.
  */
-export function startDaemon(fabric: Fabric, port: number, global = ""): FabricDaemon {
+export function startDaemon(
+  fabric: Fabric,
+  port: number,
+  global = "",
+  group = ", path_metrics: true",
+): FabricDaemon {
   const dir = mkdtempSync(join(tmpdir(), "npf-fabric-"));
   const file = join(dir, "netprobify.yaml");
   writeFileSync(
     file,
     `global: {probe_name: lab, interval: 0, nb_proc: 1, logging_level: INFO, prometheus_port: ${port}, prometheus_address: 127.0.0.1, dns_update_interval: 0${global}}
 groups:
-  g: {src_port_a: 30000, src_port_z: 30031, path_metrics: true}
+  g: {src_port_a: 30000, src_port_z: 30031${group}}
 targets:
   t4: {type: UDPunreachable, destination: "${fabric.targets.v4(0)}", dst_port: 33434, nb_packets: 64, timeout: 0.3}
   t6: {type: TCPsyn, destination: "${fabric.targets.v6(1)}", dst_port: 443, nb_packets: 64, timeout: 0.3}
