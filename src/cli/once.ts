@@ -139,7 +139,8 @@ export function writeProbeLog(file: string, plan: ProbePlan, f: InFlight, epochS
 
 /**
  * From the kernel timestamps: the first to the last probe leaving (`sendMs`), and the first probe
- * leaving to the last answer arriving (`activeMs`): the iteration without its final wait for the lost.
+ * leaving to the last probe leaving or answer arriving, whichever is later (`activeMs`): the iteration
+ * without its final wait for the lost (the last probe sent may be a lost one).
  * null when no probe has a timestamp.
  */
 export function activeSpan(f: InFlight): { sendMs: number | null; activeMs: number | null } {
@@ -156,7 +157,7 @@ export function activeSpan(f: InFlight): { sendMs: number | null; activeMs: numb
   if (!Number.isFinite(first)) return { sendMs: null, activeMs: null };
   return {
     sendMs: (lastTx - first) / 1e6,
-    activeMs: Number.isFinite(lastRx) ? (lastRx - first) / 1e6 : null,
+    activeMs: Number.isFinite(lastRx) ? (Math.max(lastRx, lastTx) - first) / 1e6 : null,
   };
 }
 
