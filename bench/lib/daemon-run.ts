@@ -60,14 +60,20 @@ export interface DaemonIteration {
 }
 
 /**
- * The daemon's threads by when they started (every thread is named "node", so /proc/PID/task/TID/comm
- * cannot tell them apart): the JS thread (tid = pid); "startup", those started with the process
- * (V8's platform workers, which collect garbage and compile, and Node's own: see STARTUP_TICKS); "later",
- * those started afterwards: the addon's send and receive threads (native/send.c, native/recv.c), and
- * libuv's pool, whose only steady work is the exposition's gzip copy. Exited threads count nowhere.
+ * The daemon's threads: the JS thread (tid = pid); the addon's, by the names it gives them
+ * (/proc/PID/task/TID/comm): "send" (npf-send, native/send.c) and "receive" (npf-recv, native/recv.c);
+ * the others are all named "node", so they are told apart by when they started: "startup", those
+ * started with the process (V8's platform workers, which collect garbage and compile, and Node's own:
+ * see STARTUP_TICKS); "later", those started afterwards: libuv's pool, whose only steady work is the
+ * exposition's gzip copy. Exited threads count nowhere.
  */
-export type ThreadKind = "main" | "startup" | "later";
-export const THREAD_KINDS: readonly ThreadKind[] = ["main", "startup", "later"];
+export type ThreadKind = "main" | "startup" | "send" | "receive" | "later";
+export const THREAD_KINDS: readonly ThreadKind[] = ["main", "startup", "send", "receive", "later"];
+const NAMED: Record<string, ThreadKind> = {
+  "npf-send": "send",
+  "npf-recv": "receive",
+  "npf-txts": "receive",
+};
 /**
  * Clock ticks (USER_HZ, 100 on Linux) after the first thread's start within which a thread is
  * "startup": Node starts its platform threads together, before any JavaScript runs; the addon's
@@ -144,14 +150,16 @@ function cpuOf(pid: number): {
   // field 22 of stat (index 19 after the command): start time in ticks since boot
   const stats = readdirSync(`/proc/${pid}/task`).flatMap((t) => {
     try {
-      return [{ tid: Number(t), st: read(`/proc/${pid}/task/${t}/stat`) }];
+      const comm = readFileSync(`/proc/${pid}/task/${t}/comm`, "utf8").trim();
+      return [{ tid: Number(t), st: read(`/proc/${pid}/task/${t}/stat`), named: NAMED[comm] }];
     } catch {
       return []; // the thread exited between the listing and the read
     }
   });
   const first = Math.min(...stats.filter((x) => x.tid !== pid).map((x) => x.st[19]!));
-  for (const { tid, st } of stats) {
-    const kind: ThreadKind = tid === pid ? "main" : st[19]! - first <= STARTUP_TICKS ? "startup" : "later";
+  for (const { tid, st, named } of stats) {
+    const kind: ThreadKind =
+      tid === pid ? "main" : (named ?? (st[19]! - first <= STARTUP_TICKS ? "startup" : "later"));
     threads[kind].user += st[11]! / 100;
     threads[kind].system += st[12]! / 100;
   }

@@ -6,6 +6,7 @@
 // loses nothing, and clean stops. Process and worker exits with a thread running are real-only.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
@@ -287,6 +288,73 @@ function contract(name: string, make: () => World): void {
 
 contract("fake addon", fakeWorld);
 contract("real addon (needs root, lab namespace)", realWorld);
+
+describe("receive and send threads, real only (needs root, lab namespace)", () => {
+  /** Names of this process's threads (/proc/self/task/TID/comm). */
+  const threadNames = () =>
+    readdirSync("/proc/self/task").flatMap((t) => {
+      try {
+        return [readFileSync(`/proc/self/task/${t}/comm`, "utf8").trim()];
+      } catch {
+        return []; // exited meanwhile
+      }
+    });
+
+  test("the addon's threads are named npf-recv, npf-txts and npf-send while they run (needs root)", () => {
+    const w = realWorld();
+    const tx4 = w.socks.openTx(4);
+    const tx6 = w.socks.openTx(6);
+    const rx = w.socks.openRx(4, IPPROTO.ICMP);
+    try {
+      rx.receive("packets", () => {});
+      tx4.receive("timestamps", () => {});
+      tx6.startSender(() => {});
+      const names = threadNames();
+      for (const n of ["npf-recv", "npf-txts", "npf-send"])
+        assert.ok(names.includes(n), `${n} in ${names.join(",")}`);
+    } finally {
+      for (const s of [tx4, tx6, rx]) s.close();
+    }
+    assert.ok(!threadNames().some((n) => n.startsWith("npf-")), "joined on close");
+  });
+
+  // The receive thread reads again only 1 ms (COALESCE_NS, native/recv.c) after a read that did not
+  // fill its vector, so a trickle of replies costs one read and one wake of JS per millisecond, not
+  // per reply. Load can only lengthen the measured gap: the second request is sent from the callback
+  // that saw the first reply, so after the thread's first read, and its reply is read no sooner than
+  // 1 ms after that read.
+  test("after a read that did not fill its vector, the receive thread waits 1 ms before the next (needs root)", async () => {
+    const w = realWorld();
+    const tx = w.socks.openTx(4);
+    const rx = w.socks.openRx(4, IPPROTO.ICMP);
+    try {
+      rx.attachFilter(icmpTypesFilter(4, 0, 0));
+      await sleep(20); // RX timestamping is switched on lazily by the kernel
+      const seqs: number[] = [];
+      let sentA = 0n;
+      const gapsUs: number[] = [];
+      const ring = rx.receive("packets", () => {
+        drainSeqs(ring, 4, seqs);
+        const last = seqs.at(-1)!;
+        if (last % 2 === 0)
+          w.ping(tx, 4, [last + 1]); // the first reply of a pair: ask for the second now
+        else gapsUs.push(Number(process.hrtime.bigint() - sentA) / 1000);
+      });
+      for (let round = 0; round < 3; round++) {
+        await sleep(5); // the thread back in poll(): each pair starts from an idle socket
+        sentA = process.hrtime.bigint();
+        w.ping(tx, 4, [2 * round]);
+        await until(() => seqs.length === 2 * round + 2);
+      }
+      assert.deepEqual(seqs, [0, 1, 2, 3, 4, 5]);
+      for (const g of gapsUs)
+        assert.ok(g >= 1000, `second reply seen ${g.toFixed(0)} us after the first request`);
+    } finally {
+      tx.close();
+      rx.close();
+    }
+  });
+});
 
 describe("receive thread lifetime (needs root, lab namespace)", () => {
   const here = fileURLToPath(new URL(".", import.meta.url));
