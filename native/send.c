@@ -1,6 +1,6 @@
 /* Sending off the JS thread: JS builds a batch of packets and submit() copies it into a queue (no
- * syscall unless the thread sleeps); the socket's send thread sends each packet with the same
- * per-packet sendmsg as sendBatch() (io.c: every refusal keeps its errno), then reads the TX
+ * syscall unless the thread sleeps); the socket's send thread sends the batch as sendBatch() does
+ * (io.c rs_send_records: every refusal keeps its errno), then reads the TX
  * timestamps its sends queued, and writes both into the ring JS drains (recv.c's ring, uv_async
  * wake). Records, RS_SENT_WORDS each: [RS_SENT_RESULT, cookie, index in batch, errno, TX id, 0] per
  * packet, then [RS_SENT_TXTS, id, flags, sec, nsec, 0] per timestamp, in that order, so a timestamp

@@ -23,7 +23,7 @@ const EPERM = 1;
 const EMSGSIZE = 90;
 const OTHER = Uint8Array.of(127, 0, 0, 2);
 
-/** Sends `n` packets one call each; returns the per-packet [errno, txId]. */
+/** Sends the packets in one sendBatch call; returns the per-packet [errno, txId]. */
 function sendEach(s: RawSocket, packets: Uint8Array[], dsts: Uint8Array[]): [number, number][] {
   const res = new Uint32Array(packets.length * SEND_RESULT_WORDS);
   s.sendBatch(pack(packets, dsts), 0, packets.length, res);
@@ -73,6 +73,9 @@ describe("native local errors (needs root, lab namespace)", () => {
 
     const burst = () => Array.from({ length: 300 }, (_, i) => echo(4, LO4, LO4, 0x5e01, i));
 
+    // With IP_RECVERR every drop is reported, once: the packet a sendmmsg run stopped at is tried once
+    // more alone (the kernel does not say why the run stopped; native/io.c send_runs) and the rest of
+    // the call goes one sendmsg each, so one call's drops are its ENOBUFS results plus at most one.
     test("without IP_RECVERR the kernel reports dropped packets as sent; with it each one is ENOBUFS", async () => {
       const hidden = socks.openTx(4, { localErrors: false, txTimestamps: false });
       const shown = socks.openTx(4, { txTimestamps: false });
@@ -95,10 +98,11 @@ describe("native local errors (needs root, lab namespace)", () => {
         );
         const drops = (await loDrops()) - d0;
         assert.ok(drops > 0);
-        assert.deepEqual(
-          [b.filter(([e]) => e === ENOBUFS).length, b.filter(([e]) => e !== 0 && e !== ENOBUFS).length],
-          [drops, 0],
-          "one ENOBUFS per packet the qdisc dropped, nothing else",
+        const enobufs = b.filter(([e]) => e === ENOBUFS).length;
+        assert.equal(b.filter(([e]) => e !== 0 && e !== ENOBUFS).length, 0, "nothing but ENOBUFS");
+        assert.ok(
+          drops - enobufs === 0 || drops - enobufs === 1,
+          `an ENOBUFS per packet the qdisc dropped (but the one tried twice): ${enobufs} ENOBUFS, ${drops} drops`,
         );
       } finally {
         hidden.close();
