@@ -69,6 +69,7 @@ typedef struct rs_sock {
   uint32_t flags;
   uint32_t next_tx_id;
   enum rs_id_mode id_mode;
+  uint32_t clean_sends; /* packets sent one by one since the last EPERM/ENOBUFS (io.c: sendmmsg runs) */
   uint32_t rx_drops; /* last SO_RXQ_OVFL value seen (written by a receive thread too: atomics) */
   uint32_t errq_other; /* error-queue entries consumed that were not TX timestamps (local errors, ICMP) */
   uint32_t stale_errors; /* pending socket errors (sk_err) cleared so they fail no later send/recv */
