@@ -20,6 +20,15 @@ export const WARM_UP_ENV = "NETPROBIFY_WARMUP";
 const SAMPLE_TIMEOUT_S = 0.1;
 /** Fake RTT of the answers, ns. */
 const FAKE_RTT_NS = 20_000n;
+/**
+ * How far the fake kernel clock runs ahead of the warm-up engine's epoch, s: as far as a daemon's
+ * timestamps are from its engine's after a day. Kernel timestamps become ns since the engine's epoch,
+ * `(sec - epochSec) * 1e9 + nsec`; from the third second on that leaves the 32-bit integers V8
+ * speculates on when it has seen only small values, and a warm-up on timestamps one second past the
+ * epoch made the daemon's 2nd and 3rd iterations deoptimize (reason `overflow`) and recompile the
+ * receive and TX-timestamp paths (docs/performance.md).
+ */
+export const WARM_UP_CLOCK_AHEAD_S = 86_400;
 
 /** The sample size: WARM_UP_PROBES unless the environment says otherwise. */
 export function warmUpProbes(env: NodeJS.ProcessEnv = process.env): number {
@@ -45,6 +54,14 @@ export function samplePlan(plan: ProbePlan, n: number): ProbePlan {
   return out;
 }
 
+/** The warm-up's fake sockets, their clock WARM_UP_CLOCK_AHEAD_S ahead of the wall clock. */
+export function warmUpNetwork(nowMs = Date.now()): FakeBinding {
+  const fake = new FakeBinding();
+  fake.clockNs = (BigInt(Math.floor(nowMs)) + BigInt(WARM_UP_CLOCK_AHEAD_S) * 1000n) * 1_000_000n;
+  fake.rxQueueLimit = 1 << 20;
+  return fake;
+}
+
 /**
  * Runs one iteration of a sample of `plan` on fake sockets (at most `probes` probes) and returns what
  * it did; options as the real engine's (pacing off, a short hard limit).
@@ -56,9 +73,7 @@ export async function warmUp(
 ): Promise<{ probes: number; answered: number; ms: number }> {
   const t0 = performance.now();
   if (plan.count === 0 || probes <= 0) return { probes: 0, answered: 0, ms: 0 };
-  const fake = new FakeBinding();
-  fake.clockNs = BigInt(Date.now()) * 1_000_000n;
-  fake.rxQueueLimit = 1 << 20;
+  const fake = warmUpNetwork();
   const engine = new Engine({
     ...options,
     pps: Infinity,
