@@ -219,7 +219,10 @@ export async function runDaemon(
           } catch {
             continue;
           }
-          if (o.msg === "engine warmed up") warmUpMs = Number(o.ms);
+          if (o.msg === "engine warmed up") {
+            warmUpMs = Number(o.ms);
+            trace?.write(`--- warm-up done: ${o.probes} probes, ${o.answered} answered, ${o.ms} ms\n`);
+          }
           if (o.msg !== "iteration done") continue;
           const sent = Number(o.sent);
           const ms = Number(o.ms);
