@@ -6,7 +6,8 @@
 // fake's own work (answering, copying packets) is in the totals: compare runs, or read the profile by
 // file. For what the real daemon costs beside fping, `npm run bench:daemon` (in the lab).
 //
-// Run: npm run bench:daemon-offline [-- --sizes 512x20] [--iterations 30] [--type ICMPping]
+// Run: npm run bench:daemon-offline [-- --sizes 512x20] [--iterations 30] [--type ICMPping] [--marks]
+//      (stdbuf -oL node --trace-opt --trace-deopt dist/bench/daemon-offline.js --marks: V8's traces by iteration)
 //      (node --cpu-prof --cpu-prof-dir=DIR dist/bench/daemon-offline.js ... for a profile)
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,6 +28,8 @@ const argv = process.argv.slice(2);
 const ITERATIONS = intFlag(argv, "iterations", 30);
 /** Iterations left out of the per-probe figures (the JIT's warm-up). */
 const SKIP = 2;
+/** --marks: a line after each iteration on stdout (to read V8's --trace-* output by iteration). */
+const MARKS = argv.includes("--marks");
 const TYPE = stringFlag(argv, "type", "ICMPping");
 const m = /^(\d+)x(\d+)$/.exec(stringFlag(argv, "sizes", "512x20"));
 if (!m) throw new Error("--sizes wants ADDRESSESxPACKETS (addresses per family, a power of 2)");
@@ -103,6 +106,8 @@ async function main(): Promise<void> {
       const u = process.cpuUsage(at);
       at = process.cpuUsage();
       cpu.push({ user: u.user, system: u.system, sent: result.series.reduce((n, s) => n + s.sent, 0) });
+      // A mark between iterations, for reading node --trace-opt/--trace-deopt/--trace-gc output by iteration.
+      if (MARKS) console.log(`--- iteration ${cpu.length} done: user ${(u.user / 1000).toFixed(1)} ms`);
       if (cpu.length === ITERATIONS) void d.stop();
     };
     d.start();

@@ -6,6 +6,7 @@
 // Run: npm run bench:daemon [-- --only icmp,tcp,udp] [--sizes 500x20] [--iterations 6] [--timeout 1] [--interval 1]
 //      [--warmup 0,default] [--node-flags "none|--single-threaded-gc" (flag sets for the daemon's node, compared)]
 //      [--once N (N cold `run --once` per warm-up setting)] [--profile DIR (the daemon runs under node --cpu-prof, profiles written to DIR)] [--out DIR]
+//      [--trace DIR (each daemon's stdout, e.g. --node-flags "--trace-opt --trace-deopt", to DIR/daemon-N.txt, marked by iteration)]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -13,7 +14,7 @@ import type { ProbeKind } from "../src/engine/plan.js";
 import { repoRoot } from "../src/lab/native.js";
 import { type OnceRun, runOnceCold } from "./lib/daemon-once.js";
 import { daemonTable, onceTable } from "./lib/daemon-report.js";
-import { type DaemonRow, daemonRow, THREAD_KINDS } from "./lib/daemon-run.js";
+import { type DaemonRow, daemonRow, THREAD_KINDS, type ThreadKind } from "./lib/daemon-run.js";
 import { intFlag, stringFlag } from "./lib/stats.js";
 import { createBenchLab } from "./lib/suite-lab.js";
 
@@ -47,11 +48,14 @@ const FLAG_SETS = stringFlag(argv, "node-flags", "none")
 const WARMUPS = stringFlag(argv, "warmup", "default")
   .split(",")
   .map((w) => (w === "default" ? undefined : Number(w)));
+/** --trace DIR: each daemon's stdout (V8's --trace-* output, see --node-flags) to DIR/daemon-N.txt, marked by iteration. */
+const TRACE = stringFlag(argv, "trace", "");
 const OUT = resolve(stringFlag(argv, "out", join(repoRoot(), "build/bench")));
 
 async function main(): Promise<void> {
   const bl = await createBenchLab(Math.max(...sizes.map((s) => s.targets)));
   const dir = mkdtempSync(join(tmpdir(), "netprobify-bench-daemon-"));
+  if (TRACE) mkdirSync(resolve(TRACE), { recursive: true });
   const rows: DaemonRow[] = [];
   const once: OnceRun[] = [];
   try {
@@ -73,6 +77,7 @@ async function main(): Promise<void> {
                 interval: INTERVAL,
                 nodeFlags,
                 warmUp,
+                ...(TRACE ? { traceFile: join(resolve(TRACE), `daemon-${rows.length + 1}.txt`) } : {}),
               },
               dir,
             );
@@ -83,7 +88,16 @@ async function main(): Promise<void> {
                   (k) =>
                     `${k} ${r.threadsUsPerProbe[k].user.toFixed(2)}/${r.threadsUsPerProbe[k].system.toFixed(2)}`,
                 ).join(" ") +
-                `; iterations ${r.iterations.map((i) => `${i.sent}/${i.ms}ms`).join(" ")}\n`,
+                `; iterations ${r.iterations.map((i) => `${i.sent}/${i.ms}ms`).join(" ")}` +
+                `; CPU ms per iteration, JS thread / V8 workers: ${r.iterations
+                  .slice(1)
+                  .map((i, k) => {
+                    const p = r.iterations[k]!.threads;
+                    const ms = (t: ThreadKind) =>
+                      Math.round((i.threads[t].user + i.threads[t].system - p[t].user - p[t].system) * 1000);
+                    return `${ms("main")}/${ms("startup")}`;
+                  })
+                  .join(" ")}\n`,
             );
             rows.push(r);
           }

@@ -7,7 +7,7 @@
 // (probes sent ÷ its duration, from the same lines) shows what the first one pays for the JIT's
 // warm-up.
 import { type ChildProcess, spawn } from "node:child_process";
-import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ProbeKind } from "../../src/engine/plan.js";
 import { repoRoot } from "../../src/lab/native.js";
@@ -40,6 +40,11 @@ export interface DaemonScenario {
   nodeFlags?: string[];
   /** Probes of the engine's warm-up (NETPROBIFY_WARMUP; 0: none); undefined: the daemon's default. */
   warmUp?: number;
+  /**
+   * A file that receives the daemon's stdout (where node's --trace-opt, --trace-deopt, --trace-gc write),
+   * line-buffered, with a mark at each "iteration done": V8's work read by iteration.
+   */
+  traceFile?: string;
 }
 
 /** One "iteration done" of the daemon, with its CPU when the bench read the line. */
@@ -180,17 +185,21 @@ export async function runDaemon(
 ): Promise<{ iterations: DaemonIteration[]; warmUpMs: number | null }> {
   const cfg = join(dir, "daemon.yaml");
   writeFileSync(cfg, configYaml(bl, s));
+  const args = [...(s.nodeFlags ?? []), join(repoRoot(), "bin/netprobify.js"), cfg];
+  // stdbuf execs node in the same process: V8's traces line by line, in order with the marks.
   const child: ChildProcess = spawn(
-    process.execPath,
-    [...(s.nodeFlags ?? []), join(repoRoot(), "bin/netprobify.js"), cfg],
+    s.traceFile ? "stdbuf" : process.execPath,
+    s.traceFile ? ["-oL", process.execPath, ...args] : args,
     {
-      stdio: ["ignore", "ignore", "pipe"],
+      stdio: ["ignore", s.traceFile ? "pipe" : "ignore", "pipe"],
       env: s.warmUp === undefined ? process.env : { ...process.env, NETPROBIFY_WARMUP: String(s.warmUp) },
     },
   );
   const out: DaemonIteration[] = [];
   let warmUpMs: number | null = null;
   let stderr = "";
+  const trace = s.traceFile ? createWriteStream(s.traceFile) : null;
+  if (trace) child.stdout!.pipe(trace, { end: false });
   try {
     await new Promise<void>((resolve, reject) => {
       let rest = "";
@@ -218,10 +227,14 @@ export async function runDaemon(
           } catch {
             continue;
           }
-          if (o.msg === "engine warmed up") warmUpMs = Number(o.ms);
+          if (o.msg === "engine warmed up") {
+            warmUpMs = Number(o.ms);
+            trace?.write(`--- warm-up done: ${o.probes} probes, ${o.answered} answered, ${o.ms} ms\n`);
+          }
           if (o.msg !== "iteration done") continue;
           const sent = Number(o.sent);
           const ms = Number(o.ms);
+          trace?.write(`--- iteration ${out.length + 1} done: ${sent} probes, ${ms} ms, CPU ${cpu.cpu} s\n`);
           out.push({
             sent,
             lost: Number(o.lost),
@@ -249,6 +262,7 @@ export async function runDaemon(
       await exited;
       clearTimeout(t);
     }
+    trace?.end();
   }
   return { iterations: out, warmUpMs };
 }

@@ -13,7 +13,7 @@ import type { Engine, IterationResult } from "../engine/engine.js";
 import { engineOptions } from "../engine/from-config.js";
 import type { ProbePlan } from "../engine/plan.js";
 import { openEngine, planFor, resolveOne, type TargetIssue } from "../engine/prober.js";
-import { warmUp } from "../engine/warmup.js";
+import { WARM_UP_ROUNDS, warmUp } from "../engine/warmup.js";
 import { ConfigError, errorText } from "../errors.js";
 import { validateEntries } from "../inventory/entries.js";
 import { type BuiltinInventory, InventoryHost } from "../inventory/host.js";
@@ -300,7 +300,9 @@ export class Daemon {
     if (!this.warmed) {
       this.warmed = true;
       const plan = this.plan;
-      const w = await this.guard("plan", () => warmUp(plan, engineOptions(this.config)));
+      const w = await this.guard("plan", () =>
+        warmUp(plan, engineOptions(this.config), undefined, WARM_UP_ROUNDS),
+      );
       if (w)
         this.log.info({ probes: w.probes, answered: w.answered, ms: Math.round(w.ms) }, "engine warmed up");
       if (!this.running) return;

@@ -80,6 +80,8 @@ export interface EngineOptions {
    * Default 1.
    */
   sendThreads?: number;
+  /** The first probe key (mod 2^32); default random. The warm-up sets it (engine/warmup.ts). */
+  firstKey?: number;
 }
 
 export interface IterationResult {
@@ -141,7 +143,7 @@ export class Engine {
   private readonly senders = new Map<4 | 6, Sender[]>();
   /** Submissions so far, to take the send threads of a family in turn. */
   private turn = 0;
-  private readonly counter = new KeyCounter(Math.floor(Math.random() * 2 ** 32));
+  private readonly counter: KeyCounter;
   private readonly now: () => number;
   /**
    * Kernel timestamps are CLOCK_REALTIME (sec, nsec); RTT math and the in-flight table's timestamps
@@ -173,6 +175,7 @@ export class Engine {
   constructor(private readonly o: EngineOptions) {
     this.socks = o.sockets ?? new RawSockets();
     this.now = o.now ?? (() => performance.now());
+    this.counter = new KeyCounter(o.firstKey ?? Math.floor(Math.random() * 2 ** 32));
     const first = this.counter.peek();
     this.window = { lo: first, hi: (first + WINDOW_AHEAD_MIN - 1) >>> 0 };
     try {

@@ -27,6 +27,8 @@ export interface FlowIndex {
   /** Probes ordered by flow: flow f's probes are order[start[f] .. start[f + 1]). */
   order: Uint32Array;
   start: Uint32Array;
+  /** Probes of the largest flow. */
+  largest: number;
 }
 
 /** One iteration's figures per flow (index as in FlowIndex.flows). */
@@ -90,14 +92,16 @@ export function flowIndex(plan: ProbePlan): FlowIndex {
   const fill = start.slice(0, flows.length);
   const order = new Uint32Array(plan.count);
   for (let i = 0; i < plan.count; i++) order[fill[flowOf[i]!]!++] = i;
-  idx = { flows, flowOf, order, start };
+  let largest = 0;
+  for (let f = 0; f < flows.length; f++) largest = Math.max(largest, start[f + 1]! - start[f]!);
+  idx = { flows, flowOf, order, start, largest };
   indexes.set(plan, idx);
   return idx;
 }
 
 /** Aggregates one iteration's in-flight table per flow. */
 export function summarizeFlows(plan: ProbePlan, f: InFlight): FlowResults {
-  const { flows, order, start } = flowIndex(plan);
+  const { flows, order, start, largest } = flowIndex(plan);
   const n = flows.length;
   const r: FlowResults = {
     flows,
@@ -110,16 +114,14 @@ export function summarizeFlows(plan: ProbePlan, f: InFlight): FlowResults {
     rttMax: new Float64Array(n).fill(Number.NaN),
     replyTtl: new Uint8Array(n),
   };
-  let scratch = new Float64Array(16);
+  // Sized for the largest flow once: a branch growing it ran only when the real plan's flows outgrew
+  // the warm-up sample's (a deoptimization in the daemon's first iteration).
+  const scratch = new Float64Array(largest);
   // Views of the scratch's first k cells, made once per k (not one per flow: thousands per iteration).
-  let views: Float64Array[] = [];
+  const views: Float64Array[] = [];
   for (let fl = 0; fl < n; fl++) {
     const a = start[fl]!;
     const z = start[fl + 1]!;
-    if (scratch.length < z - a) {
-      scratch = new Float64Array(z - a);
-      views = [];
-    }
     let k = 0;
     for (let j = a; j < z; j++) {
       const i = order[j]!;

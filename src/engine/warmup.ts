@@ -16,10 +16,19 @@ import { allocatePlan, type ProbePlan } from "./plan.js";
 export const WARM_UP_PROBES = 1024;
 /** NETPROBIFY_WARMUP=0 turns the warm-up off (the benchmark's comparison); a number sets the sample. */
 export const WARM_UP_ENV = "NETPROBIFY_WARMUP";
-/** The sample's per-probe timeout: a probe the fake leaves unanswered never holds the start up. */
-const SAMPLE_TIMEOUT_S = 0.1;
+/** The warm-up's time limit, ms, over its rounds (the fake answers every probe at once: ~25-150 ms). */
+const WARM_UP_LIMIT_MS = 2000;
 /** Fake RTT of the answers, ns. */
 const FAKE_RTT_NS = 20_000n;
+/**
+ * How far the fake kernel clock runs ahead of the warm-up engine's epoch, s: as far as a daemon's
+ * timestamps are from its engine's after a day. Kernel timestamps become ns since the engine's epoch,
+ * `(sec - epochSec) * 1e9 + nsec`; from the third second on that leaves the 32-bit integers V8
+ * speculates on when it has seen only small values, and a warm-up on timestamps one second past the
+ * epoch made the daemon's 2nd and 3rd iterations deoptimize (reason `overflow`) and recompile the
+ * receive and TX-timestamp paths (docs/performance.md).
+ */
+export const WARM_UP_CLOCK_AHEAD_S = 86_400;
 
 /** The sample size: WARM_UP_PROBES unless the environment says otherwise. */
 export function warmUpProbes(env: NodeJS.ProcessEnv = process.env): number {
@@ -29,11 +38,15 @@ export function warmUpProbes(env: NodeJS.ProcessEnv = process.env): number {
   return Number.isInteger(n) && n >= 0 ? n : WARM_UP_PROBES;
 }
 
-/** `n` probes spread evenly over `plan` (every type and family it mixes, in its proportions), one round. */
+/**
+ * `n` probes spread evenly over `plan` (every type and family it mixes, in its proportions), one round.
+ * It shares the plan's series objects: copies (e.g. with a shorter timeout) have another shape, and the
+ * code V8 compiled for them deoptimized on the real series in the first iteration (reason: wrong map)
+ * and stayed polymorphic.
+ */
 export function samplePlan(plan: ProbePlan, n: number): ProbePlan {
   const count = Math.min(n, plan.count);
-  const series = plan.series.map((s) => ({ ...s, timeout: Math.min(s.timeout, SAMPLE_TIMEOUT_S) }));
-  const out = allocatePlan(count, series, plan.addresses, 1);
+  const out = allocatePlan(count, plan.series, plan.addresses, 1);
   for (let k = 0; k < count; k++) {
     const i = Math.floor((k * plan.count) / count);
     out.seriesOf[k] = plan.seriesOf[i]!;
@@ -46,31 +59,62 @@ export function samplePlan(plan: ProbePlan, n: number): ProbePlan {
 }
 
 /**
- * Runs one iteration of a sample of `plan` on fake sockets (at most `probes` probes) and returns what
- * it did; options as the real engine's (pacing off, a short hard limit).
+ * The warm-up's first probe key. A daemon's keys start at random in [0, 2^32): half of them above
+ * 2^31, which V8 holds as doubles, not small integers. Warmed up on one kind and run on the other, the
+ * first iteration deoptimized the send and match paths (reasons: wrong map, as the in-flight table's
+ * and matcher's key base changed representation; not a Smi; lost precision) and compiled them again.
+ * The sample's keys start above 2^31 and wrap past 2^32 to small ones in its first 1,024 probes: both kinds.
+ */
+export const WARM_UP_FIRST_KEY = 2 ** 32 - 512;
+
+/** The warm-up's fake sockets, their clock WARM_UP_CLOCK_AHEAD_S ahead of the wall clock. */
+export function warmUpNetwork(nowMs = Date.now()): FakeBinding {
+  const fake = new FakeBinding();
+  fake.clockNs = (BigInt(Math.floor(nowMs)) + BigInt(WARM_UP_CLOCK_AHEAD_S) * 1000n) * 1_000_000n;
+  fake.rxQueueLimit = 1 << 20;
+  return fake;
+}
+
+/**
+ * Iterations of the sample before a daemon's first iteration. The functions run once per iteration
+ * with a loop over every probe or flow (summarize, summarizeFlows, the in-flight table's expiry) are
+ * compiled by V8 on the fly (OSR) in the first iteration they run, then again as a whole at their
+ * next call, then once more after a deoptimization on a branch no earlier call took: with one round,
+ * the daemon's iterations 2 to 5 each paid 5-60 ms of compilation on V8's worker threads. Four rounds
+ * leave them compiled before the first real iteration (docs/performance.md).
+ */
+export const WARM_UP_ROUNDS = 4;
+
+/**
+ * Runs `rounds` iterations of a sample of `plan` (at most `probes` probes) on fake sockets and returns
+ * what they did (probes and answers of one round); options as the real engine's (pacing off, a short
+ * hard limit).
  */
 export async function warmUp(
   plan: ProbePlan,
   options: Omit<EngineOptions, "sockets" | "now">,
   probes = warmUpProbes(),
+  rounds = 1,
 ): Promise<{ probes: number; answered: number; ms: number }> {
   const t0 = performance.now();
   if (plan.count === 0 || probes <= 0) return { probes: 0, answered: 0, ms: 0 };
-  const fake = new FakeBinding();
-  fake.clockNs = BigInt(Date.now()) * 1_000_000n;
-  fake.rxQueueLimit = 1 << 20;
+  const fake = warmUpNetwork();
   const engine = new Engine({
     ...options,
     pps: Infinity,
     intervalPacketsMs: 0,
-    iterationLimitMs: 2000,
+    iterationLimitMs: WARM_UP_LIMIT_MS,
+    firstKey: WARM_UP_FIRST_KEY,
     sockets: new RawSockets(fake),
   });
   const net = answerEverySend(fake, FAKE_RTT_NS);
   // The plan's flow index is built once per plan, at the end of its first iteration: build it now.
   flowIndex(plan);
   try {
-    const r = await engine.run(samplePlan(plan, probes));
+    const sample = samplePlan(plan, probes);
+    let r = await engine.run(sample);
+    for (let k = 1; k < rounds && performance.now() - t0 < WARM_UP_LIMIT_MS; k++)
+      r = await engine.run(sample);
     const answered = r.series.reduce((n, s) => n + s.sent - s.lost - s.unreachable, 0);
     return { probes: Math.min(probes, plan.count), answered, ms: performance.now() - t0 };
   } finally {

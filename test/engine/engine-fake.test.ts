@@ -55,6 +55,22 @@ async function runWith(
 }
 
 describe("engine (fake sockets)", () => {
+  test("firstKey sets the first probe key; keys wrap past 2^32 and every probe is still matched", async () => {
+    const { result } = await runWith(
+      [T({ type: "ICMPping", dstPort: undefined, addresses: ["198.18.1.1", "198.18.1.2"] })],
+      () => ({ kind: "reply", rttNs: 100_000n }),
+      undefined,
+      { firstKey: 2 ** 32 - 2 },
+    );
+    assert.equal(result.inflight.base, 2 ** 32 - 2);
+    assert.deepEqual(
+      Array.from({ length: 6 }, (_, i) => result.inflight.keyOf(i)),
+      [2 ** 32 - 2, 2 ** 32 - 1, 0, 1, 2, 3],
+    );
+    const s = result.series[0]!;
+    assert.deepEqual([s.sent, s.lost, s.rtts.length], [6, 0, 6]);
+  });
+
   test("all three types, both families: every probe matched, RTT from kernel timestamps", async () => {
     const { result, fake } = await runWith(
       [
