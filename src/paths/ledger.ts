@@ -14,9 +14,13 @@
 // (retain()) go.
 //
 // Cost per iteration (the daemon records every iteration and reads every bucket's flows twice: the
-// anomaly source and the path metrics): record() finds the entries of a plan's flows by position
-// while the plan stays the same (no key string per flow), and flows() computes a bucket's figures
-// once per recorded iteration (later calls copy the array of the same FlowStats objects).
+// anomaly source and the path metrics, for thousands of flows): each entry is its flow's FlowStats.
+// record() keeps the window's and the long window's sums as running sums (a slot's old figures are
+// subtracted when the slot is reused or an iteration leaves the window), so reading the counts costs
+// nothing and makes no object per flow. The RTT figures (a median of the iterations' medians needs a
+// sort) are computed only when read: for the flows exported as path metrics or shown by the status
+// page, not for the thousands the anomaly test only counts. record() finds the entries of a plan's
+// flows by position while the plan stays the same (no key string per flow).
 import type { Flow, FlowResults } from "../engine/flows.js";
 import { percentile } from "../engine/percentile.js";
 
@@ -26,44 +30,164 @@ export const WINDOW = 16;
 export const LONG_BLOCKS = 4;
 const LONG = 2 * WINDOW; // offset of the long window's blocks in Entry.counts
 
-/** What the ledger knows of one flow over the window. */
+/**
+ * What the ledger knows of one flow over the window. The ledger's FlowStats are live: their figures
+ * are those of the last record() (read them before the next one, or copy them).
+ */
 export interface FlowStats {
-  dst: string;
-  src: string;
-  srcPort: number;
-  flowLabel: number;
+  readonly dst: string;
+  readonly src: string;
+  readonly srcPort: number;
+  readonly flowLabel: number;
   /** Over the window: probes sent, lost (no answer, no ICMP error), and lost / sent (0 when none). */
-  sent: number;
-  lost: number;
-  lossRatio: number;
+  readonly sent: number;
+  readonly lost: number;
+  readonly lossRatio: number;
   /** Over the long window (the last 49 to 64 iterations): probes sent and lost. */
-  sentLong: number;
-  lostLong: number;
+  readonly sentLong: number;
+  readonly lostLong: number;
   /** Since the flow was first seen (for counters). */
-  sentTotal: number;
-  lostTotal: number;
+  readonly sentTotal: number;
+  readonly lostTotal: number;
   /** Over the window, in seconds: smallest, median of the iterations' medians, largest; NaN when none. */
-  rttMin: number;
-  rttP50: number;
-  rttMax: number;
+  readonly rttMin: number;
+  readonly rttP50: number;
+  readonly rttMax: number;
   /** Reply TTL / hop limit of the last answer; 0 when unknown. */
-  replyTtl: number;
+  readonly replyTtl: number;
 }
 
-class Entry {
+class Entry implements FlowStats {
   /** The window's ring (sent, lost per slot), then per long block: sent, lost, block number + 1. */
   readonly counts = new Uint32Array(2 * WINDOW + 3 * LONG_BLOCKS);
   readonly rtts = new Float32Array(3 * WINDOW).fill(Number.NaN);
-  lastTick = -1;
+  readonly dst: string;
+  readonly src: string;
+  readonly srcPort: number;
+  readonly flowLabel: number;
+  sent = 0;
+  lost = 0;
+  lossRatio = 0;
+  sentLong = 0;
+  lostLong = 0;
   sentTotal = 0;
   lostTotal = 0;
   replyTtl = 0;
+  /** Last iteration with figures. */
+  lastTick = -1;
+  /** Iteration the sums are at: the bucket's, once record() has passed over the entry. */
+  at: number;
+  /** The RTT figures as of iteration `rttTick` (computed when first read). */
+  private rttTick = -1;
+  private min = Number.NaN;
+  private p50 = Number.NaN;
+  private max = Number.NaN;
   /** Removed from its bucket (absent for WINDOW iterations, or the bucket dropped). */
   gone = false;
   constructor(
     readonly flow: Flow,
     readonly bucket: Bucket,
-  ) {}
+    readonly key: string,
+  ) {
+    this.dst = flow.dst;
+    this.src = flow.src;
+    this.srcPort = flow.srcPort;
+    this.flowLabel = flow.flowLabel;
+    this.at = bucket.tick - 1;
+  }
+
+  get rttMin(): number {
+    this.rtt();
+    return this.min;
+  }
+  get rttP50(): number {
+    this.rtt();
+    return this.p50;
+  }
+  get rttMax(): number {
+    this.rtt();
+    return this.max;
+  }
+
+  /** Brings the sums to iteration `tick`: the iterations that left the window and the long window go. */
+  advance(tick: number): void {
+    if (this.at >= tick) return;
+    const c = this.counts;
+    const rtts = this.rtts;
+    for (let t = Math.max(this.at + 1, tick - WINDOW + 1); t <= tick; t++) {
+      const slot = t % WINDOW;
+      this.sent -= c[2 * slot]!;
+      this.lost -= c[2 * slot + 1]!;
+      c[2 * slot] = 0;
+      c[2 * slot + 1] = 0;
+      rtts[3 * slot] = Number.NaN;
+      rtts[3 * slot + 1] = Number.NaN;
+      rtts[3 * slot + 2] = Number.NaN;
+    }
+    // A new block replaces the one LONG_BLOCKS before it (or an older one) at its position.
+    const block = Math.floor(tick / WINDOW);
+    const pos = LONG + 3 * (block % LONG_BLOCKS);
+    if (c[pos + 2] !== block + 1) {
+      this.sentLong -= c[pos]!;
+      this.lostLong -= c[pos + 1]!;
+      c[pos] = 0;
+      c[pos + 1] = 0;
+      c[pos + 2] = block + 1;
+    }
+    this.lossRatio = this.sent === 0 ? 0 : this.lost / this.sent;
+    this.at = tick;
+  }
+
+  /** Sets iteration `tick`'s figures (advance(tick) first): the slot's, the block's and the totals. */
+  set(tick: number, r: FlowResults, i: number): void {
+    const c = this.counts;
+    const slot = tick % WINDOW;
+    const sent = r.sent[i]!;
+    const lost = r.lost[i]!;
+    this.sent += sent - c[2 * slot]!;
+    this.lost += lost - c[2 * slot + 1]!;
+    c[2 * slot] = sent;
+    c[2 * slot + 1] = lost;
+    this.lossRatio = this.sent === 0 ? 0 : this.lost / this.sent;
+    this.rtts[3 * slot] = r.rttMin[i]!;
+    this.rtts[3 * slot + 1] = r.rttP50[i]!;
+    this.rtts[3 * slot + 2] = r.rttMax[i]!;
+    const pos = LONG + 3 * (Math.floor(tick / WINDOW) % LONG_BLOCKS);
+    c[pos]! += sent;
+    c[pos + 1]! += lost;
+    this.sentLong += sent;
+    this.lostLong += lost;
+    this.sentTotal += sent;
+    this.lostTotal += lost;
+    if (r.replyTtl[i] !== 0) this.replyTtl = r.replyTtl[i]!;
+    this.lastTick = tick;
+    this.rttTick = -1;
+  }
+
+  /** The RTT figures over the window's slots (those outside it were cleared by advance()). */
+  private rtt(): void {
+    if (this.rttTick === this.at) return;
+    let min = Number.NaN;
+    let max = Number.NaN;
+    const medians = MEDIANS;
+    let n = 0;
+    for (let slot = 0; slot < WINDOW; slot++) {
+      const lo = this.rtts[3 * slot]!;
+      if (Number.isNaN(lo)) continue;
+      if (!(lo >= min)) min = lo;
+      const hi = this.rtts[3 * slot + 2]!;
+      if (!(hi <= max)) max = hi;
+      // insertion into the sorted scratch (at most WINDOW values)
+      const v = this.rtts[3 * slot + 1]!;
+      let j = n++;
+      for (; j > 0 && medians[j - 1]! > v; j--) medians[j] = medians[j - 1]!;
+      medians[j] = v;
+    }
+    this.min = min;
+    this.max = max;
+    this.p50 = percentile(MEDIAN_VIEWS[n]!, 50) ?? Number.NaN;
+    this.rttTick = this.at;
+  }
 }
 
 /** The flows of one target × group. */
@@ -73,9 +197,8 @@ interface Bucket {
   /** Iterations recorded for this target × group. */
   tick: number;
   flows: Map<string, Entry>;
-  /** flows() as of `statsTick` (computed once per recorded iteration). */
-  stats: FlowStats[] | undefined;
-  statsTick: number;
+  /** The entries of `flows`, in its order (made again when a flow comes or goes). */
+  list: Entry[] | undefined;
 }
 
 const flowKey = (f: Flow) => `${f.dst}|${f.src}|${f.srcPort}|${f.flowLabel}`;
@@ -98,7 +221,6 @@ export class Ledger {
       bucketOf.push(b);
       if (touched.has(b)) continue;
       b.tick++;
-      b.stats = undefined;
       touched.add(b);
     }
     if (this.last?.flows !== r.flows) this.last = { flows: r.flows, entries: [] };
@@ -112,39 +234,23 @@ export class Ledger {
         const k = flowKey(flow);
         e = b.flows.get(k);
         if (!e) {
-          e = new Entry(flow, b);
+          e = new Entry(flow, b, k);
           b.flows.set(k, e);
+          b.list = undefined;
         }
         known[i] = e;
       }
-      // Slots of the iterations this flow missed hold older data: cleared before reuse.
-      for (let t = Math.max(e.lastTick + 1, b.tick - WINDOW + 1); t < b.tick; t++) clearSlot(e, t % WINDOW);
-      const slot = b.tick % WINDOW;
-      e.counts[2 * slot] = r.sent[i]!;
-      e.counts[2 * slot + 1] = r.lost[i]!;
-      e.rtts[3 * slot] = r.rttMin[i]!;
-      e.rtts[3 * slot + 1] = r.rttP50[i]!;
-      e.rtts[3 * slot + 2] = r.rttMax[i]!;
-      const block = Math.floor(b.tick / WINDOW);
-      const at = LONG + 3 * (block % LONG_BLOCKS);
-      if (e.counts[at + 2] !== block + 1) {
-        e.counts[at] = 0;
-        e.counts[at + 1] = 0;
-        e.counts[at + 2] = block + 1;
-      }
-      e.counts[at]! += r.sent[i]!;
-      e.counts[at + 1]! += r.lost[i]!;
-      e.lastTick = b.tick;
-      e.sentTotal += r.sent[i]!;
-      e.lostTotal += r.lost[i]!;
-      if (r.replyTtl[i] !== 0) e.replyTtl = r.replyTtl[i]!;
+      e.advance(b.tick);
+      e.set(b.tick, r, i);
     }
+    // The flows not recorded this iteration: their old iterations leave the window too, or they go.
     for (const b of touched) {
-      for (const [k, e] of b.flows)
+      for (const e of this.list(b))
         if (b.tick - e.lastTick >= WINDOW) {
           e.gone = true;
-          b.flows.delete(k);
-        }
+          b.flows.delete(e.key);
+          b.list = undefined;
+        } else e.advance(b.tick);
     }
   }
 
@@ -152,7 +258,7 @@ export class Ledger {
     const k = bucketKey(target, group);
     let b = this.buckets.get(k);
     if (!b) {
-      b = { target, group, tick: -1, flows: new Map(), stats: undefined, statsTick: -1 };
+      b = { target, group, tick: -1, flows: new Map(), list: undefined };
       this.buckets.set(k, b);
     }
     return b;
@@ -174,17 +280,17 @@ export class Ledger {
 
   /**
    * The flows of a target × group over the window, in no particular order: a new array (callers may
-   * sort it) of FlowStats shared by the calls of one iteration (read-only).
+   * sort it) of the ledger's live FlowStats (read-only; their figures change at the next record()).
    */
   flows(target: string, group: string): FlowStats[] {
     const b = this.buckets.get(bucketKey(target, group));
     if (!b) return [];
-    if (b.stats === undefined || b.statsTick !== b.tick) {
-      b.stats = [];
-      for (const e of b.flows.values()) b.stats.push(stats(e, b.tick));
-      b.statsTick = b.tick;
-    }
-    return b.stats.slice();
+    return this.list(b).slice();
+  }
+
+  private list(b: Bucket): Entry[] {
+    b.list ??= [...b.flows.values()];
+    return b.list;
   }
 
   /** Flows held, over every target × group. */
@@ -195,68 +301,10 @@ export class Ledger {
   }
 }
 
-function clearSlot(e: Entry, slot: number): void {
-  e.counts[2 * slot] = 0;
-  e.counts[2 * slot + 1] = 0;
-  e.rtts.fill(Number.NaN, 3 * slot, 3 * slot + 3);
-}
-
-/** The iterations' medians of one flow, kept sorted (scratch of stats(): one flow at a time). */
+/** The iterations' medians of one flow, kept sorted (scratch of Entry.rtt(): one flow at a time). */
 const MEDIANS = new Float64Array(WINDOW);
-/** Views of its first n cells, made once (a view per flow and iteration was most of stats()' garbage). */
+/** Views of its first n cells, made once (a view per flow and iteration was most of the garbage). */
 const MEDIAN_VIEWS = Array.from({ length: WINDOW + 1 }, (_, n) => MEDIANS.subarray(0, n));
-
-function stats(e: Entry, tick: number): FlowStats {
-  let sent = 0;
-  let lost = 0;
-  let min = Number.NaN;
-  let max = Number.NaN;
-  const medians = MEDIANS;
-  let n = 0;
-  for (let t = Math.max(0, tick - WINDOW + 1); t <= e.lastTick; t++) {
-    const slot = t % WINDOW;
-    sent += e.counts[2 * slot]!;
-    lost += e.counts[2 * slot + 1]!;
-    const lo = e.rtts[3 * slot]!;
-    if (Number.isNaN(lo)) continue;
-    if (!(lo >= min)) min = lo;
-    const hi = e.rtts[3 * slot + 2]!;
-    if (!(hi <= max)) max = hi;
-    // insertion into the sorted scratch (at most WINDOW values)
-    const v = e.rtts[3 * slot + 1]!;
-    let j = n++;
-    for (; j > 0 && medians[j - 1]! > v; j--) medians[j] = medians[j - 1]!;
-    medians[j] = v;
-  }
-  const p50 = percentile(MEDIAN_VIEWS[n]!, 50) ?? Number.NaN;
-  let sentLong = 0;
-  let lostLong = 0;
-  const block = Math.floor(tick / WINDOW);
-  for (let at = LONG; at < e.counts.length; at += 3) {
-    const b = e.counts[at + 2]! - 1;
-    if (b < 0 || b <= block - LONG_BLOCKS) continue;
-    sentLong += e.counts[at]!;
-    lostLong += e.counts[at + 1]!;
-  }
-  const f = e.flow;
-  return {
-    dst: f.dst,
-    src: f.src,
-    srcPort: f.srcPort,
-    flowLabel: f.flowLabel,
-    sent,
-    lost,
-    lossRatio: sent === 0 ? 0 : lost / sent,
-    sentLong,
-    lostLong,
-    sentTotal: e.sentTotal,
-    lostTotal: e.lostTotal,
-    rttMin: min,
-    rttP50: p50,
-    rttMax: max,
-    replyTtl: e.replyTtl,
-  };
-}
 
 /** Worst first: highest loss ratio, then most lost, then a stable order by flow. */
 export function worstFirst(a: FlowStats, b: FlowStats): number {
