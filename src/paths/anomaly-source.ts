@@ -2,7 +2,7 @@
 // running configuration, the flows the detector flags (worst first), the others (least lossy first:
 // the best healthy references), and every flow with loss (for trace_on_loss: any).
 import type { Config } from "../config/load.js";
-import { detect } from "./anomaly.js";
+import { detectIn } from "./anomaly.js";
 import { inConfig } from "./export.js";
 import { type FlowStats, type Ledger, worstFirst } from "./ledger.js";
 import type { AnomalySource, AnomalyView, FlowRef } from "./trace.js";
@@ -21,8 +21,8 @@ export function ledgerAnomalies(ledger: Ledger, config: () => Config): AnomalySo
       const out: AnomalyView[] = [];
       for (const { target, group } of ledger.series()) {
         if (!keep(target, group)) continue;
-        const flows = ledger.flows(target, group);
-        const { flagged, healthy } = detect(flows);
+        const { flows, detection } = detectIn(ledger, target, group);
+        const { flagged, healthy } = detection;
         // Read only when an incident opens: sorted then, not after every iteration (thousands of flows).
         let healthyRefs: FlowRef[] | undefined;
         out.push({

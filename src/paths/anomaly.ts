@@ -62,13 +62,13 @@ export function concentrationTest(
   flows: readonly FlowStats[],
   alpha = CONCENTRATION_ALPHA,
 ): { flagged: FlowStats[]; healthy: FlowStats[] } | undefined {
-  const active = flows.filter((f) => f.sentLong > 0);
+  // Without a loss in the long window (the usual case) the test cannot flag: no array is made.
   let losses = 0;
+  for (const f of flows) losses += f.lostLong;
+  if (losses === 0 && alpha < 1) return undefined;
+  const active = flows.filter((f) => f.sentLong > 0);
   let occupied = 0;
-  for (const f of active) {
-    losses += f.lostLong;
-    if (f.lostLong > 0) occupied++;
-  }
+  for (const f of active) if (f.lostLong > 0) occupied++;
   if (active.length < 2 || occupied === active.length) return undefined;
   const p = occupancyLower(
     active.map((f) => f.sentLong),
@@ -125,6 +125,38 @@ export function pooledLoss(flows: readonly FlowStats[], long = false): number {
 
 /** The flagged flows' loss over the window their test used. */
 export const flaggedLoss = (d: Detection): number => pooledLoss(d.flagged, d.by === "concentration");
+
+/** Per ledger: the detections of its version (none kept from an older one). */
+const detections = new WeakMap<
+  Ledger,
+  { version: number; byPair: Map<string, { flows: FlowStats[]; d: Detection }> }
+>();
+
+/**
+ * A target × group's flows in the ledger (a new array, callers may sort it) and detect() of them at
+ * the default thresholds, computed once per recorded iteration (the detection is shared: read it,
+ * do not modify it): the anomaly source and the path metrics both ask after each iteration, for
+ * thousands of flows.
+ */
+export function detectIn(
+  ledger: Ledger,
+  target: string,
+  group: string,
+): { flows: FlowStats[]; detection: Detection } {
+  let memo = detections.get(ledger);
+  if (memo === undefined || memo.version !== ledger.version) {
+    memo = { version: ledger.version, byPair: new Map() };
+    detections.set(ledger, memo);
+  }
+  const k = `${target}\u0000${group}`;
+  let m = memo.byPair.get(k);
+  if (m === undefined) {
+    const flows = ledger.flows(target, group);
+    m = { flows, d: detect(flows) };
+    memo.byPair.set(k, m);
+  }
+  return { flows: m.flows.slice(), detection: m.d };
+}
 
 /** The anomalies of every target × group of the ledger (those with no flagged flow included). */
 export function anomalies(ledger: Ledger, alpha = ALPHA): Anomaly[] {

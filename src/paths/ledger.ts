@@ -199,6 +199,8 @@ interface Bucket {
   flows: Map<string, Entry>;
   /** The entries of `flows`, in its order (made again when a flow comes or goes). */
   list: Entry[] | undefined;
+  /** Entries record() brought to `tick` with figures (when all of them, no other needs advancing). */
+  recorded: number;
 }
 
 const flowKey = (f: Flow) => `${f.dst}|${f.src}|${f.srcPort}|${f.flowLabel}`;
@@ -208,12 +210,15 @@ export class Ledger {
   private readonly buckets = new Map<string, Bucket>();
   /** The entries of the last recorded FlowResults.flows, by position (a plan's flows are one array for its life). */
   private last: { flows: readonly Flow[]; entries: (Entry | undefined)[] } | undefined;
+  /** Changes with every record() and retain(): what was computed from the flows before is stale. */
+  version = 0;
 
   /**
    * Adds one iteration. `series[i]` names plan series i (the iteration's SeriesResult list is in
    * plan order); every target × group in it advances one iteration, flows that sent nothing included.
    */
   record(series: readonly { target: string; group: string }[], r: FlowResults): void {
+    this.version++;
     const touched = new Set<Bucket>();
     const bucketOf: Bucket[] = [];
     for (const s of series) {
@@ -221,6 +226,7 @@ export class Ledger {
       bucketOf.push(b);
       if (touched.has(b)) continue;
       b.tick++;
+      b.recorded = 0;
       touched.add(b);
     }
     if (this.last?.flows !== r.flows) this.last = { flows: r.flows, entries: [] };
@@ -240,11 +246,13 @@ export class Ledger {
         }
         known[i] = e;
       }
+      if (e.lastTick !== b.tick) b.recorded++;
       e.advance(b.tick);
       e.set(b.tick, r, i);
     }
     // The flows not recorded this iteration: their old iterations leave the window too, or they go.
     for (const b of touched) {
+      if (b.recorded === b.flows.size) continue;
       for (const e of this.list(b))
         if (b.tick - e.lastTick >= WINDOW) {
           e.gone = true;
@@ -258,7 +266,7 @@ export class Ledger {
     const k = bucketKey(target, group);
     let b = this.buckets.get(k);
     if (!b) {
-      b = { target, group, tick: -1, flows: new Map(), list: undefined };
+      b = { target, group, tick: -1, flows: new Map(), list: undefined, recorded: 0 };
       this.buckets.set(k, b);
     }
     return b;
@@ -266,6 +274,7 @@ export class Ledger {
 
   /** Drops every target × group for which keep() is false (on reload). */
   retain(keep: (target: string, group: string) => boolean): void {
+    this.version++;
     for (const [k, b] of this.buckets) {
       if (keep(b.target, b.group)) continue;
       for (const e of b.flows.values()) e.gone = true;

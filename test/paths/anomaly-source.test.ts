@@ -1,13 +1,15 @@
 // ledgerAnomalies: the tracer's view of the ledger. A flow losing everything among healthy ones is
 // flagged; the healthy ones come least lossy first; `lossy` lists every flow with loss (for
 // trace_on_loss: any); a target no longer in the configuration is left out. A low loss spread over a
-// few flows (a 1 %-like member) is flagged by the concentration test, those flows first. No sockets.
+// few flows (a 1 %-like member) is flagged by the concentration test, those flows first. The detection
+// is computed once per recorded iteration for its two readers (detectIn). No sockets.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { loadConfigText } from "../../src/config/load.js";
 import { summarizeFlows } from "../../src/engine/flows.js";
 import { InFlight } from "../../src/engine/inflight.js";
 import { buildPlan, type ProbePlan } from "../../src/engine/plan.js";
+import { detect, detectIn } from "../../src/paths/anomaly.js";
 import { ledgerAnomalies } from "../../src/paths/anomaly-source.js";
 import { Ledger } from "../../src/paths/ledger.js";
 
@@ -103,4 +105,31 @@ test("one probe in 64 lost on 3 of 8 flows: none flagged alone, the three flagge
   const [v] = source.current();
   assert.deepEqual(v!.flagged.map((f) => f.srcPort).sort(), [...bad].sort());
   assert.deepEqual(v!.healthy.map((f) => f.srcPort).sort(), [1000, 1002, 1003, 1005, 1007]);
+});
+
+test("detectIn: detect() of the ledger's flows, computed once per record() or retain() for its readers", () => {
+  const p = plan();
+  const ledger = new Ledger();
+  const series = p.series.map((s) => ({ target: s.target, group: s.group }));
+  for (let it = 0; it < 4; it++) ledger.record(series, iteration(p));
+  const a = detectIn(ledger, "t", "g");
+  const b = detectIn(ledger, "t", "g");
+  assert.equal(a.detection, b.detection, "the same detection for the second reader of the iteration");
+  assert.notEqual(a.flows, b.flows, "each reader gets its own array of the flows (it may sort it)");
+  assert.deepEqual(a.flows, ledger.flows("t", "g"));
+  assert.deepEqual(a.detection, detect(ledger.flows("t", "g")));
+  assert.deepEqual(
+    a.detection.flagged.map((f) => f.srcPort),
+    [1003],
+  );
+  ledger.record(
+    series,
+    iteration(p, () => false),
+  );
+  const c = detectIn(ledger, "t", "g");
+  assert.notEqual(c.detection, a.detection, "computed again after the next iteration");
+  assert.deepEqual(c.detection, detect(ledger.flows("t", "g")));
+  ledger.retain(() => false);
+  const d = detectIn(ledger, "t", "g");
+  assert.deepEqual([d.flows, d.detection.flagged, d.detection.healthy], [[], [], []], "and after a reload");
 });
