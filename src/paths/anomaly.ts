@@ -88,20 +88,26 @@ export function perFlowTest(
   flows: readonly FlowStats[],
   alpha = ALPHA,
 ): { flagged: FlowStats[]; healthy: FlowStats[] } {
-  const active = flows.filter((f) => f.sent > 0);
   let total = 0;
   let lost = 0;
-  for (const f of active) {
+  let m = 0;
+  for (const f of flows) {
+    if (f.sent === 0) continue;
     total += f.sent;
     lost += f.lost;
+    m++;
   }
-  if (active.length < 2 || lost === 0 || lost === total) return { flagged: [], healthy: active };
-  const tested = active
-    .map((f) => ({ f, p: hypergeometricUpper(f.lost, total, lost, f.sent) }))
-    .sort((a, b) => a.p - b.p);
-  const m = tested.length;
+  const active = m === flows.length ? flows.slice() : flows.filter((f) => f.sent > 0);
+  if (m < 2 || lost === 0 || lost === total) return { flagged: [], healthy: active };
+  // The family is every active flow (m), but a flow without loss has p = 1 and a loss ratio no
+  // higher than the rest's: it is never flagged, and sorts after every flow that can be. So only the
+  // lossy flows get a p-value (a few among thousands, at a low loss).
+  const tested: { f: FlowStats; p: number }[] = [];
+  for (const f of active)
+    if (f.lost > 0) tested.push({ f, p: hypergeometricUpper(f.lost, total, lost, f.sent) });
+  tested.sort((a, b) => a.p - b.p);
   const flagged: FlowStats[] = [];
-  for (let i = 0; i < m; i++) {
+  for (let i = 0; i < tested.length; i++) {
     // Holm: the i-th smallest p-value is compared with alpha / (m - i); the first that fails stops.
     const { f, p } = tested[i]!;
     const restRatio = (lost - f.lost) / (total - f.sent || 1);
