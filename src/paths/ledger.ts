@@ -8,10 +8,10 @@
 // many. The long window (sent and lost only, for the concentration test of anomaly.ts) sums
 // LONG_BLOCKS blocks of WINDOW iterations: the current block and the LONG_BLOCKS - 1 before it, so
 // the last 49 to 64 iterations. Memory per flow: 5 × WINDOW slots of 4 bytes (sent, lost, RTT min,
-// median, max) = 320 B, 3 × LONG_BLOCKS of 4 bytes (sent, lost, block number) = 48 B, plus the
-// entry's object and key: 921 B per flow measured (docs/paths.md). Flows absent for WINDOW iterations
-// (a port range that changed) and every flow of a target or group the configuration dropped
-// (retain()) go.
+// median, max) = 320 B and 3 × LONG_BLOCKS of 4 bytes (sent, lost, block number) = 48 B, in rows of
+// two ledger-wide typed arrays, plus the entry's object and key: 928 B per flow measured
+// (docs/paths.md). Flows absent for WINDOW iterations (a port range that changed) and every flow of
+// a target or group the configuration dropped (retain()) go.
 //
 // Cost per iteration (the daemon records every iteration and reads every bucket's flows twice: the
 // anomaly source and the path metrics, for thousands of flows): each entry is its flow's FlowStats.
@@ -57,10 +57,44 @@ export interface FlowStats {
   readonly replyTtl: number;
 }
 
+/** Cells per flow: the window's ring (sent, lost per slot), then per long block: sent, lost, block number + 1. */
+const COUNTS = 2 * WINDOW + 3 * LONG_BLOCKS;
+/** Cells per flow: RTT min, median, max per slot of the ring (NaN: no sample). */
+const RTTS = 3 * WINDOW;
+
+/**
+ * The rings of every flow of a ledger, one row per flow in two typed arrays (not two typed arrays
+ * per flow: those are six objects and allocations per flow, scattered in memory, which record()
+ * touches every iteration). Rows of flows that went are reused; the arrays only grow.
+ */
+class Rows {
+  counts = new Uint32Array(64 * COUNTS);
+  rtts = new Float32Array(64 * RTTS);
+  private readonly free: number[] = [];
+  private used = 0;
+
+  /** A cleared row. */
+  take(): number {
+    const row = this.free.pop() ?? this.used++;
+    if ((row + 1) * COUNTS > this.counts.length) {
+      const counts = new Uint32Array(2 * this.counts.length);
+      counts.set(this.counts);
+      this.counts = counts;
+      const rtts = new Float32Array(2 * this.rtts.length);
+      rtts.set(this.rtts);
+      this.rtts = rtts;
+    }
+    this.counts.fill(0, row * COUNTS, (row + 1) * COUNTS);
+    this.rtts.fill(Number.NaN, row * RTTS, (row + 1) * RTTS);
+    return row;
+  }
+
+  give(row: number): void {
+    this.free.push(row);
+  }
+}
+
 class Entry implements FlowStats {
-  /** The window's ring (sent, lost per slot), then per long block: sent, lost, block number + 1. */
-  readonly counts = new Uint32Array(2 * WINDOW + 3 * LONG_BLOCKS);
-  readonly rtts = new Float32Array(3 * WINDOW).fill(Number.NaN);
   readonly dst: string;
   readonly src: string;
   readonly srcPort: number;
@@ -82,18 +116,22 @@ class Entry implements FlowStats {
   private min = Number.NaN;
   private p50 = Number.NaN;
   private max = Number.NaN;
-  /** Removed from its bucket (absent for WINDOW iterations, or the bucket dropped). */
+  /** Removed from its bucket (absent for WINDOW iterations, or the bucket dropped): its row is another's. */
   gone = false;
+  /** Its row in `rows` (until it goes). */
+  readonly row: number;
   constructor(
     readonly flow: Flow,
     readonly bucket: Bucket,
     readonly key: string,
+    private readonly rows: Rows,
   ) {
     this.dst = flow.dst;
     this.src = flow.src;
     this.srcPort = flow.srcPort;
     this.flowLabel = flow.flowLabel;
     this.at = bucket.tick - 1;
+    this.row = rows.take();
   }
 
   get rttMin(): number {
@@ -109,24 +147,39 @@ class Entry implements FlowStats {
     return this.max;
   }
 
+  /** Leaves the ledger: the row goes back (the figures stay as they were). */
+  drop(): void {
+    this.rtt();
+    this.gone = true;
+    this.rows.give(this.row);
+  }
+
   /** Brings the sums to iteration `tick`: the iterations that left the window and the long window go. */
   advance(tick: number): void {
     if (this.at >= tick) return;
-    const c = this.counts;
-    const rtts = this.rtts;
+    const c = this.rows.counts;
+    const rtts = this.rows.rtts;
+    const o = this.row * COUNTS;
+    const q = this.row * RTTS;
     for (let t = Math.max(this.at + 1, tick - WINDOW + 1); t <= tick; t++) {
       const slot = t % WINDOW;
-      this.sent -= c[2 * slot]!;
-      this.lost -= c[2 * slot + 1]!;
-      c[2 * slot] = 0;
-      c[2 * slot + 1] = 0;
-      rtts[3 * slot] = Number.NaN;
-      rtts[3 * slot + 1] = Number.NaN;
-      rtts[3 * slot + 2] = Number.NaN;
+      this.sent -= c[o + 2 * slot]!;
+      this.lost -= c[o + 2 * slot + 1]!;
+      c[o + 2 * slot] = 0;
+      c[o + 2 * slot + 1] = 0;
+      rtts[q + 3 * slot] = Number.NaN;
+      rtts[q + 3 * slot + 1] = Number.NaN;
+      rtts[q + 3 * slot + 2] = Number.NaN;
     }
-    // A new block replaces the one LONG_BLOCKS before it (or an older one) at its position.
+    this.enterBlock(c, o, tick);
+    this.lossRatio = this.sent === 0 ? 0 : this.lost / this.sent;
+    this.at = tick;
+  }
+
+  /** A new block replaces the one LONG_BLOCKS before it (or an older one) at its position. */
+  private enterBlock(c: Uint32Array, o: number, tick: number): number {
     const block = Math.floor(tick / WINDOW);
-    const pos = LONG + 3 * (block % LONG_BLOCKS);
+    const pos = o + LONG + 3 * (block % LONG_BLOCKS);
     if (c[pos + 2] !== block + 1) {
       this.sentLong -= c[pos]!;
       this.lostLong -= c[pos + 1]!;
@@ -134,25 +187,30 @@ class Entry implements FlowStats {
       c[pos + 1] = 0;
       c[pos + 2] = block + 1;
     }
-    this.lossRatio = this.sent === 0 ? 0 : this.lost / this.sent;
-    this.at = tick;
+    return pos;
   }
 
-  /** Sets iteration `tick`'s figures (advance(tick) first): the slot's, the block's and the totals. */
+  /**
+   * Sets iteration `tick`'s figures, the entry being at `tick` - 1 or `tick` (advance() first): the
+   * slot's (its old figures, those of `tick` - WINDOW, subtracted), the block's and the totals.
+   */
   set(tick: number, r: FlowResults, i: number): void {
-    const c = this.counts;
+    const c = this.rows.counts;
+    const rtts = this.rows.rtts;
+    const o = this.row * COUNTS;
+    const q = this.row * RTTS;
     const slot = tick % WINDOW;
     const sent = r.sent[i]!;
     const lost = r.lost[i]!;
-    this.sent += sent - c[2 * slot]!;
-    this.lost += lost - c[2 * slot + 1]!;
-    c[2 * slot] = sent;
-    c[2 * slot + 1] = lost;
+    this.sent += sent - c[o + 2 * slot]!;
+    this.lost += lost - c[o + 2 * slot + 1]!;
+    c[o + 2 * slot] = sent;
+    c[o + 2 * slot + 1] = lost;
     this.lossRatio = this.sent === 0 ? 0 : this.lost / this.sent;
-    this.rtts[3 * slot] = r.rttMin[i]!;
-    this.rtts[3 * slot + 1] = r.rttP50[i]!;
-    this.rtts[3 * slot + 2] = r.rttMax[i]!;
-    const pos = LONG + 3 * (Math.floor(tick / WINDOW) % LONG_BLOCKS);
+    rtts[q + 3 * slot] = r.rttMin[i]!;
+    rtts[q + 3 * slot + 1] = r.rttP50[i]!;
+    rtts[q + 3 * slot + 2] = r.rttMax[i]!;
+    const pos = this.enterBlock(c, o, tick);
     c[pos]! += sent;
     c[pos + 1]! += lost;
     this.sentLong += sent;
@@ -161,24 +219,27 @@ class Entry implements FlowStats {
     this.lostTotal += lost;
     if (r.replyTtl[i] !== 0) this.replyTtl = r.replyTtl[i]!;
     this.lastTick = tick;
+    this.at = tick;
     this.rttTick = -1;
   }
 
   /** The RTT figures over the window's slots (those outside it were cleared by advance()). */
   private rtt(): void {
-    if (this.rttTick === this.at) return;
+    if (this.rttTick === this.at || this.gone) return;
     let min = Number.NaN;
     let max = Number.NaN;
     const medians = MEDIANS;
+    const rtts = this.rows.rtts;
+    const q = this.row * RTTS;
     let n = 0;
     for (let slot = 0; slot < WINDOW; slot++) {
-      const lo = this.rtts[3 * slot]!;
+      const lo = rtts[q + 3 * slot]!;
       if (Number.isNaN(lo)) continue;
       if (!(lo >= min)) min = lo;
-      const hi = this.rtts[3 * slot + 2]!;
+      const hi = rtts[q + 3 * slot + 2]!;
       if (!(hi <= max)) max = hi;
       // insertion into the sorted scratch (at most WINDOW values)
-      const v = this.rtts[3 * slot + 1]!;
+      const v = rtts[q + 3 * slot + 1]!;
       let j = n++;
       for (; j > 0 && medians[j - 1]! > v; j--) medians[j] = medians[j - 1]!;
       medians[j] = v;
@@ -208,6 +269,7 @@ const bucketKey = (target: string, group: string) => `${target}\u0000${group}`;
 
 export class Ledger {
   private readonly buckets = new Map<string, Bucket>();
+  private readonly rows = new Rows();
   /** The entries of the last recorded FlowResults.flows, by position (a plan's flows are one array for its life). */
   private last: { flows: readonly Flow[]; entries: (Entry | undefined)[] } | undefined;
   /** Changes with every record() and retain(): what was computed from the flows before is stale. */
@@ -240,14 +302,14 @@ export class Ledger {
         const k = flowKey(flow);
         e = b.flows.get(k);
         if (!e) {
-          e = new Entry(flow, b, k);
+          e = new Entry(flow, b, k, this.rows);
           b.flows.set(k, e);
           b.list = undefined;
         }
         known[i] = e;
       }
       if (e.lastTick !== b.tick) b.recorded++;
-      e.advance(b.tick);
+      if (e.at < b.tick - 1) e.advance(b.tick - 1);
       e.set(b.tick, r, i);
     }
     // The flows not recorded this iteration: their old iterations leave the window too, or they go.
@@ -255,7 +317,7 @@ export class Ledger {
       if (b.recorded === b.flows.size) continue;
       for (const e of this.list(b))
         if (b.tick - e.lastTick >= WINDOW) {
-          e.gone = true;
+          e.drop();
           b.flows.delete(e.key);
           b.list = undefined;
         } else e.advance(b.tick);
@@ -277,7 +339,7 @@ export class Ledger {
     this.version++;
     for (const [k, b] of this.buckets) {
       if (keep(b.target, b.group)) continue;
-      for (const e of b.flows.values()) e.gone = true;
+      for (const e of b.flows.values()) e.drop();
       this.buckets.delete(k);
     }
   }
