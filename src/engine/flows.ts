@@ -149,7 +149,15 @@ export function summarizeFlows(plan: ProbePlan, f: InFlight): FlowResults {
       s = scratch.subarray(0, k);
       views[k] = s;
     }
-    s.sort();
+    // A flow has a few samples per iteration: an insertion sort beats the built-in sort's call.
+    if (k <= 32) {
+      for (let j = 1; j < k; j++) {
+        const v = scratch[j]!;
+        let m = j;
+        for (; m > 0 && scratch[m - 1]! > v; m--) scratch[m] = scratch[m - 1]!;
+        scratch[m] = v;
+      }
+    } else s.sort();
     r.samples[fl] = k;
     r.rttMin[fl] = s[0]!;
     r.rttMax[fl] = s[k - 1]!;

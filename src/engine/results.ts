@@ -5,6 +5,7 @@ import { flowIndex } from "./flows.js";
 import { type InFlight, ProbeState } from "./inflight.js";
 import { percentile } from "./percentile.js";
 import type { ProbePlan } from "./plan.js";
+import { sortedSeconds } from "./rtt-sort.js";
 
 export interface SeriesResult {
   target: string;
@@ -104,6 +105,9 @@ export function bump(m: Map<string, number>, k: string, n = 1): void {
   m.set(k, (m.get(k) ?? 0) + n);
 }
 
+/** summarize()'s RTTs in ns (one iteration at a time; grown, never shrunk). */
+let nsScratch = new Float64Array(0);
+
 export function summarize(plan: ProbePlan, f: InFlight, c: SeriesCounters): SeriesResult[] {
   const n = plan.series.length;
   const sent = new Uint32Array(n);
@@ -115,7 +119,7 @@ export function summarize(plan: ProbePlan, f: InFlight, c: SeriesCounters): Seri
   const untimed = new Uint32Array(n);
   const timed = new Uint32Array(n);
   // Two passes: count, then fill one exactly sized Float64Array per series (a million samples cost
-  // 8 MB once, not growing arrays of boxed numbers plus a copy).
+  // 8 MB, not growing arrays of boxed numbers plus a copy), sorted as whole ns (rtt-sort.ts).
   for (let i = 0; i < plan.count; i++) {
     const s = plan.seriesOf[i]!;
     switch (f.state[i]) {
@@ -143,15 +147,19 @@ export function summarize(plan: ProbePlan, f: InFlight, c: SeriesCounters): Seri
     }
   }
   const ipdv = ipdvOf(plan, f);
-  const samples = Array.from({ length: n }, (_, s) => new Float64Array(timed[s]!));
-  const filled = new Uint32Array(n);
+  // Each series' RTTs in ns, side by side in one scratch array, then sorted into seconds.
+  const at = new Uint32Array(n + 1);
+  for (let s = 0; s < n; s++) at[s + 1] = at[s]! + timed[s]!;
+  if (nsScratch.length < at[n]!) nsScratch = new Float64Array(at[n]!);
+  const ns = nsScratch;
+  const filled = at.slice(0, n);
   for (let i = 0; i < plan.count; i++) {
     if (f.state[i] !== ProbeState.Answered) continue;
     const rtt = f.rttNs(i);
     if (!(rtt >= 0)) continue;
-    const s = plan.seriesOf[i]!;
-    samples[s]![filled[s]!++] = rtt / 1e9;
+    ns[filled[plan.seriesOf[i]!]!++] = rtt;
   }
+  const samples = Array.from({ length: n }, (_, s) => sortedSeconds(ns.subarray(at[s]!, at[s + 1]!)));
   return plan.series.map((series, s) => ({
     target: series.target,
     group: series.group,
@@ -164,7 +172,7 @@ export function summarize(plan: ProbePlan, f: InFlight, c: SeriesCounters): Seri
     duplicates: c.duplicates[s]!,
     negativeRtt: negative[s]!,
     untimed: untimed[s]!,
-    rtts: samples[s]!.sort(),
+    rtts: samples[s]!,
     icmpErrors: c.icmpErrors[s]!,
     ipdvPairs: ipdv.pairs[s]!,
     ipdvMeanAbs: ipdv.pairs[s]! === 0 ? undefined : ipdv.sumAbs[s]! / ipdv.pairs[s]!,
