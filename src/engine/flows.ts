@@ -4,7 +4,7 @@
 // per plan (cached), and after an iteration one pass over the in-flight table's typed arrays fills
 // one typed array per figure, indexed by flow.
 import { type InFlight, ProbeState } from "./inflight.js";
-import { percentile } from "./percentile.js";
+import { percentileOf } from "./percentile.js";
 import type { ProbePlan } from "./plan.js";
 
 /** One flow of a plan: fixed for the plan's life, the same every iteration. */
@@ -24,8 +24,7 @@ export interface FlowIndex {
   flows: Flow[];
   /** Per probe: index into `flows`. */
   flowOf: Uint32Array;
-  /** Probes ordered by flow: flow f's probes are order[start[f] .. start[f + 1]). */
-  order: Uint32Array;
+  /** Flow f's probes are start[f + 1] - start[f]; its run in summarizeFlows' scratch starts at start[f]. */
   start: Uint32Array;
 }
 
@@ -83,21 +82,25 @@ export function flowIndex(plan: ProbePlan): FlowIndex {
     }
     flowOf[i] = f;
   }
-  // Counting sort of probes by flow.
+  // Probes per flow, as the offsets of the flows' runs.
   const start = new Uint32Array(flows.length + 1);
   for (let i = 0; i < plan.count; i++) start[flowOf[i]! + 1]!++;
   for (let f = 0; f < flows.length; f++) start[f + 1]! += start[f]!;
-  const fill = start.slice(0, flows.length);
-  const order = new Uint32Array(plan.count);
-  for (let i = 0; i < plan.count; i++) order[fill[flowOf[i]!]!++] = i;
-  idx = { flows, flowOf, order, start };
+  idx = { flows, flowOf, start };
   indexes.set(plan, idx);
   return idx;
 }
 
-/** Aggregates one iteration's in-flight table per flow. */
+/** summarizeFlows()'s scratch (one iteration at a time; grown, never shrunk). */
+let samples = new Float64Array(0);
+
+/**
+ * Aggregates one iteration's in-flight table per flow: one pass in probe order (the in-flight
+ * arrays read in sequence), each flow's RTTs written into its run of a scratch array (flow f's at
+ * start[f]), then per flow its run sorted for the minimum, median and maximum.
+ */
 export function summarizeFlows(plan: ProbePlan, f: InFlight): FlowResults {
-  const { flows, order, start } = flowIndex(plan);
+  const { flows, flowOf, start } = flowIndex(plan);
   const n = flows.length;
   const r: FlowResults = {
     flows,
@@ -110,58 +113,47 @@ export function summarizeFlows(plan: ProbePlan, f: InFlight): FlowResults {
     rttMax: new Float64Array(n).fill(Number.NaN),
     replyTtl: new Uint8Array(n),
   };
-  let scratch = new Float64Array(16);
-  // Views of the scratch's first k cells, made once per k (not one per flow: thousands per iteration).
-  let views: Float64Array[] = [];
+  if (samples.length < plan.count) samples = new Float64Array(plan.count);
+  const s = samples;
+  const k = r.samples;
+  for (let i = 0; i < plan.count; i++) {
+    const fl = flowOf[i]!;
+    switch (f.state[i]) {
+      case ProbeState.TimedOut:
+      case ProbeState.Pending:
+        r.sent[fl]!++;
+        r.lost[fl]!++;
+        break;
+      case ProbeState.Unreachable:
+        r.sent[fl]!++;
+        r.unreachable[fl]!++;
+        break;
+      case ProbeState.Answered: {
+        r.sent[fl]!++;
+        const ttl = f.replyTtl[i]!;
+        if (ttl !== 0) r.replyTtl[fl] = ttl;
+        const rtt = f.rttNs(i);
+        if (rtt >= 0) s[start[fl]! + k[fl]!++] = rtt / 1e9;
+        break;
+      }
+    }
+  }
   for (let fl = 0; fl < n; fl++) {
+    const m = k[fl]!;
+    if (m === 0) continue;
     const a = start[fl]!;
-    const z = start[fl + 1]!;
-    if (scratch.length < z - a) {
-      scratch = new Float64Array(z - a);
-      views = [];
-    }
-    let k = 0;
-    for (let j = a; j < z; j++) {
-      const i = order[j]!;
-      switch (f.state[i]) {
-        case ProbeState.TimedOut:
-        case ProbeState.Pending:
-          r.sent[fl]!++;
-          r.lost[fl]!++;
-          break;
-        case ProbeState.Unreachable:
-          r.sent[fl]!++;
-          r.unreachable[fl]!++;
-          break;
-        case ProbeState.Answered: {
-          r.sent[fl]!++;
-          const ttl = f.replyTtl[i]!;
-          if (ttl !== 0) r.replyTtl[fl] = ttl;
-          const rtt = f.rttNs(i);
-          if (rtt >= 0) scratch[k++] = rtt / 1e9;
-          break;
-        }
-      }
-    }
-    if (k === 0) continue;
-    let s = views[k];
-    if (s === undefined) {
-      s = scratch.subarray(0, k);
-      views[k] = s;
-    }
     // A flow has a few samples per iteration: an insertion sort beats the built-in sort's call.
-    if (k <= 32) {
-      for (let j = 1; j < k; j++) {
-        const v = scratch[j]!;
-        let m = j;
-        for (; m > 0 && scratch[m - 1]! > v; m--) scratch[m] = scratch[m - 1]!;
-        scratch[m] = v;
+    if (m <= 32) {
+      for (let j = a + 1; j < a + m; j++) {
+        const v = s[j]!;
+        let x = j;
+        for (; x > a && s[x - 1]! > v; x--) s[x] = s[x - 1]!;
+        s[x] = v;
       }
-    } else s.sort();
-    r.samples[fl] = k;
-    r.rttMin[fl] = s[0]!;
-    r.rttMax[fl] = s[k - 1]!;
-    r.rttP50[fl] = percentile(s, 50)!;
+    } else s.subarray(a, a + m).sort();
+    r.rttMin[fl] = s[a]!;
+    r.rttMax[fl] = s[a + m - 1]!;
+    r.rttP50[fl] = percentileOf(s, a, m, 50)!;
   }
   return r;
 }

@@ -22,7 +22,7 @@
 // page, not for the thousands the anomaly test only counts. record() finds the entries of a plan's
 // flows by position while the plan stays the same (no key string per flow).
 import type { Flow, FlowResults } from "../engine/flows.js";
-import { percentile } from "../engine/percentile.js";
+import { percentileOf } from "../engine/percentile.js";
 
 /** Iterations a flow's figures are kept over. */
 export const WINDOW = 16;
@@ -246,7 +246,7 @@ class Entry implements FlowStats {
     }
     this.min = min;
     this.max = max;
-    this.p50 = percentile(MEDIAN_VIEWS[n]!, 50) ?? Number.NaN;
+    this.p50 = percentileOf(medians, 0, n, 50) ?? Number.NaN;
     this.rttTick = this.at;
   }
 }
@@ -374,8 +374,6 @@ export class Ledger {
 
 /** The iterations' medians of one flow, kept sorted (scratch of Entry.rtt(): one flow at a time). */
 const MEDIANS = new Float64Array(WINDOW);
-/** Views of its first n cells, made once (a view per flow and iteration was most of the garbage). */
-const MEDIAN_VIEWS = Array.from({ length: WINDOW + 1 }, (_, n) => MEDIANS.subarray(0, n));
 
 /** Worst first: highest loss ratio, then most lost, then a stable order by flow. */
 export function worstFirst(a: FlowStats, b: FlowStats): number {
