@@ -48,10 +48,10 @@ export function detect(
   concentrationAlpha = CONCENTRATION_ALPHA,
 ): Detection {
   const perFlow = perFlowTest(flows, alpha);
-  if (perFlow.flagged.length > 0) return { ...perFlow, by: "flow" };
-  const concentrated = concentrationTest(flows, concentrationAlpha);
-  if (concentrated) return { ...concentrated, by: "concentration" };
-  return { ...perFlow, by: null };
+  if (perFlow.flagged.length > 0) return { flagged: perFlow.flagged, healthy: perFlow.healthy, by: "flow" };
+  const c = concentrationTest(flows, concentrationAlpha);
+  if (c) return { flagged: c.flagged, healthy: c.healthy, by: "concentration" };
+  return { flagged: perFlow.flagged, healthy: perFlow.healthy, by: null };
 }
 
 /**
@@ -132,36 +132,22 @@ export function pooledLoss(flows: readonly FlowStats[], long = false): number {
 /** The flagged flows' loss over the window their test used. */
 export const flaggedLoss = (d: Detection): number => pooledLoss(d.flagged, d.by === "concentration");
 
-/** Per ledger: the detections of its version (none kept from an older one). */
-const detections = new WeakMap<
-  Ledger,
-  { version: number; byPair: Map<string, { flows: FlowStats[]; d: Detection }> }
->();
+/** Per array of a ledger's flows (Ledger.view(): the same while no flow comes or goes), its detection. */
+const detections = new WeakMap<readonly FlowStats[], { version: number; d: Detection }>();
 
 /**
- * A target × group's flows in the ledger (a new array, callers may sort it) and detect() of them at
- * the default thresholds, computed once per recorded iteration (the detection is shared: read it,
- * do not modify it): the anomaly source and the path metrics both ask after each iteration, for
- * thousands of flows.
+ * detect() of a target × group's flows in the ledger (Ledger.view()) at the default thresholds,
+ * computed once per recorded iteration: the anomaly source and the path metrics both ask after each
+ * iteration. The detection is shared: read it, do not modify it.
  */
-export function detectIn(
-  ledger: Ledger,
-  target: string,
-  group: string,
-): { flows: FlowStats[]; detection: Detection } {
-  let memo = detections.get(ledger);
-  if (memo === undefined || memo.version !== ledger.version) {
-    memo = { version: ledger.version, byPair: new Map() };
-    detections.set(ledger, memo);
+export function detectIn(ledger: Ledger, target: string, group: string): Detection {
+  const flows = ledger.view(target, group);
+  let m = detections.get(flows);
+  if (m === undefined || m.version !== ledger.version) {
+    m = { version: ledger.version, d: detect(flows) };
+    detections.set(flows, m);
   }
-  const k = `${target}\u0000${group}`;
-  let m = memo.byPair.get(k);
-  if (m === undefined) {
-    const flows = ledger.flows(target, group);
-    m = { flows, d: detect(flows) };
-    memo.byPair.set(k, m);
-  }
-  return { flows: m.flows.slice(), detection: m.d };
+  return m.d;
 }
 
 /** The anomalies of every target × group of the ledger (those with no flagged flow included). */

@@ -12,7 +12,8 @@ export function pathReports(ledger: Ledger, config: Config): PathReport[] {
   for (const { target, group } of ledger.series()) {
     const t = config.targets.get(target);
     if (!t?.enabled || !t.groups.includes(group)) continue;
-    const { flows, detection: d } = detectIn(ledger, target, group);
+    const flows = ledger.view(target, group);
+    const d = detectIn(ledger, target, group);
     const optedIn = t.path_metrics || config.groups.get(group)?.path_metrics === true;
     reports.push({
       target,
@@ -20,7 +21,7 @@ export function pathReports(ledger: Ledger, config: Config): PathReport[] {
       flows: flows.length,
       flagged: d.flagged.length,
       flaggedLossRatio: flaggedLoss(d),
-      exported: optedIn ? flows.sort(worstFirst).slice(0, cap) : undefined,
+      exported: optedIn ? [...flows].sort(worstFirst).slice(0, cap) : undefined,
     });
   }
   return reports;

@@ -274,6 +274,8 @@ export class Ledger {
   private last: { flows: readonly Flow[]; entries: (Entry | undefined)[] } | undefined;
   /** Changes with every record() and retain(): what was computed from the flows before is stale. */
   version = 0;
+  /** series(), made again when a target × group comes or goes. */
+  private pairs: { target: string; group: string }[] | undefined;
 
   /**
    * Adds one iteration. `series[i]` names plan series i (the iteration's SeriesResult list is in
@@ -330,6 +332,7 @@ export class Ledger {
     if (!b) {
       b = { target, group, tick: -1, flows: new Map(), list: undefined, recorded: 0 };
       this.buckets.set(k, b);
+      this.pairs = undefined;
     }
     return b;
   }
@@ -341,12 +344,14 @@ export class Ledger {
       if (keep(b.target, b.group)) continue;
       for (const e of b.flows.values()) e.drop();
       this.buckets.delete(k);
+      this.pairs = undefined;
     }
   }
 
   /** The target × group pairs known. */
-  series(): { target: string; group: string }[] {
-    return [...this.buckets.values()].map((b) => ({ target: b.target, group: b.group }));
+  series(): readonly { readonly target: string; readonly group: string }[] {
+    this.pairs ??= [...this.buckets.values()].map((b) => ({ target: b.target, group: b.group }));
+    return this.pairs;
   }
 
   /**
@@ -354,9 +359,16 @@ export class Ledger {
    * sort it) of the ledger's live FlowStats (read-only; their figures change at the next record()).
    */
   flows(target: string, group: string): FlowStats[] {
+    return this.view(target, group).slice();
+  }
+
+  /**
+   * The same without a copy: the ledger's own array (the same one while no flow comes or goes), for
+   * readers that neither keep nor sort it.
+   */
+  view(target: string, group: string): readonly FlowStats[] {
     const b = this.buckets.get(bucketKey(target, group));
-    if (!b) return [];
-    return this.list(b).slice();
+    return b ? this.list(b) : NONE;
   }
 
   private list(b: Bucket): Entry[] {
@@ -371,6 +383,8 @@ export class Ledger {
     return n;
   }
 }
+
+const NONE: readonly FlowStats[] = Object.freeze([]);
 
 /** The iterations' medians of one flow, kept sorted (scratch of Entry.rtt(): one flow at a time). */
 const MEDIANS = new Float64Array(WINDOW);

@@ -99,7 +99,7 @@ test("one probe in 64 lost on 3 of 8 flows: none flagged alone, the three flagge
   for (let it = 0; it < 48 && flaggedAt < 0; it++) {
     first = new Set();
     ledger.record(series, iteration(p, lose(it)));
-    if (source.current()[0]!.flagged.length > 0) flaggedAt = it;
+    if ((source.current()[0]?.flagged.length ?? 0) > 0) flaggedAt = it;
   }
   assert.ok(flaggedAt > 8, `not at the first losses (${flaggedAt})`);
   const [v] = source.current();
@@ -113,23 +113,46 @@ test("detectIn: detect() of the ledger's flows, computed once per record() or re
   const series = p.series.map((s) => ({ target: s.target, group: s.group }));
   for (let it = 0; it < 4; it++) ledger.record(series, iteration(p));
   const a = detectIn(ledger, "t", "g");
-  const b = detectIn(ledger, "t", "g");
-  assert.equal(a.detection, b.detection, "the same detection for the second reader of the iteration");
-  assert.notEqual(a.flows, b.flows, "each reader gets its own array of the flows (it may sort it)");
-  assert.deepEqual(a.flows, ledger.flows("t", "g"));
-  assert.deepEqual(a.detection, detect(ledger.flows("t", "g")));
+  assert.equal(detectIn(ledger, "t", "g"), a, "the same detection for the second reader of the iteration");
+  assert.deepEqual(a, detect(ledger.flows("t", "g")));
   assert.deepEqual(
-    a.detection.flagged.map((f) => f.srcPort),
+    a.flagged.map((f) => f.srcPort),
     [1003],
   );
+  assert.equal(ledger.view("t", "g"), ledger.view("t", "g"), "view(): the ledger's own array, not a copy");
+  assert.deepEqual(ledger.view("t", "g"), ledger.flows("t", "g"));
   ledger.record(
     series,
     iteration(p, () => false),
   );
   const c = detectIn(ledger, "t", "g");
-  assert.notEqual(c.detection, a.detection, "computed again after the next iteration");
-  assert.deepEqual(c.detection, detect(ledger.flows("t", "g")));
+  assert.notEqual(c, a, "computed again after the next iteration");
+  assert.deepEqual(c, detect(ledger.flows("t", "g")));
   ledger.retain(() => false);
   const d = detectIn(ledger, "t", "g");
-  assert.deepEqual([d.flows, d.detection.flagged, d.detection.healthy], [[], [], []], "and after a reload");
+  assert.deepEqual([ledger.view("t", "g"), d.flagged, d.healthy], [[], [], []], "and after a reload");
+});
+
+test("targets with neither a flagged nor a lossy flow are left out of the tracer's views", () => {
+  const p = plan();
+  const ledger = new Ledger();
+  const series = p.series.map((s) => ({ target: s.target, group: s.group }));
+  const c = config("t");
+  const source = ledgerAnomalies(ledger, () => c);
+  for (let it = 0; it < 4; it++)
+    ledger.record(
+      series,
+      iteration(p, () => false),
+    );
+  assert.deepEqual(source.current(), [], "no loss: nothing to trace");
+  ledger.record(
+    series,
+    iteration(p, (i, port) => port === 1002 && i % 64 === 2),
+  );
+  const [v] = source.current();
+  assert.deepEqual(
+    [v!.flagged.length, v!.lossy.map((f) => f.srcPort)],
+    [0, [1002]],
+    "one lost probe: a lossy flow, for trace_on_loss: any",
+  );
 });
