@@ -262,6 +262,10 @@ interface Bucket {
   list: Entry[] | undefined;
   /** Entries record() brought to `tick` with figures (when all of them, no other needs advancing). */
   recorded: number;
+  /** The ledger's version when record() last advanced it. */
+  advancedAt: number;
+  /** Dropped by retain(). */
+  dropped: boolean;
 }
 
 const flowKey = (f: Flow) => `${f.dst}|${f.src}|${f.srcPort}|${f.flowLabel}`;
@@ -274,6 +278,8 @@ export class Ledger {
   private last: { flows: readonly Flow[]; entries: (Entry | undefined)[] } | undefined;
   /** Changes with every record() and retain(): what was computed from the flows before is stale. */
   version = 0;
+  /** The buckets of the last record()'s series, by position. */
+  private bucketOf: Bucket[] = [];
   /** series(), made again when a target × group comes or goes. */
   private pairs: { target: string; group: string }[] | undefined;
 
@@ -283,16 +289,26 @@ export class Ledger {
    */
   record(series: readonly { target: string; group: string }[], r: FlowResults): void {
     this.version++;
-    const touched = new Set<Bucket>();
+    const touched: Bucket[] = [];
+    // The series' buckets: those of the last record() while the series are the same (no key string
+    // and map look-up per target × group: thousands of targets of one address each are common).
+    const before = this.bucketOf;
     const bucketOf: Bucket[] = [];
-    for (const s of series) {
-      const b = this.bucket(s.target, s.group);
+    for (let i = 0; i < series.length; i++) {
+      const s = series[i]!;
+      const c = before[i];
+      const b =
+        c !== undefined && !c.dropped && c.target === s.target && c.group === s.group
+          ? c
+          : this.bucket(s.target, s.group);
       bucketOf.push(b);
-      if (touched.has(b)) continue;
+      if (b.advancedAt === this.version) continue;
+      b.advancedAt = this.version;
       b.tick++;
       b.recorded = 0;
-      touched.add(b);
+      touched.push(b);
     }
+    this.bucketOf = bucketOf;
     if (this.last?.flows !== r.flows) this.last = { flows: r.flows, entries: [] };
     const known = this.last.entries;
     for (let i = 0; i < r.flows.length; i++) {
@@ -330,7 +346,16 @@ export class Ledger {
     const k = bucketKey(target, group);
     let b = this.buckets.get(k);
     if (!b) {
-      b = { target, group, tick: -1, flows: new Map(), list: undefined, recorded: 0 };
+      b = {
+        target,
+        group,
+        tick: -1,
+        flows: new Map(),
+        list: undefined,
+        recorded: 0,
+        advancedAt: -1,
+        dropped: false,
+      };
       this.buckets.set(k, b);
       this.pairs = undefined;
     }
@@ -343,6 +368,7 @@ export class Ledger {
     for (const [k, b] of this.buckets) {
       if (keep(b.target, b.group)) continue;
       for (const e of b.flows.values()) e.drop();
+      b.dropped = true;
       this.buckets.delete(k);
       this.pairs = undefined;
     }
