@@ -8,18 +8,7 @@ import { flowIndex, summarizeFlows } from "../../src/engine/flows.js";
 import { InFlight, ProbeState } from "../../src/engine/inflight.js";
 import { percentile } from "../../src/engine/percentile.js";
 import { buildPlan } from "../../src/engine/plan.js";
-
-/** mulberry32: seeded, so every run draws the same iterations. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../support/rng.js";
 
 test("summarizeFlows equals a recomputation per flow, over random iterations", () => {
   // Target a: 4 ports × 3 probes each (few samples); b: 1 port × 90 probes (many).

@@ -7,18 +7,7 @@ import { InFlight } from "../../src/engine/inflight.js";
 import { buildPlan } from "../../src/engine/plan.js";
 import { SeriesCounters, summarize } from "../../src/engine/results.js";
 import { sortedSeconds } from "../../src/engine/rtt-sort.js";
-
-/** mulberry32: seeded, so every run sorts the same arrays. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../support/rng.js";
 
 const reference = (ns: Float64Array) => ns.map((v) => v / 1e9).sort();
 

@@ -8,19 +8,8 @@ import { describe, test } from "node:test";
 import { ALPHA, CONCENTRATION_ALPHA, detect, flaggedLoss, perFlowTest } from "../../src/paths/anomaly.js";
 import { hypergeometricUpper, logChoose, logGamma } from "../../src/paths/fisher.js";
 import { type FlowStats, worstFirst } from "../../src/paths/ledger.js";
+import { rng } from "../support/rng.js";
 import { simulateDetection } from "./detect-sim.js";
-
-/** mulberry32: a small seeded generator, so every run draws the same losses. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A flow with `sent` / `lost` over the window; the long window holds `long` (default: the same). */
 function flow(port: number, sent: number, lost: number, long = { sent, lost }): FlowStats {

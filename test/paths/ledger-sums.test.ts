@@ -7,18 +7,7 @@ import { describe, test } from "node:test";
 import type { Flow, FlowResults } from "../../src/engine/flows.js";
 import { percentile } from "../../src/engine/percentile.js";
 import { type FlowStats, Ledger, LONG_BLOCKS, WINDOW } from "../../src/paths/ledger.js";
-
-/** mulberry32: a small seeded generator, so every run draws the same histories. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../support/rng.js";
 
 interface Figures {
   tick: number;
