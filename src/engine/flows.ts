@@ -91,6 +91,22 @@ export function flowIndex(plan: ProbePlan): FlowIndex {
   return idx;
 }
 
+/** Figures of `flows` before anything is counted: zeros, and NaN for the RTTs. */
+export function emptyFlowResults(flows: readonly Flow[]): FlowResults {
+  const n = flows.length;
+  return {
+    flows,
+    sent: new Uint32Array(n),
+    lost: new Uint32Array(n),
+    unreachable: new Uint32Array(n),
+    samples: new Uint32Array(n),
+    rttMin: new Float64Array(n).fill(Number.NaN),
+    rttP50: new Float64Array(n).fill(Number.NaN),
+    rttMax: new Float64Array(n).fill(Number.NaN),
+    replyTtl: new Uint8Array(n),
+  };
+}
+
 /** summarizeFlows()'s scratch (one iteration at a time; grown, never shrunk). */
 let samples = new Float64Array(0);
 
@@ -102,17 +118,7 @@ let samples = new Float64Array(0);
 export function summarizeFlows(plan: ProbePlan, f: InFlight): FlowResults {
   const { flows, flowOf, start } = flowIndex(plan);
   const n = flows.length;
-  const r: FlowResults = {
-    flows,
-    sent: new Uint32Array(n),
-    lost: new Uint32Array(n),
-    unreachable: new Uint32Array(n),
-    samples: new Uint32Array(n),
-    rttMin: new Float64Array(n).fill(Number.NaN),
-    rttP50: new Float64Array(n).fill(Number.NaN),
-    rttMax: new Float64Array(n).fill(Number.NaN),
-    replyTtl: new Uint8Array(n),
-  };
+  const r = emptyFlowResults(flows);
   if (samples.length < plan.count) samples = new Float64Array(plan.count);
   const s = samples;
   const k = r.samples;

@@ -4,7 +4,7 @@
 // out, reloads that drop one, losses, missing RTTs, and RTT figures read at some iterations only.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { Flow, FlowResults } from "../../src/engine/flows.js";
+import { emptyFlowResults, type Flow } from "../../src/engine/flows.js";
 import { percentile } from "../../src/engine/percentile.js";
 import { type FlowStats, Ledger, LONG_BLOCKS, WINDOW } from "../../src/paths/ledger.js";
 import { rng } from "../support/rng.js";
@@ -80,17 +80,7 @@ function history(seed: number, iterations: number): void {
     // Most iterations record both targets; some only a (b's flows are then not in the series).
     const series = TARGETS.slice(0, r() < 0.85 ? 2 : 1).map((target) => ({ target, group: "g" }));
     const n = flows.length;
-    const res: FlowResults = {
-      flows,
-      sent: new Uint32Array(n),
-      lost: new Uint32Array(n),
-      unreachable: new Uint32Array(n),
-      samples: new Uint32Array(n),
-      rttMin: new Float64Array(n).fill(Number.NaN),
-      rttP50: new Float64Array(n).fill(Number.NaN),
-      rttMax: new Float64Array(n).fill(Number.NaN),
-      replyTtl: new Uint8Array(n),
-    };
+    const res = emptyFlowResults(flows);
     for (const s of series) model.get(s.target)!.tick++;
     for (let i = 0; i < n; i++) {
       const f = flows[i]!;
