@@ -94,7 +94,7 @@ async function main(): Promise<void> {
     await d.init();
     timed(reports, "recordIteration", "metrics and status page: recordIteration", stages);
     timed(d.ledger, "record", "ledger.record", stages);
-    timed(d.ledger, "flows", "ledger.flows (anomalies, path metrics)", stages);
+    timed(d.ledger, "view", "ledger.view (anomalies, path metrics)", stages);
     timed(reports, "recordPaths", "metrics: recordPaths", stages);
     const tracing = (d as unknown as { tracing: { afterIteration(): void } }).tracing;
     timed(tracing, "afterIteration", "paths: trace-on-loss afterIteration (anomalies)", stages);

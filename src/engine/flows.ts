@@ -4,7 +4,7 @@
 // per plan (cached), and after an iteration one pass over the in-flight table's typed arrays fills
 // one typed array per figure, indexed by flow.
 import { type InFlight, ProbeState } from "./inflight.js";
-import { percentile } from "./percentile.js";
+import { percentileOf } from "./percentile.js";
 import type { ProbePlan } from "./plan.js";
 
 /** One flow of a plan: fixed for the plan's life, the same every iteration. */
@@ -24,11 +24,8 @@ export interface FlowIndex {
   flows: Flow[];
   /** Per probe: index into `flows`. */
   flowOf: Uint32Array;
-  /** Probes ordered by flow: flow f's probes are order[start[f] .. start[f + 1]). */
-  order: Uint32Array;
+  /** Flow f's probes are start[f + 1] - start[f]; its run in summarizeFlows' scratch starts at start[f]. */
   start: Uint32Array;
-  /** Probes of the largest flow. */
-  largest: number;
 }
 
 /** One iteration's figures per flow (index as in FlowIndex.flows). */
@@ -85,25 +82,19 @@ export function flowIndex(plan: ProbePlan): FlowIndex {
     }
     flowOf[i] = f;
   }
-  // Counting sort of probes by flow.
+  // Probes per flow, as the offsets of the flows' runs.
   const start = new Uint32Array(flows.length + 1);
   for (let i = 0; i < plan.count; i++) start[flowOf[i]! + 1]!++;
   for (let f = 0; f < flows.length; f++) start[f + 1]! += start[f]!;
-  const fill = start.slice(0, flows.length);
-  const order = new Uint32Array(plan.count);
-  for (let i = 0; i < plan.count; i++) order[fill[flowOf[i]!]!++] = i;
-  let largest = 0;
-  for (let f = 0; f < flows.length; f++) largest = Math.max(largest, start[f + 1]! - start[f]!);
-  idx = { flows, flowOf, order, start, largest };
+  idx = { flows, flowOf, start };
   indexes.set(plan, idx);
   return idx;
 }
 
-/** Aggregates one iteration's in-flight table per flow. */
-export function summarizeFlows(plan: ProbePlan, f: InFlight): FlowResults {
-  const { flows, order, start, largest } = flowIndex(plan);
+/** Figures of `flows` before anything is counted: zeros, and NaN for the RTTs. */
+export function emptyFlowResults(flows: readonly Flow[]): FlowResults {
   const n = flows.length;
-  const r: FlowResults = {
+  return {
     flows,
     sent: new Uint32Array(n),
     lost: new Uint32Array(n),
@@ -114,48 +105,61 @@ export function summarizeFlows(plan: ProbePlan, f: InFlight): FlowResults {
     rttMax: new Float64Array(n).fill(Number.NaN),
     replyTtl: new Uint8Array(n),
   };
-  // Sized for the largest flow once: a branch growing it ran only when the real plan's flows outgrew
-  // the warm-up sample's (a deoptimization in the daemon's first iteration).
-  const scratch = new Float64Array(largest);
-  // Views of the scratch's first k cells, made once per k (not one per flow: thousands per iteration).
-  const views: Float64Array[] = [];
-  for (let fl = 0; fl < n; fl++) {
-    const a = start[fl]!;
-    const z = start[fl + 1]!;
-    let k = 0;
-    for (let j = a; j < z; j++) {
-      const i = order[j]!;
-      switch (f.state[i]) {
-        case ProbeState.TimedOut:
-        case ProbeState.Pending:
-          r.sent[fl]!++;
-          r.lost[fl]!++;
-          break;
-        case ProbeState.Unreachable:
-          r.sent[fl]!++;
-          r.unreachable[fl]!++;
-          break;
-        case ProbeState.Answered: {
-          r.sent[fl]!++;
-          const ttl = f.replyTtl[i]!;
-          if (ttl !== 0) r.replyTtl[fl] = ttl;
-          const rtt = f.rttNs(i);
-          if (rtt >= 0) scratch[k++] = rtt / 1e9;
-          break;
-        }
+}
+
+/** summarizeFlows()'s scratch (one iteration at a time; grown, never shrunk). */
+let samples = new Float64Array(0);
+
+/**
+ * Aggregates one iteration's in-flight table per flow: one pass in probe order (the in-flight
+ * arrays read in sequence), each flow's RTTs written into its run of a scratch array (flow f's at
+ * start[f]), then per flow its run sorted for the minimum, median and maximum.
+ */
+export function summarizeFlows(plan: ProbePlan, f: InFlight): FlowResults {
+  const { flows, flowOf, start } = flowIndex(plan);
+  const n = flows.length;
+  const r = emptyFlowResults(flows);
+  if (samples.length < plan.count) samples = new Float64Array(plan.count);
+  const s = samples;
+  const k = r.samples;
+  for (let i = 0; i < plan.count; i++) {
+    const fl = flowOf[i]!;
+    switch (f.state[i]) {
+      case ProbeState.TimedOut:
+      case ProbeState.Pending:
+        r.sent[fl]!++;
+        r.lost[fl]!++;
+        break;
+      case ProbeState.Unreachable:
+        r.sent[fl]!++;
+        r.unreachable[fl]!++;
+        break;
+      case ProbeState.Answered: {
+        r.sent[fl]!++;
+        const ttl = f.replyTtl[i]!;
+        if (ttl !== 0) r.replyTtl[fl] = ttl;
+        const rtt = f.rttNs(i);
+        if (rtt >= 0) s[start[fl]! + k[fl]!++] = rtt / 1e9;
+        break;
       }
     }
-    if (k === 0) continue;
-    let s = views[k];
-    if (s === undefined) {
-      s = scratch.subarray(0, k);
-      views[k] = s;
-    }
-    s.sort();
-    r.samples[fl] = k;
-    r.rttMin[fl] = s[0]!;
-    r.rttMax[fl] = s[k - 1]!;
-    r.rttP50[fl] = percentile(s, 50)!;
+  }
+  for (let fl = 0; fl < n; fl++) {
+    const m = k[fl]!;
+    if (m === 0) continue;
+    const a = start[fl]!;
+    // A flow has a few samples per iteration: an insertion sort beats the built-in sort's call.
+    if (m <= 32) {
+      for (let j = a + 1; j < a + m; j++) {
+        const v = s[j]!;
+        let x = j;
+        for (; x > a && s[x - 1]! > v; x--) s[x] = s[x - 1]!;
+        s[x] = v;
+      }
+    } else s.subarray(a, a + m).sort();
+    r.rttMin[fl] = s[a]!;
+    r.rttMax[fl] = s[a + m - 1]!;
+    r.rttP50[fl] = percentileOf(s, a, m, 50)!;
   }
   return r;
 }

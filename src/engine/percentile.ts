@@ -10,11 +10,23 @@ export function sortSamples(samples: Float64Array): Float64Array {
 
 /** The p-th percentile (0..100) of already sorted samples, or undefined when there are none. */
 export function percentile(sorted: ArrayLike<number>, p: number): number | undefined {
-  const n = sorted.length;
+  return percentileOf(sorted, 0, sorted.length, p);
+}
+
+/**
+ * The same of the sorted run `sorted[from .. from + n)` (no view per run: the per-flow figures and
+ * the ledger take thousands of medians per iteration).
+ */
+export function percentileOf(
+  sorted: ArrayLike<number>,
+  from: number,
+  n: number,
+  p: number,
+): number | undefined {
   if (n === 0) return undefined;
   const k = ((n - 1) * p) / 100;
   const lo = Math.floor(k);
   const hi = Math.ceil(k);
-  if (lo === hi) return sorted[lo]!;
-  return sorted[lo]! * (hi - k) + sorted[hi]! * (k - lo);
+  if (lo === hi) return sorted[from + lo]!;
+  return sorted[from + lo]! * (hi - k) + sorted[from + hi]! * (k - lo);
 }

@@ -5,6 +5,7 @@ import { flowIndex } from "./flows.js";
 import { type InFlight, ProbeState } from "./inflight.js";
 import { percentile } from "./percentile.js";
 import type { ProbePlan } from "./plan.js";
+import { sortedSeconds } from "./rtt-sort.js";
 
 export interface SeriesResult {
   target: string;
@@ -104,6 +105,23 @@ export function bump(m: Map<string, number>, k: string, n = 1): void {
   m.set(k, (m.get(k) ?? 0) + n);
 }
 
+/** summarize()'s RTTs in ns, and each flow's last RTT (one iteration at a time; grown, never shrunk). */
+let nsScratch = new Float64Array(0);
+let prevScratch = new Float64Array(0);
+
+const runsOf = new WeakMap<ProbePlan, Uint32Array>();
+
+/** Per series, where its run starts in a per-probe array: the plan's probes of the series before it. */
+function seriesRuns(plan: ProbePlan): Uint32Array {
+  let runs = runsOf.get(plan);
+  if (runs) return runs;
+  runs = new Uint32Array(plan.series.length + 1);
+  for (let i = 0; i < plan.count; i++) runs[plan.seriesOf[i]! + 1]!++;
+  for (let s = 0; s < plan.series.length; s++) runs[s + 1]! += runs[s]!;
+  runsOf.set(plan, runs);
+  return runs;
+}
+
 export function summarize(plan: ProbePlan, f: InFlight, c: SeriesCounters): SeriesResult[] {
   const n = plan.series.length;
   const sent = new Uint32Array(n);
@@ -114,10 +132,23 @@ export function summarize(plan: ProbePlan, f: InFlight, c: SeriesCounters): Seri
   const negative = new Uint32Array(n);
   const untimed = new Uint32Array(n);
   const timed = new Uint32Array(n);
-  // Two passes: count, then fill one exactly sized Float64Array per series (a million samples cost
-  // 8 MB once, not growing arrays of boxed numbers plus a copy).
+  // One pass over the probes, in index order (the send order): the counts; each timed RTT into its
+  // series' run of a per-probe scratch array (sorted into seconds after: rtt-sort.ts); and IPDV
+  // (RFC 3393), over each pair of consecutive probes of a flow both answered with a timed RTT (a
+  // lost or untimed probe breaks the chain: the RFC leaves the variation of a lost packet undefined).
+  const runs = seriesRuns(plan);
+  if (nsScratch.length < plan.count) nsScratch = new Float64Array(plan.count);
+  const ns = nsScratch;
+  // The flows are the ledger's (src/engine/flows.ts: built once per plan); one cell per flow.
+  const { flowOf, flows } = flowIndex(plan);
+  if (prevScratch.length < flows.length) prevScratch = new Float64Array(flows.length);
+  const prev = prevScratch.fill(Number.NaN, 0, flows.length);
+  const pairs = new Uint32Array(n);
+  const sumAbs = new Float64Array(n);
+  const maxAbs = new Float64Array(n);
   for (let i = 0; i < plan.count; i++) {
     const s = plan.seriesOf[i]!;
+    let now = Number.NaN;
     switch (f.state[i]) {
       case ProbeState.SendFailed:
         failed[s]!++;
@@ -137,21 +168,27 @@ export function summarize(plan: ProbePlan, f: InFlight, c: SeriesCounters): Seri
         const rtt = f.rttNs(i);
         if (Number.isNaN(rtt)) untimed[s]!++;
         else if (rtt < 0) negative[s]!++;
-        else timed[s]!++;
+        else {
+          ns[runs[s]! + timed[s]!++] = rtt;
+          now = rtt / 1e9;
+        }
         break;
       }
     }
+    const flow = flowOf[i]!;
+    const before = prev[flow]!;
+    if (!Number.isNaN(now) && !Number.isNaN(before)) {
+      const d = Math.abs(now - before);
+      pairs[s]!++;
+      sumAbs[s]! += d;
+      if (d > maxAbs[s]!) maxAbs[s] = d;
+    }
+    prev[flow] = now;
   }
-  const ipdv = ipdvOf(plan, f);
-  const samples = Array.from({ length: n }, (_, s) => new Float64Array(timed[s]!));
-  const filled = new Uint32Array(n);
-  for (let i = 0; i < plan.count; i++) {
-    if (f.state[i] !== ProbeState.Answered) continue;
-    const rtt = f.rttNs(i);
-    if (!(rtt >= 0)) continue;
-    const s = plan.seriesOf[i]!;
-    samples[s]![filled[s]!++] = rtt / 1e9;
-  }
+  const samples = Array.from({ length: n }, (_, s) =>
+    sortedSeconds(ns.subarray(runs[s]!, runs[s]! + timed[s]!)),
+  );
+  const ipdv = { pairs, sumAbs, maxAbs };
   return plan.series.map((series, s) => ({
     target: series.target,
     group: series.group,
@@ -164,45 +201,12 @@ export function summarize(plan: ProbePlan, f: InFlight, c: SeriesCounters): Seri
     duplicates: c.duplicates[s]!,
     negativeRtt: negative[s]!,
     untimed: untimed[s]!,
-    rtts: samples[s]!.sort(),
+    rtts: samples[s]!,
     icmpErrors: c.icmpErrors[s]!,
     ipdvPairs: ipdv.pairs[s]!,
     ipdvMeanAbs: ipdv.pairs[s]! === 0 ? undefined : ipdv.sumAbs[s]! / ipdv.pairs[s]!,
     ipdvMaxAbs: ipdv.pairs[s]! === 0 ? undefined : ipdv.maxAbs[s]!,
   }));
-}
-
-/**
- * IPDV (RFC 3393) per series: the plan's order is the send order, so one pass in index order sees
- * each flow's probes in the order they left. A lost or untimed probe breaks the pair chain (the
- * pair on either side of it has no IPDV), as the RFC leaves the variation of a lost packet undefined.
- */
-function ipdvOf(
-  plan: ProbePlan,
-  f: InFlight,
-): { pairs: Uint32Array; sumAbs: Float64Array; maxAbs: Float64Array } {
-  const n = plan.series.length;
-  const pairs = new Uint32Array(n);
-  const sumAbs = new Float64Array(n);
-  const maxAbs = new Float64Array(n);
-  // The flows are the ledger's (src/engine/flows.ts: built once per plan); one cell per flow.
-  const { flowOf, flows } = flowIndex(plan);
-  const prev = new Float64Array(flows.length).fill(Number.NaN);
-  for (let i = 0; i < plan.count; i++) {
-    const flow = flowOf[i]!;
-    const rtt = f.state[i] === ProbeState.Answered ? f.rttNs(i) : Number.NaN;
-    const now = rtt >= 0 ? rtt / 1e9 : Number.NaN;
-    const before = prev[flow]!;
-    if (!Number.isNaN(now) && !Number.isNaN(before)) {
-      const s = plan.seriesOf[i]!;
-      const d = Math.abs(now - before);
-      pairs[s]!++;
-      sumAbs[s]! += d;
-      if (d > maxAbs[s]!) maxAbs[s] = d;
-    }
-    prev[flow] = now;
-  }
-  return { pairs, sumAbs, maxAbs };
 }
 
 /**

@@ -1,8 +1,9 @@
 // The tracer's view of the ledger (src/paths/trace.ts AnomalySource): per target × group of the
-// running configuration, the flows the detector flags (worst first), the others (least lossy first:
-// the best healthy references), and every flow with loss (for trace_on_loss: any).
+// running configuration with a flagged or a lossy flow, the flows the detector flags (worst first),
+// the others (least lossy first: the best healthy references), and every flow with loss (for
+// trace_on_loss: any). Targets with neither are left out: the tracer has nothing to do for them.
 import type { Config } from "../config/load.js";
-import { detect } from "./anomaly.js";
+import { detectIn } from "./anomaly.js";
 import { inConfig } from "./export.js";
 import { type FlowStats, type Ledger, worstFirst } from "./ledger.js";
 import type { AnomalySource, AnomalyView, FlowRef } from "./trace.js";
@@ -21,8 +22,10 @@ export function ledgerAnomalies(ledger: Ledger, config: () => Config): AnomalySo
       const out: AnomalyView[] = [];
       for (const { target, group } of ledger.series()) {
         if (!keep(target, group)) continue;
-        const flows = ledger.flows(target, group);
-        const { flagged, healthy } = detect(flows);
+        const { flagged, healthy } = detectIn(ledger, target, group);
+        const flows = ledger.view(target, group);
+        // Nothing to trace (most targets, most of the time): no view, no arrays.
+        if (flagged.length === 0 && !flows.some((f) => f.lost > 0)) continue;
         // Read only when an incident opens: sorted then, not after every iteration (thousands of flows).
         let healthyRefs: FlowRef[] | undefined;
         out.push({

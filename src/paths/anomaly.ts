@@ -48,10 +48,10 @@ export function detect(
   concentrationAlpha = CONCENTRATION_ALPHA,
 ): Detection {
   const perFlow = perFlowTest(flows, alpha);
-  if (perFlow.flagged.length > 0) return { ...perFlow, by: "flow" };
-  const concentrated = concentrationTest(flows, concentrationAlpha);
-  if (concentrated) return { ...concentrated, by: "concentration" };
-  return { ...perFlow, by: null };
+  if (perFlow.flagged.length > 0) return { flagged: perFlow.flagged, healthy: perFlow.healthy, by: "flow" };
+  const c = concentrationTest(flows, concentrationAlpha);
+  if (c) return { flagged: c.flagged, healthy: c.healthy, by: "concentration" };
+  return { flagged: perFlow.flagged, healthy: perFlow.healthy, by: null };
 }
 
 /**
@@ -62,13 +62,13 @@ export function concentrationTest(
   flows: readonly FlowStats[],
   alpha = CONCENTRATION_ALPHA,
 ): { flagged: FlowStats[]; healthy: FlowStats[] } | undefined {
-  const active = flows.filter((f) => f.sentLong > 0);
+  // Without a loss in the long window (the usual case) the test cannot flag: no array is made.
   let losses = 0;
+  for (const f of flows) losses += f.lostLong;
+  if (losses === 0 && alpha < 1) return undefined;
+  const active = flows.filter((f) => f.sentLong > 0);
   let occupied = 0;
-  for (const f of active) {
-    losses += f.lostLong;
-    if (f.lostLong > 0) occupied++;
-  }
+  for (const f of active) if (f.lostLong > 0) occupied++;
   if (active.length < 2 || occupied === active.length) return undefined;
   const p = occupancyLower(
     active.map((f) => f.sentLong),
@@ -88,20 +88,26 @@ export function perFlowTest(
   flows: readonly FlowStats[],
   alpha = ALPHA,
 ): { flagged: FlowStats[]; healthy: FlowStats[] } {
-  const active = flows.filter((f) => f.sent > 0);
   let total = 0;
   let lost = 0;
-  for (const f of active) {
+  let m = 0;
+  for (const f of flows) {
+    if (f.sent === 0) continue;
     total += f.sent;
     lost += f.lost;
+    m++;
   }
-  if (active.length < 2 || lost === 0 || lost === total) return { flagged: [], healthy: active };
-  const tested = active
-    .map((f) => ({ f, p: hypergeometricUpper(f.lost, total, lost, f.sent) }))
-    .sort((a, b) => a.p - b.p);
-  const m = tested.length;
+  const active = m === flows.length ? flows.slice() : flows.filter((f) => f.sent > 0);
+  if (m < 2 || lost === 0 || lost === total) return { flagged: [], healthy: active };
+  // The family is every active flow (m), but a flow without loss has p = 1 and a loss ratio no
+  // higher than the rest's: it is never flagged, and sorts after every flow that can be. So only the
+  // lossy flows get a p-value (a few among thousands, at a low loss).
+  const tested: { f: FlowStats; p: number }[] = [];
+  for (const f of active)
+    if (f.lost > 0) tested.push({ f, p: hypergeometricUpper(f.lost, total, lost, f.sent) });
+  tested.sort((a, b) => a.p - b.p);
   const flagged: FlowStats[] = [];
-  for (let i = 0; i < m; i++) {
+  for (let i = 0; i < tested.length; i++) {
     // Holm: the i-th smallest p-value is compared with alpha / (m - i); the first that fails stops.
     const { f, p } = tested[i]!;
     const restRatio = (lost - f.lost) / (total - f.sent || 1);
@@ -125,6 +131,24 @@ export function pooledLoss(flows: readonly FlowStats[], long = false): number {
 
 /** The flagged flows' loss over the window their test used. */
 export const flaggedLoss = (d: Detection): number => pooledLoss(d.flagged, d.by === "concentration");
+
+/** Per array of a ledger's flows (Ledger.view(): the same while no flow comes or goes), its detection. */
+const detections = new WeakMap<readonly FlowStats[], { version: number; d: Detection }>();
+
+/**
+ * detect() of a target × group's flows in the ledger (Ledger.view()) at the default thresholds,
+ * computed once per recorded iteration: the anomaly source and the path metrics both ask after each
+ * iteration. The detection is shared: read it, do not modify it.
+ */
+export function detectIn(ledger: Ledger, target: string, group: string): Detection {
+  const flows = ledger.view(target, group);
+  let m = detections.get(flows);
+  if (m === undefined || m.version !== ledger.version) {
+    m = { version: ledger.version, d: detect(flows) };
+    detections.set(flows, m);
+  }
+  return m.d;
+}
 
 /** The anomalies of every target × group of the ledger (those with no flagged flow included). */
 export function anomalies(ledger: Ledger, alpha = ALPHA): Anomaly[] {

@@ -3,7 +3,7 @@
 // most global.path_metrics_max_flows, so a target with thousands of ports never exports more.
 import type { Config } from "../config/load.js";
 import type { PathReport } from "../metrics/path-series.js";
-import { detect, flaggedLoss } from "./anomaly.js";
+import { detectIn, flaggedLoss } from "./anomaly.js";
 import { type Ledger, worstFirst } from "./ledger.js";
 
 export function pathReports(ledger: Ledger, config: Config): PathReport[] {
@@ -12,8 +12,8 @@ export function pathReports(ledger: Ledger, config: Config): PathReport[] {
   for (const { target, group } of ledger.series()) {
     const t = config.targets.get(target);
     if (!t?.enabled || !t.groups.includes(group)) continue;
-    const flows = ledger.flows(target, group);
-    const d = detect(flows);
+    const flows = ledger.view(target, group);
+    const d = detectIn(ledger, target, group);
     const optedIn = t.path_metrics || config.groups.get(group)?.path_metrics === true;
     reports.push({
       target,
@@ -21,7 +21,7 @@ export function pathReports(ledger: Ledger, config: Config): PathReport[] {
       flows: flows.length,
       flagged: d.flagged.length,
       flaggedLossRatio: flaggedLoss(d),
-      exported: optedIn ? flows.sort(worstFirst).slice(0, cap) : undefined,
+      exported: optedIn ? [...flows].sort(worstFirst).slice(0, cap) : undefined,
     });
   }
   return reports;

@@ -1,10 +1,13 @@
 // RFC 3393 IPDV in the iteration results (src/engine/results.ts): pairs of consecutive probes of the
-// same flow in send order, a lost probe breaking the chain, and no pair across flows or series.
+// same flow in send order, a lost probe breaking the chain, and no pair across flows or series; then
+// random iterations against a recomputation flow by flow.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { InFlight } from "../../src/engine/inflight.js";
+import { flowIndex } from "../../src/engine/flows.js";
+import { InFlight, ProbeState } from "../../src/engine/inflight.js";
 import { buildPlan, type PlanTargetInput } from "../../src/engine/plan.js";
 import { SeriesCounters, summarize } from "../../src/engine/results.js";
+import { rng } from "../support/rng.js";
 
 const target = (over: Partial<PlanTargetInput>): PlanTargetInput => ({
   name: "t",
@@ -70,5 +73,65 @@ describe("IPDV (RFC 3393)", () => {
     assert.equal(r!.ipdvPairs, 0);
     assert.equal(r!.ipdvMeanAbs, undefined);
     assert.equal(r!.ipdvMaxAbs, undefined);
+  });
+
+  test("random iterations over several targets and flows: IPDV and counts as recomputed flow by flow", () => {
+    const r = rng(23);
+    for (let round = 0; round < 40; round++) {
+      const plan = buildPlan(
+        ["a", "b", "c"].map((name) =>
+          target({
+            name,
+            type: "TCPsyn",
+            dstPort: 443,
+            nbPackets: 2 + Math.floor(r() * 60),
+            groups: [{ name: "g", srcPortA: 65000, srcPortZ: 65000 + Math.floor(r() * 4), dscp: 0 }],
+          }),
+        ),
+        () => "198.18.0.2",
+      );
+      const f = new InFlight(0, plan.count, () => 1000);
+      for (let i = 0; i < plan.count; i++) {
+        const x = r();
+        if (x < 0.05) continue; // never sent
+        f.markSent(i, 0);
+        if (x < 0.15) continue; // lost
+        if (x > 0.2) f.setTx(i, 1e9 + (x > 0.97 ? 1e7 : 0)); // else untimed; a few negative RTTs
+        f.reply(i, 1e9 + Math.floor(r() * 5e6));
+      }
+      f.expire(10_000);
+      const got = summarize(plan, f, new SeriesCounters(plan.series.length));
+      const { flowOf } = flowIndex(plan);
+      for (let s = 0; s < plan.series.length; s++) {
+        const diffs: number[] = [];
+        const last = new Map<number, number>();
+        for (let i = 0; i < plan.count; i++) {
+          if (plan.seriesOf[i] !== s) continue;
+          const rtt = f.rttNs(i);
+          const now = rtt >= 0 ? rtt / 1e9 : Number.NaN;
+          const before = last.get(flowOf[i]!) ?? Number.NaN;
+          if (!Number.isNaN(now) && !Number.isNaN(before)) diffs.push(Math.abs(now - before));
+          last.set(flowOf[i]!, now);
+        }
+        const at = `round ${round} series ${s}`;
+        assert.equal(got[s]!.ipdvPairs, diffs.length, at);
+        assert.equal(
+          got[s]!.ipdvMeanAbs,
+          diffs.length === 0 ? undefined : diffs.reduce((a, b) => a + b, 0) / diffs.length,
+          at,
+        );
+        assert.equal(got[s]!.ipdvMaxAbs, diffs.length === 0 ? undefined : Math.max(...diffs), at);
+        const mine = [...Array(plan.count).keys()].filter((i) => plan.seriesOf[i] === s);
+        const rtts = mine.map((i) => f.rttNs(i)).filter((v) => v >= 0);
+        assert.deepEqual(got[s]!.rtts, Float64Array.from(rtts, (v) => v / 1e9).sort(), at);
+        assert.equal(
+          got[s]!.untimed,
+          mine.filter((i) => f.state[i] === ProbeState.Answered && Number.isNaN(f.rttNs(i))).length,
+          at,
+        );
+        assert.equal(got[s]!.negativeRtt, mine.filter((i) => f.rttNs(i) < 0).length, at);
+        assert.equal(got[s]!.failed, mine.filter((i) => f.state[i] === ProbeState.SendFailed).length, at);
+      }
+    }
   });
 });

@@ -24,6 +24,7 @@ import {
   writeTcpHeader,
 } from "../../src/packet/index.js";
 import { FIXTURES } from "../support/paths.js";
+import { rng } from "../support/rng.js";
 import { writePcap } from "./pcap.js";
 
 export interface IpSpec {
@@ -257,18 +258,6 @@ function icmpError(
   e[`${k}.checksum.status`] = "1";
   Object.assign(e, probeExpect(o, "inner.", transportBytes));
   return { name, bytes: buf, expect: e };
-}
-
-/** Deterministic PRNG (mulberry32) so the corpus is the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 const V4 = { a: "198.18.0.1", b: "198.18.7.200", r: "198.19.255.254" };

@@ -1,13 +1,15 @@
 // ledgerAnomalies: the tracer's view of the ledger. A flow losing everything among healthy ones is
 // flagged; the healthy ones come least lossy first; `lossy` lists every flow with loss (for
 // trace_on_loss: any); a target no longer in the configuration is left out. A low loss spread over a
-// few flows (a 1 %-like member) is flagged by the concentration test, those flows first. No sockets.
+// few flows (a 1 %-like member) is flagged by the concentration test, those flows first. The detection
+// is computed once per recorded iteration for its two readers (detectIn). No sockets.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { loadConfigText } from "../../src/config/load.js";
 import { summarizeFlows } from "../../src/engine/flows.js";
 import { InFlight } from "../../src/engine/inflight.js";
 import { buildPlan, type ProbePlan } from "../../src/engine/plan.js";
+import { detect, detectIn } from "../../src/paths/anomaly.js";
 import { ledgerAnomalies } from "../../src/paths/anomaly-source.js";
 import { Ledger } from "../../src/paths/ledger.js";
 
@@ -97,10 +99,60 @@ test("one probe in 64 lost on 3 of 8 flows: none flagged alone, the three flagge
   for (let it = 0; it < 48 && flaggedAt < 0; it++) {
     first = new Set();
     ledger.record(series, iteration(p, lose(it)));
-    if (source.current()[0]!.flagged.length > 0) flaggedAt = it;
+    if ((source.current()[0]?.flagged.length ?? 0) > 0) flaggedAt = it;
   }
   assert.ok(flaggedAt > 8, `not at the first losses (${flaggedAt})`);
   const [v] = source.current();
   assert.deepEqual(v!.flagged.map((f) => f.srcPort).sort(), [...bad].sort());
   assert.deepEqual(v!.healthy.map((f) => f.srcPort).sort(), [1000, 1002, 1003, 1005, 1007]);
+});
+
+test("detectIn: detect() of the ledger's flows, computed once per record() or retain() for its readers", () => {
+  const p = plan();
+  const ledger = new Ledger();
+  const series = p.series.map((s) => ({ target: s.target, group: s.group }));
+  for (let it = 0; it < 4; it++) ledger.record(series, iteration(p));
+  const a = detectIn(ledger, "t", "g");
+  assert.equal(detectIn(ledger, "t", "g"), a, "the same detection for the second reader of the iteration");
+  assert.deepEqual(a, detect(ledger.flows("t", "g")));
+  assert.deepEqual(
+    a.flagged.map((f) => f.srcPort),
+    [1003],
+  );
+  assert.equal(ledger.view("t", "g"), ledger.view("t", "g"), "view(): the ledger's own array, not a copy");
+  assert.deepEqual(ledger.view("t", "g"), ledger.flows("t", "g"));
+  ledger.record(
+    series,
+    iteration(p, () => false),
+  );
+  const c = detectIn(ledger, "t", "g");
+  assert.notEqual(c, a, "computed again after the next iteration");
+  assert.deepEqual(c, detect(ledger.flows("t", "g")));
+  ledger.retain(() => false);
+  const d = detectIn(ledger, "t", "g");
+  assert.deepEqual([ledger.view("t", "g"), d.flagged, d.healthy], [[], [], []], "and after a reload");
+});
+
+test("targets with neither a flagged nor a lossy flow are left out of the tracer's views", () => {
+  const p = plan();
+  const ledger = new Ledger();
+  const series = p.series.map((s) => ({ target: s.target, group: s.group }));
+  const c = config("t");
+  const source = ledgerAnomalies(ledger, () => c);
+  for (let it = 0; it < 4; it++)
+    ledger.record(
+      series,
+      iteration(p, () => false),
+    );
+  assert.deepEqual(source.current(), [], "no loss: nothing to trace");
+  ledger.record(
+    series,
+    iteration(p, (i, port) => port === 1002 && i % 64 === 2),
+  );
+  const [v] = source.current();
+  assert.deepEqual(
+    [v!.flagged.length, v!.lossy.map((f) => f.srcPort)],
+    [0, [1002]],
+    "one lost probe: a lossy flow, for trace_on_loss: any",
+  );
 });

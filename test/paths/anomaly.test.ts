@@ -5,22 +5,11 @@
 // bundle flagged within 60 iterations, and its false flags under uniform loss (test/paths/detect-sim.ts).
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ALPHA, CONCENTRATION_ALPHA, detect, flaggedLoss } from "../../src/paths/anomaly.js";
+import { ALPHA, CONCENTRATION_ALPHA, detect, flaggedLoss, perFlowTest } from "../../src/paths/anomaly.js";
 import { hypergeometricUpper, logChoose, logGamma } from "../../src/paths/fisher.js";
-import type { FlowStats } from "../../src/paths/ledger.js";
+import { type FlowStats, worstFirst } from "../../src/paths/ledger.js";
+import { rng } from "../support/rng.js";
 import { simulateDetection } from "./detect-sim.js";
-
-/** mulberry32: a small seeded generator, so every run draws the same losses. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A flow with `sent` / `lost` over the window; the long window holds `long` (default: the same). */
 function flow(port: number, sent: number, lost: number, long = { sent, lost }): FlowStats {
@@ -221,5 +210,41 @@ describe("anomaly statistics", () => {
       `uniform loss: ${flagged} of ${evaluations} evaluations flagged (concentration test at ${CONCENTRATION_ALPHA})`,
     );
     assert.ok(flagged <= 0.01 * evaluations, `${flagged}/${evaluations}`);
+  });
+
+  test("the per-flow test equals Holm over a p-value for every active flow (only lossy flows get one)", () => {
+    // The reference: every active flow tested, sorted by p-value, Holm's step-down over all of them.
+    const reference = (flows: FlowStats[], alpha: number) => {
+      const active = flows.filter((f) => f.sent > 0);
+      const total = active.reduce((n, f) => n + f.sent, 0);
+      const lost = active.reduce((n, f) => n + f.lost, 0);
+      if (active.length < 2 || lost === 0 || lost === total) return { flagged: [], healthy: active };
+      const tested = active
+        .map((f) => ({ f, p: hypergeometricUpper(f.lost, total, lost, f.sent) }))
+        .sort((a, b) => a.p - b.p);
+      const flagged: FlowStats[] = [];
+      for (let i = 0; i < tested.length; i++) {
+        const { f, p } = tested[i]!;
+        if (p > alpha / (tested.length - i) || f.lossRatio <= (lost - f.lost) / (total - f.sent || 1)) break;
+        flagged.push(f);
+      }
+      return { flagged: flagged.sort(worstFirst), healthy: active.filter((f) => !flagged.includes(f)) };
+    };
+    const r = rng(17);
+    let flaggedSome = 0;
+    for (let run = 0; run < 400; run++) {
+      const n = 2 + Math.floor(r() * 40);
+      const q = r() < 0.5 ? 0.01 : 0.2;
+      const flows = Array.from({ length: n }, (_, i) => {
+        const sent = r() < 0.1 ? 0 : 1 + Math.floor(r() * 60);
+        const bad = r() < 0.15;
+        return flow(1000 + i, sent, binomial(sent, bad ? 0.5 : q * r(), r));
+      });
+      const alpha = [ALPHA, 0.05, 0.5][run % 3]!;
+      const got = perFlowTest(flows, alpha);
+      assert.deepEqual(got, reference(flows, alpha), `run ${run}`);
+      if (got.flagged.length > 0) flaggedSome++;
+    }
+    assert.ok(flaggedSome > 50, `runs with a flagged flow: ${flaggedSome}`);
   });
 });

@@ -4,6 +4,7 @@
 
 import { splitBudget, TRACE_FLAGGED_FLOWS, TRACE_FLOWS, TRACE_TTLS } from "../../src/paths/budget.js";
 import type { FlowTrace, TtlObservation, Verdict } from "../../src/paths/verdict.js";
+import { rng } from "../support/rng.js";
 
 export type FaultLink = "leaf1-spine" | "spine-leaf2" | "leaf2-target";
 
@@ -43,16 +44,7 @@ export const leaf2Addr = (k: number): string => `198.18.2.${k + 1}`;
 export const targetAddr = (i: number): string => `198.18.10.${i + 1}`;
 const RATE_LIMIT_ANSWER = 0.5;
 
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 interface SimFlow {
   id: string;

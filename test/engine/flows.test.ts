@@ -1,0 +1,80 @@
+// summarizeFlows (src/engine/flows.ts) against a recomputation flow by flow: seeded random
+// iterations (answered with an RTT, untimed, lost, unreachable, refused by the host), flows with a
+// few samples (the insertion sort) and with many (the built-in sort), per-flow counts, RTT min,
+// median (the original's interpolation) and max, and the last answer's TTL.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { flowIndex, summarizeFlows } from "../../src/engine/flows.js";
+import { InFlight, ProbeState } from "../../src/engine/inflight.js";
+import { percentile } from "../../src/engine/percentile.js";
+import { buildPlan } from "../../src/engine/plan.js";
+import { rng } from "../support/rng.js";
+
+test("summarizeFlows equals a recomputation per flow, over random iterations", () => {
+  // Target a: 4 ports × 3 probes each (few samples); b: 1 port × 90 probes (many).
+  const plan = buildPlan(
+    [
+      { name: "a", packets: 12, ports: 4 },
+      { name: "b", packets: 90, ports: 1 },
+    ].map((t, k) => ({
+      name: t.name,
+      type: "TCPsyn" as const,
+      family: "ipv4" as const,
+      addresses: [`198.18.1.${k + 1}`],
+      dstPort: 80,
+      nbPackets: t.packets,
+      dontFragment: true,
+      timeout: 1,
+      groups: [{ name: "g", srcPortA: 1000, srcPortZ: 1000 + t.ports - 1, dscp: 0 }],
+    })),
+    () => "198.18.0.2",
+  );
+  const { flows, flowOf } = flowIndex(plan);
+  assert.equal(flows.length, 5);
+  const r = rng(5);
+  for (let run = 0; run < 50; run++) {
+    const f = new InFlight(0, plan.count, () => 1000);
+    for (let i = 0; i < plan.count; i++) {
+      const fate = r();
+      if (fate < 0.05) continue; // never sent (refused): not counted
+      f.markSent(i, 0);
+      if (fate < 0.15) continue; // lost
+      if (fate < 0.2) {
+        f.noteError(i, 3, 1);
+        continue;
+      }
+      if (fate > 0.3) f.setTx(i, 1e9); // else untimed: an answer without its TX timestamp
+      f.reply(i, 1e9 + Math.floor(r() * 5e6));
+      f.replyTtl[i] = fate > 0.9 ? 0 : 1 + Math.floor(r() * 200);
+    }
+    f.expire(10_000);
+    const got = summarizeFlows(plan, f);
+    for (let fl = 0; fl < flows.length; fl++) {
+      const mine = [...Array(plan.count).keys()].filter((i) => flowOf[i] === fl);
+      const state = (s: number) => mine.filter((i) => f.state[i] === s).length;
+      const answered = mine.filter((i) => f.state[i] === ProbeState.Answered);
+      const rtts = Float64Array.from(
+        answered.map((i) => f.rttNs(i)).filter((v) => v >= 0),
+        (v) => v / 1e9,
+      ).sort();
+      const ttls = answered.map((i) => f.replyTtl[i]!).filter((t) => t !== 0);
+      const at = `run ${run} flow ${fl}`;
+      assert.equal(
+        got.sent[fl],
+        answered.length + state(ProbeState.TimedOut) + state(ProbeState.Unreachable),
+        at,
+      );
+      assert.equal(got.lost[fl], state(ProbeState.TimedOut), at);
+      assert.equal(got.unreachable[fl], state(ProbeState.Unreachable), at);
+      assert.equal(got.samples[fl], rtts.length, at);
+      assert.equal(got.replyTtl[fl], ttls.at(-1) ?? 0, at);
+      assert.deepEqual(
+        [got.rttMin[fl], got.rttP50[fl], got.rttMax[fl]],
+        rtts.length === 0
+          ? [Number.NaN, Number.NaN, Number.NaN]
+          : [rtts[0], percentile(rtts, 50), rtts.at(-1)],
+        at,
+      );
+    }
+  }
+});
