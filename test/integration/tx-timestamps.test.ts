@@ -78,8 +78,12 @@ describe("TX timestamps of answered probes, daemon-sized iterations (needs root)
           if (f.state[i] === ProbeState.Answered && Number.isNaN(f.txNs[i]!)) untimed.push(i);
         assert.deepEqual(untimed, [], `iteration ${k + 1}: answered probes without a TX timestamp`);
         for (const s of r.series) {
-          assert.deepEqual([s.sent, s.lost, s.failed, s.untimed], [10_000, 0, 0, 0], s.target);
-          assert.equal(s.rtts.length, 10_000, s.target);
+          assert.deepEqual(
+            [s.sent, s.lost, s.failed, s.untimed],
+            [10_000, 0, 0, 0],
+            `${s.target}, iteration ${k + 1}`,
+          );
+          assert.equal(s.rtts.length, 10_000, `${s.target}, iteration ${k + 1}`);
         }
         assert.equal(r.socketDrops, 0);
       }
