@@ -4,12 +4,13 @@
  * timestamps its sends queued, and writes both into the ring JS drains (recv.c's ring, uv_async
  * wake). Records, RS_SENT_WORDS each: [RS_SENT_RESULT, cookie, index in batch, errno, TX id, 0] per
  * packet, then [RS_SENT_TXTS, id, flags, sec, nsec, 0] per timestamp, in that order, so a timestamp
- * never precedes the result that names its id. flush() asks the thread for a barrier: it reads the
- * error queue again and writes [RS_SENT_FLUSH, number, 0, 0, 0, 0] after what it read, so every TX
- * timestamp the kernel queued before the call precedes that record (the engine waits for it before
- * it ends an iteration with answered probes still untimed). The thread reads the error queue itself, right after
+ * never precedes the result that names its id. The thread reads the error queue itself, right after
  * its own sends: a thread asleep on the error queue would be woken from inside the driver's transmit
- * path, between the timestamp and the packet leaving, and lengthen every RTT (docs/performance.md). */
+ * path, between the timestamp and the packet leaving, and lengthen every RTT (docs/performance.md).
+ * flush() asks the thread for a barrier: it reads the error queue again and writes
+ * [RS_SENT_FLUSH, number, 0, 0, 0, 0] after what it read, so every TX timestamp the kernel queued
+ * before the call precedes that record (the engine waits for it before it ends an iteration with
+ * answered probes still untimed: docs/native.md). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
