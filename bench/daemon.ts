@@ -89,6 +89,7 @@ async function main(): Promise<void> {
                     `${k} ${r.threadsUsPerProbe[k].user.toFixed(2)}/${r.threadsUsPerProbe[k].system.toFixed(2)}`,
                 ).join(" ") +
                 `; iterations ${r.iterations.map((i) => `${i.sent}/${i.ms}ms`).join(" ")}` +
+                `; untimed answers ${r.iterations.map((i) => i.untimed).join(" ")}` +
                 `; CPU ms per iteration, JS thread / V8 workers: ${r.iterations
                   .slice(1)
                   .map((i, k) => {

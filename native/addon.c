@@ -244,6 +244,9 @@ static napi_value m_start_receiver(napi_env env, napi_callback_info info) {
 static napi_value m_submit(napi_env env, napi_callback_info info) {
   PROLOGUE(6) return rs_submit(env, s, argv); }
 
+static napi_value m_flush(napi_env env, napi_callback_info info) {
+  PROLOGUE(0) return rs_flush(env, s); }
+
 static napi_value m_stop_receiver(napi_env env, napi_callback_info info) {
   PROLOGUE(0)
   rs_recv_stop(s);
@@ -273,6 +276,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"startReceiver", 0, m_start_receiver, 0, 0, 0, napi_default, 0},
       {"stopReceiver", 0, m_stop_receiver, 0, 0, 0, napi_default, 0},
       {"submit", 0, m_submit, 0, 0, 0, napi_default, 0},
+      {"flush", 0, m_flush, 0, 0, 0, napi_default, 0},
   };
   napi_value cls;
   napi_define_class(env, "RawSocket", NAPI_AUTO_LENGTH, ctor, NULL, sizeof methods / sizeof methods[0], methods, &cls);

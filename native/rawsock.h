@@ -18,6 +18,7 @@
 #define RS_NO_SELECT_ERR_QUEUE 8u /* test only: leave SO_SELECT_ERR_QUEUE off to show the libuv failure */
 #define RS_RECVERR 16u           /* IP_RECVERR / IPV6_RECVERR: local refusals (a full qdisc: ENOBUFS) fail the send */
 #define RS_FORCE_COUNTER_IDS 32u /* test only: number TX timestamps with the kernel's counter, as before Linux 6.13 */
+#define RS_SLOW_SEND_REPORT 64u  /* test only: the send thread waits 5 ms between a batch's sends and its report */
 
 /* Layout constants (32-bit words), mirrored in src/native/rawsock.ts */
 #define RS_SEND_REC_WORDS 4 /* offset, length, address index, IPv6 scope id */
@@ -45,6 +46,7 @@
 #define RS_SENT_WORDS 6
 #define RS_SENT_RESULT 1u /* [type, cookie, index in batch, errno, TX id, 0] */
 #define RS_SENT_TXTS 2u   /* [type, id, flags, sec, nsec, 0] */
+#define RS_SENT_FLUSH 3u  /* [type, flush number, 0, 0, 0, 0]: after every TX timestamp queued before that flush() */
 #define RS_RING_HEADER_BYTES 256
 #define RS_RING_HEAD 0        /* records written (u32, wraps): the thread's */
 #define RS_RING_TAIL 16       /* records consumed (u32, wraps): JS's */
@@ -116,6 +118,7 @@ uint32_t rs_send_records(rs_sock *s, uint8_t *data, const uint32_t *rec, const u
 
 /* send.c */
 napi_value rs_submit(napi_env env, rs_sock *s, napi_value *argv);
+napi_value rs_flush(napi_env env, rs_sock *s);
 
 /* recv.c */
 int rs_sending(rs_sock *s);

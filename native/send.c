@@ -6,7 +6,11 @@
  * packet, then [RS_SENT_TXTS, id, flags, sec, nsec, 0] per timestamp, in that order, so a timestamp
  * never precedes the result that names its id. The thread reads the error queue itself, right after
  * its own sends: a thread asleep on the error queue would be woken from inside the driver's transmit
- * path, between the timestamp and the packet leaving, and lengthen every RTT (docs/performance.md). */
+ * path, between the timestamp and the packet leaving, and lengthen every RTT (docs/performance.md).
+ * flush() asks the thread for a barrier: it reads the error queue again and writes
+ * [RS_SENT_FLUSH, number, 0, 0, 0, 0] after what it read, so every TX timestamp the kernel queued
+ * before the call precedes that record (the engine waits for it before it ends an iteration with
+ * answered probes still untimed: docs/native.md). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -14,6 +18,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rawsock.h"
@@ -59,6 +64,21 @@ static uint32_t drain_errq(struct rs_recv *r, uint32_t head, struct mmsghdr *msg
   }
 }
 
+/* Answers flush number n: the error queue drained (every timestamp queued before the call that asked),
+ * then the RS_SENT_FLUSH record after them. Returns the new head. */
+static uint32_t answer_flush(struct rs_recv *r, uint32_t head, uint32_t n, struct mmsghdr *msgs, struct iovec *iov,
+                             uint8_t (*payload)[64], uint8_t (*ctrl)[RS_RX_CTRL_LEN]) {
+  head = drain_errq(r, head, msgs, iov, payload, ctrl);
+  if (rs_ring_wait_free(r, head) == 0) return head; /* stopping */
+  uint32_t *o = (uint32_t *)rs_ring_record(r, head++);
+  o[0] = RS_SENT_FLUSH;
+  o[1] = n;
+  o[2] = o[3] = o[4] = o[5] = 0;
+  __atomic_store_n(r->head, head, __ATOMIC_RELEASE);
+  uv_async_send(&r->async->handle);
+  return head;
+}
+
 void *rs_send_main(void *arg) {
   struct rs_recv *r = arg;
   rs_sock *s = r->s;
@@ -77,8 +97,10 @@ void *rs_send_main(void *arg) {
   uint8_t(*payload)[64] = sc->payload;
   uint8_t(*ctrl)[RS_RX_CTRL_LEN] = sc->ctrl;
   uint32_t res[BATCH * RS_SEND_RES_WORDS];
-  uint32_t head = *r->head;
+  uint32_t head = *r->head, flushed = 0;
   while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+    uint32_t want = __atomic_load_n(&r->flush_req, __ATOMIC_SEQ_CST);
+    if (want != flushed) head = answer_flush(r, head, flushed = want, msgs, iov, payload, ctrl);
     uint32_t tail = r->sub_tail;
     if (tail == __atomic_load_n(&r->sub_head, __ATOMIC_ACQUIRE)) {
       uint32_t h = drain_errq(r, head, msgs, iov, payload, ctrl);
@@ -86,9 +108,10 @@ void *rs_send_main(void *arg) {
         head = h;
         uv_async_send(&r->async->handle);
       }
-      /* sleep unless JS submitted meanwhile (it reads `sleeping` after publishing) */
+      /* sleep unless JS submitted or asked for a flush meanwhile (it reads `sleeping` after publishing) */
       __atomic_store_n(&r->sleeping, 1, __ATOMIC_SEQ_CST);
-      if (__atomic_load_n(&r->sub_head, __ATOMIC_SEQ_CST) == tail) {
+      if (__atomic_load_n(&r->sub_head, __ATOMIC_SEQ_CST) == tail &&
+          __atomic_load_n(&r->flush_req, __ATOMIC_SEQ_CST) == flushed) {
         struct pollfd pf[2] = {{r->stopfd, POLLIN, 0}, {s->fd, POLLPRI, 0}};
         if (poll(pf, 2, -1) < 0 && errno != EINTR) {
           rs_ring_fail(r, errno);
@@ -105,6 +128,10 @@ void *rs_send_main(void *arg) {
     uint32_t count = b->count, cookie = b->cookie;
     rs_send_records(s, b->data, b->rec, b->addrs, count, res);
     __atomic_store_n(&r->sub_tail, tail + 1, __ATOMIC_RELEASE);
+    if (s->flags & RS_SLOW_SEND_REPORT) { /* test only: as if preempted before reporting */
+      struct timespec ts = {0, 5000000};
+      nanosleep(&ts, NULL);
+    }
     for (uint32_t k = 0; k < count; k++) {
       if (rs_ring_wait_free(r, head) == 0) break; /* stopping */
       uint32_t *o = (uint32_t *)rs_ring_record(r, head++);
@@ -180,4 +207,18 @@ napi_value rs_submit(napi_env env, rs_sock *s, napi_value *argv) {
   }
   napi_get_boolean(env, true, &out);
   return out;
+}
+
+/* Asks the send thread for a barrier (see the top of this file); returns the flush's number, which
+ * its RS_SENT_FLUSH record carries. */
+napi_value rs_flush(napi_env env, rs_sock *s) {
+  struct rs_recv *r = s->recv;
+  if (s->fd < 0 || r == NULL || r->mode != RS_RECV_SEND) return rs_throw_errno(env, s->fd < 0 ? EBADF : EINVAL, "flush");
+  uint32_t n = __atomic_add_fetch(&r->flush_req, 1, __ATOMIC_SEQ_CST);
+  if (__atomic_load_n(&r->sleeping, __ATOMIC_SEQ_CST)) {
+    uint64_t one = 1;
+    ssize_t w = write(r->stopfd, &one, sizeof one);
+    (void)w;
+  }
+  return rs_u32(env, n);
 }

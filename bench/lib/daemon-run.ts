@@ -51,6 +51,8 @@ export interface DaemonScenario {
 export interface DaemonIteration {
   sent: number;
   lost: number;
+  /** Answers without an RTT sample (netprobify_untimed_replies_total): 0 is the truth kept. */
+  untimed: number;
   ms: number;
   /** Probes sent per second of the iteration (sent ÷ its duration). */
   pps: number;
@@ -238,6 +240,7 @@ export async function runDaemon(
           out.push({
             sent,
             lost: Number(o.lost),
+            untimed: Number(o.untimed ?? 0),
             ms,
             pps: sent / Math.max(1e-3, ms / 1000),
             cpuSeconds: cpu.cpu,

@@ -316,8 +316,9 @@ export class Daemon {
     // Logged first: the line's time is the iteration's end (the scrape benchmark reads it).
     const lost = result.series.reduce((n, s) => n + s.lost, 0);
     const sent = result.series.reduce((n, s) => n + s.sent, 0);
+    const untimed = result.series.reduce((n, s) => n + s.untimed, 0);
     this.log[this.config.global.verbose ? "info" : "debug"](
-      { sent, lost, ms: Math.round(result.durationMs), timedOut: result.timedOut },
+      { sent, lost, untimed, ms: Math.round(result.durationMs), timedOut: result.timedOut },
       "iteration done",
     );
     for (const [errno, n] of result.sendErrors)

@@ -404,6 +404,13 @@ export class Engine {
     if (!s) throw new Error(`no IPv${f} socket open`);
     return s.length === 1 ? s[0]! : s[this.turn++ % s.length]!;
   }
+  /** Calls done once every send thread answered a flush (Sender.barrier): the TX timestamps queued so far are in. */
+  flushSenders(done: () => void): void {
+    const all = [...this.senders.values()].flat();
+    let left = all.length;
+    if (left === 0) done();
+    for (const s of all) s.barrier(() => --left === 0 && done());
+  }
   /** Receive-queue drops the kernel counted so far, summed over the RX sockets (read now, SO_MEMINFO). */
   kernelDrops(): number {
     let n = 0;
@@ -510,6 +517,8 @@ class Iteration implements SendOwner {
   private unconfirmed = 0;
   /** The send thread whose queue was full at the last submit. */
   private full: Sender | undefined;
+  /** Waiting for the send threads' flush (undefined: not asked), then answered (true). */
+  private txFlushed: boolean | undefined;
   /** Settles when the iteration has ended and the engine let go of it. */
   ended: Promise<IterationResult> = Promise.resolve(undefined as never);
 
@@ -855,6 +864,19 @@ class Iteration implements SendOwner {
       this.finish === undefined
     )
       return false;
+    // A reply can be read before its probe's TX timestamp (the send thread reports after its sends, and
+    // the receive thread may be quicker): the kernel queued the timestamp before the packet left, so
+    // once the send threads answer a flush, whatever is still missing was lost by the kernel.
+    if (this.inflight.awaitingTx > 0 && this.txFlushed !== true) {
+      if (this.txFlushed === undefined) {
+        this.txFlushed = false;
+        this.engine.flushSenders(() => {
+          this.txFlushed = true;
+          this.maybeFinish();
+        });
+      }
+      return false;
+    }
     this.done();
     return true;
   }

@@ -116,6 +116,8 @@ export class InFlight {
   sendFailed = 0;
   late = 0;
   duplicates = 0;
+  /** Answered probes whose TX timestamp has not arrived (yet: the iteration waits for it, engine.ts). */
+  awaitingTx = 0;
 
   constructor(
     readonly base: number,
@@ -168,6 +170,7 @@ export class InFlight {
 
   /** The kernel's TX timestamp arrived (from the error queue) for a sent probe. */
   setTx(index: number, ns: number): void {
+    if (this.state[index] === ProbeState.Answered && Number.isNaN(this.txNs[index]!)) this.awaitingTx--;
     this.txNs[index] = ns;
   }
 
@@ -179,6 +182,7 @@ export class InFlight {
         this.rxNs[index] = rxNs;
         this.pending--;
         this.answered++;
+        if (Number.isNaN(this.txNs[index]!)) this.awaitingTx++;
         return "matched";
       case ProbeState.Answered:
         this.duplicates++;

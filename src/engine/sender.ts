@@ -3,14 +3,19 @@
 // the kernel TX timestamps of its sends. Probes count as sent when submitted (a reply can be read
 // before the thread's result: both come from the kernel at once), and a refusal the result reports
 // turns the probe into a failed send. TX timestamp ids are numbered by the thread in send order; a
-// table indexed by the id's low bits maps each to its probe until its timestamp arrives.
+// table indexed by the id's low bits maps each to its probe until its timestamp arrives. A reply can
+// also be read before its probe's TX timestamp (the thread reports after its sends, the receive
+// thread may be quicker): barrier() is what an iteration waits for before it ends with answered
+// probes still untimed (engine.ts).
 import {
   ADDRESS_BYTES,
   META_HAS_TIMESTAMP,
   type RawSocket,
   type Ring,
   SEND_RECORD_WORDS,
+  SENT_FLUSH,
   SENT_RESULT,
+  SENT_TXTS,
   type SendBatch,
 } from "../native/rawsock.js";
 
@@ -47,6 +52,8 @@ export class Sender {
   private readonly id = new Uint32Array(ID_TABLE_SIZE);
   private readonly index = new Uint32Array(ID_TABLE_SIZE);
   private readonly owner = new Uint32Array(ID_TABLE_SIZE);
+  /** barrier() calls waiting for their SENT_FLUSH record, oldest first. */
+  private flushes: { n: number; done: () => void }[] = [];
 
   constructor(
     private readonly sock: RawSocket,
@@ -81,6 +88,27 @@ export class Sender {
   abandon(): void {
     for (const s of this.queue.splice(0)) s.owner.settled(s.count);
     for (const b of this.backlog.splice(0)) b.owner.settled(1);
+    for (const f of this.flushes.splice(0)) f.done();
+  }
+
+  /**
+   * Calls done once every TX timestamp the kernel queued for this socket before now was handled (the
+   * thread's SENT_FLUSH record), or at once when the thread cannot answer (socket closed); a thread
+   * that stops on an error answers through abandon().
+   */
+  barrier(done: () => void): void {
+    let n: number;
+    try {
+      n = this.sock.flushSender();
+    } catch {
+      done();
+      return;
+    }
+    this.flushes.push({ n, done });
+  }
+
+  private flushed(n: number): void {
+    while (this.flushes.length > 0 && ((n - this.flushes[0]!.n) | 0) >= 0) this.flushes.shift()!.done();
   }
 
   /**
@@ -148,8 +176,11 @@ export class Sender {
     for (let n = r.ready(); n > 0; n = r.ready()) {
       for (let k = 0; k < n; k++) {
         const o = r.offset(k) >>> 2;
-        if (w[o] === SENT_RESULT) this.result(w[o + 1]!, w[o + 2]!, w[o + 3]!, w[o + 4]!);
-        else if (w[o + 2]! & META_HAS_TIMESTAMP) this.timestamp(w[o + 1]!, w[o + 3]!, w[o + 4]!);
+        const type = w[o];
+        if (type === SENT_RESULT) this.result(w[o + 1]!, w[o + 2]!, w[o + 3]!, w[o + 4]!);
+        else if (type === SENT_TXTS) {
+          if (w[o + 2]! & META_HAS_TIMESTAMP) this.timestamp(w[o + 1]!, w[o + 3]!, w[o + 4]!);
+        } else if (type === SENT_FLUSH) this.flushed(w[o + 1]!);
       }
       r.release(n);
     }

@@ -37,6 +37,7 @@ import {
   RECEIVE_PACKETS,
   RECEIVE_SEND,
   RING_HEADER_BYTES,
+  SENT_FLUSH,
   SENT_RESULT,
   SENT_TXTS,
   SENT_WORDS,
@@ -125,6 +126,10 @@ export class FakeSocket implements NativeRawSocket {
     [];
   /** Test: the next `throwOnRecv` receive calls throw (a bug in a handler stands in). */
   throwOnRecv = 0;
+  /** The send thread's reports (ring records) held back while the binding's holdSendReports is true. */
+  readonly #heldReports: number[][] = [];
+  #flushRequested = 0;
+  #flushAnswered = 0;
   readonly #net: FakeBinding;
 
   constructor(net: FakeBinding, family: 4 | 6, protocol: number, flags: number, device: string | null) {
@@ -320,6 +325,8 @@ export class FakeSocket implements NativeRawSocket {
   stopReceiver(): void {
     this.#receiver = null;
     this.#submitted.length = 0;
+    this.#heldReports.length = 0;
+    this.#flushRequested = this.#flushAnswered = 0;
   }
 
   /** The send thread's queue (modelled): copies the batch, sent on the next wake. */
@@ -340,6 +347,20 @@ export class FakeSocket implements NativeRawSocket {
     return true;
   }
 
+  /** The send thread's barrier: answered on its next wake, after the error queue (native/send.c). */
+  flush(): number {
+    this.#check("flush");
+    if (this.#receiver?.mode !== RECEIVE_SEND) throw fakeErrnoError(E.EINVAL, "flush");
+    this.#flushRequested = (this.#flushRequested + 1) >>> 0;
+    this.#wake();
+    return this.#flushRequested;
+  }
+
+  /** Wakes the modelled thread (FakeBinding.releaseSendReports). */
+  wakeThread(): void {
+    this.#wake();
+  }
+
   get receiving(): boolean {
     return this.#receiver !== null;
   }
@@ -348,16 +369,21 @@ export class FakeSocket implements NativeRawSocket {
   #runSender(r: { buffer: ArrayBuffer; cb: ReceiveCallback }): boolean {
     if (this.#net.holdSends) return this.#submitted.length > 0; // a busy thread: try again later
     const res = new Uint32Array(64 * SEND_RESULT_WORDS);
-    const out: number[][] = [];
+    const out = this.#heldReports;
     for (let b = this.#submitted.shift(); b !== undefined; b = this.#submitted.shift()) {
       const count = b.records.length / SEND_RECORD_WORDS;
       this.#send(b.data, b.records, b.addresses, 0, count, res);
       for (let k = 0; k < count; k++)
         out.push([SENT_RESULT, b.cookie, k, res[k * SEND_RESULT_WORDS]!, res[k * SEND_RESULT_WORDS + 1]!, 0]);
     }
+    if (this.#net.holdSendReports) return false; // preempted before its report: sent, nothing written
     // then the error queue: timestamps of these sends, and whatever arrived since the last wake
+    const flush = this.#flushRequested;
     const ts = new Uint32Array(TX_TS_WORDS);
-    while (this.#takeTimestamp(ts, 0)) out.push([SENT_TXTS, ...ts, 0]);
+    if (!this.#net.deferTxTimestamps || flush !== this.#flushAnswered)
+      while (this.#takeTimestamp(ts, 0)) out.push([SENT_TXTS, ...ts, 0]);
+    if (flush !== this.#flushAnswered) out.push([SENT_FLUSH, flush, 0, 0, 0, 0]);
+    this.#flushAnswered = flush;
     let next = 0;
     const n = fillRing(r.buffer, (meta, o) => {
       const rec = out[next];
@@ -367,6 +393,7 @@ export class FakeSocket implements NativeRawSocket {
       return true;
     });
     if (next < out.length) throw new Error("fake: the send ring is full (the tests keep it drained)");
+    out.length = 0;
     if (n > 0) r.cb(null);
     return false;
   }
@@ -514,6 +541,13 @@ export class FakeBinding implements NativeBinding {
   silentlyDropped = 0;
   /** While true, send threads (startSender) send nothing: their queues fill, as behind a slow link. */
   holdSends = false;
+  /**
+   * While true, send threads send (packets, TX timestamps queued) but write no report to their ring:
+   * a thread preempted between its sends and its report. releaseSendReports() ends it.
+   */
+  holdSendReports = false;
+  /** When true, send threads leave TX timestamps in the error queue until asked for a flush. */
+  deferTxTimestamps = false;
   /** When false, opening a socket fails with EPERM, as without CAP_NET_RAW. */
   hasCapNetRaw = true;
   /** Packets a receive queue holds before the fake "kernel" drops (and counts) more. */
@@ -530,6 +564,12 @@ export class FakeBinding implements NativeBinding {
         net.sockets.push(this);
       }
     };
+  }
+
+  /** Ends holdSendReports: each send thread writes what it held on its next wake (now). */
+  releaseSendReports(): void {
+    this.holdSendReports = false;
+    for (const s of this.sockets) if (!s.closed) s.wakeThread();
   }
 
   advance(ns: bigint | number): void {

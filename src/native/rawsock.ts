@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import { Code, type ErrorCode, NetprobifyError } from "../errors.js";
 import { RECEIVE_ERRQUEUE, RECEIVE_PACKETS, RECEIVE_SEND, RING_HEADER_BYTES, Ring } from "./ring.js";
 
-export { Ring, SENT_RESULT, SENT_TXTS, SENT_WORDS } from "./ring.js";
+export { Ring, SENT_FLUSH, SENT_RESULT, SENT_TXTS, SENT_WORDS } from "./ring.js";
 
 export type Family = 4 | 6;
 
@@ -58,7 +58,9 @@ export const OPEN_NO_SELECT_ERR_QUEUE = 8;
 export const OPEN_RECVERR = 16;
 /** Test only: number TX timestamps with the kernel's per-socket counter, as on Linux < 6.13. */
 export const OPEN_FORCE_COUNTER_IDS = 32;
-const OPEN_FLAGS_MAX = 63;
+/** Test only: the send thread waits 5 ms between a batch's sends and its report (as if preempted). */
+export const OPEN_SLOW_SEND_REPORT = 64;
+const OPEN_FLAGS_MAX = 127;
 
 export type PollCallback = (err: Error | null, events: number) => void;
 /** Called on the JS thread when a receive thread's ring has records (coalesced), or with the error it stopped on. */
@@ -107,6 +109,7 @@ export interface NativeRawSocket {
     count: number,
     cookie: number,
   ): boolean;
+  flush(): number;
 }
 
 export interface NativeBinding {
@@ -216,6 +219,12 @@ export interface RawSocket {
   startSender(cb: ReceiveCallback, options?: { slots?: number }): Ring;
   /** Queues records [first, first+count) (at most 64, 128 KiB) for the send thread; false when its queue is full. */
   submit(batch: SendBatch, first: number, count: number, cookie: number): boolean;
+  /**
+   * Asks the send thread for a barrier: it reads the error queue again and writes a SENT_FLUSH record
+   * carrying the returned number after what it read, so every TX timestamp the kernel queued before
+   * this call precedes that record in the ring.
+   */
+  flushSender(): number;
   /** Idempotent. */
   close(): void;
 }
@@ -641,6 +650,15 @@ class CheckedSocket implements RawSocket {
     this.#open();
     try {
       return this.#n.submit(batch.data, batch.records, batch.addresses, first, count, cookie);
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  flushSender(): number {
+    this.#open();
+    try {
+      return this.#n.flush();
     } catch (err) {
       rethrow(err);
     }

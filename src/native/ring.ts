@@ -22,10 +22,15 @@ export const RECEIVE_PACKETS = 0;
 export const RECEIVE_ERRQUEUE = 1;
 /** The thread sends what JS submits; its ring carries results and TX timestamps (native/send.c). */
 export const RECEIVE_SEND = 2;
-/** Send-ring records: [SENT_RESULT, cookie, index in batch, errno, TX id, 0] or [SENT_TXTS, id, flags, sec, nsec, 0]. */
+/**
+ * Send-ring records: [SENT_RESULT, cookie, index in batch, errno, TX id, 0], [SENT_TXTS, id, flags,
+ * sec, nsec, 0], or [SENT_FLUSH, flush number, 0, 0, 0, 0] after every TX timestamp the kernel
+ * queued before that flushSender() call.
+ */
 export const SENT_WORDS = 6;
 export const SENT_RESULT = 1;
 export const SENT_TXTS = 2;
+export const SENT_FLUSH = 3;
 
 export class Ring {
   readonly bytes: Uint8Array;

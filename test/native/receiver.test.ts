@@ -19,6 +19,7 @@ import {
   RECV_META_WORDS,
   type Ring,
   SEND_RESULT_WORDS,
+  SENT_FLUSH,
   SENT_RESULT,
   SENT_TXTS,
   SENT_WORDS,
@@ -210,6 +211,43 @@ function contract(name: string, make: () => World): void {
         } finally {
           tx.close();
           rx.close();
+        }
+      });
+
+      test("send thread flush: a SENT_FLUSH record with the call's number, after every TX timestamp queued before the call", async () => {
+        const w = make();
+        const tx = w.socks.openTx(family);
+        try {
+          const records: number[][] = [];
+          const ring = tx.startSender(() => {
+            const n = ring.ready();
+            for (let k = 0; k < n; k++) {
+              const o = ring.offset(k) / 4;
+              records.push([...ring.words.subarray(o, o + SENT_WORDS)]);
+            }
+            ring.release(n);
+          });
+          const seqs = [1, 2, 3, 4, 5];
+          const batch = pack(
+            seqs.map((q) => echo(family, lo, lo, IDENT, q)),
+            seqs.map(() => lo),
+          );
+          assert.equal(tx.submit(batch, 0, seqs.length, 9), true);
+          // the results are in: the kernel queued the timestamps during the sends, before the call
+          await until(() => records.filter((r) => r[0] === SENT_RESULT).length === seqs.length);
+          const first = tx.flushSender();
+          await until(() => records.some((r) => r[0] === SENT_FLUSH && r[1] === first));
+          const at = records.findIndex((r) => r[0] === SENT_FLUSH && r[1] === first);
+          assert.ok(at >= 0, "the flush was answered");
+          assert.equal(records.slice(0, at).filter((r) => r[0] === SENT_TXTS).length, seqs.length);
+          assert.deepEqual(records[at], [SENT_FLUSH, first, 0, 0, 0, 0]);
+          // an idle thread answers the next call too, with its own number
+          const second = tx.flushSender();
+          assert.equal(second, first + 1);
+          await until(() => records.some((r) => r[0] === SENT_FLUSH && r[1] === second));
+          assert.ok(records.some((r) => r[0] === SENT_FLUSH && r[1] === second));
+        } finally {
+          tx.close();
         }
       });
 
