@@ -356,6 +356,7 @@ napi_value rs_recv_start(napi_env env, rs_sock *s, napi_value self, napi_value *
     free(r);
     return rs_throw_errno(env, e, "pthread_create");
   }
+  pthread_setname_np(r->thread, mode == RS_RECV_PACKETS ? "npf-rx" : mode == RS_RECV_ERRQUEUE ? "npf-errq" : "npf-tx");
   s->recv = r;
   return ab;
 }

@@ -319,6 +319,28 @@ describe("receive thread lifetime (needs root, lab namespace)", () => {
     assert.equal(r.signal, null);
   });
 
+  test("the addon's threads are named npf-rx, npf-errq and npf-tx (top -H; settle.ts leaves them alone) (needs root)", () => {
+    assertLab();
+    const names = `
+      const { RawSockets, IPPROTO } = await import(${JSON.stringify(rawsock)});
+      const { readdirSync, readFileSync } = await import("node:fs");
+      const socks = new RawSockets();
+      const rx = socks.openRx(4, IPPROTO.ICMP);
+      rx.receive("packets", () => {});
+      socks.openTx(4).receive("timestamps", () => {});
+      socks.openTx(6).startSender(() => {});
+      const comm = readdirSync("/proc/self/task").map((t) => readFileSync("/proc/self/task/" + t + "/comm", "utf8").trim());
+      console.log(JSON.stringify(comm.filter((c) => c.startsWith("npf-")).sort()));
+      process.exit(0);`;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", names], {
+      cwd: here,
+      encoding: "utf8",
+      timeout: 20000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), ["npf-errq", "npf-rx", "npf-tx"]);
+  });
+
   test("a worker with threads still receiving exits cleanly, and so does the process (needs root)", async () => {
     assertLab();
     const worker = new Worker(`(async () => { ${body} })().then(() => process.exit(0));`, { eval: true });
