@@ -2,13 +2,15 @@
 // V8 queue optimizing compilations, and the first real iteration queues more; they run on V8's worker
 // threads for 50-150 ms of CPU. Seen with `perf` on 2 vCPUs (docs/performance.md), the first
 // iteration's send threads shared the cores with those compiler threads, and the first third of a
-// 10,000-probe iteration left at a third of the later rate. Two remedies, both before the first probe:
+// 10,000-probe iteration left at a third of the later rate. Two remedies, before the first probe:
 // - settle(): wait, bounded, until the process as a whole is idle (its CPU time, every thread, grows
 //   by less than a small share of the wall time over a short window while this thread sleeps);
-// - lowerBackgroundThreads(): give V8's threads (every thread but the main one and the addon's, which
-//   are named npf-*) a higher nice value, so that on a busy host the send and receive threads run
-//   first and V8 compiles and sweeps on what is left. Raising it back would need CAP_SYS_NICE: it
-//   stays for the process's life (on hosts with idle cores it changes nothing).
+// - lowerBackgroundThreads(), only when NETPROBIFY_V8_NICE asks for it: give V8's threads (every
+//   thread but the main one and the addon's, which are named npf-*) a higher nice value, so that the
+//   send and receive threads run first and V8 compiles and sweeps on what is left. It helped before
+//   the first packets were prebuilt (engine.ts); since then it costs on a quiet machine (the matching
+//   code stays unoptimized longer) and buys nothing under load, so it is off by default. Raising it
+//   back would need CAP_SYS_NICE: it stays for the process's life.
 import { readdirSync, readFileSync } from "node:fs";
 import { setPriority } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -39,8 +41,8 @@ export interface Settled {
 export const SETTLE_ENV = "NETPROBIFY_SETTLE";
 /** NETPROBIFY_V8_NICE=N sets the nice value given to V8's threads (0: left alone). */
 export const V8_NICE_ENV = "NETPROBIFY_V8_NICE";
-/** Measured best of 0, 10 and 19 at 10,000 probes (docs/performance.md). */
-export const V8_NICE = 10;
+/** Off: measured at 10,000 probes with prebuilt packets, 0 against 10 (docs/performance.md). */
+export const V8_NICE = 0;
 
 const processCpu = () => {
   const u = process.cpuUsage();
