@@ -7,6 +7,7 @@
 // also write V8 CPU profiles there.
 // Run: npm run build && flock /tmp/npf-bench.lock sh src/lab/enter.sh node dist/bench/timeline.js
 //      [--type tcp|icmp|udp] [--family ipv4|ipv6] [--size 100x100] [--nb-proc 2] [--runs 3] [--cpu-prof DIR]
+//      [--env "A=0;A=1"] (netprobify's environment, the sets alternated run by run)
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -25,6 +26,10 @@ const size = /^(\d+)x(\d+)$/.exec(stringFlag(argv, "size", "100x100"));
 const NB_PROC = intFlag(argv, "nb-proc", 2);
 const RUNS = intFlag(argv, "runs", 3);
 const PROF = stringFlag(argv, "cpu-prof", "");
+/** Environment settings for netprobify, alternated run by run ("A=1,B=2;A=0"): before/after in one invocation. */
+const ENVS = stringFlag(argv, "env", "")
+  .split(";")
+  .map((set) => set.trim());
 if (!type || !size || (family !== "ipv4" && family !== "ipv6"))
   throw new Error("bad --type, --family or --size");
 
@@ -43,17 +48,28 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "netprobify-bench-timeline-"));
   const rows: string[][] = [];
   const ratios: number[] = [];
+  const bySet = new Map<string, number[]>();
   try {
     const blocks = blocksFor(bl, targets, family);
     for (let k = 0; k < RUNS; k++) {
+      const env = ENVS[k % ENVS.length]!;
+      const saved = { ...process.env };
+      for (const kv of env.split(",").filter(Boolean)) {
+        const [key, value] = kv.split("=");
+        process.env[key!] = value ?? "";
+      }
       const prof = PROF ? ["--cpu-prof", `--cpu-prof-dir=${resolve(PROF)}`, "--cpu-prof-interval=200"] : [];
-      const r = await runNetprobify(bl, s, blocks, dir, 1, undefined, NB_PROC, prof);
+      const r = await runNetprobify(bl, s, blocks, dir, 1, undefined, NB_PROC, prof).finally(() => {
+        process.env = saved;
+      });
       const t = timeline(readFileSync(join(dir, "probes.csv"), "utf8"), r.iterationStartedAtMs);
       const c = await runC(bl, { ...s, probeLog: false }, blocks, dir, 1);
       const np = matchedPps(r);
       ratios.push(np / c.matchedPps);
+      bySet.set(env, [...(bySet.get(env) ?? []), np / c.matchedPps]);
       rows.push([
         String(k + 1),
+        env || "-",
         thousands(np),
         thousands(c.matchedPps),
         (np / c.matchedPps).toFixed(2),
@@ -73,10 +89,16 @@ async function main(): Promise<void> {
   console.log(
     `${type} ${family} ${size![1]}×${size![2]}, nb_proc ${NB_PROC}, no capture; median ÷ C ${median(ratios).toFixed(2)}\n`,
   );
+  if (bySet.size > 1)
+    for (const [env, r] of bySet)
+      console.log(
+        `env ${env || "-"}: ${r.length} runs, median ÷ C ${median(r).toFixed(2)}, mean ${(r.reduce((a, b) => a + b, 0) / r.length).toFixed(2)}`,
+      );
   console.log(
     markdownTable(
       [
         "run",
+        "env",
         "matched/s",
         "C /s",
         "÷ C",

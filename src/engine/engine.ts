@@ -24,6 +24,7 @@ import {
   RawSockets,
   type Ring,
   SEND_RECORD_WORDS,
+  type SendBatch,
 } from "../native/rawsock.js";
 import {
   addressBytes,
@@ -82,6 +83,11 @@ export interface EngineOptions {
   sendThreads?: number;
   /** The first probe key (mod 2^32); default random. The warm-up sets it (engine/warmup.ts). */
   firstKey?: number;
+  /**
+   * Bytes of packets built before an iteration's first send (its first probes, at most this many
+   * bytes at the plan's largest packet size); the rest are built as they go. Default PREBUILD_BYTES.
+   */
+  prebuildBytes?: number;
 }
 
 export interface IterationResult {
@@ -129,10 +135,21 @@ const MAX_PACKET = 65535 + 40;
 /** What one submission to a send thread holds (native/thread.h: BATCH, RS_SUB_DATA). */
 const SUBMIT_MAX = 64;
 const SUBMIT_BYTES = 128 << 10;
+/**
+ * Packets built before an iteration's first send: 1 MiB holds the first 8,192 probes of up to 128
+ * bytes (most of a 10,000-probe iteration), so that the send threads start at their own speed while
+ * the JS thread only submits and matches; the memory is the engine's, reused by every iteration.
+ */
+export const PREBUILD_BYTES = 1 << 20;
 /** Finished iterations (beyond the previous one) whose late answers are still recognised. */
 const LATE_ITERATIONS = 16;
 /** ... drawn from at most this many distinct plans (each is kept alive while referenced). */
 const LATE_PLANS = 3;
+/**
+ * The default clock, one function for every engine: code V8 optimized in the warm-up's engine calls the
+ * real engine's clock without a deoptimization (a closure per engine is a different call target).
+ */
+const monotonicMs = () => performance.now();
 /** Keys the kernel filters accept beyond the running iteration's, so most iterations re-attach nothing. */
 const WINDOW_AHEAD_MIN = 4096;
 
@@ -141,8 +158,11 @@ export class Engine {
   private readonly tx: RawSocket[] = [];
   private readonly rx: RxSocket[] = [];
   private readonly senders = new Map<4 | 6, Sender[]>();
-  /** Submissions so far, to take the send threads of a family in turn. */
-  private turn = 0;
+  /**
+   * Submissions so far per family, to take the send threads of a family in turn (one count for both
+   * families let alternating one-probe runs of IPv4 and IPv6 always land on the same thread of each).
+   */
+  private readonly turn = { 4: 0, 6: 0 };
   private readonly counter: KeyCounter;
   private readonly now: () => number;
   /**
@@ -171,10 +191,12 @@ export class Engine {
   private closed = false;
   /** The keys the kernel filters currently accept (inclusive, mod 2^32). */
   private window = { lo: 0, hi: 0 };
+  /** Prebuilt packets of the running iteration (one iteration runs at a time; submit copies them). */
+  private pre: { data: Uint8Array; records: Uint32Array } | undefined;
 
   constructor(private readonly o: EngineOptions) {
     this.socks = o.sockets ?? new RawSockets();
-    this.now = o.now ?? (() => performance.now());
+    this.now = o.now ?? monotonicMs;
     this.counter = new KeyCounter(o.firstKey ?? Math.floor(Math.random() * 2 ** 32));
     const first = this.counter.peek();
     this.window = { lo: first, hi: (first + WINDOW_AHEAD_MIN - 1) >>> 0 };
@@ -392,6 +414,17 @@ export class Engine {
 
   // ---- internals shared with Iteration ----
 
+  /** The engine's prebuild arrays, grown to at least `bytes` and `probes` records. */
+  prebuildArrays(bytes: number, probes: number): { data: Uint8Array; records: Uint32Array } {
+    const p = this.pre;
+    if (p && p.data.length >= bytes && p.records.length >= probes * SEND_RECORD_WORDS) return p;
+    this.pre = {
+      data: new Uint8Array(Math.max(bytes, p?.data.length ?? 0)),
+      records: new Uint32Array(Math.max(probes * SEND_RECORD_WORDS, p?.records.length ?? 0)),
+    };
+    return this.pre;
+  }
+
   get options(): EngineOptions {
     return this.o;
   }
@@ -402,7 +435,7 @@ export class Engine {
   sender(f: 4 | 6): Sender {
     const s = this.senders.get(f);
     if (!s) throw new Error(`no IPv${f} socket open`);
-    return s.length === 1 ? s[0]! : s[this.turn++ % s.length]!;
+    return s.length === 1 ? s[0]! : s[this.turn[f]++ % s.length]!;
   }
   /** Calls done once every send thread answered a flush (Sender.barrier): the TX timestamps queued so far are in. */
   flushSenders(done: () => void): void {
@@ -504,6 +537,13 @@ class Iteration implements SendOwner {
   private readonly familyOf: Uint8Array;
   private readonly data: Uint8Array;
   private readonly records: Uint32Array;
+  /** The largest packet the plan builds, bytes. */
+  private readonly maxLen: number;
+  /** Probes [0, prebuilt) were built before the first send, their records by probe index in `pre`. */
+  private prebuilt = 0;
+  private pre: SendBatch | undefined;
+  /** Packets built as they go, a batch at a time. */
+  private readonly own: SendBatch;
   private readonly opts: PacketOptions;
   private readonly batch: number;
   readonly matcher: Matcher;
@@ -543,8 +583,10 @@ class Iteration implements SendOwner {
     this.batch = engine.options.batch ?? 64;
     let largest = 0;
     for (const s of plan.series) largest = Math.max(largest, (s.payloadSize ?? 0) + 40);
-    this.data = new Uint8Array(Math.min(MAX_PACKET, Math.max(largest, 128)) * this.batch);
+    this.maxLen = Math.min(MAX_PACKET, Math.max(largest, 128));
+    this.data = new Uint8Array(this.maxLen * this.batch);
     this.records = new Uint32Array(this.batch * SEND_RECORD_WORDS);
+    this.own = { data: this.data, records: this.records, addresses: this.addrTable };
     this.opts = {
       protocol: "tcp-syn",
       src: this.addrBytes[0] ?? new Uint8Array(4),
@@ -563,7 +605,9 @@ class Iteration implements SendOwner {
       roundStart: this.plan.roundStart,
       count: this.plan.count,
     });
-    pacer.start(this.startMs);
+    this.prebuild();
+    // pacing starts with the first send (building the first packets took time before it)
+    pacer.start(this.engine.clock());
     return new Promise((resolve) => {
       this.finish = resolve;
       this.sendLoop(pacer);
@@ -595,32 +639,65 @@ class Iteration implements SendOwner {
     this.schedule();
   }
 
-  /** Builds and submits probes [first, first+n), split into runs of one family; returns how many went. */
+  /**
+   * Builds the first probes' packets before the first send (PREBUILD_BYTES): the engine's arrays, one
+   * record per probe. Only what a packet holds is fixed this early (key, ports, addresses); when it
+   * leaves is still the pacer's, and a probe counts as sent when submitted, as ever.
+   */
+  private prebuild(): void {
+    const cap = this.engine.options.prebuildBytes ?? PREBUILD_BYTES;
+    const n = Math.min(this.plan.count, Math.floor(cap / this.maxLen));
+    if (n === 0) return;
+    const { data, records } = this.engine.prebuildArrays(n * this.maxLen, n);
+    let off = 0;
+    for (let i = 0; i < n; i++) {
+      const len = this.build(i, data, off);
+      this.record(records, i, off, len, i);
+      off += len;
+    }
+    this.pre = { data, records, addresses: this.addrTable };
+    this.prebuilt = n;
+  }
+
+  private record(records: Uint32Array, at: number, off: number, len: number, i: number): void {
+    const r = at * SEND_RECORD_WORDS;
+    records[r] = off;
+    records[r + 1] = len;
+    records[r + 2] = this.plan.dst[i]!;
+    records[r + 3] = 0;
+  }
+
+  /**
+   * Submits probes [first, first+n), split into runs of one family (and of prebuilt or not), building
+   * those not prebuilt; returns how many went.
+   */
   private sendBatch(first: number, n: number): number {
     const plan = this.plan;
     let i = first;
     while (i < first + n) {
       const family = this.familyOf[plan.seriesOf[i]!]!;
+      const pre = i < this.prebuilt;
+      const end = pre ? Math.min(first + n, this.prebuilt) : first + n;
       let j = i;
       let off = 0;
-      while (j < first + n && this.familyOf[plan.seriesOf[j]!] === family) {
-        const len = this.build(j, off);
-        const r = (j - i) * SEND_RECORD_WORDS;
-        this.records[r] = off;
-        this.records[r + 1] = len;
-        this.records[r + 2] = plan.dst[j]!;
-        this.records[r + 3] = 0;
-        off += len;
+      while (j < end && this.familyOf[plan.seriesOf[j]!] === family) {
+        if (!pre) {
+          const len = this.build(j, this.data, off);
+          this.record(this.records, j - i, off, len, j);
+          off += len;
+        }
         j++;
       }
-      const went = this.send(family as 4 | 6, i, j - i);
+      const went = pre
+        ? this.send(family as 4 | 6, i, j - i, this.pre!, i)
+        : this.send(family as 4 | 6, i, j - i, this.own, 0);
       if (went < j - i) return i + went - first;
       i = j;
     }
     return n;
   }
 
-  private build(i: number, off: number): number {
+  private build(i: number, d: Uint8Array, off: number): number {
     const plan = this.plan;
     const s = plan.series[plan.seriesOf[i]!]!;
     const o = this.opts;
@@ -636,15 +713,15 @@ class Iteration implements SendOwner {
     const t = this.trace;
     if (t === undefined) {
       stampKey(o, s.type, this.inflight.keyOf(i));
-      return buildPacket(this.data, off, o);
+      return buildPacket(d, off, o);
     }
     o.ttl = plan.ttl![i]!;
     const copy = t.reference.get(i);
     if (copy === undefined) {
       stampKey(o, s.type, t.wire[i]!);
-      return buildPacket(this.data, off, o);
+      return buildPacket(d, off, o);
     }
-    return this.buildCopy(i, off, s.type, copy, t.wire[i]!);
+    return this.buildCopy(i, d, off, s.type, copy, t.wire[i]!);
   }
 
   /**
@@ -652,9 +729,15 @@ class Iteration implements SendOwner {
    * read its checksum, then with its own key (same identifier, own sequence number) and the same
    * padding, whose first word, when the echo has one, restores the checksum.
    */
-  private buildCopy(i: number, off: number, kind: ProbeKind, copy: number, wire: number): number {
+  private buildCopy(
+    i: number,
+    d: Uint8Array,
+    off: number,
+    kind: ProbeKind,
+    copy: number,
+    wire: number,
+  ): number {
     const o = this.opts;
-    const d = this.data;
     stampKey(o, kind, copy);
     const len = buildPacket(d, off, o);
     const l4 = off + (this.familyOf[this.plan.seriesOf[i]!] === 4 ? IPV4_HEADER_LEN : IPV6_HEADER_LEN);
@@ -672,9 +755,10 @@ class Iteration implements SendOwner {
    * socket has IP_RECVERR on, so a packet the qdisc or netfilter drops on this host is a refusal
    * (ENOBUFS, EPERM) rather than a silent "sent". Returns how many were taken (fewer when the thread's
    * queue is full); a submit that throws (socket closed under us) refuses them instead of escaping.
+   * Their packets are records [rec0, rec0+count) of `batch` (the prebuilt ones, or those just built).
    */
-  private send(family: 4 | 6, first: number, count: number): number {
-    const batch = { data: this.data, records: this.records, addresses: this.addrTable };
+  private send(family: 4 | 6, first: number, count: number, batch: SendBatch, rec0: number): number {
+    const records = batch.records;
     let from = 0;
     while (from < count) {
       // Threads take submissions in turn (not send calls: an unpaced call can hold every probe).
@@ -683,13 +767,13 @@ class Iteration implements SendOwner {
       let n = 0;
       let bytes = 0;
       while (from + n < count && n < SUBMIT_MAX) {
-        const len = this.records[(from + n) * SEND_RECORD_WORDS + 1]!;
+        const len = records[(rec0 + from + n) * SEND_RECORD_WORDS + 1]!;
         if (n > 0 && bytes + len > SUBMIT_BYTES) break;
         bytes += len;
         n++;
       }
       try {
-        if (!sender.submit(batch, from, n, this, first + from)) {
+        if (!sender.submit(batch, rec0 + from, n, this, first + from)) {
           this.full = sender;
           return from;
         }

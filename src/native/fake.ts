@@ -342,7 +342,15 @@ export class FakeSocket implements NativeRawSocket {
     if (this.#receiver?.mode !== RECEIVE_SEND) throw fakeErrnoError(E.EINVAL, "submit");
     if (this.#submitted.length >= 16) return false;
     const recs = records.slice(first * SEND_RECORD_WORDS, (first + count) * SEND_RECORD_WORDS);
-    this.#submitted.push({ data: data.slice(), records: recs, addresses: addresses.slice(), cookie });
+    // like the thread's queue, a copy of the packets only (not of the whole buffer they are in)
+    let lo = Number.POSITIVE_INFINITY;
+    let hi = 0;
+    for (let k = 0; k < count; k++) {
+      lo = Math.min(lo, recs[k * SEND_RECORD_WORDS]!);
+      hi = Math.max(hi, recs[k * SEND_RECORD_WORDS]! + recs[k * SEND_RECORD_WORDS + 1]!);
+    }
+    for (let k = 0; k < count; k++) recs[k * SEND_RECORD_WORDS]! -= lo;
+    this.#submitted.push({ data: data.slice(lo, hi), records: recs, addresses: addresses.slice(), cookie });
     this.#wake();
     return true;
   }

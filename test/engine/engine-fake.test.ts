@@ -255,12 +255,18 @@ describe("engine (fake sockets)", () => {
           submits++;
           return submit(...a);
         };
-        // the thread is held: the loop fills the 16-batch queue, is refused once, and waits
-        setTimeout(() => {
-          assert.equal(f.sent.length, 0);
-          assert.equal(submits, 17, "16 batches queued, one refused, then no spinning");
-          f.holdSends = false;
-        }, 30);
+        // the thread is held: the loop fills the 16-batch queue, is refused once, and waits (polled:
+        // building the first packets takes a while in cold code on a busy machine)
+        const check = () => {
+          if (submits < 17) return void setTimeout(check, 5);
+          setTimeout(() => {
+            const [sent, n] = [f.sent.length, submits];
+            f.holdSends = false;
+            assert.equal(sent, 0);
+            assert.equal(n, 17, "16 batches queued, one refused, then no spinning");
+          }, 20);
+        };
+        setTimeout(check, 5);
       },
     );
     const s = result.series[0]!;
@@ -430,5 +436,82 @@ describe("engine send path (fake sockets): each probe answered, lost or refused,
     assert.deepEqual([...result.sendErrors], [["ETIMEDOUT", s.failed]]);
     for (let i = 0; i < result.inflight.count; i++)
       assert.notEqual(result.inflight.state[i], ProbeState.Unsent, "every probe has a fate");
+  });
+});
+
+describe("prebuilt packets (fake sockets): the first probes are built before the first send", () => {
+  type Submit = { records: number; first: number; count: number; at: number };
+  /** Every submit of probes (SYNs, not our RSTs): its records array's length and the first record's index. */
+  function watchSubmits(fake: FakeBinding, log: Submit[]) {
+    for (const tx of fake.sockets.filter((x) => x.protocol === 255)) {
+      const submit = tx.submit.bind(tx);
+      tx.submit = (data, records, addresses, first, count, cookie) => {
+        const ok = submit(data, records, addresses, first, count, cookie);
+        const syn = data[records[first * 4]! + 33] === TcpFlag.SYN;
+        if (ok && syn) log.push({ records: records.length, first, count, at: performance.now() });
+        return ok;
+      };
+    }
+  }
+
+  test("past prebuildBytes the rest are built as they go, also across a full queue; every probe answered once", async () => {
+    const log: Submit[] = [];
+    const { result, fake } = await runWith(
+      [T({ nbPackets: 1500, timeout: 5 })],
+      () => ({ kind: "reply", rttNs: 1000n }),
+      (f) => {
+        watchSubmits(f, log);
+        // the queue (16 batches of 64) fills across the boundary (1,000 prebuilt): resumed, nothing lost
+        f.holdSends = true;
+        setTimeout(() => {
+          f.holdSends = false;
+        }, 30);
+      },
+      { prebuildBytes: 128 * 1000 },
+    );
+    const s = result.series[0]!;
+    assert.deepEqual([s.sent, s.lost, s.failed, s.rtts.length], [1500, 0, 0, 1500]);
+    const probes = log;
+    // probes 0..999 come from the prebuilt records (indexed by probe), the rest from a batch of 64
+    const pre = probes.filter((l) => l.records >= 1000 * 4);
+    assert.equal(
+      pre.reduce((n, l) => n + l.count, 0),
+      1000,
+    );
+    let next = 0;
+    for (const l of pre) {
+      assert.equal(l.first, next, "prebuilt records are read at the probe's own index");
+      next += l.count;
+    }
+    assert.ok(probes.slice(pre.length).every((l) => l.records === 64 * 4 && l.first === 0));
+    // each probe left once, with its own key (the SYN's sequence number), in plan order
+    const syns = fake.sentBy(4).filter((p) => p.bytes[33] === TcpFlag.SYN);
+    assert.equal(syns.length, 1500);
+    const seq = (b: Uint8Array) => ((b[24]! << 24) | (b[25]! << 16) | (b[26]! << 8) | b[27]!) >>> 0;
+    syns.forEach((p, i) => {
+      assert.equal(seq(p.bytes), result.inflight.keyOf(i), `probe ${i}`);
+    });
+  });
+
+  test("pacing holds: prebuilt packets leave no faster than global.max_packets_per_second", async () => {
+    const log: Submit[] = [];
+    const t0 = performance.now();
+    const { result } = await runWith(
+      [T({ nbPackets: 60, timeout: 5 })],
+      () => ({ kind: "reply", rttNs: 1000n }),
+      (f) => watchSubmits(f, log),
+      { pps: 400, batch: 4 },
+    );
+    assert.equal(result.series[0]!.sent, 60);
+    let submitted = 0;
+    for (const l of log) {
+      submitted += l.count;
+      // at most the burst plus the rate since the run was asked for (load only makes it later)
+      assert.ok(
+        submitted <= 4 + (400 * (l.at - t0)) / 1000,
+        `${submitted} probes by ${(l.at - t0).toFixed(1)} ms`,
+      );
+    }
+    assert.equal(submitted, 60);
   });
 });
