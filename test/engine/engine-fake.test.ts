@@ -10,6 +10,7 @@ import { lossRatio } from "../../src/engine/results.js";
 import { FakeBinding } from "../../src/native/fake.js";
 import { RawSockets } from "../../src/native/rawsock.js";
 import { TcpFlag } from "../../src/packet/index.js";
+import { fakeEngine } from "../support/fake-engine.js";
 import { network, type Script } from "../support/fake-network.js";
 
 const T = (o: Partial<PlanTargetInput>): PlanTargetInput => ({
@@ -33,15 +34,7 @@ async function runWith(
   setup?: (fake: FakeBinding) => void,
   options: Partial<EngineOptions> = {},
 ) {
-  const fake = new FakeBinding();
-  fake.clockNs = BigInt(Date.now()) * 1_000_000n;
-  const engine = new Engine({
-    sockets: new RawSockets(fake),
-    families: [4, 6],
-    ports: { lo: 65000, hi: 65009 },
-    iterationLimitMs: 5000,
-    ...options,
-  });
+  const { fake, engine } = fakeEngine(options);
   setup?.(fake);
   const net = network(fake, script);
   try {

@@ -3,11 +3,10 @@
 // regular probes' semantics kept (a router's time exceeded is no answer to them). Pure: no root, no lab.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { Engine } from "../../src/engine/engine.js";
+import type { Engine } from "../../src/engine/engine.js";
 import { buildPlan, type PlanTargetInput, type ProbeKind } from "../../src/engine/plan.js";
 import type { TraceRequest } from "../../src/engine/trace.js";
-import { FakeBinding, type FakeSentPacket } from "../../src/native/fake.js";
-import { RawSockets } from "../../src/native/rawsock.js";
+import type { FakeBinding, FakeSentPacket } from "../../src/native/fake.js";
 import {
   addressBytes,
   type ParsedPacket,
@@ -15,6 +14,7 @@ import {
   parseIPv6Packet,
   TcpFlag,
 } from "../../src/packet/index.js";
+import { fakeEngine } from "../support/fake-engine.js";
 import { type Answer, network } from "../support/fake-network.js";
 
 const ROUTER = { 4: "198.18.0.1", 6: "fd18::1" } as const;
@@ -98,14 +98,7 @@ async function withEngine<T>(
   script: ReturnType<typeof oneHop>,
   body: (e: Engine, fake: FakeBinding) => Promise<T>,
 ) {
-  const fake = new FakeBinding();
-  fake.clockNs = BigInt(Date.now()) * 1_000_000n;
-  const engine = new Engine({
-    sockets: new RawSockets(fake),
-    families: [4, 6],
-    ports: { lo: 65000, hi: 65009 },
-    iterationLimitMs: 5000,
-  });
+  const { fake, engine } = fakeEngine();
   const net = network(fake, script);
   try {
     return await body(engine, fake);

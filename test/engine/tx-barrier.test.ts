@@ -4,12 +4,12 @@
 // untimed (docs/performance.md). The fake's send threads model the orders the real ones produce.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { Engine } from "../../src/engine/engine.js";
+import type { Engine } from "../../src/engine/engine.js";
 import { answerEverySend } from "../../src/engine/fake-answers.js";
 import type { InFlight } from "../../src/engine/inflight.js";
 import { buildPlan, type PlanTargetInput } from "../../src/engine/plan.js";
-import { FakeBinding } from "../../src/native/fake.js";
-import { RawSockets } from "../../src/native/rawsock.js";
+import type { FakeBinding } from "../../src/native/fake.js";
+import { fakeEngine } from "../support/fake-engine.js";
 
 const targets: PlanTargetInput[] = (["ipv4", "ipv6"] as const).map((family) => ({
   name: `ping-${family}`,
@@ -34,14 +34,7 @@ async function run(
   setup: (fake: FakeBinding) => void,
   during?: (fake: FakeBinding, engine: Engine) => Promise<void>,
 ) {
-  const fake = new FakeBinding();
-  fake.clockNs = BigInt(Date.now()) * 1_000_000n;
-  const engine = new Engine({
-    sockets: new RawSockets(fake),
-    families: [4, 6],
-    ports: { lo: 65000, hi: 65009 },
-    iterationLimitMs: 60_000,
-  });
+  const { fake, engine } = fakeEngine({ iterationLimitMs: 60_000 });
   setup(fake);
   const net = answerEverySend(fake, 50_000n);
   try {
