@@ -107,8 +107,19 @@ export function emptyFlowResults(flows: readonly Flow[]): FlowResults {
   };
 }
 
-/** summarizeFlows()'s scratch (one iteration at a time; grown, never shrunk). */
-let samples = new Float64Array(0);
+/**
+ * One Float64 per probe of scratch, shared by summarize() (results.ts) and summarizeFlows(): they run
+ * one after the other at an iteration's end and neither keeps a view of it once it returns, so at a
+ * million probes one 8 MB array serves both instead of two (docs/performance.md, memory). Grown, never
+ * shrunk.
+ */
+let scratch = new Float64Array(0);
+
+/** The shared per-probe scratch, at least `n` long; its contents are whatever the last user left. */
+export function probeScratch(n: number): Float64Array {
+  if (scratch.length < n) scratch = new Float64Array(n);
+  return scratch;
+}
 
 /**
  * Aggregates one iteration's in-flight table per flow: one pass in probe order (the in-flight
@@ -119,8 +130,7 @@ export function summarizeFlows(plan: ProbePlan, f: InFlight): FlowResults {
   const { flows, flowOf, start } = flowIndex(plan);
   const n = flows.length;
   const r = emptyFlowResults(flows);
-  if (samples.length < plan.count) samples = new Float64Array(plan.count);
-  const s = samples;
+  const s = probeScratch(plan.count);
   const k = r.samples;
   for (let i = 0; i < plan.count; i++) {
     const fl = flowOf[i]!;
