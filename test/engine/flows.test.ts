@@ -114,3 +114,32 @@ test("summarize and summarizeFlows share one per-probe scratch, and the series' 
   assert.deepEqual(series[0]!.rtts, rtts);
   assert.equal(series[0]!.rtts[0], 1000 / 1e9);
 });
+
+test("flowIndex over thousands of flows (the typed table's growth) equals a grouping by key", () => {
+  const addresses = Array.from({ length: 700 }, (_, i) => `198.18.${2 + (i >> 8)}.${i & 255}`);
+  const plan = buildPlan(
+    ["a", "b"].map((name) => ({
+      name,
+      type: "TCPsyn" as const,
+      family: "ipv4" as const,
+      addresses,
+      dstPort: 80,
+      nbPackets: 7,
+      dontFragment: true,
+      timeout: 1,
+      groups: [{ name: "g", srcPortA: 1000, srcPortZ: 1004, dscp: 0 }],
+    })),
+    () => "198.18.0.2",
+  );
+  const { flows, flowOf, start } = flowIndex(plan);
+  // First appearance order, by the same fields as a string key.
+  const ids = new Map<string, number>();
+  for (let i = 0; i < plan.count; i++) {
+    const key = `${plan.seriesOf[i]}|${plan.dst[i]}|${plan.src[i]}|${plan.srcPort[i]}`;
+    if (!ids.has(key)) ids.set(key, ids.size);
+    assert.equal(flowOf[i], ids.get(key));
+  }
+  assert.equal(flows.length, 2 * 700 * 5);
+  assert.equal(flows.length, ids.size);
+  assert.equal(start[flows.length], plan.count);
+});
