@@ -49,6 +49,48 @@ export interface FlowResults {
 
 const indexes = new WeakMap<ProbePlan, FlowIndex>();
 
+/**
+ * Flow ids by numeric key (a whole number in [0, 2^53)): open addressing with linear probing in two
+ * typed arrays, doubled at half load. Off V8's heap, freed with the index's construction.
+ */
+class FlowIds {
+  private keys = new Float64Array(1024).fill(-1);
+  private vals = new Uint32Array(1024);
+  private size = 0;
+
+  private slot(key: number): number {
+    const mask = this.keys.length - 1;
+    // Multiplicative hashing: the product's top bits (the low ones depend on the key's low bits only).
+    const x = (key % 0x100000000) ^ Math.imul(Math.floor(key / 0x100000000), 0x85ebca6b);
+    let h = Math.imul(x, 0x9e3779b1) >>> Math.clz32(mask);
+    while (this.keys[h] !== key && this.keys[h] !== -1) h = (h + 1) & mask;
+    return h;
+  }
+
+  get(key: number): number | undefined {
+    const h = this.slot(key);
+    return this.keys[h] === key ? this.vals[h] : undefined;
+  }
+
+  set(key: number, v: number): void {
+    if (2 * (this.size + 1) > this.keys.length) {
+      const { keys, vals } = this;
+      this.keys = new Float64Array(keys.length * 2).fill(-1);
+      this.vals = new Uint32Array(keys.length * 2);
+      for (let j = 0; j < keys.length; j++)
+        if (keys[j] !== -1) {
+          const h = this.slot(keys[j]!);
+          this.keys[h] = keys[j]!;
+          this.vals[h] = vals[j]!;
+        }
+    }
+    const h = this.slot(key);
+    if (this.keys[h] === -1) this.size++;
+    this.keys[h] = key;
+    this.vals[h] = v;
+  }
+}
+
 /** The flows of `plan` (computed on first use, then cached with the plan). */
 export function flowIndex(plan: ProbePlan): FlowIndex {
   let idx = indexes.get(plan);
@@ -61,17 +103,25 @@ export function flowIndex(plan: ProbePlan): FlowIndex {
   const A = plan.addresses.length;
   const S = plan.series.length;
   const numeric = A * A * 0x100000 * S <= Number.MAX_SAFE_INTEGER;
-  const ids = new Map<number | string, number>();
+  // Numeric keys go to a typed hash table (FlowIds): a Map of 160,000 flows was 14 MB of V8's
+  // large-object space, garbage once the index is built, still resident when the first probe left.
+  const ids = numeric ? new FlowIds() : new Map<string, number>();
   for (let i = 0; i < plan.count; i++) {
     const s = plan.seriesOf[i]!;
     const portOrLabel = plan.srcPort[i]! || plan.flowLabel[i]!;
-    const key = numeric
-      ? ((plan.dst[i]! * A + plan.src[i]!) * 0x100000 + portOrLabel) * S + s
-      : `${s}|${plan.dst[i]}|${plan.src[i]}|${portOrLabel}`;
-    let f = ids.get(key);
+    let f: number | undefined;
+    let key: number | string;
+    if (ids instanceof FlowIds) {
+      key = ((plan.dst[i]! * A + plan.src[i]!) * 0x100000 + portOrLabel) * S + s;
+      f = ids.get(key);
+    } else {
+      key = `${s}|${plan.dst[i]}|${plan.src[i]}|${portOrLabel}`;
+      f = ids.get(key);
+    }
     if (f === undefined) {
       f = flows.length;
-      ids.set(key, f);
+      if (ids instanceof FlowIds) ids.set(key as number, f);
+      else ids.set(key as string, f);
       flows.push({
         series: s,
         dst: plan.addresses[plan.dst[i]!]!,
@@ -107,8 +157,19 @@ export function emptyFlowResults(flows: readonly Flow[]): FlowResults {
   };
 }
 
-/** summarizeFlows()'s scratch (one iteration at a time; grown, never shrunk). */
-let samples = new Float64Array(0);
+/**
+ * One Float64 per probe of scratch, shared by summarize() (results.ts) and summarizeFlows(): they run
+ * one after the other at an iteration's end and neither keeps a view of it once it returns, so at a
+ * million probes one 8 MB array serves both instead of two (docs/performance.md, memory). Grown, never
+ * shrunk.
+ */
+let scratch = new Float64Array(0);
+
+/** The shared per-probe scratch, at least `n` long; its contents are whatever the last user left. */
+export function probeScratch(n: number): Float64Array {
+  if (scratch.length < n) scratch = new Float64Array(n);
+  return scratch;
+}
 
 /**
  * Aggregates one iteration's in-flight table per flow: one pass in probe order (the in-flight
@@ -119,8 +180,7 @@ export function summarizeFlows(plan: ProbePlan, f: InFlight): FlowResults {
   const { flows, flowOf, start } = flowIndex(plan);
   const n = flows.length;
   const r = emptyFlowResults(flows);
-  if (samples.length < plan.count) samples = new Float64Array(plan.count);
-  const s = samples;
+  const s = probeScratch(plan.count);
   const k = r.samples;
   for (let i = 0; i < plan.count; i++) {
     const fl = flowOf[i]!;

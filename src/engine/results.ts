@@ -1,7 +1,7 @@
 // What one iteration measured, per series (target × group): the numbers the metrics layer exports.
 // Built once at the end of an iteration from the in-flight table, plus the counters the receive path
 // keeps while the iteration runs (late, duplicates, ICMP errors by type/code, foreign replies).
-import { flowIndex } from "./flows.js";
+import { flowIndex, probeScratch } from "./flows.js";
 import { type InFlight, ProbeState } from "./inflight.js";
 import { percentile } from "./percentile.js";
 import type { ProbePlan } from "./plan.js";
@@ -105,8 +105,7 @@ export function bump(m: Map<string, number>, k: string, n = 1): void {
   m.set(k, (m.get(k) ?? 0) + n);
 }
 
-/** summarize()'s RTTs in ns, and each flow's last RTT (one iteration at a time; grown, never shrunk). */
-let nsScratch = new Float64Array(0);
+/** Each flow's last RTT (one iteration at a time; grown, never shrunk). The RTTs in ns go to probeScratch. */
 let prevScratch = new Float64Array(0);
 
 const runsOf = new WeakMap<ProbePlan, Uint32Array>();
@@ -137,8 +136,7 @@ export function summarize(plan: ProbePlan, f: InFlight, c: SeriesCounters): Seri
   // (RFC 3393), over each pair of consecutive probes of a flow both answered with a timed RTT (a
   // lost or untimed probe breaks the chain: the RFC leaves the variation of a lost packet undefined).
   const runs = seriesRuns(plan);
-  if (nsScratch.length < plan.count) nsScratch = new Float64Array(plan.count);
-  const ns = nsScratch;
+  const ns = probeScratch(plan.count);
   // The flows are the ledger's (src/engine/flows.ts: built once per plan); one cell per flow.
   const { flowOf, flows } = flowIndex(plan);
   if (prevScratch.length < flows.length) prevScratch = new Float64Array(flows.length);

@@ -4,10 +4,11 @@
 // median (the original's interpolation) and max, and the last answer's TTL.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { flowIndex, summarizeFlows } from "../../src/engine/flows.js";
+import { flowIndex, probeScratch, summarizeFlows } from "../../src/engine/flows.js";
 import { InFlight, ProbeState } from "../../src/engine/inflight.js";
 import { percentile } from "../../src/engine/percentile.js";
 import { buildPlan } from "../../src/engine/plan.js";
+import { SeriesCounters, summarize } from "../../src/engine/results.js";
 import { rng } from "../support/rng.js";
 
 test("summarizeFlows equals a recomputation per flow, over random iterations", () => {
@@ -77,4 +78,68 @@ test("summarizeFlows equals a recomputation per flow, over random iterations", (
       );
     }
   }
+});
+
+test("summarize and summarizeFlows share one per-probe scratch, and the series' RTTs outlive it", () => {
+  const plan = buildPlan(
+    [
+      {
+        name: "t",
+        type: "TCPsyn" as const,
+        family: "ipv4" as const,
+        addresses: ["198.18.1.1", "198.18.1.2"],
+        dstPort: 80,
+        nbPackets: 300,
+        dontFragment: true,
+        timeout: 1,
+        groups: [{ name: "g", srcPortA: 1000, srcPortZ: 1003, dscp: 0 }],
+      },
+    ],
+    () => "198.18.0.2",
+  );
+  const f = new InFlight(0, plan.count, () => 1000);
+  for (let i = 0; i < plan.count; i++) {
+    f.markSent(i, 0);
+    f.setTx(i, 1e9);
+    f.reply(i, 1e9 + 1000 * (plan.count - i));
+  }
+  const scratch = probeScratch(plan.count);
+  const series = summarize(plan, f, new SeriesCounters(plan.series.length));
+  const rtts = Float64Array.from(series[0]!.rtts);
+  assert.equal(rtts.length, plan.count);
+  summarizeFlows(plan, f);
+  // One array served both (no second per-probe array), and summarizeFlows' use of it left the
+  // series' sorted RTTs as they were.
+  assert.equal(probeScratch(plan.count), scratch);
+  assert.deepEqual(series[0]!.rtts, rtts);
+  assert.equal(series[0]!.rtts[0], 1000 / 1e9);
+});
+
+test("flowIndex over thousands of flows (the typed table's growth) equals a grouping by key", () => {
+  const addresses = Array.from({ length: 700 }, (_, i) => `198.18.${2 + (i >> 8)}.${i & 255}`);
+  const plan = buildPlan(
+    ["a", "b"].map((name) => ({
+      name,
+      type: "TCPsyn" as const,
+      family: "ipv4" as const,
+      addresses,
+      dstPort: 80,
+      nbPackets: 7,
+      dontFragment: true,
+      timeout: 1,
+      groups: [{ name: "g", srcPortA: 1000, srcPortZ: 1004, dscp: 0 }],
+    })),
+    () => "198.18.0.2",
+  );
+  const { flows, flowOf, start } = flowIndex(plan);
+  // First appearance order, by the same fields as a string key.
+  const ids = new Map<string, number>();
+  for (let i = 0; i < plan.count; i++) {
+    const key = `${plan.seriesOf[i]}|${plan.dst[i]}|${plan.src[i]}|${plan.srcPort[i]}`;
+    if (!ids.has(key)) ids.set(key, ids.size);
+    assert.equal(flowOf[i], ids.get(key));
+  }
+  assert.equal(flows.length, 2 * 700 * 5);
+  assert.equal(flows.length, ids.size);
+  assert.equal(start[flows.length], plan.count);
 });
