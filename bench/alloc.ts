@@ -1,0 +1,170 @@
+// `npm run bench:alloc`: heap bytes the JS thread allocates per packet on the engine's hot paths,
+// offline. Receive: replies of every kind (ICMP echo reply, TCP SYN-ACK, ICMP port unreachable quoting
+// a UDP probe; IPv4 and IPv6) written into a receive ring as the addon lays it out, then drained by the
+// real Engine (ring → parse → key → match/count). Send: the engine's packet building (reused options,
+// stampKey, buildPacket) for the three probe types and both families. Each path runs warm-up rounds
+// (the JIT's), then a measured round between a forced GC and a heap reading, with a new space large
+// enough that no scavenge happens in between (checked; a round with a GC is reported as such).
+// Must run with: node --expose-gc --min-semi-space-size=64 --max-semi-space-size=64 dist/bench/alloc.js
+// Prints one JSON line: { receive, send } bytes per packet (and gcs, rounds); test/engine/no-alloc.test.ts
+// asserts on it.
+import { PerformanceObserver } from "node:perf_hooks";
+import { getHeapStatistics } from "node:v8";
+import { Engine } from "../src/engine/engine.js";
+import { replyTo } from "../src/engine/fake-answers.js";
+import type { ProbeKind } from "../src/engine/plan.js";
+import { FakeBinding, type FakeSentPacket } from "../src/native/fake.js";
+import { META_HAS_TIMESTAMP, RawSockets, RECV_META_WORDS, Ring } from "../src/native/rawsock.js";
+import { allocRing, fillRing } from "../src/native/ring.js";
+import { buildPacket, type PacketOptions, parseIPv4Packet, parseIPv6Packet } from "../src/packet/index.js";
+import { PROTOCOL_OF, stampKey } from "../src/probes/kinds.js";
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc === undefined) throw new Error("run with --expose-gc (see the header of bench/alloc.ts)");
+
+const ROUND = 8192;
+const WARMUP_ROUNDS = 12;
+const KINDS: ProbeKind[] = ["ICMPping", "TCPsyn", "UDPunreachable"];
+const SRC4 = Uint8Array.of(198, 18, 0, 2);
+const DST4 = Uint8Array.of(198, 19, 0, 7);
+const SRC6 = Uint8Array.from([0xfd, 0x18, ...new Array(13).fill(0), 2]);
+const DST6 = Uint8Array.from([0xfd, 0x18, 0, 1, ...new Array(11).fill(0), 7]);
+
+let gcs = 0;
+new PerformanceObserver((list) => {
+  gcs += list.getEntries().length;
+}).observe({ entryTypes: ["gc"] });
+
+/** Heap bytes allocated per call of `round` (which handles `n` packets), after warm-up. */
+async function perPacket(
+  n: number,
+  round: () => void,
+  prepare: () => void = () => {},
+): Promise<{ bytes: number; gcs: number }> {
+  for (let k = 0; k < WARMUP_ROUNDS; k++) {
+    prepare();
+    round();
+  }
+  prepare();
+  gc!();
+  await new Promise((r) => setTimeout(r, 20)); // the observer's entries of the forced GC
+  const before = gcs;
+  const h0 = getHeapStatistics().used_heap_size;
+  round();
+  const h1 = getHeapStatistics().used_heap_size;
+  await new Promise((r) => setTimeout(r, 20));
+  return { bytes: (h1 - h0) / n, gcs: gcs - before };
+}
+
+function options(kind: ProbeKind, family: 4 | 6): PacketOptions {
+  return {
+    protocol: PROTOCOL_OF[kind],
+    src: family === 4 ? SRC4 : SRC6,
+    dst: family === 4 ? DST4 : DST6,
+    srcPort: 40000,
+    dstPort: 81,
+    dscp: 0,
+    df: false,
+    flowLabel: 0,
+    payloadSize: 64,
+  };
+}
+
+/** The bytes a raw socket delivers for a reply to a probe of `kind` with `key`, and its socket's protocol. */
+function reply(kind: ProbeKind, family: 4 | 6, key: number): { protocol: number; bytes: Uint8Array } {
+  const o = options(kind, family);
+  stampKey(o, kind, key);
+  const probe = new Uint8Array(200);
+  const len = buildPacket(probe, 0, o);
+  const bytes = probe.subarray(0, len);
+  const p = family === 4 ? parseIPv4Packet(bytes, 0, len) : parseIPv6Packet(bytes, 0, len);
+  const sent = { bytes, dst: o.dst } as FakeSentPacket;
+  return replyTo(p!, sent);
+}
+
+async function receive(): Promise<{ bytes: number; gcs: number }> {
+  const engine = new Engine({
+    sockets: new RawSockets(new FakeBinding()),
+    families: [4, 6],
+    ports: { lo: 40000, hi: 40999 },
+  });
+  const drain = (engine as unknown as { drainRx(rx: unknown, r: Ring): void }).drainRx.bind(engine);
+  // One ring per (family, socket protocol), each a round's worth of replies of its kind.
+  const sets: { rx: { family: 4 | 6; protocol: number }; packets: Uint8Array[] }[] = [];
+  for (const family of [4, 6] as const) {
+    for (const kind of KINDS) {
+      const packets: Uint8Array[] = [];
+      let protocol = 0;
+      for (let i = 0; i < ROUND / 6; i++) {
+        const r = reply(kind, family, (0x12340000 + i * 7) >>> 0);
+        protocol = r.protocol;
+        packets.push(r.bytes);
+      }
+      sets.push({ rx: { family, protocol }, packets });
+    }
+  }
+  const rings = sets.map(() => allocRing(ROUND, RECV_META_WORDS, 256));
+  const views = rings.map((b) => new Ring(b));
+  const fill = () => {
+    sets.forEach((s, k) => {
+      let i = 0;
+      fillRing(rings[k]!, (meta, o, data, at) => {
+        const p = s.packets[i++];
+        if (p === undefined) return false;
+        data.set(p, at);
+        meta[o] = p.length;
+        meta[o + 1] = META_HAS_TIMESTAMP;
+        meta[o + 2] = 1;
+        meta[o + 3] = 5000;
+        const b = new Uint8Array(meta.buffer, meta.byteOffset + o * 4 + 16, 16);
+        b.fill(0);
+        b.set(s.rx.family === 4 ? DST4 : DST6);
+        return true;
+      });
+    });
+  };
+  const n = sets.reduce((a, s) => a + s.packets.length, 0);
+  const r = await perPacket(
+    n,
+    () => {
+      for (let k = 0; k < sets.length; k++) drain(sets[k]!.rx, views[k]!);
+    },
+    fill,
+  );
+  engine.close();
+  return r;
+}
+
+/** The engine's build loop (src/engine/engine.ts Iteration.build) for every type and family. */
+function send(): Promise<{ bytes: number; gcs: number }> {
+  const buf = new Uint8Array(200 * 64);
+  const opts = KINDS.flatMap((k) => [4, 6].map((f) => ({ kind: k, o: options(k, f as 4 | 6) })));
+  const o = options("ICMPping", 4);
+  return perPacket(ROUND, () => {
+    let off = 0;
+    for (let i = 0; i < ROUND; i++) {
+      const t = opts[i % opts.length]!;
+      o.protocol = t.o.protocol;
+      o.src = t.o.src;
+      o.dst = t.o.dst;
+      o.srcPort = 40000 + (i & 511);
+      o.dstPort = 81;
+      o.payloadSize = 64;
+      stampKey(o, t.kind, (0x5000000 + i) >>> 0);
+      off = (off + buildPacket(buf, off, o)) % (200 * 63);
+    }
+  });
+}
+
+async function main(): Promise<void> {
+  const rx = await receive();
+  const tx = await send();
+  const out = { receive: rx.bytes, send: tx.bytes, gcs: rx.gcs + tx.gcs, round: ROUND };
+  if (process.argv.includes("--json")) console.log(JSON.stringify(out));
+  else {
+    console.log(`receive: ${rx.bytes.toFixed(1)} B/reply (${rx.gcs} GC in the measured round)`);
+    console.log(`send:    ${tx.bytes.toFixed(1)} B/probe (${tx.gcs} GC in the measured round)`);
+  }
+}
+
+await main();
