@@ -35,11 +35,12 @@ import {
   IPV4_HEADER_LEN,
   IPV6_HEADER_LEN,
   type PacketOptions,
-  parseIPv4Packet,
-  parseIPv6Transport,
+  packetScratch,
+  parseIPv4PacketInto,
+  parseIPv6TransportInto,
   pinChecksum,
 } from "../packet/index.js";
-import { PROTOCOL_OF, type ReplyKey, replyKey, stampKey } from "../probes/kinds.js";
+import { blankReplyKey, PROTOCOL_OF, type ReplyKey, replyKeyInto, stampKey } from "../probes/kinds.js";
 import { writeRst } from "../probes/rst.js";
 import { PROBE_TYPE, tcpDataBytes } from "../probes/types.js";
 import { type FlowResults, summarizeFlows } from "./flows.js";
@@ -473,6 +474,9 @@ export class Engine {
     }
   }
 
+  private readonly scratch = packetScratch();
+  private readonly replyKey = blankReplyKey();
+
   /** One received packet (the ring record at byte `at`): parsed, keyed, matched or counted foreign. */
   private onPacket(rx: RxSocket, r: Ring, at: number): void {
     const w = r.words;
@@ -481,9 +485,13 @@ export class Engine {
     const len = w[m]!;
     const off = at + r.metaWords * 4;
     this.received++;
+    // Parsed into objects reused for every packet (nothing allocated per reply; read synchronously).
+    const s = this.scratch;
     const p =
-      rx.family === 4 ? parseIPv4Packet(data, off, len) : parseIPv6Transport(data, off, len, rx.protocol);
-    const key = p && replyKey(p);
+      rx.family === 4
+        ? parseIPv4PacketInto(s, data, off, len)
+        : parseIPv6TransportInto(s, data, off, len, rx.protocol);
+    const key = p && replyKeyInto(this.replyKey, p);
     if (!key) {
       this.foreign.notAReply++;
       return;
