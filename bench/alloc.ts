@@ -7,7 +7,8 @@
 // enough that no scavenge happens in between (checked; a round with a GC is reported as such); the
 // median of 5 such rounds.
 // Must run with: node --expose-gc --min-semi-space-size=64 --max-semi-space-size=64 dist/bench/alloc.js
-// Prints one JSON line: { receive, send } bytes per packet (and gcs, rounds); test/engine/no-alloc.test.ts
+// Also: replies that answer a running iteration (matched and recorded). Prints one JSON line:
+// { receive, matched, send } bytes per packet (and gcs, rounds); test/engine/no-alloc.test.ts
 // asserts on it. --where: V8's sampling heap profiler over 20 more rounds of each path, the functions
 // that allocated (bytes per packet), to find what is left.
 import { Session } from "node:inspector/promises";
@@ -16,6 +17,7 @@ import { getHeapStatistics } from "node:v8";
 import { Engine } from "../src/engine/engine.js";
 import { replyTo } from "../src/engine/fake-answers.js";
 import type { ProbeKind } from "../src/engine/plan.js";
+import { buildPlan } from "../src/engine/plan.js";
 import { FakeBinding, type FakeSentPacket } from "../src/native/fake.js";
 import { META_HAS_TIMESTAMP, RawSockets, RECV_META_WORDS, Ring } from "../src/native/rawsock.js";
 import { allocRing, fillRing } from "../src/native/ring.js";
@@ -27,6 +29,8 @@ const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error("run with --expose-gc (see the header of bench/alloc.ts)");
 
 const ROUND = 8192;
+/** Probes per iteration of the matched-replies measurement. */
+const MATCH_PROBES = 4096;
 const WARMUP_ROUNDS = 20;
 /** Measured rounds; the median is reported (a round may catch the JIT recompiling). */
 const MEASURED_ROUNDS = 5;
@@ -179,6 +183,87 @@ async function receive(): Promise<{ bytes: number; gcs: number }> {
   return r;
 }
 
+/**
+ * Replies that answer a running iteration's probes (matched, recorded): each round is one iteration
+ * of MATCH_PROBES ICMP echoes on the fake sockets, sent, then answered through the ring at once
+ * (the iteration's end, which comes after the replies, is outside the measured window).
+ */
+async function match(): Promise<{ bytes: number; gcs: number }> {
+  const fake = new FakeBinding();
+  fake.clockNs = BigInt(Date.now()) * 1_000_000n;
+  const engine = new Engine({
+    sockets: new RawSockets(fake),
+    families: [4],
+    ports: { lo: 40000, hi: 40999 },
+    firstKey: 0x90000000,
+  });
+  const drain = (engine as unknown as { drainRx(rx: unknown, r: Ring): void }).drainRx.bind(engine);
+  const addresses = Array.from({ length: 64 }, (_, i) => `198.19.1.${i + 1}`);
+  const plan = buildPlan(
+    [
+      {
+        name: "t",
+        type: "ICMPping",
+        family: "ipv4",
+        addresses,
+        nbPackets: MATCH_PROBES / addresses.length,
+        dontFragment: false,
+        timeout: 60,
+        groups: [{ name: "g", srcPortA: 40000, srcPortZ: 40999, dscp: 0, src: "198.18.0.2" }],
+      },
+    ],
+    () => "198.18.0.2",
+  );
+  const buffer = allocRing(MATCH_PROBES, RECV_META_WORDS, 256);
+  const ring = new Ring(buffer);
+  const rx = { family: 4, protocol: 1 };
+  let ended: Promise<unknown> = Promise.resolve();
+  const prepare = () => {}; // the iteration is started by round() of the previous turn (async)
+  const start = async () => {
+    fake.sent.length = 0;
+    ended = engine.run(plan);
+    while (fake.sent.length < MATCH_PROBES) await new Promise((r) => setImmediate(r));
+    const replies = fake.sent.map((sent) => {
+      const b = sent.bytes;
+      return { bytes: replyTo(parseIPv4Packet(b, 0, b.length)!, sent).bytes, src: sent.dst };
+    });
+    let i = 0;
+    fillRing(buffer, (meta, o, data, at) => {
+      const p = replies[i++];
+      if (p === undefined) return false;
+      data.set(p.bytes, at);
+      meta[o] = p.bytes.length;
+      meta[o + 1] = META_HAS_TIMESTAMP;
+      meta[o + 2] = Math.floor(Date.now() / 1000);
+      meta[o + 3] = 5000 + i;
+      const b = new Uint8Array(meta.buffer, meta.byteOffset + o * 4 + 16, 16);
+      b.fill(0);
+      b.set(p.src);
+      return true;
+    });
+  };
+  const bytes: number[] = [];
+  let inRounds = 0;
+  for (let k = 0; k < WARMUP_ROUNDS + MEASURED_ROUNDS; k++) {
+    await start();
+    gc!();
+    await new Promise((r) => setTimeout(r, 20));
+    const before = gcs;
+    const h0 = getHeapStatistics().used_heap_size;
+    drain(rx, ring);
+    const h1 = getHeapStatistics().used_heap_size;
+    await ended;
+    await new Promise((r) => setTimeout(r, 20));
+    if (k >= WARMUP_ROUNDS) {
+      inRounds += gcs - before;
+      bytes.push((h1 - h0) / MATCH_PROBES);
+    }
+  }
+  void prepare;
+  engine.close();
+  return { bytes: median(bytes), gcs: inRounds };
+}
+
 /** The engine's build loop (src/engine/engine.ts Iteration.build) for every type and family. */
 function send(): Promise<{ bytes: number; gcs: number }> {
   const buf = new Uint8Array(200 * 64);
@@ -202,11 +287,19 @@ function send(): Promise<{ bytes: number; gcs: number }> {
 
 async function main(): Promise<void> {
   const rx = await receive();
+  const matched = await match();
   const tx = await send();
-  const out = { receive: rx.bytes, send: tx.bytes, gcs: rx.gcs + tx.gcs, round: ROUND };
+  const out = {
+    receive: rx.bytes,
+    matched: matched.bytes,
+    send: tx.bytes,
+    gcs: rx.gcs + matched.gcs + tx.gcs,
+    round: ROUND,
+  };
   if (process.argv.includes("--json")) console.log(JSON.stringify(out));
   else {
     console.log(`receive: ${rx.bytes.toFixed(1)} B/reply (${rx.gcs} GC in the measured round)`);
+    console.log(`matched: ${matched.bytes.toFixed(1)} B/reply (${matched.gcs} GC in the measured rounds)`);
     console.log(`send:    ${tx.bytes.toFixed(1)} B/probe (${tx.gcs} GC in the measured round)`);
   }
 }

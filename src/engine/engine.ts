@@ -496,12 +496,15 @@ export class Engine {
       this.foreign.notAReply++;
       return;
     }
-    const rxNs = w[m + 1]! & META_HAS_TIMESTAMP ? (w[m + 2]! - this.epochSec) * 1e9 + w[m + 3]! : Number.NaN;
+    // The RX timestamp as integers (seconds since the epoch, ns; -1: none), never a double in a call.
+    const ts = (w[m + 1]! & META_HAS_TIMESTAMP) !== 0;
+    const rxSec = ts ? w[m + 2]! - this.epochSec : 0;
+    const rxNsec = ts ? w[m + 3]! : -1;
     const srcOff = at + 16;
     // IPv4: the header's TTL; IPv6 raw sockets give no header, the addon reads the hop limit.
     this.replyTtl = rx.family === 4 ? (p.ip && "ttl" in p.ip ? p.ip.ttl : 0) : metaHopLimit(w[m + 1]!);
-    if (this.current?.onReply(key, data, data, srcOff, rxNs, rx.family, false)) return;
-    if (this.previous?.onReply(key, data, data, srcOff, rxNs, rx.family, true)) return;
+    if (this.current?.onReply(key, data, data, srcOff, rxSec, rxNsec, rx.family, false)) return;
+    if (this.previous?.onReply(key, data, data, srcOff, rxSec, rxNsec, rx.family, true)) return;
     this.unmatched(key, data, data, srcOff, rx.family);
   }
 
@@ -822,7 +825,8 @@ class Iteration implements SendOwner {
     data: Uint8Array,
     meta: Uint8Array,
     srcOff: number,
-    rxNs: number,
+    rxSec: number,
+    rxNsec: number,
     family: 4 | 6,
     previous: boolean,
   ): boolean {
@@ -858,7 +862,7 @@ class Iteration implements SendOwner {
       } else foreign.settledError++;
       return true;
     }
-    const verdict = f.reply(i, rxNs);
+    const verdict = f.replyAt(i, rxSec, rxNsec);
     if (verdict === "matched") {
       f.replyTtl[i] = this.engine.replyTtl;
       if (key.how === "icmp-error")
