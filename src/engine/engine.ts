@@ -35,11 +35,12 @@ import {
   IPV4_HEADER_LEN,
   IPV6_HEADER_LEN,
   type PacketOptions,
-  parseIPv4Packet,
-  parseIPv6Transport,
+  packetScratch,
+  parseIPv4PacketInto,
+  parseIPv6TransportInto,
   pinChecksum,
 } from "../packet/index.js";
-import { PROTOCOL_OF, type ReplyKey, replyKey, stampKey } from "../probes/kinds.js";
+import { blankReplyKey, PROTOCOL_OF, type ReplyKey, replyKeyInto, stampKey } from "../probes/kinds.js";
 import { writeRst } from "../probes/rst.js";
 import { PROBE_TYPE, tcpDataBytes } from "../probes/types.js";
 import { type FlowResults, summarizeFlows } from "./flows.js";
@@ -473,6 +474,9 @@ export class Engine {
     }
   }
 
+  private readonly scratch = packetScratch();
+  private readonly replyKey = blankReplyKey();
+
   /** One received packet (the ring record at byte `at`): parsed, keyed, matched or counted foreign. */
   private onPacket(rx: RxSocket, r: Ring, at: number): void {
     const w = r.words;
@@ -481,19 +485,26 @@ export class Engine {
     const len = w[m]!;
     const off = at + r.metaWords * 4;
     this.received++;
+    // Parsed into objects reused for every packet (nothing allocated per reply; read synchronously).
+    const s = this.scratch;
     const p =
-      rx.family === 4 ? parseIPv4Packet(data, off, len) : parseIPv6Transport(data, off, len, rx.protocol);
-    const key = p && replyKey(p);
+      rx.family === 4
+        ? parseIPv4PacketInto(s, data, off, len)
+        : parseIPv6TransportInto(s, data, off, len, rx.protocol);
+    const key = p && replyKeyInto(this.replyKey, p);
     if (!key) {
       this.foreign.notAReply++;
       return;
     }
-    const rxNs = w[m + 1]! & META_HAS_TIMESTAMP ? (w[m + 2]! - this.epochSec) * 1e9 + w[m + 3]! : Number.NaN;
+    // The RX timestamp as integers (seconds since the epoch, ns; -1: none), never a double in a call.
+    const ts = (w[m + 1]! & META_HAS_TIMESTAMP) !== 0;
+    const rxSec = ts ? w[m + 2]! - this.epochSec : 0;
+    const rxNsec = ts ? w[m + 3]! : -1;
     const srcOff = at + 16;
     // IPv4: the header's TTL; IPv6 raw sockets give no header, the addon reads the hop limit.
     this.replyTtl = rx.family === 4 ? (p.ip && "ttl" in p.ip ? p.ip.ttl : 0) : metaHopLimit(w[m + 1]!);
-    if (this.current?.onReply(key, data, data, srcOff, rxNs, rx.family, false)) return;
-    if (this.previous?.onReply(key, data, data, srcOff, rxNs, rx.family, true)) return;
+    if (this.current?.onReply(key, data, data, srcOff, rxSec, rxNsec, rx.family, false)) return;
+    if (this.previous?.onReply(key, data, data, srcOff, rxSec, rxNsec, rx.family, true)) return;
     this.unmatched(key, data, data, srcOff, rx.family);
   }
 
@@ -814,7 +825,8 @@ class Iteration implements SendOwner {
     data: Uint8Array,
     meta: Uint8Array,
     srcOff: number,
-    rxNs: number,
+    rxSec: number,
+    rxNsec: number,
     family: 4 | 6,
     previous: boolean,
   ): boolean {
@@ -850,7 +862,7 @@ class Iteration implements SendOwner {
       } else foreign.settledError++;
       return true;
     }
-    const verdict = f.reply(i, rxNs);
+    const verdict = f.replyAt(i, rxSec, rxNsec);
     if (verdict === "matched") {
       f.replyTtl[i] = this.engine.replyTtl;
       if (key.how === "icmp-error")

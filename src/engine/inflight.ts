@@ -197,6 +197,17 @@ export class InFlight {
   }
 
   /**
+   * As reply, with the RX timestamp as whole seconds (since the engine's epoch) and nanoseconds, or
+   * nsec < 0 for none: small integers, where a double handed to a call is boxed (one heap number per
+   * reply on the receive path, bench/alloc.ts).
+   */
+  replyAt(index: number, sec: number, nsec: number): ReplyVerdict {
+    const v = this.reply(index, Number.NaN);
+    if (v === "matched" && nsec >= 0) this.rxNs[index] = sec * 1e9 + nsec;
+    return v;
+  }
+
+  /**
    * An ICMP error from something other than probe `index`'s destination: not an answer. A pending
    * probe keeps waiting for its destination and, unanswered, ends Unreachable with this error's
    * type/code (the first one seen); an error for a settled probe changes nothing.

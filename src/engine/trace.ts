@@ -145,7 +145,8 @@ export class Trace {
       base: f.base,
       count: f.count,
       state: f.state,
-      indexOf: (key: number) => {
+      indexOf: (bits: number) => {
+        const key = bits >>> 0; // a reply's key comes as int32 bits (replyKeyInto)
         const j = byWire.get(key);
         if (j !== undefined) return j;
         const i = f.indexOf(key);

@@ -14,8 +14,14 @@
 //  |  errors: unused (or next-hop MTU for "fragmentation needed")  |
 //  +---------------------------------------------------------------+
 //  |  echo: data ...   errors: the quoted packet (IP header + ≥ 8 bytes of its payload) ...
-import { available, ICMP, ICMP_HEADER_LEN, Icmp6Type, IcmpType, put16, put32, u16, u32 } from "./layout.js";
-import { parseQuotedIPv4, parseQuotedIPv6, type QuotedPacket } from "./quoted.js";
+import { available, ICMP, ICMP_HEADER_LEN, Icmp6Type, IcmpType, i32, put16, put32, u16 } from "./layout.js";
+import {
+  blankQuotedPacket,
+  parseQuotedIPv4Into,
+  parseQuotedIPv6Into,
+  type QuotedPacket,
+  unsignedQuoted,
+} from "./quoted.js";
 
 /** Writes an echo header (checksum 0); `type` is IcmpType.ECHO_* or Icmp6Type.ECHO_*. Returns 8. */
 export function writeIcmpEcho(buf: Uint8Array, off: number, type: number, id: number, seq: number): number {
@@ -71,35 +77,54 @@ export interface IcmpError {
 
 export type IcmpMessage = IcmpEcho | IcmpError;
 
-function echo(buf: Uint8Array, off: number, n: number, type: number, reply: boolean): IcmpEcho {
+/** What parseIcmpInto / parseIcmp6Into parse into: an echo and an error (with its quote), reused. */
+export interface IcmpScratch {
+  readonly echo: IcmpEcho;
+  readonly error: IcmpError;
+}
+
+export function blankIcmp(): IcmpScratch {
   return {
-    kind: "echo",
-    reply,
-    type,
-    code: buf[off + ICMP.CODE]!,
-    checksum: u16(buf, off + ICMP.CHECKSUM),
-    id: u16(buf, off + ICMP.ID),
-    seq: u16(buf, off + ICMP.SEQ),
-    payloadOffset: off + ICMP_HEADER_LEN,
-    payloadLength: n - ICMP_HEADER_LEN,
+    echo: {
+      kind: "echo",
+      reply: false,
+      type: 0,
+      code: 0,
+      checksum: 0,
+      id: 0,
+      seq: 0,
+      payloadOffset: 0,
+      payloadLength: 0,
+    },
+    error: { kind: "error", type: 0, code: 0, checksum: 0, rest: 0, quoted: blankQuotedPacket() },
   };
 }
 
+function echo(e: IcmpEcho, buf: Uint8Array, off: number, n: number, type: number, reply: boolean): IcmpEcho {
+  e.reply = reply;
+  e.type = type;
+  e.code = buf[off + ICMP.CODE]!;
+  e.checksum = u16(buf, off + ICMP.CHECKSUM);
+  e.id = u16(buf, off + ICMP.ID);
+  e.seq = u16(buf, off + ICMP.SEQ);
+  e.payloadOffset = off + ICMP_HEADER_LEN;
+  e.payloadLength = n - ICMP_HEADER_LEN;
+  return e;
+}
+
 function error(
+  e: IcmpError,
   buf: Uint8Array,
   off: number,
   type: number,
   quoted: QuotedPacket | undefined,
 ): IcmpError | undefined {
   if (quoted === undefined) return undefined;
-  return {
-    kind: "error",
-    type,
-    code: buf[off + ICMP.CODE]!,
-    checksum: u16(buf, off + ICMP.CHECKSUM),
-    rest: u32(buf, off + ICMP.ID),
-    quoted,
-  };
+  e.type = type;
+  e.code = buf[off + ICMP.CODE]!;
+  e.checksum = u16(buf, off + ICMP.CHECKSUM);
+  e.rest = i32(buf, off + ICMP.ID);
+  return e;
 }
 
 /**
@@ -108,16 +133,44 @@ function error(
  * Other types, and errors with an unreadable quote, give undefined; never throws.
  */
 export function parseIcmp(buf: Uint8Array, off: number, len: number): IcmpMessage | undefined {
+  return unsignedIcmp(parseIcmpInto(blankIcmp(), buf, off, len));
+}
+
+/** A message parsed by parseIcmpInto / 6Into with its 32-bit fields unsigned (parseIcmp's form). */
+export function unsignedIcmp(m: IcmpMessage | undefined): IcmpMessage | undefined {
+  if (m?.kind === "error") {
+    m.rest >>>= 0;
+    unsignedQuoted(m.quoted);
+  }
+  return m;
+}
+
+/**
+ * parseIcmp into `s` (its echo or its error, overwritten and returned): no allocation. 32-bit fields
+ * (rest, the quote's tcpSeq and tag) hold their bits as int32 (layout.ts i32).
+ */
+export function parseIcmpInto(
+  s: IcmpScratch,
+  buf: Uint8Array,
+  off: number,
+  len: number,
+): IcmpMessage | undefined {
   const n = available(buf, off, len);
   if (n < ICMP_HEADER_LEN) return undefined;
   const type = buf[off]!;
   switch (type) {
     case IcmpType.ECHO_REPLY:
     case IcmpType.ECHO_REQUEST:
-      return echo(buf, off, n, type, type === IcmpType.ECHO_REPLY);
+      return echo(s.echo, buf, off, n, type, type === IcmpType.ECHO_REPLY);
     case IcmpType.DEST_UNREACHABLE:
     case IcmpType.TIME_EXCEEDED:
-      return error(buf, off, type, parseQuotedIPv4(buf, off + ICMP.QUOTE, n - ICMP_HEADER_LEN));
+      return error(
+        s.error,
+        buf,
+        off,
+        type,
+        parseQuotedIPv4Into(s.error.quoted, buf, off + ICMP.QUOTE, n - ICMP_HEADER_LEN),
+      );
     default:
       return undefined;
   }
@@ -129,16 +182,32 @@ export function parseIcmp(buf: Uint8Array, off: number, len: number): IcmpMessag
  * (3) whose quote parses (parseQuotedIPv6). Undefined otherwise; never throws.
  */
 export function parseIcmp6(buf: Uint8Array, off: number, len: number): IcmpMessage | undefined {
+  return unsignedIcmp(parseIcmp6Into(blankIcmp(), buf, off, len));
+}
+
+/** parseIcmp6 into `s` (its echo or its error, overwritten and returned): no allocation. */
+export function parseIcmp6Into(
+  s: IcmpScratch,
+  buf: Uint8Array,
+  off: number,
+  len: number,
+): IcmpMessage | undefined {
   const n = available(buf, off, len);
   if (n < ICMP_HEADER_LEN) return undefined;
   const type = buf[off]!;
   switch (type) {
     case Icmp6Type.ECHO_REPLY:
     case Icmp6Type.ECHO_REQUEST:
-      return echo(buf, off, n, type, type === Icmp6Type.ECHO_REPLY);
+      return echo(s.echo, buf, off, n, type, type === Icmp6Type.ECHO_REPLY);
     case Icmp6Type.DEST_UNREACHABLE:
     case Icmp6Type.TIME_EXCEEDED:
-      return error(buf, off, type, parseQuotedIPv6(buf, off + ICMP.QUOTE, n - ICMP_HEADER_LEN));
+      return error(
+        s.error,
+        buf,
+        off,
+        type,
+        parseQuotedIPv6Into(s.error.quoted, buf, off + ICMP.QUOTE, n - ICMP_HEADER_LEN),
+      );
     default:
       return undefined;
   }

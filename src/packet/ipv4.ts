@@ -16,7 +16,7 @@
 //  |                     Destination Address                       |
 //  +---------------------------------------------------------------+
 import { internetChecksum } from "./checksum.js";
-import { available, IPV4, IPV4_HEADER_LEN, put16, u16, u32 } from "./layout.js";
+import { available, IPV4, IPV4_HEADER_LEN, i32, put16, u16 } from "./layout.js";
 
 export interface IPv4HeaderFields {
   /** Differentiated services code point, 0..63 (TOS = dscp << 2 | ecn). */
@@ -37,18 +37,45 @@ export interface IPv4HeaderFields {
 
 /** Writes a 20-byte IPv4 header (no options) with its checksum at buf[off]; returns 20. */
 export function writeIPv4Header(buf: Uint8Array, off: number, h: IPv4HeaderFields): number {
+  return writeIPv4HeaderOf(
+    buf,
+    off,
+    h.dscp ?? 0,
+    h.ecn ?? 0,
+    h.totalLength,
+    h.id,
+    h.df,
+    h.ttl,
+    h.protocol,
+    h.src,
+    h.dst,
+  );
+}
+
+/** writeIPv4Header with the fields as arguments (no object per packet on the send path). */
+export function writeIPv4HeaderOf(
+  buf: Uint8Array,
+  off: number,
+  dscp: number,
+  ecn: number,
+  totalLength: number,
+  id: number,
+  df: boolean,
+  ttl: number,
+  protocol: number,
+  s: Uint8Array,
+  d: Uint8Array,
+): number {
   buf[off] = 0x45;
-  buf[off + IPV4.TOS] = (((h.dscp ?? 0) & 0x3f) << 2) | ((h.ecn ?? 0) & 3);
-  put16(buf, off + IPV4.TOTAL_LENGTH, h.totalLength);
-  put16(buf, off + IPV4.ID, h.id);
-  buf[off + IPV4.FLAGS_FRAGMENT] = h.df ? 0x40 : 0;
+  buf[off + IPV4.TOS] = ((dscp & 0x3f) << 2) | (ecn & 3);
+  put16(buf, off + IPV4.TOTAL_LENGTH, totalLength);
+  put16(buf, off + IPV4.ID, id);
+  buf[off + IPV4.FLAGS_FRAGMENT] = df ? 0x40 : 0;
   buf[off + IPV4.FLAGS_FRAGMENT + 1] = 0;
-  buf[off + IPV4.TTL] = h.ttl & 0xff;
-  buf[off + IPV4.PROTOCOL] = h.protocol & 0xff;
+  buf[off + IPV4.TTL] = ttl & 0xff;
+  buf[off + IPV4.PROTOCOL] = protocol & 0xff;
   buf[off + IPV4.CHECKSUM] = 0;
   buf[off + IPV4.CHECKSUM + 1] = 0;
-  const s = h.src;
-  const d = h.dst;
   buf[off + 12] = s[0]!;
   buf[off + 13] = s[1]!;
   buf[off + 14] = s[2]!;
@@ -95,6 +122,52 @@ export interface IPv4Header {
  * Returns undefined for anything else; never throws.
  */
 export function parseIPv4Header(buf: Uint8Array, off: number, len: number): IPv4Header | undefined {
+  return unsignedIPv4(parseIPv4HeaderInto(blankIPv4Header(), buf, off, len));
+}
+
+/** A header parsed by parseIPv4HeaderInto with src and dst as unsigned values (parseIPv4Header's form). */
+export function unsignedIPv4(h: IPv4Header | undefined): IPv4Header | undefined {
+  if (h !== undefined) {
+    h.src >>>= 0;
+    h.dst >>>= 0;
+  }
+  return h;
+}
+
+/** An IPv4Header to parse into (parseIPv4HeaderInto), all fields zero. */
+export function blankIPv4Header(): IPv4Header {
+  return {
+    headerLength: 0,
+    dscp: 0,
+    ecn: 0,
+    totalLength: 0,
+    id: 0,
+    df: false,
+    mf: false,
+    fragmentOffset: 0,
+    ttl: 0,
+    protocol: 0,
+    checksum: 0,
+    src: 0,
+    dst: 0,
+    srcOffset: 0,
+    dstOffset: 0,
+    payloadOffset: 0,
+    presentLength: 0,
+    truncated: false,
+  };
+}
+
+/**
+ * parseIPv4Header into `h` (overwritten, returned; undefined as parseIPv4Header): no allocation. src
+ * and dst hold their 32 bits as int32 (layout.ts i32; `>>> 0` for the value).
+ */
+export function parseIPv4HeaderInto(
+  h: IPv4Header,
+  buf: Uint8Array,
+  off: number,
+  len: number,
+): IPv4Header | undefined {
   const n = available(buf, off, len);
   if (n < IPV4_HEADER_LEN) return undefined;
   const b0 = buf[off]!;
@@ -106,26 +179,25 @@ export function parseIPv4Header(buf: Uint8Array, off: number, len: number): IPv4
   const tos = buf[off + IPV4.TOS]!;
   const ff = u16(buf, off + IPV4.FLAGS_FRAGMENT);
   const end = Math.min(totalLength, n);
-  return {
-    headerLength,
-    dscp: tos >>> 2,
-    ecn: tos & 3,
-    totalLength,
-    id: u16(buf, off + IPV4.ID),
-    df: (ff & 0x4000) !== 0,
-    mf: (ff & 0x2000) !== 0,
-    fragmentOffset: ff & 0x1fff,
-    ttl: buf[off + IPV4.TTL]!,
-    protocol: buf[off + IPV4.PROTOCOL]!,
-    checksum: u16(buf, off + IPV4.CHECKSUM),
-    src: u32(buf, off + IPV4.SRC),
-    dst: u32(buf, off + IPV4.DST),
-    srcOffset: off + IPV4.SRC,
-    dstOffset: off + IPV4.DST,
-    payloadOffset: off + headerLength,
-    presentLength: end - headerLength,
-    truncated: totalLength > n,
-  };
+  h.headerLength = headerLength;
+  h.dscp = tos >>> 2;
+  h.ecn = tos & 3;
+  h.totalLength = totalLength;
+  h.id = u16(buf, off + IPV4.ID);
+  h.df = (ff & 0x4000) !== 0;
+  h.mf = (ff & 0x2000) !== 0;
+  h.fragmentOffset = ff & 0x1fff;
+  h.ttl = buf[off + IPV4.TTL]!;
+  h.protocol = buf[off + IPV4.PROTOCOL]!;
+  h.checksum = u16(buf, off + IPV4.CHECKSUM);
+  h.src = i32(buf, off + IPV4.SRC);
+  h.dst = i32(buf, off + IPV4.DST);
+  h.srcOffset = off + IPV4.SRC;
+  h.dstOffset = off + IPV4.DST;
+  h.payloadOffset = off + headerLength;
+  h.presentLength = end - headerLength;
+  h.truncated = totalLength > n;
+  return h;
 }
 
 /** True when the header checksum of the IPv4 header at buf[off] (IHL from the header) verifies. */

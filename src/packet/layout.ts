@@ -101,6 +101,15 @@ export function u32(buf: Uint8Array, off: number): number {
   return ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
 }
 
+/**
+ * The 32 bits at buf[off] as an int32 (`>>> 0` gives u32's value). The ...Into parsers keep 32-bit
+ * fields so: V8 stores an int32 in an object field as is, but boxes a value ≥ 2^31 into a new heap
+ * number on every store, one allocation per packet on the receive path.
+ */
+export function i32(buf: Uint8Array, off: number): number {
+  return (buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!;
+}
+
 export function put16(buf: Uint8Array, off: number, v: number): void {
   buf[off] = (v >>> 8) & 0xff;
   buf[off + 1] = v & 0xff;

@@ -6,10 +6,26 @@
 // Parsing: an IPv4 raw socket delivers from the IPv4 header (parseIPv4Packet); an IPv6 raw socket
 // delivers from the transport header (parseIPv6Transport, the protocol known from the socket);
 // parseIPv6Packet covers captures and quoted packets. Parsers return undefined for anything not ours.
+// The ...Into parsers fill a caller's PacketScratch instead of new objects (the engine's receive path,
+// which must allocate nothing per packet); the plain ones are the same parse into a fresh scratch.
 import { onesSum, pseudoSum4, pseudoSum6, writeChecksum } from "./checksum.js";
-import { type IcmpMessage, parseIcmp, parseIcmp6, writeIcmpEcho } from "./icmp.js";
-import { type IPv4Header, parseIPv4Header, writeIPv4Header } from "./ipv4.js";
-import { type IPv6Header, parseIPv6Header, writeIPv6Header } from "./ipv6.js";
+import {
+  blankIcmp,
+  type IcmpMessage,
+  type IcmpScratch,
+  parseIcmp6Into,
+  parseIcmpInto,
+  unsignedIcmp,
+  writeIcmpEcho,
+} from "./icmp.js";
+import {
+  blankIPv4Header,
+  type IPv4Header,
+  parseIPv4HeaderInto,
+  unsignedIPv4,
+  writeIPv4HeaderOf,
+} from "./ipv4.js";
+import { blankIPv6Header, type IPv6Header, parseIPv6HeaderInto, writeIPv6HeaderOf } from "./ipv6.js";
 import {
   ICMP,
   ICMP_HEADER_LEN,
@@ -28,8 +44,15 @@ import {
   UDP_HEADER_LEN,
 } from "./layout.js";
 import { fillPattern } from "./payload.js";
-import { parseTcp, type TcpSegment, writeTcpSyn } from "./tcp.js";
-import { parseUdp, type UdpDatagram, writeUdpHeader } from "./udp.js";
+import {
+  blankTcpSegment,
+  parseTcpInto,
+  SYN_WINDOW,
+  type TcpSegment,
+  unsignedTcp,
+  writeTcpSynOf,
+} from "./tcp.js";
+import { blankUdpDatagram, parseUdpInto, type UdpDatagram, writeUdpHeaderOf } from "./udp.js";
 
 export type ProbeProtocol = "tcp-syn" | "udp" | "icmp-echo";
 
@@ -107,23 +130,25 @@ export function packetLength(o: PacketOptions): number {
 
 /** Writes the transport header + padding of `size` bytes at buf[off] with its checksum. */
 function writeTransport(buf: Uint8Array, off: number, o: PacketOptions, family: 4 | 6, size: number): void {
-  const seq = o.seq ?? 0;
+  // 32-bit fields travel as int32 (`| 0`; the writers take the bits): a value ≥ 2^31 handed as is to
+  // a call the JIT did not inline is boxed, one heap number per packet (bench/alloc.ts).
+  const seq = (o.seq ?? 0) | 0;
   const proto = protocolNumber(o.protocol, family);
   let sumOff: number;
   let seed: number;
   let dataOff: number;
   if (o.protocol === "tcp-syn") {
-    writeTcpSyn(buf, off, { srcPort: o.srcPort ?? 0, dstPort: o.dstPort ?? 0, seq });
+    writeTcpSynOf(buf, off, o.srcPort ?? 0, o.dstPort ?? 0, seq, SYN_WINDOW);
     sumOff = off + TCP.CHECKSUM;
-    seed = o.patternSeed ?? seq;
+    seed = (o.patternSeed ?? seq) | 0;
     dataOff = off + TCP_HEADER_LEN;
   } else if (o.protocol === "udp") {
-    writeUdpHeader(buf, off, { srcPort: o.srcPort ?? 0, dstPort: o.dstPort ?? 0, length: size });
+    writeUdpHeaderOf(buf, off, o.srcPort ?? 0, o.dstPort ?? 0, size);
     sumOff = off + UDP.CHECKSUM;
-    seed = o.patternSeed ?? o.tag ?? 0;
+    seed = (o.patternSeed ?? o.tag ?? 0) | 0;
     dataOff = off + UDP_HEADER_LEN;
     if (size >= UDP_HEADER_LEN + 4) {
-      put32(buf, off + UDP.TAG, (o.tag ?? 0) >>> 0);
+      put32(buf, off + UDP.TAG, (o.tag ?? 0) | 0);
       dataOff += 4;
     }
   } else {
@@ -135,7 +160,7 @@ function writeTransport(buf: Uint8Array, off: number, o: PacketOptions, family: 
       seq,
     );
     sumOff = off + ICMP.CHECKSUM;
-    seed = o.patternSeed ?? ((o.icmpId ?? 0) << 16) | (seq & 0xffff);
+    seed = (o.patternSeed ?? ((o.icmpId ?? 0) << 16) | (seq & 0xffff)) | 0;
     dataOff = off + ICMP_HEADER_LEN;
   }
   fillPattern(buf, dataOff, off + size - dataOff, seed);
@@ -163,29 +188,12 @@ export function buildPacket(buf: Uint8Array, off: number, o: PacketOptions): num
   writeTransport(buf, off + hl, o, family, size);
   const protocol = protocolNumber(o.protocol, family);
   const ttl = o.ttl ?? 64;
+  const dscp = o.dscp ?? 0;
+  const ecn = o.ecn ?? 0;
   if (family === 4) {
-    writeIPv4Header(buf, off, {
-      dscp: o.dscp ?? 0,
-      ecn: o.ecn ?? 0,
-      totalLength: hl + size,
-      id: o.id ?? 0,
-      df: o.df ?? false,
-      ttl,
-      protocol,
-      src: o.src,
-      dst: o.dst,
-    });
+    writeIPv4HeaderOf(buf, off, dscp, ecn, hl + size, o.id ?? 0, o.df ?? false, ttl, protocol, o.src, o.dst);
   } else {
-    writeIPv6Header(buf, off, {
-      dscp: o.dscp ?? 0,
-      ecn: o.ecn ?? 0,
-      flowLabel: o.flowLabel ?? 0,
-      payloadLength: size,
-      nextHeader: protocol,
-      hopLimit: ttl,
-      src: o.src,
-      dst: o.dst,
-    });
+    writeIPv6HeaderOf(buf, off, dscp, ecn, o.flowLabel ?? 0, size, protocol, ttl, o.src, o.dst);
   }
   return hl + size;
 }
@@ -213,7 +221,29 @@ export interface ParsedPacket {
   icmp: IcmpMessage | undefined;
 }
 
+/** What the ...Into parsers fill: the packet, and one reusable object per layer it points to. */
+export interface PacketScratch {
+  readonly packet: ParsedPacket;
+  readonly ip4: IPv4Header;
+  readonly ip6: IPv6Header;
+  readonly tcp: TcpSegment;
+  readonly udp: UdpDatagram;
+  readonly icmp: IcmpScratch;
+}
+
+export function packetScratch(): PacketScratch {
+  return {
+    packet: { family: 4, ip: undefined, protocol: 0, tcp: undefined, udp: undefined, icmp: undefined },
+    ip4: blankIPv4Header(),
+    ip6: blankIPv6Header(),
+    tcp: blankTcpSegment(),
+    udp: blankUdpDatagram(),
+    icmp: blankIcmp(),
+  };
+}
+
 function transport(
+  s: PacketScratch,
   family: 4 | 6,
   ip: IPv4Header | IPv6Header | undefined,
   protocol: number,
@@ -224,12 +254,19 @@ function transport(
   let tcp: TcpSegment | undefined;
   let udp: UdpDatagram | undefined;
   let icmp: IcmpMessage | undefined;
-  if (protocol === IPPROTO_TCP) tcp = parseTcp(buf, off, len);
-  else if (protocol === IPPROTO_UDP) udp = parseUdp(buf, off, len);
-  else if (family === 4 && protocol === IPPROTO_ICMP) icmp = parseIcmp(buf, off, len);
-  else if (family === 6 && protocol === IPPROTO_ICMPV6) icmp = parseIcmp6(buf, off, len);
+  if (protocol === IPPROTO_TCP) tcp = parseTcpInto(s.tcp, buf, off, len);
+  else if (protocol === IPPROTO_UDP) udp = parseUdpInto(s.udp, buf, off, len);
+  else if (family === 4 && protocol === IPPROTO_ICMP) icmp = parseIcmpInto(s.icmp, buf, off, len);
+  else if (family === 6 && protocol === IPPROTO_ICMPV6) icmp = parseIcmp6Into(s.icmp, buf, off, len);
   if (tcp === undefined && udp === undefined && icmp === undefined) return undefined;
-  return { family, ip, protocol, tcp, udp, icmp };
+  const p = s.packet;
+  p.family = family;
+  p.ip = ip;
+  p.protocol = protocol;
+  p.tcp = tcp;
+  p.udp = udp;
+  p.icmp = icmp;
+  return p;
 }
 
 /**
@@ -237,16 +274,39 @@ function transport(
  * covers). Non-first fragments and other protocols give undefined. Never throws.
  */
 export function parseIPv4Packet(buf: Uint8Array, off: number, len: number): ParsedPacket | undefined {
-  const ip = parseIPv4Header(buf, off, len);
+  return unsignedPacket(parseIPv4PacketInto(packetScratch(), buf, off, len));
+}
+
+/**
+ * A packet parsed by the ...Into parsers with its 32-bit fields as unsigned values (the form the
+ * allocating parsers return; the ...Into ones keep those fields as int32 bits, see layout.ts i32).
+ */
+function unsignedPacket(p: ParsedPacket | undefined): ParsedPacket | undefined {
+  if (p === undefined) return p;
+  if (p.family === 4) unsignedIPv4(p.ip as IPv4Header | undefined);
+  unsignedTcp(p.tcp);
+  unsignedIcmp(p.icmp);
+  return p;
+}
+
+/** parseIPv4Packet into `s` (its packet, overwritten and returned): no allocation. */
+export function parseIPv4PacketInto(
+  s: PacketScratch,
+  buf: Uint8Array,
+  off: number,
+  len: number,
+): ParsedPacket | undefined {
+  const ip = parseIPv4HeaderInto(s.ip4, buf, off, len);
   if (ip === undefined || ip.fragmentOffset !== 0) return undefined;
-  return transport(4, ip, ip.protocol, buf, ip.payloadOffset, ip.presentLength);
+  return transport(s, 4, ip, ip.protocol, buf, ip.payloadOffset, ip.presentLength);
 }
 
 /** An IPv6 packet from its header (captures, HDRINCL): header directly followed by TCP, UDP or ICMPv6. */
 export function parseIPv6Packet(buf: Uint8Array, off: number, len: number): ParsedPacket | undefined {
-  const ip = parseIPv6Header(buf, off, len);
+  const s = packetScratch();
+  const ip = parseIPv6HeaderInto(s.ip6, buf, off, len);
   if (ip === undefined) return undefined;
-  return transport(6, ip, ip.nextHeader, buf, ip.payloadOffset, ip.presentLength);
+  return unsignedPacket(transport(s, 6, ip, ip.nextHeader, buf, ip.payloadOffset, ip.presentLength));
 }
 
 /** What an IPv6 raw socket of protocol `nextHeader` delivers: the transport header onwards. */
@@ -256,7 +316,18 @@ export function parseIPv6Transport(
   len: number,
   nextHeader: number,
 ): ParsedPacket | undefined {
-  return transport(6, undefined, nextHeader, buf, off, len);
+  return unsignedPacket(parseIPv6TransportInto(packetScratch(), buf, off, len, nextHeader));
+}
+
+/** parseIPv6Transport into `s` (its packet, overwritten and returned): no allocation. */
+export function parseIPv6TransportInto(
+  s: PacketScratch,
+  buf: Uint8Array,
+  off: number,
+  len: number,
+  nextHeader: number,
+): ParsedPacket | undefined {
+  return transport(s, 6, undefined, nextHeader, buf, off, len);
 }
 
 /** True when the TCP/UDP/ICMP checksum of the transport at buf[off, off+len) of an IPv4 packet verifies. */

@@ -7,9 +7,9 @@
 // The result is one flat shape for every protocol (fields that do not apply are undefined) so that
 // the matcher's code sees a single object layout.
 import { formatAddress } from "./addr.js";
-import { parseIPv4Header } from "./ipv4.js";
-import { parseIPv6Header } from "./ipv6.js";
-import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, u16, u32 } from "./layout.js";
+import { blankIPv4Header, parseIPv4HeaderInto } from "./ipv4.js";
+import { blankIPv6Header, parseIPv6HeaderInto } from "./ipv6.js";
+import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, i32, u16 } from "./layout.js";
 
 /** Transport bytes a quote must hold for us to read it (RFC 792's "64 bits of data"). */
 export const QUOTED_TRANSPORT_MIN = 8;
@@ -55,14 +55,14 @@ function transportFields(q: QuotedPacket, buf: Uint8Array, t: number, present: n
     case IPPROTO_TCP:
       q.srcPort = u16(buf, t);
       q.dstPort = u16(buf, t + 2);
-      q.tcpSeq = u32(buf, t + 4);
+      q.tcpSeq = i32(buf, t + 4);
       break;
     case IPPROTO_UDP: {
       q.srcPort = u16(buf, t);
       q.dstPort = u16(buf, t + 2);
       const length = u16(buf, t + 4);
       q.udpLength = length;
-      if (length >= 12 && present >= 12) q.tag = u32(buf, t + 8);
+      if (length >= 12 && present >= 12) q.tag = i32(buf, t + 8);
       break;
     }
     default:
@@ -72,10 +72,11 @@ function transportFields(q: QuotedPacket, buf: Uint8Array, t: number, present: n
   }
 }
 
-function blank(family: 4 | 6, offset: number): QuotedPacket {
+/** A QuotedPacket to parse into (parseQuotedIPv4Into, parseQuotedIPv6Into). */
+export function blankQuotedPacket(): QuotedPacket {
   return {
-    family,
-    offset,
+    family: 4,
+    offset: 0,
     ipId: undefined,
     ttl: 0,
     dscp: 0,
@@ -98,17 +99,67 @@ function blank(family: 4 | 6, offset: number): QuotedPacket {
   };
 }
 
+/** Sets every field of `q` as blankQuotedPacket has them, for a quote of `family` at `offset`. */
+function reset(q: QuotedPacket, family: 4 | 6, offset: number): QuotedPacket {
+  q.family = family;
+  q.offset = offset;
+  q.ipId = undefined;
+  q.ttl = 0;
+  q.dscp = 0;
+  q.flowLabel = undefined;
+  q.df = undefined;
+  q.totalLength = 0;
+  q.srcOffset = 0;
+  q.dstOffset = 0;
+  q.protocol = 0;
+  q.transportOffset = 0;
+  q.transportLength = 0;
+  q.srcPort = undefined;
+  q.dstPort = undefined;
+  q.tcpSeq = undefined;
+  q.udpLength = undefined;
+  q.tag = undefined;
+  q.icmpType = undefined;
+  q.icmpId = undefined;
+  q.icmpSeq = undefined;
+  return q;
+}
+
+/** A quote parsed by parseQuotedIPv4Into / 6Into with tcpSeq and tag unsigned (the allocating form). */
+export function unsignedQuoted(q: QuotedPacket | undefined): QuotedPacket | undefined {
+  if (q?.tcpSeq !== undefined) q.tcpSeq >>>= 0;
+  if (q?.tag !== undefined) q.tag >>>= 0;
+  return q;
+}
+
+// The quoted IP headers are read into these (parsing is synchronous; their values are copied out).
+const ip4 = blankIPv4Header();
+const ip6 = blankIPv6Header();
+
 /**
  * Parses an IPv4 packet quoted in an ICMP error at buf[off, off+len). Accepts a valid IPv4 header
  * (truncation allowed), first fragment only, protocol TCP, UDP or ICMP, with ≥ 8 transport bytes.
  */
 export function parseQuotedIPv4(buf: Uint8Array, off: number, len: number): QuotedPacket | undefined {
-  const ip = parseIPv4Header(buf, off, len);
+  return unsignedQuoted(parseQuotedIPv4Into(blankQuotedPacket(), buf, off, len));
+}
+
+/**
+ * parseQuotedIPv4 into `out` (overwritten, returned; undefined as parseQuotedIPv4): no allocation.
+ * tcpSeq and tag hold their 32 bits as int32 (layout.ts i32; `>>> 0` for the value).
+ */
+export function parseQuotedIPv4Into(
+  out: QuotedPacket,
+  buf: Uint8Array,
+  off: number,
+  len: number,
+): QuotedPacket | undefined {
+  const ip = parseIPv4HeaderInto(ip4, buf, off, len);
   if (ip === undefined || ip.fragmentOffset !== 0) return undefined;
   const p = ip.protocol;
   if (p !== IPPROTO_TCP && p !== IPPROTO_UDP && p !== IPPROTO_ICMP) return undefined;
   if (ip.presentLength < QUOTED_TRANSPORT_MIN) return undefined;
-  const q = blank(4, off);
+  const q = reset(out, 4, off);
   q.ipId = ip.id;
   q.ttl = ip.ttl;
   q.dscp = ip.dscp;
@@ -128,12 +179,25 @@ export function parseQuotedIPv4(buf: Uint8Array, off: number, len: number): Quot
  * (truncation allowed) directly followed by TCP, UDP or ICMPv6 (no extension headers), ≥ 8 bytes of it.
  */
 export function parseQuotedIPv6(buf: Uint8Array, off: number, len: number): QuotedPacket | undefined {
-  const ip = parseIPv6Header(buf, off, len);
+  return unsignedQuoted(parseQuotedIPv6Into(blankQuotedPacket(), buf, off, len));
+}
+
+/**
+ * parseQuotedIPv6 into `out` (overwritten, returned; undefined as parseQuotedIPv6): no allocation.
+ * tcpSeq and tag hold their 32 bits as int32 (layout.ts i32; `>>> 0` for the value).
+ */
+export function parseQuotedIPv6Into(
+  out: QuotedPacket,
+  buf: Uint8Array,
+  off: number,
+  len: number,
+): QuotedPacket | undefined {
+  const ip = parseIPv6HeaderInto(ip6, buf, off, len);
   if (ip === undefined) return undefined;
   const p = ip.nextHeader;
   if (p !== IPPROTO_TCP && p !== IPPROTO_UDP && p !== IPPROTO_ICMPV6) return undefined;
   if (ip.presentLength < QUOTED_TRANSPORT_MIN) return undefined;
-  const q = blank(6, off);
+  const q = reset(out, 6, off);
   q.ttl = ip.hopLimit;
   q.dscp = ip.dscp;
   q.flowLabel = ip.flowLabel;

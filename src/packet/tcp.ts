@@ -19,7 +19,7 @@
 //  +-------+-------+---------------+-------------------------------+
 //  |           Checksum            |         Urgent Pointer        |
 //  +-------------------------------+-------------------------------+
-import { available, put16, put32, TCP, TCP_HEADER_LEN, TcpFlag, u16, u32 } from "./layout.js";
+import { available, i32, put16, put32, TCP, TCP_HEADER_LEN, TcpFlag, u16 } from "./layout.js";
 
 export interface TcpFields {
   srcPort: number;
@@ -55,13 +55,25 @@ export function writeTcpSyn(
   off: number,
   f: { srcPort: number; dstPort: number; seq: number; window?: number },
 ): number {
-  put16(buf, off + TCP.SRC_PORT, f.srcPort);
-  put16(buf, off + TCP.DST_PORT, f.dstPort);
-  put32(buf, off + TCP.SEQ, f.seq >>> 0);
+  return writeTcpSynOf(buf, off, f.srcPort, f.dstPort, f.seq, f.window ?? SYN_WINDOW);
+}
+
+/** writeTcpSyn with the fields as arguments (no object per packet on the send path). */
+export function writeTcpSynOf(
+  buf: Uint8Array,
+  off: number,
+  srcPort: number,
+  dstPort: number,
+  seq: number,
+  window: number,
+): number {
+  put16(buf, off + TCP.SRC_PORT, srcPort);
+  put16(buf, off + TCP.DST_PORT, dstPort);
+  put32(buf, off + TCP.SEQ, seq | 0);
   put32(buf, off + TCP.ACK, 0);
   buf[off + TCP.DATA_OFFSET] = (TCP_HEADER_LEN / 4) << 4;
   buf[off + TCP.FLAGS] = TcpFlag.SYN;
-  put16(buf, off + TCP.WINDOW, f.window ?? SYN_WINDOW);
+  put16(buf, off + TCP.WINDOW, window);
   put16(buf, off + TCP.CHECKSUM, 0);
   put16(buf, off + TCP.URGENT, 0);
   return TCP_HEADER_LEN;
@@ -93,23 +105,61 @@ export interface TcpSegment {
  * header present. Everything after the header counts as payload. Undefined otherwise; never throws.
  */
 export function parseTcp(buf: Uint8Array, off: number, len: number): TcpSegment | undefined {
+  return unsignedTcp(parseTcpInto(blankTcpSegment(), buf, off, len));
+}
+
+/** A segment parsed by parseTcpInto with its 32-bit fields as unsigned values (parseTcp's form). */
+export function unsignedTcp(t: TcpSegment | undefined): TcpSegment | undefined {
+  if (t !== undefined) {
+    t.seq >>>= 0;
+    t.ack >>>= 0;
+  }
+  return t;
+}
+
+/** A TcpSegment to parse into (parseTcpInto), all fields zero. */
+export function blankTcpSegment(): TcpSegment {
+  return {
+    srcPort: 0,
+    dstPort: 0,
+    seq: 0,
+    ack: 0,
+    headerLength: 0,
+    flags: 0,
+    window: 0,
+    checksum: 0,
+    urgent: 0,
+    payloadOffset: 0,
+    payloadLength: 0,
+  };
+}
+
+/**
+ * parseTcp into `t` (overwritten, returned; undefined as parseTcp): no allocation. seq and ack hold
+ * their 32 bits as int32 (layout.ts i32; `>>> 0` for the value).
+ */
+export function parseTcpInto(
+  t: TcpSegment,
+  buf: Uint8Array,
+  off: number,
+  len: number,
+): TcpSegment | undefined {
   const n = available(buf, off, len);
   if (n < TCP_HEADER_LEN) return undefined;
   const headerLength = (buf[off + TCP.DATA_OFFSET]! >>> 4) * 4;
   if (headerLength < TCP_HEADER_LEN || headerLength > n) return undefined;
-  return {
-    srcPort: u16(buf, off + TCP.SRC_PORT),
-    dstPort: u16(buf, off + TCP.DST_PORT),
-    seq: u32(buf, off + TCP.SEQ),
-    ack: u32(buf, off + TCP.ACK),
-    headerLength,
-    flags: buf[off + TCP.FLAGS]!,
-    window: u16(buf, off + TCP.WINDOW),
-    checksum: u16(buf, off + TCP.CHECKSUM),
-    urgent: u16(buf, off + TCP.URGENT),
-    payloadOffset: off + headerLength,
-    payloadLength: n - headerLength,
-  };
+  t.srcPort = u16(buf, off + TCP.SRC_PORT);
+  t.dstPort = u16(buf, off + TCP.DST_PORT);
+  t.seq = i32(buf, off + TCP.SEQ);
+  t.ack = i32(buf, off + TCP.ACK);
+  t.headerLength = headerLength;
+  t.flags = buf[off + TCP.FLAGS]!;
+  t.window = u16(buf, off + TCP.WINDOW);
+  t.checksum = u16(buf, off + TCP.CHECKSUM);
+  t.urgent = u16(buf, off + TCP.URGENT);
+  t.payloadOffset = off + headerLength;
+  t.payloadLength = n - headerLength;
+  return t;
 }
 
 /** True when a segment is a SYN-ACK (SYN and ACK set, RST clear): the target port is open. */

@@ -24,9 +24,20 @@ export interface UdpFields {
 
 /** Writes the 8-byte UDP header (checksum 0) at buf[off]; returns 8. */
 export function writeUdpHeader(buf: Uint8Array, off: number, f: UdpFields): number {
-  put16(buf, off + UDP.SRC_PORT, f.srcPort);
-  put16(buf, off + UDP.DST_PORT, f.dstPort);
-  put16(buf, off + UDP.LENGTH, f.length);
+  return writeUdpHeaderOf(buf, off, f.srcPort, f.dstPort, f.length);
+}
+
+/** writeUdpHeader with the fields as arguments (no object per packet on the send path). */
+export function writeUdpHeaderOf(
+  buf: Uint8Array,
+  off: number,
+  srcPort: number,
+  dstPort: number,
+  length: number,
+): number {
+  put16(buf, off + UDP.SRC_PORT, srcPort);
+  put16(buf, off + UDP.DST_PORT, dstPort);
+  put16(buf, off + UDP.LENGTH, length);
   put16(buf, off + UDP.CHECKSUM, 0);
   return UDP_HEADER_LEN;
 }
@@ -49,18 +60,40 @@ export interface UdpDatagram {
  * ignored; fewer set `truncated`. Undefined otherwise; never throws.
  */
 export function parseUdp(buf: Uint8Array, off: number, len: number): UdpDatagram | undefined {
+  return parseUdpInto(blankUdpDatagram(), buf, off, len);
+}
+
+/** A UdpDatagram to parse into (parseUdpInto), all fields zero. */
+export function blankUdpDatagram(): UdpDatagram {
+  return {
+    srcPort: 0,
+    dstPort: 0,
+    length: 0,
+    checksum: 0,
+    payloadOffset: 0,
+    payloadLength: 0,
+    truncated: false,
+  };
+}
+
+/** parseUdp into `d` (overwritten, returned; undefined as parseUdp): no allocation. */
+export function parseUdpInto(
+  d: UdpDatagram,
+  buf: Uint8Array,
+  off: number,
+  len: number,
+): UdpDatagram | undefined {
   const n = available(buf, off, len);
   if (n < UDP_HEADER_LEN) return undefined;
   const length = u16(buf, off + UDP.LENGTH);
   if (length < UDP_HEADER_LEN) return undefined;
   const end = Math.min(length, n);
-  return {
-    srcPort: u16(buf, off + UDP.SRC_PORT),
-    dstPort: u16(buf, off + UDP.DST_PORT),
-    length,
-    checksum: u16(buf, off + UDP.CHECKSUM),
-    payloadOffset: off + UDP_HEADER_LEN,
-    payloadLength: end - UDP_HEADER_LEN,
-    truncated: length > n,
-  };
+  d.srcPort = u16(buf, off + UDP.SRC_PORT);
+  d.dstPort = u16(buf, off + UDP.DST_PORT);
+  d.length = length;
+  d.checksum = u16(buf, off + UDP.CHECKSUM);
+  d.payloadOffset = off + UDP_HEADER_LEN;
+  d.payloadLength = end - UDP_HEADER_LEN;
+  d.truncated = length > n;
+  return d;
 }
