@@ -103,12 +103,12 @@ describe("npm run bench, smoke size (needs root)", () => {
         assert.equal(it.lost, 0, d.scenario.type);
       }
       assert.ok(d.iterations[2]!.cpuSeconds >= d.iterations[0]!.cpuSeconds, d.scenario.type);
-      // By thread: the JS thread, Node's start-up threads (V8's workers) and the later ones (the
-      // addon's send and receive threads; at 10 ms ticks they may show 0); together no more than
-      // the whole process.
+      // By thread: the JS thread, Node's start-up threads (V8's workers), the addon's send and
+      // receive threads (named npf-*) and the later ones (libuv's pool; at 10 ms ticks they may show
+      // 0); together no more than the whole process.
       const last = d.iterations[2]!;
       const byKind = Object.entries(last.threads).map(([k, t]) => [k, t.user + t.system] as const);
-      assert.deepEqual(byKind.map(([k]) => k).sort(), ["later", "main", "startup"], d.scenario.type);
+      assert.deepEqual(byKind.map(([k]) => k).sort(), ["later", "main", "receive", "send", "startup"], d.scenario.type);
       for (const [k, cpu] of byKind) assert.ok(k === "main" ? cpu > 0 : cpu >= 0, `${d.scenario.type}: ${k}`);
       const sum = byKind.reduce((n, [, cpu]) => n + cpu, 0);
       assert.ok(
