@@ -74,7 +74,7 @@ const OUT = resolve(stringFlag(argv, "out", join(repoRoot(), "build/bench")));
 // The daemon rows (bench/lib/daemon-run.ts): ADDRESSESxPACKETS per family, several iterations.
 const daemonFlag = stringFlag(argv, "daemon", SMOKE ? "10x10" : "500x20");
 const DAEMON = daemonFlag === "none" ? undefined : parseSizes(daemonFlag)[0];
-const DAEMON_ITERATIONS = intFlag(argv, "daemon-iterations", SMOKE ? 3 : 6);
+const DAEMON_ITERATIONS = intFlag(argv, "daemon-iterations", SMOKE ? 3 : 12);
 // nb_proc values compared side by side without capture, on every 0 % loss row (the run with the
 // configuration's own nb_proc is reused): send threads per family, 1 against 2 by default.
 const nbProcFlag = stringFlag(argv, "nb-proc", "1,2");
@@ -258,7 +258,7 @@ async function main(): Promise<void> {
     await bl.lab.destroy();
   }
   const m = machine();
-  const checks = checkTargets(results, TIMEOUT);
+  const checks = checkTargets(results, TIMEOUT, daemon);
   const header =
     `${m.nproc} CPUs (${m.cpu}), kernel ${m.kernel}, Node ${m.node}, ${m.fping}; per-probe timeout ${TIMEOUT} s; ` +
     `${((Date.now() - started) / 1000).toFixed(0)} s in all`;

@@ -108,7 +108,11 @@ describe("npm run bench, smoke size (needs root)", () => {
       // 0); together no more than the whole process.
       const last = d.iterations[2]!;
       const byKind = Object.entries(last.threads).map(([k, t]) => [k, t.user + t.system] as const);
-      assert.deepEqual(byKind.map(([k]) => k).sort(), ["later", "main", "receive", "send", "startup"], d.scenario.type);
+      assert.deepEqual(
+        byKind.map(([k]) => k).sort(),
+        ["later", "main", "receive", "send", "startup"],
+        d.scenario.type,
+      );
       for (const [k, cpu] of byKind) assert.ok(k === "main" ? cpu > 0 : cpu >= 0, `${d.scenario.type}: ${k}`);
       const sum = byKind.reduce((n, [, cpu]) => n + cpu, 0);
       assert.ok(
