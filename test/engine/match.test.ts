@@ -8,7 +8,7 @@ import { errorAnswers, isTimeExceeded, Matcher, traceFate } from "../../src/engi
 import { buildPlan, type PlanTargetInput, type ProbeKind } from "../../src/engine/plan.js";
 import { Trace, type TraceRequest } from "../../src/engine/trace.js";
 import { addressBytes } from "../../src/packet/index.js";
-import type { ReplyKey } from "../../src/probes/kinds.js";
+import { blankReplyKey, type ReplyKey } from "../../src/probes/kinds.js";
 
 const BASE = 0xfffffffc; // keys wrap through 2^32 inside the plan (8 probes)
 const target = (name: string, type: ProbeKind, address: string, o: Partial<PlanTargetInput> = {}) =>
@@ -58,20 +58,7 @@ function setup() {
 }
 
 function key(o: Partial<ReplyKey>): ReplyKey {
-  return {
-    kind: "TCPsyn",
-    key: undefined,
-    key16: undefined,
-    how: "direct",
-    icmpType: 0,
-    icmpCode: 0,
-    probeSrcPort: 0,
-    probeDstPort: 0,
-    quotedDstOffset: -1,
-    synAck: true,
-    quotedTtl: 0,
-    ...o,
-  };
+  return { ...blankReplyKey(), kind: "TCPsyn", synAck: true, ...o };
 }
 
 /** Receive metadata with the reply's source address at offset 16 (as the engine reads it). */

@@ -166,20 +166,9 @@ function contract(name: string, make: () => World): void {
         const rx = w.socks.openRx(family, proto);
         try {
           rx.attachFilter(icmpTypesFilter(family, reply, reply));
-          const records: number[][] = [];
-          const ring = tx.startSender(() => {
-            const n = ring.ready();
-            for (let k = 0; k < n; k++) {
-              const o = ring.offset(k) / 4;
-              records.push([...ring.words.subarray(o, o + SENT_WORDS)]);
-            }
-            ring.release(n);
-          });
+          const records = recordSends(tx);
           const seqs = [1, 2, 3, 4, 5];
-          const batch = pack(
-            seqs.map((q) => echo(family, lo, lo, IDENT, q)),
-            seqs.map(() => lo),
-          );
+          const batch = echoBatch(family, seqs);
           assert.equal(tx.submit(batch, 0, 3, 7), true);
           assert.equal(tx.submit(batch, 3, 2, 8), true);
           assert.throws(() => tx.sendBatch(batch, 0, 1, new Uint32Array(2)), { sysCode: "EBUSY" });
@@ -218,20 +207,9 @@ function contract(name: string, make: () => World): void {
         const w = make();
         const tx = w.socks.openTx(family);
         try {
-          const records: number[][] = [];
-          const ring = tx.startSender(() => {
-            const n = ring.ready();
-            for (let k = 0; k < n; k++) {
-              const o = ring.offset(k) / 4;
-              records.push([...ring.words.subarray(o, o + SENT_WORDS)]);
-            }
-            ring.release(n);
-          });
+          const records = recordSends(tx);
           const seqs = [1, 2, 3, 4, 5];
-          const batch = pack(
-            seqs.map((q) => echo(family, lo, lo, IDENT, q)),
-            seqs.map(() => lo),
-          );
+          const batch = echoBatch(family, seqs);
           assert.equal(tx.submit(batch, 0, seqs.length, 9), true);
           // the results are in: the kernel queued the timestamps during the sends, before the call
           await until(() => records.filter((r) => r[0] === SENT_RESULT).length === seqs.length);
@@ -326,6 +304,29 @@ function contract(name: string, make: () => World): void {
 
 contract("fake addon", fakeWorld);
 contract("real addon (needs root, lab namespace)", realWorld);
+
+/** Starts tx's send thread; every record it writes is copied into the returned array as it lands. */
+function recordSends(tx: RawSocket): number[][] {
+  const records: number[][] = [];
+  const ring = tx.startSender(() => {
+    const n = ring.ready();
+    for (let k = 0; k < n; k++) {
+      const o = ring.offset(k) / 4;
+      records.push([...ring.words.subarray(o, o + SENT_WORDS)]);
+    }
+    ring.release(n);
+  });
+  return records;
+}
+
+/** Echo requests to loopback, one per sequence number, packed as one batch. */
+function echoBatch(family: 4 | 6, seqs: number[]) {
+  const lo = family === 4 ? LO4 : LO6;
+  return pack(
+    seqs.map((q) => echo(family, lo, lo, IDENT, q)),
+    seqs.map(() => lo),
+  );
+}
 
 describe("receive and send threads, real only (needs root, lab namespace)", () => {
   /** Names of this process's threads (/proc/self/task/TID/comm). */
