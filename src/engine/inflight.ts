@@ -143,6 +143,11 @@ export class InFlight {
     return i < this.count ? i : -1;
   }
 
+  /** When probe `index` was released to its send thread (the engine's clock, ms); NaN before. */
+  sentAt(index: number): number {
+    return this.state[index] === ProbeState.Unsent ? Number.NaN : this.sentAtMs[index]!;
+  }
+
   markSent(index: number, nowMs: number): void {
     this.state[index] = ProbeState.Pending;
     this.sentAtMs[index] = nowMs;

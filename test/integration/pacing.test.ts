@@ -194,19 +194,39 @@ describe("pacing on the wire (needs root)", () => {
       const r = await engine.run(plan);
       const byDst = probesByDst(decodeAll((await cap.stop()).records));
       for (const s of r.series) assert.deepEqual([s.sent, s.lost], [6, 0], s.target);
+      // The pacer's releases, read from the engine: round k+1 leaves the JS thread at least an
+      // interval after round k did (exact; the pacer's arithmetic is test/engine/pacer.test.ts).
+      const released = new Map<number, number[]>();
+      for (let i = 0; i < r.inflight.count; i++) {
+        const s = plan.seriesOf[i]!;
+        if (!released.has(s)) released.set(s, []);
+        released.get(s)!.push(r.inflight.sentAt(i));
+      }
+      for (const [s, at] of released) {
+        assert.equal(at.length, 6);
+        for (let k = 1; k < at.length; k++)
+          assert.ok(
+            at[k]! - at[k - 1]! >= interval - 1e-6,
+            `series ${s}: released ${at[k]! - at[k - 1]!} ms apart`,
+          );
+      }
+      // The wire adds the send thread's wake-up after each release, which the machine's load sets
+      // (the shortest gap measured 39.6-39.8 ms on a quiet machine; 37.7 ms in a CI run at load
+      // average 11, 32.7 and 141.9 ms with other suites building): no bound per gap holds on a busy
+      // machine. The mean does: a target's 5 gaps span its last release minus its first (≥ 5
+      // intervals) plus the last packet's send delay minus the first's, so only a first packet
+      // held back over 100 ms brings it below half the interval, and unpaced probes are ~0 apart.
       const gaps: number[] = [];
       for (const [dst, ps] of byDst) {
         assert.equal(ps.length, 6, dst);
         for (let k = 1; k < ps.length; k++) gaps.push(Number(ps[k]!.tsNs - ps[k - 1]!.tsNs) / 1e6);
       }
       assert.equal(gaps.length, 4 * 5);
-      const min = Math.min(...gaps);
-      const max = Math.max(...gaps);
-      t.diagnostic(`gaps ${min.toFixed(3)}..${max.toFixed(3)} ms`);
-      // Rounds open on an absolute schedule (round k at k × interval), so a round sent late by a timer
-      // leaves the next gap short by as much (measured: 39.6-39.8 ms); never by more than a few ms.
-      assert.ok(min >= interval - 2, `smallest gap ${min} ms`);
-      assert.ok(max <= interval + 10, `largest gap ${max} ms`);
+      const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
+      t.diagnostic(
+        `wire gaps ${Math.min(...gaps).toFixed(3)}..${Math.max(...gaps).toFixed(3)} ms, mean ${mean.toFixed(3)}`,
+      );
+      assert.ok(mean >= interval / 2, `mean wire gap ${mean} ms`);
     } finally {
       engine.close();
     }
