@@ -397,17 +397,22 @@ export class Daemon {
       return false;
     }
     this.logWarnings(next);
-    this.fileConfig = next;
-    for (const gone of (await this.inventory?.setBuiltins(builtinsOf(next))) ?? []) {
-      this.inventoryLists.delete(gone);
-      this.o.metrics?.removeInventory?.(gone);
-      this.log.info({ module: gone }, "built-in inventory stopped or restarted by the reload");
-    }
+    // Applied first, the file and its built-in inventories taken only then: a file refused for want
+    // of sockets must leave nothing behind (the inventories' re-check would apply it later, unasked).
     if (!(await this.apply(this.withInventory(next, true)))) {
       this.o.metrics?.setReloadConfFailed(true);
       this.o.metrics?.publish?.();
       return false;
     }
+    this.fileConfig = next;
+    const gone = (await this.inventory?.setBuiltins(builtinsOf(next))) ?? [];
+    for (const name of gone) {
+      this.inventoryLists.delete(name);
+      this.o.metrics?.removeInventory?.(name);
+      this.log.info({ module: name }, "built-in inventory stopped or restarted by the reload");
+    }
+    // Their targets go with them (a restarted one publishes again).
+    if (gone.length > 0) await this.apply(this.withInventory(next, false));
     this.o.metrics?.setReloadConfFailed(false);
     this.o.metrics?.publish?.();
     this.armReloadTimer();
