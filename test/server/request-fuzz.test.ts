@@ -116,7 +116,7 @@ const HEADERS: [string, string[]][] = [
       "Basic ",
       "Basic !!!",
       "Basic dTo=",
-      "basic " + GOOD.slice(6),
+      `basic ${GOOD.slice(6)}`,
       "Bearer x",
       `Basic ${"A".repeat(6000)}`,
       "Basic dTpwOsOk\u0000",
