@@ -1,6 +1,7 @@
 // The command's output on a full disk (/dev/full: every write fails with ENOSPC, as a redirection to
 // a full file system does): the exit code is the command's own, never Node's exit 1 and stack trace
-// for an unhandled stream error. The daemon's log on a full disk is test/daemon/log-faults.test.ts.
+// for an unhandled stream error; a probe log that cannot be created or written is exit 74, not an
+// internal error. The daemon's log on a full disk is test/daemon/log-faults.test.ts.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
@@ -14,6 +15,12 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const bad = join(dir, "bad.yaml");
 writeFileSync(bad, "global: [broken\n");
 const good = `${FIXTURES}config/valid/seed-example.yaml`;
+/** One target, this host's loopback: never probed (this host's own address), nothing leaves it. */
+const local = join(dir, "local.yaml");
+writeFileSync(
+  local,
+  "global: {probe_name: p, interval: 30, nb_proc: 1, logging_level: INFO, prometheus_port: 9100, dns_update_interval: 0}\ngroups: {g: {}}\ntargets:\n  lo: {type: ICMPping, destination: 127.0.0.1, nb_packets: 1}\n",
+);
 
 /** Runs netprobify with standard output and/or error on /dev/full; the exit code and what stderr kept. */
 function run(args: string[], full: "out" | "err" | "both") {
@@ -46,5 +53,26 @@ describe("output on a full disk", () => {
     assert.equal(run(["run", bad], "both").code, 65);
     assert.equal(run(["--version"], "out").code, 0);
     assert.equal(run(["--bogus"], "err").code, 64);
+  });
+
+  test("run --once --probe-log: a file that cannot be created is exit 74 before anything is probed", () => {
+    const r = spawnSync(
+      process.execPath,
+      [BIN, "run", "--once", "--probe-log", join(dir, "missing", "probes.csv"), local],
+      { encoding: "utf8", timeout: 30_000 },
+    );
+    assert.equal(r.status, 74, r.stderr);
+    assert.match(r.stderr, /missing\/probes\.csv: cannot be written \(ENOENT\) \[NPF_OUTPUT_FAILED\]/);
+    assert.doesNotMatch(r.stderr, /internal error|^\s+at /m);
+  });
+
+  test("run --once --probe-log on a full disk: exit 74 naming the file, not an internal error (needs root)", () => {
+    const r = spawnSync(process.execPath, [BIN, "run", "--once", "--probe-log", "/dev/full", local], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    assert.equal(r.status, 74, r.stderr);
+    assert.match(r.stderr, /\/dev\/full: cannot be written \(ENOSPC\) \[NPF_OUTPUT_FAILED\]/);
+    assert.doesNotMatch(r.stderr, /internal error|^\s+at /m);
   });
 });
