@@ -308,6 +308,39 @@ describe("daemon (fake sockets)", () => {
     await d.done;
   });
 
+  test("an inventory entry whose creation_date is a map without a usable toString is refused alone: the others are probed, reloads work", async () => {
+    const base = join(dir, "hostile-entry");
+    mkdirSync(base, { recursive: true });
+    writeFileSync(
+      join(base, "extra.yaml"),
+      "- {hostname: 198.18.0.9, type: ICMPping, timeout: 0.05, lifetime: 1d, creation_date: {toString: 1}}\n- {hostname: 198.18.0.10, type: ICMPping, timeout: 0.05}\n",
+    );
+    const file = join(base, "netprobify.yaml");
+    writeFileSync(
+      file,
+      config("  a: {type: ICMPping, destination: 198.18.1.1, timeout: 0.05}\n").replace(
+        "targets:",
+        "inventories: {extra: {type: file, path: extra.yaml}}\ntargets:",
+      ),
+    );
+    const m = new Recorder();
+    const { d, lines } = daemon(file, m);
+    await d.init();
+    d.startInventories();
+    d.start();
+    try {
+      await until(() => d.config.targets.has("extra_198.18.0.10"), "the good entry's target");
+      assert.ok(!d.config.targets.has("extra_198.18.0.9"));
+      assert.ok(lines.some((l) => l.includes("inventory entry skipped") && l.includes("creation_date")));
+      assert.equal(await d.reload(), true);
+      assert.ok(d.config.targets.has("extra_198.18.0.10"));
+      assert.ok(!lines.some((l) => l.includes("internal error")), "no internal error");
+    } finally {
+      await d.stop();
+    }
+    await d.done;
+  });
+
   test("the original's af_detect shape: a disabled target's fe80-sized subnet loads and is never expanded", async () => {
     const m = new Recorder();
     const { d, lines } = daemon(`${FIXTURES}config/adjusted/disabled-target-too-large.yaml`, m);
