@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { type Config, loadConfigText } from "../../src/config/load.js";
-import { Engine } from "../../src/engine/engine.js";
+import { Engine, type IterationResult } from "../../src/engine/engine.js";
 import { answerEverySend } from "../../src/engine/fake-answers.js";
 import { engineOptions } from "../../src/engine/from-config.js";
 import type { ProbePlan } from "../../src/engine/plan.js";
@@ -18,6 +18,7 @@ import { ConfigError } from "../../src/errors.js";
 import { Metrics } from "../../src/metrics/metrics.js";
 import { FakeBinding } from "../../src/native/fake.js";
 import { RawSockets } from "../../src/native/rawsock.js";
+import { answerApi, WebState } from "../../src/web/api.js";
 import { fuzzSeeds } from "../support/config-mutations.js";
 import { buildStructured, structuredCases } from "../support/config-structured.js";
 import { planConfig } from "../support/plan-config.js";
@@ -31,7 +32,7 @@ const FILE = "/etc/netprobify/netprobify.yaml";
  * the machine's load): every probe sent, each answered exactly once, nothing refused or faulted, and
  * every packet the engine built parses.
  */
-async function runPlan(config: Config, plan: ProbePlan): Promise<void> {
+async function runPlan(config: Config, plan: ProbePlan): Promise<IterationResult> {
   const fake = new FakeBinding();
   const engine = new Engine({
     ...engineOptions(config),
@@ -62,6 +63,7 @@ async function runPlan(config: Config, plan: ProbePlan): Promise<void> {
       0,
     );
     assert.equal(unparsed, 0, "every packet the engine built parses");
+    return r;
   } finally {
     net.stop();
     engine.close();
@@ -94,15 +96,24 @@ describe(`structured config fuzz (seed ${SEED}; FUZZ_SEED=${SEED} replays it)`, 
           return;
         }
         accepted++;
+        const metrics = new Metrics({ version: "fuzz", processMetrics: false });
+        const page = new WebState("fuzz");
+        metrics.applyConfig(config);
+        page.applyConfig(config);
         const plan = await planConfig(config, { most: 5000, minTimeout: 60 });
         if (plan) {
-          await runPlan(config, plan);
+          // The iteration's results through the metrics (percentiles, histograms) and the status page.
+          const r = await runPlan(config, plan);
+          metrics.recordIteration(config, r);
+          page.recordIteration(config, r);
+          assert.equal(answerApi(page, "/api/v1/status", new URLSearchParams())?.status, 200);
           planned++;
         }
-        const metrics = new Metrics({ version: "fuzz", processMetrics: false });
-        metrics.applyConfig(config);
-        const body = (await metrics.snapshot("text")).body.toString();
-        assert.match(body, /^netprobify_info\{/m);
+        for (const format of ["text", "openmetrics"] as const) {
+          const body = (await metrics.snapshot(format)).body.toString();
+          assert.match(body, /^netprobify_info\{/m);
+          assert.doesNotMatch(body, /\bNaN\b.*_ratio|undefined/, "no undefined or NaN ratio rendered");
+        }
       }),
       { seed: SEED, numRuns: RUNS, endOnFailure: true, includeErrorInReport: true },
     );
