@@ -80,6 +80,12 @@ interface Resolution {
   at: number;
 }
 
+/**
+ * How long a reload or an inventory change waits for the resolution of its new targets before the
+ * loop goes on (a dead resolver takes 5 s per attempt and name, glibc's default).
+ */
+const RESOLVE_WAIT_MS = 1_000;
+
 export class Daemon {
   /** The running configuration: the file's, plus inventory targets. */
   config!: Config;
@@ -150,7 +156,7 @@ export class Daemon {
     this.tracing.configure(this.config);
     this.o.metrics?.applyConfig(this.config);
     this.o.metrics?.setReloadConfFailed(false);
-    await this.resolveDue(true);
+    await this.resolveDue(Number.POSITIVE_INFINITY);
     this.o.metrics?.publish?.();
   }
 
@@ -275,7 +281,7 @@ export class Daemon {
       if (this.reloadRequested) await this.guard("reload", () => this.reload());
       if (!this.running) break;
       await this.guard("inventory", () => this.refreshInventory());
-      void this.guard("dns", () => this.resolveDue(false));
+      void this.guard("dns", () => this.resolveDue(0));
       if (this.planDirty) await this.guard("plan", () => this.rebuildPlan());
       await this.iterate();
       if (!this.running) break;
@@ -452,7 +458,10 @@ export class Daemon {
     this.o.metrics?.applyConfig(next);
     this.ledger.retain(inConfig(next));
     this.tracing?.configure(next);
-    await this.resolveDue(true);
+    // New and changed targets are resolved before the next iteration if their names answer quickly;
+    // a slow or dead resolver must not hold the loop (probing) for its timeouts: those targets join
+    // the plan when their resolution arrives.
+    await this.resolveDue(RESOLVE_WAIT_MS);
     this.planDirty = true;
     return true;
   }
@@ -525,8 +534,11 @@ export class Daemon {
     this.o.metrics?.publish?.();
   }
 
-  /** Resolves targets that were never resolved, or whose dns_update_interval has passed. */
-  private async resolveDue(wait: boolean): Promise<void> {
+  /**
+   * Resolves targets that were never resolved, or whose dns_update_interval has passed; waits for
+   * their answers at most `waitMs` (those that come later still reach the plan: planDirty).
+   */
+  private async resolveDue(waitMs: number): Promise<void> {
     const now = this.now();
     let local: ReadonlySet<string> | undefined; // read once, and only when something is due
     const jobs: Promise<void>[] = [];
@@ -573,7 +585,15 @@ export class Daemon {
           .finally(() => this.resolving.delete(t.name)),
       );
     }
-    if (wait) await Promise.all(jobs);
+    if (waitMs <= 0 || jobs.length === 0) return;
+    const all = Promise.all(jobs);
+    if (waitMs === Number.POSITIVE_INFINITY) {
+      await all;
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
+    clearTimeout(timer);
   }
 
   private async rebuildPlan(): Promise<void> {

@@ -341,6 +341,49 @@ describe("daemon (fake sockets)", () => {
     await d.done;
   });
 
+  test("a reload adding a hostname while the resolver hangs does not hold probing; the target joins once resolved", async () => {
+    const file = join(dir, "slowdns.yaml");
+    writeFileSync(file, config("  a: {type: ICMPping, destination: 198.18.1.1, timeout: 0.05}\n"));
+    const m = new Recorder();
+    let answer: ((a: string[]) => void) | undefined;
+    const { d } = daemon(file, m, (name) =>
+      name === "slow.example"
+        ? new Promise<string[]>((r) => {
+            answer = r;
+          })
+        : Promise.reject(new Error("ENOTFOUND")),
+    );
+    await d.init();
+    d.start();
+    try {
+      await until(() => d.iterations >= 1, "a first iteration");
+      writeFileSync(
+        file,
+        config(
+          "  a: {type: ICMPping, destination: 198.18.1.1, timeout: 0.05}\n  s: {type: ICMPping, destination: slow.example, timeout: 0.05}\n",
+        ),
+      );
+      const seen = d.iterations;
+      const reloaded = d.reloadAndWait(); // applied by the loop, between iterations
+      // Before, the reload (and the loop with it) waited for the resolver: no iteration, ever.
+      await until(() => d.iterations >= seen + 2, "two iterations while the resolver hangs");
+      assert.equal(await reloaded, true);
+      assert.deepEqual(
+        m.iterations.at(-1)!.series.map((x) => x.target),
+        ["a"],
+      );
+      answer!(["198.18.1.9"]);
+      await until(
+        () => m.iterations.at(-1)!.series.some((x) => x.target === "s"),
+        "the slow target probed once resolved",
+      );
+    } finally {
+      answer?.([]);
+      await d.stop();
+    }
+    await d.done;
+  });
+
   test("the original's af_detect shape: a disabled target's fe80-sized subnet loads and is never expanded", async () => {
     const m = new Recorder();
     const { d, lines } = daemon(`${FIXTURES}config/adjusted/disabled-target-too-large.yaml`, m);
