@@ -85,6 +85,12 @@ interface Resolution {
  * loop goes on (a dead resolver takes 5 s per attempt and name, glibc's default).
  */
 const RESOLVE_WAIT_MS = 1_000;
+/**
+ * The same at start-up: the first iteration includes every name a working resolver answers, but a
+ * dead one (thousands of names, two lookups at a time: libuv gives slow work half its pool) does not
+ * keep the daemon from serving and probing everything else for an hour.
+ */
+const START_RESOLVE_WAIT_MS = 5_000;
 
 export class Daemon {
   /** The running configuration: the file's, plus inventory targets. */
@@ -156,7 +162,7 @@ export class Daemon {
     this.tracing.configure(this.config);
     this.o.metrics?.applyConfig(this.config);
     this.o.metrics?.setReloadConfFailed(false);
-    await this.resolveDue(Number.POSITIVE_INFINITY);
+    await this.resolveDue(START_RESOLVE_WAIT_MS);
     this.o.metrics?.publish?.();
   }
 
@@ -587,10 +593,6 @@ export class Daemon {
     }
     if (waitMs <= 0 || jobs.length === 0) return;
     const all = Promise.all(jobs);
-    if (waitMs === Number.POSITIVE_INFINITY) {
-      await all;
-      return;
-    }
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
     clearTimeout(timer);

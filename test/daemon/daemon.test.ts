@@ -384,6 +384,50 @@ describe("daemon (fake sockets)", () => {
     await d.done;
   });
 
+  test("start-up with a resolver that never answers: the daemon starts, probes the rest, and the name joins once resolved", async () => {
+    const file = join(dir, "deaddns.yaml");
+    writeFileSync(
+      file,
+      config(
+        "  a: {type: ICMPping, destination: 198.18.1.1, timeout: 0.05}\n  s: {type: ICMPping, destination: dead.example, timeout: 0.05}\n",
+      ),
+    );
+    const m = new Recorder();
+    let answer: ((a: string[]) => void) | undefined;
+    const { d } = daemon(
+      file,
+      m,
+      () =>
+        new Promise<string[]>((r) => {
+          answer = r;
+        }),
+    );
+    try {
+      // Before, init() waited for every lookup: here, forever.
+      let started = false;
+      const init = d.init().then(() => {
+        started = true;
+      });
+      await until(() => started, "init() returns while the lookup hangs");
+      await init;
+      d.start();
+      await until(() => m.iterations.length >= 1, "an iteration of the other target");
+      assert.deepEqual(
+        m.iterations[0]!.series.map((x) => x.target),
+        ["a"],
+      );
+      answer!(["198.18.1.9"]);
+      await until(
+        () => m.iterations.at(-1)!.series.some((x) => x.target === "s"),
+        "the name probed once resolved",
+      );
+    } finally {
+      answer?.([]);
+      await d.stop();
+    }
+    await d.done;
+  });
+
   test("the original's af_detect shape: a disabled target's fe80-sized subnet loads and is never expanded", async () => {
     const m = new Recorder();
     const { d, lines } = daemon(`${FIXTURES}config/adjusted/disabled-target-too-large.yaml`, m);
