@@ -17,6 +17,8 @@ export const ExitCode = {
   NOPERM: 77,
   /** A service the daemon needs is unavailable, e.g. the metrics port is already in use. */
   UNAVAILABLE: 69,
+  /** An output file named on the command line could not be created or written. */
+  IOERR: 74,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -98,6 +100,11 @@ export const ERROR_CODES = {
   NPF_DEMO_MISSING_TOOL: {
     exit: ExitCode.UNAVAILABLE,
     meaning: "`netprobify demo` needs a command that is not installed (`ip`, `nft`, `unshare`, `setpriv`).",
+  },
+  NPF_OUTPUT_FAILED: {
+    exit: ExitCode.IOERR,
+    meaning:
+      "An output file named on the command line (`run --once --probe-log FILE`) could not be created or written: its directory is missing or not writable, or its file system is full. The message names the file and the errno; a probe log that cannot be created refuses the run before anything is probed.",
   },
   NPF_DEMO_LAB: {
     exit: ExitCode.SOFTWARE,

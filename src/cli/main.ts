@@ -46,7 +46,8 @@ Usage:
   netprobify help | --help | --version
 
 Exit codes: 0 success, 64 usage error, 65 invalid, unreadable or no configuration,
-69 metrics port unavailable, 70 internal error, 77 missing privilege (docs/exit-codes.md).
+69 metrics port unavailable, 70 internal error, 74 output file not writable, 77 missing privilege
+(docs/exit-codes.md).
 `;
 
 export async function main(argv: string[], io: Io): Promise<number> {

@@ -14,6 +14,7 @@ import type { ProbePlan } from "../engine/plan.js";
 import { openEngine, prepare } from "../engine/prober.js";
 import { compatLost, lossRatio, rttPercentile, type SeriesResult } from "../engine/results.js";
 import { warmUp } from "../engine/warmup.js";
+import { Code, NetprobifyError } from "../errors.js";
 import type { Io } from "./main.js";
 
 export interface OnceOptions {
@@ -111,12 +112,33 @@ function absNs(epochSec: number, ns: number): string {
   return `${epochSec + sec}${String(ns - sec * 1e9).padStart(9, "0")}`;
 }
 
+/** An output file the command line names, open for writing (errors: outputError). */
+export interface OutputFile {
+  file: string;
+  fd: number;
+}
+
+/** The file created (truncated) for writing; NPF_OUTPUT_FAILED if it cannot be. */
+export function openOutput(file: string): OutputFile {
+  try {
+    return { file, fd: openSync(file, "w") };
+  } catch (err) {
+    throw outputError(file, err);
+  }
+}
+
+function outputError(file: string, err: unknown): NetprobifyError {
+  const code = (err as NodeJS.ErrnoException)?.code ?? String(err);
+  return new NetprobifyError(Code.NPF_OUTPUT_FAILED, `${file}: cannot be written (${code})`, { cause: err });
+}
+
 /**
  * Writes the probe log: a header line, then one line per probe of the plan, in sending order. Times are
- * CLOCK_REALTIME nanoseconds (the kernel's software timestamps, comparable with a pcap's).
+ * CLOCK_REALTIME nanoseconds (the kernel's software timestamps, comparable with a pcap's). A write that
+ * fails (a full disk) is NPF_OUTPUT_FAILED, not an internal error.
  */
-export function writeProbeLog(file: string, plan: ProbePlan, f: InFlight, epochSec: number): void {
-  const fd = openSync(file, "w");
+export function writeProbeLog(out: OutputFile, plan: ProbePlan, f: InFlight, epochSec: number): void {
+  const { fd } = out;
   try {
     let chunk = `${PROBE_LOG_HEADER}\n`;
     for (let i = 0; i < plan.count; i++) {
@@ -132,8 +154,8 @@ export function writeProbeLog(file: string, plan: ProbePlan, f: InFlight, epochS
       }
     }
     if (chunk.length > 0) writeSync(fd, chunk);
-  } finally {
-    closeSync(fd);
+  } catch (err) {
+    throw outputError(out.file, err);
   }
 }
 
@@ -162,6 +184,21 @@ export function activeSpan(f: InFlight): { sendMs: number | null; activeMs: numb
 }
 
 export async function runOnce(config: Config, io: Io, opts: OnceOptions = {}): Promise<number> {
+  // Created before anything is probed: a probe log that cannot be written refuses the run at once.
+  const log = opts.probeLog === undefined ? undefined : openOutput(opts.probeLog);
+  try {
+    return await probeOnce(config, io, opts, log);
+  } finally {
+    if (log) closeSync(log.fd);
+  }
+}
+
+async function probeOnce(
+  config: Config,
+  io: Io,
+  opts: OnceOptions,
+  log: OutputFile | undefined,
+): Promise<number> {
   const prepared = await prepare(config);
   for (const i of prepared.issues)
     io.err(`netprobify: target ${i.target}: ${i.message}${i.disabled ? " (target disabled)" : ""}`);
@@ -221,7 +258,7 @@ export async function runOnce(config: Config, io: Io, opts: OnceOptions = {}): P
         `${probes} probes in ${(r.durationMs / 1000).toFixed(3)} s${r.timedOut ? " (stopped by global.timeout)" : ""}, socket drops ${r.socketDrops}`,
       );
     }
-    if (opts.probeLog) writeProbeLog(opts.probeLog, prepared.plan, r.inflight, engine.epochSec);
+    if (log) writeProbeLog(log, prepared.plan, r.inflight, engine.epochSec);
   } finally {
     engine.close();
   }

@@ -23,7 +23,9 @@ export function describeValue(v: unknown): string {
   if (typeof v === "string") return JSON.stringify(v);
   if (typeof v === "number" || typeof v === "boolean") return String(v);
   if (Array.isArray(v)) return "a list";
-  if (v instanceof Date) return `a date (${v.toISOString().slice(0, 10)})`;
+  // An invalid Date (only in data, e.g. an inventory's list: YAML never makes one) has no ISO form.
+  if (v instanceof Date)
+    return Number.isNaN(v.getTime()) ? "an invalid date" : `a date (${v.toISOString().slice(0, 10)})`;
   if (typeof v === "object") return "a map";
   return typeof v;
 }

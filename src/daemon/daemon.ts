@@ -80,6 +80,18 @@ interface Resolution {
   at: number;
 }
 
+/**
+ * How long a reload or an inventory change waits for the resolution of its new targets before the
+ * loop goes on (a dead resolver takes 5 s per attempt and name, glibc's default).
+ */
+const RESOLVE_WAIT_MS = 1_000;
+/**
+ * The same at start-up: the first iteration includes every name a working resolver answers, but a
+ * dead one (thousands of names, two lookups at a time: libuv gives slow work half its pool) does not
+ * keep the daemon from serving and probing everything else for an hour.
+ */
+const START_RESOLVE_WAIT_MS = 5_000;
+
 export class Daemon {
   /** The running configuration: the file's, plus inventory targets. */
   config!: Config;
@@ -150,7 +162,7 @@ export class Daemon {
     this.tracing.configure(this.config);
     this.o.metrics?.applyConfig(this.config);
     this.o.metrics?.setReloadConfFailed(false);
-    await this.resolveDue(true);
+    await this.resolveDue(START_RESOLVE_WAIT_MS);
     this.o.metrics?.publish?.();
   }
 
@@ -275,7 +287,7 @@ export class Daemon {
       if (this.reloadRequested) await this.guard("reload", () => this.reload());
       if (!this.running) break;
       await this.guard("inventory", () => this.refreshInventory());
-      void this.guard("dns", () => this.resolveDue(false));
+      void this.guard("dns", () => this.resolveDue(0));
       if (this.planDirty) await this.guard("plan", () => this.rebuildPlan());
       await this.iterate();
       if (!this.running) break;
@@ -397,17 +409,22 @@ export class Daemon {
       return false;
     }
     this.logWarnings(next);
-    this.fileConfig = next;
-    for (const gone of (await this.inventory?.setBuiltins(builtinsOf(next))) ?? []) {
-      this.inventoryLists.delete(gone);
-      this.o.metrics?.removeInventory?.(gone);
-      this.log.info({ module: gone }, "built-in inventory stopped or restarted by the reload");
-    }
+    // Applied first, the file and its built-in inventories taken only then: a file refused for want
+    // of sockets must leave nothing behind (the inventories' re-check would apply it later, unasked).
     if (!(await this.apply(this.withInventory(next, true)))) {
       this.o.metrics?.setReloadConfFailed(true);
       this.o.metrics?.publish?.();
       return false;
     }
+    this.fileConfig = next;
+    const gone = (await this.inventory?.setBuiltins(builtinsOf(next))) ?? [];
+    for (const name of gone) {
+      this.inventoryLists.delete(name);
+      this.o.metrics?.removeInventory?.(name);
+      this.log.info({ module: name }, "built-in inventory stopped or restarted by the reload");
+    }
+    // Their targets go with them (a restarted one publishes again).
+    if (gone.length > 0) await this.apply(this.withInventory(next, false));
     this.o.metrics?.setReloadConfFailed(false);
     this.o.metrics?.publish?.();
     this.armReloadTimer();
@@ -447,7 +464,10 @@ export class Daemon {
     this.o.metrics?.applyConfig(next);
     this.ledger.retain(inConfig(next));
     this.tracing?.configure(next);
-    await this.resolveDue(true);
+    // New and changed targets are resolved before the next iteration if their names answer quickly;
+    // a slow or dead resolver must not hold the loop (probing) for its timeouts: those targets join
+    // the plan when their resolution arrives.
+    await this.resolveDue(RESOLVE_WAIT_MS);
     this.planDirty = true;
     return true;
   }
@@ -520,8 +540,11 @@ export class Daemon {
     this.o.metrics?.publish?.();
   }
 
-  /** Resolves targets that were never resolved, or whose dns_update_interval has passed. */
-  private async resolveDue(wait: boolean): Promise<void> {
+  /**
+   * Resolves targets that were never resolved, or whose dns_update_interval has passed; waits for
+   * their answers at most `waitMs` (those that come later still reach the plan: planDirty).
+   */
+  private async resolveDue(waitMs: number): Promise<void> {
     const now = this.now();
     let local: ReadonlySet<string> | undefined; // read once, and only when something is due
     const jobs: Promise<void>[] = [];
@@ -568,7 +591,11 @@ export class Daemon {
           .finally(() => this.resolving.delete(t.name)),
       );
     }
-    if (wait) await Promise.all(jobs);
+    if (waitMs <= 0 || jobs.length === 0) return;
+    const all = Promise.all(jobs);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
+    clearTimeout(timer);
   }
 
   private async rebuildPlan(): Promise<void> {

@@ -881,6 +881,10 @@ class Iteration implements SendOwner {
       // After this iteration reported, the answer is counted with the next one.
       if (this.finish === undefined) this.engine.carry(verdict, series.target, series.group);
       else (verdict === "late" ? this.counters.late : this.counters.duplicates)[s]!++;
+    } else {
+      // The key of a probe never sent (refused by the kernel, or not yet sent): nobody could answer
+      // it; a forged or foreign packet, counted as such, and the probe stays failed or unsent.
+      foreign.unknownKey++;
     }
     return true;
   }

@@ -64,13 +64,19 @@ export function replyTo(p: ParsedPacket, sent: FakeSentPacket): { protocol: numb
  * turn of the event loop, and moves the fake clock on by as much; sent packets are let go once
  * answered. Stops with stop().
  */
-export function answerEverySend(fake: FakeBinding, rttNs: bigint): { stop(): void } {
+export function answerEverySend(
+  fake: FakeBinding,
+  rttNs: bigint,
+  /** Told of each sent packet that does not parse (tests: the engine builds none). */
+  unparsed?: (sent: FakeSentPacket) => void,
+): { stop(): void } {
   let running = true;
   const turn = () => {
     if (!running) return;
     for (const sent of fake.sent) {
       const b = sent.bytes;
       const p = sent.socket.family === 4 ? parseIPv4Packet(b, 0, b.length) : parseIPv6Packet(b, 0, b.length);
+      if (!p) unparsed?.(sent);
       if (!p || (p.tcp && p.tcp.flags & TcpFlag.RST)) continue;
       const r = replyTo(p, sent);
       fake.inject({

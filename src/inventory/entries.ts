@@ -6,6 +6,7 @@
 // make an entry expire; `groups` puts it in exactly those groups.
 import { formatDiagnostic } from "../config/format.js";
 import { type Config, loadConfigData, type TargetConfig } from "../config/load.js";
+import { describeValue } from "../config/schema-issues.js";
 import { ConfigError } from "../errors.js";
 
 /** Seconds of a lifetime such as "1d 3h 2m" or "90s"; undefined when the text is not one. */
@@ -15,6 +16,15 @@ export function parseLifetime(text: string): number | undefined {
   let total = 0;
   for (const [, n, u] of text.matchAll(/(\d+)\s*([dhms])/gi)) total += Number(n) * unit[u!.toLowerCase()]!;
   return total;
+}
+
+/** A value in a message: as JSON when it has a form (dates, text), else as the loader describes it. */
+function shown(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? describeValue(v);
+  } catch {
+    return describeValue(v);
+  }
 }
 
 export interface EntryProblem {
@@ -62,14 +72,21 @@ export function validateEntries(module: string, entries: unknown, base: Config, 
     }
     if (entry.lifetime !== undefined || entry.creation_date !== undefined) {
       const life = typeof entry.lifetime === "string" ? parseLifetime(entry.lifetime) : undefined;
+      // A date, or text or a number that makes one; anything else (a map whose toString is not a
+      // function makes String() throw) is no date.
+      const c = entry.creation_date;
       const created =
-        entry.creation_date instanceof Date ? entry.creation_date : new Date(String(entry.creation_date));
+        c instanceof Date
+          ? c
+          : typeof c === "string" || typeof c === "number"
+            ? new Date(c)
+            : new Date(Number.NaN);
       if (life === undefined) {
-        problem([`lifetime: expected e.g. "1d 3h 2m", got ${JSON.stringify(entry.lifetime)}`], name);
+        problem([`lifetime: expected e.g. "1d 3h 2m", got ${shown(entry.lifetime)}`], name);
         continue;
       }
       if (Number.isNaN(created.getTime())) {
-        problem([`creation_date: expected a date, got ${JSON.stringify(entry.creation_date)}`], name);
+        problem([`creation_date: expected a date, got ${shown(c)}`], name);
         continue;
       }
       if (created.getTime() + life * 1000 <= now.getTime()) {
@@ -86,21 +103,35 @@ export function validateEntries(module: string, entries: unknown, base: Config, 
     candidates.set(name, { index, target });
   }
 
-  // Validate all candidates together; drop those with errors; validate the rest again to build them.
+  // Validate all candidates together; drop those with errors; validate the rest again to build them
+  // (each round drops at least one entry, so this ends; one round is the rule, errors come all at once).
   const attempt = (names: string[]) =>
     loadConfigData(`inventory ${module}`, {
       ...base.raw,
       targets: Object.fromEntries(names.map((n) => [n, candidates.get(n)!.target])),
     });
   let names = [...candidates.keys()];
-  for (let pass = 0; pass < 2; pass++) {
+  for (;;) {
     try {
       const config = attempt(names);
-      return {
-        targets: names.map((n) => config.targets.get(n)!).filter((t) => t !== undefined),
-        invalid,
-        expired,
-      };
+      const targets: TargetConfig[] = [];
+      for (const n of names) {
+        const t = config.targets.get(n);
+        if (t) {
+          targets.push(t);
+          continue;
+        }
+        // Valid but not probed (an iperf target): left out, as from a file, and said.
+        const why = config.warnings
+          .filter((w) => w.path[0] === "targets" && w.path[1] === n)
+          .map((w) => formatDiagnostic(config.file, { ...w, pos: undefined }));
+        invalid.push({
+          index: candidates.get(n)!.index,
+          name: n,
+          messages: why.length > 0 ? why : ["left out"],
+        });
+      }
+      return { targets, invalid, expired };
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       const bad = new Map<string, string[]>();
@@ -110,10 +141,16 @@ export function validateEntries(module: string, entries: unknown, base: Config, 
         if (n === undefined || !candidates.has(n)) continue;
         bad.set(n, [...(bad.get(n) ?? []), formatDiagnostic(err.file, { ...d, pos: undefined })]);
       }
-      if (bad.size === 0) break; // an error that is not an entry's: nothing can be kept
+      if (bad.size === 0) {
+        // An error that is not an entry's: nothing can be kept, and every entry says why.
+        const why = err.diagnostics
+          .filter((d) => d.severity === "error")
+          .map((d) => formatDiagnostic(err.file, { ...d, pos: undefined }));
+        for (const n of names) invalid.push({ index: candidates.get(n)!.index, name: n, messages: why });
+        return { targets: [], invalid, expired };
+      }
       for (const [n, messages] of bad) invalid.push({ index: candidates.get(n)!.index, name: n, messages });
       names = names.filter((n) => !bad.has(n));
     }
   }
-  return { targets: [], invalid, expired };
 }

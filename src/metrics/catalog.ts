@@ -227,7 +227,7 @@ export const CATALOG = [
   {
     name: "netprobify_unmatched_replies_total",
     type: "counter",
-    help: "Replies counted against no target: reason address_mismatch (the key of a probe sent to another address or of another type), unknown_source (a TCP reply matching no SYN, from an address no TCPsyn target probes), port_mismatch (wrong ports, for a target no longer configured), unknown_key (an echo reply or ICMP error whose key matches no probe of the recent iterations), not_a_reply (a packet the filters let in that answers no probe type, or does not parse), settled_error (an ICMP error from elsewhere for a probe already answered or timed out).",
+    help: "Replies counted against no target: reason address_mismatch (the key of a probe sent to another address or of another type), unknown_source (a TCP reply matching no SYN, from an address no TCPsyn target probes), port_mismatch (wrong ports, for a target no longer configured), unknown_key (a reply whose key matches no probe sent in the recent iterations: none of theirs, or one the kernel refused), not_a_reply (a packet the filters let in that answers no probe type, or does not parse), settled_error (an ICMP error from elsewhere for a probe already answered or timed out).",
     labels: ["probe_name", "reason"],
     origin: "new",
   },

@@ -222,6 +222,13 @@ export class FakeSocket implements NativeRawSocket {
       if (errno !== 0) {
         results[o] = errno;
         results[o + 1] = 0;
+        this.#net.refused.push({
+          socket: this,
+          bytes: data.slice(off, off + len),
+          dst: addresses.slice(a, a + (this.family === 4 ? 4 : 16)),
+          txId: 0,
+          tsNs: this.#net.clockNs,
+        });
         continue;
       }
       results[o] = 0;
@@ -538,6 +545,8 @@ export class FakeBinding implements NativeBinding {
 
   /** Every packet sent through any fake socket, in order. */
   readonly sent: FakeSentPacket[] = [];
+  /** Packets whose send failed with an errno (sendErrors), in order: never on the wire. */
+  readonly refused: FakeSentPacket[] = [];
   readonly sockets: FakeSocket[] = [];
   /** Fake clock (ns) used for TX timestamps and as the default RX timestamp. */
   clockNs = 1_700_000_000_000_000_000n;

@@ -363,8 +363,14 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
       (err) => {
         // A bug in this file, not a client's fault: answer 500 if still possible, keep serving.
         log("error", "http handler failed", { method: req.method, url: req.url, err: errorFields(err) });
-        if (!res.headersSent) send(res, 500, TEXT, "internal error\n");
-        else res.destroy();
+        try {
+          if (!res.headersSent) send(res, 500, TEXT, "internal error\n");
+          else res.destroy();
+        } catch {
+          // The answer cannot be written at all (e.g. a header node refuses): the client gets a
+          // closed connection, and the process no unhandled rejection (a storm of those is fatal).
+          res.destroy();
+        }
       },
     );
   });

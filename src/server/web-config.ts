@@ -6,6 +6,7 @@
 // reload (the running one stays). Keys netprobify does not implement are refused, never ignored: a
 // silently dropped security setting is worse than a refused file.
 import { readFile } from "node:fs/promises";
+import { validateHeaderValue } from "node:http";
 import { dirname, resolve as resolvePath } from "node:path";
 import { createSecureContext, type SecureContextOptions } from "node:tls";
 import { z } from "zod";
@@ -184,12 +185,28 @@ export async function loadWebConfig(file: string): Promise<WebConfig> {
         ["http_server_config", "headers", h],
         `expected one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}, got ${JSON.stringify(v)}`,
       );
+    else if (!sendable(h, v))
+      // Accepted, it would make every answer fail (node refuses to write it): no scrape, no health.
+      bad(
+        ["http_server_config", "headers", h],
+        `cannot be sent in an HTTP header: ${JSON.stringify(v)} holds a line break, a control character or a character beyond Latin-1`,
+      );
     else headers[h] = v;
   }
 
   const tls = input.tls_server_config ? await tlsSettings(input.tls_server_config, file, bad) : undefined;
   if (diagnostics.length > 0) throw new ConfigError(file, diagnostics);
   return { file, ...(tls ? { tls } : {}), users, headers };
+}
+
+/** Whether node:http can write the header (no CR, LF, NUL or other control, nothing beyond U+00FF). */
+function sendable(name: string, value: string): boolean {
+  try {
+    validateHeaderValue(name, value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function present(input: WebInput, path: KeyPath): boolean {

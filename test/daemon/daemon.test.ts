@@ -14,6 +14,7 @@ import { FakeBinding } from "../../src/native/fake.js";
 import { RawSockets } from "../../src/native/rawsock.js";
 import { capturedLogger } from "../support/log-capture.js";
 import { FIXTURES } from "../support/paths.js";
+import { until } from "../support/until.js";
 
 const dir = mkdtempSync(join(tmpdir(), "npf-daemon-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -49,7 +50,12 @@ class Recorder implements DaemonMetrics {
   }
 }
 
-function daemon(file: string, metrics: Recorder, lookup?: (n: string) => Promise<string[]>) {
+function daemon(
+  file: string,
+  metrics: Recorder,
+  lookup?: (n: string) => Promise<string[]>,
+  now?: () => number,
+) {
   const { log, lines } = capturedLogger("DEBUG");
   const fake = new FakeBinding();
   const d = new Daemon({
@@ -58,6 +64,7 @@ function daemon(file: string, metrics: Recorder, lookup?: (n: string) => Promise
     metrics,
     openEngine: (c) => new Engine({ ...engineOptions(c), sockets: new RawSockets(fake) }),
     lookup: lookup ? (n) => lookup(n) : undefined,
+    now,
   });
   return { d, lines, fake };
 }
@@ -220,6 +227,207 @@ describe("daemon (fake sockets)", () => {
     await idle.stop();
     await idle.done;
   });
+  test("a reload refused for want of sockets changes nothing: the refused file is not applied later without a reload", async () => {
+    const file = join(dir, "refused.yaml");
+    writeFileSync(file, config("  a: {type: ICMPping, destination: 198.18.1.1, timeout: 0.05}\n"));
+    const m = new Recorder();
+    let clock = 0;
+    const { d, lines, fake } = daemon(file, m, undefined, () => clock);
+    await d.init();
+    d.start();
+    try {
+      await until(() => d.iterations >= 1, "a first iteration");
+      // As after --user dropped CAP_NET_RAW: an IPv6 target needs sockets the daemon cannot open.
+      fake.hasCapNetRaw = false;
+      writeFileSync(
+        file,
+        config(
+          "  a: {type: ICMPping, destination: 198.18.1.1, timeout: 0.05}\n  b: {type: ICMPping, destination: fd18:1::1, timeout: 0.05}\n",
+        ),
+      );
+      assert.equal(await d.reload(), false);
+      assert.ok(lines.some((l) => l.includes("cannot open the sockets it needs")));
+      assert.deepEqual([...d.config.targets.keys()], ["a"]);
+      assert.equal(m.reloadFailed.at(-1), true);
+      // The sockets can be opened again (a transient failure); the daemon's own minute-long
+      // re-check of the inventories must not apply the file it refused: only a reload may.
+      fake.hasCapNetRaw = true;
+      clock += 61_000;
+      const seen = d.iterations;
+      await until(() => d.iterations >= seen + 2, "two more iterations");
+      assert.deepEqual([...d.config.targets.keys()], ["a"], "the refused file stays refused");
+      assert.deepEqual(m.applied, [["a"]]);
+      assert.equal(m.reloadFailed.at(-1), true, "the gauge still says the file was refused");
+      // A reload asked for now applies it.
+      assert.equal(await d.reload(), true);
+      assert.deepEqual([...d.config.targets.keys()], ["a", "b"]);
+    } finally {
+      await d.stop();
+    }
+    await d.done;
+  });
+
+  test("a reload that drops a built-in inventory drops its targets; one refused for want of sockets keeps it running", async () => {
+    const base = join(dir, "builtin");
+    mkdirSync(base, { recursive: true });
+    writeFileSync(join(base, "extra.yaml"), "- {hostname: 198.18.0.9, type: ICMPping, timeout: 0.05}\n");
+    const file = join(base, "netprobify.yaml");
+    const withExtra = config("  a: {type: ICMPping, destination: 198.18.1.1, timeout: 0.05}\n").replace(
+      "targets:",
+      "inventories: {extra: {type: file, path: extra.yaml}}\ntargets:",
+    );
+    writeFileSync(file, withExtra);
+    const m = new Recorder();
+    const { d, fake } = daemon(file, m);
+    await d.init();
+    d.startInventories();
+    d.start();
+    try {
+      await until(() => d.config.targets.has("extra_198.18.0.9"), "the inventory's target");
+      // Refused (an IPv6 target needs sockets that cannot be opened): the inventory stays.
+      fake.hasCapNetRaw = false;
+      writeFileSync(file, `${config("  b: {type: ICMPping, destination: fd18:1::1, timeout: 0.05}\n")}`);
+      assert.equal(await d.reload(), false);
+      assert.deepEqual([...d.config.targets.keys()], ["a", "extra_198.18.0.9"]);
+      // ... and runs on: an edit of its file is probed.
+      writeFileSync(
+        join(base, "extra.yaml"),
+        "- {hostname: 198.18.0.9, type: ICMPping, timeout: 0.05}\n- {hostname: 198.18.0.10, type: ICMPping, timeout: 0.05}\n",
+      );
+      await until(() => d.config.targets.has("extra_198.18.0.10"), "the inventory's edit");
+      // Applied: without the inventory, its target goes too.
+      fake.hasCapNetRaw = true;
+      assert.equal(await d.reload(), true);
+      assert.deepEqual([...d.config.targets.keys()], ["b"]);
+      writeFileSync(file, withExtra);
+      assert.equal(await d.reload(), true);
+      await until(() => d.config.targets.has("extra_198.18.0.9"), "the inventory's target again");
+    } finally {
+      await d.stop();
+    }
+    await d.done;
+  });
+
+  test("an inventory entry whose creation_date is a map without a usable toString is refused alone: the others are probed, reloads work", async () => {
+    const base = join(dir, "hostile-entry");
+    mkdirSync(base, { recursive: true });
+    writeFileSync(
+      join(base, "extra.yaml"),
+      "- {hostname: 198.18.0.9, type: ICMPping, timeout: 0.05, lifetime: 1d, creation_date: {toString: 1}}\n- {hostname: 198.18.0.10, type: ICMPping, timeout: 0.05}\n",
+    );
+    const file = join(base, "netprobify.yaml");
+    writeFileSync(
+      file,
+      config("  a: {type: ICMPping, destination: 198.18.1.1, timeout: 0.05}\n").replace(
+        "targets:",
+        "inventories: {extra: {type: file, path: extra.yaml}}\ntargets:",
+      ),
+    );
+    const m = new Recorder();
+    const { d, lines } = daemon(file, m);
+    await d.init();
+    d.startInventories();
+    d.start();
+    try {
+      await until(() => d.config.targets.has("extra_198.18.0.10"), "the good entry's target");
+      assert.ok(!d.config.targets.has("extra_198.18.0.9"));
+      assert.ok(lines.some((l) => l.includes("inventory entry skipped") && l.includes("creation_date")));
+      assert.equal(await d.reload(), true);
+      assert.ok(d.config.targets.has("extra_198.18.0.10"));
+      assert.ok(!lines.some((l) => l.includes("internal error")), "no internal error");
+    } finally {
+      await d.stop();
+    }
+    await d.done;
+  });
+
+  test("a reload adding a hostname while the resolver hangs does not hold probing; the target joins once resolved", async () => {
+    const file = join(dir, "slowdns.yaml");
+    writeFileSync(file, config("  a: {type: ICMPping, destination: 198.18.1.1, timeout: 0.05}\n"));
+    const m = new Recorder();
+    let answer: ((a: string[]) => void) | undefined;
+    const { d } = daemon(file, m, (name) =>
+      name === "slow.example"
+        ? new Promise<string[]>((r) => {
+            answer = r;
+          })
+        : Promise.reject(new Error("ENOTFOUND")),
+    );
+    await d.init();
+    d.start();
+    try {
+      await until(() => d.iterations >= 1, "a first iteration");
+      writeFileSync(
+        file,
+        config(
+          "  a: {type: ICMPping, destination: 198.18.1.1, timeout: 0.05}\n  s: {type: ICMPping, destination: slow.example, timeout: 0.05}\n",
+        ),
+      );
+      const seen = d.iterations;
+      const reloaded = d.reloadAndWait(); // applied by the loop, between iterations
+      // Before, the reload (and the loop with it) waited for the resolver: no iteration, ever.
+      await until(() => d.iterations >= seen + 2, "two iterations while the resolver hangs");
+      assert.equal(await reloaded, true);
+      assert.deepEqual(
+        m.iterations.at(-1)!.series.map((x) => x.target),
+        ["a"],
+      );
+      answer!(["198.18.1.9"]);
+      await until(
+        () => m.iterations.at(-1)!.series.some((x) => x.target === "s"),
+        "the slow target probed once resolved",
+      );
+    } finally {
+      answer?.([]);
+      await d.stop();
+    }
+    await d.done;
+  });
+
+  test("start-up with a resolver that never answers: the daemon starts, probes the rest, and the name joins once resolved", async () => {
+    const file = join(dir, "deaddns.yaml");
+    writeFileSync(
+      file,
+      config(
+        "  a: {type: ICMPping, destination: 198.18.1.1, timeout: 0.05}\n  s: {type: ICMPping, destination: dead.example, timeout: 0.05}\n",
+      ),
+    );
+    const m = new Recorder();
+    let answer: ((a: string[]) => void) | undefined;
+    const { d } = daemon(
+      file,
+      m,
+      () =>
+        new Promise<string[]>((r) => {
+          answer = r;
+        }),
+    );
+    try {
+      // Before, init() waited for every lookup: here, forever.
+      let started = false;
+      const init = d.init().then(() => {
+        started = true;
+      });
+      await until(() => started, "init() returns while the lookup hangs");
+      await init;
+      d.start();
+      await until(() => m.iterations.length >= 1, "an iteration of the other target");
+      assert.deepEqual(
+        m.iterations[0]!.series.map((x) => x.target),
+        ["a"],
+      );
+      answer!(["198.18.1.9"]);
+      await until(
+        () => m.iterations.at(-1)!.series.some((x) => x.target === "s"),
+        "the name probed once resolved",
+      );
+    } finally {
+      answer?.([]);
+      await d.stop();
+    }
+    await d.done;
+  });
+
   test("the original's af_detect shape: a disabled target's fe80-sized subnet loads and is never expanded", async () => {
     const m = new Recorder();
     const { d, lines } = daemon(`${FIXTURES}config/adjusted/disabled-target-too-large.yaml`, m);

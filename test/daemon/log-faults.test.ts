@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createLab, type Lab } from "../../src/lab/lab.js";
 import { BIN } from "../support/paths.js";
+import { PYTHON } from "../support/python.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -131,6 +132,83 @@ targets:
 
       child.kill("SIGTERM");
       assert.equal(await exit, 0);
+    } finally {
+      child.kill("SIGKILL");
+      await exit;
+      execFileSync("umount", [mnt]);
+    }
+  });
+
+  test("a file system full before start-up under everything the daemon touches (log, configuration, inventory modules in JavaScript and Python, working and temporary directories): it starts, probes their targets, serves, and stops with 0", async () => {
+    const mnt = join(dir, "full-start");
+    mkdirSync(mnt);
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=256k", "npf-full-start", mnt]);
+    const port = 19153;
+    const web = lab.target("web").v4;
+    const file = join(mnt, "netprobify.yaml");
+    writeFileSync(
+      file,
+      cfg(port).replace(
+        "dns_update_interval: 0",
+        `dns_update_interval: 0, dynamic_inventories_python: ${PYTHON}`,
+      ),
+    );
+    mkdirSync(join(mnt, "dynamic_inventories"));
+    writeFileSync(
+      join(mnt, "dynamic_inventories", "fulljs.mjs"),
+      `export async function start({ publish, signal }) {
+  publish([{ hostname: "${web}", type: "ICMPping", nb_packets: 2, timeout: 0.2 }]);
+  await new Promise((r) => signal.addEventListener("abort", r));
+}
+`,
+    );
+    writeFileSync(
+      join(mnt, "dynamic_inventories", "fullpy.py"),
+      `import time
+
+
+def start(targets, module_name, logging_level, config_file):
+    targets[module_name] = [{"hostname": "${web}", "type": "ICMPping", "nb_packets": 2, "timeout": 0.2}]
+    while True:
+        time.sleep(3600)
+`,
+    );
+    const logFd = openSync(join(mnt, "netprobify.log"), "a");
+    // Full to the last byte before the daemon starts.
+    const filler = openSync(join(mnt, "filler"), "w");
+    const block = Buffer.alloc(4096, 120);
+    for (const size of [block.length, 1]) {
+      try {
+        for (;;) writeSync(filler, block.subarray(0, size));
+      } catch (err) {
+        assert.equal((err as NodeJS.ErrnoException).code, "ENOSPC");
+      }
+    }
+    closeSync(filler);
+    const child = spawn(process.execPath, [BIN, file], {
+      cwd: mnt,
+      env: { ...process.env, TMPDIR: mnt, HOME: mnt },
+      stdio: ["ignore", logFd, logFd],
+    });
+    closeSync(logFd);
+    const exit = new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
+    try {
+      const body = await until(
+        port,
+        child,
+        (b) => value(b, ITERATIONS) >= 2 && b.includes("fulljs_") && b.includes("fullpy_"),
+        "two iterations with both modules' targets",
+        30_000,
+      );
+      assert.ok(value(body, DROPPED) > 0, "lines were dropped, not written");
+      for (const module of ["fulljs", "fullpy"]) {
+        const line = body
+          .split("\n")
+          .find((l) => l.startsWith("icmp_sent_total{") && l.includes(`"${module}_`));
+        assert.ok(line && Number(line.split(" ").at(-1)) >= 2, `${module}'s target probed: ${line}`);
+      }
+      child.kill("SIGTERM");
+      assert.equal(await exit, 0, "a clean stop while the disk is still full");
     } finally {
       child.kill("SIGKILL");
       await exit;

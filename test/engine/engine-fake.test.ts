@@ -4,12 +4,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Engine, type EngineOptions } from "../../src/engine/engine.js";
+import { replyTo } from "../../src/engine/fake-answers.js";
 import { ProbeState } from "../../src/engine/inflight.js";
 import { buildPlan, type PlanTargetInput } from "../../src/engine/plan.js";
 import { lossRatio } from "../../src/engine/results.js";
 import { FakeBinding } from "../../src/native/fake.js";
 import { RawSockets } from "../../src/native/rawsock.js";
-import { TcpFlag } from "../../src/packet/index.js";
+import { parseIPv4Packet, TcpFlag } from "../../src/packet/index.js";
 import { fakeEngine } from "../support/fake-engine.js";
 import { network, type Script } from "../support/fake-network.js";
 
@@ -199,6 +200,31 @@ describe("engine (fake sockets)", () => {
       assert.deepEqual([r.series[0]!.failed, r.series[0]!.sent, r.series[0]!.lost], [1, 1, 0]);
       assert.deepEqual([...r.sendErrors], [["ENETUNREACH", 1]]);
     } finally {
+      engine.close();
+    }
+  });
+
+  test("a reply with the key of a probe the kernel refused does not answer it, and is counted as foreign", async () => {
+    const { fake, engine } = fakeEngine({ families: [4] });
+    fake.failNext(101, 1); // ENETUNREACH: the first probe never leaves
+    // Its very reply, from its destination (forged, or another prober's packet with that key).
+    const forge = setInterval(() => {
+      for (const sent of fake.refused.splice(0)) {
+        const p = parseIPv4Packet(sent.bytes, 0, sent.bytes.length)!;
+        const r = replyTo(p, sent);
+        fake.inject({ family: 4, protocol: r.protocol, bytes: r.bytes, src: sent.dst });
+      }
+    }, 1);
+    const net = network(fake, () => ({ kind: "reply", rttNs: 1000n }));
+    try {
+      const r = await engine.run(buildPlan([T({ type: "ICMPping", dstPort: 0, nbPackets: 2 })], () => "x"));
+      const s = r.series[0]!;
+      assert.deepEqual([s.failed, s.sent, s.lost, s.rtts.length], [1, 1, 0, 1]);
+      assert.equal(r.received, 2);
+      assert.equal(r.foreign.unknownKey, 1, "counted, not dropped silently");
+    } finally {
+      clearInterval(forge);
+      net.stop();
       engine.close();
     }
   });

@@ -94,4 +94,37 @@ describe("inventory entries", () => {
       "expected a list of targets",
     ]);
   });
+
+  test("hostile values are reported with their entry, never thrown, never dropped silently", () => {
+    // As JSON from a module or a CMDB: a map whose toString is not a function (String() throws).
+    const r = validateEntries(
+      "cmdb",
+      JSON.parse(
+        '[{"hostname": "198.18.3.1", "type": "ICMPping", "lifetime": "1d", "creation_date": {"toString": 1}}, {"hostname": "198.18.3.2", "type": "iperf", "dst_port": 5201}, {"hostname": "198.18.3.3", "type": "ICMPping", "alert_level": null}, {"hostname": "198.18.3.4", "type": "ICMPping"}]',
+      ),
+      base,
+      now,
+    );
+    assert.deepEqual(
+      r.targets.map((t) => t.name),
+      ["cmdb_198.18.3.3", "cmdb_198.18.3.4"],
+    );
+    assert.deepEqual(
+      r.invalid.map((p) => [p.index, p.name]),
+      [
+        [0, "cmdb_198.18.3.1"],
+        [1, "cmdb_198.18.3.2"],
+      ],
+    );
+    assert.match(r.invalid[0]!.messages[0]!, /creation_date: expected a date, got \{"toString":1\}/);
+    assert.match(r.invalid[1]!.messages[0]!, /iperf targets are not measured/);
+    // An invalid Date (data only: YAML never makes one) is described, not an internal error.
+    const d = validateEntries(
+      "cmdb",
+      [{ hostname: "198.18.3.5", type: "ICMPping", state: new Date(Number.NaN) }],
+      base,
+      now,
+    );
+    assert.match(d.invalid[0]!.messages.join(), /state: expected one of .*, got an invalid date/);
+  });
 });

@@ -227,6 +227,37 @@ describe("http server callbacks that fail", () => {
     }
   });
 
+  test("an answer that cannot be written at all (a header node refuses): the connection is closed, logged, never an unhandled rejection", async () => {
+    const logs: string[] = [];
+    const rejections: unknown[] = [];
+    const onRejection = (e: unknown) => rejections.push(e);
+    process.on("unhandledRejection", onRejection);
+    // A header loadWebConfig now refuses; before, such a file made every answer fail this way.
+    const srv = await startServer(
+      options({
+        web: {
+          file: "web.yml",
+          users: new Map(),
+          headers: { "Content-Security-Policy": "default-src \u20ac" },
+        },
+        log: (level, msg) => logs.push(`${level} ${msg}`),
+      }),
+    );
+    try {
+      for (let k = 0; k < 3; k++)
+        await assert.rejects(
+          get("127.0.0.1", srv.port, "/metrics"),
+          "the connection is closed without an answer",
+        );
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(rejections, []);
+      assert.equal(logs.filter((l) => l === "error http handler failed").length, 3);
+    } finally {
+      process.off("unhandledRejection", onRejection);
+      await srv.close();
+    }
+  });
+
   test("a throwing health callback: 503, and the server keeps serving", async () => {
     const srv = await startServer(
       options({

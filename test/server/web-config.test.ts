@@ -112,6 +112,14 @@ basic_auth_users:
         ['NAME:3:3 tls_server_config.keyfile: unknown key (did you mean "key_file"?)'],
       ],
       [
+        // Loaded, these made every answer fail (node refuses to write them): no scrape, no health.
+        'http_server_config:\n  headers:\n    Content-Security-Policy: "default-src \u20ac"\n    Strict-Transport-Security: "max-age=1\\r\\nX-Injected: 1"\n',
+        [
+          'NAME:4:32 http_server_config.headers.Strict-Transport-Security: cannot be sent in an HTTP header: "max-age=1\\r\\nX-Injected: 1" holds a line break, a control character or a character beyond Latin-1',
+          'NAME:3:30 http_server_config.headers.Content-Security-Policy: cannot be sent in an HTTP header: "default-src €" holds a line break, a control character or a character beyond Latin-1',
+        ],
+      ],
+      [
         "rate_limit:\n  interval: 1s\n  burst: 3\n",
         [
           "NAME:1:1 rate_limit: not supported by netprobify: its listener already bounds connections and request sizes (docs/http.md#limits)",
