@@ -486,6 +486,44 @@ describe("prebuilt packets (fake sockets): the first probes are built before the
     });
   });
 
+  test("interval_packets: a round its send thread sends late delays the next by as much (the gap stays >= interval)", async () => {
+    const interval = 20;
+    // When each packet really left (the modelled send thread's send), per destination.
+    const left = new Map<string, number[]>();
+    const { result } = await runWith(
+      [T({ addresses: ["198.18.1.1", "198.18.1.2"], nbPackets: 3, timeout: 5 })],
+      () => ({ kind: "reply", rttNs: 1000n }),
+      (f) => {
+        const push = f.sent.push.bind(f.sent);
+        f.sent.push = (...ps) => {
+          for (const p of ps) {
+            const dst = p.dst.join(".");
+            if (p.bytes[9] === 6 && (p.bytes[33]! & 0x02) !== 0)
+              left.set(dst, [...(left.get(dst) ?? []), performance.now()]);
+          }
+          return push(...ps);
+        };
+        // The thread runs 2.5 intervals after round 0 was released (a loaded machine), then promptly.
+        f.holdSends = true;
+        setTimeout(() => {
+          f.holdSends = false;
+          for (const s of f.sockets) if (!s.closed) s.wakeThread();
+        }, 2.5 * interval);
+      },
+      { intervalPacketsMs: interval },
+    );
+    assert.deepEqual([result.series[0]!.sent, result.series[0]!.lost], [6, 0]);
+    assert.deepEqual([...left.keys()].sort(), ["198.18.1.1", "198.18.1.2"]);
+    for (const [dst, times] of left) {
+      assert.equal(times.length, 3, dst);
+      for (let k = 1; k < times.length; k++)
+        assert.ok(
+          times[k]! - times[k - 1]! >= interval,
+          `${dst}: packet ${k} left ${times[k]! - times[k - 1]!} ms after ${k - 1}`,
+        );
+    }
+  });
+
   test("pacing holds: prebuilt packets leave no faster than global.max_packets_per_second", async () => {
     const log: Submit[] = [];
     const t0 = performance.now();

@@ -203,9 +203,11 @@ describe("pacing on the wire (needs root)", () => {
       const min = Math.min(...gaps);
       const max = Math.max(...gaps);
       t.diagnostic(`gaps ${min.toFixed(3)}..${max.toFixed(3)} ms`);
-      // Rounds open on an absolute schedule (round k at k × interval), so a round sent late by a timer
-      // leaves the next gap short by as much (measured: 39.6-39.8 ms); never by more than a few ms.
-      assert.ok(min >= interval - 2, `smallest gap ${min} ms`);
+      // A round opens an interval after the send thread reported the previous one's first packet sent
+      // (pacer.ts), so no gap is short, however late a timer or the thread ran (before, a round the
+      // thread sent 14 ms late under load left a 26 ms gap). The capture stamps with the wall clock,
+      // the engine the monotonic one: a slewed wall clock is a few hundred ppm apart, µs here.
+      assert.ok(min >= interval - 0.1, `smallest gap ${min} ms`);
       assert.ok(max <= interval + 10, `largest gap ${max} ms`);
     } finally {
       engine.close();
