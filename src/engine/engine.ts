@@ -936,6 +936,9 @@ class Iteration implements SendOwner {
 
   /** Probes [from, to) did not leave this host: refused, counted under `reason` (an errno name). */
   private refuse(from: number, to: number, reason: string): void {
+    // A round whose first packet never reaches a send thread started when it was refused.
+    const w = this.pacer?.watching ?? -1;
+    if (w >= from && w < to) this.pacer!.sent(this.engine.clock());
     for (let i = from; i < to; i++) this.inflight.markSendFailed(i);
     if (to > from) bump(this.sendErrors, reason, to - from);
   }

@@ -416,6 +416,19 @@ describe("engine send path (fake sockets): each probe answered, lost or refused,
     assert.equal(result.series[0]!.lost, 0);
   });
 
+  test("with interval_packets, rounds whose sends throw still follow one another (nothing waits for a send report)", async () => {
+    const t0 = performance.now();
+    const { result } = await runWith(
+      [T({ nbPackets: 4 })],
+      () => ({ kind: "reply", rttNs: 1000n }),
+      (fake) => fake.sockets.find((x) => x.family === 4 && x.protocol === 255)!.close(),
+      { intervalPacketsMs: 10, iterationLimitMs: 5000 },
+    );
+    assertBooks(result, 4);
+    assert.deepEqual([...result.sendErrors], [["EBADF", 4]], "no probe left for the time limit to refuse");
+    assert.ok(performance.now() - t0 >= 30, "the rounds were still spaced");
+  });
+
   test("probes still unsent when global.timeout passes are refused (ETIMEDOUT), never lost", async () => {
     const { result } = await runWith(
       [T({ nbPackets: 40, timeout: 0.05 })],
