@@ -568,6 +568,8 @@ class Iteration implements SendOwner {
   private unconfirmed = 0;
   /** The send thread whose queue was full at the last submit. */
   private full: Sender | undefined;
+  /** This iteration's pacer, told when a round's first packet was really sent. */
+  private pacer: Pacer | undefined;
   /** Waiting for the send threads' flush (undefined: not asked), then answered (true). */
   private txFlushed: boolean | undefined;
   /** Settles when the iteration has ended and the engine let go of it. */
@@ -616,6 +618,7 @@ class Iteration implements SendOwner {
       roundStart: this.plan.roundStart,
       count: this.plan.count,
     });
+    this.pacer = pacer;
     this.prebuild();
     // pacing starts with the first send (building the first packets took time before it)
     pacer.start(this.engine.clock());
@@ -802,6 +805,7 @@ class Iteration implements SendOwner {
   }
 
   confirm(index: number, errno: number): void {
+    if (index === this.pacer?.watching) this.pacer.sent(this.engine.clock());
     if (errno === 0) return;
     this.inflight.unsend(index);
     bump(this.sendErrors, errnoName(errno));
@@ -809,6 +813,11 @@ class Iteration implements SendOwner {
 
   settled(count: number): void {
     this.unconfirmed -= count;
+    // Every submission settled, some without results (a send thread that stopped): the round's
+    // first packet, if submitted, is as sent as it will be.
+    const p = this.pacer;
+    if (this.unconfirmed === 0 && p !== undefined && p.watching >= 0 && p.watching < this.next)
+      p.sent(this.engine.clock());
     if (this.finish !== undefined && this.unconfirmed === 0) this.maybeFinish();
   }
 
@@ -931,6 +940,9 @@ class Iteration implements SendOwner {
 
   /** Probes [from, to) did not leave this host: refused, counted under `reason` (an errno name). */
   private refuse(from: number, to: number, reason: string): void {
+    // A round whose first packet never reaches a send thread started when it was refused.
+    const w = this.pacer?.watching ?? -1;
+    if (w >= from && w < to) this.pacer!.sent(this.engine.clock());
     for (let i = from; i < to; i++) this.inflight.markSendFailed(i);
     if (to > from) bump(this.sendErrors, reason, to - from);
   }

@@ -33,9 +33,10 @@ export interface StageStats {
  * (measured: p50 RTT through 20 ms + 20 ms up to 1.4 ms high with two test suites running on two
  * cores). It sleeps in poll() between packets, so it takes no CPU from anyone when idle.
  */
-const STAGE_RT_PRIORITY = 10;
+export const STAGE_RT_PRIORITY = 10;
 let rtAllowed: Promise<boolean> | undefined;
-function realtime(): Promise<boolean> {
+/** Whether `chrt -f` works here (root outside a user namespace); also for tests' own timed senders. */
+export function realtime(): Promise<boolean> {
   rtAllowed ??= run("chrt", ["-f", String(STAGE_RT_PRIORITY), "true"], { allowFail: true }).then(
     (r) => r.code === 0,
     () => false,

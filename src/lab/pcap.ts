@@ -11,7 +11,7 @@
 //   record header, 16 bytes: ts_sec u32 | ts_frac u32 (ns or µs) | incl_len u32 | orig_len u32
 //   followed by incl_len bytes of packet data.
 
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LabError, type ProcessSet, stopChild, waitForOutput } from "./exec.js";
@@ -91,6 +91,14 @@ export interface CaptureOptions {
   bufferKiB?: number;
 }
 
+function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
 /** A running tcpdump. stop() ends it and returns the parsed file. */
 export class Capture {
   private stopped: Promise<PcapFile> | undefined;
@@ -111,6 +119,17 @@ export class Capture {
   private async doStop(settleMs: number): Promise<PcapFile> {
     // Packets still on their way (e.g. a reply in an impairment queue) get a moment to arrive.
     if (settleMs > 0) await new Promise((r) => setTimeout(r, settleMs));
+    // SIGINT ends tcpdump's loop without reading what is still in its kernel ring: on a loaded
+    // machine tcpdump may not have run for tens of ms, and the last packets were lost (a CI-like run
+    // saw 5 of a target's 6 probes). It writes each packet as it reads it (-U), so the file stops
+    // growing once it has caught up: wait for 3 polls 10 ms apart without growth (at most 2 s).
+    let size = -1;
+    for (let still = 0, waited = 0; still < 3 && waited < 2000; waited += 10) {
+      await new Promise((r) => setTimeout(r, 10));
+      const now = fileSize(this.file);
+      still = now === size ? still + 1 : 0;
+      size = now;
+    }
     await stopChild(this.child, "SIGINT");
     try {
       return parsePcap(readFileSync(this.file));

@@ -442,6 +442,19 @@ describe("engine send path (fake sockets): each probe answered, lost or refused,
     assert.equal(result.series[0]!.lost, 0);
   });
 
+  test("with interval_packets, rounds whose sends throw still follow one another (nothing waits for a send report)", async () => {
+    const t0 = performance.now();
+    const { result } = await runWith(
+      [T({ nbPackets: 4 })],
+      () => ({ kind: "reply", rttNs: 1000n }),
+      (fake) => fake.sockets.find((x) => x.family === 4 && x.protocol === 255)!.close(),
+      { intervalPacketsMs: 10, iterationLimitMs: 5000 },
+    );
+    assertBooks(result, 4);
+    assert.deepEqual([...result.sendErrors], [["EBADF", 4]], "no probe left for the time limit to refuse");
+    assert.ok(performance.now() - t0 >= 30, "the rounds were still spaced");
+  });
+
   test("probes still unsent when global.timeout passes are refused (ETIMEDOUT), never lost", async () => {
     const { result } = await runWith(
       [T({ nbPackets: 40, timeout: 0.05 })],
@@ -510,6 +523,44 @@ describe("prebuilt packets (fake sockets): the first probes are built before the
     syns.forEach((p, i) => {
       assert.equal(seq(p.bytes), result.inflight.keyOf(i), `probe ${i}`);
     });
+  });
+
+  test("interval_packets: a round its send thread sends late delays the next by as much (the gap stays >= interval)", async () => {
+    const interval = 20;
+    // When each packet really left (the modelled send thread's send), per destination.
+    const left = new Map<string, number[]>();
+    const { result } = await runWith(
+      [T({ addresses: ["198.18.1.1", "198.18.1.2"], nbPackets: 3, timeout: 5 })],
+      () => ({ kind: "reply", rttNs: 1000n }),
+      (f) => {
+        const push = f.sent.push.bind(f.sent);
+        f.sent.push = (...ps) => {
+          for (const p of ps) {
+            const dst = p.dst.join(".");
+            if (p.bytes[9] === 6 && (p.bytes[33]! & 0x02) !== 0)
+              left.set(dst, [...(left.get(dst) ?? []), performance.now()]);
+          }
+          return push(...ps);
+        };
+        // The thread runs 2.5 intervals after round 0 was released (a loaded machine), then promptly.
+        f.holdSends = true;
+        setTimeout(() => {
+          f.holdSends = false;
+          for (const s of f.sockets) if (!s.closed) s.wakeThread();
+        }, 2.5 * interval);
+      },
+      { intervalPacketsMs: interval },
+    );
+    assert.deepEqual([result.series[0]!.sent, result.series[0]!.lost], [6, 0]);
+    assert.deepEqual([...left.keys()].sort(), ["198.18.1.1", "198.18.1.2"]);
+    for (const [dst, times] of left) {
+      assert.equal(times.length, 3, dst);
+      for (let k = 1; k < times.length; k++)
+        assert.ok(
+          times[k]! - times[k - 1]! >= interval,
+          `${dst}: packet ${k} left ${times[k]! - times[k - 1]!} ms after ${k - 1}`,
+        );
+    }
   });
 
   test("pacing holds: prebuilt packets leave no faster than global.max_packets_per_second", async () => {

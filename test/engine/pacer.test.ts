@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Pacer, type PacerOptions } from "../../src/engine/pacer.js";
 
-/** Runs a pacer to the end; returns the send time of every packet. */
+/** Runs a pacer to the end with a sender that sends when told; returns the send time of every packet. */
 function simulate(o: PacerOptions, batch = 64): number[] {
   const p = new Pacer(o);
   const times: number[] = [];
@@ -14,6 +14,7 @@ function simulate(o: PacerOptions, batch = 64): number[] {
   for (let guard = 0; next < o.count && guard < 1e6; guard++) {
     const r = p.take(now, next, batch);
     for (let k = 0; k < r.n; k++) times.push(now);
+    if (r.n > 0) p.sent(now);
     next += r.n;
     if (r.n === 0) {
       assert.ok(r.wakeAtMs !== undefined && r.wakeAtMs > now, "told when to come back");
@@ -94,10 +95,43 @@ describe("Pacer", () => {
     });
     q.start(0);
     assert.deepEqual(q.take(0, 0, 64), { n: 3 });
+    q.sent(0);
     // The timer for round 1 fired late, at 17 ms: it goes, and round 2 waits until 27 ms (not 20).
     assert.deepEqual(q.take(17, 3, 64), { n: 3 });
+    q.sent(17);
     assert.deepEqual(q.take(20, 6, 64), { n: 0, wakeAtMs: 27 });
     assert.deepEqual(q.take(27, 6, 64), { n: 3 });
+  });
+
+  test("a round the send thread sends late opens the next an interval after its send, not its release", () => {
+    const q = new Pacer({
+      pps: Infinity,
+      burst: 64,
+      roundIntervalMs: 10,
+      roundStart: [0, 3, 6, 9],
+      count: 12,
+    });
+    q.start(0);
+    assert.deepEqual(q.take(0, 0, 64), { n: 3 });
+    assert.equal(q.watching, 0, "waits for the report of probe 0");
+    // Released at 0, its send not reported yet at 10 ms: round 1 waits (and says when to look again).
+    assert.deepEqual(q.take(10, 3, 64), { n: 0, wakeAtMs: 11 });
+    // The thread sent it at 14 ms: round 1 opens at 24 ms.
+    q.sent(14);
+    assert.deepEqual(q.take(15, 3, 64), { n: 0, wakeAtMs: 24 });
+    assert.deepEqual(q.take(24, 3, 64), { n: 3 });
+    assert.equal(q.watching, 3);
+    // A prompt report changes nothing: round 2 at 34 ms.
+    q.sent(24.1);
+    assert.deepEqual(q.take(30, 6, 64), { n: 0, wakeAtMs: 34.1 });
+  });
+
+  test("without interval_packets nothing waits for send reports", () => {
+    const q = new Pacer({ pps: 1000, burst: 4, roundIntervalMs: 0, roundStart: [0, 3, 6, 9], count: 12 });
+    q.start(0);
+    assert.deepEqual(q.take(0, 0, 64), { n: 4 });
+    assert.equal(q.watching, -1);
+    assert.deepEqual(q.take(4, 4, 64), { n: 4 });
   });
 
   test("refuses nonsense", () => {

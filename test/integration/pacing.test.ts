@@ -210,23 +210,22 @@ describe("pacing on the wire (needs root)", () => {
             `series ${s}: released ${at[k]! - at[k - 1]!} ms apart`,
           );
       }
-      // The wire adds the send thread's wake-up after each release, which the machine's load sets
-      // (the shortest gap measured 39.6-39.8 ms on a quiet machine; 37.7 ms in a CI run at load
-      // average 11, 32.7 and 141.9 ms with other suites building): no bound per gap holds on a busy
-      // machine. The mean does: a target's 5 gaps span its last release minus its first (≥ 5
-      // intervals) plus the last packet's send delay minus the first's, so only a first packet
-      // held back over 100 ms brings it below half the interval, and unpaced probes are ~0 apart.
+      // On the wire: a round opens an interval after the send thread reported the previous one's
+      // first packet sent (pacer.ts), so no gap is short, however late a timer or the thread ran
+      // (before: 37.7 ms in a CI run at load average 11, 0.079 ms locally with other suites
+      // building). The capture stamps with the wall clock, the engine the monotonic one: a slewed
+      // wall clock is a few hundred ppm apart, µs here. No bound on the longest gap: a thread held
+      // back by the machine's load makes it long (141.9 ms seen), which is no pacing fault.
       const gaps: number[] = [];
       for (const [dst, ps] of byDst) {
         assert.equal(ps.length, 6, dst);
         for (let k = 1; k < ps.length; k++) gaps.push(Number(ps[k]!.tsNs - ps[k - 1]!.tsNs) / 1e6);
       }
       assert.equal(gaps.length, 4 * 5);
-      const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
-      t.diagnostic(
-        `wire gaps ${Math.min(...gaps).toFixed(3)}..${Math.max(...gaps).toFixed(3)} ms, mean ${mean.toFixed(3)}`,
-      );
-      assert.ok(mean >= interval / 2, `mean wire gap ${mean} ms`);
+      const min = Math.min(...gaps);
+      const max = Math.max(...gaps);
+      t.diagnostic(`wire gaps ${min.toFixed(3)}..${max.toFixed(3)} ms`);
+      assert.ok(min >= interval - 0.1, `smallest gap ${min} ms`);
     } finally {
       engine.close();
     }
