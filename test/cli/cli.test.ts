@@ -5,7 +5,8 @@ import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { BIN, FIXTURES } from "../support/paths.js";
+import { pathToFileURL } from "node:url";
+import { BIN, FIXTURES, REPO } from "../support/paths.js";
 
 function run(args: string[], cwd?: string) {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", cwd });
@@ -25,6 +26,20 @@ describe("netprobify command", () => {
     );
     assert.match(r.out, /probe rate: 10\.00 probes\/s \(300 every 30 s\)/);
     assert.equal(r.err, "");
+  });
+
+  test("a command's modules load when it runs: the CLI and `check` load no HTTP, TLS, zlib or workers", () => {
+    // The daemon's (its server, metrics, the web page) stay out of `run --once` and `check`: 7-12 MB
+    // of resident memory at start-up (docs/performance.md, memory).
+    const code = `
+      const { main } = await import(${JSON.stringify(pathToFileURL(`${REPO}dist/src/cli/main.js`).href)});
+      const loaded = () => process.moduleLoadList.filter((m) => /^NativeModule (http|https|tls|zlib|worker_threads)$/.test(m));
+      const first = loaded();
+      const exit = await main(["check", ${JSON.stringify(`${FIXTURES}config/valid/seed-example.yaml`)}], { out() {}, err() {} });
+      console.log(JSON.stringify({ first, exit, after: loaded() }));`;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", code], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { first: [], exit: 0, after: [] });
   });
 
   test("check --json gives the same summary for scripts", () => {
