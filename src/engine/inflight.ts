@@ -121,7 +121,7 @@ export class InFlight {
   /** TTL / hop limit of the answer (IPv4 header); 0 when unknown. */
   readonly replyTtl: Uint8Array;
   /** Send time in ms after `t0` (the first send, monotonic clock), rounded up: for deadlines. */
-  private readonly sentAt: Float32Array;
+  private readonly sentOff: Float32Array;
   private t0 = Number.NaN;
   private readonly queues = new Map<number, Fifo>();
   private readonly timeoutOf: (index: number) => number;
@@ -145,7 +145,7 @@ export class InFlight {
     this.rtt = new Uint32Array(count);
     this.icmpError = new Uint32Array(count);
     this.replyTtl = new Uint8Array(count);
-    this.sentAt = new Float32Array(count);
+    this.sentOff = new Float32Array(count);
     this.timeoutOf = timeoutMs;
   }
 
@@ -163,8 +163,8 @@ export class InFlight {
     this.state[index] = ProbeState.Pending;
     if (Number.isNaN(this.t0)) this.t0 = nowMs;
     const d = nowMs > this.t0 ? nowMs - this.t0 : 0;
-    this.sentAt[index] = d;
-    if (this.sentAt[index]! < d) this.sentAt[index] = d * UP;
+    this.sentOff[index] = d;
+    if (this.sentOff[index]! < d) this.sentOff[index] = d * UP;
     this.pending++;
     const t = this.timeoutOf(index);
     let q = this.queues.get(t);
@@ -175,9 +175,12 @@ export class InFlight {
     q.push(index);
   }
 
-  /** When probe `index` was sent (monotonic ms), rounded up to its float32 offset; NaN before any send. */
-  sentAtMs(index: number): number {
-    return this.t0 + this.sentAt[index]!;
+  /**
+   * When probe `index` was released to its send thread (the engine's clock, ms; NaN before): rounded up
+   * to its float32 offset from the first send, by at most 2^-22 of the time since.
+   */
+  sentAt(index: number): number {
+    return this.state[index] === ProbeState.Unsent ? Number.NaN : this.t0 + this.sentOff[index]!;
   }
 
   /** A probe marked sent that the kernel refused after all (the send thread's result came later). */
@@ -325,7 +328,7 @@ export class InFlight {
           q.shift();
           continue;
         }
-        if (this.t0 + this.sentAt[i]! + timeout > nowMs) break;
+        if (this.t0 + this.sentOff[i]! + timeout > nowMs) break;
         this.pending--;
         if (this.icmpError[i] === 0) {
           this.state[i] = ProbeState.TimedOut;
@@ -351,7 +354,7 @@ export class InFlight {
         i = q.peek();
       }
       if (i >= 0) {
-        const d = this.t0 + this.sentAt[i]! + timeout;
+        const d = this.t0 + this.sentOff[i]! + timeout;
         if (next === undefined || d < next) next = d;
       }
     }

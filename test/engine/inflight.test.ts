@@ -174,7 +174,7 @@ describe("InFlight", () => {
     for (const [i, t] of sends.entries()) f.markSent(i, t);
     sends.forEach((t, i) => {
       // 0.5 ms at most an hour in (float32 offsets); the expiry timer's own resolution is 1 ms
-      const late = f.sentAtMs(i) - t;
+      const late = f.sentAt(i) - t;
       assert.ok(late >= 0 && late <= (t - start) * 2 ** -22 + 1e-9, `send ${i}: ${late} ms late`);
     });
     assert.equal(f.expire(start + 1000 - 1e-6), 0);
