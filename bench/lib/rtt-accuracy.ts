@@ -194,7 +194,7 @@ export async function measureRttAccuracy(lab: Lab, o: AccuracyOptions): Promise<
         continue;
       }
       if (epochNs === undefined) {
-        const d = Number(w.txNs - BigInt(Math.round(f.txNs[i]!)));
+        const d = Number(w.txNs - BigInt(Math.round(f.txAt(i))));
         epochNs = BigInt(Math.round(d / 1e9)) * 1_000_000_000n;
       }
       const wireRtt = Number(w.rxNs - w.txNs);
@@ -204,8 +204,8 @@ export async function measureRttAccuracy(lab: Lab, o: AccuracyOptions): Promise<
         group: `${type} ${fam}`,
         path,
         err: rtt - wireRtt,
-        tx: f.txNs[i]! - Number(w.txNs - epochNs),
-        rx: f.rxNs[i]! - Number(w.rxNs - epochNs),
+        tx: f.txAt(i) - Number(w.txNs - epochNs),
+        rx: f.rxAt(i) - Number(w.rxNs - epochNs),
         wire: wireRtt,
       });
     }

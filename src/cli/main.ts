@@ -5,12 +5,11 @@ import { parseArgs } from "node:util";
 import { formatDiagnostic } from "../config/format.js";
 import { loadConfig } from "../config/load.js";
 import { ConfigError, ExitCode, errorText, exitCodeFor, NetprobifyError, UsageError } from "../errors.js";
-import { loadWebConfig } from "../server/web-config.js";
 import { type ConfigChoice, chooseConfig, DEFAULT_CONFIGS, refuseUnknownCommand } from "./config-path.js";
-import { runDaemon } from "./daemon-run.js";
-import { runDemo } from "./demo.js";
-import { type OnceOptions, runOnce } from "./once.js";
-import { formatSummary, summarize } from "./summary.js";
+// The commands' own modules are imported when the command runs: `run --once` then loads neither the
+// daemon (HTTP server, metrics, web page) nor the demo, 7-12 MB less resident (docs/performance.md).
+import type { runDaemon } from "./daemon-run.js";
+import type { OnceOptions } from "./once.js";
 import { VERSION } from "./version.js";
 
 export interface Io {
@@ -88,6 +87,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     if (values.once || values.user !== undefined || values["probe-log"] !== undefined)
       throw new UsageError("--once, --user and --probe-log apply to the run command only");
     if (webConfigFile !== undefined) {
+      const { loadWebConfig } = await import("../server/web-config.js");
       await loadWebConfig(webConfigFile);
       io.err(`${webConfigFile}: valid web configuration`);
     }
@@ -131,7 +131,7 @@ function parse(argv: string[]) {
   });
 }
 
-function demo(args: string[], values: ReturnType<typeof parse>["values"], io: Io): Promise<number> {
+async function demo(args: string[], values: ReturnType<typeof parse>["values"], io: Io): Promise<number> {
   if (args.length > 0) throw new UsageError(`demo takes no arguments: ${args.join(" ")}`);
   if (values["web.config.file"] !== undefined)
     throw new UsageError("--web.config.file applies to the daemon (run), not to the demo");
@@ -144,6 +144,7 @@ function demo(args: string[], values: ReturnType<typeof parse>["values"], io: Io
       throw new UsageError(`--for needs a number of seconds > 0, got ${JSON.stringify(values.for)}`);
   }
   if (values["write-config"] === "") throw new UsageError("--write-config needs a file name");
+  const { runDemo } = await import("./demo.js");
   return runDemo(
     {
       json: values.json === true,
@@ -168,6 +169,7 @@ async function check(given: string | undefined, json: boolean, io: Io): Promise<
   }
   const file = choice.file;
   for (const w of config.warnings) io.err(formatDiagnostic(file, w));
+  const { formatSummary, summarize } = await import("./summary.js");
   const summary = summarize(config);
   if (json) io.out(JSON.stringify({ valid: true, file, warnings: config.warnings, summary }, null, 2));
   else
@@ -198,10 +200,14 @@ async function run(
   onceOptions: OnceOptions,
 ): Promise<number> {
   const { file, note } = chooseConfig(given);
-  if (!once) return runDaemon(file, { ...daemonOptions, ...(note ? { note } : {}) });
+  if (!once) {
+    const { runDaemon } = await import("./daemon-run.js");
+    return runDaemon(file, { ...daemonOptions, ...(note ? { note } : {}) });
+  }
   if (note) io.err(`netprobify: ${note}`);
   const config = await loadConfig(file);
   for (const w of config.warnings) io.err(formatDiagnostic(file, w));
+  const { runOnce } = await import("./once.js");
   return runOnce(config, io, onceOptions);
 }
 

@@ -143,8 +143,8 @@ export function writeProbeLog(out: OutputFile, plan: ProbePlan, f: InFlight, epo
     let chunk = `${PROBE_LOG_HEADER}\n`;
     for (let i = 0; i < plan.count; i++) {
       const s = plan.series[plan.seriesOf[i]!]!;
-      const tx = f.txNs[i]!;
-      const rx = f.rxNs[i]!;
+      const tx = f.txAt(i);
+      const rx = f.rxAt(i);
       const answered = f.state[i] === ProbeState.Answered;
       const rtt = answered && Number.isFinite(tx) && Number.isFinite(rx) ? String(rx - tx) : "";
       chunk += `${i},${s.target},${s.group},${s.type},${plan.addresses[plan.dst[i]!]},${plan.addresses[plan.src[i]!]},${plan.srcPort[i]},${f.keyOf(i)},${STATE_NAMES[f.state[i]!]},${absNs(epochSec, tx)},${answered ? absNs(epochSec, rx) : ""},${rtt}\n`;
@@ -170,10 +170,10 @@ export function activeSpan(f: InFlight): { sendMs: number | null; activeMs: numb
   let lastTx = Number.NEGATIVE_INFINITY;
   let lastRx = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < f.count; i++) {
-    const tx = f.txNs[i]!;
+    const tx = f.txAt(i);
     if (tx < first) first = tx;
     if (tx > lastTx) lastTx = tx;
-    const rx = f.rxNs[i]!;
+    const rx = f.rxAt(i);
     if (f.state[i] === ProbeState.Answered && rx > lastRx) lastRx = rx;
   }
   if (!Number.isFinite(first)) return { sendMs: null, activeMs: null };

@@ -124,7 +124,13 @@ const RE_POLL_MS = 50;
  * JS (the kernel queue behind it holds more: 16 MiB).
  */
 const RX_RING_SLOTS = 1024;
-const RX_SLOT_BYTES = 2048;
+/**
+ * Bytes of a received packet a ring slot keeps (the rest is cut, flagged truncated): matching reads
+ * headers only, at most an IPv4 header with options (60), an ICMP error's 8, the quoted IPv4 header
+ * with options (60) and the quoted TCP header's first 20 or UDP header and tag (12): 148. 256 per slot
+ * instead of 2 KiB: 0.3 MB per RX socket instead of 2.1 (docs/performance.md, memory).
+ */
+export const RX_SLOT_BYTES = 256;
 
 interface RxSocket {
   sock: RawSocket;

@@ -21,11 +21,52 @@ export interface Flow {
 
 /** The flows of a plan and, per probe, its flow; built once per plan. */
 export interface FlowIndex {
-  flows: Flow[];
+  /** How many flows. */
+  readonly count: number;
+  /**
+   * The flows as objects, built on first read (the ledger's; a `run --once` never reads them: at
+   * 160,000 flows they were 8-9 MB of V8's old space, docs/performance.md).
+   */
+  readonly flows: Flow[];
   /** Per probe: index into `flows`. */
   flowOf: Uint32Array;
   /** Flow f's probes are start[f + 1] - start[f]; its run in summarizeFlows' scratch starts at start[f]. */
   start: Uint32Array;
+}
+
+/** A FlowIndex whose flow objects are read from the plan (each flow's first probe) when first asked. */
+class PlanFlows implements FlowIndex {
+  #flows: Flow[] | undefined;
+  constructor(
+    private readonly plan: ProbePlan,
+    /** Per flow: its first probe. */
+    private readonly first: Uint32Array,
+    readonly flowOf: Uint32Array,
+    readonly start: Uint32Array,
+  ) {}
+
+  get count(): number {
+    return this.first.length;
+  }
+
+  get flows(): Flow[] {
+    if (this.#flows === undefined) {
+      const p = this.plan;
+      this.#flows = Array.from(this.first, (i) => ({
+        series: p.seriesOf[i]!,
+        dst: p.addresses[p.dst[i]!]!,
+        src: p.addresses[p.src[i]!]!,
+        srcPort: p.srcPort[i]!,
+        flowLabel: p.flowLabel[i]!,
+      }));
+    }
+    return this.#flows;
+  }
+
+  /** For tests: whether the flow objects were built. */
+  get built(): boolean {
+    return this.#flows !== undefined;
+  }
 }
 
 /** One iteration's figures per flow (index as in FlowIndex.flows). */
@@ -95,7 +136,8 @@ class FlowIds {
 export function flowIndex(plan: ProbePlan): FlowIndex {
   let idx = indexes.get(plan);
   if (idx) return idx;
-  const flows: Flow[] = [];
+  let first = new Uint32Array(1024);
+  let count = 0;
   const flowOf = new Uint32Array(plan.count);
   // The flow label follows from the other fields (plan.ts), but for ICMPv6 (no port) it still varies
   // with the group's port cycle: so (series, dst, src, port, or else label) is the key. One exact
@@ -119,33 +161,34 @@ export function flowIndex(plan: ProbePlan): FlowIndex {
       f = ids.get(key);
     }
     if (f === undefined) {
-      f = flows.length;
+      f = count++;
       if (ids instanceof FlowIds) ids.set(key as number, f);
       else ids.set(key as string, f);
-      flows.push({
-        series: s,
-        dst: plan.addresses[plan.dst[i]!]!,
-        src: plan.addresses[plan.src[i]!]!,
-        srcPort: plan.srcPort[i]!,
-        flowLabel: plan.flowLabel[i]!,
-      });
+      if (f === first.length) {
+        const grown = new Uint32Array(2 * first.length);
+        grown.set(first);
+        first = grown;
+      }
+      first[f] = i;
     }
     flowOf[i] = f;
   }
   // Probes per flow, as the offsets of the flows' runs.
-  const start = new Uint32Array(flows.length + 1);
+  const start = new Uint32Array(count + 1);
   for (let i = 0; i < plan.count; i++) start[flowOf[i]! + 1]!++;
-  for (let f = 0; f < flows.length; f++) start[f + 1]! += start[f]!;
-  idx = { flows, flowOf, start };
+  for (let f = 0; f < count; f++) start[f + 1]! += start[f]!;
+  idx = new PlanFlows(plan, first.slice(0, count), flowOf, start);
   indexes.set(plan, idx);
   return idx;
 }
 
 /** Figures of `flows` before anything is counted: zeros, and NaN for the RTTs. */
 export function emptyFlowResults(flows: readonly Flow[]): FlowResults {
-  const n = flows.length;
+  return { flows, ...emptyFigures(flows.length) };
+}
+
+function emptyFigures(n: number): Omit<FlowResults, "flows"> {
   return {
-    flows,
     sent: new Uint32Array(n),
     lost: new Uint32Array(n),
     unreachable: new Uint32Array(n),
@@ -177,9 +220,16 @@ export function probeScratch(n: number): Float64Array {
  * start[f]), then per flow its run sorted for the minimum, median and maximum.
  */
 export function summarizeFlows(plan: ProbePlan, f: InFlight): FlowResults {
-  const { flows, flowOf, start } = flowIndex(plan);
-  const n = flows.length;
-  const r = emptyFlowResults(flows);
+  const idx = flowIndex(plan);
+  const { flowOf, start } = idx;
+  const n = idx.count;
+  // The flow objects only when a reader (the ledger) asks for them.
+  const r: FlowResults = {
+    ...emptyFigures(n),
+    get flows() {
+      return idx.flows;
+    },
+  };
   const s = probeScratch(plan.count);
   const k = r.samples;
   for (let i = 0; i < plan.count; i++) {

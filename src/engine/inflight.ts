@@ -10,9 +10,12 @@
 // a retransmitted error); if it does not within the timeout the probe ends Unreachable instead of
 // TimedOut, with the error's type/code kept for the per-type/code counter.
 //
-// Per probe: state, kernel TX and RX timestamps (ns since an epoch the engine picks, as float64: exact
-// for 104 days, and no BigInt per packet; NaN when the kernel gave none). Deadlines are kept per distinct timeout value in
-// FIFO order of sending, so expiring probes is amortised O(1) too.
+// Per probe: state, the kernel TX timestamp (ns since an epoch the engine picks, as float64: exact for
+// 104 days, and no BigInt per packet; NaN when the kernel gave none) and the RTT, kept as 32-bit whole
+// ns (up to 4.29 s; a negative or longer one keeps its RX time in a small map instead), and the send
+// time as a 32-bit float offset rounded up. 22 bytes per probe instead of 30 with float64 RX and send
+// times (docs/performance.md, memory). Deadlines are kept per distinct timeout value in FIFO order of
+// sending, so expiring probes is amortised O(1) too.
 
 export const ProbeState = {
   Unsent: 0,
@@ -96,17 +99,30 @@ class Fifo {
   }
 }
 
+/** RTT cells (InFlight.rtt): 0 no RX time; 1..RTT_WIDE-1 the RTT + 1 in ns; then two marks. */
+const RTT_NONE = 0;
+/** The RX time is in InFlight.wide (the RTT is negative, fractional or from 2^32 - 2 ns up). */
+const RTT_WIDE = 0xfffffffe;
+/** Answered before its TX timestamp came: txNs holds the RX time until setTx. */
+const RTT_HELD = 0xffffffff;
+/** Rounds a send time's offset up to a float32, so a deadline is never early (expire()). */
+const UP = 1 + 2 ** -23;
+
 export class InFlight {
   readonly state: Uint8Array;
-  /** Kernel timestamps in ns since the engine's epoch; NaN when not known. */
-  readonly txNs: Float64Array;
-  readonly rxNs: Float64Array;
+  /** Kernel TX timestamps in ns since the engine's epoch, NaN when not known (or the RX time: RTT_HELD). */
+  private readonly txNs: Float64Array;
+  /** Per probe the RTT or a mark (RTT_NONE, RTT_WIDE, RTT_HELD). */
+  private readonly rtt: Uint32Array;
+  /** RX times (ns since the epoch) of the answers whose RTT does not fit `rtt`. */
+  private readonly wide = new Map<number, number>();
   /** The first ICMP error from elsewhere for a pending probe: (type << 8 | code) + 1; 0 when none. */
   readonly icmpError: Uint32Array;
   /** TTL / hop limit of the answer (IPv4 header); 0 when unknown. */
   readonly replyTtl: Uint8Array;
-  /** Send time from the monotonic clock in ms, for deadlines. */
-  private readonly sentAtMs: Float64Array;
+  /** Send time in ms after `t0` (the first send, monotonic clock), rounded up: for deadlines. */
+  private readonly sentOff: Float32Array;
+  private t0 = Number.NaN;
   private readonly queues = new Map<number, Fifo>();
   private readonly timeoutOf: (index: number) => number;
   pending = 0;
@@ -126,10 +142,10 @@ export class InFlight {
   ) {
     this.state = new Uint8Array(count);
     this.txNs = new Float64Array(count).fill(Number.NaN);
-    this.rxNs = new Float64Array(count).fill(Number.NaN);
+    this.rtt = new Uint32Array(count);
     this.icmpError = new Uint32Array(count);
     this.replyTtl = new Uint8Array(count);
-    this.sentAtMs = new Float64Array(count);
+    this.sentOff = new Float32Array(count);
     this.timeoutOf = timeoutMs;
   }
 
@@ -143,14 +159,12 @@ export class InFlight {
     return i < this.count ? i : -1;
   }
 
-  /** When probe `index` was released to its send thread (the engine's clock, ms); NaN before. */
-  sentAt(index: number): number {
-    return this.state[index] === ProbeState.Unsent ? Number.NaN : this.sentAtMs[index]!;
-  }
-
   markSent(index: number, nowMs: number): void {
     this.state[index] = ProbeState.Pending;
-    this.sentAtMs[index] = nowMs;
+    if (Number.isNaN(this.t0)) this.t0 = nowMs;
+    const d = nowMs > this.t0 ? nowMs - this.t0 : 0;
+    this.sentOff[index] = d;
+    if (this.sentOff[index]! < d) this.sentOff[index] = d * UP;
     this.pending++;
     const t = this.timeoutOf(index);
     let q = this.queues.get(t);
@@ -159,6 +173,14 @@ export class InFlight {
       this.queues.set(t, q);
     }
     q.push(index);
+  }
+
+  /**
+   * When probe `index` was released to its send thread (the engine's clock, ms; NaN before): rounded up
+   * to its float32 offset from the first send, by at most 2^-22 of the time since.
+   */
+  sentAt(index: number): number {
+    return this.state[index] === ProbeState.Unsent ? Number.NaN : this.t0 + this.sentOff[index]!;
   }
 
   /** A probe marked sent that the kernel refused after all (the send thread's result came later). */
@@ -175,19 +197,58 @@ export class InFlight {
 
   /** The kernel's TX timestamp arrived (from the error queue) for a sent probe. */
   setTx(index: number, ns: number): void {
-    if (this.state[index] === ProbeState.Answered && Number.isNaN(this.txNs[index]!)) this.awaitingTx--;
+    const m = this.rtt[index]!;
+    if (m === RTT_HELD) {
+      const rx = this.txNs[index]!;
+      this.awaitingTx--;
+      this.txNs[index] = ns;
+      this.keepRtt(index, rx);
+      return;
+    }
+    if (m === RTT_NONE) {
+      if (this.state[index] === ProbeState.Answered && Number.isNaN(this.txNs[index]!)) this.awaitingTx--;
+      this.txNs[index] = ns;
+      return;
+    }
+    // Answered and timed already (a second timestamp for the same probe): the RTT follows the new one.
+    const rx = this.rxAt(index);
+    this.wide.delete(index);
     this.txNs[index] = ns;
+    this.keepRtt(index, rx);
+  }
+
+  /** Stores the RTT of an answered probe whose TX time is known, from its RX time. */
+  private keepRtt(index: number, rx: number): void {
+    const r = rx - this.txNs[index]! + 1;
+    this.rtt[index] = r;
+    if (this.rtt[index] !== r || r < 1 || r >= RTT_WIDE) {
+      this.rtt[index] = RTT_WIDE;
+      this.wide.set(index, rx);
+    }
   }
 
   /** A reply for probe `index` arrived with kernel RX timestamp `rxNs` (NaN when unknown). */
   reply(index: number, rxNs: number): ReplyVerdict {
+    const v = this.settle(index);
+    if (v === "matched") {
+      if (Number.isNaN(rxNs)) {
+        if (Number.isNaN(this.txNs[index]!)) this.awaitingTx++;
+      } else if (Number.isNaN(this.txNs[index]!)) {
+        this.txNs[index] = rxNs;
+        this.rtt[index] = RTT_HELD;
+        this.awaitingTx++;
+      } else this.keepRtt(index, rxNs);
+    }
+    return v;
+  }
+
+  /** The state change of a reply; "matched" leaves its times to the caller. */
+  private settle(index: number): ReplyVerdict {
     switch (this.state[index]) {
       case ProbeState.Pending:
         this.state[index] = ProbeState.Answered;
-        this.rxNs[index] = rxNs;
         this.pending--;
         this.answered++;
-        if (Number.isNaN(this.txNs[index]!)) this.awaitingTx++;
         return "matched";
       case ProbeState.Answered:
         this.duplicates++;
@@ -204,12 +265,39 @@ export class InFlight {
   /**
    * As reply, with the RX timestamp as whole seconds (since the engine's epoch) and nanoseconds, or
    * nsec < 0 for none: small integers, where a double handed to a call is boxed (one heap number per
-   * reply on the receive path, bench/alloc.ts).
+   * reply on the receive path, bench/alloc.ts). The common case (TX time known, RTT under 4.29 s)
+   * stores in place; keepRtt takes the others.
    */
   replyAt(index: number, sec: number, nsec: number): ReplyVerdict {
-    const v = this.reply(index, Number.NaN);
-    if (v === "matched" && nsec >= 0) this.rxNs[index] = sec * 1e9 + nsec;
+    const v = this.settle(index);
+    if (v !== "matched") return v;
+    const tx = this.txNs[index]!;
+    if (nsec < 0) {
+      if (Number.isNaN(tx)) this.awaitingTx++;
+    } else if (Number.isNaN(tx)) {
+      this.txNs[index] = sec * 1e9 + nsec;
+      this.rtt[index] = RTT_HELD;
+      this.awaitingTx++;
+    } else {
+      const r = sec * 1e9 + nsec - tx + 1;
+      this.rtt[index] = r;
+      if (this.rtt[index] !== r || r < 1 || r >= RTT_WIDE) this.keepRtt(index, sec * 1e9 + nsec);
+    }
     return v;
+  }
+
+  /** The kernel TX timestamp of probe `index` (ns since the engine's epoch), NaN when not known. */
+  txAt(index: number): number {
+    return this.rtt[index] === RTT_HELD ? Number.NaN : this.txNs[index]!;
+  }
+
+  /** The kernel RX timestamp of probe `index`'s answer (ns since the engine's epoch), NaN when not known. */
+  rxAt(index: number): number {
+    const m = this.rtt[index]!;
+    if (m === RTT_NONE) return Number.NaN;
+    if (m === RTT_HELD) return this.txNs[index]!;
+    if (m === RTT_WIDE) return this.wide.get(index)!;
+    return this.txNs[index]! + (m - 1);
   }
 
   /**
@@ -240,7 +328,7 @@ export class InFlight {
           q.shift();
           continue;
         }
-        if (this.sentAtMs[i]! + timeout > nowMs) break;
+        if (this.t0 + this.sentOff[i]! + timeout > nowMs) break;
         this.pending--;
         if (this.icmpError[i] === 0) {
           this.state[i] = ProbeState.TimedOut;
@@ -266,7 +354,7 @@ export class InFlight {
         i = q.peek();
       }
       if (i >= 0) {
-        const d = this.sentAtMs[i]! + timeout;
+        const d = this.t0 + this.sentOff[i]! + timeout;
         if (next === undefined || d < next) next = d;
       }
     }
@@ -276,6 +364,9 @@ export class InFlight {
   /** Round-trip time of an answered probe in ns (may be negative), or NaN without both timestamps. */
   rttNs(index: number): number {
     if (this.state[index] !== ProbeState.Answered) return Number.NaN;
-    return this.rxNs[index]! - this.txNs[index]!;
+    const m = this.rtt[index]!;
+    if (m === RTT_NONE || m === RTT_HELD) return Number.NaN;
+    if (m === RTT_WIDE) return this.wide.get(index)! - this.txNs[index]!;
+    return m - 1;
   }
 }

@@ -138,9 +138,9 @@ export function summarize(plan: ProbePlan, f: InFlight, c: SeriesCounters): Seri
   const runs = seriesRuns(plan);
   const ns = probeScratch(plan.count);
   // The flows are the ledger's (src/engine/flows.ts: built once per plan); one cell per flow.
-  const { flowOf, flows } = flowIndex(plan);
-  if (prevScratch.length < flows.length) prevScratch = new Float64Array(flows.length);
-  const prev = prevScratch.fill(Number.NaN, 0, flows.length);
+  const { flowOf, count: flows } = flowIndex(plan);
+  if (prevScratch.length < flows) prevScratch = new Float64Array(flows);
+  const prev = prevScratch.fill(Number.NaN, 0, flows);
   const pairs = new Uint32Array(n);
   const sumAbs = new Float64Array(n);
   const maxAbs = new Float64Array(n);

@@ -1,11 +1,12 @@
 // The netprobify command as a user runs it: a real process, real files, exit codes as documented.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { BIN, FIXTURES } from "../support/paths.js";
+import { pathToFileURL } from "node:url";
+import { BIN, FIXTURES, REPO } from "../support/paths.js";
 
 function run(args: string[], cwd?: string) {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", cwd });
@@ -25,6 +26,49 @@ describe("netprobify command", () => {
     );
     assert.match(r.out, /probe rate: 10\.00 probes\/s \(300 every 30 s\)/);
     assert.equal(r.err, "");
+  });
+
+  test("a command's modules load when it runs: the CLI and `check` load no HTTP, TLS, zlib or workers", () => {
+    // The daemon's (its server, metrics, the web page) stay out of `run --once` and `check`: 7-12 MB
+    // of resident memory at start-up (docs/performance.md, memory).
+    const code = `
+      const { main } = await import(${JSON.stringify(pathToFileURL(`${REPO}dist/src/cli/main.js`).href)});
+      const loaded = () => process.moduleLoadList.filter((m) => /^NativeModule (http|https|tls|zlib|worker_threads)$/.test(m));
+      const first = loaded();
+      const exit = await main(["check", ${JSON.stringify(`${FIXTURES}config/valid/seed-example.yaml`)}], { out() {}, err() {} });
+      console.log(JSON.stringify({ first, exit, after: loaded() }));`;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", code], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { first: [], exit: 0, after: [] });
+  });
+
+  test("the command keeps V8's young generation at its first size; a semi-space flag given to Node rules", () => {
+    // bin/netprobify.js sets --semi-space-growth-factor=1 before the CLI loads (docs/performance.md,
+    // memory); without it the new space grew to 16 MB checking the seed example alone.
+    const dir = mkdtempSync(join(tmpdir(), "netprobify-young-"));
+    try {
+      const hook = join(dir, "hook.mjs");
+      writeFileSync(
+        hook,
+        `import v8 from "node:v8";\nprocess.on("exit", () => process.stderr.write("NEW " + v8.getHeapSpaceStatistics().find((s) => s.space_name === "new_space").space_size + "\\n"));\n`,
+      );
+      const newSpace = (env: NodeJS.ProcessEnv) => {
+        const r = spawnSync(
+          process.execPath,
+          ["--import", pathToFileURL(hook).href, BIN, "check", `${FIXTURES}config/valid/seed-example.yaml`],
+          { encoding: "utf8", env: { ...process.env, ...env } },
+        );
+        assert.equal(r.status, 0, r.stderr);
+        return Number(/NEW (\d+)/.exec(r.stderr)![1]);
+      };
+      assert.ok(newSpace({ NODE_OPTIONS: "" }) <= 2 << 20, "two 1 MB semi-spaces");
+      assert.ok(
+        newSpace({ NODE_OPTIONS: "--max-semi-space-size=16" }) > 2 << 20,
+        "the user's flag, V8's growth",
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("check --json gives the same summary for scripts", () => {

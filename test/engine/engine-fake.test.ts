@@ -3,12 +3,12 @@
 // RST we owe a SYN-ACK. Privileges and real packets are covered by the lab tests.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { Engine, type EngineOptions } from "../../src/engine/engine.js";
+import { Engine, type EngineOptions, RX_SLOT_BYTES } from "../../src/engine/engine.js";
 import { replyTo } from "../../src/engine/fake-answers.js";
 import { ProbeState } from "../../src/engine/inflight.js";
 import { buildPlan, type PlanTargetInput } from "../../src/engine/plan.js";
 import { lossRatio } from "../../src/engine/results.js";
-import { FakeBinding } from "../../src/native/fake.js";
+import { FakeBinding, FakeSocket } from "../../src/native/fake.js";
 import { RawSockets } from "../../src/native/rawsock.js";
 import { parseIPv4Packet, TcpFlag } from "../../src/packet/index.js";
 import { fakeEngine } from "../support/fake-engine.js";
@@ -92,6 +92,48 @@ describe("engine (fake sockets)", () => {
     const rsts = fake.sent.filter((p) => p.bytes[9] === 6 && (p.bytes[20 + 13]! & TcpFlag.RST) !== 0);
     assert.equal(rsts.length, 3, "each SYN-ACK gets our RST");
     assert.equal(result.timedOut, false);
+  });
+
+  test("answers longer than a receive slot (quotes of 1,200-byte UDP probes, echo replies) match from their headers", async () => {
+    // The rings keep RX_SLOT_BYTES of each packet: what matching reads, not the whole answer.
+    const slotBytes: number[] = [];
+    const start = FakeSocket.prototype.startReceiver;
+    FakeSocket.prototype.startReceiver = function (this: FakeSocket, mode, slots, bytes, cb) {
+      if (bytes > 0) slotBytes.push(bytes);
+      return start.call(this, mode, slots, bytes, cb);
+    };
+    try {
+      const big = { dstPort: 33434, payloadSize: 1200 };
+      const { result } = await runWith(
+        [
+          T({ name: "udp4", type: "UDPunreachable", ...big }),
+          T({
+            name: "udp6",
+            type: "UDPunreachable",
+            family: "ipv6",
+            addresses: ["fd18:1::2"],
+            ...big,
+            groups: v6group,
+          }),
+          T({ name: "ping4", type: "ICMPping", payloadSize: 1200 }),
+          T({
+            name: "ping6",
+            type: "ICMPping",
+            family: "ipv6",
+            addresses: ["fd18:1::1"],
+            payloadSize: 1200,
+            groups: v6group,
+          }),
+        ],
+        () => ({ kind: "reply", rttNs: 250_000n }),
+      );
+      assert.equal(RX_SLOT_BYTES, 256);
+      assert.deepEqual(slotBytes, [256, 256, 256, 256], "two RX sockets per family, 256 bytes a slot");
+      for (const s of result.series)
+        assert.deepEqual([s.target, s.sent, s.lost, s.rtts.length], [s.target, 3, 0, 3]);
+    } finally {
+      FakeSocket.prototype.startReceiver = start;
+    }
   });
 
   test("per flow, the reply's TTL (IPv4 header) and hop limit (IPv6, from the receive metadata) are kept", async () => {

@@ -115,7 +115,7 @@ test("summarize and summarizeFlows share one per-probe scratch, and the series' 
   assert.equal(series[0]!.rtts[0], 1000 / 1e9);
 });
 
-test("flowIndex over thousands of flows (the typed table's growth) equals a grouping by key", () => {
+test("flowIndex over thousands of flows (the typed table's growth) equals a grouping by key; objects only when read", () => {
   const addresses = Array.from({ length: 700 }, (_, i) => `198.18.${2 + (i >> 8)}.${i & 255}`);
   const plan = buildPlan(
     ["a", "b"].map((name) => ({
@@ -131,14 +131,35 @@ test("flowIndex over thousands of flows (the typed table's growth) equals a grou
     })),
     () => "198.18.0.2",
   );
-  const { flows, flowOf, start } = flowIndex(plan);
-  // First appearance order, by the same fields as a string key.
+  const idx = flowIndex(plan);
+  const { flowOf, start } = idx;
+  // A run --once: both summaries of an iteration, and no flow object built (8-9 MB at 160,000 flows).
+  const f = new InFlight(0, plan.count, () => 1000);
+  summarize(plan, f, new SeriesCounters(plan.series.length));
+  const r = summarizeFlows(plan, f);
+  assert.equal(r.sent.length, 2 * 700 * 5);
+  assert.equal((idx as unknown as { built: boolean }).built, false, "no flow object until one is read");
+  const flows = r.flows;
+  assert.ok(flows === idx.flows, "then built once, the same for the index and every result");
+  // First appearance order, by the same fields as a string key; each flow the fields of its probes.
   const ids = new Map<string, number>();
   for (let i = 0; i < plan.count; i++) {
     const key = `${plan.seriesOf[i]}|${plan.dst[i]}|${plan.src[i]}|${plan.srcPort[i]}`;
     if (!ids.has(key)) ids.set(key, ids.size);
     assert.equal(flowOf[i], ids.get(key));
+    const fl = flows[flowOf[i]!]!;
+    assert.deepEqual(
+      [fl.series, fl.dst, fl.src, fl.srcPort, fl.flowLabel],
+      [
+        plan.seriesOf[i],
+        plan.addresses[plan.dst[i]!],
+        plan.addresses[plan.src[i]!],
+        plan.srcPort[i],
+        plan.flowLabel[i],
+      ],
+    );
   }
+  assert.equal(idx.count, 2 * 700 * 5);
   assert.equal(flows.length, 2 * 700 * 5);
   assert.equal(flows.length, ids.size);
   assert.equal(start[flows.length], plan.count);

@@ -82,7 +82,7 @@ describe("TX timestamps at an iteration's end (fake sockets)", () => {
     assert.equal(answered, 200);
     assert.equal(untimed, 0);
     for (let i = 0; i < r.inflight.count; i++)
-      assert.ok(!Number.isNaN(r.inflight.txNs[i]!), `probe ${i} timed`);
+      assert.ok(!Number.isNaN(r.inflight.txAt(i)), `probe ${i} timed`);
   });
 
   test("timestamps the kernel lost: the iteration still ends once flushed, each answer counted untimed", async () => {

@@ -195,7 +195,8 @@ describe("pacing on the wire (needs root)", () => {
       const byDst = probesByDst(decodeAll((await cap.stop()).records));
       for (const s of r.series) assert.deepEqual([s.sent, s.lost], [6, 0], s.target);
       // The pacer's releases, read from the engine: round k+1 leaves the JS thread at least an
-      // interval after round k did (exact; the pacer's arithmetic is test/engine/pacer.test.ts).
+      // interval after round k did (the pacer's arithmetic is test/engine/pacer.test.ts; the table
+      // keeps send times as float32 offsets rounded up, by at most 2^-22 of the time since the first).
       const released = new Map<number, number[]>();
       for (let i = 0; i < r.inflight.count; i++) {
         const s = plan.seriesOf[i]!;
@@ -206,7 +207,7 @@ describe("pacing on the wire (needs root)", () => {
         assert.equal(at.length, 6);
         for (let k = 1; k < at.length; k++)
           assert.ok(
-            at[k]! - at[k - 1]! >= interval - 1e-6,
+            at[k]! - at[k - 1]! >= interval - 1e-3,
             `series ${s}: released ${at[k]! - at[k - 1]!} ms apart`,
           );
       }

@@ -75,7 +75,7 @@ describe("TX timestamps of answered probes, daemon-sized iterations (needs root)
         const f = r.inflight;
         const untimed: number[] = [];
         for (let i = 0; i < f.count; i++)
-          if (f.state[i] === ProbeState.Answered && Number.isNaN(f.txNs[i]!)) untimed.push(i);
+          if (f.state[i] === ProbeState.Answered && Number.isNaN(f.txAt(i))) untimed.push(i);
         assert.deepEqual(untimed, [], `iteration ${k + 1}: answered probes without a TX timestamp`);
         for (const s of r.series) {
           assert.deepEqual(
