@@ -4,7 +4,14 @@
 // found; the probes themselves, the anomalies and the verdict come through the three narrow
 // interfaces below (the engine, src/paths/anomaly.ts and src/paths/verdict.ts in the daemon; fakes in
 // tests). Method, limits and metrics: docs/paths.md.
-import { type FlowRef, Incident, type IncidentLimits, type ProbeFate, type TraceAsk } from "./incident.js";
+import {
+  type FlowRef,
+  Incident,
+  type IncidentLimits,
+  type ProbeFate,
+  type TraceAsk,
+  type TracedFlow,
+} from "./incident.js";
 import { analyzeIncident, type FlowTrace, type Verdict } from "./verdict.js";
 
 export type { FlowRef } from "./incident.js";
@@ -199,9 +206,9 @@ export class Tracer {
   }
 
   /**
-   * Once a follow-up's discovery ends: if every flagged flow it traces crosses the link the first
-   * incident names (they are more flows of the first fault), it closes without tracing further;
-   * otherwise it goes on and its verdict names what they cross.
+   * Once a follow-up's discovery ends, its flagged flows that cross the link the first incident names
+   * (more flows of the first fault) are no longer traced; with none left it closes, else it goes on
+   * and its verdict names what the others cross.
    */
   private checkFollowUp(inc: Incident): void {
     const first = this.followUpOf.get(inc);
@@ -209,9 +216,11 @@ export class Tracer {
     this.followUpOf.delete(inc);
     const v = this.verdicts.get(first);
     if (v?.kind !== "link" || !this.isOpen(first)) return;
-    const flagged = inc.flows.filter((f) => f.flagged);
-    if (flagged.every((f) => crosses(inc.hops(f), inc.destTtl(f) !== undefined, f.ref.dst, v.from, v.to)))
+    const explained = (f: TracedFlow) =>
+      f.flagged && crosses(inc.hops(f), inc.destTtl(f) !== undefined, f.ref.dst, v.from, v.to);
+    if (inc.flows.every((f) => !f.flagged || explained(f)))
       this.close(inc, "path incident follow-up explained", { link: verdictName(v) });
+    else inc.dropFlows(explained);
   }
 
   private openIncident(

@@ -495,6 +495,37 @@ describe("trace-on-loss orchestration", () => {
       assert.equal(t.incidents, 1);
     });
 
+    test("a follow-up with flows of both faults: those crossing the first incident's link are dropped after discovery", async () => {
+      let second = false;
+      const dead = (port: number) => port % 4 === 1 || (second && port % 4 === 2);
+      const net = new FakeNet(
+        fabric,
+        (port, hop) => (hop === 2 && dead(port) ? 1 : 0),
+        undefined,
+        0,
+        rng(11),
+      );
+      const t = new Tracer(
+        { ...SETTINGS, perTtl: 400, flows: 8, flaggedFlows: 4, maxIncidents: 4 },
+        net,
+        verdictJudge,
+      );
+      t.update([flaggedView([1, 5])], 0);
+      let now = await run(t, () => t.report()[0]!.verdict !== undefined, 0, 100_000);
+      second = true;
+      t.update([flaggedView([1, 5, 9, 2, 13, 6])], now);
+      now = await run(t, () => t.report()[1]?.verdict !== undefined, now, 100_000);
+      const [first, follow] = t.report();
+      assert.deepEqual(
+        [linkOf(first!.verdict), linkOf(follow!.verdict)],
+        ["198.18.2.1 -> *", "198.18.2.2 -> *"],
+      );
+      assert.deepEqual(
+        follow!.flows.filter((f) => f.flagged).map((f) => f.srcPort),
+        [2, 6],
+      );
+    });
+
     test("a healthy fabric (flows flagged by chance): no link", async () => {
       const { verdict } = await judged(new FakeNet(fabric, () => 0, undefined, 0, rng(3)), [1, 5]);
       assert.equal(verdict.kind, "none");
