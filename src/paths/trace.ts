@@ -110,7 +110,7 @@ export type LogFn = (msg: string, fields: Record<string, unknown>) => void;
 const key = (target: string, group: string) => `${target}\u0000${group}`;
 const flowName = (f: FlowRef) => `${f.src}|${f.srcPort}|${f.flowLabel}|${f.dst}`;
 
-/** The open incidents of one target × group: the first, and follow-ups for flows flagged since. */
+/** What the tracer remembers of a target × group while it has incidents open. */
 interface Opened {
   /** Every flow flagged when an incident of this target × group opened (traced or not), by flowName. */
   known: Set<string>;
@@ -163,10 +163,11 @@ export class Tracer {
         continue;
       }
       // A second fault while the first is open: flows flagged since are traced by a follow-up once
-      // every incident of the target × group has a verdict (flows of the first fault flagged late
-      // are then recognised by their path: see checkFollowUp).
+      // every incident of the target × group names a link (flows of the first fault flagged late
+      // are then recognised by their path: see checkFollowUp). An incident that names none (uniform
+      // loss flagged by chance, per-packet balancing) opens no follow-up: no trace after trace.
       const fresh = bad.filter((f) => !opened.known.has(flowName(f)));
-      if (fresh.length === 0 || !this.allJudged(k)) continue;
+      if (fresh.length === 0 || !this.allNamed(k)) continue;
       const inc = this.openIncident(v, fresh, now, "path incident follow-up opened");
       if (!inc) continue;
       for (const f of fresh) opened.known.add(flowName(f));
@@ -182,10 +183,10 @@ export class Tracer {
     this.byKey.set(key(inc.target, inc.group), opened);
   }
 
-  /** Whether every open incident of target × group `k` has run its verdict. */
-  private allJudged(k: string): boolean {
+  /** Whether every open incident of target × group `k` has a verdict that names a link. */
+  private allNamed(k: string): boolean {
     for (const inc of this.open.values())
-      if (key(inc.target, inc.group) === k && !this.verdicts.has(inc)) return false;
+      if (key(inc.target, inc.group) === k && this.verdicts.get(inc)?.kind !== "link") return false;
     return true;
   }
 

@@ -314,6 +314,15 @@ describe("trace-on-loss orchestration", () => {
     assert.deepEqual(logs.find(([m]) => m === "path incident verdict")![1].from, "a");
   });
 
+  test("no follow-up after an incident that names no link: flows flagged since open nothing", async () => {
+    const judge = new FakeJudge({ kind: "none" });
+    const t = new Tracer({ ...SETTINGS, maxIncidents: 4 }, new FakeNet(fabric), judge);
+    t.update([view([flow(1)], [flow(2), flow(3)])], 0);
+    const now = await run(t, () => judge.given.length > 0);
+    t.update([view([flow(1), flow(3)], [flow(2)])], now);
+    assert.equal(t.incidents, 1);
+  });
+
   test("crosses: a hop list crosses a link, a blackhole's far end, the last hop before the destination", () => {
     const hops = ["198.18.1.1", "198.18.2.1", "198.18.3.1"];
     assert.equal(crosses(hops, true, "198.18.9.1", "198.18.2.1", "198.18.3.1"), true);
