@@ -42,7 +42,7 @@ describe("a rate-limited target opens no incident, a faulty member still does (n
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  test("no flow of the rate-limited target flagged in 100 iterations; the lossy ports of the other flagged", async () => {
+  test("no flow of the rate-limited target flagged in 100 iterations; the lossy ports of the other flagged (needs root)", async () => {
     await lab.setLoss("a", 100, "to", LOSSY);
     const file = join(dir, "netprobify.yaml");
     const r = lab.target("r");

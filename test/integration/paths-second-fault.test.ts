@@ -25,7 +25,7 @@ describe("a second faulty member while an incident is open (needs root)", () => 
     await run?.stop();
   });
 
-  test("spine 2's link named, then spine 3's by a follow-up, the first still named; nothing else blamed", async () => {
+  test("spine 2's link named, then spine 3's by a follow-up, the first still named; nothing else blamed (needs root)", async () => {
     const fabric = await createFabric({ ways: 4, targets: 2, families: ["ipv4", "ipv6"] });
     run = startDaemon(fabric, PORT, TRACING);
     const blamed = new Set<string>();
