@@ -9,6 +9,7 @@ import { describe, test } from "node:test";
 import { flowIndex } from "../../src/engine/flows.js";
 import { buildPlan, type PlanTargetInput, type ProbePlan } from "../../src/engine/plan.js";
 import { laneShift, Rotation } from "../../src/engine/rotation.js";
+import { samplePlan } from "../../src/engine/warmup.js";
 import { detect } from "../../src/paths/anomaly.js";
 import { Ledger } from "../../src/paths/ledger.js";
 import { parseCidr } from "../../src/targets/destination.js";
@@ -102,6 +103,23 @@ describe("flow rotation", () => {
       );
       assert.deepEqual(counts, base, `iteration ${it}: the plan's flows, each as often`);
     }
+  });
+
+  test("the warm-up's sample turns too, each probe taking the flow of another of its series", () => {
+    const sample = samplePlan(mixed, 13);
+    let moved = 0;
+    for (let it = 1; it < 4; it++) {
+      const r = new Rotation(sample, it);
+      const seen = new Uint8Array(sample.count);
+      for (let i = 0; i < sample.count; i++) {
+        const j = r.of(i);
+        seen[j]!++;
+        assert.equal(sample.seriesOf[j], sample.seriesOf[i]);
+        if (j !== i) moved++;
+      }
+      assert.ok(seen.every((n) => n === 1));
+    }
+    assert.ok(moved > 0, "the rotated path is taken");
   });
 
   test("the source ports of a lane are the round robin, turned: consecutive probes take consecutive ports", () => {
