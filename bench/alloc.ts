@@ -219,9 +219,10 @@ async function match(): Promise<{ bytes: number; gcs: number }> {
   const rx = { family: 4, protocol: 1 };
   let ended: Promise<unknown> = Promise.resolve();
   const prepare = () => {}; // the iteration is started by round() of the previous turn (async)
-  const start = async () => {
+  const start = async (iteration: number) => {
     fake.sent.length = 0;
-    ended = engine.run(plan);
+    // Every iteration turns the flows' order, as the daemon's do (src/engine/rotation.ts).
+    ended = engine.run(plan, iteration);
     while (fake.sent.length < MATCH_PROBES) await new Promise((r) => setImmediate(r));
     const replies = fake.sent.map((sent) => {
       const b = sent.bytes;
@@ -245,7 +246,7 @@ async function match(): Promise<{ bytes: number; gcs: number }> {
   const bytes: number[] = [];
   let inRounds = 0;
   for (let k = 0; k < WARMUP_ROUNDS + MEASURED_ROUNDS; k++) {
-    await start();
+    await start(k);
     gc!();
     await new Promise((r) => setTimeout(r, 20));
     const before = gcs;

@@ -123,6 +123,8 @@ export class Daemon {
   /** Resolves when the loop has ended. */
   done: Promise<void> = Promise.resolve();
   iterations = 0;
+  /** Engine iterations run: each turns the order of the plan's flows once more (src/engine/rotation.ts). */
+  private runs = 0;
 
   constructor(private readonly o: DaemonOptions) {
     this.now = o.now ?? (() => performance.now());
@@ -321,7 +323,7 @@ export class Daemon {
     }
     // stop() closes the engine, which settles a running iteration at once.
     this.iterating = true;
-    const result = await this.guard("iteration", () => engine.run(this.plan!));
+    const result = await this.guard("iteration", () => engine.run(this.plan!, this.runs++));
     this.iterating = false;
     if (!this.running || result === undefined) return;
     this.iterations++;

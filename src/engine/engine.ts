@@ -57,6 +57,7 @@ import {
   type SeriesResult,
   summarize,
 } from "./results.js";
+import { Rotation } from "./rotation.js";
 import { Sender, type SendOwner } from "./sender.js";
 import { Trace, type TraceRequest, type TraceResult } from "./trace.js";
 
@@ -338,10 +339,14 @@ export class Engine {
     for (const r of this.rx) r.sock.close();
   }
 
-  /** Runs one iteration of `plan`; resolves when every probe is settled or the hard limit passes. */
-  run(plan: ProbePlan): Promise<IterationResult> {
+  /**
+   * Runs one iteration of `plan`; resolves when every probe is settled or the hard limit passes.
+   * `rotation` (the caller's iteration count) turns the order of each lane's flows
+   * (src/engine/rotation.ts); 0, the default, sends them in the plan's order.
+   */
+  run(plan: ProbePlan, rotation = 0): Promise<IterationResult> {
     // A trace in progress is short (one timeout): the iteration starts after it.
-    if (this.current?.trace) return this.current.ended.then(() => this.run(plan));
+    if (this.current?.trace) return this.current.ended.then(() => this.run(plan, rotation));
     if (this.current) throw new Error("an iteration is already running");
     const base = this.counter.reserve(plan.count);
     const oldest =
@@ -349,7 +354,8 @@ export class Engine {
     // A RST to a SYN with data acknowledges seq + 1 + its length: the window reaches that far.
     const last = (base + Math.max(plan.count, 1) - 1 + maxTcpData(plan)) >>> 0;
     this.cover(oldest, last, Math.max(WINDOW_AHEAD_MIN, 4 * plan.count));
-    const it = new Iteration(this, plan, base, ++this.serials);
+    const rot = rotation === 0 ? Rotation.none : new Rotation(plan, rotation);
+    const it = new Iteration(this, plan, base, ++this.serials, rot);
     this.current = it;
     it.ended = it.start().finally(() => {
       if (this.previous) this.remember(this.previous);
@@ -377,7 +383,7 @@ export class Engine {
     for (const k of t.reference.values()) if ((oldest - k) >>> 0 < 0x80000000) oldest = k;
     const last = (t.base + t.plan.count - 1 + maxTcpData(t.plan)) >>> 0;
     this.cover(oldest, last, WINDOW_AHEAD_MIN);
-    const it = new Iteration(this, t.plan, t.base, ++this.serials, t);
+    const it = new Iteration(this, t.plan, t.base, ++this.serials, Rotation.none, t);
     this.current = it;
     it.ended = it.start().finally(() => {
       this.current = undefined;
@@ -389,7 +395,9 @@ export class Engine {
   /** Keeps the key range of an iteration that is no longer the previous one, for its late answers. */
   private remember(it: Iteration): void {
     const m = it.matcher;
-    this.history.unshift(new Matcher(m.plan, new KeyRange(m.inflight.base, m.inflight.count), m.addrBytes));
+    this.history.unshift(
+      new Matcher(m.plan, new KeyRange(m.inflight.base, m.inflight.count), m.addrBytes, m.rotation),
+    );
     const plans = new Set<ProbePlan>();
     let keep = 0;
     for (const h of this.history) {
@@ -587,6 +595,8 @@ class Iteration implements SendOwner {
     base: number,
     /** Never 0 (0 marks a free TX ring slot). */
     readonly serial: number,
+    /** Which plan index's flow each probe sends this iteration. */
+    private readonly rotation: Rotation,
     /** Set when this runs trace probes (engine.trace) rather than a regular plan. */
     readonly trace?: Trace,
   ) {
@@ -598,7 +608,12 @@ class Iteration implements SendOwner {
       this.addrTable.set(a, i * 16);
     });
     this.familyOf = Uint8Array.from(plan.series, (s) => (s.family === "ipv4" ? 4 : 6));
-    this.matcher = new Matcher(plan, trace ? trace.keySpace(this.inflight) : this.inflight, this.addrBytes);
+    this.matcher = new Matcher(
+      plan,
+      trace ? trace.keySpace(this.inflight) : this.inflight,
+      this.addrBytes,
+      rotation,
+    );
     this.batch = engine.options.batch ?? 64;
     let largest = 0;
     for (const s of plan.series) largest = Math.max(largest, (s.payloadSize ?? 0) + 40);
@@ -721,14 +736,15 @@ class Iteration implements SendOwner {
     const plan = this.plan;
     const s = plan.series[plan.seriesOf[i]!]!;
     const o = this.opts;
+    const fi = this.rotation.of(i);
     o.protocol = PROTOCOL_OF[s.type];
-    o.src = this.addrBytes[plan.src[i]!]!;
+    o.src = this.addrBytes[plan.src[fi]!]!;
     o.dst = this.addrBytes[plan.dst[i]!]!;
-    o.srcPort = plan.srcPort[i]!;
+    o.srcPort = plan.srcPort[fi]!;
     o.dstPort = s.dstPort;
     o.dscp = s.dscp;
     o.df = s.dontFragment;
-    o.flowLabel = plan.flowLabel[i]!;
+    o.flowLabel = plan.flowLabel[fi]!;
     o.payloadSize = s.payloadSize;
     const t = this.trace;
     if (t === undefined) {
@@ -909,14 +925,15 @@ class Iteration implements SendOwner {
     const series = plan.series[plan.seriesOf[i]!]!;
     const family = this.familyOf[plan.seriesOf[i]!] as 4 | 6;
     const off = 0;
+    const fi = this.rotation.of(i);
     const len = writeRst(this.rstBuf, off, {
-      src: this.addrBytes[plan.src[i]!]!,
+      src: this.addrBytes[plan.src[fi]!]!,
       dst: this.addrBytes[plan.dst[i]!]!,
       srcPort,
       dstPort: series.dstPort,
       seq,
       dscp: series.dscp,
-      flowLabel: plan.flowLabel[i]!,
+      flowLabel: plan.flowLabel[fi]!,
     });
     this.rstRecords[0] = off;
     this.rstRecords[1] = len;
@@ -1018,8 +1035,8 @@ class Iteration implements SendOwner {
       });
       return;
     }
-    const series = summarize(this.plan, this.inflight, this.counters);
-    const flows = summarizeFlows(this.plan, this.inflight);
+    const series = summarize(this.plan, this.inflight, this.counters, this.rotation);
+    const flows = summarizeFlows(this.plan, this.inflight, this.rotation);
     for (const r of series) {
       r.late += this.engine.takeCarried("late", r.target, r.group);
       r.duplicates += this.engine.takeCarried("duplicate", r.target, r.group);

@@ -6,6 +6,7 @@
 import { type InFlight, ProbeState } from "./inflight.js";
 import { percentileOf } from "./percentile.js";
 import type { ProbePlan } from "./plan.js";
+import { Rotation } from "./rotation.js";
 
 /** One flow of a plan: fixed for the plan's life, the same every iteration. */
 export interface Flow {
@@ -216,10 +217,10 @@ export function probeScratch(n: number): Float64Array {
 
 /**
  * Aggregates one iteration's in-flight table per flow: one pass in probe order (the in-flight
- * arrays read in sequence), each flow's RTTs written into its run of a scratch array (flow f's at
+ * arrays read in sequence; probe i counts for the flow `rotation` gave it), each flow's RTTs written into its run of a scratch array (flow f's at
  * start[f]), then per flow its run sorted for the minimum, median and maximum.
  */
-export function summarizeFlows(plan: ProbePlan, f: InFlight): FlowResults {
+export function summarizeFlows(plan: ProbePlan, f: InFlight, rotation = Rotation.none): FlowResults {
   const idx = flowIndex(plan);
   const { flowOf, start } = idx;
   const n = idx.count;
@@ -233,7 +234,7 @@ export function summarizeFlows(plan: ProbePlan, f: InFlight): FlowResults {
   const s = probeScratch(plan.count);
   const k = r.samples;
   for (let i = 0; i < plan.count; i++) {
-    const fl = flowOf[i]!;
+    const fl = flowOf[rotation.of(i)]!;
     switch (f.state[i]) {
       case ProbeState.TimedOut:
       case ProbeState.Pending:

@@ -8,6 +8,7 @@ import type { ReplyKey } from "../probes/kinds.js";
 import { PROBE_TYPE, tcpDataBytes } from "../probes/types.js";
 import { ProbeState } from "./inflight.js";
 import type { ProbeKind, ProbePlan } from "./plan.js";
+import { Rotation } from "./rotation.js";
 
 /** The keys an iteration used: its in-flight table, or for an older iteration just its key range. */
 export interface KeySpace {
@@ -86,6 +87,8 @@ export class Matcher {
     readonly inflight: KeySpace,
     /** The plan's addresses as bytes (4 or 16), indexed like plan.addresses. */
     readonly addrBytes: readonly Uint8Array[],
+    /** Which plan index's flow (source port) each probe of this iteration sent. */
+    readonly rotation: Rotation = Rotation.none,
   ) {
     const lens = new Set([0]);
     for (const s of plan.series) lens.add(tcpDataBytes(s.type, s.payloadSize));
@@ -163,7 +166,7 @@ export class Matcher {
     const series = this.plan.series[this.plan.seriesOf[i]!]!;
     return (
       !PROBE_TYPE[series.type].hasPorts ||
-      (key.probeSrcPort === this.plan.srcPort[i] && key.probeDstPort === series.dstPort)
+      (key.probeSrcPort === this.plan.srcPort[this.rotation.of(i)] && key.probeDstPort === series.dstPort)
     );
   }
 
@@ -186,7 +189,7 @@ export class Matcher {
     const st = f.state;
     for (let i = (key16 - f.base) & 0xffff; i < f.count; i += 0x10000) {
       if (st !== undefined && (st[i] === ProbeState.Unsent || st[i] === ProbeState.SendFailed)) continue;
-      if (this.plan.srcPort[i] !== srcPort) continue;
+      if (this.plan.srcPort[this.rotation.of(i)] !== srcPort) continue;
       if (dstOff >= 0 && !sameBytes(data, dstOff, this.addrBytes[this.plan.dst[i]!]!)) continue;
       return i;
     }

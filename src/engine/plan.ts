@@ -8,7 +8,8 @@
 // The plan is stored as parallel typed arrays (one entry per packet), not objects, so that a million
 // probes per iteration cost a few tens of megabytes. Packets are ordered round by round (packet k of
 // every series and address before packet k+1 of any), which spreads each target's packets over the
-// iteration instead of bursting them.
+// iteration instead of bursting them. Which of its lane's flows a packet sends turns every iteration
+// (src/engine/rotation.ts): the plan fixes the flows and their counts, not their order.
 import { PROBE_TYPE, type ProbeKind } from "../probes/types.js";
 import type { Cidr, Family } from "../targets/destination.js";
 import { subnetHost, subnetHostCount } from "../targets/destination.js";
@@ -73,6 +74,25 @@ export interface ProbePlan {
   roundStart: Uint32Array;
   /** Per packet: TTL / hop limit, only in a trace's plan (src/engine/trace.ts); else the default 64. */
   ttl?: Uint8Array;
+  /** Where each lane's rounds are, for rotating its flows between iterations (buildPlan's plans only). */
+  lanes?: PlanLanes;
+}
+
+/**
+ * A lane is one target × group: its packets to every address of the target, round after round (packet
+ * k of a lane is in round k). Entry e = laneFirst[l] + k is lane l's round k, whose packets (one per
+ * address, the same addresses in every round) are probes [at[e], at[e] + the lane's address count).
+ * src/engine/rotation.ts reads it to send a lane's flows in another order every iteration.
+ */
+export interface PlanLanes {
+  /** Per probe: its entry. */
+  entryOf: Uint32Array;
+  /** Per entry: its first probe, and its lane. */
+  at: Uint32Array;
+  laneOf: Uint32Array;
+  /** Per lane: its first entry (its round 0), and its rounds (0 for a lane without addresses). */
+  laneFirst: Uint32Array;
+  rounds: Uint32Array;
 }
 
 /** A plan of `count` probes with its per-probe arrays zeroed, for a builder to fill. */
@@ -242,6 +262,22 @@ export function buildPlan(
     }
     return { dst, src, hash };
   });
+  const laneFirst = new Uint32Array(lanes.length);
+  const laneRounds = new Uint32Array(lanes.length);
+  let entries = 0;
+  for (let l = 0; l < lanes.length; l++) {
+    laneFirst[l] = entries;
+    laneRounds[l] = prepared[l]!.dst.length > 0 ? lanes[l]!.target.nbPackets : 0;
+    entries += laneRounds[l]!;
+  }
+  const lanesOut: PlanLanes = {
+    entryOf: new Uint32Array(count),
+    at: new Uint32Array(entries),
+    laneOf: new Uint32Array(entries),
+    laneFirst,
+    rounds: laneRounds,
+  };
+  plan.lanes = lanesOut;
   let i = 0;
   for (let k = 0; k < rounds; k++) {
     plan.roundStart[k] = i;
@@ -258,6 +294,12 @@ export function buildPlan(
       const v6 = t.family === "ipv6";
       const suffix = v6 ? `|${port}|${t.dstPort ?? 0}|${proto}` : "";
       const srcPort = PROBE_TYPE[t.type].hasPorts ? port : 0;
+      if (n > 0) {
+        const e = laneFirst[l]! + k;
+        lanesOut.at[e] = i;
+        lanesOut.laneOf[e] = l;
+        lanesOut.entryOf.fill(e, i, i + n);
+      }
       plan.seriesOf.fill(lane.series, i, i + n);
       plan.dst.set(dst, i);
       plan.srcPort.fill(srcPort, i, i + n);

@@ -5,6 +5,7 @@ import { flowIndex, probeScratch } from "./flows.js";
 import { type InFlight, ProbeState } from "./inflight.js";
 import { percentile } from "./percentile.js";
 import type { ProbePlan } from "./plan.js";
+import { Rotation } from "./rotation.js";
 import { sortedSeconds } from "./rtt-sort.js";
 
 export interface SeriesResult {
@@ -121,7 +122,12 @@ function seriesRuns(plan: ProbePlan): Uint32Array {
   return runs;
 }
 
-export function summarize(plan: ProbePlan, f: InFlight, c: SeriesCounters): SeriesResult[] {
+export function summarize(
+  plan: ProbePlan,
+  f: InFlight,
+  c: SeriesCounters,
+  rotation = Rotation.none,
+): SeriesResult[] {
   const n = plan.series.length;
   const sent = new Uint32Array(n);
   const lost = new Uint32Array(n);
@@ -173,7 +179,7 @@ export function summarize(plan: ProbePlan, f: InFlight, c: SeriesCounters): Seri
         break;
       }
     }
-    const flow = flowOf[i]!;
+    const flow = flowOf[rotation.of(i)]!;
     const before = prev[flow]!;
     if (!Number.isNaN(now) && !Number.isNaN(before)) {
       const d = Math.abs(now - before);

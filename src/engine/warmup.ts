@@ -43,7 +43,10 @@ export function warmUpProbes(env: NodeJS.ProcessEnv = process.env): number {
  * `n` probes spread evenly over `plan` (every type and family it mixes, in its proportions), one round.
  * It shares the plan's series objects: copies (e.g. with a shorter timeout) have another shape, and the
  * code V8 compiled for them deoptimized on the real series in the first iteration (reason: wrong map)
- * and stayed polymorphic.
+ * and stayed polymorphic. Its lanes are its series (each sample probe one round of its series' lane),
+ * so that rotated runs of the sample take the flow rotation's path (rotation.ts) as the daemon's
+ * iterations do after their first: trained on the plan's order only, V8 deoptimized the packet
+ * building and the summaries in the second iteration.
  */
 export function samplePlan(plan: ProbePlan, n: number): ProbePlan {
   const count = Math.min(n, plan.count);
@@ -56,6 +59,27 @@ export function samplePlan(plan: ProbePlan, n: number): ProbePlan {
     out.srcPort[k] = plan.srcPort[i]!;
     out.flowLabel[k] = plan.flowLabel[i]!;
   }
+  const S = plan.series.length;
+  const rounds = new Uint32Array(S);
+  for (let k = 0; k < count; k++) rounds[out.seriesOf[k]!]!++;
+  const laneFirst = new Uint32Array(S);
+  for (let s = 1; s < S; s++) laneFirst[s] = laneFirst[s - 1]! + rounds[s - 1]!;
+  const lanes = {
+    entryOf: new Uint32Array(count),
+    at: new Uint32Array(count),
+    laneOf: new Uint32Array(count),
+    laneFirst,
+    rounds,
+  };
+  const next = laneFirst.slice();
+  for (let k = 0; k < count; k++) {
+    const s = out.seriesOf[k]!;
+    const e = next[s]!++;
+    lanes.entryOf[k] = e;
+    lanes.at[e] = k;
+    lanes.laneOf[e] = s;
+  }
+  out.lanes = lanes;
   return out;
 }
 
@@ -115,8 +139,9 @@ export async function warmUp(
   try {
     const sample = samplePlan(plan, probes);
     let r = await engine.run(sample);
+    // Later rounds turn the flows' order, as the daemon's iterations after the first do.
     for (let k = 1; k < rounds && performance.now() - t0 < WARM_UP_LIMIT_MS; k++)
-      r = await engine.run(sample);
+      r = await engine.run(sample, k);
     const answered = r.series.reduce((n, s) => n + s.sent - s.lost - s.unreachable, 0);
     done = { probes: Math.min(probes, plan.count), answered, ms: 0 };
   } finally {

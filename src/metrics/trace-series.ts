@@ -33,7 +33,8 @@ const LINK = "netprobify_path_suspect_link" satisfies MetricName;
 
 interface Written {
   labels: Labels;
-  link: Labels | undefined;
+  /** The suspect links of the target × group's incidents (a follow-up may name a second one). */
+  links: Labels[];
   changes: number;
 }
 
@@ -56,27 +57,34 @@ export class TraceSeries {
     );
     this.sent = Math.max(this.sent, totals.sent);
     this.exhausted = Math.max(this.exhausted, totals.exhausted);
-    const keep = new Set<string>();
+    // Rows of one target × group after its first (follow-up incidents, docs/paths.md) add their link.
+    const links = new Map<string, Labels[]>();
     for (const r of rows) {
       const labels = { probe_name: probeName, destination: r.target, group: r.group };
       const key = SeriesStore.keyOf(PATH_LABELS, labels);
-      keep.add(key);
-      const w = this.written.get(key) ?? { labels, link: undefined, changes: 0 };
-      this.written.set(key, w);
-      s.set("netprobify_path_per_packet", labels, r.perPacket ? 1 : 0);
-      s.set("netprobify_path_distinct_paths", labels, r.distinctPaths);
-      s.set("netprobify_path_hops", labels, r.hops);
-      s.inc("netprobify_path_changes_total", labels, Math.max(0, r.pathChanges - w.changes));
-      w.changes = Math.max(w.changes, r.pathChanges);
-      const link = r.link ? { ...labels, from: r.link.from, to: r.link.to ?? "*" } : undefined;
-      if (w.link && (!link || link.from !== w.link.from || link.to !== w.link.to)) s.remove(LINK, w.link);
-      if (link) s.set(LINK, link, r.link!.loss);
-      w.link = link;
+      if (!links.has(key)) {
+        links.set(key, []);
+        const w = this.written.get(key) ?? { labels, links: [], changes: 0 };
+        this.written.set(key, w);
+        s.set("netprobify_path_per_packet", labels, r.perPacket ? 1 : 0);
+        s.set("netprobify_path_distinct_paths", labels, r.distinctPaths);
+        s.set("netprobify_path_hops", labels, r.hops);
+        s.inc("netprobify_path_changes_total", labels, Math.max(0, r.pathChanges - w.changes));
+        w.changes = Math.max(w.changes, r.pathChanges);
+      }
+      if (!r.link) continue;
+      const link = { ...labels, from: r.link.from, to: r.link.to ?? "*" };
+      s.set(LINK, link, r.link.loss);
+      links.get(key)!.push(link);
     }
     for (const [key, w] of this.written) {
-      if (keep.has(key)) continue;
+      const now = links.get(key);
+      for (const l of w.links) if (!now?.some((x) => x.from === l.from && x.to === l.to)) s.remove(LINK, l);
+      if (now) {
+        w.links = now;
+        continue;
+      }
       for (const m of PER_INCIDENT) s.remove(m, w.labels);
-      if (w.link) s.remove(LINK, w.link);
       this.written.delete(key);
     }
   }
@@ -85,7 +93,7 @@ export class TraceSeries {
   prune(): void {
     for (const [key, w] of this.written)
       if (!this.store.has("netprobify_path_hops", w.labels)) {
-        if (w.link) this.store.remove(LINK, w.link);
+        for (const l of w.links) this.store.remove(LINK, l);
         this.written.delete(key);
       }
   }

@@ -94,6 +94,11 @@ export class Incident {
     return Math.max(0, this.limits.budget - this.used);
   }
 
+  /** Stops tracing the flows `drop` picks (between batches: no probe of theirs is pending). */
+  dropFlows(drop: (f: TracedFlow) => boolean): void {
+    for (let i = this.flows.length - 1; i >= 0; i--) if (drop(this.flows[i]!)) this.flows.splice(i, 1);
+  }
+
   /** TTL at which a flow's probes reached the destination (undefined: not yet). */
   destTtl(f: TracedFlow): number | undefined {
     let best: number | undefined;

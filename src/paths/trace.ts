@@ -4,7 +4,14 @@
 // found; the probes themselves, the anomalies and the verdict come through the three narrow
 // interfaces below (the engine, src/paths/anomaly.ts and src/paths/verdict.ts in the daemon; fakes in
 // tests). Method, limits and metrics: docs/paths.md.
-import { type FlowRef, Incident, type IncidentLimits, type ProbeFate, type TraceAsk } from "./incident.js";
+import {
+  type FlowRef,
+  Incident,
+  type IncidentLimits,
+  type ProbeFate,
+  type TraceAsk,
+  type TracedFlow,
+} from "./incident.js";
 import { analyzeIncident, type FlowTrace, type Verdict } from "./verdict.js";
 
 export type { FlowRef } from "./incident.js";
@@ -103,8 +110,21 @@ export type LogFn = (msg: string, fields: Record<string, unknown>) => void;
 const key = (target: string, group: string) => `${target}\u0000${group}`;
 const flowName = (f: FlowRef) => `${f.src}|${f.srcPort}|${f.flowLabel}|${f.dst}`;
 
+/** What the tracer remembers of a target × group while it has incidents open. */
+interface Opened {
+  /** Every flow flagged when an incident of this target × group opened (traced or not), by flowName. */
+  known: Set<string>;
+}
+
 export class Tracer {
+  /** Open incidents by id: key(target, group) for the first, with a suffix for follow-ups. */
   private readonly open = new Map<string, Incident>();
+  private readonly idOf = new Map<Incident, string>();
+  /** Per target × group with an open incident. */
+  private readonly byKey = new Map<string, Opened>();
+  /** Follow-ups still to be checked against the first incident's link once their discovery ends. */
+  private readonly followUpOf = new Map<Incident, Incident>();
+  private followUps = 0;
   private readonly verdicts = new Map<Incident, Verdict>();
   private readonly retraceAt = new Map<Incident, number>();
   /** Not before this time (ms): the pacing of the last batch. */
@@ -129,28 +149,87 @@ export class Tracer {
       const bad = this.s.on === "any" ? (v.flagged.length > 0 ? v.flagged : v.lossy) : v.flagged;
       if (bad.length > 0) live.set(key(v.target, v.group), v);
     }
-    for (const [k, inc] of this.open) {
-      if (live.has(k)) continue;
-      this.open.delete(k);
-      this.log("path incident closed", {
-        destination: inc.target,
-        group: inc.group,
-        probes: inc.used,
-        path_changes: inc.pathChanges,
-      });
-      this.verdicts.delete(inc);
-      this.retraceAt.delete(inc);
-      this.counted.delete(inc);
+    for (const inc of [...this.open.values()]) {
+      if (!live.has(key(inc.target, inc.group))) this.close(inc, "path incident closed");
     }
+    for (const k of [...this.byKey.keys()]) if (!live.has(k)) this.byKey.delete(k);
     for (const [k, v] of live) {
-      if (this.open.has(k) || this.open.size >= this.s.maxIncidents) continue;
-      const inc = this.openIncident(v, now);
-      if (inc) this.open.set(k, inc);
+      if (this.open.size >= this.s.maxIncidents) break;
+      const opened = this.byKey.get(k);
+      const bad = v.flagged.length > 0 ? v.flagged : v.lossy;
+      if (opened === undefined) {
+        const inc = this.openIncident(v, bad, now);
+        if (inc) this.add(k, inc, { known: new Set(bad.map(flowName)) });
+        continue;
+      }
+      // A second fault while the first is open: flows flagged since are traced by a follow-up once
+      // every incident of the target × group names a link (flows of the first fault flagged late
+      // are then recognised by their path: see checkFollowUp). An incident that names none (uniform
+      // loss flagged by chance, per-packet balancing) opens no follow-up: no trace after trace.
+      const fresh = bad.filter((f) => !opened.known.has(flowName(f)));
+      if (fresh.length === 0 || !this.allNamed(k)) continue;
+      const inc = this.openIncident(v, fresh, now, "path incident follow-up opened");
+      if (!inc) continue;
+      for (const f of fresh) opened.known.add(flowName(f));
+      this.add(`${k}\u0000${++this.followUps}`, inc, opened);
+      const first = this.open.get(k);
+      if (first) this.followUpOf.set(inc, first);
     }
   }
 
-  private openIncident(v: AnomalyView, now: number): Incident | undefined {
-    const bad = v.flagged.length > 0 ? v.flagged : v.lossy;
+  private add(id: string, inc: Incident, opened: Opened): void {
+    this.open.set(id, inc);
+    this.idOf.set(inc, id);
+    this.byKey.set(key(inc.target, inc.group), opened);
+  }
+
+  /** Whether every open incident of target × group `k` has a verdict that names a link. */
+  private allNamed(k: string): boolean {
+    for (const inc of this.open.values())
+      if (key(inc.target, inc.group) === k && this.verdicts.get(inc)?.kind !== "link") return false;
+    return true;
+  }
+
+  private close(inc: Incident, msg: string, extra: Record<string, unknown> = {}): void {
+    this.open.delete(this.idOf.get(inc)!);
+    this.idOf.delete(inc);
+    this.log(msg, {
+      destination: inc.target,
+      group: inc.group,
+      probes: inc.used,
+      path_changes: inc.pathChanges,
+      ...extra,
+    });
+    this.verdicts.delete(inc);
+    this.retraceAt.delete(inc);
+    this.counted.delete(inc);
+    this.followUpOf.delete(inc);
+  }
+
+  /**
+   * Once a follow-up's discovery ends, its flagged flows that cross the link the first incident names
+   * (more flows of the first fault) are no longer traced; with none left it closes, else it goes on
+   * and its verdict names what the others cross.
+   */
+  private checkFollowUp(inc: Incident): void {
+    const first = this.followUpOf.get(inc);
+    if (first === undefined || inc.phase === "discover") return;
+    this.followUpOf.delete(inc);
+    const v = this.verdicts.get(first);
+    if (v?.kind !== "link" || !this.isOpen(first)) return;
+    const explained = (f: TracedFlow) =>
+      f.flagged && crosses(inc.hops(f), inc.destTtl(f) !== undefined, f.ref.dst, v.from, v.to);
+    if (inc.flows.every((f) => !f.flagged || explained(f)))
+      this.close(inc, "path incident follow-up explained", { link: verdictName(v) });
+    else inc.dropFlows(explained);
+  }
+
+  private openIncident(
+    v: AnomalyView,
+    bad: readonly FlowRef[],
+    now: number,
+    msg = "path incident opened",
+  ): Incident | undefined {
     const flagged = bad.slice(0, this.s.flaggedFlows);
     const chosen = new Set(flagged.map(flowName));
     const healthy = v.healthy
@@ -166,7 +245,7 @@ export class Tracer {
       retryMs: this.s.retryMs,
     };
     const inc = new Incident(v.target, v.group, flagged, healthy, limits, now);
-    this.log("path incident opened", {
+    this.log(msg, {
       destination: v.target,
       group: v.group,
       flagged: flagged.length,
@@ -210,6 +289,8 @@ export class Tracer {
       this.sent += count;
       inc.record(asks, outcomes, clock());
       if (!this.isOpen(inc)) return count;
+      this.checkFollowUp(inc);
+      if (!this.isOpen(inc)) return count;
       if (inc.phase === "monitor" && !inc.isRetracing) this.conclude(inc, clock());
       return count;
     }
@@ -217,7 +298,8 @@ export class Tracer {
   }
 
   private isOpen(inc: Incident): boolean {
-    return this.open.get(key(inc.target, inc.group)) === inc;
+    const id = this.idOf.get(inc);
+    return id !== undefined && this.open.get(id) === inc;
   }
 
   private noteExhausted(inc: Incident): void {
@@ -284,6 +366,30 @@ export class Tracer {
   clear(): void {
     this.update([], 0);
   }
+}
+
+/**
+ * Whether a flow's hop list crosses link from → to: `from` answered at some TTL and `to` at the next
+ * (to null, "*": nothing answered after `from` and the flow never reached its destination; to the
+ * destination: `from` is the last hop and the flow reached it).
+ */
+export function crosses(
+  hops: readonly (string | null)[],
+  reached: boolean,
+  dst: string,
+  from: string,
+  to: string | null,
+): boolean {
+  for (let t = 0; t < hops.length; t++) {
+    if (hops[t] !== from) continue;
+    if (to === null) {
+      if (!reached && hops.slice(t + 1).every((h) => h === null)) return true;
+      continue;
+    }
+    const next = t + 1 < hops.length ? hops[t + 1] : reached ? dst : undefined;
+    if (next === to) return true;
+  }
+  return false;
 }
 
 /** What a verdict names (logged again only when this changes): kind, and the link for a link. */

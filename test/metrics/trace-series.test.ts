@@ -81,6 +81,31 @@ describe("Metrics.recordTraces", () => {
     assert.equal(value(e, "netprobify_path_trace_probes_sent_total", {}), 1500);
   });
 
+  test("a follow-up incident's link is exported beside the first one's, and goes when it closes; one set of per-incident series", async () => {
+    const m = new Metrics({ version: "0", processMetrics: false });
+    const c = config(BODY);
+    m.applyConfig(c);
+    const first = { from: "198.18.2.1", to: null, loss: 1 };
+    const second = { from: "198.18.2.2", to: null, loss: 1 };
+    const totals = { open: 2, sent: 100, exhausted: 0 };
+    m.recordTraces(c, [row("web", { link: first }), row("web", { link: second, distinctPaths: 9 })], totals);
+    let e = parseExposition(await m.metricsText());
+    const links = find(e, "netprobify_path_suspect_link", { destination: "web" });
+    assert.deepEqual(links.map((l) => l.labels.from).sort(), ["198.18.2.1", "198.18.2.2"]);
+    assert.equal(find(e, "netprobify_path_distinct_paths", { destination: "web" }).length, 1);
+    assert.equal(
+      value(e, "netprobify_path_distinct_paths", { destination: "web" }),
+      4,
+      "the first incident's",
+    );
+    m.recordTraces(c, [row("web", { link: first })], { ...totals, open: 1 });
+    e = parseExposition(await m.metricsText());
+    assert.deepEqual(
+      find(e, "netprobify_path_suspect_link", { destination: "web" }).map((l) => l.labels.from),
+      ["198.18.2.1"],
+    );
+  });
+
   test("a reload that drops the target removes its incident's series; rows for unknown targets are not written", async () => {
     const m = new Metrics({ version: "0", processMetrics: false });
     const c = config(BODY);

@@ -6,6 +6,7 @@ import { describe, test } from "node:test";
 import type { ProbeFate } from "../../src/paths/incident.js";
 import {
   type AnomalyView,
+  crosses,
   type FlowRef,
   type JudgedTrace,
   type RunnerAsk,
@@ -313,6 +314,29 @@ describe("trace-on-loss orchestration", () => {
     assert.deepEqual(logs.find(([m]) => m === "path incident verdict")![1].from, "a");
   });
 
+  test("no follow-up after an incident that names no link: flows flagged since open nothing", async () => {
+    const judge = new FakeJudge({ kind: "none" });
+    const t = new Tracer({ ...SETTINGS, maxIncidents: 4 }, new FakeNet(fabric), judge);
+    t.update([view([flow(1)], [flow(2), flow(3)])], 0);
+    const now = await run(t, () => judge.given.length > 0);
+    t.update([view([flow(1), flow(3)], [flow(2)])], now);
+    assert.equal(t.incidents, 1);
+  });
+
+  test("crosses: a hop list crosses a link, a blackhole's far end, the last hop before the destination", () => {
+    const hops = ["198.18.1.1", "198.18.2.1", "198.18.3.1"];
+    assert.equal(crosses(hops, true, "198.18.9.1", "198.18.2.1", "198.18.3.1"), true);
+    assert.equal(crosses(hops, true, "198.18.9.1", "198.18.2.2", "198.18.3.1"), false);
+    assert.equal(crosses(hops, true, "198.18.9.1", "198.18.3.1", "198.18.9.1"), true);
+    assert.equal(crosses(["198.18.1.1", "198.18.2.1", null], false, "198.18.9.1", "198.18.2.1", null), true);
+    assert.equal(
+      crosses(hops, true, "198.18.9.1", "198.18.2.1", null),
+      false,
+      "reached: no blackhole after it",
+    );
+    assert.equal(crosses(["198.18.1.1", null, null], false, "198.18.9.1", "198.18.2.1", null), false);
+  });
+
   test("trace_on_loss any: loss without a flagged flow opens an incident; anomaly mode does not", () => {
     const v: AnomalyView = { target: "w", group: "g", flagged: [], healthy: [flow(2)], lossy: [flow(1)] };
     const anomaly = new Tracer(SETTINGS, new FakeNet(fabric), new FakeJudge());
@@ -381,6 +405,135 @@ describe("trace-on-loss orchestration", () => {
         assert.ok(probes <= SETTINGS.budget, `${probes} probes`);
       });
     }
+
+    const all = [1, 2, 3, 4, 5, 6, 7, 8, 9, 13];
+    const flaggedView = (flagged: number[]) =>
+      view(
+        flagged.map((p) => flow(p)),
+        all.filter((p) => !flagged.includes(p)).map((p) => flow(p)),
+      );
+    const linkOf = (v: Verdict | undefined) => (v?.kind === "link" ? `${v.from} -> ${v.to ?? "*"}` : v?.kind);
+
+    test("a second member failing while the first incident is open: a follow-up names it, the first keeps its link", async () => {
+      let second = false;
+      const dead = (port: number) => port % 4 === 1 || (second && port % 4 === 2);
+      const net = new FakeNet(
+        fabric,
+        (port, hop) => (hop === 2 && dead(port) ? 1 : 0),
+        undefined,
+        0,
+        rng(11),
+      );
+      const logs: string[] = [];
+      const t = new Tracer(
+        { ...SETTINGS, perTtl: 400, flows: 8, flaggedFlows: 4, maxIncidents: 4 },
+        net,
+        verdictJudge,
+        (m) => logs.push(m),
+      );
+      t.update([flaggedView([1, 5])], 0);
+      let now = await run(t, () => t.report()[0]!.verdict !== undefined, 0, 100_000);
+      assert.equal(linkOf(t.report()[0]!.verdict), "198.18.2.1 -> *");
+      // Spine 2's link fails too: its flows are flagged beside spine 1's.
+      second = true;
+      t.update([flaggedView([1, 5, 2, 6])], now);
+      assert.equal(t.incidents, 2);
+      now = await run(t, () => t.report()[1]?.verdict !== undefined, now, 100_000);
+      assert.deepEqual(
+        t.report().map((r) => linkOf(r.verdict)),
+        ["198.18.2.1 -> *", "198.18.2.2 -> *"],
+      );
+      assert.deepEqual(
+        t
+          .report()[1]!
+          .flows.filter((f) => f.flagged)
+          .map((f) => f.srcPort),
+        [2, 6],
+      );
+      // The same anomaly again opens nothing more; when it clears, both close.
+      t.update([flaggedView([1, 5, 2, 6])], now);
+      assert.equal(t.incidents, 2);
+      t.update([], now);
+      assert.equal(t.incidents, 0);
+      assert.deepEqual(
+        logs.filter((m) => m.includes("opened") || m.includes("closed")),
+        [
+          "path incident opened",
+          "path incident follow-up opened",
+          "path incident closed",
+          "path incident closed",
+        ],
+      );
+    });
+
+    test("flows of the first fault flagged late: the follow-up sees them cross its link after discovery and closes", async () => {
+      const net = new FakeNet(
+        fabric,
+        (port, hop) => (hop === 2 && port % 4 === 1 ? 1 : 0),
+        undefined,
+        0,
+        rng(11),
+      );
+      const logs: string[] = [];
+      const t = new Tracer(
+        { ...SETTINGS, perTtl: 400, flows: 8, flaggedFlows: 4, maxIncidents: 4 },
+        net,
+        verdictJudge,
+        (m) => logs.push(m),
+      );
+      t.update([flaggedView([1, 5])], 0);
+      // Flagged while the first incident traces: it must have its verdict before a follow-up opens.
+      t.update([flaggedView([1, 5, 9])], 0);
+      assert.equal(t.incidents, 1);
+      let now = await run(t, () => t.report()[0]!.verdict !== undefined, 0, 100_000);
+      const before = net.probes;
+      t.update([flaggedView([1, 5, 9, 13])], now);
+      assert.equal(t.incidents, 2);
+      now = await run(t, () => t.incidents === 1, now, 100_000);
+      assert.ok(logs.includes("path incident follow-up explained"));
+      assert.ok(
+        net.probes - before <= 8 * SETTINGS.maxTtl * SETTINGS.discovery,
+        `${net.probes - before} probes`,
+      );
+      assert.deepEqual(
+        t.report().map((r) => linkOf(r.verdict)),
+        ["198.18.2.1 -> *"],
+      );
+      // Those flows are known now: they open nothing again.
+      t.update([flaggedView([1, 5, 9, 13])], now);
+      assert.equal(t.incidents, 1);
+    });
+
+    test("a follow-up with flows of both faults: those crossing the first incident's link are dropped after discovery", async () => {
+      let second = false;
+      const dead = (port: number) => port % 4 === 1 || (second && port % 4 === 2);
+      const net = new FakeNet(
+        fabric,
+        (port, hop) => (hop === 2 && dead(port) ? 1 : 0),
+        undefined,
+        0,
+        rng(11),
+      );
+      const t = new Tracer(
+        { ...SETTINGS, perTtl: 400, flows: 8, flaggedFlows: 4, maxIncidents: 4 },
+        net,
+        verdictJudge,
+      );
+      t.update([flaggedView([1, 5])], 0);
+      let now = await run(t, () => t.report()[0]!.verdict !== undefined, 0, 100_000);
+      second = true;
+      t.update([flaggedView([1, 5, 9, 2, 13, 6])], now);
+      now = await run(t, () => t.report()[1]?.verdict !== undefined, now, 100_000);
+      const [first, follow] = t.report();
+      assert.deepEqual(
+        [linkOf(first!.verdict), linkOf(follow!.verdict)],
+        ["198.18.2.1 -> *", "198.18.2.2 -> *"],
+      );
+      assert.deepEqual(
+        follow!.flows.filter((f) => f.flagged).map((f) => f.srcPort),
+        [2, 6],
+      );
+    });
 
     test("a healthy fabric (flows flagged by chance): no link", async () => {
       const { verdict } = await judged(new FakeNet(fabric, () => 0, undefined, 0, rng(3)), [1, 5]);
