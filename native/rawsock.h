@@ -56,6 +56,7 @@
 #define RS_RING_META_WORDS 34 /* metadata words at the start of each record */
 #define RS_RING_FULL_WAITS 35 /* times the thread found the ring full and waited for JS */
 #define RS_RING_ERRNO 36      /* errno the thread stopped on (0: running or stopped cleanly) */ /* UIO_MAXIOV: the kernel's cap on one sendmmsg/recvmmsg call */
+#define RS_RING_SHIFT_US 37   /* send thread: how far stalls pushed its schedule back (send.c), us; JS zeroes it for a new schedule */
 
 /* How TX timestamp ids are assigned: by the kernel's per-socket counter, or by us per packet
  * (SCM_TS_OPT_ID, Linux >= 6.13), which keeps ids exact even when a send fails after the kernel

@@ -16,7 +16,9 @@
  * a batch's sends end more than RS_PACE_SLACK_NS after that, the thread was held back (preempted,
  * woken late), and the shift grows by the whole delay, so that a stall delays every later batch of
  * the schedule instead of compressing them into a burst. A batch marked fresh starts a new schedule
- * (shift 0). Batches with no time go at once and leave the shift alone (docs/native.md). */
+ * (shift 0). Batches with no time go at once and leave the shift alone. The thread publishes the shift
+ * in its ring's header (RS_RING_SHIFT_US), so that the pacer runs that much behind and its releases do
+ * not pile up in the queue waiting for their time (docs/native.md). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -184,7 +186,10 @@ void *rs_send_main(void *arg) {
     uint32_t count = b->count, cookie = b->cookie;
     int64_t due = 0;
     if (b->at_ns != 0) {
-      if (b->fresh) r->shift_ns = 0;
+      if (b->fresh && r->shift_ns != 0) {
+        r->shift_ns = 0;
+        __atomic_store_n(&r->info[RS_RING_SHIFT_US], 0, __ATOMIC_RELAXED);
+      }
       due = b->at_ns + r->shift_ns;
       int e = wait_until(r, due, &head, &flushed, msgs, iov, payload, ctrl);
       if (e > 0) {
@@ -198,7 +203,10 @@ void *rs_send_main(void *arg) {
       /* the sends ended this late: their packets left at most that late, so the rest of the schedule
        * moves back by as much */
       int64_t late = mono_ns() - due;
-      if (late > RS_PACE_SLACK_NS) r->shift_ns += late;
+      if (late > RS_PACE_SLACK_NS) {
+        r->shift_ns += late;
+        __atomic_store_n(&r->info[RS_RING_SHIFT_US], (uint32_t)(r->shift_ns / 1000), __ATOMIC_RELAXED);
+      }
     }
     __atomic_store_n(&r->sub_tail, tail + 1, __ATOMIC_RELEASE);
     if ((s->flags & RS_STALL_SEND_ONCE) && !r->stalled) { /* test only: as if preempted for 100 ms */

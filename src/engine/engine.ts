@@ -447,6 +447,20 @@ export class Engine {
     return s.length === 1 || paced ? s[0]! : s[this.turn[f]++ % s.length]!;
   }
   /**
+   * How far stalls pushed the paced send threads' schedules back (the most of either family's), in ms:
+   * a paced iteration's pacer runs this much behind clock(), so that its releases leave when released
+   * rather than waiting in the threads' queues.
+   */
+  scheduleLagMs(): number {
+    let lag = 0;
+    for (const s of this.senders.values()) lag = Math.max(lag, s[0]!.scheduleShiftMs());
+    return lag;
+  }
+  /** A paced iteration starts: its schedule owes nothing to the previous one's stalls. */
+  newSchedule(): void {
+    for (const s of this.senders.values()) s[0]!.newSchedule();
+  }
+  /**
    * The CLOCK_MONOTONIC time in ns of clock() time `ms`, for a send thread's schedule; 0 (no schedule)
    * when the engine runs on a clock of the caller's.
    */
@@ -636,6 +650,7 @@ class Iteration implements SendOwner {
       count: this.plan.count,
     });
     this.paced = (o.pps ?? Infinity) !== Infinity || (o.intervalPacketsMs ?? 0) > 0;
+    if (this.paced) this.engine.newSchedule();
     this.prebuild();
     // pacing starts with the first send (building the first packets took time before it)
     pacer.start(this.engine.clock());
@@ -650,10 +665,11 @@ class Iteration implements SendOwner {
     const now = this.engine.clock();
     if (this.checkLimit(now)) return;
     while (this.next < this.plan.count) {
-      const at = this.engine.clock();
+      // paced: the pacer's clock is the wire's, which stalls of the send thread put behind
+      const at = this.paced ? this.engine.clock() - this.engine.scheduleLagMs() : this.engine.clock();
       const r = pacer.take(at, this.next, this.batch);
       if (r.n === 0) {
-        setTimeout(() => this.sendLoop(pacer), Math.max(0, (r.wakeAtMs ?? now) - this.engine.clock()));
+        setTimeout(() => this.sendLoop(pacer), Math.max(0, (r.wakeAtMs ?? at) - at));
         return;
       }
       // the send thread keeps the pacer's time on the wire: a stall of it delays, never bunches

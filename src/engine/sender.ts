@@ -175,6 +175,16 @@ export class Sender {
     return true;
   }
 
+  /** How far stalls pushed the thread's schedule back, in ms (the pacer runs that much behind). */
+  scheduleShiftMs(): number {
+    return this.ring.scheduleShiftMs();
+  }
+
+  /** A new schedule starts (its first batch is fresh): forget the last one's shift. */
+  newSchedule(): void {
+    this.ring.resetScheduleShift();
+  }
+
   /** Results and TX timestamps the thread wrote, in its order. */
   drain(): void {
     const r = this.ring;
