@@ -174,7 +174,8 @@ describe("pacing on the wire (needs root)", () => {
         await warmUp();
         const cap = await lab.capture({ iface: fast.hostIf, filter: "icmp[0] == 8" });
         const r = await engine.run(plan);
-        const ts = decodeAll((await cap.stop()).records)
+        const records = (await cap.stop()).records;
+        const ts = decodeAll(records)
           .filter(isProbe)
           .map((p) => Number(p.tsNs))
           .sort((a, b) => a - b);
@@ -191,13 +192,11 @@ describe("pacing on the wire (needs root)", () => {
         t.diagnostic(
           `wire span ${spanMs.toFixed(1)} ms (expected ${expectedMs.toFixed(1)}), iteration ${r.durationMs.toFixed(1)} ms, max ${maxWindow} probes in 50 ms`,
         );
-        // The releases of the last batch and the first are at least (1,000 - 64) / pps apart (the bucket),
-        // and so are their sends, minus the slack; a stall only lengthens it. Twice that would be a cap
-        // far slower than asked.
-        assert.ok(
-          spanMs >= (expectedMs - SLACK_MS) * (1 - SLEW) && spanMs <= expectedMs * 2,
-          `wire span ${spanMs} ms`,
-        );
+        // The releases of the last batch and the first are at least (1,000 - 64) / pps apart (the
+        // bucket), and so are their sends, minus the slack. Load (or the stall) only lengthens it, so
+        // no upper bound holds on a busy machine (at load 4 on 2 cores: 746 and 852 ms); that the
+        // pacer is not slower than asked is its arithmetic (test/engine/pacer.test.ts).
+        assert.ok(spanMs >= (expectedMs - SLACK_MS) * (1 - SLEW), `wire span ${spanMs} ms`);
         // The capture's timestamps are the kernel's wall clock, the iteration's the monotonic one: a wall
         // clock being slewed runs up to a few hundred ppm apart (a CI run saw 470.7 ms of wire span in a
         // 470.0 ms iteration). 1 % covers that and still catches an iteration that ends before its sends.
@@ -210,6 +209,16 @@ describe("pacing on the wire (needs root)", () => {
         // it keeps: sends no closer than their releases, minus the slack).
         const bound = Math.floor((pps * (50 + SLACK_MS)) / 1000 / (1 - SLEW)) + 64;
         assert.ok(maxWindow <= bound, `${maxWindow} probes in one 50 ms window (bound ${bound})`);
+        // A probe leaves about when it is released: after a stall the pacer runs as far behind as the
+        // thread's schedule (Ring.scheduleShiftMs), instead of releasing probes that then wait out the
+        // stall in the thread's queue (all but the first ~100 did, 100 ms each, before that). Its delay
+        // from release to wire, against the first probe's (sent before any stall): the median stays
+        // under half the stall, as load that holds the thread back also becomes shift.
+        const wire = wireProbes(records);
+        const delay = (i: number) => Number(wire.get(r.inflight.keyOf(i))!.txNs) / 1e6 - r.inflight.sentAt(i);
+        const delays = Array.from({ length: 1000 }, (_, i) => delay(i) - delay(0)).sort((a, b) => a - b);
+        t.diagnostic(`release to wire, beyond the first probe's: median ${delays[500]!.toFixed(3)} ms`);
+        assert.ok(delays[500]! < 50, `median delay from release to wire ${delays[500]} ms`);
       } finally {
         engine.close();
       }
