@@ -665,8 +665,7 @@ class Iteration implements SendOwner {
     const now = this.engine.clock();
     if (this.checkLimit(now)) return;
     while (this.next < this.plan.count) {
-      // paced: the pacer's clock is the wire's, which stalls of the send thread put behind
-      const at = this.paced ? this.engine.clock() - this.engine.scheduleLagMs() : this.engine.clock();
+      const at = this.pacerClock();
       const r = pacer.take(at, this.next, this.batch);
       if (r.n === 0) {
         setTimeout(() => this.sendLoop(pacer), Math.max(0, (r.wakeAtMs ?? at) - at));
@@ -687,6 +686,14 @@ class Iteration implements SendOwner {
       return;
     }
     this.schedule();
+  }
+
+  /**
+   * The pacer's clock: paced, the wire's, which stalls of the send thread put behind clock() (every
+   * time the pacer is given must come from here).
+   */
+  private pacerClock(): number {
+    return this.paced ? this.engine.clock() - this.engine.scheduleLagMs() : this.engine.clock();
   }
 
   /**
