@@ -242,7 +242,7 @@ static napi_value m_start_receiver(napi_env env, napi_callback_info info) {
   PROLOGUE(4) return rs_recv_start(env, s, self, argv); }
 
 static napi_value m_submit(napi_env env, napi_callback_info info) {
-  PROLOGUE(6) return rs_submit(env, s, argv); }
+  PROLOGUE(8) return rs_submit(env, s, argv); }
 
 static napi_value m_flush(napi_env env, napi_callback_info info) {
   PROLOGUE(0) return rs_flush(env, s); }

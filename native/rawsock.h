@@ -19,6 +19,7 @@
 #define RS_RECVERR 16u           /* IP_RECVERR / IPV6_RECVERR: local refusals (a full qdisc: ENOBUFS) fail the send */
 #define RS_FORCE_COUNTER_IDS 32u /* test only: number TX timestamps with the kernel's counter, as before Linux 6.13 */
 #define RS_SLOW_SEND_REPORT 64u  /* test only: the send thread waits 5 ms between a batch's sends and its report */
+#define RS_STALL_SEND_ONCE 128u  /* test only: the send thread stalls 100 ms once, after its first batch's sends */
 
 /* Layout constants (32-bit words), mirrored in src/native/rawsock.ts */
 #define RS_SEND_REC_WORDS 4 /* offset, length, address index, IPv6 scope id */
@@ -55,6 +56,7 @@
 #define RS_RING_META_WORDS 34 /* metadata words at the start of each record */
 #define RS_RING_FULL_WAITS 35 /* times the thread found the ring full and waited for JS */
 #define RS_RING_ERRNO 36      /* errno the thread stopped on (0: running or stopped cleanly) */ /* UIO_MAXIOV: the kernel's cap on one sendmmsg/recvmmsg call */
+#define RS_RING_SHIFT_US 37   /* send thread: how far stalls pushed its schedule back (send.c), us; JS zeroes it for a new schedule */
 
 /* How TX timestamp ids are assigned: by the kernel's per-socket counter, or by us per packet
  * (SCM_TS_OPT_ID, Linux >= 6.13), which keeps ids exact even when a send fails after the kernel

@@ -10,10 +10,19 @@
  * flush() asks the thread for a barrier: it reads the error queue again and writes
  * [RS_SENT_FLUSH, number, 0, 0, 0, 0] after what it read, so every TX timestamp the kernel queued
  * before the call precedes that record (the engine waits for it before it ends an iteration with
- * answered probes still untimed: docs/native.md). */
+ * answered probes still untimed: docs/native.md).
+ * Pacing on the wire: a batch may carry the CLOCK_MONOTONIC time it is scheduled for (the engine's
+ * pacer's release time). The thread sends it no earlier than that time plus the schedule's shift; when
+ * a batch's sends end more than RS_PACE_SLACK_NS after that, the thread was held back (preempted,
+ * woken late), and the shift grows by the whole delay, so that a stall delays every later batch of
+ * the schedule instead of compressing them into a burst. A batch marked fresh starts a new schedule
+ * (shift 0). Batches with no time go at once and leave the shift alone. The thread publishes the shift
+ * in its ring's header (RS_RING_SHIFT_US), so that the pacer runs that much behind and its releases do
+ * not pile up in the queue waiting for their time (docs/native.md). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
@@ -64,6 +73,17 @@ static uint32_t drain_errq(struct rs_recv *r, uint32_t head, struct mmsghdr *msg
   }
 }
 
+/* Lateness a batch's sends may have without shifting the schedule: the usual hand-off from JS plus a
+ * 64-packet sendmmsg stays below it on a quiet machine; on the wire a gap is then never shorter than
+ * scheduled minus this. */
+#define RS_PACE_SLACK_NS 500000LL
+
+static int64_t mono_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
 /* Answers flush number n: the error queue drained (every timestamp queued before the call that asked),
  * then the RS_SENT_FLUSH record after them. Returns the new head. */
 static uint32_t answer_flush(struct rs_recv *r, uint32_t head, uint32_t n, struct mmsghdr *msgs, struct iovec *iov,
@@ -77,6 +97,44 @@ static uint32_t answer_flush(struct rs_recv *r, uint32_t head, uint32_t n, struc
   __atomic_store_n(r->head, head, __ATOMIC_RELEASE);
   uv_async_send(&r->async->handle);
   return head;
+}
+
+/* Waits until CLOCK_MONOTONIC reaches t, answering flushes and moving TX timestamps meanwhile (JS may
+ * wait for either). Returns 0, or an errno when it must stop (the ring was failed) or -1 when stopping. */
+static int wait_until(struct rs_recv *r, int64_t t, uint32_t *head, uint32_t *flushed, struct mmsghdr *msgs,
+                      struct iovec *iov, uint8_t (*payload)[64], uint8_t (*ctrl)[RS_RX_CTRL_LEN]) {
+  for (;;) {
+    if (__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) return -1;
+    uint32_t want = __atomic_load_n(&r->flush_req, __ATOMIC_SEQ_CST);
+    if (want != *flushed) *head = answer_flush(r, *head, *flushed = want, msgs, iov, payload, ctrl);
+    int64_t left = t - mono_ns();
+    if (left <= 0) return 0;
+    /* poll's own slack grows with its timeout (1/1000 of it): sleep long waits in two steps */
+    if (left > 2000000) left -= left / 512;
+    __atomic_store_n(&r->sleeping, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&r->flush_req, __ATOMIC_SEQ_CST) == *flushed) {
+      struct pollfd pf[2] = {{r->stopfd, POLLIN, 0}, {r->s->fd, POLLPRI, 0}};
+      struct timespec ts = {left / 1000000000LL, left % 1000000000LL};
+      int n = ppoll(pf, 2, &ts, NULL);
+      if (n < 0 && errno != EINTR) {
+        __atomic_store_n(&r->sleeping, 0, __ATOMIC_SEQ_CST);
+        return errno;
+      }
+      if (n > 0 && pf[0].revents) {
+        uint64_t v;
+        ssize_t rd = read(r->stopfd, &v, sizeof v);
+        (void)rd;
+      }
+      if (n > 0 && pf[1].revents) {
+        uint32_t h = drain_errq(r, *head, msgs, iov, payload, ctrl);
+        if (h != *head) {
+          *head = h;
+          uv_async_send(&r->async->handle);
+        }
+      }
+    }
+    __atomic_store_n(&r->sleeping, 0, __ATOMIC_SEQ_CST);
+  }
 }
 
 void *rs_send_main(void *arg) {
@@ -126,8 +184,36 @@ void *rs_send_main(void *arg) {
     }
     struct rs_sub *b = &r->subs[tail % RS_SUB_SLOTS];
     uint32_t count = b->count, cookie = b->cookie;
+    int64_t due = 0;
+    if (b->at_ns != 0) {
+      if (b->fresh && r->shift_ns != 0) {
+        r->shift_ns = 0;
+        __atomic_store_n(&r->info[RS_RING_SHIFT_US], 0, __ATOMIC_RELAXED);
+      }
+      due = b->at_ns + r->shift_ns;
+      int e = wait_until(r, due, &head, &flushed, msgs, iov, payload, ctrl);
+      if (e > 0) {
+        rs_ring_fail(r, e);
+        break;
+      }
+      if (e < 0) break; /* stopping */
+    }
     rs_send_records(s, b->data, b->rec, b->addrs, count, res);
+    if (due != 0) {
+      /* the sends ended this late: their packets left at most that late, so the rest of the schedule
+       * moves back by as much */
+      int64_t late = mono_ns() - due;
+      if (late > RS_PACE_SLACK_NS) {
+        r->shift_ns += late;
+        __atomic_store_n(&r->info[RS_RING_SHIFT_US], (uint32_t)(r->shift_ns / 1000), __ATOMIC_RELAXED);
+      }
+    }
     __atomic_store_n(&r->sub_tail, tail + 1, __ATOMIC_RELEASE);
+    if ((s->flags & RS_STALL_SEND_ONCE) && !r->stalled) { /* test only: as if preempted for 100 ms */
+      r->stalled = 1;
+      struct timespec ts = {0, 100000000};
+      nanosleep(&ts, NULL);
+    }
     if (s->flags & RS_SLOW_SEND_REPORT) { /* test only: as if preempted before reporting */
       struct timespec ts = {0, 5000000};
       nanosleep(&ts, NULL);
@@ -155,8 +241,10 @@ static napi_value range(napi_env env, const char *msg) {
   return NULL;
 }
 
-/* args: data, records, addresses, first, count, cookie. Queues records [first, first+count) for the
- * send thread; returns false (nothing queued) when RS_SUB_SLOTS batches already wait. */
+/* args: data, records, addresses, first, count, cookie, at (CLOCK_MONOTONIC ns the batch is scheduled
+ * for, a number; 0: now), fresh (a boolean: at starts a new schedule). Queues records
+ * [first, first+count) for the send thread; returns false (nothing queued) when RS_SUB_SLOTS batches
+ * already wait. */
 napi_value rs_submit(napi_env env, rs_sock *s, napi_value *argv) {
   uint8_t *data, *addrs;
   size_t data_len, addrs_len, rec_len;
@@ -166,6 +254,11 @@ napi_value rs_submit(napi_env env, rs_sock *s, napi_value *argv) {
       rs_get_bytes(env, argv[2], &addrs, &addrs_len, "addresses") || rs_get_u32(env, argv[3], &first, "first") ||
       rs_get_u32(env, argv[4], &count, "count") || rs_get_u32(env, argv[5], &cookie, "cookie"))
     return NULL;
+  double at;
+  bool fresh;
+  if (napi_get_value_double(env, argv[6], &at) != napi_ok || !(at >= 0 && at < 9.2e18))
+    return rs_throw_type(env, "at must be a number of nanoseconds >= 0");
+  if (napi_get_value_bool(env, argv[7], &fresh) != napi_ok) return rs_throw_type(env, "fresh must be a boolean");
   struct rs_recv *r = s->recv;
   if (s->fd < 0 || r == NULL || r->mode != RS_RECV_SEND) return rs_throw_errno(env, s->fd < 0 ? EBADF : EINVAL, "submit");
   if (count == 0 || count > BATCH) return range(env, "count must be in [1, 64]");
@@ -199,6 +292,8 @@ napi_value rs_submit(napi_env env, rs_sock *s, napi_value *argv) {
   }
   b->count = count;
   b->cookie = cookie;
+  b->at_ns = (int64_t)at;
+  b->fresh = fresh;
   __atomic_store_n(&r->sub_head, head + 1, __ATOMIC_SEQ_CST);
   if (__atomic_load_n(&r->sleeping, __ATOMIC_SEQ_CST)) {
     uint64_t one = 1;

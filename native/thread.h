@@ -40,10 +40,14 @@ struct rs_recv {
   uint32_t sub_head, sub_tail; /* atomic */
   int sleeping;                /* atomic: the thread is (about to be) blocked in poll */
   uint32_t flush_req;          /* atomic: flush() calls so far (JS), answered by RS_SENT_FLUSH records */
+  int64_t shift_ns;            /* the thread's: how far a stall pushed the running schedule back (send.c) */
+  int stalled;                 /* the thread's: RS_STALL_SEND_ONCE done */
 };
 
 struct rs_sub {
   uint32_t count, cookie;
+  int64_t at_ns;  /* CLOCK_MONOTONIC time the batch is scheduled for; 0: now, no schedule */
+  uint32_t fresh; /* the first batch of a new schedule: forget the previous one's shift */
   uint32_t rec[BATCH * RS_SEND_REC_WORDS]; /* offsets into data; address index = record number */
   uint8_t addrs[BATCH * RS_ADDR_BYTES];
   uint8_t data[RS_SUB_DATA];

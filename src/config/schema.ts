@@ -72,9 +72,11 @@ export const globalSchema = expect(
     ),
     interval_packets: seconds({ positive: false })
       .default(0)
-      .describe("Minimum spacing in seconds between two packets sent to the same target."),
+      .describe(
+        "Minimum spacing in seconds between two packets sent to the same target, kept on the wire (to within 0.5 ms) even when the machine is busy: a stall of the sender delays what follows it (docs/engine.md).",
+      ),
     nb_proc: int(1).describe(
-      "Send threads per address family, each with its own raw socket, taking the probes' batches in turn (capped at the number of cores). Replies are read by one thread per receive socket and matched on the event loop. The original forked this many processes; 2 was best on a 2-core machine (docs/performance.md).",
+      "Send threads per address family, each with its own raw socket, taking the probes' batches in turn (capped at the number of cores; a paced probe, with interval_packets or max_packets_per_second, sends through one per family, which keeps its schedule). Replies are read by one thread per receive socket and matched on the event loop. The original forked this many processes; 2 was best on a 2-core machine (docs/performance.md).",
     ),
     verbose: expect(z.union([z.literal(0), z.literal(1)]), "0 or 1")
       .default(0)
@@ -118,7 +120,7 @@ export const globalSchema = expect(
     max_packets_per_second: int(1)
       .optional()
       .describe(
-        "New in this implementation: cap on the packets per second the whole probe sends (token bucket, one send batch of burst). Unset: no cap beyond interval_packets.",
+        "New in this implementation: cap on the packets per second the whole probe sends (token bucket, one send batch of burst), kept on the wire: any window of w seconds holds at most 64 + cap × (w + 0.0005) packets, even when the machine is busy (docs/engine.md). Unset: no cap beyond interval_packets.",
       ),
     path_tracing: bool()
       .default(true)

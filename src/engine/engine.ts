@@ -20,6 +20,7 @@ import {
   IPPROTO,
   META_HAS_TIMESTAMP,
   metaHopLimit,
+  monotonicNs,
   type RawSocket,
   RawSockets,
   type Ring,
@@ -173,6 +174,8 @@ export class Engine {
   private readonly turn = { 4: 0, 6: 0 };
   private readonly counter: KeyCounter;
   private readonly now: () => number;
+  /** CLOCK_MONOTONIC ns minus clock() in ns (both read the same clock), when clock() is the default. */
+  private readonly monoOffsetNs: number | undefined;
   /**
    * Kernel timestamps are CLOCK_REALTIME (sec, nsec); RTT math and the in-flight table's timestamps
    * use ns since this second (public so that they can be turned back into absolute times).
@@ -205,6 +208,7 @@ export class Engine {
   constructor(private readonly o: EngineOptions) {
     this.socks = o.sockets ?? new RawSockets();
     this.now = o.now ?? monotonicMs;
+    this.monoOffsetNs = o.now === undefined ? monotonicNs() - monotonicMs() * 1e6 : undefined;
     this.counter = new KeyCounter(o.firstKey ?? Math.floor(Math.random() * 2 ** 32));
     const first = this.counter.peek();
     this.window = { lo: first, hi: (first + WINDOW_AHEAD_MIN - 1) >>> 0 };
@@ -446,11 +450,36 @@ export class Engine {
   clock(): number {
     return this.now();
   }
-  /** The send thread of family f that takes the next submission (in turn, when there are several). */
-  sender(f: 4 | 6): Sender {
+  /**
+   * The send thread of family f that takes the next submission (in turn, when there are several); a
+   * paced iteration's batches all go to the first, whose schedule then covers them all (each thread
+   * keeps its own: native/send.c).
+   */
+  sender(f: 4 | 6, paced = false): Sender {
     const s = this.senders.get(f);
     if (!s) throw new Error(`no IPv${f} socket open`);
-    return s.length === 1 ? s[0]! : s[this.turn[f]++ % s.length]!;
+    return s.length === 1 || paced ? s[0]! : s[this.turn[f]++ % s.length]!;
+  }
+  /**
+   * How far stalls pushed the paced send threads' schedules back (the most of either family's), in ms:
+   * a paced iteration's pacer runs this much behind clock(), so that its releases leave when released
+   * rather than waiting in the threads' queues.
+   */
+  scheduleLagMs(): number {
+    let lag = 0;
+    for (const s of this.senders.values()) lag = Math.max(lag, s[0]!.scheduleShiftMs());
+    return lag;
+  }
+  /** A paced iteration starts: its schedule owes nothing to the previous one's stalls. */
+  newSchedule(): void {
+    for (const s of this.senders.values()) s[0]!.newSchedule();
+  }
+  /**
+   * The CLOCK_MONOTONIC time in ns of clock() time `ms`, for a send thread's schedule; 0 (no schedule)
+   * when the engine runs on a clock of the caller's.
+   */
+  wireTimeNs(ms: number): number {
+    return this.monoOffsetNs === undefined ? 0 : ms * 1e6 + this.monoOffsetNs;
   }
   /** Calls done once every send thread answered a flush (Sender.barrier): the TX timestamps queued so far are in. */
   flushSenders(done: () => void): void {
@@ -584,6 +613,10 @@ class Iteration implements SendOwner {
   private full: Sender | undefined;
   /** This iteration's pacer, told when a round's first packet was really sent. */
   private pacer: Pacer | undefined;
+  /** The iteration is paced (interval_packets or max_packets_per_second): its sends follow a schedule. */
+  private paced = false;
+  /** When the batch being submitted is scheduled, on CLOCK_MONOTONIC (0: no schedule). */
+  private atNs = 0;
   /** Waiting for the send threads' flush (undefined: not asked), then answered (true). */
   private txFlushed: boolean | undefined;
   /** Settles when the iteration has ended and the engine let go of it. */
@@ -640,6 +673,8 @@ class Iteration implements SendOwner {
       count: this.plan.count,
     });
     this.pacer = pacer;
+    this.paced = (o.pps ?? Infinity) !== Infinity || (o.intervalPacketsMs ?? 0) > 0;
+    if (this.paced) this.engine.newSchedule();
     this.prebuild();
     // pacing starts with the first send (building the first packets took time before it)
     pacer.start(this.engine.clock());
@@ -654,11 +689,14 @@ class Iteration implements SendOwner {
     const now = this.engine.clock();
     if (this.checkLimit(now)) return;
     while (this.next < this.plan.count) {
-      const r = pacer.take(this.engine.clock(), this.next, this.batch);
+      const at = this.pacerClock();
+      const r = pacer.take(at, this.next, this.batch);
       if (r.n === 0) {
-        setTimeout(() => this.sendLoop(pacer), Math.max(0, (r.wakeAtMs ?? now) - this.engine.clock()));
+        setTimeout(() => this.sendLoop(pacer), Math.max(0, (r.wakeAtMs ?? at) - at));
         return;
       }
+      // the send thread keeps the pacer's time on the wire: a stall of it delays, never bunches
+      if (this.paced) this.atNs = this.engine.wireTimeNs(at);
       // fewer when a send thread's queue is full: the rest is built again once it reports
       const sent = this.sendBatch(this.next, r.n);
       this.next += sent;
@@ -672,6 +710,14 @@ class Iteration implements SendOwner {
       return;
     }
     this.schedule();
+  }
+
+  /**
+   * The pacer's clock: paced, the wire's, which stalls of the send thread put behind clock() (every
+   * time the pacer is given must come from here).
+   */
+  private pacerClock(): number {
+    return this.paced ? this.engine.clock() - this.engine.scheduleLagMs() : this.engine.clock();
   }
 
   /**
@@ -798,7 +844,7 @@ class Iteration implements SendOwner {
     let from = 0;
     while (from < count) {
       // Threads take submissions in turn (not send calls: an unpaced call can hold every probe).
-      const sender = this.engine.sender(family);
+      const sender = this.engine.sender(family, this.paced);
       // a submission holds at most SUBMIT_MAX packets and SUBMIT_BYTES bytes
       let n = 0;
       let bytes = 0;
@@ -809,7 +855,7 @@ class Iteration implements SendOwner {
         n++;
       }
       try {
-        if (!sender.submit(batch, rec0 + from, n, this, first + from)) {
+        if (!sender.submit(batch, rec0 + from, n, this, first + from, this.atNs)) {
           this.full = sender;
           return from;
         }
@@ -827,7 +873,7 @@ class Iteration implements SendOwner {
   }
 
   confirm(index: number, errno: number): void {
-    if (index === this.pacer?.watching) this.pacer.sent(this.engine.clock());
+    if (index === this.pacer?.watching) this.pacer.sent(this.pacerClock());
     if (errno === 0) return;
     this.inflight.unsend(index);
     bump(this.sendErrors, errnoName(errno));
@@ -839,7 +885,7 @@ class Iteration implements SendOwner {
     // first packet, if submitted, is as sent as it will be.
     const p = this.pacer;
     if (this.unconfirmed === 0 && p !== undefined && p.watching >= 0 && p.watching < this.next)
-      p.sent(this.engine.clock());
+      p.sent(this.pacerClock());
     if (this.finish !== undefined && this.unconfirmed === 0) this.maybeFinish();
   }
 
@@ -965,7 +1011,7 @@ class Iteration implements SendOwner {
   private refuse(from: number, to: number, reason: string): void {
     // A round whose first packet never reaches a send thread started when it was refused.
     const w = this.pacer?.watching ?? -1;
-    if (w >= from && w < to) this.pacer!.sent(this.engine.clock());
+    if (w >= from && w < to) this.pacer!.sent(this.pacerClock());
     for (let i = from; i < to; i++) this.inflight.markSendFailed(i);
     if (to > from) bump(this.sendErrors, reason, to - from);
   }

@@ -52,6 +52,8 @@ export class Sender {
   private readonly id = new Uint32Array(ID_TABLE_SIZE);
   private readonly index = new Uint32Array(ID_TABLE_SIZE);
   private readonly owner = new Uint32Array(ID_TABLE_SIZE);
+  /** The owner whose schedule the thread follows (its serial; 0: none yet). */
+  private scheduleOf = 0;
   /** barrier() calls waiting for their SENT_FLUSH record, oldest first. */
   private flushes: { n: number; done: () => void }[] = [];
 
@@ -160,13 +162,27 @@ export class Sender {
   /**
    * Queues records [from, from+count) of batch, which are probes [first, first+count) of `owner`
    * (first < 0: not probes, e.g. our RST: only settled() is called); false when the thread's queue is full.
+   * `atNs`: the CLOCK_MONOTONIC time the batch is scheduled for (0: at once); an owner's first scheduled
+   * batch starts a new schedule on the thread (a stall of the previous owner's delays none of its).
    */
-  submit(batch: SendBatch, from: number, count: number, owner: SendOwner, first: number): boolean {
+  submit(batch: SendBatch, from: number, count: number, owner: SendOwner, first: number, atNs = 0): boolean {
     const cookie = (this.cookie + 1) >>> 0;
-    if (!this.sock.submit(batch, from, count, cookie)) return false;
+    const fresh = atNs !== 0 && owner.serial !== this.scheduleOf;
+    if (!this.sock.submit(batch, from, count, cookie, atNs, fresh)) return false;
+    if (atNs !== 0) this.scheduleOf = owner.serial;
     this.cookie = cookie;
     this.queue.push({ owner, first, count, cookie });
     return true;
+  }
+
+  /** How far stalls pushed the thread's schedule back, in ms (the pacer runs that much behind). */
+  scheduleShiftMs(): number {
+    return this.ring.scheduleShiftMs();
+  }
+
+  /** A new schedule starts (its first batch is fresh): forget the last one's shift. */
+  newSchedule(): void {
+    this.ring.resetScheduleShift();
   }
 
   /** Results and TX timestamps the thread wrote, in its order. */

@@ -336,7 +336,7 @@ export class FakeSocket implements NativeRawSocket {
     this.#flushRequested = this.#flushAnswered = 0;
   }
 
-  /** The send thread's queue (modelled): copies the batch, sent on the next wake. */
+  /** The send thread's queue (modelled): copies the batch, sent on the next wake (a schedule, `at`, is not). */
   submit(
     data: Uint8Array,
     records: Uint32Array,
@@ -344,6 +344,8 @@ export class FakeSocket implements NativeRawSocket {
     first: number,
     count: number,
     cookie: number,
+    _at = 0,
+    _fresh = false,
   ): boolean {
     this.#check("submit");
     if (this.#receiver?.mode !== RECEIVE_SEND) throw fakeErrnoError(E.EINVAL, "submit");

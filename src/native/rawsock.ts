@@ -45,6 +45,14 @@ export function metaHopLimit(flags: number): number {
 }
 
 /** Bits of the `events` argument of a poll callback. */
+/**
+ * CLOCK_MONOTONIC in ns, the clock of submit()'s `at` (libuv's hrtime reads it; a Number is exact to
+ * the ns for 104 days of uptime, then to a few ns).
+ */
+export function monotonicNs(): number {
+  return Number(process.hrtime.bigint());
+}
+
 export const POLL_READABLE = 1;
 export const POLL_ERRQUEUE = 2;
 
@@ -60,7 +68,9 @@ export const OPEN_RECVERR = 16;
 export const OPEN_FORCE_COUNTER_IDS = 32;
 /** Test only: the send thread waits 5 ms between a batch's sends and its report (as if preempted). */
 export const OPEN_SLOW_SEND_REPORT = 64;
-const OPEN_FLAGS_MAX = 127;
+/** Test only: the send thread stalls 100 ms once, after its first batch's sends (as if preempted). */
+export const OPEN_STALL_SEND_ONCE = 128;
+const OPEN_FLAGS_MAX = 255;
 
 export type PollCallback = (err: Error | null, events: number) => void;
 /** Called on the JS thread when a receive thread's ring has records (coalesced), or with the error it stopped on. */
@@ -108,6 +118,8 @@ export interface NativeRawSocket {
     first: number,
     count: number,
     cookie: number,
+    at: number,
+    fresh: boolean,
   ): boolean;
   flush(): number;
 }
@@ -217,8 +229,20 @@ export interface RawSocket {
    * EBUSY: one thread numbers the TX timestamps. Stopped by stopReceiver()/close().
    */
   startSender(cb: ReceiveCallback, options?: { slots?: number }): Ring;
-  /** Queues records [first, first+count) (at most 64, 128 KiB) for the send thread; false when its queue is full. */
-  submit(batch: SendBatch, first: number, count: number, cookie: number): boolean;
+  /**
+   * Queues records [first, first+count) (at most 64, 128 KiB) for the send thread; false when its queue
+   * is full. `at`: the CLOCK_MONOTONIC time in ns (monotonicNs()) the batch is scheduled for: the thread
+   * sends it no earlier than that plus how far stalls pushed the schedule back (0: at once, no
+   * schedule); `fresh`: it starts a new schedule (native/send.c).
+   */
+  submit(
+    batch: SendBatch,
+    first: number,
+    count: number,
+    cookie: number,
+    at?: number,
+    fresh?: boolean,
+  ): boolean;
   /**
    * Asks the send thread for a barrier: it reads the error queue again and writes a SENT_FLUSH record
    * carrying the returned number after what it read, so every TX timestamp the kernel queued before
@@ -643,13 +667,14 @@ class CheckedSocket implements RawSocket {
     }
   }
 
-  submit(batch: SendBatch, first: number, count: number, cookie: number): boolean {
+  submit(batch: SendBatch, first: number, count: number, cookie: number, at = 0, fresh = false): boolean {
     validateSend(batch, first, count);
     if (count < 1 || count > 64) throw new RangeError(`count must be in [1, 64], got ${count}`);
     uint(cookie, "cookie");
+    if (!(at >= 0 && at < 2 ** 63)) throw new RangeError(`at must be a time in ns >= 0, got ${at}`);
     this.#open();
     try {
-      return this.#n.submit(batch.data, batch.records, batch.addresses, first, count, cookie);
+      return this.#n.submit(batch.data, batch.records, batch.addresses, first, count, cookie, at, fresh);
     } catch (err) {
       rethrow(err);
     }

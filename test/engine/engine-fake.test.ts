@@ -9,7 +9,7 @@ import { ProbeState } from "../../src/engine/inflight.js";
 import { buildPlan, type PlanTargetInput } from "../../src/engine/plan.js";
 import { lossRatio } from "../../src/engine/results.js";
 import { FakeBinding, FakeSocket } from "../../src/native/fake.js";
-import { RawSockets } from "../../src/native/rawsock.js";
+import { monotonicNs, RawSockets } from "../../src/native/rawsock.js";
 import { parseIPv4Packet, TcpFlag } from "../../src/packet/index.js";
 import { fakeEngine } from "../support/fake-engine.js";
 import { network, type Script } from "../support/fake-network.js";
@@ -362,6 +362,81 @@ describe("engine (fake sockets)", () => {
     assert.equal(txs.length, 4);
     for (const tx of txs)
       assert.ok(fake.sent.filter((p) => p.socket === tx).length >= 64, "each thread sent");
+  });
+
+  test("a paced iteration's batches carry their release time on CLOCK_MONOTONIC, all to one send thread per family, the first of each iteration starting a new schedule", async () => {
+    const { fake, engine } = fakeEngine({ sendThreads: 2, intervalPacketsMs: 2 });
+    const net = network(fake, () => ({ kind: "reply", rttNs: 2000n }));
+    const txs = fake.sockets.filter((x) => x.protocol === 255);
+    assert.equal(txs.length, 4);
+    const subs: { tx: number; at: number; fresh: boolean; t0: number }[] = [];
+    txs.forEach((tx, k) => {
+      const submit = tx.submit.bind(tx);
+      tx.submit = (d, r, a, first, count, cookie, at = 0, fresh = false) => {
+        subs.push({ tx: k, at, fresh, t0: monotonicNs() });
+        return submit(d, r, a, first, count, cookie, at, fresh);
+      };
+    });
+    try {
+      const plan = buildPlan(
+        [
+          T({ nbPackets: 4, addresses: ["198.18.1.1", "198.18.1.2"] }),
+          T({ name: "p6", type: "ICMPping", family: "ipv6", addresses: ["fd18:1::1"], groups: v6group }),
+        ],
+        () => assert.fail("sources are fixed"),
+      );
+      const perIteration: number[] = [];
+      for (let it = 0; it < 2; it++) {
+        const before = subs.length;
+        const r = await engine.run(plan);
+        for (const s of r.series) assert.equal(s.lost, 0);
+        perIteration.push(subs.length - before);
+      }
+      // rounds of one family each (4 of IPv4, 3 of IPv6) per iteration, and our RSTs (unscheduled)
+      assert.ok(perIteration.every((n) => n >= 4));
+      const paced = subs.filter((s) => s.at !== 0);
+      assert.ok(
+        subs.some((s) => s.at === 0 && !s.fresh),
+        "RSTs go at once",
+      );
+      // the first TX socket opened per family (IPv4: 0, IPv6: 2) takes every paced batch
+      assert.deepEqual([...new Set(paced.map((s) => s.tx))].sort(), [0, 2]);
+      for (const s of paced) {
+        // released just before the submit, on the same clock
+        assert.ok(s.at > 0 && s.at <= s.t0 && s.t0 - s.at < 1e9, `at ${s.at}, submitted ${s.t0}`);
+      }
+      // per thread: one fresh schedule per iteration, at its first batch
+      for (const tx of [0, 2]) {
+        const mine = paced.filter((s) => s.tx === tx);
+        assert.equal(mine.filter((s) => s.fresh).length, 2, `thread ${tx}`);
+        assert.ok(mine[0]!.fresh);
+        for (let k = 1; k < mine.length; k++) assert.ok(mine[k]!.at >= mine[k - 1]!.at);
+      }
+    } finally {
+      net.stop();
+      engine.close();
+    }
+  });
+
+  test("an unpaced iteration's batches carry no schedule", async () => {
+    const { fake, engine } = fakeEngine({ sendThreads: 2 });
+    const net = network(fake, () => ({ kind: "reply", rttNs: 2000n }));
+    const subs: [number, boolean][] = [];
+    for (const tx of fake.sockets.filter((x) => x.protocol === 255)) {
+      const submit = tx.submit.bind(tx);
+      tx.submit = (d, r, a, first, count, cookie, at = 0, fresh = false) => {
+        subs.push([at, fresh]);
+        return submit(d, r, a, first, count, cookie, at, fresh);
+      };
+    }
+    try {
+      await engine.run(buildPlan([T({ nbPackets: 100 })], () => assert.fail("sources are fixed")));
+      assert.ok(subs.length >= 2);
+      assert.deepEqual(new Set(subs.map((s) => s.join())), new Set(["0,false"]));
+    } finally {
+      net.stop();
+      engine.close();
+    }
   });
 
   test("a settled iteration leaves no timer behind (the process can exit)", async () => {

@@ -140,4 +140,44 @@ describe("Pacer", () => {
       RangeError,
     );
   });
+
+  test("a clock stepping back (the wire's, behind after a send-thread stall) holds the next release back by the step; releases never go back in time", () => {
+    // 2 targets × 3 packets, interval 40 ms, 1000 pps; the wire falls 100 ms behind after round 0
+    const p = new Pacer({ pps: 1000, burst: 64, roundIntervalMs: 40, roundStart: [0, 2, 4], count: 6 });
+    p.start(0);
+    assert.deepEqual(p.take(0, 0, 64), { n: 2 });
+    p.sent(0); // the send thread reports round 0's first packet sent
+    // at clock 40 the wire's clock reads -60: round 1 opens at 40 on it, and the bucket owes 60 ms
+    const r = p.take(40 - 100, 2, 64);
+    assert.equal(r.n, 0);
+    assert.ok(r.wakeAtMs! >= 40, `wake at ${r.wakeAtMs}`);
+    assert.deepEqual(p.take(40, 2, 64), { n: 2 });
+    p.sent(40);
+    // the next round opens an interval after this one started, on the same (wire) clock
+    assert.equal(p.take(79, 4, 64).n, 0);
+    assert.deepEqual(p.take(80, 4, 64), { n: 2 });
+  });
+
+  test("the bucket holds across a step back: releases after it obey burst + pps × window from the last release before it", () => {
+    const p = new Pacer({ pps: 1000, burst: 10, roundIntervalMs: 0, roundStart: [0], count: 1000 });
+    p.start(0);
+    const times: number[] = [];
+    let now = 0;
+    let next = 0;
+    let stepped = false;
+    while (next < 1000) {
+      const r = p.take(now, next, 64);
+      for (let k = 0; k < r.n; k++) times.push(now);
+      next += r.n;
+      if (!stepped && next >= 300) {
+        stepped = true;
+        now -= 100; // the wire fell 100 ms behind
+      } else if (r.n === 0) now = r.wakeAtMs!;
+    }
+    for (let k = 1; k < times.length; k++) assert.ok(times[k]! >= times[k - 1]!, `release ${k} went back`);
+    for (let i = 0; i + 100 < times.length; i += 37) {
+      const w = times[i + 100]! - times[i]!;
+      assert.ok(100 <= 10 + w + 1e-9, `100 packets in ${w} ms`);
+    }
+  });
 });

@@ -7,9 +7,11 @@ import {
   RECV_META_WORDS,
   type RecvBuffers,
   SEND_RECORD_WORDS,
+  SENT_WORDS,
   type SendBatch,
   TX_TS_WORDS,
 } from "../../src/native/rawsock.js";
+import { echo, LO4, LO6 } from "./pkt.js";
 
 /** Interfaces of the current network namespace (from /proc/self/net/dev, which follows the netns). */
 export function interfaces(): string[] {
@@ -118,4 +120,27 @@ export async function txStamps(s: RawSocket, want: number, timeoutMs = 1000): Pr
     if (n === 0) await sleep(1);
   }
   return out;
+}
+
+/** Starts tx's send thread; every record it writes is copied into the returned array as it lands. */
+export function recordSends(tx: RawSocket): number[][] {
+  const records: number[][] = [];
+  const ring = tx.startSender(() => {
+    const n = ring.ready();
+    for (let k = 0; k < n; k++) {
+      const o = ring.offset(k) / 4;
+      records.push([...ring.words.subarray(o, o + SENT_WORDS)]);
+    }
+    ring.release(n);
+  });
+  return records;
+}
+
+/** Echo requests to loopback (identifier `ident`), one per sequence number, packed as one batch. */
+export function echoBatch(family: 4 | 6, seqs: number[], ident: number): SendBatch {
+  const lo = family === 4 ? LO4 : LO6;
+  return pack(
+    seqs.map((q) => echo(family, lo, lo, ident, q)),
+    seqs.map(() => lo),
+  );
 }

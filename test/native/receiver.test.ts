@@ -22,10 +22,9 @@ import {
   SENT_FLUSH,
   SENT_RESULT,
   SENT_TXTS,
-  SENT_WORDS,
   TX_TS_WORDS,
 } from "../../src/native/rawsock.js";
-import { assertLab, pack, sleep } from "./lab.js";
+import { assertLab, echoBatch, pack, recordSends, sleep } from "./lab.js";
 import { echo, icmpTypesFilter, LO4, LO6 } from "./pkt.js";
 
 interface World {
@@ -168,7 +167,7 @@ function contract(name: string, make: () => World): void {
           rx.attachFilter(icmpTypesFilter(family, reply, reply));
           const records = recordSends(tx);
           const seqs = [1, 2, 3, 4, 5];
-          const batch = echoBatch(family, seqs);
+          const batch = echoBatch(family, seqs, IDENT);
           assert.equal(tx.submit(batch, 0, 3, 7), true);
           assert.equal(tx.submit(batch, 3, 2, 8), true);
           assert.throws(() => tx.sendBatch(batch, 0, 1, new Uint32Array(2)), { sysCode: "EBUSY" });
@@ -209,7 +208,7 @@ function contract(name: string, make: () => World): void {
         try {
           const records = recordSends(tx);
           const seqs = [1, 2, 3, 4, 5];
-          const batch = echoBatch(family, seqs);
+          const batch = echoBatch(family, seqs, IDENT);
           assert.equal(tx.submit(batch, 0, seqs.length, 9), true);
           // the results are in: the kernel queued the timestamps during the sends, before the call
           await until(() => records.filter((r) => r[0] === SENT_RESULT).length === seqs.length);
@@ -304,29 +303,6 @@ function contract(name: string, make: () => World): void {
 
 contract("fake addon", fakeWorld);
 contract("real addon (needs root, lab namespace)", realWorld);
-
-/** Starts tx's send thread; every record it writes is copied into the returned array as it lands. */
-function recordSends(tx: RawSocket): number[][] {
-  const records: number[][] = [];
-  const ring = tx.startSender(() => {
-    const n = ring.ready();
-    for (let k = 0; k < n; k++) {
-      const o = ring.offset(k) / 4;
-      records.push([...ring.words.subarray(o, o + SENT_WORDS)]);
-    }
-    ring.release(n);
-  });
-  return records;
-}
-
-/** Echo requests to loopback, one per sequence number, packed as one batch. */
-function echoBatch(family: 4 | 6, seqs: number[]) {
-  const lo = family === 4 ? LO4 : LO6;
-  return pack(
-    seqs.map((q) => echo(family, lo, lo, IDENT, q)),
-    seqs.map(() => lo),
-  );
-}
 
 describe("receive and send threads, real only (needs root, lab namespace)", () => {
   /** Names of this process's threads (/proc/self/task/TID/comm). */
