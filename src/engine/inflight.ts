@@ -200,11 +200,53 @@ export class InFlight {
    * As reply, with the RX timestamp as whole seconds (since the engine's epoch) and nanoseconds, or
    * nsec < 0 for none: small integers, where a double handed to a call is boxed (one heap number per
    * reply on the receive path, bench/alloc.ts).
+   *
+   * Where both kernel timestamps are known, the kernel's clocks judge, not the JS thread's: a reply
+   * whose RTT exceeds the probe's timeout is late even if the probe had not expired yet (it ends
+   * lost, or unreachable), and one within it answers a probe that already expired, while its
+   * iteration is `open` (not yet reported). Without the TX timestamp (not read yet) the JS clock's
+   * verdict stands.
    */
-  replyAt(index: number, sec: number, nsec: number): ReplyVerdict {
+  replyAt(index: number, sec: number, nsec: number, open = false): ReplyVerdict {
+    const st = this.state[index];
+    if (
+      nsec >= 0 &&
+      (st === ProbeState.Pending || (open && (st === ProbeState.TimedOut || st === ProbeState.Unreachable)))
+    ) {
+      const tx = this.txNs[index]!;
+      if (!Number.isNaN(tx)) {
+        const inTime = sec * 1e9 + nsec - tx <= this.timeoutOf(index) * 1e6;
+        if (st === ProbeState.Pending && !inTime) {
+          this.settleUnanswered(index);
+          this.late++;
+          return "late";
+        }
+        if (st !== ProbeState.Pending && inTime) this.revive(index);
+      }
+    }
     const v = this.reply(index, Number.NaN);
     if (v === "matched" && nsec >= 0) this.rxNs[index] = sec * 1e9 + nsec;
     return v;
+  }
+
+  /** A pending probe ends without an answer: timed out, or unreachable after an error from elsewhere. */
+  private settleUnanswered(i: number): void {
+    this.pending--;
+    if (this.icmpError[i] === 0) {
+      this.state[i] = ProbeState.TimedOut;
+      this.timedOut++;
+    } else {
+      this.state[i] = ProbeState.Unreachable;
+      this.unreachable++;
+    }
+  }
+
+  /** An expired probe is pending again (its answer came in time after all). */
+  private revive(i: number): void {
+    if (this.state[i] === ProbeState.TimedOut) this.timedOut--;
+    else this.unreachable--;
+    this.state[i] = ProbeState.Pending;
+    this.pending++;
   }
 
   /**
@@ -236,14 +278,7 @@ export class InFlight {
           continue;
         }
         if (this.sentAtMs[i]! + timeout > nowMs) break;
-        this.pending--;
-        if (this.icmpError[i] === 0) {
-          this.state[i] = ProbeState.TimedOut;
-          this.timedOut++;
-        } else {
-          this.state[i] = ProbeState.Unreachable;
-          this.unreachable++;
-        }
+        this.settleUnanswered(i);
         q.shift();
         n++;
       }

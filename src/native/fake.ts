@@ -36,6 +36,7 @@ import {
   fillRing,
   RECEIVE_PACKETS,
   RECEIVE_SEND,
+  RING_FLUSHED,
   RING_HEADER_BYTES,
   SENT_FLUSH,
   SENT_RESULT,
@@ -355,10 +356,14 @@ export class FakeSocket implements NativeRawSocket {
     return true;
   }
 
-  /** The send thread's barrier: answered on its next wake, after the error queue (native/send.c). */
+  /**
+   * The send thread's barrier: answered on its next wake, after the error queue (native/send.c); a
+   * receive thread's (packets): answered once its queue was moved to the ring (RING_FLUSHED).
+   */
   flush(): number {
     this.#check("flush");
-    if (this.#receiver?.mode !== RECEIVE_SEND) throw fakeErrnoError(E.EINVAL, "flush");
+    const mode = this.#receiver?.mode;
+    if (mode !== RECEIVE_SEND && mode !== RECEIVE_PACKETS) throw fakeErrnoError(E.EINVAL, "flush");
     this.#flushRequested = (this.#flushRequested + 1) >>> 0;
     this.#wake();
     return this.#flushRequested;
@@ -412,11 +417,19 @@ export class FakeSocket implements NativeRawSocket {
     if (r === null) return false;
     if (r.mode === RECEIVE_SEND) return this.#runSender(r);
     const packets = r.mode === RECEIVE_PACKETS;
+    const flush = this.#flushRequested;
+    // a starved thread reads nothing until a barrier is asked
+    if (packets && this.#net.holdReceives && flush === this.#flushAnswered) return false;
     if (packets) this.#clearStale();
     const n = fillRing(r.buffer, (meta, o, data, at) =>
       packets ? this.#takePacket(meta, o, data, at, r.slotBytes) : this.#takeTimestamp(meta, o),
     );
-    if (n > 0) r.cb(null);
+    const answer = packets && flush !== this.#flushAnswered && this.rxQueue.length === 0;
+    if (answer) {
+      Atomics.store(new Int32Array(r.buffer, 0, RING_HEADER_BYTES / 4), RING_FLUSHED, flush | 0);
+      this.#flushAnswered = flush;
+    }
+    if (n > 0 || answer) r.cb(null);
     return (packets ? this.rxQueue : this.txTimestamps).length > 0;
   }
 
@@ -556,6 +569,11 @@ export class FakeBinding implements NativeBinding {
   holdSendReports = false;
   /** When true, send threads leave TX timestamps in the error queue until asked for a flush. */
   deferTxTimestamps = false;
+  /**
+   * While true, receive threads (packets) read nothing until asked for a barrier (flushReceiver), as
+   * if starved: packets wait in their socket's queue. releaseReceives() ends it.
+   */
+  holdReceives = false;
   /** When false, opening a socket fails with EPERM, as without CAP_NET_RAW. */
   hasCapNetRaw = true;
   /** Packets a receive queue holds before the fake "kernel" drops (and counts) more. */
@@ -577,6 +595,12 @@ export class FakeBinding implements NativeBinding {
   /** Ends holdSendReports: each send thread writes what it held on its next wake (now). */
   releaseSendReports(): void {
     this.holdSendReports = false;
+    for (const s of this.sockets) if (!s.closed) s.wakeThread();
+  }
+
+  /** Ends holdReceives: each receive thread reads its queue on its next wake (now). */
+  releaseReceives(): void {
+    this.holdReceives = false;
     for (const s of this.sockets) if (!s.closed) s.wakeThread();
   }
 

@@ -60,7 +60,12 @@ export const OPEN_RECVERR = 16;
 export const OPEN_FORCE_COUNTER_IDS = 32;
 /** Test only: the send thread waits 5 ms between a batch's sends and its report (as if preempted). */
 export const OPEN_SLOW_SEND_REPORT = 64;
-const OPEN_FLAGS_MAX = 127;
+/**
+ * Test only: once its socket is readable, the receive thread waits 2 s before reading it (as if
+ * starved); a receive barrier (flushReceiver) or stop ends the wait.
+ */
+export const OPEN_SLOW_RECEIVE = 128;
+const OPEN_FLAGS_MAX = 255;
 
 export type PollCallback = (err: Error | null, events: number) => void;
 /** Called on the JS thread when a receive thread's ring has records (coalesced), or with the error it stopped on. */
@@ -225,6 +230,12 @@ export interface RawSocket {
    * this call precedes that record in the ring.
    */
   flushSender(): number;
+  /**
+   * Asks the receive thread (packets) for a barrier: it reads its socket now, and once a read found
+   * it empty publishes the returned number in the ring's header (Ring.flushed()), after the packets
+   * it read: every packet the kernel queued before this call is then in the ring.
+   */
+  flushReceiver(): number;
   /** Idempotent. */
   close(): void;
 }
@@ -656,6 +667,15 @@ class CheckedSocket implements RawSocket {
   }
 
   flushSender(): number {
+    this.#open();
+    try {
+      return this.#n.flush();
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  flushReceiver(): number {
     this.#open();
     try {
       return this.#n.flush();
