@@ -19,7 +19,7 @@
 #define RS_RECVERR 16u           /* IP_RECVERR / IPV6_RECVERR: local refusals (a full qdisc: ENOBUFS) fail the send */
 #define RS_FORCE_COUNTER_IDS 32u /* test only: number TX timestamps with the kernel's counter, as before Linux 6.13 */
 #define RS_SLOW_SEND_REPORT 64u  /* test only: the send thread waits 5 ms between a batch's sends and its report */
-#define RS_SLOW_RECEIVE 128u     /* test only: the receive thread waits 2 s before reading a readable socket (a barrier ends the wait) */
+#define RS_SLOW_RECEIVE 128u     /* test only: the receive thread waits 2 s before each read (a barrier or stop ends the wait) */
 
 /* Layout constants (32-bit words), mirrored in src/native/rawsock.ts */
 #define RS_SEND_REC_WORDS 4 /* offset, length, address index, IPv6 scope id */

@@ -155,6 +155,11 @@ static void *rx_main(void *arg) {
     if (free_ == 0) break;
     uint32_t max = free_ < BATCH ? free_ : BATCH;
     uint32_t want = __atomic_load_n(&r->flush_req, __ATOMIC_SEQ_CST);
+    if ((s->flags & RS_SLOW_RECEIVE) && want == flushed) {
+      /* test only: as if starved, every read waits 2 s (a barrier or stop ends the wait) */
+      nap(r, 2000000000L);
+      want = __atomic_load_n(&r->flush_req, __ATOMIC_SEQ_CST);
+    }
     for (uint32_t i = 0; i < max; i++) point(b, i, rs_ring_record(r, head + i) + r->meta_words * 4, r->slot_bytes, 1);
     int n = recvmmsg(s->fd, b->msgs, max, MSG_DONTWAIT | MSG_TRUNC, NULL);
     if (n < 0) {
@@ -162,9 +167,6 @@ static void *rx_main(void *arg) {
       if (e == EAGAIN || e == EWOULDBLOCK) {
         if (want != flushed) answer_flush(r, flushed = want);
         if (!wait_ready(r)) break;
-        /* test only: as if starved, the readable socket waits (a barrier or stop ends the wait) */
-        if ((s->flags & RS_SLOW_RECEIVE) && __atomic_load_n(&r->flush_req, __ATOMIC_SEQ_CST) == flushed)
-          nap(r, 2000000000L);
         continue;
       }
       if (e == EINTR) continue;

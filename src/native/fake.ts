@@ -20,6 +20,7 @@ import {
   type NativeRawSocket,
   OPEN_HDRINCL,
   OPEN_RECVERR,
+  OPEN_SLOW_RECEIVE,
   OPEN_RX_TIMESTAMPS,
   OPEN_TX_TIMESTAMPS,
   POLL_ERRQUEUE,
@@ -418,8 +419,8 @@ export class FakeSocket implements NativeRawSocket {
     if (r.mode === RECEIVE_SEND) return this.#runSender(r);
     const packets = r.mode === RECEIVE_PACKETS;
     const flush = this.#flushRequested;
-    // a starved thread reads nothing until a barrier is asked
-    if (packets && this.#net.holdReceives && flush === this.#flushAnswered) return false;
+    // OPEN_SLOW_RECEIVE: a starved thread, which here reads nothing until a barrier is asked
+    if (packets && this.flags & OPEN_SLOW_RECEIVE && flush === this.#flushAnswered) return false;
     if (packets) this.#clearStale();
     const n = fillRing(r.buffer, (meta, o, data, at) =>
       packets ? this.#takePacket(meta, o, data, at, r.slotBytes) : this.#takeTimestamp(meta, o),
@@ -569,11 +570,6 @@ export class FakeBinding implements NativeBinding {
   holdSendReports = false;
   /** When true, send threads leave TX timestamps in the error queue until asked for a flush. */
   deferTxTimestamps = false;
-  /**
-   * While true, receive threads (packets) read nothing until asked for a barrier (flushReceiver), as
-   * if starved: packets wait in their socket's queue. releaseReceives() ends it.
-   */
-  holdReceives = false;
   /** When false, opening a socket fails with EPERM, as without CAP_NET_RAW. */
   hasCapNetRaw = true;
   /** Packets a receive queue holds before the fake "kernel" drops (and counts) more. */
@@ -595,12 +591,6 @@ export class FakeBinding implements NativeBinding {
   /** Ends holdSendReports: each send thread writes what it held on its next wake (now). */
   releaseSendReports(): void {
     this.holdSendReports = false;
-    for (const s of this.sockets) if (!s.closed) s.wakeThread();
-  }
-
-  /** Ends holdReceives: each receive thread reads its queue on its next wake (now). */
-  releaseReceives(): void {
-    this.holdReceives = false;
     for (const s of this.sockets) if (!s.closed) s.wakeThread();
   }
 

@@ -61,8 +61,8 @@ export const OPEN_FORCE_COUNTER_IDS = 32;
 /** Test only: the send thread waits 5 ms between a batch's sends and its report (as if preempted). */
 export const OPEN_SLOW_SEND_REPORT = 64;
 /**
- * Test only: once its socket is readable, the receive thread waits 2 s before reading it (as if
- * starved); a receive barrier (flushReceiver) or stop ends the wait.
+ * Test only: the receive thread waits 2 s before each read of its socket (as if starved); a receive
+ * barrier (flushReceiver) or stop ends the wait. The fake's thread reads only when asked for a barrier.
  */
 export const OPEN_SLOW_RECEIVE = 128;
 const OPEN_FLAGS_MAX = 255;

@@ -105,4 +105,69 @@ describe("InFlight", () => {
     assert.equal(f.rttNs(0), 250_000);
     assert.ok(Number.isNaN(f.rttNs(1)));
   });
+
+  describe("the kernel's clocks judge a reply where both timestamps are known (replyAt)", () => {
+    // timeout 100 ms; TX at 1 s (ns since the epoch); replies at 1.05 s (in time) or 1.2 s (not)
+    const TX = 1_000_000_000;
+    function sent(n = 1): InFlight {
+      const f = new InFlight(0, n, () => 100);
+      for (let i = 0; i < n; i++) {
+        f.markSent(i, 0);
+        f.setTx(i, TX);
+      }
+      return f;
+    }
+
+    test("a reply in time for a probe the JS clock expired answers it while the iteration is open", () => {
+      const f = sent();
+      assert.equal(f.expire(500), 1);
+      assert.equal(f.replyAt(0, 1, 50_000_000, true), "matched");
+      assert.deepEqual([f.answered, f.timedOut, f.late, f.pending], [1, 0, 0, 0]);
+      assert.equal(f.state[0], ProbeState.Answered);
+      assert.equal(f.rttNs(0), 50_000_000);
+    });
+
+    test("... and is late once the iteration was reported (not open)", () => {
+      const f = sent();
+      f.expire(500);
+      assert.equal(f.replyAt(0, 1, 50_000_000, false), "late");
+      assert.deepEqual([f.answered, f.timedOut, f.late], [0, 1, 1]);
+    });
+
+    test("an unreachable probe (an error from elsewhere) answered in time by its destination is answered", () => {
+      const f = sent();
+      assert.equal(f.noteError(0, 3, 1), "noted");
+      f.expire(500);
+      assert.equal(f.state[0], ProbeState.Unreachable);
+      assert.equal(f.replyAt(0, 1, 99_000_000, true), "matched");
+      assert.deepEqual([f.answered, f.unreachable, f.pending], [1, 0, 0]);
+    });
+
+    test("a reply after the timeout for a probe the JS clock had not expired yet is late: the probe ends lost", () => {
+      const f = sent(2);
+      assert.equal(f.replyAt(0, 1, 200_000_000, true), "late");
+      assert.deepEqual([f.answered, f.timedOut, f.late, f.pending], [0, 1, 1, 1]);
+      assert.equal(f.state[0], ProbeState.TimedOut);
+      // expiry skips it; a later copy is late again, never an answer
+      assert.equal(f.expire(500), 1);
+      assert.equal(f.replyAt(0, 1, 300_000_000, true), "late");
+      assert.deepEqual([f.timedOut, f.late], [2, 2]);
+    });
+
+    test("exactly at the timeout is in time", () => {
+      const f = sent();
+      assert.equal(f.replyAt(0, 1, 100_000_000, true), "matched");
+    });
+
+    test("without the TX timestamp (not read yet) or the RX timestamp, the JS clock's verdict stands", () => {
+      const f = new InFlight(0, 3, () => 100);
+      for (let i = 0; i < 3; i++) f.markSent(i, 0);
+      assert.equal(f.replyAt(0, 5, 0, true), "matched", "pending, no TX: answered");
+      f.expire(500);
+      assert.equal(f.replyAt(1, 1, 0, true), "late", "expired, no TX: late");
+      f.setTx(2, TX);
+      assert.equal(f.replyAt(2, 0, -1, true), "late", "expired, no RX timestamp: late");
+      assert.deepEqual([f.answered, f.timedOut, f.late], [1, 2, 2]);
+    });
+  });
 });
