@@ -109,7 +109,8 @@ export interface IterationResult {
   received: number;
   /**
    * Socket faults the engine survived since the previous result, by where: "receive" (reading or
-   * matching replies threw, or the RX poll failed and was re-armed), "timestamps" (the same for TX
+   * matching replies threw, the RX poll failed and was re-armed, or a receive thread left the expiry's
+   * barrier unanswered for RX_FLUSH_GUARD_MS), "timestamps" (the same for TX
    * timestamps), "rst" (sending our RST after a SYN-ACK failed; the probe is answered all the same).
    */
   faults: Map<EngineFault, number>;
