@@ -24,6 +24,15 @@ class Starved extends RawSockets {
   }
 }
 
+/** The fake's RX sockets, whose receive threads never answer a barrier (a wedged thread). */
+class Mute extends RawSockets {
+  override openRx(family: Family, protocol: number, options: Partial<OpenOptions> = {}): RawSocket {
+    const s = super.openRx(family, protocol, options);
+    s.flushReceiver = () => 7;
+    return s;
+  }
+}
+
 const targets: PlanTargetInput[] = (["ICMPping", "TCPsyn"] as const).flatMap((type) =>
   (["ipv4", "ipv6"] as const).map((family) => ({
     name: `${type}-${family}`,
@@ -46,7 +55,7 @@ const targets: PlanTargetInput[] = (["ICMPping", "TCPsyn"] as const).flatMap((ty
   })),
 );
 
-async function run(sockets: (fake: FakeBinding) => RawSockets, rttNs: bigint) {
+async function run(sockets: (fake: FakeBinding) => RawSockets, rttNs: bigint | null) {
   const fake = new FakeBinding();
   fake.clockNs = BigInt(Date.now()) * 1_000_000n;
   const engine = new Engine({
@@ -55,11 +64,12 @@ async function run(sockets: (fake: FakeBinding) => RawSockets, rttNs: bigint) {
     ports: { lo: 65000, hi: 65009 },
     iterationLimitMs: 5000,
   });
-  const net = answerEverySend(fake, rttNs);
+  // null: nothing answers
+  const net = rttNs === null ? undefined : answerEverySend(fake, rttNs);
   try {
     return await engine.run(buildPlan(targets, () => assert.fail("sources are fixed")));
   } finally {
-    net.stop();
+    net?.stop();
     engine.close();
   }
 }
@@ -81,5 +91,12 @@ describe("expiry after a receive barrier; the kernel's clocks judge (fake socket
     // 80 ms on the fake clock for a 50 ms timeout, delivered at once on the event loop
     const r = await run((fake) => new RawSockets(fake), 80_000_000n);
     assert.deepEqual(tally(r), [40, 40, 40, 0], "[sent, lost, late, RTT samples]");
+  });
+
+  test("a receive thread that never answers the barrier holds no iteration: the probes expire after 1 s, a receive fault counted", async () => {
+    const r = await run((fake) => new Mute(fake), null);
+    assert.deepEqual(tally(r), [40, 40, 0, 0], "[sent, lost, late, RTT samples]");
+    assert.equal(r.faults.get("receive"), 1);
+    assert.equal(r.timedOut, false);
   });
 });
