@@ -921,8 +921,11 @@ class Iteration implements SendOwner {
       } else foreign.settledError++;
       return true;
     }
-    // While the iteration is open, a reply in time on the kernel's clocks answers even an expired probe.
-    const verdict = f.replyAt(i, rxSec, rxNsec, this.finish !== undefined);
+    // The kernel's clocks first (InFlight.lateByKernel): while the iteration is open, a reply in time
+    // answers even a probe the JS clock expired; one beyond the timeout is late.
+    const verdict = f.lateByKernel(i, rxSec, rxNsec, this.finish !== undefined)
+      ? "late"
+      : f.replyAt(i, rxSec, rxNsec);
     if (verdict === "matched") {
       f.replyTtl[i] = this.engine.replyTtl;
       if (key.how === "icmp-error")

@@ -163,6 +163,38 @@ export class InFlight {
     this.markSendFailed(index);
   }
 
+  /**
+   * The kernel's clocks judge a reply to probe `index` (RX timestamp as in replyAt) where both kernel
+   * timestamps are known, before replyAt: a reply whose RTT exceeds the probe's timeout is late even if
+   * the JS clock had not expired the probe yet (the probe ends lost, or unreachable; returns true,
+   * counted), and one within it answers a probe the JS clock already expired, while its iteration is
+   * `open` (not yet reported): the probe is pending again for replyAt (returns false). Without the TX
+   * timestamp (not read yet) the JS clock's verdict stands (false, nothing changed).
+   */
+  lateByKernel(index: number, sec: number, nsec: number, open: boolean): boolean {
+    const st = this.state[index];
+    const expired = st === ProbeState.TimedOut || st === ProbeState.Unreachable;
+    if (nsec < 0 || !(st === ProbeState.Pending || (open && expired))) return false;
+    const tx = this.txNs[index]!; // a pending or expired probe's TX time (NaN: not read yet)
+    if (Number.isNaN(tx)) return false;
+    const inTime = sec * 1e9 + nsec - tx <= this.timeoutOf(index) * 1e6;
+    if (st === ProbeState.Pending && !inTime) {
+      this.pending--;
+      if (this.icmpError[index] === 0) this.timedOut++;
+      else this.unreachable++;
+      this.state[index] = this.icmpError[index] === 0 ? ProbeState.TimedOut : ProbeState.Unreachable;
+      this.late++;
+      return true;
+    }
+    if (expired && inTime) {
+      if (st === ProbeState.TimedOut) this.timedOut--;
+      else this.unreachable--;
+      this.state[index] = ProbeState.Pending;
+      this.pending++;
+    }
+    return false;
+  }
+
   markSendFailed(index: number): void {
     this.state[index] = ProbeState.SendFailed;
     this.sendFailed++;
@@ -200,53 +232,11 @@ export class InFlight {
    * As reply, with the RX timestamp as whole seconds (since the engine's epoch) and nanoseconds, or
    * nsec < 0 for none: small integers, where a double handed to a call is boxed (one heap number per
    * reply on the receive path, bench/alloc.ts).
-   *
-   * Where both kernel timestamps are known, the kernel's clocks judge, not the JS thread's: a reply
-   * whose RTT exceeds the probe's timeout is late even if the probe had not expired yet (it ends
-   * lost, or unreachable), and one within it answers a probe that already expired, while its
-   * iteration is `open` (not yet reported). Without the TX timestamp (not read yet) the JS clock's
-   * verdict stands.
    */
-  replyAt(index: number, sec: number, nsec: number, open = false): ReplyVerdict {
-    const st = this.state[index];
-    if (
-      nsec >= 0 &&
-      (st === ProbeState.Pending || (open && (st === ProbeState.TimedOut || st === ProbeState.Unreachable)))
-    ) {
-      const tx = this.txNs[index]!;
-      if (!Number.isNaN(tx)) {
-        const inTime = sec * 1e9 + nsec - tx <= this.timeoutOf(index) * 1e6;
-        if (st === ProbeState.Pending && !inTime) {
-          this.settleUnanswered(index);
-          this.late++;
-          return "late";
-        }
-        if (st !== ProbeState.Pending && inTime) this.revive(index);
-      }
-    }
+  replyAt(index: number, sec: number, nsec: number): ReplyVerdict {
     const v = this.reply(index, Number.NaN);
     if (v === "matched" && nsec >= 0) this.rxNs[index] = sec * 1e9 + nsec;
     return v;
-  }
-
-  /** A pending probe ends without an answer: timed out, or unreachable after an error from elsewhere. */
-  private settleUnanswered(i: number): void {
-    this.pending--;
-    if (this.icmpError[i] === 0) {
-      this.state[i] = ProbeState.TimedOut;
-      this.timedOut++;
-    } else {
-      this.state[i] = ProbeState.Unreachable;
-      this.unreachable++;
-    }
-  }
-
-  /** An expired probe is pending again (its answer came in time after all). */
-  private revive(i: number): void {
-    if (this.state[i] === ProbeState.TimedOut) this.timedOut--;
-    else this.unreachable--;
-    this.state[i] = ProbeState.Pending;
-    this.pending++;
   }
 
   /**
@@ -278,7 +268,14 @@ export class InFlight {
           continue;
         }
         if (this.sentAtMs[i]! + timeout > nowMs) break;
-        this.settleUnanswered(i);
+        this.pending--;
+        if (this.icmpError[i] === 0) {
+          this.state[i] = ProbeState.TimedOut;
+          this.timedOut++;
+        } else {
+          this.state[i] = ProbeState.Unreachable;
+          this.unreachable++;
+        }
         q.shift();
         n++;
       }
