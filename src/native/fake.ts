@@ -357,12 +357,10 @@ export class FakeSocket implements NativeRawSocket {
     return true;
   }
 
-  /**
-   * The send thread's barrier: answered on its next wake, after the error queue (native/send.c); a
-   * receive thread's (packets): answered once its queue was moved to the ring (RING_FLUSHED).
-   */
+  /** The send thread's barrier: answered on its next wake, after the error queue (native/send.c). */
   flush(): number {
     this.#check("flush");
+    // a receive thread's (packets): answered once its queue is in the ring (RING_FLUSHED, #runReceiver)
     const mode = this.#receiver?.mode;
     if (mode !== RECEIVE_SEND && mode !== RECEIVE_PACKETS) throw fakeErrnoError(E.EINVAL, "flush");
     this.#flushRequested = (this.#flushRequested + 1) >>> 0;
