@@ -39,7 +39,7 @@ struct rs_recv {
   struct rs_sub *subs;
   uint32_t sub_head, sub_tail; /* atomic */
   int sleeping;                /* atomic: the thread is (about to be) blocked in poll */
-  uint32_t flush_req;          /* atomic: flush() calls so far (JS), answered by RS_SENT_FLUSH records (send) or RS_RING_FLUSHED (packets) */
+  uint32_t flush_req;          /* atomic: flush() calls so far (JS), answered by RS_SENT_FLUSH records */
 };
 
 struct rs_sub {

@@ -64,8 +64,8 @@ export const OPEN_SLOW_SEND_REPORT = 64;
  * Test only: the receive thread waits 2 s before each read of its socket (as if starved); a receive
  * barrier (flushReceiver) or stop ends the wait. The fake's thread reads only when asked for a barrier.
  */
-export const OPEN_SLOW_RECEIVE = 128;
-const OPEN_FLAGS_MAX = 255;
+export const OPEN_SLOW_RECEIVE = 256;
+const OPEN_FLAGS_MAX = 511;
 
 export type PollCallback = (err: Error | null, events: number) => void;
 /** Called on the JS thread when a receive thread's ring has records (coalesced), or with the error it stopped on. */

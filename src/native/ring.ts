@@ -6,7 +6,7 @@
 //
 // Header (32-bit words; constants mirrored in native/rawsock.h): the producer's index at word 0 and
 // the consumer's at word 16 (their own cache lines), then slots, stride, metadata words, full waits,
-// the errno the thread stopped on, the last receive barrier answered. Records start at RING_HEADER_BYTES.
+// the errno the thread stopped on. Records start at RING_HEADER_BYTES.
 
 export const RING_HEADER_BYTES = 256;
 export const RING_HEAD = 0;
@@ -16,8 +16,9 @@ export const RING_STRIDE = 33;
 export const RING_META_WORDS = 34;
 export const RING_FULL_WAITS = 35;
 export const RING_ERRNO = 36;
-/** Packets: the last receive barrier the thread answered (RawSocket.flushReceiver). */
-export const RING_FLUSHED = 37;
+
+/** Header word 38, packets: the last receive barrier the thread answered (RawSocket.flushReceiver). */
+export const RING_FLUSHED = 38;
 
 /** What a receive thread reads: received packets, or TX timestamps from the error queue. */
 export const RECEIVE_PACKETS = 0;
@@ -65,6 +66,14 @@ export class Ring {
     return (Atomics.load(this.#ctrl, RING_HEAD) - this.#tail) >>> 0;
   }
 
+  /**
+   * The last receive barrier the thread answered (RawSocket.flushReceiver): read before the records,
+   * every packet queued before that barrier was asked is then ready.
+   */
+  flushed(): number {
+    return Atomics.load(this.#ctrl, RING_FLUSHED) >>> 0;
+  }
+
   /** Byte offset of the k-th ready record (k < ready()); its metadata word is offset / 4. */
   offset(k: number): number {
     return RING_HEADER_BYTES + ((this.#tail + k) & this.#mask) * this.stride;
@@ -74,14 +83,6 @@ export class Ring {
   release(n: number): void {
     this.#tail = (this.#tail + n) >>> 0;
     Atomics.store(this.#ctrl, RING_TAIL, this.#tail | 0);
-  }
-
-  /**
-   * The last receive barrier the thread answered (RawSocket.flushReceiver): read before the records,
-   * every packet queued before that barrier was asked is then ready.
-   */
-  flushed(): number {
-    return Atomics.load(this.#ctrl, RING_FLUSHED) >>> 0;
   }
 
   /** Times the thread found the ring full and waited (the kernel queue held the rest meanwhile). */
