@@ -19,7 +19,6 @@
 #define RS_RECVERR 16u           /* IP_RECVERR / IPV6_RECVERR: local refusals (a full qdisc: ENOBUFS) fail the send */
 #define RS_FORCE_COUNTER_IDS 32u /* test only: number TX timestamps with the kernel's counter, as before Linux 6.13 */
 #define RS_SLOW_SEND_REPORT 64u  /* test only: the send thread waits 5 ms between a batch's sends and its report */
-#define RS_SLOW_RECEIVE 256u     /* test only: the receive thread waits 2 s before each read (a barrier or stop ends the wait) */
 
 /* Layout constants (32-bit words), mirrored in src/native/rawsock.ts */
 #define RS_SEND_REC_WORDS 4 /* offset, length, address index, IPv6 scope id */
@@ -57,7 +56,9 @@
 #define RS_RING_FULL_WAITS 35 /* times the thread found the ring full and waited for JS */
 #define RS_RING_ERRNO 36      /* errno the thread stopped on (0: running or stopped cleanly) */ /* UIO_MAXIOV: the kernel's cap on one sendmmsg/recvmmsg call */
 
-#define RS_RING_FLUSHED 38 /* packets: the last receive barrier answered (every packet queued before that flush() precedes it) */
+/* The receive barrier (recv.c): its header word, and its test-only open flag. */
+#define RS_RING_FLUSHED 38   /* packets: the last receive barrier answered (every packet queued before that flush() precedes it) */
+#define RS_SLOW_RECEIVE 256u /* test only: the receive thread waits 2 s before each read (a barrier or stop ends the wait) */
 
 /* How TX timestamp ids are assigned: by the kernel's per-socket counter, or by us per packet
  * (SCM_TS_OPT_ID, Linux >= 6.13), which keeps ids exact even when a send fails after the kernel
