@@ -58,6 +58,10 @@
 #define RS_RING_ERRNO 36      /* errno the thread stopped on (0: running or stopped cleanly) */ /* UIO_MAXIOV: the kernel's cap on one sendmmsg/recvmmsg call */
 #define RS_RING_SHIFT_US 37   /* send thread: how far stalls pushed its schedule back (send.c), us; JS zeroes it for a new schedule */
 
+/* The receive barrier (recv.c): its header word, and its test-only open flag. */
+#define RS_RING_FLUSHED 38   /* packets: the last receive barrier answered (every packet queued before that flush() precedes it) */
+#define RS_SLOW_RECEIVE 256u /* test only: the receive thread waits 2 s before each read (a barrier or stop ends the wait) */
+
 /* How TX timestamp ids are assigned: by the kernel's per-socket counter, or by us per packet
  * (SCM_TS_OPT_ID, Linux >= 6.13), which keeps ids exact even when a send fails after the kernel
  * already counted the packet. */

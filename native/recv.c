@@ -6,7 +6,9 @@
  * carry the same metadata as recvBatch()/readTxTimestamps() (io.c writes both). When the ring is
  * full the thread waits for JS instead of dropping: the socket's kernel queue (16 MiB for RX) keeps
  * filling, and what the kernel drops past it is counted there (SO_MEMINFO). Each wait is counted in
- * the ring's header. The send thread (send.c) shares the ring, the wake and the stop. Layout:
+ * the ring's header. A receive barrier (flushReceiver: the thread reads its socket now and publishes
+ * the barrier's number in the header) lets JS know that every packet queued before it asked is in the
+ * ring. The send thread (send.c) shares the ring, the wake and the stop. Layout:
  * docs/native.md; constants mirrored in src/native/ring.ts. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -65,7 +67,15 @@ uint32_t rs_ring_wait_free(struct rs_recv *r, uint32_t head) {
   }
 }
 
-/* Blocks until the socket has something for this mode, or the receiver stops (returns 0). */
+/* Consumes the eventfd's count (a stop also sets r->stop, which the loops check before sleeping). */
+static void clear_wake(struct rs_recv *r) {
+  uint64_t v;
+  ssize_t rd = read(r->stopfd, &v, sizeof v);
+  (void)rd;
+}
+
+/* Blocks until the socket has something for this mode, a receive barrier is asked, or the receiver
+ * stops (returns 0). */
 static int wait_ready(struct rs_recv *r) {
   struct pollfd pf[2] = {{r->s->fd, r->mode == RS_RECV_ERRQUEUE ? POLLPRI : POLLIN, 0}, {r->stopfd, POLLIN, 0}};
   for (;;) {
@@ -75,9 +85,20 @@ static int wait_ready(struct rs_recv *r) {
       rs_ring_fail(r, errno);
       return 0;
     }
-    if (n > 0 && (pf[1].revents & POLLIN)) return 0;
+    if (n > 0 && (pf[1].revents & POLLIN)) {
+      if (__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) return 0;
+      clear_wake(r); /* a receive barrier: read the socket now (rx_main answers it) */
+      return 1;
+    }
     if (n > 0) return 1;
   }
+}
+
+/* Sleeps up to ns on the eventfd alone: a receive barrier or stop (which write it) ends the sleep. */
+static void nap(struct rs_recv *r, long ns) {
+  struct pollfd pf = {r->stopfd, POLLIN, 0};
+  struct timespec ts = {ns / 1000000000L, ns % 1000000000L};
+  if (ppoll(&pf, 1, &ts, NULL) > 0) clear_wake(r);
 }
 
 void rs_ring_fail(struct rs_recv *r, int err) {
@@ -109,7 +130,16 @@ static void point(struct bufs *b, uint32_t i, void *data, size_t len, int with_n
   m->msg_controllen = RS_RX_CTRL_LEN;
 }
 
-/* Received packets: recvmmsg straight into the ring's slots, metadata written beside each. */
+/* Answers receive barrier `want` (the socket was read empty after it was asked): every packet queued
+ * before that flush() is in the ring before the number is published (after the head). */
+static void answer_flush(struct rs_recv *r, uint32_t want) {
+  __atomic_store_n(&r->info[RS_RING_FLUSHED], want, __ATOMIC_RELEASE);
+  uv_async_send(&r->async->handle);
+}
+
+/* Received packets: recvmmsg straight into the ring's slots, metadata written beside each. A receive
+ * barrier (rs_flush) is answered once a read that began after it was asked found the socket empty
+ * (EAGAIN, or fewer packets than it could take). */
 static void *rx_main(void *arg) {
   struct rs_recv *r = arg;
   rs_sock *s = r->s;
@@ -118,17 +148,24 @@ static void *rx_main(void *arg) {
     rs_ring_fail(r, ENOMEM);
     return NULL;
   }
-  uint32_t head = *r->head;
+  uint32_t head = *r->head, flushed = 0;
   int stale = 0;
   for (;;) {
     uint32_t free_ = rs_ring_wait_free(r, head);
     if (free_ == 0) break;
     uint32_t max = free_ < BATCH ? free_ : BATCH;
+    uint32_t want = __atomic_load_n(&r->flush_req, __ATOMIC_SEQ_CST);
+    if ((s->flags & RS_SLOW_RECEIVE) && want == flushed) {
+      /* test only: as if starved, every read waits 2 s (a barrier or stop ends the wait) */
+      nap(r, 2000000000L);
+      want = __atomic_load_n(&r->flush_req, __ATOMIC_SEQ_CST);
+    }
     for (uint32_t i = 0; i < max; i++) point(b, i, rs_ring_record(r, head + i) + r->meta_words * 4, r->slot_bytes, 1);
     int n = recvmmsg(s->fd, b->msgs, max, MSG_DONTWAIT | MSG_TRUNC, NULL);
     if (n < 0) {
       int e = errno;
       if (e == EAGAIN || e == EWOULDBLOCK) {
+        if (want != flushed) answer_flush(r, flushed = want);
         if (!wait_ready(r)) break;
         continue;
       }
@@ -147,14 +184,12 @@ static void *rx_main(void *arg) {
       rs_rx_meta(s, &b->msgs[i].msg_hdr, b->msgs[i].msg_len, &b->sa[i], r->slot_bytes, (uint32_t *)rs_ring_record(r, head + i));
     head += (uint32_t)n;
     __atomic_store_n(r->head, head, __ATOMIC_RELEASE);
-    uv_async_send(&r->async->handle);
+    if ((uint32_t)n < max && want != flushed) answer_flush(r, flushed = want);
+    else uv_async_send(&r->async->handle);
     /* Fewer packets than a full read: let more arrive before the next read, rather than paying a
      * read, a wake of JS and a sleep for every few (timestamps are the kernel's: the wait shifts no
-     * RTT, only when JS sees the reply). */
-    if ((uint32_t)n < BATCH) {
-      struct timespec ts = {0, COALESCE_NS};
-      nanosleep(&ts, NULL);
-    }
+     * RTT, only when JS sees the reply). A receive barrier ends the wait. */
+    if ((uint32_t)n < BATCH) nap(r, COALESCE_NS);
   }
   free(b);
   return NULL;

@@ -305,12 +305,14 @@ napi_value rs_submit(napi_env env, rs_sock *s, napi_value *argv) {
 }
 
 /* Asks the send thread for a barrier (see the top of this file); returns the flush's number, which
- * its RS_SENT_FLUSH record carries. */
+ * its RS_SENT_FLUSH record carries. On a receive thread (packets): a receive barrier, answered by the
+ * number in the ring header's RS_RING_FLUSHED (recv.c). */
 napi_value rs_flush(napi_env env, rs_sock *s) {
   struct rs_recv *r = s->recv;
-  if (s->fd < 0 || r == NULL || r->mode != RS_RECV_SEND) return rs_throw_errno(env, s->fd < 0 ? EBADF : EINVAL, "flush");
+  if (s->fd < 0 || r == NULL || r->mode == RS_RECV_ERRQUEUE) return rs_throw_errno(env, s->fd < 0 ? EBADF : EINVAL, "flush");
   uint32_t n = __atomic_add_fetch(&r->flush_req, 1, __ATOMIC_SEQ_CST);
-  if (__atomic_load_n(&r->sleeping, __ATOMIC_SEQ_CST)) {
+  /* a receive thread may sleep in poll or between reads: always woken (the barrier is rare) */
+  if (r->mode == RS_RECV_PACKETS || __atomic_load_n(&r->sleeping, __ATOMIC_SEQ_CST)) {
     uint64_t one = 1;
     ssize_t w = write(r->stopfd, &one, sizeof one);
     (void)w;

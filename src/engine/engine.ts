@@ -111,7 +111,8 @@ export interface IterationResult {
   received: number;
   /**
    * Socket faults the engine survived since the previous result, by where: "receive" (reading or
-   * matching replies threw, or the RX poll failed and was re-armed), "timestamps" (the same for TX
+   * matching replies threw, the RX poll failed and was re-armed, or a receive thread left the expiry's
+   * barrier unanswered for RX_FLUSH_GUARD_MS), "timestamps" (the same for TX
    * timestamps), "rst" (sending our RST after a SYN-ACK failed; the probe is answered all the same).
    */
   faults: Map<EngineFault, number>;
@@ -138,7 +139,17 @@ interface RxSocket {
   sock: RawSocket;
   family: 4 | 6;
   protocol: number;
+  /** The receive thread's ring (replaced when the thread is started again). */
+  ring?: Ring;
+  /** Receive barriers asked (flushReceivers), oldest first, until the thread answers them. */
+  flushes: { n: number; done: () => void }[];
 }
+
+/**
+ * How long an iteration waits for the receive threads' barrier before it expires its probes anyway
+ * (counted as a "receive" fault): a thread that cannot answer must not hold an iteration open.
+ */
+const RX_FLUSH_GUARD_MS = 1000;
 
 const MAX_PACKET = 65535 + 40;
 /** What one submission to a send thread holds (native/thread.h: BATCH, RS_SUB_DATA). */
@@ -245,10 +256,10 @@ export class Engine {
     }
     for (const protocol of [IPPROTO.TCP, f === 4 ? IPPROTO.ICMP : IPPROTO.ICMPV6]) {
       const sock = this.socks.openRx(f, protocol, { receiveBufferBytes: 16 << 20 });
-      const rx: RxSocket = { sock, family: f, protocol };
+      const rx: RxSocket = { sock, family: f, protocol, flushes: [] };
       sock.attachFilter(this.filterFor(rx));
       this.rx.push(rx);
-      this.receive(sock, "receive", (ring) => this.drainRx(rx, ring));
+      this.receive(rx);
     }
   }
 
@@ -267,28 +278,44 @@ export class Engine {
    * Starts a socket's receive thread with a handler that can neither throw into the event loop nor
    * stop silently: a record whose handling throws (a bug, a malformed packet the parsers missed) is
    * counted, skipped, and the ring read on; a thread that stopped on an error is counted and started
-   * again after RE_POLL_MS, so answers never stop being read while the daemon runs.
+   * again after RE_POLL_MS, so answers never stop being read while the daemon runs. Receive barriers
+   * the thread answered (the number in the ring's header, read before the records) are answered
+   * after the records; a thread that stopped answers them all (it reads nothing more).
    */
-  private receive(sock: RawSocket, where: EngineFault, drain: (ring: Ring) => void): void {
+  private receive(rx: RxSocket): void {
     const options = { slots: RX_RING_SLOTS, slotBytes: RX_SLOT_BYTES };
-    const ring = sock.receive(
+    const ring = rx.sock.receive(
       "packets",
       (err) => {
-        for (;;) {
-          try {
-            drain(ring);
-            break;
-          } catch {
-            this.noteFault(where);
-          }
-        }
+        const flushed = ring.flushed();
+        this.drainRing(rx, ring);
+        this.answerFlushes(rx, err ? undefined : flushed);
         if (!err) return;
-        this.noteFault(where);
-        sock.stopReceiver();
-        this.later(() => this.receive(sock, where, drain));
+        this.noteFault("receive");
+        rx.sock.stopReceiver();
+        this.later(() => this.receive(rx));
       },
       options,
     );
+    rx.ring = ring;
+  }
+
+  /** drainRx until the ring is empty, a record whose handling throws counted and skipped. */
+  private drainRing(rx: RxSocket, ring: Ring): void {
+    for (;;) {
+      try {
+        this.drainRx(rx, ring);
+        return;
+      } catch {
+        this.noteFault("receive");
+      }
+    }
+  }
+
+  /** Calls the barriers numbered up to `flushed` (every one when undefined), oldest first. */
+  private answerFlushes(rx: RxSocket, flushed: number | undefined): void {
+    const q = rx.flushes;
+    while (q.length > 0 && (flushed === undefined || ((flushed - q[0]!.n) | 0) >= 0)) q.shift()!.done();
   }
 
   /** Counts a fault the engine survived (see IterationResult.faults). */
@@ -488,6 +515,35 @@ export class Engine {
     if (left === 0) done();
     for (const s of all) s.barrier(() => --left === 0 && done());
   }
+  /**
+   * Handles now, on the JS thread, every reply the receive threads have put in their rings (their
+   * wake may still wait for the event loop's poll phase, which runs after the timers).
+   */
+  drainReceivers(): void {
+    for (const rx of this.rx) if (rx.ring !== undefined) this.drainRing(rx, rx.ring);
+  }
+  /**
+   * Calls done once every receive thread answered a barrier (RawSocket.flushReceiver) and what it read
+   * before was handled: every reply the kernel queued on the RX sockets before this call has been
+   * matched. A socket that cannot answer (closed, thread stopped) counts as answered.
+   */
+  flushReceivers(done: () => void): void {
+    let left = 1;
+    const one = () => {
+      if (--left === 0) done();
+    };
+    for (const rx of this.rx) {
+      let n: number;
+      try {
+        n = rx.sock.flushReceiver();
+      } catch {
+        continue;
+      }
+      left++;
+      rx.flushes.push({ n, done: one });
+    }
+    one();
+  }
   /** Receive-queue drops the kernel counted so far, summed over the RX sockets (read now, SO_MEMINFO). */
   kernelDrops(): number {
     let n = 0;
@@ -619,6 +675,9 @@ class Iteration implements SendOwner {
   private atNs = 0;
   /** Waiting for the send threads' flush (undefined: not asked), then answered (true). */
   private txFlushed: boolean | undefined;
+  /** The receive barrier the iteration waits for before expiring probes (0: none). */
+  private rxFlush = 0;
+  private rxFlushes = 0;
   /** Settles when the iteration has ended and the engine let go of it. */
   ended: Promise<IterationResult> = Promise.resolve(undefined as never);
 
@@ -939,7 +998,11 @@ class Iteration implements SendOwner {
       } else foreign.settledError++;
       return true;
     }
-    const verdict = f.replyAt(i, rxSec, rxNsec);
+    // The kernel's clocks first (InFlight.lateByKernel): while the iteration is open, a reply in time
+    // answers even a probe the JS clock expired; one beyond the timeout is late.
+    const verdict = f.lateByKernel(i, rxSec, rxNsec, this.finish !== undefined)
+      ? "late"
+      : f.replyAt(i, rxSec, rxNsec);
     if (verdict === "matched") {
       f.replyTtl[i] = this.engine.replyTtl;
       if (key.how === "icmp-error")
@@ -992,19 +1055,62 @@ class Iteration implements SendOwner {
   private readonly rstBuf = new Uint8Array(64);
   private readonly rstRecords = new Uint32Array(SEND_RECORD_WORDS);
 
-  /** Arms the expiry timer for the next deadline, or finishes when nothing is pending. */
+  /**
+   * Expires the probes whose deadline passed, then arms the timer for the next deadline, or finishes
+   * when nothing is pending. A probe is never expired on the JS thread's lateness alone (the timer runs
+   * before the event loop reads the receive threads' wakes, and a starved JS thread wakes late): the
+   * replies already in the rings are handled first, and if probes are still due, the receive threads
+   * are asked for a barrier (they read their sockets now) and the probes due when it was asked expire
+   * once it is answered. Costs nothing per packet: only when probes are about to expire.
+   */
   private schedule(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.finish === undefined) return; // settled: arm nothing that would keep the process alive
+    if (this.rxFlush !== 0) return; // a receive barrier is on its way: it expires and re-arms
     const now = this.engine.clock();
     if (this.checkLimit(now)) return;
-    this.inflight.expire(now);
+    if (this.due(now)) {
+      this.engine.drainReceivers();
+      if (this.finish === undefined) return;
+      if (this.due(now)) {
+        const token = ++this.rxFlushes;
+        this.rxFlush = token;
+        const expire = () => {
+          if (this.rxFlush !== token) return;
+          this.rxFlush = 0;
+          this.expireBy(now);
+        };
+        this.timer = setTimeout(() => {
+          this.engine.noteFault("receive");
+          expire();
+        }, RX_FLUSH_GUARD_MS);
+        this.engine.flushReceivers(expire);
+        return;
+      }
+    }
+    this.expireBy(now);
+  }
+
+  /** Some pending probe's deadline is at or before `now`. */
+  private due(now: number): boolean {
+    const next = this.inflight.nextDeadline();
+    return next !== undefined && next <= now;
+  }
+
+  /** Expires the probes due at `at`, then re-arms (see schedule). */
+  private expireBy(at: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.finish === undefined) return;
+    this.inflight.expire(at);
     if (this.maybeFinish()) return;
+    const now = this.engine.clock();
+    if (this.checkLimit(now)) return;
     const next = this.inflight.nextDeadline();
     const limit = this.startMs + (this.engine.options.iterationLimitMs ?? Infinity);
-    const at = Math.min(next ?? limit, limit);
-    this.timer = setTimeout(() => this.schedule(), Math.max(1, at - now));
+    const when = Math.min(next ?? limit, limit);
+    this.timer = setTimeout(() => this.schedule(), Math.max(1, when - now));
   }
 
   /** Probes [from, to) did not leave this host: refused, counted under `reason` (an errno name). */

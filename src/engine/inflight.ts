@@ -190,6 +190,38 @@ export class InFlight {
     this.markSendFailed(index);
   }
 
+  /**
+   * The kernel's clocks judge a reply to probe `index` (RX timestamp as in replyAt) where both kernel
+   * timestamps are known, before replyAt: a reply whose RTT exceeds the probe's timeout is late even if
+   * the JS clock had not expired the probe yet (the probe ends lost, or unreachable; returns true,
+   * counted), and one within it answers a probe the JS clock already expired, while its iteration is
+   * `open` (not yet reported): the probe is pending again for replyAt (returns false). Without the TX
+   * timestamp (not read yet) the JS clock's verdict stands (false, nothing changed).
+   */
+  lateByKernel(index: number, sec: number, nsec: number, open: boolean): boolean {
+    const st = this.state[index];
+    const expired = st === ProbeState.TimedOut || st === ProbeState.Unreachable;
+    if (nsec < 0 || !(st === ProbeState.Pending || (open && expired))) return false;
+    const tx = this.txNs[index]!; // a pending or expired probe's TX time (NaN: not read yet)
+    if (Number.isNaN(tx)) return false;
+    const inTime = sec * 1e9 + nsec - tx <= this.timeoutOf(index) * 1e6;
+    if (st === ProbeState.Pending && !inTime) {
+      this.pending--;
+      if (this.icmpError[index] === 0) this.timedOut++;
+      else this.unreachable++;
+      this.state[index] = this.icmpError[index] === 0 ? ProbeState.TimedOut : ProbeState.Unreachable;
+      this.late++;
+      return true;
+    }
+    if (expired && inTime) {
+      if (st === ProbeState.TimedOut) this.timedOut--;
+      else this.unreachable--;
+      this.state[index] = ProbeState.Pending;
+      this.pending++;
+    }
+    return false;
+  }
+
   markSendFailed(index: number): void {
     this.state[index] = ProbeState.SendFailed;
     this.sendFailed++;

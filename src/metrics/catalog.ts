@@ -248,7 +248,7 @@ export const CATALOG = [
   {
     name: "netprobify_internal_errors_total",
     type: "counter",
-    help: "Throws and rejections the daemon survived, by where: iteration, plan, metrics, reload, inventory, dns (the loop logs them and goes on with the next step), receive, timestamps (reading replies or TX timestamps threw, or a socket's poll failed and was re-armed), rst (our RST after a SYN-ACK could not be sent), unhandled_rejection, uncaught_exception (anywhere else in the process). Any increase is a bug to report.",
+    help: "Throws and rejections the daemon survived, by where: iteration, plan, metrics, reload, inventory, dns (the loop logs them and goes on with the next step), receive, timestamps (reading replies or TX timestamps threw, or a socket's poll failed and was re-armed; receive also: a receive thread left the expiry's barrier unanswered for 1 s), rst (our RST after a SYN-ACK could not be sent), unhandled_rejection, uncaught_exception (anywhere else in the process). Any increase is a bug to report.",
     labels: ["probe_name", "where"],
     origin: "new",
   },

@@ -21,6 +21,7 @@ import {
   OPEN_HDRINCL,
   OPEN_RECVERR,
   OPEN_RX_TIMESTAMPS,
+  OPEN_SLOW_RECEIVE,
   OPEN_TX_TIMESTAMPS,
   POLL_ERRQUEUE,
   POLL_READABLE,
@@ -36,6 +37,7 @@ import {
   fillRing,
   RECEIVE_PACKETS,
   RECEIVE_SEND,
+  RING_FLUSHED,
   RING_HEADER_BYTES,
   SENT_FLUSH,
   SENT_RESULT,
@@ -381,7 +383,9 @@ export class FakeSocket implements NativeRawSocket {
   /** The send thread's barrier: answered on its next wake, after the error queue (native/send.c). */
   flush(): number {
     this.#check("flush");
-    if (this.#receiver?.mode !== RECEIVE_SEND) throw fakeErrnoError(E.EINVAL, "flush");
+    // a receive thread's (packets): answered once its queue is in the ring (RING_FLUSHED, #runReceiver)
+    const mode = this.#receiver?.mode;
+    if (mode !== RECEIVE_SEND && mode !== RECEIVE_PACKETS) throw fakeErrnoError(E.EINVAL, "flush");
     this.#flushRequested = (this.#flushRequested + 1) >>> 0;
     this.#wake();
     return this.#flushRequested;
@@ -435,11 +439,19 @@ export class FakeSocket implements NativeRawSocket {
     if (r === null) return false;
     if (r.mode === RECEIVE_SEND) return this.#runSender(r);
     const packets = r.mode === RECEIVE_PACKETS;
+    const flush = this.#flushRequested;
+    // OPEN_SLOW_RECEIVE: a starved thread, which here reads nothing until a barrier is asked
+    if (packets && this.flags & OPEN_SLOW_RECEIVE && flush === this.#flushAnswered) return false;
     if (packets) this.#clearStale();
     const n = fillRing(r.buffer, (meta, o, data, at) =>
       packets ? this.#takePacket(meta, o, data, at, r.slotBytes) : this.#takeTimestamp(meta, o),
     );
-    if (n > 0) r.cb(null);
+    const answer = packets && flush !== this.#flushAnswered && this.rxQueue.length === 0;
+    if (answer) {
+      Atomics.store(new Int32Array(r.buffer, 0, RING_HEADER_BYTES / 4), RING_FLUSHED, flush | 0);
+      this.#flushAnswered = flush;
+    }
+    if (n > 0 || answer) r.cb(null);
     return (packets ? this.rxQueue : this.txTimestamps).length > 0;
   }
 

@@ -70,7 +70,12 @@ export const OPEN_FORCE_COUNTER_IDS = 32;
 export const OPEN_SLOW_SEND_REPORT = 64;
 /** Test only: the send thread stalls 100 ms once, after its first batch's sends (as if preempted). */
 export const OPEN_STALL_SEND_ONCE = 128;
-const OPEN_FLAGS_MAX = 255;
+/**
+ * Test only: the receive thread waits 2 s before each read of its socket (as if starved); a receive
+ * barrier (flushReceiver) or stop ends the wait. The fake's thread reads only when asked for a barrier.
+ */
+export const OPEN_SLOW_RECEIVE = 256;
+const OPEN_FLAGS_MAX = 511;
 
 export type PollCallback = (err: Error | null, events: number) => void;
 /** Called on the JS thread when a receive thread's ring has records (coalesced), or with the error it stopped on. */
@@ -249,6 +254,12 @@ export interface RawSocket {
    * this call precedes that record in the ring.
    */
   flushSender(): number;
+  /**
+   * Asks the receive thread (packets) for a barrier: it reads its socket now, and once a read found
+   * it empty publishes the returned number in the ring's header (Ring.flushed()), after the packets
+   * it read: every packet the kernel queued before this call is then in the ring.
+   */
+  flushReceiver(): number;
   /** Idempotent. */
   close(): void;
 }
@@ -681,6 +692,15 @@ class CheckedSocket implements RawSocket {
   }
 
   flushSender(): number {
+    this.#open();
+    try {
+      return this.#n.flush();
+    } catch (err) {
+      rethrow(err);
+    }
+  }
+
+  flushReceiver(): number {
     this.#open();
     try {
       return this.#n.flush();

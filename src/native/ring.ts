@@ -18,6 +18,9 @@ export const RING_FULL_WAITS = 35;
 export const RING_ERRNO = 36;
 export const RING_SHIFT_US = 37;
 
+/** Header word 38, packets: the last receive barrier the thread answered (RawSocket.flushReceiver). */
+export const RING_FLUSHED = 38;
+
 /** What a receive thread reads: received packets, or TX timestamps from the error queue. */
 export const RECEIVE_PACKETS = 0;
 export const RECEIVE_ERRQUEUE = 1;
@@ -62,6 +65,14 @@ export class Ring {
   /** Records ready to read now (written by the thread, not yet released). */
   ready(): number {
     return (Atomics.load(this.#ctrl, RING_HEAD) - this.#tail) >>> 0;
+  }
+
+  /**
+   * The last receive barrier the thread answered (RawSocket.flushReceiver): read before the records,
+   * every packet queued before that barrier was asked is then ready.
+   */
+  flushed(): number {
+    return Atomics.load(this.#ctrl, RING_FLUSHED) >>> 0;
   }
 
   /** Byte offset of the k-th ready record (k < ready()); its metadata word is offset / 4. */

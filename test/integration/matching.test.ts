@@ -204,7 +204,11 @@ describe("reply matching on the real path (needs root)", () => {
 
   test("very late replies, after two more iterations ended, are counted late for their target (not dropped)", async () => {
     // Before: only the running and the previous iteration were asked, so an answer to an older one
-    // vanished (ICMP, UDP) or was a bare tcpsyn_match_ack_fail_count at best.
+    // vanished (ICMP, UDP) or was a bare tcpsyn_match_ack_fail_count at best. The slow target's port
+    // 80 is closed: each SYN gets a RST-ACK and the target keeps no state, so no SYN_RECV entry of
+    // iteration 1 can answer iteration 3's SYN (same 4-tuple) with an ACK (checked with ss in the
+    // target and a capture); a third iteration's probe lost under load was the JS thread expiring it
+    // before reading its reply (test/integration/starved-expiry.test.ts).
     const t = lab.target("slow");
     const d = lab.target("dup");
     await lab.setImpairment("slow", "from", { delayMs: 1500 });

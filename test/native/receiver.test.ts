@@ -14,6 +14,7 @@ import { FakeBinding } from "../../src/native/fake.js";
 import {
   IPPROTO,
   META_HAS_TIMESTAMP,
+  OPEN_SLOW_RECEIVE,
   type RawSocket,
   RawSockets,
   RECV_META_WORDS,
@@ -225,6 +226,42 @@ function contract(name: string, make: () => World): void {
           assert.ok(records.some((r) => r[0] === SENT_FLUSH && r[1] === second));
         } finally {
           tx.close();
+        }
+      });
+
+      test("receive barrier: a starved thread (OPEN_SLOW_RECEIVE) reads its socket when asked, and publishes the number after the packets", async () => {
+        const w = make();
+        const tx = w.socks.openTx(family);
+        const rx = w.socks.openRx(family, proto, { extraFlags: OPEN_SLOW_RECEIVE });
+        try {
+          rx.attachFilter(icmpTypesFilter(family, reply, reply));
+          await sleep(20);
+          let wakes = 0;
+          const ring = rx.receive("packets", () => {
+            wakes++;
+          });
+          const seqs = [11, 12, 13, 14, 15];
+          w.ping(tx, family, seqs);
+          await sleep(50);
+          assert.equal(ring.ready(), 0, "starved: the replies wait in the socket (2 s)");
+          assert.equal(ring.flushed(), 0);
+          const first = rx.flushReceiver();
+          await until(() => ring.flushed() === first);
+          assert.equal(ring.flushed(), first, "the barrier was answered");
+          await until(() => wakes > 0);
+          assert.ok(wakes > 0, "with a wake");
+          const got: number[] = [];
+          drainSeqs(ring, family, got);
+          assert.deepEqual(got, seqs, "every packet queued before the call precedes the answer");
+          // an idle thread (empty socket, asleep in poll) answers the next one too, with its own number
+          const second = rx.flushReceiver();
+          assert.equal(second, first + 1);
+          await until(() => ring.flushed() === second);
+          assert.equal(ring.flushed(), second);
+          assert.equal(ring.ready(), 0);
+        } finally {
+          tx.close();
+          rx.close();
         }
       });
 

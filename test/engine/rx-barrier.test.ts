@@ -1,0 +1,102 @@
+// When probes are about to expire, the engine first handles what the receive threads read and asks
+// them for a barrier (they read their sockets now), so a late receive thread never turns an answer
+// into loss; and where both kernel timestamps are known, the kernel's clocks say whether a reply came
+// within the timeout. Fake sockets: OPEN_SLOW_RECEIVE makes the fake's receive threads read nothing
+// until asked for a barrier (a starved thread), answerEverySend answers with the fake clock's RTT.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { Engine } from "../../src/engine/engine.js";
+import { answerEverySend } from "../../src/engine/fake-answers.js";
+import { buildPlan, type PlanTargetInput } from "../../src/engine/plan.js";
+import { FakeBinding } from "../../src/native/fake.js";
+import {
+  type Family,
+  OPEN_SLOW_RECEIVE,
+  type OpenOptions,
+  type RawSocket,
+  RawSockets,
+} from "../../src/native/rawsock.js";
+
+/** The fake's RX sockets with starved receive threads. */
+class Starved extends RawSockets {
+  override openRx(family: Family, protocol: number, options: Partial<OpenOptions> = {}): RawSocket {
+    return super.openRx(family, protocol, { ...options, extraFlags: OPEN_SLOW_RECEIVE });
+  }
+}
+
+/** The fake's RX sockets, whose receive threads never answer a barrier (a wedged thread). */
+class Mute extends RawSockets {
+  override openRx(family: Family, protocol: number, options: Partial<OpenOptions> = {}): RawSocket {
+    const s = super.openRx(family, protocol, options);
+    s.flushReceiver = () => 7;
+    return s;
+  }
+}
+
+const targets: PlanTargetInput[] = (["ICMPping", "TCPsyn"] as const).flatMap((type) =>
+  (["ipv4", "ipv6"] as const).map((family) => ({
+    name: `${type}-${family}`,
+    type,
+    family,
+    addresses: family === "ipv4" ? ["198.18.1.1", "198.18.1.2"] : ["fd18:1::1", "fd18:1::2"],
+    nbPackets: 5,
+    dontFragment: true,
+    dstPort: 80,
+    timeout: 0.05,
+    groups: [
+      {
+        name: "g",
+        srcPortA: 65000,
+        srcPortZ: 65009,
+        dscp: 0,
+        src: family === "ipv4" ? "198.18.0.2" : "fd18::2",
+      },
+    ],
+  })),
+);
+
+async function run(sockets: (fake: FakeBinding) => RawSockets, rttNs: bigint | null) {
+  const fake = new FakeBinding();
+  fake.clockNs = BigInt(Date.now()) * 1_000_000n;
+  const engine = new Engine({
+    sockets: sockets(fake),
+    families: [4, 6],
+    ports: { lo: 65000, hi: 65009 },
+    iterationLimitMs: 5000,
+  });
+  // null: nothing answers
+  const net = rttNs === null ? undefined : answerEverySend(fake, rttNs);
+  try {
+    return await engine.run(buildPlan(targets, () => assert.fail("sources are fixed")));
+  } finally {
+    net?.stop();
+    engine.close();
+  }
+}
+
+const tally = (r: Awaited<ReturnType<typeof run>>) =>
+  r.series.reduce(
+    (t, s) => [t[0]! + s.sent, t[1]! + s.lost, t[2]! + s.late, t[3]! + s.rtts.length],
+    [0, 0, 0, 0],
+  );
+
+describe("expiry after a receive barrier; the kernel's clocks judge (fake sockets)", () => {
+  test("replies left in starved receive threads' sockets at the deadline: the barrier reads them, every probe answered", async () => {
+    const r = await run((fake) => new Starved(fake), 50_000n);
+    assert.deepEqual(tally(r), [40, 0, 0, 40], "[sent, lost, late, RTT samples]");
+    assert.equal(r.faults.get("receive") ?? 0, 0);
+  });
+
+  test("replies whose kernel RTT exceeds the timeout are late, though read before the JS clock's deadline", async () => {
+    // 80 ms on the fake clock for a 50 ms timeout, delivered at once on the event loop
+    const r = await run((fake) => new RawSockets(fake), 80_000_000n);
+    assert.deepEqual(tally(r), [40, 40, 40, 0], "[sent, lost, late, RTT samples]");
+  });
+
+  test("a receive thread that never answers the barrier holds no iteration: the probes expire after 1 s, a receive fault counted", async () => {
+    const r = await run((fake) => new Mute(fake), null);
+    assert.deepEqual(tally(r), [40, 40, 0, 0], "[sent, lost, late, RTT samples]");
+    assert.equal(r.faults.get("receive"), 1);
+    assert.equal(r.timedOut, false);
+  });
+});
