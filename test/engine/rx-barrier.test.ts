@@ -96,7 +96,10 @@ describe("expiry after a receive barrier; the kernel's clocks judge (fake socket
   test("a receive thread that never answers the barrier holds no iteration: the probes expire after 1 s, a receive fault counted", async () => {
     const r = await run((fake) => new Mute(fake), null);
     assert.deepEqual(tally(r), [40, 40, 0, 0], "[sent, lost, late, RTT samples]");
-    assert.equal(r.faults.get("receive"), 1);
+    // One fault per barrier left unanswered: the probes of both families are usually due in one turn
+    // of the event loop (one barrier), sometimes in two (Node 22 in CI: two barriers, two faults).
+    const faults = r.faults.get("receive") ?? 0;
+    assert.ok(faults >= 1 && faults <= 2, `receive faults: ${faults}`);
     assert.equal(r.timedOut, false);
   });
 });
