@@ -675,9 +675,8 @@ class Iteration implements SendOwner {
   private atNs = 0;
   /** Waiting for the send threads' flush (undefined: not asked), then answered (true). */
   private txFlushed: boolean | undefined;
-  /** The receive barrier the iteration waits for before expiring probes (0: none). */
-  private rxFlush = 0;
-  private rxFlushes = 0;
+  /** A receive barrier is on its way: the probes due when it was asked expire once it is answered. */
+  private awaitingRx = false;
   /** Settles when the iteration has ended and the engine let go of it. */
   ended: Promise<IterationResult> = Promise.resolve(undefined as never);
 
@@ -1067,18 +1066,20 @@ class Iteration implements SendOwner {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.finish === undefined) return; // settled: arm nothing that would keep the process alive
-    if (this.rxFlush !== 0) return; // a receive barrier is on its way: it expires and re-arms
+    if (this.awaitingRx) return; // a receive barrier is on its way: it expires and re-arms
     const now = this.engine.clock();
     if (this.checkLimit(now)) return;
     if (this.due(now)) {
       this.engine.drainReceivers();
       if (this.finish === undefined) return;
       if (this.due(now)) {
-        const token = ++this.rxFlushes;
-        this.rxFlush = token;
+        // answered or given up on (the guard), whichever comes first; the other does nothing
+        this.awaitingRx = true;
+        let settled = false;
         const expire = () => {
-          if (this.rxFlush !== token) return;
-          this.rxFlush = 0;
+          if (settled) return;
+          settled = true;
+          this.awaitingRx = false;
           this.expireBy(now);
         };
         this.timer = setTimeout(() => {
