@@ -770,6 +770,12 @@ class Iteration implements SendOwner {
     this.schedule();
   }
 
+  /** The round's first packet, if its index is in [from, to), left now (or never will): tells the pacer. */
+  private roundSentIn(from: number, to: number): void {
+    const w = this.pacer?.watching ?? -1;
+    if (w >= from && w < to) this.pacer!.sent(this.pacerClock());
+  }
+
   /**
    * The pacer's clock: paced, the wire's, which stalls of the send thread put behind clock() (every
    * time the pacer is given must come from here).
@@ -931,7 +937,7 @@ class Iteration implements SendOwner {
   }
 
   confirm(index: number, errno: number): void {
-    if (index === this.pacer?.watching) this.pacer.sent(this.pacerClock());
+    this.roundSentIn(index, index + 1);
     if (errno === 0) return;
     this.inflight.unsend(index);
     bump(this.sendErrors, errnoName(errno));
@@ -941,9 +947,7 @@ class Iteration implements SendOwner {
     this.unconfirmed -= count;
     // Every submission settled, some without results (a send thread that stopped): the round's
     // first packet, if submitted, is as sent as it will be.
-    const p = this.pacer;
-    if (this.unconfirmed === 0 && p !== undefined && p.watching >= 0 && p.watching < this.next)
-      p.sent(this.pacerClock());
+    if (this.unconfirmed === 0) this.roundSentIn(0, this.next);
     if (this.finish !== undefined && this.unconfirmed === 0) this.maybeFinish();
   }
 
@@ -1117,8 +1121,7 @@ class Iteration implements SendOwner {
   /** Probes [from, to) did not leave this host: refused, counted under `reason` (an errno name). */
   private refuse(from: number, to: number, reason: string): void {
     // A round whose first packet never reaches a send thread started when it was refused.
-    const w = this.pacer?.watching ?? -1;
-    if (w >= from && w < to) this.pacer!.sent(this.pacerClock());
+    this.roundSentIn(from, to);
     for (let i = from; i < to; i++) this.inflight.markSendFailed(i);
     if (to > from) bump(this.sendErrors, reason, to - from);
   }
