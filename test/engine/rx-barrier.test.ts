@@ -5,10 +5,9 @@
 // until asked for a barrier (a starved thread), answerEverySend answers with the fake clock's RTT.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { Engine } from "../../src/engine/engine.js";
 import { answerEverySend } from "../../src/engine/fake-answers.js";
 import { buildPlan, type PlanTargetInput } from "../../src/engine/plan.js";
-import { FakeBinding } from "../../src/native/fake.js";
+import type { FakeBinding } from "../../src/native/fake.js";
 import {
   type Family,
   OPEN_SLOW_RECEIVE,
@@ -16,6 +15,7 @@ import {
   type RawSocket,
   RawSockets,
 } from "../../src/native/rawsock.js";
+import { fakeEngine, twoAddressTarget } from "../support/fake-engine.js";
 
 /** The fake's RX sockets with starved receive threads. */
 class Starved extends RawSockets {
@@ -34,36 +34,13 @@ class Mute extends RawSockets {
 }
 
 const targets: PlanTargetInput[] = (["ICMPping", "TCPsyn"] as const).flatMap((type) =>
-  (["ipv4", "ipv6"] as const).map((family) => ({
-    name: `${type}-${family}`,
-    type,
-    family,
-    addresses: family === "ipv4" ? ["198.18.1.1", "198.18.1.2"] : ["fd18:1::1", "fd18:1::2"],
-    nbPackets: 5,
-    dontFragment: true,
-    dstPort: 80,
-    timeout: 0.05,
-    groups: [
-      {
-        name: "g",
-        srcPortA: 65000,
-        srcPortZ: 65009,
-        dscp: 0,
-        src: family === "ipv4" ? "198.18.0.2" : "fd18::2",
-      },
-    ],
-  })),
+  (["ipv4", "ipv6"] as const).map((family) =>
+    twoAddressTarget(`${type}-${family}`, type, family, { nbPackets: 5, dstPort: 80, timeout: 0.05 }),
+  ),
 );
 
 async function run(sockets: (fake: FakeBinding) => RawSockets, rttNs: bigint | null) {
-  const fake = new FakeBinding();
-  fake.clockNs = BigInt(Date.now()) * 1_000_000n;
-  const engine = new Engine({
-    sockets: sockets(fake),
-    families: [4, 6],
-    ports: { lo: 65000, hi: 65009 },
-    iterationLimitMs: 5000,
-  });
+  const { fake, engine } = fakeEngine({}, sockets);
   // null: nothing answers
   const net = rttNs === null ? undefined : answerEverySend(fake, rttNs);
   try {

@@ -9,26 +9,11 @@ import { answerEverySend } from "../../src/engine/fake-answers.js";
 import type { InFlight } from "../../src/engine/inflight.js";
 import { buildPlan, type PlanTargetInput } from "../../src/engine/plan.js";
 import type { FakeBinding } from "../../src/native/fake.js";
-import { fakeEngine } from "../support/fake-engine.js";
+import { fakeEngine, twoAddressTarget } from "../support/fake-engine.js";
 
-const targets: PlanTargetInput[] = (["ipv4", "ipv6"] as const).map((family) => ({
-  name: `ping-${family}`,
-  type: "ICMPping",
-  family,
-  addresses: family === "ipv4" ? ["198.18.1.1", "198.18.1.2"] : ["fd18:1::1", "fd18:1::2"],
-  nbPackets: 50,
-  dontFragment: true,
-  timeout: 5,
-  groups: [
-    {
-      name: "g",
-      srcPortA: 65000,
-      srcPortZ: 65009,
-      dscp: 0,
-      src: family === "ipv4" ? "198.18.0.2" : "fd18::2",
-    },
-  ],
-}));
+const targets: PlanTargetInput[] = (["ipv4", "ipv6"] as const).map((family) =>
+  twoAddressTarget(`ping-${family}`, "ICMPping", family, { nbPackets: 50, timeout: 5 }),
+);
 
 async function run(
   setup: (fake: FakeBinding) => void,
