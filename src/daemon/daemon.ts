@@ -29,6 +29,7 @@ import { verdictJudge } from "../paths/trace.js";
 import type { PathsDocument } from "../paths/trace-export.js";
 import { PathTracing } from "../paths/tracing.js";
 import { type Lookup, localAddresses } from "../targets/resolve.js";
+import { releaseYoungGeneration } from "../young-generation.js";
 import { errorFields, type Logger, levelFor } from "./logger.js";
 import { UnreachableLog } from "./unreachable-log.js";
 
@@ -314,11 +315,21 @@ export class Daemon {
     if (!this.warmed) {
       this.warmed = true;
       const plan = this.plan;
+      // The rounds' results go through a scratch ledger and its path reports as an iteration's do:
+      // trained only by the first real iterations, V8 compiled the ledger's recording again in
+      // iterations 2 to 11 (docs/performance.md, the daemon's steady state).
+      const scratch = new Ledger();
+      const config = this.config;
       const w = await this.guard("plan", () =>
-        warmUp(plan, engineOptions(this.config), undefined, WARM_UP_ROUNDS),
+        warmUp(plan, engineOptions(config), undefined, WARM_UP_ROUNDS, (r) => {
+          if (!r.flows) return;
+          scratch.record(r.series, r.flows);
+          pathReports(scratch, config);
+        }),
       );
       if (w)
         this.log.info({ probes: w.probes, answered: w.answered, ms: Math.round(w.ms) }, "engine warmed up");
+
       if (!this.running) return;
     }
     // stop() closes the engine, which settles a running iteration at once.
@@ -349,6 +360,9 @@ export class Daemon {
       this.o.metrics?.recordPaths?.(this.config, pathReports(this.ledger, this.config));
       this.o.metrics?.publish?.();
     });
+    // Start-up is over (its peak, the first iteration's ledger, included): each later iteration makes
+    // its results and scrapes in V8's young generation, which may grow again for them.
+    if (this.iterations === 1) releaseYoungGeneration();
   }
 
   private sleep(ms: number): Promise<void> {

@@ -183,22 +183,43 @@ export function flowIndex(plan: ProbePlan): FlowIndex {
   return idx;
 }
 
-/** Figures of `flows` before anything is counted: zeros, and NaN for the RTTs. */
-export function emptyFlowResults(flows: readonly Flow[]): FlowResults {
-  return { flows, ...emptyFigures(flows.length) };
+/**
+ * One iteration's figures, zeros and NaN RTTs until counted; `flows` read from its source when first
+ * asked. A class, not an object literal with a spread and a getter: such a literal got a new hidden
+ * class every iteration (the getter a new closure), and the ledger's code that reads it was compiled
+ * again each iteration until V8 gave up on it (docs/performance.md, the daemon's steady state).
+ */
+class Figures implements FlowResults {
+  readonly sent: Uint32Array;
+  readonly lost: Uint32Array;
+  readonly unreachable: Uint32Array;
+  readonly samples: Uint32Array;
+  readonly rttMin: Float64Array;
+  readonly rttP50: Float64Array;
+  readonly rttMax: Float64Array;
+  readonly replyTtl: Uint8Array;
+  constructor(
+    private readonly source: { readonly flows: readonly Flow[] },
+    n: number,
+  ) {
+    this.sent = new Uint32Array(n);
+    this.lost = new Uint32Array(n);
+    this.unreachable = new Uint32Array(n);
+    this.samples = new Uint32Array(n);
+    this.rttMin = new Float64Array(n).fill(Number.NaN);
+    this.rttP50 = new Float64Array(n).fill(Number.NaN);
+    this.rttMax = new Float64Array(n).fill(Number.NaN);
+    this.replyTtl = new Uint8Array(n);
+  }
+
+  get flows(): readonly Flow[] {
+    return this.source.flows;
+  }
 }
 
-function emptyFigures(n: number): Omit<FlowResults, "flows"> {
-  return {
-    sent: new Uint32Array(n),
-    lost: new Uint32Array(n),
-    unreachable: new Uint32Array(n),
-    samples: new Uint32Array(n),
-    rttMin: new Float64Array(n).fill(Number.NaN),
-    rttP50: new Float64Array(n).fill(Number.NaN),
-    rttMax: new Float64Array(n).fill(Number.NaN),
-    replyTtl: new Uint8Array(n),
-  };
+/** Figures of `flows` before anything is counted: zeros, and NaN for the RTTs. */
+export function emptyFlowResults(flows: readonly Flow[]): FlowResults {
+  return new Figures({ flows }, flows.length);
 }
 
 /**
@@ -225,12 +246,7 @@ export function summarizeFlows(plan: ProbePlan, f: InFlight, rotation = Rotation
   const { flowOf, start } = idx;
   const n = idx.count;
   // The flow objects only when a reader (the ledger) asks for them.
-  const r: FlowResults = {
-    ...emptyFigures(n),
-    get flows() {
-      return idx.flows;
-    },
-  };
+  const r = new Figures(idx, n);
   const s = probeScratch(plan.count);
   const k = r.samples;
   for (let i = 0; i < plan.count; i++) {

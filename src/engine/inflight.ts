@@ -306,14 +306,19 @@ export class InFlight {
     const tx = this.txNs[index]!;
     if (nsec < 0) {
       if (Number.isNaN(tx)) this.awaitingTx++;
-    } else if (Number.isNaN(tx)) {
-      this.txNs[index] = sec * 1e9 + nsec;
+      return v;
+    }
+    // One multiplication for both paths: the warm-up (TX timestamp first) trains it on a day's
+    // seconds; a second one on the rare path (RX first) deoptimized on its first use (reason overflow).
+    const rx = sec * 1e9 + nsec;
+    if (Number.isNaN(tx)) {
+      this.txNs[index] = rx;
       this.rtt[index] = RTT_HELD;
       this.awaitingTx++;
     } else {
-      const r = sec * 1e9 + nsec - tx + 1;
+      const r = rx - tx + 1;
       this.rtt[index] = r;
-      if (this.rtt[index] !== r || r < 1 || r >= RTT_WIDE) this.keepRtt(index, sec * 1e9 + nsec);
+      if (this.rtt[index] !== r || r < 1 || r >= RTT_WIDE) this.keepRtt(index, rx);
     }
     return v;
   }

@@ -7,7 +7,7 @@
 import { FakeBinding } from "../native/fake.js";
 import { RawSockets } from "../native/rawsock.js";
 
-import { Engine, type EngineOptions } from "./engine.js";
+import { Engine, type EngineOptions, type IterationResult } from "./engine.js";
 import { answerEverySend } from "./fake-answers.js";
 import { flowIndex } from "./flows.js";
 import { allocatePlan, type ProbePlan } from "./plan.js";
@@ -113,13 +113,15 @@ export const WARM_UP_ROUNDS = 4;
 /**
  * Runs `rounds` iterations of a sample of `plan` (at most `probes` probes) on fake sockets and returns
  * what they did (probes and answers of one round); options as the real engine's (pacing off, a short
- * hard limit).
+ * hard limit). `afterRound` gets each round's result: the daemon records them in a scratch ledger, so
+ * that what reads an iteration's results is compiled before the first real one too.
  */
 export async function warmUp(
   plan: ProbePlan,
   options: Omit<EngineOptions, "sockets" | "now">,
   probes = warmUpProbes(),
   rounds = 1,
+  afterRound?: (result: IterationResult) => void,
 ): Promise<{ probes: number; answered: number; ms: number }> {
   const t0 = performance.now();
   if (plan.count === 0 || probes <= 0) return { probes: 0, answered: 0, ms: 0 };
@@ -139,9 +141,12 @@ export async function warmUp(
   try {
     const sample = samplePlan(plan, probes);
     let r = await engine.run(sample);
+    afterRound?.(r);
     // Later rounds turn the flows' order, as the daemon's iterations after the first do.
-    for (let k = 1; k < rounds && performance.now() - t0 < WARM_UP_LIMIT_MS; k++)
+    for (let k = 1; k < rounds && performance.now() - t0 < WARM_UP_LIMIT_MS; k++) {
       r = await engine.run(sample, k);
+      afterRound?.(r);
+    }
     const answered = r.series.reduce((n, s) => n + s.sent - s.lost - s.unreachable, 0);
     done = { probes: Math.min(probes, plan.count), answered, ms: 0 };
   } finally {

@@ -12,6 +12,11 @@ import { engineOptions } from "../../src/engine/from-config.js";
 import type { TargetIssue } from "../../src/engine/prober.js";
 import { FakeBinding } from "../../src/native/fake.js";
 import { RawSockets } from "../../src/native/rawsock.js";
+import {
+  holdYoungGeneration,
+  releaseYoungGeneration,
+  youngGenerationHeld,
+} from "../../src/young-generation.js";
 import { capturedLogger } from "../support/log-capture.js";
 import { FIXTURES } from "../support/paths.js";
 import { until } from "../support/until.js";
@@ -458,14 +463,22 @@ describe("daemon warm-up (fake sockets)", () => {
     );
     const m = new Recorder();
     const { d, lines, fake } = daemon(file, m);
+    // As bin/netprobify.js does: V8's young generation held at its first size through start-up.
+    assert.equal(holdYoungGeneration(false), true);
     await d.init();
     d.start();
+    let heldInFirst = false;
     try {
+      await until(() => lines.some((l) => l.includes("engine warmed up")), "the warm-up");
+      heldInFirst = youngGenerationHeld();
       await new Promise((r) => setTimeout(r, 1300));
     } finally {
       await d.stop();
+      releaseYoungGeneration();
     }
     await d.done;
+    assert.ok(heldInFirst, "held through the warm-up");
+    assert.equal(youngGenerationHeld(), false, "let grow once the first iteration was recorded");
     const warmed = lines.filter((l) => l.includes("engine warmed up"));
     assert.equal(warmed.length, 1, "once per process, not per iteration");
     const first = lines.findIndex((l) => l.includes("iteration done"));
