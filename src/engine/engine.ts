@@ -141,8 +141,8 @@ interface RxSocket {
   protocol: number;
   /** The receive thread's ring (replaced when the thread is started again). */
   ring?: Ring;
-  /** Receive barriers asked (flushReceivers), oldest first, until the thread answers them. */
-  flushes: { n: number; done: () => void }[];
+  /** Receive barriers asked (flushReceivers), oldest first, until the thread answers them; `at`: asked at (clock, ms). */
+  flushes: { n: number; at: number; done: () => void }[];
 }
 
 /**
@@ -525,14 +525,22 @@ export class Engine {
   /**
    * Calls done once every receive thread answered a barrier (RawSocket.flushReceiver) and what it read
    * before was handled: every reply the kernel queued on the RX sockets before this call has been
-   * matched. A socket that cannot answer (closed, thread stopped) counts as answered.
+   * matched. A socket that cannot answer (closed, thread stopped) counts as answered; so does one
+   * whose thread left a barrier unanswered for RX_FLUSH_GUARD_MS (a receive fault each time, until it
+   * answers): one mute thread costs the guard's wait once, not at every expiry after it.
    */
   flushReceivers(done: () => void): void {
     let left = 1;
     const one = () => {
       if (--left === 0) done();
     };
+    const now = this.clock();
     for (const rx of this.rx) {
+      const oldest = rx.flushes[0];
+      if (oldest !== undefined && now - oldest.at >= RX_FLUSH_GUARD_MS) {
+        this.noteFault("receive");
+        continue;
+      }
       let n: number;
       try {
         n = rx.sock.flushReceiver();
@@ -540,7 +548,7 @@ export class Engine {
         continue;
       }
       left++;
-      rx.flushes.push({ n, done: one });
+      rx.flushes.push({ n, at: now, done: one });
     }
     one();
   }

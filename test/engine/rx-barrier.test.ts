@@ -79,4 +79,21 @@ describe("expiry after a receive barrier; the kernel's clocks judge (fake socket
     assert.ok(faults >= 1 && faults <= 2, `receive faults: ${faults}`);
     assert.equal(r.timedOut, false);
   });
+
+  test("after a receive thread left a barrier unanswered, later barriers do not wait for it: the guard's second once, a fault each time", async () => {
+    const { engine } = fakeEngine({}, (fake) => new Mute(fake));
+    try {
+      const plan = buildPlan(targets, () => assert.fail("sources are fixed"));
+      const first = await engine.run(plan);
+      assert.ok(first.durationMs >= 1000, `the first iteration waits the guard: ${first.durationMs} ms`);
+      const second = await engine.run(plan, 1);
+      assert.deepEqual(tally(second), [40, 40, 0, 0], "[sent, lost, late, RTT samples]");
+      // Before: every barrier waited the guard's full second again for the same mute thread.
+      assert.ok(second.durationMs < 900, `the second iteration waits no guard: ${second.durationMs} ms`);
+      assert.ok((second.faults.get("receive") ?? 0) >= 1, "the mute thread still counted");
+      assert.equal(second.timedOut, false);
+    } finally {
+      engine.close();
+    }
+  });
 });
