@@ -193,32 +193,24 @@ export function summarize(
     sortedSeconds(ns.subarray(runs[s]!, runs[s]! + timed[s]!)),
   );
   const ipdv = { pairs, sumAbs, maxAbs };
-  // Pushed one by one, not Array.prototype.map: the arrays map made had another hidden class once
-  // V8 optimized it (the warm-up's against the daemon's), and the ledger's record(), compiled for
-  // one, deoptimized on the other in the daemon's 3rd iteration (docs/performance.md).
-  const out: SeriesResult[] = [];
-  for (let s = 0; s < n; s++) {
-    const series = plan.series[s]!;
-    out.push({
-      target: series.target,
-      group: series.group,
-      sent: sent[s]!,
-      lost: lost[s]!,
-      unreachable: unreachable[s]!,
-      unreachableBy: unreachableBy[s]!,
-      failed: failed[s]!,
-      late: c.late[s]!,
-      duplicates: c.duplicates[s]!,
-      negativeRtt: negative[s]!,
-      untimed: untimed[s]!,
-      rtts: samples[s]!,
-      icmpErrors: c.icmpErrors[s]!,
-      ipdvPairs: ipdv.pairs[s]!,
-      ipdvMeanAbs: ipdv.pairs[s]! === 0 ? undefined : ipdv.sumAbs[s]! / ipdv.pairs[s]!,
-      ipdvMaxAbs: ipdv.pairs[s]! === 0 ? undefined : ipdv.maxAbs[s]!,
-    });
-  }
-  return out;
+  return plan.series.map((series, s) => ({
+    target: series.target,
+    group: series.group,
+    sent: sent[s]!,
+    lost: lost[s]!,
+    unreachable: unreachable[s]!,
+    unreachableBy: unreachableBy[s]!,
+    failed: failed[s]!,
+    late: c.late[s]!,
+    duplicates: c.duplicates[s]!,
+    negativeRtt: negative[s]!,
+    untimed: untimed[s]!,
+    rtts: samples[s]!,
+    icmpErrors: c.icmpErrors[s]!,
+    ipdvPairs: ipdv.pairs[s]!,
+    ipdvMeanAbs: ipdv.pairs[s]! === 0 ? undefined : ipdv.sumAbs[s]! / ipdv.pairs[s]!,
+    ipdvMaxAbs: ipdv.pairs[s]! === 0 ? undefined : ipdv.maxAbs[s]!,
+  }));
 }
 
 /**
