@@ -737,6 +737,7 @@ class Iteration implements SendOwner {
       roundIntervalMs: o.intervalPacketsMs ?? 0,
       roundStart: this.plan.roundStart,
       count: this.plan.count,
+      lanes: this.plan.lanes,
     });
     this.pacer = pacer;
     this.paced = (o.pps ?? Infinity) !== Infinity || (o.intervalPacketsMs ?? 0) > 0;

@@ -9,10 +9,16 @@
 //     was released: on a loaded machine the thread may run many milliseconds after the release, and
 //     a round that leaves late would otherwise leave a short gap before the next (26 ms for 40 in a
 //     loaded test run);
+//     A round larger than one batch is released batch after batch; when the JS thread stalls between
+//     two of them, the round's later packets leave late, and an interval after the round's start
+//     would give their targets a shorter gap to their next packet. With the plan's lanes, each packet
+//     therefore also waits an interval after its own predecessor (the same lane's address in the
+//     previous round) was released: `interval_packets` holds per target, whatever the JS thread does;
 //   - globally: a token bucket of `max_packets_per_second` with a small burst (one send batch), so the
 //     whole probe never floods the local link or the kernel's queues.
 // The pacer is pure arithmetic over a clock given by the caller; the engine asks it how many packets
 // may leave now and, when none, at what time to come back.
+import type { PlanLanes } from "./plan.js";
 
 export interface PacerOptions {
   /** Packets per second for the whole probe; Infinity for no cap. */
@@ -25,6 +31,11 @@ export interface PacerOptions {
   roundStart: ArrayLike<number>;
   /** Total packets. */
   count: number;
+  /**
+   * The plan's lanes (plan.ts): with an interval, each packet also waits an interval after the release
+   * of its predecessor, the same lane's address one round earlier. Without: rounds only.
+   */
+  lanes?: PlanLanes;
 }
 
 export class Pacer {
@@ -37,12 +48,43 @@ export class Pacer {
   private startedAt = Number.NaN;
   /** With an interval: the index of the current round's first packet until sent() reports it, or -1. */
   watching = -1;
+  /** With an interval and lanes: each packet's release time, ms after start (paced iterations only). */
+  private readonly releasedAt: Float64Array | undefined;
 
   constructor(private readonly o: PacerOptions) {
     if (!(o.pps > 0)) throw new RangeError("pps must be > 0");
     if (!(o.burst >= 1)) throw new RangeError("burst must be >= 1");
     this.tokens = o.burst;
+    if (o.roundIntervalMs > 0 && o.lanes !== undefined) this.releasedAt = new Float64Array(o.count);
   }
+
+  /** Probe i's predecessor (its lane's address one round earlier), or -1 in its lane's first round. */
+  private predecessor(i: number): number {
+    const L = this.o.lanes!;
+    const e = L.entryOf[i]!;
+    if (e === L.laneFirst[L.laneOf[e]!]) return -1;
+    return L.at[e - 1]! + (i - L.at[e]!);
+  }
+
+  /**
+   * Of `n` packets from `next`, how many may leave at `nowMs` (a prefix): those whose predecessor was
+   * released an interval ago. 0 sets `this.waitUntil`.
+   */
+  private spaced(nowMs: number, next: number, n: number): number {
+    const rel = this.releasedAt!;
+    const t = nowMs - this.t0;
+    for (let k = 0; k < n; k++) {
+      const p = this.predecessor(next + k);
+      if (p < 0) continue;
+      const due = rel[p]! + this.o.roundIntervalMs;
+      if (due > t) {
+        if (k === 0) this.waitUntil = this.t0 + due;
+        return k;
+      }
+    }
+    return n;
+  }
+  private waitUntil = 0;
 
   start(nowMs: number): void {
     this.t0 = nowMs;
@@ -95,6 +137,10 @@ export class Pacer {
     const r = o.roundIntervalMs > 0 ? this.round : o.roundStart.length - 1;
     const openEnd = r + 1 < o.roundStart.length ? o.roundStart[r + 1]! : o.count;
     let n = Math.min(max, openEnd - next);
+    if (this.releasedAt !== undefined) {
+      n = this.spaced(nowMs, next, n);
+      if (n === 0) return { n: 0, wakeAtMs: Math.max(nowMs + 1e-3, this.waitUntil) };
+    }
     if (o.pps !== Infinity) {
       n = Math.min(n, Math.floor(this.tokens));
       if (n <= 0) return { n: 0, wakeAtMs: nowMs + ((1 - this.tokens) * 1000) / o.pps };
@@ -104,6 +150,8 @@ export class Pacer {
       this.startedAt = nowMs;
       if (o.roundIntervalMs > 0) this.watching = next;
     }
+    // Packets taken but not sent (a full queue) are taken again later: their time is overwritten then.
+    this.releasedAt?.fill(nowMs - this.t0, next, next + n);
     return { n };
   }
 }

@@ -103,6 +103,64 @@ describe("Pacer", () => {
     assert.deepEqual(q.take(27, 6, 64), { n: 3 });
   });
 
+  test("a round of several batches whose release the JS thread interrupted: each target still waits an interval after its own packet", () => {
+    // One lane (a subnet target) of 6 addresses, 3 rounds; batches of 2, so 3 batches per round.
+    const lanes = {
+      entryOf: Uint32Array.from({ length: 18 }, (_, i) => Math.floor(i / 6)),
+      at: Uint32Array.from([0, 6, 12]),
+      laneOf: new Uint32Array(3),
+      laneFirst: new Uint32Array(1),
+      rounds: Uint32Array.from([3]),
+    };
+    const o = { pps: Infinity, burst: 2, roundIntervalMs: 10, roundStart: [0, 6, 12], count: 18 };
+    for (const withLanes of [true, false]) {
+      const q = new Pacer(withLanes ? { ...o, lanes } : o);
+      q.start(0);
+      assert.deepEqual(q.take(0, 0, 2), { n: 2 });
+      q.sent(0);
+      assert.deepEqual(q.take(0.1, 2, 2), { n: 2 });
+      // The JS thread stalls: round 0's last batch (addresses 4, 5) is released at 5 ms.
+      assert.deepEqual(q.take(5, 4, 2), { n: 2 });
+      assert.deepEqual(q.take(10, 6, 2), { n: 2 }, "round 1 opens an interval after round 0 began");
+      assert.deepEqual(q.take(10.1, 8, 2), { n: 2 });
+      if (withLanes) {
+        // Addresses 4 and 5 left at 5 ms: their next packets wait until 15 ms.
+        assert.deepEqual(q.take(10.2, 10, 2), { n: 0, wakeAtMs: 15 });
+        assert.deepEqual(q.take(15, 10, 2), { n: 2 });
+      } else {
+        // Rounds only (a plan without lanes, such as a trace's): 5.2 ms after their last packet.
+        assert.deepEqual(q.take(10.2, 10, 2), { n: 2 });
+      }
+    }
+  });
+
+  test("a batch whose later packets are not due yet leaves its due prefix; taken again, a packet is not held by its own round", () => {
+    const lanes = {
+      entryOf: Uint32Array.from({ length: 8 }, (_, i) => Math.floor(i / 4)),
+      at: Uint32Array.from([0, 4]),
+      laneOf: new Uint32Array(2),
+      laneFirst: new Uint32Array(1),
+      rounds: Uint32Array.from([2]),
+    };
+    const q = new Pacer({
+      pps: Infinity,
+      burst: 4,
+      roundIntervalMs: 10,
+      roundStart: [0, 4],
+      count: 8,
+      lanes,
+    });
+    q.start(0);
+    assert.deepEqual(q.take(0, 0, 2), { n: 2 });
+    q.sent(0);
+    assert.deepEqual(q.take(3, 2, 4), { n: 2 }, "addresses 2 and 3 released at 3 ms");
+    assert.deepEqual(q.take(10, 4, 4), { n: 2 }, "addresses 0 and 1 are due, 2 and 3 not yet");
+    // Taken but not sent (a full queue): taken again at once, not held by their own release.
+    assert.deepEqual(q.take(10, 4, 4), { n: 2 });
+    assert.deepEqual(q.take(12.9, 6, 4), { n: 0, wakeAtMs: 13 });
+    assert.deepEqual(q.take(13, 6, 4), { n: 2 });
+  });
+
   test("a round the send thread sends late opens the next an interval after its send, not its release", () => {
     const q = new Pacer({
       pps: Infinity,
