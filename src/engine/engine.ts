@@ -766,6 +766,7 @@ class Iteration implements SendOwner {
       if (this.paced) this.atNs = this.engine.wireTimeNs(at);
       // fewer when a send thread's queue is full: the rest is built again once it reports
       const sent = this.sendBatch(this.next, r.n);
+      pacer.released(this.next, sent, this.pacerClock());
       this.next += sent;
       if (sent < r.n && this.full !== undefined) {
         this.full.waiting = () => this.sendLoop(pacer);

@@ -150,8 +150,15 @@ export class Pacer {
       this.startedAt = nowMs;
       if (o.roundIntervalMs > 0) this.watching = next;
     }
-    // Packets taken but not sent (a full queue) are taken again later: their time is overwritten then.
-    this.releasedAt?.fill(nowMs - this.t0, next, next + n);
     return { n };
+  }
+
+  /**
+   * Packets [from, from + n) were handed to the send thread at `nowMs` (after take(), and after the
+   * JS thread built them, which a stall can make later than the take): their successors wait an
+   * interval after this.
+   */
+  released(from: number, n: number, nowMs: number): void {
+    this.releasedAt?.fill(nowMs - this.t0, from, from + n);
   }
 }

@@ -117,24 +117,31 @@ describe("Pacer", () => {
       const q = new Pacer(withLanes ? { ...o, lanes } : o);
       q.start(0);
       assert.deepEqual(q.take(0, 0, 2), { n: 2 });
+      q.released(0, 2, 0);
       q.sent(0);
       assert.deepEqual(q.take(0.1, 2, 2), { n: 2 });
+      q.released(2, 2, 0.1);
       // The JS thread stalls: round 0's last batch (addresses 4, 5) is released at 5 ms.
       assert.deepEqual(q.take(5, 4, 2), { n: 2 });
+      q.released(4, 2, 5);
       assert.deepEqual(q.take(10, 6, 2), { n: 2 }, "round 1 opens an interval after round 0 began");
+      q.released(6, 2, 10);
       assert.deepEqual(q.take(10.1, 8, 2), { n: 2 });
+      q.released(8, 2, 10.1);
       if (withLanes) {
         // Addresses 4 and 5 left at 5 ms: their next packets wait until 15 ms.
         assert.deepEqual(q.take(10.2, 10, 2), { n: 0, wakeAtMs: 15 });
         assert.deepEqual(q.take(15, 10, 2), { n: 2 });
+        q.released(10, 2, 15);
       } else {
         // Rounds only (a plan without lanes, such as a trace's): 5.2 ms after their last packet.
         assert.deepEqual(q.take(10.2, 10, 2), { n: 2 });
+        q.released(10, 2, 10.2);
       }
     }
   });
 
-  test("a batch whose later packets are not due yet leaves its due prefix; taken again, a packet is not held by its own round", () => {
+  test("a batch whose later packets are not due yet leaves its due prefix; one not sent is taken again", () => {
     const lanes = {
       entryOf: Uint32Array.from({ length: 8 }, (_, i) => Math.floor(i / 4)),
       at: Uint32Array.from([0, 4]),
@@ -152,13 +159,18 @@ describe("Pacer", () => {
     });
     q.start(0);
     assert.deepEqual(q.take(0, 0, 2), { n: 2 });
+    q.released(0, 2, 0);
     q.sent(0);
     assert.deepEqual(q.take(3, 2, 4), { n: 2 }, "addresses 2 and 3 released at 3 ms");
+    q.released(2, 2, 3);
     assert.deepEqual(q.take(10, 4, 4), { n: 2 }, "addresses 0 and 1 are due, 2 and 3 not yet");
-    // Taken but not sent (a full queue): taken again at once, not held by their own release.
-    assert.deepEqual(q.take(10, 4, 4), { n: 2 });
+    // Taken but not sent (the send thread's queue was full): taken again when it reports.
+    q.released(4, 0, 10);
+    assert.deepEqual(q.take(10.5, 4, 4), { n: 2 });
+    q.released(4, 2, 10.5);
     assert.deepEqual(q.take(12.9, 6, 4), { n: 0, wakeAtMs: 13 });
     assert.deepEqual(q.take(13, 6, 4), { n: 2 });
+    q.released(6, 2, 13);
   });
 
   test("a round the send thread sends late opens the next an interval after its send, not its release", () => {
