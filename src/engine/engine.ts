@@ -526,7 +526,7 @@ export class Engine {
    * Calls done once every receive thread answered a barrier (RawSocket.flushReceiver) and what it read
    * before was handled: every reply the kernel queued on the RX sockets before this call has been
    * matched. A socket that cannot answer (closed, thread stopped) counts as answered; so does one
-   * whose thread left a barrier unanswered for RX_FLUSH_GUARD_MS (a receive fault each time, until it
+   * whose thread left a barrier unanswered for RX_FLUSH_GUARD_MS (a receive fault per barrier, until it
    * answers): one mute thread costs the guard's wait once, not at every expiry after it.
    */
   flushReceivers(done: () => void): void {
@@ -535,10 +535,11 @@ export class Engine {
       if (--left === 0) done();
     };
     const now = this.clock();
+    let mute = false;
     for (const rx of this.rx) {
       const oldest = rx.flushes[0];
       if (oldest !== undefined && now - oldest.at >= RX_FLUSH_GUARD_MS) {
-        this.noteFault("receive");
+        mute = true;
         continue;
       }
       let n: number;
@@ -550,6 +551,8 @@ export class Engine {
       left++;
       rx.flushes.push({ n, at: now, done: one });
     }
+    // One fault per barrier, as the guard counts one per barrier it gave up on.
+    if (mute) this.noteFault("receive");
     one();
   }
   /** Receive-queue drops the kernel counted so far, summed over the RX sockets (read now, SO_MEMINFO). */
