@@ -74,7 +74,8 @@ const OUT = resolve(stringFlag(argv, "out", join(repoRoot(), "build/bench")));
 // The daemon rows (bench/lib/daemon-run.ts): ADDRESSESxPACKETS per family, several iterations.
 const daemonFlag = stringFlag(argv, "daemon", SMOKE ? "10x10" : "500x20");
 const DAEMON = daemonFlag === "none" ? undefined : parseSizes(daemonFlag)[0];
-const DAEMON_ITERATIONS = intFlag(argv, "daemon-iterations", SMOKE ? 3 : 12);
+// 30: past V8's one-time work after start-up (bench/daemon.ts, ITERATIONS)
+const DAEMON_ITERATIONS = intFlag(argv, "daemon-iterations", SMOKE ? 3 : 30);
 // nb_proc values compared side by side without capture, on every 0 % loss row (the run with the
 // configuration's own nb_proc is reused): send threads per family, 1 against 2 by default.
 const nbProcFlag = stringFlag(argv, "nb-proc", "1,2");
