@@ -329,7 +329,6 @@ export class Daemon {
       );
       if (w)
         this.log.info({ probes: w.probes, answered: w.answered, ms: Math.round(w.ms) }, "engine warmed up");
-
       if (!this.running) return;
     }
     // stop() closes the engine, which settles a running iteration at once.

@@ -66,25 +66,11 @@ export class Pacer {
     return L.at[e - 1]! + (i - L.at[e]!);
   }
 
-  /**
-   * Of `n` packets from `next`, how many may leave at `nowMs` (a prefix): those whose predecessor was
-   * released an interval ago. 0 sets `this.waitUntil`.
-   */
-  private spaced(nowMs: number, next: number, n: number): number {
-    const rel = this.releasedAt!;
-    const t = nowMs - this.t0;
-    for (let k = 0; k < n; k++) {
-      const p = this.predecessor(next + k);
-      if (p < 0) continue;
-      const due = rel[p]! + this.o.roundIntervalMs;
-      if (due > t) {
-        if (k === 0) this.waitUntil = this.t0 + due;
-        return k;
-      }
-    }
-    return n;
+  /** When probe i may leave by its own spacing: an interval after its predecessor's release. */
+  private dueAt(i: number): number {
+    const p = this.predecessor(i);
+    return p < 0 ? Number.NEGATIVE_INFINITY : this.t0 + this.releasedAt![p]! + this.o.roundIntervalMs;
   }
-  private waitUntil = 0;
 
   start(nowMs: number): void {
     this.t0 = nowMs;
@@ -138,8 +124,11 @@ export class Pacer {
     const openEnd = r + 1 < o.roundStart.length ? o.roundStart[r + 1]! : o.count;
     let n = Math.min(max, openEnd - next);
     if (this.releasedAt !== undefined) {
-      n = this.spaced(nowMs, next, n);
-      if (n === 0) return { n: 0, wakeAtMs: Math.max(nowMs + 1e-3, this.waitUntil) };
+      // the prefix whose predecessors were released an interval ago
+      let k = 0;
+      while (k < n && this.dueAt(next + k) <= nowMs) k++;
+      if (k === 0) return { n: 0, wakeAtMs: Math.max(nowMs + 1e-3, this.dueAt(next)) };
+      n = k;
     }
     if (o.pps !== Infinity) {
       n = Math.min(n, Math.floor(this.tokens));

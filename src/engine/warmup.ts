@@ -140,12 +140,12 @@ export async function warmUp(
   let done: { probes: number; answered: number; ms: number };
   try {
     const sample = samplePlan(plan, probes);
+    // Rounds after the first turn the flows' order, as the daemon's iterations after the first do.
     let r = await engine.run(sample);
-    afterRound?.(r);
-    // Later rounds turn the flows' order, as the daemon's iterations after the first do.
-    for (let k = 1; k < rounds && performance.now() - t0 < WARM_UP_LIMIT_MS; k++) {
-      r = await engine.run(sample, k);
+    for (let k = 0; ; ) {
       afterRound?.(r);
+      if (++k >= rounds || performance.now() - t0 >= WARM_UP_LIMIT_MS) break;
+      r = await engine.run(sample, k);
     }
     const answered = r.series.reduce((n, s) => n + s.sent - s.lost - s.unreachable, 0);
     done = { probes: Math.min(probes, plan.count), answered, ms: 0 };
