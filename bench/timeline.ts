@@ -8,7 +8,9 @@
 // Run: npm run build && flock /tmp/npf-bench.lock sh src/lab/enter.sh node dist/bench/timeline.js
 //      [--type tcp|icmp|udp] [--family ipv4|ipv6] [--size 100x100] [--nb-proc 2] [--runs 3] [--cpu-prof DIR]
 //      [--env "A=0;A=1"] (netprobify's environment, the sets alternated run by run)
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+//      [--node-flags "--trace-opt --trace-gc" --trace DIR] (node's own flags for netprobify; what V8's
+//      traces print goes to DIR/run-N.txt)
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { ProbeKind } from "../src/engine/plan.js";
@@ -26,6 +28,8 @@ const size = /^(\d+)x(\d+)$/.exec(stringFlag(argv, "size", "100x100"));
 const NB_PROC = intFlag(argv, "nb-proc", 2);
 const RUNS = intFlag(argv, "runs", 3);
 const PROF = stringFlag(argv, "cpu-prof", "");
+const NODE_FLAGS = stringFlag(argv, "node-flags", "").split(" ").filter(Boolean);
+const TRACE = stringFlag(argv, "trace", "");
 /** Environment settings for netprobify, alternated run by run ("A=1,B=2;A=0"): before/after in one invocation. */
 const ENVS = stringFlag(argv, "env", "")
   .split(";")
@@ -59,9 +63,16 @@ async function main(): Promise<void> {
         process.env[key!] = value ?? "";
       }
       const prof = PROF ? ["--cpu-prof", `--cpu-prof-dir=${resolve(PROF)}`, "--cpu-prof-interval=200"] : [];
-      const r = await runNetprobify(bl, s, blocks, dir, 1, undefined, NB_PROC, prof).finally(() => {
+      const r = await runNetprobify(bl, s, blocks, dir, 1, undefined, NB_PROC, [
+        ...prof,
+        ...NODE_FLAGS,
+      ]).finally(() => {
         process.env = saved;
       });
+      if (TRACE) {
+        mkdirSync(TRACE, { recursive: true });
+        writeFileSync(join(TRACE, `run-${k + 1}.txt`), r.trace);
+      }
       const t = timeline(readFileSync(join(dir, "probes.csv"), "utf8"), r.iterationStartedAtMs);
       const c = await runC(bl, { ...s, probeLog: false }, blocks, dir, 1);
       const np = matchedPps(r);

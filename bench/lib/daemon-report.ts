@@ -27,6 +27,7 @@ export function daemonTable(rows: readonly DaemonRow[]): string {
       "reference CPU µs/probe",
       "of which kernel",
       "÷ reference",
+      "C floor µs/probe (ICMP) ÷ reference",
       "1st iteration probes/s",
       "later iterations probes/s (median)",
       "1st ÷ later",
@@ -50,6 +51,9 @@ export function daemonTable(rows: readonly DaemonRow[]): string {
       us(r.ref?.usPerProbe ?? Number.NaN),
       us(r.ref?.systemUsPerProbe ?? Number.NaN),
       r.ref ? (r.daemonUsPerProbe / r.ref.usPerProbe).toFixed(2) : "",
+      r.floor && r.ref
+        ? `${us(r.floor.usPerProbe)} ÷ ${us(r.ref.usPerProbe)} = ${(r.floor.usPerProbe / r.ref.usPerProbe).toFixed(2)}`
+        : "",
       thousands(r.firstPps),
       thousands(r.laterPps),
       (r.firstPps / r.laterPps).toFixed(2),

@@ -81,6 +81,8 @@ export interface NetprobifyRun {
   /** When the process started its iteration (CLOCK_REALTIME ms, its own clock). */
   iterationStartedAtMs: number;
   wire: WireSummary | null;
+  /** What the process wrote to stdout before its JSON line (V8's --trace-* output, if asked for). */
+  trace: string;
   /** Probe by probe against the wire (needs the probe log and the capture). */
   exact: {
     compared: number;
@@ -246,6 +248,13 @@ function compareProbeLog(file: string, wire: Map<number, WireProbe>) {
   return { exact, rttErrorUs };
 }
 
+/** The last line of `out` that is a JSON object (what `run --once --json` prints, after any trace). */
+export function lastJsonLine(out: string): string {
+  const lines = out.trimEnd().split("\n");
+  for (let k = lines.length - 1; k >= 0; k--) if (lines[k]!.startsWith("{")) return lines[k]!;
+  return out;
+}
+
 /** One `netprobify run --once` of a scenario, at `pps` (undefined = unpaced). */
 export async function runNetprobify(
   bl: BenchLab,
@@ -278,7 +287,8 @@ export async function runNetprobify(
   }
   const wire = stop ? await stop() : undefined;
   if (t.code !== 0) throw new Error(`netprobify exited ${t.code}: ${t.stderr.trim()}`);
-  const j = JSON.parse(t.stdout) as {
+  // V8's --trace-* flags (nodeArgs) write to stdout too: the run's JSON is its last line.
+  const j = JSON.parse(lastJsonLine(t.stdout)) as {
     probes: number;
     sent: number;
     lost: number;
@@ -321,6 +331,7 @@ export async function runNetprobify(
     startToFirstProbeFrom: ws ? "wire" : "process",
     iterationStartedAtMs: j.process.iterationStartedAtMs,
     wire: ws,
+    trace: t.stdout.slice(0, t.stdout.lastIndexOf(lastJsonLine(t.stdout))),
     exact: cmp?.exact ?? null,
     rttErrorUs: cmp?.rttErrorUs ?? null,
     // Without a capture, a 0 % loss scenario must lose nothing; with 5 % there is no referee.
