@@ -5,12 +5,12 @@
 // 10,000-probe iteration left at a third of the later rate. Two remedies, before the first probe:
 // - settle(): wait, bounded, until the process as a whole is idle (its CPU time, every thread, grows
 //   by less than a small share of the wall time over a short window while this thread sleeps);
-// - lowerBackgroundThreads(), only when NETPROBIFY_V8_NICE asks for it: give V8's threads (every
-//   thread but the main one and the addon's, which are named npf-*) a higher nice value, so that the
-//   send and receive threads run first and V8 compiles and sweeps on what is left. It helped before
-//   the first packets were prebuilt (engine.ts); since then it costs on a quiet machine (the matching
-//   code stays unoptimized longer) and buys nothing under load, so it is off by default. Raising it
-//   back would need CAP_SYS_NICE: it stays for the process's life.
+// - lowerBackgroundThreads(): give V8's threads (every thread but the main one and the addon's, which
+//   are named npf-*) nice 19, so that the send and receive threads run first and V8 compiles and
+//   sweeps on what is left. Measured on 2 vCPUs (kernel 6.18, docs/performance.md): 10,000-probe
+//   `run --once` rows at 0.68-0.83 x the C reference (medians of 6-8 runs per type and family)
+//   against 0.56-0.61 without, the daemon's steady state unchanged. NETPROBIFY_V8_NICE=0 leaves them
+//   alone. Raising it back would need CAP_SYS_NICE: it stays for the process's life.
 import { readdirSync, readFileSync } from "node:fs";
 import { setPriority } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -41,8 +41,8 @@ export interface Settled {
 export const SETTLE_ENV = "NETPROBIFY_SETTLE";
 /** NETPROBIFY_V8_NICE=N sets the nice value given to V8's threads (0: left alone). */
 export const V8_NICE_ENV = "NETPROBIFY_V8_NICE";
-/** Off: measured at 10,000 probes with prebuilt packets, 0 against 10 (docs/performance.md). */
-export const V8_NICE = 0;
+/** The lowest priority: measured at 10,000 probes, 19 against 0 and 10 (docs/performance.md). */
+export const V8_NICE = 19;
 
 const processCpu = () => {
   const u = process.cpuUsage();
