@@ -1,6 +1,6 @@
 // What a target answers to a probe, in the form the kernel delivers it to a raw socket (IPv4 with its
-// IP header, IPv6 from the transport header): an echo reply, a SYN-ACK, or an ICMP port unreachable
-// quoting a UDP probe. Used by the engine's warm-up (warmup.ts) and the offline daemon bench to answer
+// IP header, IPv6 from the transport header): an echo reply, a SYN-ACK (an open port) or a RST-ACK (a
+// closed one), or an ICMP port unreachable quoting a UDP probe. Used by the engine's warm-up (warmup.ts) and the offline daemon bench to answer
 // every probe sent to the fake sockets (answerEverySend), and by the engine tests' scripted fake network.
 import type { FakeBinding, FakeSentPacket } from "../native/fake.js";
 import {
@@ -20,8 +20,15 @@ import {
   writeTcpHeader,
 } from "../packet/index.js";
 
-/** Builds the kernel-delivered form of a reply to `sent` (IPv4: with IP header; IPv6: transport only). */
-export function replyTo(p: ParsedPacket, sent: FakeSentPacket): { protocol: number; bytes: Uint8Array } {
+/**
+ * Builds the kernel-delivered form of a reply to `sent` (IPv4: with IP header; IPv6: transport only);
+ * a TCP probe is answered as by a closed port (RST-ACK) when `closed`, else by an open one (SYN-ACK).
+ */
+export function replyTo(
+  p: ParsedPacket,
+  sent: FakeSentPacket,
+  closed = false,
+): { protocol: number; bytes: Uint8Array } {
   const v4 = p.family === 4;
   const ipOff = v4 ? 20 : 0;
   const buf = new Uint8Array(ipOff + 8 + sent.bytes.length);
@@ -34,9 +41,9 @@ export function replyTo(p: ParsedPacket, sent: FakeSentPacket): { protocol: numb
     writeTcpHeader(buf, ipOff, {
       srcPort: p.tcp.dstPort,
       dstPort: p.tcp.srcPort,
-      seq: 7,
+      seq: closed ? 0 : 7,
       ack: (p.tcp.seq + 1) >>> 0,
-      flags: TcpFlag.SYN | TcpFlag.ACK,
+      flags: closed ? TcpFlag.RST | TcpFlag.ACK : TcpFlag.SYN | TcpFlag.ACK,
       window: 1000,
     });
     len = 20;
@@ -62,15 +69,18 @@ export function replyTo(p: ParsedPacket, sent: FakeSentPacket): { protocol: numb
 /**
  * Answers every probe the fake sockets send (not our RSTs) `rttNs` later on the fake clock, on each
  * turn of the event loop, and moves the fake clock on by as much; sent packets are let go once
- * answered. Stops with stop().
+ * answered. With `closedEvery` n > 0, every n-th TCP probe is answered as by a closed port (RST-ACK),
+ * the others by an open one. Stops with stop().
  */
 export function answerEverySend(
   fake: FakeBinding,
   rttNs: bigint,
   /** Told of each sent packet that does not parse (tests: the engine builds none). */
   unparsed?: (sent: FakeSentPacket) => void,
+  closedEvery = 0,
 ): { stop(): void } {
   let running = true;
+  let tcp = 0;
   const turn = () => {
     if (!running) return;
     for (const sent of fake.sent) {
@@ -78,7 +88,8 @@ export function answerEverySend(
       const p = sent.socket.family === 4 ? parseIPv4Packet(b, 0, b.length) : parseIPv6Packet(b, 0, b.length);
       if (!p) unparsed?.(sent);
       if (!p || (p.tcp && p.tcp.flags & TcpFlag.RST)) continue;
-      const r = replyTo(p, sent);
+      const closed = p.tcp !== undefined && closedEvery > 0 && ++tcp % closedEvery === 0;
+      const r = replyTo(p, sent, closed);
       fake.inject({
         family: p.family,
         protocol: r.protocol,

@@ -19,6 +19,13 @@ export const WARM_UP_PROBES = 1024;
 export const WARM_UP_ENV = "NETPROBIFY_WARMUP";
 /** The warm-up's time limit, ms, over its rounds (the fake answers every probe at once: ~25-150 ms). */
 const WARM_UP_LIMIT_MS = 2000;
+/**
+ * Bytes of the sample's packets built before its first send: a few, so that most are built as they
+ * are sent, as in a real iteration larger than the engine's PREBUILD_BYTES (both paths then compiled).
+ */
+const WARM_UP_PREBUILD_BYTES = 16 << 10;
+/** Every second TCP probe of the sample is answered as by a closed port (RST-ACK), the others by an open one. */
+const WARM_UP_CLOSED_EVERY = 2;
 /** Fake RTT of the answers, ns. */
 const FAKE_RTT_NS = 20_000n;
 /**
@@ -134,9 +141,10 @@ export async function warmUp(
     intervalPacketsMs: 0,
     iterationLimitMs: WARM_UP_LIMIT_MS,
     firstKey: WARM_UP_FIRST_KEY,
+    prebuildBytes: WARM_UP_PREBUILD_BYTES,
     sockets: new RawSockets(fake),
   });
-  const net = answerEverySend(fake, FAKE_RTT_NS);
+  const net = answerEverySend(fake, FAKE_RTT_NS, undefined, WARM_UP_CLOSED_EVERY);
   // The plan's flow index is built once per plan, at the end of its first iteration: build it now.
   flowIndex(plan);
   let done: { probes: number; answered: number; ms: number };

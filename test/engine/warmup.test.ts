@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Engine } from "../../src/engine/engine.js";
+import { answerEverySend } from "../../src/engine/fake-answers.js";
 import { buildPlan, type PlanTargetInput } from "../../src/engine/plan.js";
 import {
   samplePlan,
@@ -15,6 +16,7 @@ import {
 } from "../../src/engine/warmup.js";
 import { FakeBinding } from "../../src/native/fake.js";
 import { ADDRESS_BYTES, RawSockets, SEND_RECORD_WORDS } from "../../src/native/rawsock.js";
+import { TcpFlag } from "../../src/packet/index.js";
 
 const groups = [{ name: "g", srcPortA: 65000, srcPortZ: 65003, dscp: 0 }];
 const target = (name: string, over: Partial<PlanTargetInput>): PlanTargetInput => ({
@@ -72,6 +74,40 @@ describe("engine warm-up", () => {
     assert.equal(w.answered, 600, "the fake answers every probe: matching ran for each");
     const none = await warmUp(plan, { families: [4, 6], ports: { lo: 65000, hi: 65003 } }, 0);
     assert.deepEqual([none.probes, none.answered], [0, 0]);
+  });
+
+  test("the sample's TCP probes meet open and closed ports alike, and are answered either way", async () => {
+    // A real target's closed port answers RST-ACK, an open one SYN-ACK (and the engine resets it):
+    // trained on SYN-ACKs only, the first real iteration deoptimized the match path on its first RSTs.
+    const fake = new FakeBinding();
+    const flags: number[] = [];
+    const inject = fake.inject.bind(fake);
+    fake.inject = (p) => {
+      if (p.protocol === 6) flags.push(p.bytes[20 + 13]!);
+      return inject(p);
+    };
+    const engine = new Engine({
+      families: [4],
+      ports: { lo: 65000, hi: 65003 },
+      sockets: new RawSockets(fake),
+      pps: Number.POSITIVE_INFINITY,
+    });
+    const net = answerEverySend(fake, 20_000n, undefined, 2);
+    try {
+      const plan = buildPlan([target("t4", { addresses: v4(10), nbPackets: 2 })], () => "198.18.0.2");
+      const r = await engine.run(plan);
+      assert.deepEqual([r.series[0]!.sent, r.series[0]!.lost], [20, 0], "every probe answered");
+    } finally {
+      net.stop();
+      engine.close();
+    }
+    const rstAck = TcpFlag.RST | TcpFlag.ACK;
+    const synAck = TcpFlag.SYN | TcpFlag.ACK;
+    assert.deepEqual(
+      [flags.filter((f) => f === rstAck).length, flags.filter((f) => f === synAck).length],
+      [10, 10],
+      "every second one answered as by a closed port",
+    );
   });
 
   test("the fake kernel timestamps are as far from the engine's epoch as a running daemon's", () => {
