@@ -1,7 +1,8 @@
 // What a target answers to a probe, in the form the kernel delivers it to a raw socket (IPv4 with its
 // IP header, IPv6 from the transport header): an echo reply, a SYN-ACK (an open port) or a RST-ACK (a
-// closed one), or an ICMP port unreachable quoting a UDP probe. Used by the engine's warm-up (warmup.ts) and the offline daemon bench to answer
-// every probe sent to the fake sockets (answerEverySend), and by the engine tests' scripted fake network.
+// closed one), or an ICMP port unreachable quoting a UDP probe. Used by the engine's warm-up
+// (warmup.ts) and the offline daemon bench to answer every probe sent to the fake sockets
+// (answerEverySend), and by the engine tests' scripted fake network.
 import type { FakeBinding, FakeSentPacket } from "../native/fake.js";
 import {
   IPPROTO_ICMP,
