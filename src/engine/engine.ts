@@ -525,14 +525,26 @@ export class Engine {
   /**
    * Calls done once every receive thread answered a barrier (RawSocket.flushReceiver) and what it read
    * before was handled: every reply the kernel queued on the RX sockets before this call has been
-   * matched. A socket that cannot answer (closed, thread stopped) counts as answered; so does one
-   * whose thread left a barrier unanswered for RX_FLUSH_GUARD_MS (a receive fault per barrier, until it
-   * answers): one mute thread costs the guard's wait once, not at every expiry after it.
+   * matched. A socket that cannot answer (closed, thread stopped) counts as answered. The barrier
+   * guards itself: when a thread leaves it unanswered for RX_FLUSH_GUARD_MS, done is called all the
+   * same, with a receive fault; and a thread whose oldest barrier is that old is not asked again (a
+   * fault per barrier that skipped it, until it answers): one mute thread costs the guard's wait once,
+   * not at every expiry after it. done is called exactly once, unless the engine closes first.
    */
   flushReceivers(done: () => void): void {
+    // barriers still unanswered, plus one for this call's own loop; -1 once done was called
     let left = 1;
+    let guard: NodeJS.Timeout | undefined;
+    const finish = () => {
+      left = -1;
+      if (guard !== undefined) {
+        clearTimeout(guard);
+        this.rearm.delete(guard);
+      }
+      done();
+    };
     const one = () => {
-      if (--left === 0) done();
+      if (left > 0 && --left === 0) finish();
     };
     const now = this.clock();
     let mute = false;
@@ -553,6 +565,16 @@ export class Engine {
     }
     // One fault per barrier, as the guard counts one per barrier it gave up on.
     if (mute) this.noteFault("receive");
+    if (left > 1) {
+      // Referenced (unlike later()'s): a `run --once` waits for the answer or the guard.
+      guard = setTimeout(() => {
+        this.rearm.delete(guard!);
+        if (left <= 0) return;
+        this.noteFault("receive");
+        finish();
+      }, RX_FLUSH_GUARD_MS);
+      this.rearm.add(guard);
+    }
     one();
   }
   /** Receive-queue drops the kernel counted so far, summed over the RX sockets (read now, SO_MEMINFO). */
@@ -1090,19 +1112,12 @@ class Iteration implements SendOwner {
       this.engine.drainReceivers();
       if (this.finish === undefined) return;
       if (this.due(now)) {
-        // answered or given up on (the guard), whichever comes first; the other does nothing
+        // answered, or given up on by the barrier's own guard (a receive fault)
         this.awaitingRx = true;
-        let settled = false;
         const expire = () => {
-          if (settled) return;
-          settled = true;
           this.awaitingRx = false;
           this.expireBy(now);
         };
-        this.timer = setTimeout(() => {
-          this.engine.noteFault("receive");
-          expire();
-        }, RX_FLUSH_GUARD_MS);
         this.engine.flushReceivers(expire);
         return;
       }

@@ -98,3 +98,55 @@ describe("expiry after a receive barrier; the kernel's clocks judge (fake socket
     }
   });
 });
+
+describe("the receive barrier guards itself (Engine.flushReceivers)", () => {
+  const receiveFaults = (engine: object) =>
+    (engine as { faults: Map<string, number> }).faults.get("receive") ?? 0;
+
+  test("threads that never answer: done is called once, after the guard's second, with a receive fault", async () => {
+    const { engine } = fakeEngine({}, (fake) => new Mute(fake));
+    try {
+      let calls = 0;
+      const t0 = performance.now();
+      await new Promise<void>((resolve) =>
+        engine.flushReceivers(() => {
+          calls++;
+          resolve();
+        }),
+      );
+      const ms = performance.now() - t0;
+      assert.ok(ms >= 990 && ms < 1600, `done after the guard: ${ms} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(calls, 1, "done exactly once");
+      assert.equal(receiveFaults(engine), 1);
+    } finally {
+      engine.close();
+    }
+  });
+
+  test("threads that answer: done without a fault, and the guard does not fire later", async () => {
+    const { engine } = fakeEngine({});
+    try {
+      let calls = 0;
+      await new Promise<void>((resolve) =>
+        engine.flushReceivers(() => {
+          calls++;
+          resolve();
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 1100));
+      assert.deepEqual([calls, receiveFaults(engine)], [1, 0]);
+    } finally {
+      engine.close();
+    }
+  });
+
+  test("the engine closed while a barrier waits: its guard is dropped, done never called", async () => {
+    const { engine } = fakeEngine({}, (fake) => new Mute(fake));
+    let calls = 0;
+    engine.flushReceivers(() => calls++);
+    engine.close();
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal(calls, 0);
+  });
+});
