@@ -1,7 +1,8 @@
 // `npm run bench:daemon`: the daemon row of `npm run bench` alone (bench/lib/daemon-run.ts): the real
 // daemon probing both families of lab addresses for several iterations, its CPU per probe after the
 // first iteration beside fping's (ICMP) or the C reference's (TCPsyn, UDP) for the same addresses and
-// count, and the first iteration's rate against the later ones'. Writes build/bench/daemon.json.
+// count (for ICMP the C reference's too: the floor of a send-thread + receive-thread design), and the
+// first iteration's rate against the later ones'. Writes build/bench/daemon.json.
 //
 // Run: npm run bench:daemon [-- --only icmp,tcp,udp] [--sizes 500x20] [--iterations 30] [--timeout 1] [--interval 1]
 //      [--warmup 0,default] [--node-flags "none|--single-threaded-gc" (flag sets for the daemon's node, compared)]
@@ -88,7 +89,9 @@ async function main(): Promise<void> {
             );
             process.stderr.write(
               `${type} 2×${size.targets}×${size.packets}${flags.length ? ` (${flags.join(" ")})` : ""}: daemon ${r.daemonUsPerProbe.toFixed(2)} µs/probe, ` +
-                `${r.ref?.tool} ${r.ref?.usPerProbe.toFixed(2)} µs/probe; by thread (user/kernel µs/probe): ` +
+                `${r.ref?.tool} ${r.ref?.usPerProbe.toFixed(2)} µs/probe` +
+                (r.floor ? `, C floor ${r.floor.usPerProbe.toFixed(2)} µs/probe` : "") +
+                "; by thread (user/kernel µs/probe): " +
                 THREAD_KINDS.map(
                   (k) =>
                     `${k} ${r.threadsUsPerProbe[k].user.toFixed(2)}/${r.threadsUsPerProbe[k].system.toFixed(2)}`,
