@@ -53,6 +53,7 @@ async function main(): Promise<void> {
   const rows: string[][] = [];
   const ratios: number[] = [];
   const bySet = new Map<string, number[]>();
+  if (TRACE) mkdirSync(TRACE, { recursive: true });
   try {
     const blocks = blocksFor(bl, targets, family);
     for (let k = 0; k < RUNS; k++) {
@@ -69,10 +70,7 @@ async function main(): Promise<void> {
       ]).finally(() => {
         process.env = saved;
       });
-      if (TRACE) {
-        mkdirSync(TRACE, { recursive: true });
-        writeFileSync(join(TRACE, `run-${k + 1}.txt`), r.trace);
-      }
+      if (TRACE) writeFileSync(join(TRACE, `run-${k + 1}.txt`), r.trace);
       const t = timeline(readFileSync(join(dir, "probes.csv"), "utf8"), r.iterationStartedAtMs);
       const c = await runC(bl, { ...s, probeLog: false }, blocks, dir, 1);
       const np = matchedPps(r);

@@ -272,30 +272,27 @@ export async function runDaemon(
   return { iterations: out, warmUpMs };
 }
 
-/** The reference's CPU over the same addresses and probe count, both families summed. */
 /** A reference's CPU over both families of the scenario's addresses. */
 type RefCost = NonNullable<DaemonRow["ref"]>;
+/** One family's run of a reference: probes and CPU seconds (user + system), of which system. */
+type FamilyCost = { probes: number; cpuSeconds: number; systemSeconds: number };
 
-/**
- * The reference over the same addresses and count: fping for ICMP, the C reference otherwise. For
- * ICMP the C reference runs too (`floor`): two threads, precomputed packets, no timestamps and no
- * bookkeeping, what any design with a send and a receive thread pays at least on this machine.
- */
-async function reference(bl: BenchLab, s: DaemonScenario, dir: string): Promise<RefCost> {
-  if (s.type !== "ICMPping") return runCRef(bl, s, dir);
+/** Runs `one` for each family in turn and sums what it cost. */
+async function bothFamilies(
+  tool: RefCost["tool"],
+  one: (family: FamilyName) => Promise<FamilyCost>,
+): Promise<RefCost> {
   let probes = 0;
   let cpuSeconds = 0;
   let systemSeconds = 0;
   for (const family of ["ipv4", "ipv6"] as FamilyName[]) {
-    const blocks = blocksFor(bl, s.targets, family);
-    const sc: Scenario = { ...s, family, lossPct: 0, capture: false, probeLog: false };
-    const f: RefRun = await runFping(bl, sc, blocks, addressesOf(blocks, family), dir, s.timeout, undefined);
-    probes += f.probes;
-    cpuSeconds += f.process.cpuSeconds;
-    systemSeconds += f.process.systemSeconds;
+    const c = await one(family);
+    probes += c.probes;
+    cpuSeconds += c.cpuSeconds;
+    systemSeconds += c.systemSeconds;
   }
   return {
-    tool: "fping",
+    tool,
     probes,
     cpuSeconds,
     usPerProbe: (cpuSeconds / probes) * 1e6,
@@ -303,12 +300,24 @@ async function reference(bl: BenchLab, s: DaemonScenario, dir: string): Promise<
   };
 }
 
+/**
+ * The reference over the same addresses and count: fping for ICMP, the C reference otherwise. For
+ * ICMP the C reference runs too (`floor`): two threads, precomputed packets, no timestamps and no
+ * bookkeeping, what any design with a send and a receive thread pays at least on this machine.
+ */
+function reference(bl: BenchLab, s: DaemonScenario, dir: string): Promise<RefCost> {
+  if (s.type !== "ICMPping") return runCRef(bl, s, dir);
+  return bothFamilies("fping", async (family) => {
+    const blocks = blocksFor(bl, s.targets, family);
+    const sc: Scenario = { ...s, family, lossPct: 0, capture: false, probeLog: false };
+    const f: RefRun = await runFping(bl, sc, blocks, addressesOf(blocks, family), dir, s.timeout, undefined);
+    return { probes: f.probes, cpuSeconds: f.process.cpuSeconds, systemSeconds: f.process.systemSeconds };
+  });
+}
+
 /** The C reference (bench/ref/rawref.c, send + match threads) over both families, its own getrusage. */
-async function runCRef(bl: BenchLab, s: DaemonScenario, dir: string): Promise<RefCost> {
-  let probes = 0;
-  let cpuSeconds = 0;
-  let systemSeconds = 0;
-  for (const family of ["ipv4", "ipv6"] as FamilyName[]) {
+function runCRef(bl: BenchLab, s: DaemonScenario, dir: string): Promise<RefCost> {
+  return bothFamilies("C", async (family) => {
     const blocks = blocksFor(bl, s.targets, family);
     const dstFile = join(dir, "daemon-dsts.txt");
     const src = await writeDstFile(dstFile, blocks, family);
@@ -329,17 +338,8 @@ async function runCRef(bl: BenchLab, s: DaemonScenario, dir: string): Promise<Re
       rusageFile: usage,
     });
     const [, u, sys] = readFileSync(usage, "utf8").trim().split(" ").map(Number);
-    probes += r.count;
-    cpuSeconds += u! + sys!;
-    systemSeconds += sys!;
-  }
-  return {
-    tool: "C",
-    probes,
-    cpuSeconds,
-    usPerProbe: (cpuSeconds / probes) * 1e6,
-    systemUsPerProbe: (systemSeconds / probes) * 1e6,
-  };
+    return { probes: r.count, cpuSeconds: u! + sys!, systemSeconds: sys! };
+  });
 }
 
 /** The daemon's figures for one scenario and the reference's, measured one after the other. */

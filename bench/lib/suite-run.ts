@@ -288,7 +288,8 @@ export async function runNetprobify(
   const wire = stop ? await stop() : undefined;
   if (t.code !== 0) throw new Error(`netprobify exited ${t.code}: ${t.stderr.trim()}`);
   // V8's --trace-* flags (nodeArgs) write to stdout too: the run's JSON is its last line.
-  const j = JSON.parse(lastJsonLine(t.stdout)) as {
+  const json = lastJsonLine(t.stdout);
+  const j = JSON.parse(json) as {
     probes: number;
     sent: number;
     lost: number;
@@ -331,7 +332,7 @@ export async function runNetprobify(
     startToFirstProbeFrom: ws ? "wire" : "process",
     iterationStartedAtMs: j.process.iterationStartedAtMs,
     wire: ws,
-    trace: t.stdout.slice(0, t.stdout.lastIndexOf(lastJsonLine(t.stdout))),
+    trace: t.stdout.slice(0, t.stdout.lastIndexOf(json)),
     exact: cmp?.exact ?? null,
     rttErrorUs: cmp?.rttErrorUs ?? null,
     // Without a capture, a 0 % loss scenario must lose nothing; with 5 % there is no referee.

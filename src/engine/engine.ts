@@ -567,9 +567,8 @@ export class Engine {
     if (mute) this.noteFault("receive");
     if (left > 1) {
       // Referenced (unlike later()'s): a `run --once` waits for the answer or the guard.
+      // finish() clears it: when it fires, done was not called yet
       guard = setTimeout(() => {
-        this.rearm.delete(guard!);
-        if (left <= 0) return;
         this.noteFault("receive");
         finish();
       }, RX_FLUSH_GUARD_MS);
