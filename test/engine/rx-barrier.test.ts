@@ -5,6 +5,7 @@
 // until asked for a barrier (a starved thread), answerEverySend answers with the fake clock's RTT.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import type { Engine } from "../../src/engine/engine.js";
 import { answerEverySend } from "../../src/engine/fake-answers.js";
 import { buildPlan, type PlanTargetInput } from "../../src/engine/plan.js";
 import type { FakeBinding } from "../../src/native/fake.js";
@@ -102,22 +103,27 @@ describe("expiry after a receive barrier; the kernel's clocks judge (fake socket
 describe("the receive barrier guards itself (Engine.flushReceivers)", () => {
   const receiveFaults = (engine: object) =>
     (engine as { faults: Map<string, number> }).faults.get("receive") ?? 0;
+  /** Asks for a barrier; resolves at its first done, with a count of every done so far and later. */
+  const flushed = async (engine: Engine) => {
+    const seen = { calls: 0 };
+    await new Promise<void>((resolve) =>
+      engine.flushReceivers(() => {
+        seen.calls++;
+        resolve();
+      }),
+    );
+    return seen;
+  };
 
   test("threads that never answer: done is called once, after the guard's second, with a receive fault", async () => {
     const { engine } = fakeEngine({}, (fake) => new Mute(fake));
     try {
-      let calls = 0;
       const t0 = performance.now();
-      await new Promise<void>((resolve) =>
-        engine.flushReceivers(() => {
-          calls++;
-          resolve();
-        }),
-      );
+      const seen = await flushed(engine);
       const ms = performance.now() - t0;
       assert.ok(ms >= 990 && ms < 1600, `done after the guard: ${ms} ms`);
       await new Promise((r) => setTimeout(r, 50));
-      assert.equal(calls, 1, "done exactly once");
+      assert.equal(seen.calls, 1, "done exactly once");
       assert.equal(receiveFaults(engine), 1);
     } finally {
       engine.close();
@@ -127,15 +133,9 @@ describe("the receive barrier guards itself (Engine.flushReceivers)", () => {
   test("threads that answer: done without a fault, and the guard does not fire later", async () => {
     const { engine } = fakeEngine({});
     try {
-      let calls = 0;
-      await new Promise<void>((resolve) =>
-        engine.flushReceivers(() => {
-          calls++;
-          resolve();
-        }),
-      );
+      const seen = await flushed(engine);
       await new Promise((r) => setTimeout(r, 1100));
-      assert.deepEqual([calls, receiveFaults(engine)], [1, 0]);
+      assert.deepEqual([seen.calls, receiveFaults(engine)], [1, 0]);
     } finally {
       engine.close();
     }

@@ -16,7 +16,8 @@ import {
 } from "../../src/engine/warmup.js";
 import { FakeBinding } from "../../src/native/fake.js";
 import { ADDRESS_BYTES, RawSockets, SEND_RECORD_WORDS } from "../../src/native/rawsock.js";
-import { TcpFlag } from "../../src/packet/index.js";
+import { IPPROTO_TCP, IPV4_HEADER_LEN, TCP, TcpFlag } from "../../src/packet/index.js";
+import { fakeEngine } from "../support/fake-engine.js";
 
 const groups = [{ name: "g", srcPortA: 65000, srcPortZ: 65003, dscp: 0 }];
 const target = (name: string, over: Partial<PlanTargetInput>): PlanTargetInput => ({
@@ -79,19 +80,17 @@ describe("engine warm-up", () => {
   test("the sample's TCP probes meet open and closed ports alike, and are answered either way", async () => {
     // A real target's closed port answers RST-ACK, an open one SYN-ACK (and the engine resets it):
     // trained on SYN-ACKs only, the first real iteration deoptimized the match path on its first RSTs.
-    const fake = new FakeBinding();
+    const { fake, engine } = fakeEngine({
+      families: [4],
+      ports: { lo: 65000, hi: 65003 },
+      pps: Number.POSITIVE_INFINITY,
+    });
     const flags: number[] = [];
     const inject = fake.inject.bind(fake);
     fake.inject = (p) => {
-      if (p.protocol === 6) flags.push(p.bytes[20 + 13]!);
+      if (p.protocol === IPPROTO_TCP) flags.push(p.bytes[IPV4_HEADER_LEN + TCP.FLAGS]!);
       return inject(p);
     };
-    const engine = new Engine({
-      families: [4],
-      ports: { lo: 65000, hi: 65003 },
-      sockets: new RawSockets(fake),
-      pps: Number.POSITIVE_INFINITY,
-    });
     const net = answerEverySend(fake, 20_000n, undefined, 2);
     try {
       const plan = buildPlan([target("t4", { addresses: v4(10), nbPackets: 2 })], () => "198.18.0.2");
