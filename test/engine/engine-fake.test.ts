@@ -249,15 +249,18 @@ describe("engine (fake sockets)", () => {
   test("a reply with the key of a probe the kernel refused does not answer it, and is counted as foreign", async () => {
     const { fake, engine } = fakeEngine({ families: [4] });
     fake.failNext(101, 1); // ENETUNREACH: the first probe never leaves
-    // Its very reply, from its destination (forged, or another prober's packet with that key).
-    const forge = setInterval(() => {
+    // Its very reply, from its destination (forged, or another prober's packet with that key), is
+    // on the wire before the second probe's answer: injected when the network sees the second
+    // probe, so it reaches the engine while the iteration still listens (a timer of its own raced
+    // the answer, and the iteration could end before the forgery was sent).
+    const net = network(fake, () => {
       for (const sent of fake.refused.splice(0)) {
         const p = parseIPv4Packet(sent.bytes, 0, sent.bytes.length)!;
         const r = replyTo(p, sent);
         fake.inject({ family: 4, protocol: r.protocol, bytes: r.bytes, src: sent.dst });
       }
-    }, 1);
-    const net = network(fake, () => ({ kind: "reply", rttNs: 1000n }));
+      return { kind: "reply", rttNs: 1000n };
+    });
     try {
       const r = await engine.run(buildPlan([T({ type: "ICMPping", dstPort: 0, nbPackets: 2 })], () => "x"));
       const s = r.series[0]!;
@@ -265,7 +268,6 @@ describe("engine (fake sockets)", () => {
       assert.equal(r.received, 2);
       assert.equal(r.foreign.unknownKey, 1, "counted, not dropped silently");
     } finally {
-      clearInterval(forge);
       net.stop();
       engine.close();
     }
