@@ -2,7 +2,7 @@
 // the engine's warm-up (src/engine/warmup.ts), measured inside the process so that neither Node's
 // start-up nor the machine's other load between processes enters: each trial is a fresh `node` (cold
 // V8) that loads an ICMP configuration of lab addresses, opens the engine, warms it up with N probes
-// (or not), then runs the plan three times back to back and reports each iteration's CPU
+// (as many rounds as the daemon and `run --once`: WARM_UP_ROUNDS) or not, then runs the plan three times back to back and reports each iteration's CPU
 // (process.cpuUsage, µs per probe) and duration. Settings alternate trial by trial; the table gives
 // medians. Writes build/bench/first-iteration.json.
 //

@@ -7,24 +7,21 @@
 // (probes sent ÷ its duration, from the same lines) shows what the first one pays for the JIT's
 // warm-up.
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ProbeKind } from "../../src/engine/plan.js";
 import { repoRoot } from "../../src/lab/native.js";
-import { runRawref } from "./rawref.js";
 import { median } from "./stats.js";
 import {
   addressesOf,
   type BenchLab,
+  type Block,
   blocksFor,
-  C_PORTS,
-  DST_PORT,
   type FamilyName,
   NP_PORTS,
   targetLines,
-  writeDstFile,
 } from "./suite-lab.js";
-import { type RefRun, runFping, type Scenario } from "./suite-run.js";
+import { type RefRun, runC, runFping, type Scenario } from "./suite-run.js";
 
 export interface DaemonScenario {
   type: ProbeKind;
@@ -274,22 +271,23 @@ export async function runDaemon(
 
 /** A reference's CPU over both families of the scenario's addresses. */
 type RefCost = NonNullable<DaemonRow["ref"]>;
-/** One family's run of a reference: probes and CPU seconds (user + system), of which system. */
-type FamilyCost = { probes: number; cpuSeconds: number; systemSeconds: number };
 
-/** Runs `one` for each family in turn and sums what it cost. */
+/** Runs `one` over each family's addresses in turn (no capture, no probe log) and sums its CPU. */
 async function bothFamilies(
+  bl: BenchLab,
+  s: DaemonScenario,
   tool: RefCost["tool"],
-  one: (family: FamilyName) => Promise<FamilyCost>,
+  one: (sc: Scenario, blocks: Block[]) => Promise<RefRun>,
 ): Promise<RefCost> {
   let probes = 0;
   let cpuSeconds = 0;
   let systemSeconds = 0;
   for (const family of ["ipv4", "ipv6"] as FamilyName[]) {
-    const c = await one(family);
-    probes += c.probes;
-    cpuSeconds += c.cpuSeconds;
-    systemSeconds += c.systemSeconds;
+    const sc: Scenario = { ...s, family, lossPct: 0, capture: false, probeLog: false };
+    const r = await one(sc, blocksFor(bl, s.targets, family));
+    probes += r.probes;
+    cpuSeconds += r.process.cpuSeconds;
+    systemSeconds += r.process.systemSeconds;
   }
   return {
     tool,
@@ -307,39 +305,14 @@ async function bothFamilies(
  */
 function reference(bl: BenchLab, s: DaemonScenario, dir: string): Promise<RefCost> {
   if (s.type !== "ICMPping") return runCRef(bl, s, dir);
-  return bothFamilies("fping", async (family) => {
-    const blocks = blocksFor(bl, s.targets, family);
-    const sc: Scenario = { ...s, family, lossPct: 0, capture: false, probeLog: false };
-    const f: RefRun = await runFping(bl, sc, blocks, addressesOf(blocks, family), dir, s.timeout, undefined);
-    return { probes: f.probes, cpuSeconds: f.process.cpuSeconds, systemSeconds: f.process.systemSeconds };
-  });
+  return bothFamilies(bl, s, "fping", (sc, blocks) =>
+    runFping(bl, sc, blocks, addressesOf(blocks, sc.family), dir, s.timeout, undefined),
+  );
 }
 
-/** The C reference (bench/ref/rawref.c, send + match threads) over both families, its own getrusage. */
+/** The C reference (bench/ref/rawref.c, send + match threads) over both families. */
 function runCRef(bl: BenchLab, s: DaemonScenario, dir: string): Promise<RefCost> {
-  return bothFamilies("C", async (family) => {
-    const blocks = blocksFor(bl, s.targets, family);
-    const dstFile = join(dir, "daemon-dsts.txt");
-    const src = await writeDstFile(dstFile, blocks, family);
-    const usage = join(dir, "rawref-rusage.txt");
-    rmSync(usage, { force: true });
-    const r = await runRawref({
-      family: family === "ipv4" ? 4 : 6,
-      type: s.type === "TCPsyn" ? "tcp" : s.type === "ICMPping" ? "icmp" : "udp",
-      src,
-      dstFile,
-      dstPort: DST_PORT[s.type],
-      sportLo: C_PORTS.lo,
-      sportHi: C_PORTS.hi,
-      count: s.targets * s.packets,
-      batch: 64,
-      mode: "match",
-      timeoutMs: s.timeout * 1000,
-      rusageFile: usage,
-    });
-    const [, u, sys] = readFileSync(usage, "utf8").trim().split(" ").map(Number);
-    return { probes: r.count, cpuSeconds: u! + sys!, systemSeconds: sys! };
-  });
+  return bothFamilies(bl, s, "C", (sc, blocks) => runC(bl, sc, blocks, dir, s.timeout));
 }
 
 /** The daemon's figures for one scenario and the reference's, measured one after the other. */

@@ -141,15 +141,16 @@ async function timed(dir: string, cmd: string, args: readonly string[], timeoutM
     : ["/usr/bin/time", "-f", "%e %U %S %M", "-o", file];
   const spawnedAtMs = Date.now();
   const r = await run(wrapper[0]!, [...wrapper.slice(1), cmd, ...args], { timeoutMs, allowFail: true });
+  return { ...r, spawnedAtMs, cost: readCost(file, `${wrapper[0]} for ${cmd}: ${r.stderr.trim()}`) };
+}
+
+/** The cost GNU time or bench/ref/rusage.c wrote to `file`: its last line, "wall user sys maxrss". */
+function readCost(file: string, who: string): ProcessCost {
   const last = readFileSync(file, "utf8").trim().split("\n").pop() ?? "";
   const [e, u, s, m] = last.split(" ").map(Number);
   if (![e, u, s, m].every((x) => Number.isFinite(x)))
-    throw new Error(`${wrapper[0]} printed ${JSON.stringify(last)} for ${cmd}: ${r.stderr.trim()}`);
-  return {
-    ...r,
-    spawnedAtMs,
-    cost: { wallSeconds: e!, cpuSeconds: u! + s!, systemSeconds: s!, maxRssKiB: m! },
-  };
+    throw new Error(`${who}: printed ${JSON.stringify(last)}`);
+  return { wallSeconds: e!, cpuSeconds: u! + s!, systemSeconds: s!, maxRssKiB: m! };
 }
 
 /** What the captures of one run saw: probes by key, and how many packets the kernel dropped from them. */
@@ -350,6 +351,8 @@ export async function runC(
 ): Promise<RefRun> {
   const dstFile = join(dir, "dsts.txt");
   const src = await writeDstFile(dstFile, blocks, s.family);
+  const usage = join(dir, "rawref-rusage.txt");
+  rmSync(usage, { force: true });
   const stop = s.capture ? await startCaptures(bl, blocks) : undefined;
   const type = s.type === "TCPsyn" ? "tcp" : s.type === "ICMPping" ? "icmp" : "udp";
   const r = await runRawref({
@@ -364,6 +367,7 @@ export async function runC(
     batch: 64,
     mode: "match",
     timeoutMs: timeout * 1000,
+    rusageFile: usage,
   }).catch(async (e) => {
     await stop?.();
     throw e;
@@ -375,12 +379,7 @@ export async function runC(
     probes: r.count,
     matched: r.matched,
     matchedPps: r.match_pps,
-    process: {
-      wallSeconds: r.total_seconds,
-      cpuSeconds: Number.NaN,
-      systemSeconds: Number.NaN,
-      maxRssKiB: Number.NaN,
-    },
+    process: readCost(usage, "bench/ref/rusage.c for rawref"),
     wire,
     clean: wire ? r.count - r.matched <= wire.unanswered : r.matched === r.count,
     detail: { ...r },

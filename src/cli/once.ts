@@ -13,7 +13,7 @@ import { type InFlight, ProbeState } from "../engine/inflight.js";
 import type { ProbePlan } from "../engine/plan.js";
 import { openEngine, prepare } from "../engine/prober.js";
 import { compatLost, lossRatio, rttPercentile, type SeriesResult } from "../engine/results.js";
-import { WARM_UP_ROUNDS, warmUp } from "../engine/warmup.js";
+import { warmUp } from "../engine/warmup.js";
 import { Code, NetprobifyError } from "../errors.js";
 import type { Io } from "./main.js";
 
@@ -206,11 +206,11 @@ async function probeOnce(
   try {
     // The kernel switches RX timestamping on lazily: give it a moment before the first probe, and
     // let the engine's hot functions warm up meanwhile (on fake sockets: engine/warmup.ts; a
-    // warm-up that failed only leaves them cold). As many rounds as a daemon's: with one, V8 still
-    // compiled the send and match paths during the iteration (docs/performance.md).
+    // warm-up that failed only leaves them cold). As many rounds as a daemon's (warmUp's default): with
+    // one, V8 still compiled the send and match paths during the iteration (docs/performance.md).
     await Promise.all([
       new Promise((r) => setTimeout(r, 50)),
-      warmUp(prepared.plan, engineOptions(config), undefined, WARM_UP_ROUNDS).catch(() => undefined),
+      warmUp(prepared.plan, engineOptions(config)).catch(() => undefined),
     ]);
     const startedAtMs = Date.now();
     const cpuAtStart = process.cpuUsage();

@@ -129,7 +129,7 @@ export async function warmUp(
   plan: ProbePlan,
   options: Omit<EngineOptions, "sockets" | "now">,
   probes = warmUpProbes(),
-  rounds = 1,
+  rounds = WARM_UP_ROUNDS,
   afterRound?: (result: IterationResult) => void,
 ): Promise<{ probes: number; answered: number; ms: number }> {
   const t0 = performance.now();

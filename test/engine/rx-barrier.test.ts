@@ -101,8 +101,7 @@ describe("expiry after a receive barrier; the kernel's clocks judge (fake socket
 });
 
 describe("the receive barrier guards itself (Engine.flushReceivers)", () => {
-  const receiveFaults = (engine: object) =>
-    (engine as { faults: Map<string, number> }).faults.get("receive") ?? 0;
+  const receiveFaults = (engine: Engine) => engine.takeForeign().faults.get("receive") ?? 0;
   /** Asks for a barrier; resolves at its first done, with a count of every done so far and later. */
   const flushed = async (engine: Engine) => {
     const seen = { calls: 0 };
